@@ -1,0 +1,352 @@
+#include "adapters/signature/signature.h"
+
+
+#include "adapters/events/event.h"
+#include "common/crypto.h"
+
+namespace tenantsync {
+namespace {
+
+constexpr std::string_view kWhsecPrefix = "whsec_";
+// Longest decimal that always fits in int64_t; longer timestamps are refused as malformed rather
+// than risking overflow.
+constexpr size_t kMaxTimestampDigits = 18;
+// webhook-id becomes a storage key and appears in logs and the admin API: keep it short and
+// printable.
+constexpr size_t kMaxEventIdLength = 255;
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Splits on any of `seps`, dropping empty pieces.
+std::vector<std::string_view> Split(std::string_view s, std::string_view seps) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || seps.find(s[i]) != std::string_view::npos) {
+      if (i > start) out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> ParseUnixSeconds(std::string_view s) {
+  if (s.empty() || s.size() > kMaxTimestampDigits) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+bool IsPrintableId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxEventIdLength) return false;
+  for (unsigned char c : id) {
+    if (c < 0x21 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+// The non-blank secrets, trimmed, in file order, each with its 1-based line number so messages
+// can point at a line without revealing its content.
+std::vector<std::pair<size_t, std::string_view>> UsableLines(const SignatureOptions& o) {
+  std::vector<std::pair<size_t, std::string_view>> out;
+  for (size_t i = 0; i < o.secrets.size(); ++i) {
+    std::string_view s = Trim(o.secrets[i]);
+    if (!s.empty()) out.emplace_back(i + 1, s);
+  }
+  return out;
+}
+
+std::optional<std::string> DecodeWhsec(std::string_view secret) {
+  if (secret.substr(0, kWhsecPrefix.size()) == kWhsecPrefix) secret.remove_prefix(kWhsecPrefix.size());
+  auto key = crypto::Base64Decode(secret);
+  if (!key || key->empty()) return std::nullopt;
+  return key;
+}
+
+// HMAC keys for the scheme. Secrets that do not decode are skipped here (ValidateSignatureOptions
+// reports them at startup); verifying with the rest keeps a half-broken rotation working.
+std::vector<std::string> Keys(const SignatureOptions& o) {
+  std::vector<std::string> keys;
+  for (const auto& [line, secret] : UsableLines(o)) {
+    if (o.scheme == SignatureScheme::kStandardWebhooks) {
+      if (auto key = DecodeWhsec(secret)) keys.push_back(std::move(*key));
+    } else {
+      keys.emplace_back(secret);
+    }
+  }
+  return keys;
+}
+
+std::optional<std::string> Header(const HeaderLookup& headers, std::string_view name) {
+  if (!headers) return std::nullopt;
+  auto v = headers(name);
+  if (!v) return std::nullopt;
+  std::string_view t = Trim(*v);
+  if (t.empty()) return std::nullopt;
+  return std::string(t);
+}
+
+Status CheckFreshness(int64_t ts, int64_t now_unix, int64_t tolerance) {
+  // ts is in [0, 10^18) and tolerance > 0, so |now - ts| fits in uint64_t for every int64 now;
+  // unsigned wrap-around arithmetic computes it without signed overflow.
+  if (tolerance < 0) tolerance = 0;  // a negative tolerance must never widen the window
+  const bool past = now_unix >= ts;
+  const uint64_t diff = past ? static_cast<uint64_t>(now_unix) - static_cast<uint64_t>(ts)
+                             : static_cast<uint64_t>(ts) - static_cast<uint64_t>(now_unix);
+  if (diff > static_cast<uint64_t>(tolerance)) {
+    return Status::Invalid("timestamp outside the " + std::to_string(tolerance) + " s tolerance (" +
+                           std::to_string(diff) + (past ? " s old)" : " s in the future)"));
+  }
+  return Status::Ok();
+}
+
+// True when any candidate equals any expected MAC. Every pair is compared, without an early exit
+// inside the loops, so timing reveals at most whether something matched.
+bool AnyMatch(const std::vector<std::string>& candidates, const std::vector<std::string>& expected) {
+  bool matched = false;
+  for (const auto& c : candidates) {
+    for (const auto& e : expected) {
+      matched |= crypto::ConstantTimeEquals(c, e);
+    }
+  }
+  return matched;
+}
+
+std::vector<std::string> ExpectedMacs(const std::vector<std::string>& keys, std::string_view content) {
+  std::vector<std::string> out;
+  out.reserve(keys.size());
+  for (const auto& k : keys) out.push_back(crypto::HmacSha256(k, content));
+  return out;
+}
+
+// Event id for schemes that do not sign one: the body's "id" if it is usable, else the body
+// hash. Only called after the signature verified, so untrusted bodies are never parsed here.
+std::string BodyEventId(std::string_view body) {
+  auto parsed = ParseJson(body);
+  if (parsed.ok() && parsed->is_object()) {
+    auto it = parsed->find("id");
+    if (it != parsed->end()) {
+      if (it->is_string() && IsPrintableId(it->get_ref<const std::string&>())) {
+        return it->get<std::string>();
+      }
+      if (it->is_number_integer()) return it->dump();
+    }
+  }
+  return crypto::HexEncode(crypto::Sha256(body));
+}
+
+Result<VerifiedDelivery> VerifyStandardWebhooks(const SignatureOptions& o,
+                                                const HeaderLookup& headers, std::string_view body,
+                                                int64_t now_unix) {
+  auto get = [&](std::string_view suffix) {
+    auto v = Header(headers, std::string("webhook-") + std::string(suffix));
+    if (!v) v = Header(headers, std::string("svix-") + std::string(suffix));
+    return v;
+  };
+  auto id = get("id");
+  auto ts_text = get("timestamp");
+  auto sig = get("signature");
+  if (!id) return Status::Invalid("missing webhook-id header");
+  if (!ts_text) return Status::Invalid("missing webhook-timestamp header");
+  if (!sig) return Status::Invalid("missing webhook-signature header");
+  if (!IsPrintableId(*id)) {
+    return Status::Invalid("webhook-id must be 1 to 255 printable ASCII characters");
+  }
+  auto ts = ParseUnixSeconds(*ts_text);
+  if (!ts) return Status::Invalid("webhook-timestamp is not a decimal Unix time");
+  if (Status s = CheckFreshness(*ts, now_unix, o.tolerance_seconds); !s.ok()) return s;
+
+  std::vector<std::string> candidates;
+  bool any_v1 = false;
+  for (std::string_view token : Split(*sig, " \t")) {
+    size_t comma = token.find(',');
+    if (comma == std::string_view::npos) continue;
+    if (token.substr(0, comma) != "v1") continue;  // other versions (v1a, v2, ...) are skipped
+    any_v1 = true;
+    if (auto raw = crypto::Base64Decode(token.substr(comma + 1))) candidates.push_back(std::move(*raw));
+  }
+  if (!any_v1) return Status::Invalid("webhook-signature header has no v1 signature");
+
+  auto keys = Keys(o);
+  if (keys.empty()) return Status::Invalid("no usable secret configured for this source");
+  std::string content;
+  content.reserve(id->size() + ts_text->size() + body.size() + 2);
+  content.append(*id).append(".").append(*ts_text).append(".").append(body);
+  if (!AnyMatch(candidates, ExpectedMacs(keys, content))) {
+    return Status::Invalid("no signature matched");
+  }
+  return VerifiedDelivery{*id, *ts};
+}
+
+Result<VerifiedDelivery> VerifyHmacSha256(const SignatureOptions& o, const HeaderLookup& headers,
+                                          std::string_view body) {
+  auto sig = Header(headers, o.header);
+  if (!sig) return Status::Invalid("missing " + o.header + " header");
+  const bool hex = o.encoding != "base64";
+  std::vector<std::string> candidates;
+  bool any_prefixed = false;
+  for (std::string_view token : Split(*sig, ", \t")) {
+    if (token.substr(0, o.prefix.size()) != o.prefix) continue;
+    any_prefixed = true;
+    std::string_view encoded = token.substr(o.prefix.size());
+    auto raw = hex ? crypto::HexDecode(encoded) : crypto::Base64Decode(encoded);
+    if (raw && !raw->empty()) candidates.push_back(std::move(*raw));
+  }
+  if (!any_prefixed || candidates.empty()) {
+    return Status::Invalid("malformed " + o.header + " header: expected \"" + o.prefix + "<" +
+                           (hex ? "hex" : "base64") + " HMAC-SHA256>\"");
+  }
+  std::optional<std::string> event_id;
+  if (!o.id_header.empty()) {
+    event_id = Header(headers, o.id_header);
+    if (!event_id) return Status::Invalid("missing " + o.id_header + " header");
+    if (!IsPrintableId(*event_id)) {
+      return Status::Invalid(o.id_header + " must be 1 to 255 printable ASCII characters");
+    }
+  }
+  auto keys = Keys(o);
+  if (keys.empty()) return Status::Invalid("no usable secret configured for this source");
+  if (!AnyMatch(candidates, ExpectedMacs(keys, body))) return Status::Invalid("no signature matched");
+  return VerifiedDelivery{event_id ? std::move(*event_id) : BodyEventId(body), std::nullopt};
+}
+
+Result<VerifiedDelivery> VerifyStripe(const SignatureOptions& o, const HeaderLookup& headers,
+                                      std::string_view body, int64_t now_unix) {
+  auto sig = Header(headers, "Stripe-Signature");
+  if (!sig) return Status::Invalid("missing Stripe-Signature header");
+  std::optional<std::string_view> t_text;
+  std::vector<std::string> candidates;
+  bool any_v1 = false;
+  for (std::string_view item : Split(*sig, ",")) {
+    item = Trim(item);
+    size_t eq = item.find('=');
+    if (eq == std::string_view::npos) continue;  // Stripe's own libraries ignore such items too
+    std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "t") {
+      if (t_text) return Status::Invalid("malformed Stripe-Signature header: more than one t=");
+      t_text = value;
+    } else if (key == "v1") {
+      any_v1 = true;
+      if (auto raw = crypto::HexDecode(value)) candidates.push_back(std::move(*raw));
+    }
+  }
+  if (!t_text) return Status::Invalid("malformed Stripe-Signature header: no t= timestamp");
+  auto ts = ParseUnixSeconds(*t_text);
+  if (!ts) return Status::Invalid("malformed Stripe-Signature header: t is not a decimal Unix time");
+  if (!any_v1) return Status::Invalid("malformed Stripe-Signature header: no v1= signature");
+  if (Status s = CheckFreshness(*ts, now_unix, o.tolerance_seconds); !s.ok()) return s;
+
+  auto keys = Keys(o);
+  if (keys.empty()) return Status::Invalid("no usable secret configured for this source");
+  std::string content;
+  content.reserve(t_text->size() + 1 + body.size());
+  content.append(*t_text).append(".").append(body);
+  if (!AnyMatch(candidates, ExpectedMacs(keys, content))) {
+    return Status::Invalid("no signature matched");
+  }
+  return VerifiedDelivery{BodyEventId(body), *ts};
+}
+
+}  // namespace
+
+std::optional<SignatureScheme> ParseSignatureScheme(std::string_view name) {
+  if (name == "standard-webhooks") return SignatureScheme::kStandardWebhooks;
+  if (name == "hmac-sha256") return SignatureScheme::kHmacSha256;
+  if (name == "stripe") return SignatureScheme::kStripe;
+  return std::nullopt;
+}
+
+const char* SignatureSchemeName(SignatureScheme s) {
+  switch (s) {
+    case SignatureScheme::kStandardWebhooks: return "standard-webhooks";
+    case SignatureScheme::kHmacSha256: return "hmac-sha256";
+    case SignatureScheme::kStripe: return "stripe";
+  }
+  return "unknown";
+}
+
+Status ValidateSignatureOptions(const SignatureOptions& o) {
+  auto lines = UsableLines(o);
+  if (lines.empty()) return Status::Invalid("secret file has no secret (it is empty or blank)");
+  if (o.tolerance_seconds <= 0) {
+    return Status::Invalid("tolerance_seconds must be a positive number of seconds (got " +
+                           std::to_string(o.tolerance_seconds) + ")");
+  }
+  switch (o.scheme) {
+    case SignatureScheme::kStandardWebhooks:
+      for (const auto& [line, secret] : lines) {
+        if (!DecodeWhsec(secret)) {
+          return Status::Invalid("secret on line " + std::to_string(line) +
+                                 " is not base64 after the optional \"whsec_\" prefix (standard-webhooks "
+                                 "secrets look like whsec_<base64>)");
+        }
+      }
+      break;
+    case SignatureScheme::kHmacSha256:
+      if (Trim(o.header).empty()) return Status::Invalid("header must name an HTTP header");
+      if (o.encoding != "hex" && o.encoding != "base64") {
+        return Status::Invalid("encoding must be \"hex\" or \"base64\" (got \"" + o.encoding + "\")");
+      }
+      break;
+    case SignatureScheme::kStripe:
+      break;
+  }
+  return Status::Ok();
+}
+
+Result<VerifiedDelivery> VerifySignature(const SignatureOptions& o, const HeaderLookup& headers,
+                                         std::string_view body, int64_t now_unix) {
+  switch (o.scheme) {
+    case SignatureScheme::kStandardWebhooks: return VerifyStandardWebhooks(o, headers, body, now_unix);
+    case SignatureScheme::kHmacSha256: return VerifyHmacSha256(o, headers, body);
+    case SignatureScheme::kStripe: return VerifyStripe(o, headers, body, now_unix);
+  }
+  return Status::Invalid("unknown signature scheme");
+}
+
+std::vector<std::pair<std::string, std::string>> SignDelivery(const SignatureOptions& o,
+                                                              std::string_view event_id,
+                                                              int64_t timestamp_unix,
+                                                              std::string_view body) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto keys = Keys(o);
+  if (keys.empty()) return out;
+  const std::string& key = keys.front();
+  const std::string ts = std::to_string(timestamp_unix);
+  switch (o.scheme) {
+    case SignatureScheme::kStandardWebhooks: {
+      std::string content;
+      content.append(event_id).append(".").append(ts).append(".").append(body);
+      out.emplace_back("webhook-id", std::string(event_id));
+      out.emplace_back("webhook-timestamp", ts);
+      out.emplace_back("webhook-signature", "v1," + crypto::Base64Encode(crypto::HmacSha256(key, content)));
+      break;
+    }
+    case SignatureScheme::kHmacSha256: {
+      std::string mac = crypto::HmacSha256(key, body);
+      out.emplace_back(o.header, o.prefix + (o.encoding == "base64" ? crypto::Base64Encode(mac)
+                                                                    : crypto::HexEncode(mac)));
+      if (!o.id_header.empty()) out.emplace_back(o.id_header, std::string(event_id));
+      break;
+    }
+    case SignatureScheme::kStripe: {
+      std::string content;
+      content.append(ts).append(".").append(body);
+      out.emplace_back("Stripe-Signature",
+                       "t=" + ts + ",v1=" + crypto::HexEncode(crypto::HmacSha256(key, content)));
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace tenantsync

@@ -1,0 +1,207 @@
+#include "daemon/cli.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <ctime>
+
+#include "adapters/events/event.h"
+#include "common/crypto.h"
+#include "common/random.h"
+#include "daemon/cli_http.h"
+#include "daemon/config.h"
+
+namespace tenantsync {
+namespace {
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "tenantsync: %s\n", message.c_str());
+  return code;
+}
+
+std::string PercentEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string RfcNow() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string LocalAddress(const std::string& listen) {
+  // A wildcard listen address is reached through loopback.
+  std::string host;
+  int port = 0;
+  if (listen.rfind("unix:", 0) == 0 || !ParseHostPort(listen, &host, &port)) return listen;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// The admin address and token: from flags, else from the configuration file.
+struct AdminTarget {
+  std::string address, token;
+};
+
+std::optional<AdminTarget> ResolveAdmin(const CliOptions& cli, int* code) {
+  AdminTarget t;
+  t.address = cli.admin;
+  if (!cli.token_file.empty()) {
+    auto lines = ReadSecretLines(cli.token_file, ".");
+    if (!lines.ok()) {
+      *code = Fail(2, lines.status().message());
+      return std::nullopt;
+    }
+    t.token = lines->front();
+  }
+  if (t.address.empty() || t.token.empty()) {
+    auto cfg = LoadConfig(cli.config_path);
+    if (!cfg.ok()) {
+      *code = Fail(2, cfg.status().message());
+      return std::nullopt;
+    }
+    if (t.address.empty()) t.address = LocalAddress(cfg->admin.listen);
+    if (t.token.empty()) t.token = cfg->admin.token;
+  }
+  return t;
+}
+
+// Calls the admin API; prints a one-line error and sets *code on failure.
+std::optional<nlohmann::json> Admin(const CliOptions& cli, const std::string& method, const std::string& path,
+                                    int* code, const std::string& body = "") {
+  auto target = ResolveAdmin(cli, code);
+  if (!target) return std::nullopt;
+  CliHttp http(target->address);
+  auto r = http.Send(method, path, body, {{"Authorization", "Bearer " + target->token}});
+  if (r.status == 0) {
+    *code = Fail(3, "cannot reach the admin API at " + target->address + ": " + r.error);
+    return std::nullopt;
+  }
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (r.status >= 400) {
+    std::string msg = j.is_object() && j.contains("error") ? j["error"].dump() : r.body;
+    *code = Fail(1, "admin API answered " + std::to_string(r.status) + ": " + msg);
+    return std::nullopt;
+  }
+  if (j.is_discarded()) {
+    *code = Fail(1, "admin API answered something that is not JSON");
+    return std::nullopt;
+  }
+  *code = 0;
+  return j;
+}
+
+std::string Str(const nlohmann::json& j) {
+  if (j.is_null()) return "-";
+  if (j.is_string()) return j.get<std::string>();
+  return j.dump();
+}
+
+std::string FormatMs(const nlohmann::json& ms) {
+  if (!ms.is_number()) return "-";
+  std::time_t t = static_cast<std::time_t>(ms.get<int64_t>() / 1000);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+int CliSend(const CliOptions& cli, const SendOptions& send) {
+  auto cfg = LoadConfig(cli.config_path);
+  if (!cfg.ok()) return Fail(2, cfg.status().message());
+  const SourceConfig* src = cfg->FindSource(send.source);
+  if (!src) return Fail(2, "no source named \"" + send.source + "\" in " + cli.config_path);
+  auto data = nlohmann::json::parse(send.data, nullptr, false);
+  if (data.is_discarded() || !data.is_object()) return Fail(2, "--data must be a JSON object");
+  nlohmann::json body = {{"type", send.type}, {"timestamp", send.timestamp.empty() ? RfcNow() : send.timestamp},
+                         {"data", data}};
+  // Check locally first so a typo is explained here, not only by a 422.
+  if (auto parsed = ParseEvent(body); !parsed.ok()) return Fail(2, "event not valid: " + parsed.status().message());
+  std::string id = send.id.empty() ? "msg_" + crypto::HexEncode(SecureRandom::Bytes(12)) : send.id;
+  std::string text = body.dump();
+  std::vector<std::pair<std::string, std::string>> headers =
+      SignDelivery(src->signature, id, static_cast<int64_t>(std::time(nullptr)), text);
+  std::string url = send.url.empty() ? LocalAddress(cfg->ingress.listen) : send.url;
+  CliHttp http(url);
+  auto r = http.Send("POST", "/webhooks/" + send.source, text, headers);
+  if (r.status == 0) return Fail(3, "cannot reach ingress at " + url + ": " + r.error);
+  if (cli.json) {
+    std::printf("%s\n", r.body.c_str());
+  } else {
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    std::printf("%d %s event_id=%s%s\n", r.status, j.is_object() ? Str(j["status"]).c_str() : "",
+                id.c_str(), j.is_object() && !j["error"].is_null() ? (" error=" + Str(j["error"])).c_str() : "");
+  }
+  return r.status >= 200 && r.status < 300 ? 0 : 1;
+}
+
+int CliStatus(const CliOptions& cli) {
+  int code = 0;
+  auto j = Admin(cli, "GET", "/v1/status", &code);
+  if (!j) return code;
+  if (cli.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-28s %s\n", "SECTION", "VALUE");
+  for (auto& [section, value] : j->items()) {
+    if (value.is_object()) {
+      for (auto& [k, v] : value.items()) std::printf("%-28s %s\n", (section + "." + k).c_str(), Str(v).c_str());
+    } else {
+      std::printf("%-28s %s\n", section.c_str(), Str(value).c_str());
+    }
+  }
+  return 0;
+}
+
+int CliEvents(const CliOptions& cli, const std::string& state, const std::string& source, int limit) {
+  std::string path = "/v1/events?limit=" + std::to_string(limit);
+  if (!state.empty()) path += "&state=" + PercentEncode(state);
+  if (!source.empty()) path += "&source=" + PercentEncode(source);
+  int code = 0;
+  auto j = Admin(cli, "GET", path, &code);
+  if (!j) return code;
+  if (cli.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %s\n", "SEQ", "SOURCE", "EVENT ID", "TYPE", "STATE", "RECEIVED", "ERROR");
+  for (auto& e : (*j)["events"]) {
+    std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %s\n", Str(e["seq"]).c_str(), Str(e["source"]).c_str(),
+                Str(e["event_id"]).c_str(), Str(e["type"]).c_str(), Str(e["state"]).c_str(),
+                FormatMs(e["received_at_ms"]).c_str(), Str(e["error"]).c_str());
+  }
+  return 0;
+}
+
+int CliEvent(const CliOptions& cli, const std::string& id, const std::string& source) {
+  std::string path = "/v1/events/" + PercentEncode(id) + (source.empty() ? "" : "?source=" + PercentEncode(source));
+  int code = 0;
+  auto j = Admin(cli, "GET", path, &code);
+  if (!j) return code;
+  if (cli.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+    return 0;
+  }
+  for (auto key : {"event_id", "source", "type", "state", "error"}) std::printf("%-12s %s\n", key, Str((*j)[key]).c_str());
+  std::printf("%-12s %s\n%-12s %s\n", "occurred", FormatMs((*j)["occurred_at_ms"]).c_str(), "received",
+              FormatMs((*j)["received_at_ms"]).c_str());
+  std::printf("body\n%s\n", (*j)["body"].dump(2).c_str());
+  return 0;
+}
+
+}  // namespace tenantsync

@@ -1,0 +1,35 @@
+// The operator CLI (SPEC §7): commands that talk to a running daemon's admin API, and `send`,
+// which signs and posts an event exactly as a real sender would.
+//
+// Every command returns a process exit code: 0 success; 1 the daemon answered with an error (its
+// message is printed on one line); 2 bad usage or configuration; 3 the daemon could not be
+// reached. Output is a readable table by default and the daemon's JSON with --json.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace tenantsync {
+
+struct CliOptions {
+  std::string config_path;
+  std::string admin;       // overrides [admin].listen
+  std::string token_file;  // overrides [admin].token_file
+  bool json = false;
+};
+
+struct SendOptions {
+  std::string source;
+  std::string type;
+  std::string data = "{}";
+  std::string id;         // default: a fresh random id
+  std::string timestamp;  // default: now (RFC 3339)
+  std::string url;        // default: http://<[ingress].listen>
+};
+
+int CliSend(const CliOptions& cli, const SendOptions& send);
+int CliStatus(const CliOptions& cli);
+int CliEvents(const CliOptions& cli, const std::string& state, const std::string& source, int limit);
+int CliEvent(const CliOptions& cli, const std::string& id, const std::string& source);
+
+}  // namespace tenantsync

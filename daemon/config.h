@@ -1,0 +1,78 @@
+// Config: the whole TOML configuration (SPEC §3), loaded and validated once at start-up (and
+// again on SIGHUP). Every error names the file, the key and the reason; unknown keys and invalid
+// values are refused. Secrets are read from the files named by *_file keys: a relative name is
+// looked up in $CREDENTIALS_DIRECTORY first (systemd LoadCredential=), then next to the
+// configuration file. Secrets never appear in error messages.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "adapters/auth0/options.h"
+#include "adapters/signature/signature.h"
+#include "common/status.h"
+#include "storage/sqlite_store.h"
+
+namespace tenantsync {
+
+struct IngressOptions {
+  std::string listen = "0.0.0.0:8080";  // "HOST:PORT", "[v6]:PORT"; port 0 = ephemeral
+  std::string tls_cert_file;            // both set: HTTPS
+  std::string tls_key_file;
+  size_t max_body_bytes = 1048576;
+  int worker_threads = 32;          // connections served at once
+  int max_queued_connections = 64;  // beyond this, new connections get 503 + Retry-After
+  int read_timeout_seconds = 10;    // slow senders are cut off
+  int write_timeout_seconds = 10;
+  int keep_alive_seconds = 5;  // idle keep-alive connections release their worker after this
+  int retry_after_seconds = 5;  // Retry-After on 503
+};
+
+struct AdminOptions {
+  std::string listen = "127.0.0.1:8081";  // or "unix:/run/tenantsync/admin.sock"
+  std::string token_file = "admin-token";
+  std::string token;  // secret, read from token_file
+};
+
+struct SourceConfig {
+  std::string name;  // URL segment: POST /webhooks/{name}; ^[a-z0-9][a-z0-9_-]{0,63}$
+  std::string secret_file;
+  SignatureOptions signature;  // secrets filled from secret_file (one per non-empty line)
+};
+
+struct PolicyOptions {
+  bool adopt_existing = true;
+  std::vector<std::string> on_create = {"send_password_reset"};  // or send_verification_email
+  std::vector<std::string> on_leave = {"block", "remove_memberships", "revoke_sessions"};
+  int delete_after_days = 0;
+  int guard_max_destructive = 50;
+  double guard_max_fraction = 0.05;
+  int guard_window_seconds = 600;
+  int drift_interval_seconds = 3600;
+  std::string drift_mode = "correct";  // or "report"
+};
+
+struct Config {
+  std::string path;  // the file this was loaded from
+  StorageOptions storage;
+  IngressOptions ingress;
+  AdminOptions admin;
+  std::vector<SourceConfig> sources;
+  Auth0Options auth0;
+  PolicyOptions policy;
+
+  const SourceConfig* FindSource(std::string_view name) const;
+};
+
+// Parses and validates `path`. Errors are kInvalid with "FILE: KEY: reason".
+Result<Config> LoadConfig(const std::string& path);
+
+// Parses a "HOST:PORT" listen address ("[::1]:0" for IPv6). Returns false on a malformed one.
+bool ParseHostPort(const std::string& listen, std::string* host, int* port);
+
+// Reads a secret file: `name` relative → $CREDENTIALS_DIRECTORY/name if it exists, else
+// relative to `base_dir`. Returns the non-empty lines (trailing whitespace trimmed). Errors name
+// the file, never its content.
+Result<std::vector<std::string>> ReadSecretLines(const std::string& name, const std::string& base_dir);
+
+}  // namespace tenantsync

@@ -1,0 +1,171 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "common/clock.h"
+#include "daemon/admin.h"
+#include "daemon/config.h"
+#include "daemon/http_server.h"
+#include "daemon/ingress.h"
+#include "storage/group_commit.h"
+#include "storage/sqlite_store.h"
+
+namespace tenantsync {
+namespace {
+
+HttpServerOptions IngressServerOptions(const IngressOptions& in) {
+  HttpServerOptions o;
+  o.listen = in.listen;
+  o.tls_cert_file = in.tls_cert_file;
+  o.tls_key_file = in.tls_key_file;
+  o.max_body_bytes = in.max_body_bytes;
+  o.worker_threads = in.worker_threads;
+  o.max_queued_connections = in.max_queued_connections;
+  o.read_timeout_seconds = in.read_timeout_seconds;
+  o.write_timeout_seconds = in.write_timeout_seconds;
+  o.keep_alive_seconds = in.keep_alive_seconds;
+  o.retry_after_seconds = in.retry_after_seconds;
+  return o;
+}
+
+HttpServerOptions AdminServerOptions(const AdminOptions& a) {
+  HttpServerOptions o;
+  o.listen = a.listen;
+  o.max_body_bytes = 65536;
+  o.worker_threads = 4;
+  o.max_queued_connections = 16;
+  return o;
+}
+
+void Notify(const std::string& state) {
+  // A no-op when NOTIFY_SOCKET is unset (not started by systemd).
+  sd_notify(0, state.c_str());
+}
+
+}  // namespace
+
+int RunMigrate(const std::string& config_path) {
+  auto cfg = LoadConfig(config_path);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "%s\n", cfg.status().message().c_str());
+    return 2;
+  }
+  auto report = SqliteStore::Migrate(cfg->storage);
+  if (!report.ok()) {
+    std::fprintf(stderr, "tenantsync migrate: %s\n", report.status().message().c_str());
+    return 1;
+  }
+  if (report->applied.empty()) {
+    std::printf("%s: schema already at version %d; nothing to do\n", cfg->storage.path.c_str(), report->to_version);
+  }
+  for (const auto& name : report->applied) std::printf("applied %s\n", name.c_str());
+  if (!report->applied.empty()) {
+    std::printf("%s: schema version %d -> %d\n", cfg->storage.path.c_str(), report->from_version, report->to_version);
+  }
+  return 0;
+}
+
+int RunServe(const ServeFlags& flags) {
+  // Signals are taken synchronously by the main loop: block them before any thread starts so
+  // every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto cfg = LoadConfig(flags.config_path);
+  if (!cfg.ok()) {
+    spdlog::error("configuration refused:\n{}", cfg.status().message());
+    return 2;
+  }
+  Config config = std::move(cfg).value();
+
+  auto opened = SqliteStore::Open(config.storage, /*migrate=*/true);
+  if (!opened.ok()) {
+    spdlog::error("storage: {}", opened.status().message());
+    return 1;
+  }
+  std::unique_ptr<SqliteStore> store = std::move(opened).value();
+  spdlog::info("storage open at {}", config.storage.path);
+
+  Clock& clock = SystemClock();
+  GroupCommitter committer(*store);
+  Ingress ingress(config.sources, committer, clock, config.ingress.retry_after_seconds);
+  HttpServer ingress_server(IngressServerOptions(config.ingress));
+  ingress_server.SetHandler([&](const ServerRequest& r) { return ingress.Handle(r); },
+                            [&](const ServerRequest& r) { return ingress.Precheck(r); });
+  if (auto st = ingress_server.Bind(); !st.ok()) {
+    spdlog::error("ingress: {}", st.message());
+    return 1;
+  }
+
+  AdminApi admin(config.admin.token, *store, AdminHooks{});
+  HttpServer admin_server(AdminServerOptions(config.admin));
+  admin_server.SetHandler([&](const ServerRequest& r) { return admin.Handle(r); });
+  if (auto st = admin_server.Bind(); !st.ok()) {
+    spdlog::error("admin: {}", st.message());
+    return 1;
+  }
+
+  ingress_server.Start();
+  admin_server.Start();
+  spdlog::info("ingress listening on {}", ingress_server.BoundAddress());
+  spdlog::info("admin listening on {}", admin_server.BoundAddress());
+  Notify("READY=1\nSTATUS=accepting webhooks");
+
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  struct timespec tick = {1, 0};
+  if (watchdog && watchdog_usec / 2 < 1000000) {
+    tick.tv_sec = 0;
+    tick.tv_nsec = static_cast<long>(watchdog_usec / 2 * 1000);
+  }
+
+  while (true) {
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGHUP) {
+      struct timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      Notify("RELOADING=1\nMONOTONIC_USEC=" +
+             std::to_string(static_cast<uint64_t>(now.tv_sec) * 1000000 + static_cast<uint64_t>(now.tv_nsec) / 1000));
+      auto next = LoadConfig(flags.config_path);
+      if (!next.ok()) {
+        spdlog::error("reload refused, keeping the running configuration:\n{}", next.status().message());
+      } else {
+        ingress.ReplaceSources(next->sources);
+        admin.ReplaceToken(next->admin.token);
+        spdlog::info("configuration reloaded: {} source(s)", next->sources.size());
+      }
+      Notify("READY=1");
+      continue;
+    }
+    // Periodic tick: the one place timers live.
+    auto counts = store->CountEventsByState();
+    if (counts.ok()) {
+      int64_t pending = counts->count("pending") ? counts->at("pending") : 0;
+      Notify("STATUS=accepting webhooks; " + std::to_string(pending) + " event(s) pending");
+      if (watchdog) Notify("WATCHDOG=1");
+    }
+  }
+
+  spdlog::info("stopping: draining in-flight requests");
+  Notify("STOPPING=1");
+  ingress.SetDraining(true);
+  ingress_server.Stop();
+  admin_server.Stop();
+  committer.Stop();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace tenantsync

@@ -1,0 +1,258 @@
+#include "daemon/http_server.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "daemon/config.h"
+
+namespace tenantsync {
+namespace {
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+// Set while a connection is being served by the overflow pool: every request on it is answered
+// 503 without reading the body.
+thread_local bool t_overflow = false;
+
+// A worker pool with a bounded queue. httplib 0.11's TaskQueue::enqueue cannot refuse work, so
+// when the queue is full the connection goes to a small overflow pool that answers 503 +
+// Retry-After and closes, instead of letting accepted connections pile up without bound.
+class BoundedTaskQueue final : public httplib::TaskQueue {
+ public:
+  BoundedTaskQueue(int workers, int max_queue, int overflow_workers)
+      : max_queue_(static_cast<size_t>(max_queue)) {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(jobs_, false); });
+    for (int i = 0; i < overflow_workers; ++i) threads_.emplace_back([this] { Work(overflow_, true); });
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Idle workers count as free queue slots: the queue bound applies to waiting connections.
+      if (jobs_.size() < max_queue_ + idle_) {
+        jobs_.push_back(std::move(fn));
+      } else {
+        overflow_.push_back(std::move(fn));
+      }
+    }
+    cv_.notify_all();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void Work(std::deque<std::function<void()>>& queue, bool overflow) {
+    t_overflow = overflow;
+    while (true) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (!overflow) ++idle_;
+        cv_.wait(lock, [&] { return shutdown_ || !queue.empty(); });
+        if (!overflow) --idle_;
+        if (queue.empty()) return;  // shutdown and drained
+        fn = std::move(queue.front());
+        queue.pop_front();
+      }
+      fn();
+    }
+  }
+
+  const size_t max_queue_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;      // guarded by mu_
+  std::deque<std::function<void()>> overflow_;  // guarded by mu_
+  size_t idle_ = 0;                             // guarded by mu_
+  bool shutdown_ = false;                       // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+ServerRequest ToServerRequest(const httplib::Request& req) {
+  ServerRequest out;
+  out.method = req.method;
+  out.path = req.path;
+  for (auto& [k, v] : req.params) out.params.emplace(k, v);
+  for (auto& [k, v] : req.headers) out.headers.emplace_back(k, v);
+  out.remote_addr = req.remote_addr;
+  return out;
+}
+
+void Apply(const ServerResponse& from, httplib::Response& to) {
+  to.status = from.status;
+  for (auto& [k, v] : from.headers) to.set_header(k, v);
+  if (from.close_connection) to.set_header("Connection", "close");
+  to.set_content(from.body, from.content_type.c_str());
+}
+
+ServerResponse Refusal(int status, const std::string& message, int retry_after = 0) {
+  ServerResponse r;
+  r.status = status;
+  r.body = std::string(R"({"status":"error","event_id":null,"error":")") + message + "\"}";
+  if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+  r.close_connection = true;
+  return r;
+}
+
+}  // namespace
+
+std::optional<std::string> ServerRequest::Header(std::string_view name) const {
+  for (auto& [k, v] : headers) {
+    if (IEquals(k, name)) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ServerRequest::Param(const std::string& name) const {
+  auto it = params.find(name);
+  if (it == params.end()) return std::nullopt;
+  return it->second;
+}
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  std::unique_ptr<httplib::Server> server;
+  Handler handler;
+  Precheck precheck;
+  std::thread thread;
+  std::string bound;
+  int port = 0;
+  std::string unix_path;
+};
+
+HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::SetHandler(Handler handler, Precheck precheck) {
+  impl_->handler = std::move(handler);
+  impl_->precheck = std::move(precheck);
+}
+
+Status HttpServer::Bind() {
+  auto& o = impl_->options;
+  if (!o.tls_cert_file.empty()) {
+    auto ssl = std::make_unique<httplib::SSLServer>(o.tls_cert_file.c_str(), o.tls_key_file.c_str());
+    if (!ssl->is_valid()) return Status::Invalid("cannot load TLS certificate or key for " + o.listen);
+    impl_->server = std::move(ssl);
+  } else {
+    impl_->server = std::make_unique<httplib::Server>();
+  }
+  auto& svr = *impl_->server;
+  svr.set_tcp_nodelay(true);
+  svr.set_read_timeout(o.read_timeout_seconds, 0);
+  svr.set_write_timeout(o.write_timeout_seconds, 0);
+  svr.set_keep_alive_timeout(o.keep_alive_seconds);
+  svr.set_keep_alive_max_count(1000);
+  svr.set_payload_max_length(o.max_body_bytes);
+  const int workers = o.worker_threads, queue = o.max_queued_connections;
+  svr.new_task_queue = [workers, queue] { return new BoundedTaskQueue(workers, queue, 2); };
+
+  Impl* impl = impl_.get();
+  svr.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
+    const auto& opt = impl->options;
+    // A request refused here has an unread body; the answer carries "Connection: close" so a
+    // well-behaved sender does not reuse the connection (httplib 0.11 cannot close it from here;
+    // a sender that keeps writing is cut off by the read timeout).
+    auto refuse = [&](const ServerResponse& answer) {
+      Apply(answer, res);
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    if (t_overflow) {
+      return refuse(Refusal(503, "server busy", opt.retry_after_seconds));
+    }
+    ServerRequest sreq = ToServerRequest(req);
+    auto te = sreq.Header("Transfer-Encoding");
+    if (te && te->find("chunked") != std::string::npos) {
+      // httplib does not apply payload_max_length to chunked bodies, so refuse them outright.
+      return refuse(Refusal(411, "a Content-Length is required; chunked bodies are not accepted"));
+    }
+    if (auto cl = sreq.Header("Content-Length")) {
+      if (std::strtoull(cl->c_str(), nullptr, 10) > opt.max_body_bytes) {
+        return refuse(Refusal(413, "body larger than " + std::to_string(opt.max_body_bytes) + " bytes"));
+      }
+    }
+    if (impl->precheck) {
+      if (auto refusal = impl->precheck(sreq)) return refuse(*refusal);
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  auto dispatch = [impl](const httplib::Request& req, httplib::Response& res) {
+    ServerRequest sreq = ToServerRequest(req);
+    sreq.body = req.body;
+    Apply(impl->handler(sreq), res);
+  };
+  for (auto method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
+    std::string m = method;
+    if (m == "GET") svr.Get(".*", dispatch);
+    else if (m == "POST") svr.Post(".*", dispatch);
+    else if (m == "PUT") svr.Put(".*", dispatch);
+    else if (m == "PATCH") svr.Patch(".*", dispatch);
+    else svr.Delete(".*", dispatch);
+  }
+
+  if (o.listen.rfind("unix:", 0) == 0) {
+    impl_->unix_path = o.listen.substr(5);
+    ::unlink(impl_->unix_path.c_str());
+    svr.set_address_family(AF_UNIX);
+    mode_t old = ::umask(0777 & ~o.unix_socket_mode);
+    bool ok = svr.bind_to_port(impl_->unix_path.c_str(), 80);
+    ::umask(old);
+    if (!ok) return Status::Retryable("cannot bind unix socket " + impl_->unix_path);
+    ::chmod(impl_->unix_path.c_str(), o.unix_socket_mode);
+    impl_->bound = o.listen;
+    return Status::Ok();
+  }
+  std::string host;
+  int port = 0;
+  if (!ParseHostPort(o.listen, &host, &port)) return Status::Invalid("bad listen address " + o.listen);
+  if (host.find(':') != std::string::npos) svr.set_address_family(AF_INET6);
+  if (port == 0) {
+    port = svr.bind_to_any_port(host.c_str());
+    if (port < 0) return Status::Retryable("cannot bind " + o.listen);
+  } else if (!svr.bind_to_port(host.c_str(), port)) {
+    return Status::Retryable("cannot bind " + o.listen + " (address in use or not permitted)");
+  }
+  impl_->port = port;
+  impl_->bound = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return Status::Ok();
+}
+
+std::string HttpServer::BoundAddress() const { return impl_->bound; }
+int HttpServer::port() const { return impl_->port; }
+
+void HttpServer::Start() {
+  impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
+}
+
+void HttpServer::Stop() {
+  if (impl_->server) impl_->server->stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  if (!impl_->unix_path.empty()) ::unlink(impl_->unix_path.c_str());
+  impl_->unix_path.clear();
+}
+
+}  // namespace tenantsync

@@ -1,0 +1,135 @@
+#include "daemon/ingress.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "adapters/events/event.h"
+
+namespace tenantsync {
+namespace {
+
+constexpr std::string_view kPrefix = "/webhooks/";
+
+std::optional<std::string> SourceName(const std::string& path) {
+  if (path.compare(0, kPrefix.size(), kPrefix) != 0) return std::nullopt;
+  std::string name = path.substr(kPrefix.size());
+  if (name.empty() || name.find('/') != std::string::npos) return std::nullopt;
+  return name;
+}
+
+bool IsJsonContentType(const std::optional<std::string>& ct) {
+  if (!ct) return false;
+  std::string media = ct->substr(0, ct->find(';'));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return media == "application/json";
+}
+
+}  // namespace
+
+Ingress::Ingress(std::vector<SourceConfig> sources, GroupCommitter& committer, Clock& clock,
+                 int retry_after_seconds)
+    : committer_(committer),
+      clock_(clock),
+      retry_after_seconds_(retry_after_seconds),
+      sources_(std::make_shared<const std::vector<SourceConfig>>(std::move(sources))) {}
+
+void Ingress::ReplaceSources(std::vector<SourceConfig> sources) {
+  auto next = std::make_shared<const std::vector<SourceConfig>>(std::move(sources));
+  std::lock_guard<std::mutex> lock(mu_);
+  sources_ = std::move(next);
+}
+
+std::shared_ptr<const std::vector<SourceConfig>> Ingress::Sources() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sources_;
+}
+
+ServerResponse Ingress::Answer(const std::string& source, const std::string& event_id,
+                               const std::string& result, int status, const std::string& error) const {
+  nlohmann::json body = {{"status", result},
+                         {"event_id", event_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(event_id)},
+                         {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)}};
+  ServerResponse r;
+  r.status = status;
+  r.body = body.dump();
+  if (status == 503) r.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds_));
+  ++answered_;
+  if (observer_) observer_(source, event_id, result, status);
+  if (status >= 500) {
+    spdlog::warn("event source={} id={} result={} status={} error={}", source, event_id, result, status, error);
+  } else {
+    spdlog::info("event source={} id={} result={} status={}{}{}", source, event_id, result, status,
+                 error.empty() ? "" : " error=", error);
+  }
+  return r;
+}
+
+std::optional<ServerResponse> Ingress::Precheck(const ServerRequest& req) const {
+  auto name = SourceName(req.path);
+  auto refuse = [&](int status, const std::string& result, const std::string& error) {
+    // Precheck refusals are final and the body is unread, so the connection must close.
+    ServerResponse r = Answer(name.value_or(""), "", result, status, error);
+    r.close_connection = true;
+    return std::optional<ServerResponse>(r);
+  };
+  if (!name) return refuse(404, "not_found", "no such endpoint; webhooks are POSTed to /webhooks/{source}");
+  if (req.method != "POST") return refuse(405, "method_not_allowed", "webhooks must be POSTed");
+  auto sources = Sources();
+  bool known = false;
+  for (auto& s : *sources) known = known || s.name == *name;
+  if (!known) return refuse(404, "unknown_source", "unknown source \"" + *name + "\"");
+  if (!IsJsonContentType(req.Header("Content-Type"))) {
+    return refuse(415, "unsupported_media_type", "Content-Type must be application/json");
+  }
+  if (draining_) return refuse(503, "unavailable", "shutting down; retry later");
+  return std::nullopt;
+}
+
+ServerResponse Ingress::Handle(const ServerRequest& req) {
+  if (auto refusal = Precheck(req)) return *refusal;
+  const std::string source = *SourceName(req.path);
+  auto sources = Sources();
+  const SourceConfig* src = nullptr;
+  for (auto& s : *sources) {
+    if (s.name == source) src = &s;
+  }
+  if (!src) return Answer(source, "", "unknown_source", 404, "unknown source \"" + source + "\"");
+
+  const int64_t now_ms = clock_.NowUnixMillis();
+  auto verified = VerifySignature(src->signature, [&](std::string_view h) { return req.Header(h); },
+                                  req.body, now_ms / 1000);
+  if (!verified.ok()) return Answer(source, "", "unauthorized", 401, verified.status().message());
+  const std::string& event_id = verified->event_id;
+
+  auto json = ParseJson(req.body);
+  if (!json.ok()) return Answer(source, event_id, "bad_request", 400, json.status().message());
+
+  EventRecord record;
+  record.source = source;
+  record.event_id = event_id;
+  record.received_at_ms = now_ms;
+  record.body = req.body;
+  auto event = ParseEvent(*json);
+  if (event.ok()) {
+    record.type = EventTypeName(event->type);
+    record.occurred_at_ms = event->timestamp_ms;
+    record.effective_at_ms = event->effective_at_ms;
+    record.state = EventState::kPending;
+  } else {
+    // Signed but not acceptable: kept as rejected so an operator can replay it after a fix.
+    if (json->is_object() && json->contains("type") && (*json)["type"].is_string()) {
+      record.type = (*json)["type"].get<std::string>();
+    }
+    record.state = EventState::kRejected;
+    record.error = event.status().message();
+  }
+
+  auto stored = committer_.Insert(std::move(record));
+  if (!stored.ok()) return Answer(source, event_id, "unavailable", 503, stored.status().message());
+  if (*stored == InsertOutcome::kDuplicate) return Answer(source, event_id, "duplicate", 200, "");
+  if (!event.ok()) return Answer(source, event_id, "rejected", 422, event.status().message());
+  return Answer(source, event_id, "accepted", 202, "");
+}
+
+}  // namespace tenantsync

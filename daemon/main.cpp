@@ -1,0 +1,99 @@
+// tenantsync: one binary for the daemon (`serve`) and the operator commands.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "common/log.h"
+#include "daemon/cli.h"
+#include "daemon/daemon.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "tenantsync keeps an Auth0 tenant in step with your systems of record.\n"
+      "Signed webhooks in, one careful writer out."};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options (--log-format) may follow the subcommand
+  app.footer(
+      "Examples:\n"
+      "  tenantsync serve --config /etc/tenantsync/tenantsync.toml\n"
+      "  tenantsync migrate --config ./tenantsync.toml\n"
+      "Run `tenantsync COMMAND --help` for a command's options.");
+
+  std::string config_path = "/etc/tenantsync/tenantsync.toml";
+  std::string log_format = "text", log_level = "info";
+  app.add_option("--log-format", log_format, "Log line format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+  tenantsync::ServeFlags serve_flags;
+  auto* serve = app.add_subcommand("serve", "Run the daemon: webhook ingress, writer, admin API");
+  serve->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
+  serve->add_flag("--dry-run", serve_flags.dry_run,
+                  "Run the whole pipeline but record planned Auth0 writes instead of sending them");
+  serve->footer("Example:\n  tenantsync serve --config /etc/tenantsync/tenantsync.toml");
+
+  auto* migrate = app.add_subcommand("migrate", "Apply pending database migrations and exit");
+  migrate->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
+  migrate->footer("Example:\n  tenantsync migrate --config /etc/tenantsync/tenantsync.toml");
+
+  // Operator commands: they talk to a running daemon's admin API.
+  tenantsync::CliOptions cli;
+  auto operator_command = [&](const std::string& name, const std::string& help) {
+    auto* cmd = app.add_subcommand(name, help);
+    cmd->add_option("--config,-c", config_path, "Configuration file (admin address and token)")->capture_default_str();
+    cmd->add_option("--admin", cli.admin, "Admin API address (HOST:PORT or unix:/path); overrides the config");
+    cmd->add_option("--token-file", cli.token_file, "File holding the admin token; overrides the config");
+    cmd->add_flag("--json", cli.json, "Print the daemon's JSON instead of a table");
+    return cmd;
+  };
+
+  tenantsync::SendOptions send;
+  auto* send_cmd = operator_command("send", "Sign an event with a source's scheme and post it, like a real sender");
+  send_cmd->add_option("--source", send.source, "Source name from the config")->required();
+  send_cmd->add_option("--type", send.type, "Event type, e.g. user.upserted")->required();
+  send_cmd->add_option("--data", send.data, "The event's data as a JSON object")->capture_default_str();
+  send_cmd->add_option("--id", send.id, "Event id (default: a fresh random id)");
+  send_cmd->add_option("--timestamp", send.timestamp, "RFC 3339 time of the change (default: now)");
+  send_cmd->add_option("--url", send.url, "Ingress address (default: [ingress].listen)");
+  send_cmd->footer(
+      "Example:\n  tenantsync send --source hr --type user.upserted \\\n"
+      "    --data '{\"external_id\":\"emp-1\",\"email\":\"ada@example.com\"}'");
+
+  auto* status_cmd = operator_command("status", "Show sync health: events and mutations by state, lag, guard");
+  status_cmd->footer("Example:\n  tenantsync status --json");
+
+  std::string ev_state, ev_source;
+  int ev_limit = 50;
+  auto* events_cmd = operator_command("events", "List received events");
+  events_cmd->add_option("--state", ev_state, "pending, applied, rejected or failed");
+  events_cmd->add_option("--source", ev_source, "Only this source");
+  events_cmd->add_option("--limit", ev_limit, "At most this many (1-1000)")->check(CLI::Range(1, 1000))->capture_default_str();
+  events_cmd->footer("Example:\n  tenantsync events --state rejected");
+
+  std::string event_id;
+  auto* event_cmd = operator_command("event", "Show one event, its body and what happened to it");
+  event_cmd->add_option("ID", event_id, "The sender's event id")->required();
+  event_cmd->add_option("--source", ev_source, "Source, when two sources used the same id");
+  event_cmd->footer("Example:\n  tenantsync event msg_2Yh3 --source hr");
+
+  CLI11_PARSE(app, argc, argv);
+  cli.config_path = config_path;
+
+  tenantsync::LogOptions log;
+  log.format = log_format == "json" ? tenantsync::LogFormat::kJson : tenantsync::LogFormat::kText;
+  log.level = log_level;
+  log.journald = tenantsync::StderrIsJournal();
+  tenantsync::InitLogging(log);
+
+  if (*serve) {
+    serve_flags.config_path = config_path;
+    return tenantsync::RunServe(serve_flags);
+  }
+  if (*migrate) return tenantsync::RunMigrate(config_path);
+  if (*send_cmd) return tenantsync::CliSend(cli, send);
+  if (*status_cmd) return tenantsync::CliStatus(cli);
+  if (*events_cmd) return tenantsync::CliEvents(cli, ev_state, ev_source, ev_limit);
+  if (*event_cmd) return tenantsync::CliEvent(cli, event_id, ev_source);
+  return 1;
+}

@@ -1,0 +1,15 @@
+# Generates a C++ source embedding every migrations/NNNN_name.sql (run at build time so that
+# adding or editing a migration rebuilds the binary).
+file(GLOB files "${MIGRATIONS_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(body "")
+foreach(f ${files})
+  get_filename_component(base "${f}" NAME_WE)
+  string(SUBSTRING "${base}" 0 4 version)
+  string(SUBSTRING "${base}" 5 -1 name)
+  math(EXPR version_num "${version}")
+  file(READ "${f}" sql)
+  string(APPEND body "    {${version_num}, \"${name}\", R\"tsmigration(${sql})tsmigration\"},\n")
+endforeach()
+file(WRITE "${OUTPUT}.tmp" "// Generated from migrations/*.sql by storage/embed_migrations.cmake. Do not edit.\n#include \"storage/migrations.h\"\n\nnamespace tenantsync {\n\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const std::vector<Migration> kMigrations = {\n${body}  };\n  return kMigrations;\n}\n\n}  // namespace tenantsync\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUTPUT}.tmp" "${OUTPUT}")

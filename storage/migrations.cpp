@@ -1,0 +1,74 @@
+#include "storage/migrations.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <cstdio>
+
+#include "common/clock.h"
+#include "storage/sqlite_store.h"
+
+namespace tenantsync {
+namespace {
+
+void EnsureMigrationTable(SQLite::Database& db) {
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)");
+}
+
+}  // namespace
+
+Result<int> SchemaVersion(SQLite::Database& db) {
+  try {
+    if (!db.tableExists("schema_migrations")) return 0;
+    SQLite::Statement q(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    q.executeStep();
+    return q.getColumn(0).getInt();
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("reading schema version: ") + e.what());
+  }
+}
+
+Result<MigrationReport> ApplyMigrations(SQLite::Database& db,
+                                        const std::vector<Migration>& migrations) {
+  MigrationReport report;
+  auto current = SchemaVersion(db);
+  if (!current.ok()) return current.status();
+  report.from_version = report.to_version = *current;
+  int newest_known = migrations.empty() ? 0 : migrations.back().version;
+  if (*current > newest_known) {
+    return Status::Invalid("database schema version " + std::to_string(*current) +
+                           " is newer than this tenantsync understands (up to " +
+                           std::to_string(newest_known) +
+                           "); it was written by a newer release: run that release, or restore "
+                           "a backup taken before the upgrade");
+  }
+  for (const auto& m : migrations) {
+    if (m.version <= *current) continue;
+    char number[16];
+    std::snprintf(number, sizeof(number), "%04d", m.version);
+    std::string label = std::string(number) + "_" + m.name;
+    try {
+      // One transaction per migration: a failing one leaves the earlier ones applied and the
+      // database at a well-defined version.
+      SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+      EnsureMigrationTable(db);
+      db.exec(m.sql);
+      SQLite::Statement ins(db,
+                            "INSERT INTO schema_migrations(version, name, applied_at_ms) "
+                            "VALUES (?, ?, ?)");
+      ins.bind(1, m.version);
+      ins.bind(2, m.name);
+      ins.bind(3, static_cast<int64_t>(SystemClock().NowUnixMillis()));
+      ins.exec();
+      tx.commit();
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e.getErrorCode(), "migration " + label + " failed: " + e.what());
+    }
+    report.applied.push_back(label);
+    report.to_version = m.version;
+  }
+  return report;
+}
+
+}  // namespace tenantsync

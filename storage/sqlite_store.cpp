@@ -1,0 +1,203 @@
+#include "storage/sqlite_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include "storage/migrations.h"
+
+namespace tenantsync {
+
+const char* EventStateName(EventState s) {
+  switch (s) {
+    case EventState::kPending: return "pending";
+    case EventState::kApplied: return "applied";
+    case EventState::kRejected: return "rejected";
+    case EventState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+std::optional<EventState> ParseEventState(std::string_view name) {
+  for (auto s : {EventState::kPending, EventState::kApplied, EventState::kRejected, EventState::kFailed}) {
+    if (name == EventStateName(s)) return s;
+  }
+  return std::nullopt;
+}
+
+Status SqliteError(int code, const std::string& what) {
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_NOMEM:
+      return Status::Retryable("storage unavailable: " + what);
+    default:
+      return Status::Invalid("storage error: " + what);
+  }
+}
+
+namespace {
+
+void Configure(SQLite::Database& db, int busy_timeout_ms) {
+  db.setBusyTimeout(busy_timeout_ms);
+  // WAL lets readers run beside the single writer; synchronous=FULL makes every commit fsync the
+  // WAL, which is what "202 only after a durable commit" requires.
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec("PRAGMA synchronous=FULL");
+  db.exec("PRAGMA foreign_keys=ON");
+}
+
+EventRecord ReadEvent(SQLite::Statement& q) {
+  EventRecord r;
+  r.seq = q.getColumn(0).getInt64();
+  r.source = q.getColumn(1).getString();
+  r.event_id = q.getColumn(2).getString();
+  if (!q.getColumn(3).isNull()) r.type = q.getColumn(3).getString();
+  if (!q.getColumn(4).isNull()) r.occurred_at_ms = q.getColumn(4).getInt64();
+  if (!q.getColumn(5).isNull()) r.effective_at_ms = q.getColumn(5).getInt64();
+  r.received_at_ms = q.getColumn(6).getInt64();
+  r.state = ParseEventState(q.getColumn(7).getString()).value_or(EventState::kFailed);
+  if (!q.getColumn(8).isNull()) r.error = q.getColumn(8).getString();
+  r.body = q.getColumn(9).getString();
+  r.updated_at_ms = q.getColumn(10).getInt64();
+  return r;
+}
+
+constexpr const char* kEventColumns =
+    "seq, source, event_id, type, occurred_at_ms, effective_at_ms, received_at_ms, state, error, "
+    "body, updated_at_ms";
+
+}  // namespace
+
+SqliteStore::SqliteStore(std::unique_ptr<SQLite::Database> writer,
+                         std::unique_ptr<SQLite::Database> reader)
+    : writer_(std::move(writer)), reader_(std::move(reader)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& options, bool migrate) {
+  try {
+    auto writer = std::make_unique<SQLite::Database>(
+        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
+    Configure(*writer, options.busy_timeout_ms);
+    const auto& migrations = EmbeddedMigrations();
+    if (migrate) {
+      auto report = ApplyMigrations(*writer, migrations);
+      if (!report.ok()) return report.status();
+    } else {
+      auto version = SchemaVersion(*writer);
+      if (!version.ok()) return version.status();
+      int want = migrations.empty() ? 0 : migrations.back().version;
+      if (*version != want) {
+        return Status::Invalid("database schema version " + std::to_string(*version) +
+                               " but this tenantsync needs " + std::to_string(want) +
+                               (*version < want ? "; run `tenantsync migrate`" : "; it is newer"));
+      }
+    }
+    std::unique_ptr<SQLite::Database> reader;
+    if (options.path != ":memory:") {
+      reader = std::make_unique<SQLite::Database>(options.path, SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX);
+      reader->setBusyTimeout(options.busy_timeout_ms);
+    }
+    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), std::move(reader)));
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), "opening " + options.path + ": " + e.what());
+  }
+}
+
+Result<MigrationReport> SqliteStore::Migrate(const StorageOptions& options) {
+  try {
+    SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    Configure(db, options.busy_timeout_ms);
+    return ApplyMigrations(db, EmbeddedMigrations());
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), "opening " + options.path + ": " + e.what());
+  }
+}
+
+Result<std::vector<InsertOutcome>> SqliteStore::InsertEvents(const std::vector<EventRecord>& events) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  std::vector<InsertOutcome> out;
+  out.reserve(events.size());
+  try {
+    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement ins(*writer_,
+                          "INSERT INTO events (source, event_id, type, occurred_at_ms, "
+                          "effective_at_ms, received_at_ms, state, error, body, updated_at_ms) "
+                          "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
+    for (const auto& e : events) {
+      ins.reset();
+      ins.clearBindings();
+      ins.bind(1, e.source);
+      ins.bind(2, e.event_id);
+      if (e.type) ins.bind(3, *e.type);
+      if (e.occurred_at_ms) ins.bind(4, static_cast<int64_t>(*e.occurred_at_ms));
+      if (e.effective_at_ms) ins.bind(5, static_cast<int64_t>(*e.effective_at_ms));
+      ins.bind(6, static_cast<int64_t>(e.received_at_ms));
+      ins.bind(7, EventStateName(e.state));
+      if (!e.error.empty()) ins.bind(8, e.error);
+      ins.bind(9, e.body);
+      ins.bind(10, static_cast<int64_t>(e.received_at_ms));
+      out.push_back(ins.exec() == 1 ? InsertOutcome::kInserted : InsertOutcome::kDuplicate);
+    }
+    tx.commit();
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("storing events: ") + e.what());
+  }
+  return out;
+}
+
+Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filter) {
+  std::string sql = std::string("SELECT ") + kEventColumns + " FROM events WHERE seq > ?";
+  if (filter.state) sql += " AND state = ?";
+  if (filter.source) sql += " AND source = ?";
+  if (filter.event_id) sql += " AND event_id = ?";
+  sql += " ORDER BY seq LIMIT ?";
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
+  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  try {
+    SQLite::Statement q(db, sql);
+    int i = 1;
+    q.bind(i++, static_cast<int64_t>(filter.after_seq));
+    if (filter.state) q.bind(i++, EventStateName(*filter.state));
+    if (filter.source) q.bind(i++, *filter.source);
+    if (filter.event_id) q.bind(i++, *filter.event_id);
+    q.bind(i++, filter.limit);
+    std::vector<EventRecord> out;
+    while (q.executeStep()) out.push_back(ReadEvent(q));
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("listing events: ") + e.what());
+  }
+}
+
+Result<std::map<std::string, int64_t>> SqliteStore::CountEventsByState() {
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
+  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  try {
+    SQLite::Statement q(db, "SELECT state, COUNT(*) FROM events GROUP BY state");
+    std::map<std::string, int64_t> out;
+    while (q.executeStep()) out[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("counting events: ") + e.what());
+  }
+}
+
+Status SqliteStore::Backup(const std::string& to) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  try {
+    // VACUUM INTO writes a transactionally consistent, compacted copy without blocking readers.
+    SQLite::Statement q(*writer_, "VACUUM INTO ?");
+    q.bind(1, to);
+    q.exec();
+    return Status::Ok();
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), "backup to " + to + ": " + e.what());
+  }
+}
+
+}  // namespace tenantsync

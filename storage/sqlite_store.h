@@ -1,0 +1,87 @@
+// SqliteStore: the Store on SQLite in WAL mode (SQLiteCpp).
+//
+// Owns two connections: one writer (every write transaction, BEGIN IMMEDIATE) and one reader,
+// each guarded by its own mutex because a SQLiteCpp Database is not safe to share across threads.
+// WAL lets the reader run while the writer commits.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "storage/migrations.h"
+#include "storage/state_store.h"
+#include "storage/store.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace tenantsync {
+
+struct StorageOptions {
+  // Database file; its directory must exist. ":memory:" is accepted for tests.
+  std::string path = "/var/lib/tenantsync/tenantsync.db";
+  // How long a writer waits for a lock held by another connection (e.g. `tenantsync backup`).
+  int busy_timeout_ms = 5000;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating if needed) and brings the schema up to date when `migrate` is true; with
+  // `migrate` false a database that is not at the current version is refused (kInvalid).
+  static Result<std::unique_ptr<SqliteStore>> Open(const StorageOptions& options, bool migrate = true);
+  ~SqliteStore() override;
+
+  // Opens the database (creating it if needed) and applies pending migrations only.
+  static Result<MigrationReport> Migrate(const StorageOptions& options);
+
+  Result<std::vector<InsertOutcome>> InsertEvents(const std::vector<EventRecord>& events) override;
+  Result<std::vector<EventRecord>> ListEvents(const EventFilter& filter) override;
+  Result<std::map<std::string, int64_t>> CountEventsByState() override;
+
+  // Writes a consistent copy of the database to `to` (SQLite online backup) while the store
+  // stays usable.
+  Status Backup(const std::string& to);
+
+  // --- Desired state and the writer's queues (storage/state_store.cpp) ---
+  // Begins a write transaction (BEGIN IMMEDIATE) holding the write lock; see StateTxn.
+  Result<std::unique_ptr<StateTxn>> BeginState();
+  // Entities due for reconciliation at `now_ms`, oldest mark first.
+  Result<std::vector<DirtyItem>> DueDirty(int64_t now_ms, int limit);
+  // Earliest not_before of any dirty entity (to sleep until), or nullopt when none.
+  Result<std::optional<int64_t>> NextDirtyAt();
+  Result<int64_t> CountDirty();
+  // Read-only snapshot of one entity.
+  Result<EntityRow> ReadEntity(const std::string& kind, const std::string& external_id);
+  struct MutationFilter {
+    std::optional<MutationState> state;
+    std::optional<std::string> entity;
+    int64_t before_id = 0;  // paging backwards: only ids < before_id (0 = newest)
+    int limit = 100;
+  };
+  Result<std::vector<MutationRow>> ListMutations(const MutationFilter& filter);
+  Result<std::optional<MutationRow>> GetMutation(int64_t id);
+  Result<std::map<std::string, int64_t>> CountMutationsByState();
+  // Oldest created_at of a pending/in-flight/failed mutation, or of a pending event.
+  Result<std::optional<int64_t>> OldestPendingMs();
+  Result<std::vector<CommandRow>> ListCommands(const std::string& user_external_id, int limit);
+  Result<std::optional<std::string>> GetSetting(const std::string& key);
+  // At start-up: work that was in flight when the process stopped is marked `failed`
+  // ("interrupted") and its entity marked dirty so it is re-planned from what Auth0 holds;
+  // commands that were in flight go back to pending (so they may run at most once more).
+  Result<int> RecoverInterrupted(int64_t now_ms);
+
+ private:
+  SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader);
+
+  std::mutex write_mu_;
+  std::unique_ptr<SQLite::Database> writer_;  // guarded by write_mu_
+  std::mutex read_mu_;
+  std::unique_ptr<SQLite::Database> reader_;  // guarded by read_mu_
+};
+
+// Maps a SQLite result code to a Status kind: busy/locked/full/I/O → kRetryable, else kInvalid.
+Status SqliteError(int code, const std::string& what);
+
+}  // namespace tenantsync

@@ -1,0 +1,624 @@
+#include "storage/state_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <algorithm>
+
+#include "storage/sqlite_store.h"
+
+namespace tenantsync {
+
+const char* MutationStateName(MutationState s) {
+  switch (s) {
+    case MutationState::kPending: return "pending";
+    case MutationState::kInFlight: return "in_flight";
+    case MutationState::kDone: return "done";
+    case MutationState::kFailed: return "failed";
+    case MutationState::kDead: return "dead";
+    case MutationState::kDiscarded: return "discarded";
+  }
+  return "unknown";
+}
+
+std::optional<MutationState> ParseMutationState(std::string_view s) {
+  for (auto m : {MutationState::kPending, MutationState::kInFlight, MutationState::kDone, MutationState::kFailed,
+                 MutationState::kDead, MutationState::kDiscarded}) {
+    if (s == MutationStateName(m)) return m;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+nlohmann::json ParseJsonColumn(const SQLite::Column& c, nlohmann::json fallback) {
+  if (c.isNull()) return fallback;
+  auto j = nlohmann::json::parse(c.getString(), nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+std::vector<MembershipRow> ReadMemberships(SQLite::Statement& q) {
+  std::vector<MembershipRow> out;
+  while (q.executeStep()) {
+    MembershipRow r;
+    r.org_external_id = q.getColumn(0).getString();
+    r.user_external_id = q.getColumn(1).getString();
+    r.roles = ParseJsonColumn(q.getColumn(2), nlohmann::json::array());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+StateTxn::StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db)
+    : lock_(std::move(lock)), db_(db), tx_(std::make_unique<SQLite::Transaction>(db, SQLite::TransactionBehavior::IMMEDIATE)) {}
+
+StateTxn::~StateTxn() {
+  // SQLite::Transaction rolls back in its destructor unless committed.
+  tx_.reset();
+}
+
+Status StateTxn::Fail(const std::exception& e, const std::string& what) {
+  failed_ = true;
+  if (auto* se = dynamic_cast<const SQLite::Exception*>(&e)) return SqliteError(se->getErrorCode(), what + ": " + e.what());
+  return Status::Invalid(what + ": " + e.what());
+}
+
+Status StateTxn::Commit() {
+  if (failed_) return Status::Invalid("transaction abandoned after an earlier error");
+  try {
+    tx_->commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "commit");
+  }
+}
+
+Result<EntityRow> StateTxn::GetEntity(const std::string& kind, const std::string& external_id) {
+  try {
+    SQLite::Statement q(db_, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
+    q.bind(1, kind);
+    q.bind(2, external_id);
+    EntityRow r;
+    r.kind = kind;
+    r.external_id = external_id;
+    if (q.executeStep()) {
+      r.exists = true;
+      r.desired = ParseJsonColumn(q.getColumn(0), nlohmann::json::object());
+      r.known = ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
+      if (!q.getColumn(2).isNull()) r.auth0_id = q.getColumn(2).getString();
+    }
+    return r;
+  } catch (const std::exception& e) {
+    return Fail(e, "reading " + kind + " " + external_id);
+  }
+}
+
+Status StateTxn::PutEntity(const EntityRow& row, int64_t now_ms) {
+  try {
+    SQLite::Statement q(db_,
+                        "INSERT INTO entities (kind, external_id, desired, known, auth0_id, updated_at_ms) "
+                        "VALUES (?,?,?,?,?,?) ON CONFLICT (kind, external_id) DO UPDATE SET "
+                        "desired = excluded.desired, known = excluded.known, auth0_id = excluded.auth0_id, "
+                        "updated_at_ms = excluded.updated_at_ms");
+    q.bind(1, row.kind);
+    q.bind(2, row.external_id);
+    q.bind(3, row.desired.dump());
+    q.bind(4, row.known.dump());
+    if (row.auth0_id) q.bind(5, *row.auth0_id);
+    q.bind(6, static_cast<int64_t>(now_ms));
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "storing " + row.kind + " " + row.external_id);
+  }
+}
+
+Status StateTxn::AddRegistry(const std::string& kind, const std::string& auth0_id, const std::string& external_id,
+                             const std::string& how, int64_t now_ms) {
+  try {
+    SQLite::Statement q(db_, "INSERT OR IGNORE INTO registry (kind, auth0_id, external_id, how, at_ms) VALUES (?,?,?,?,?)");
+    q.bind(1, kind);
+    q.bind(2, auth0_id);
+    q.bind(3, external_id);
+    q.bind(4, how);
+    q.bind(5, static_cast<int64_t>(now_ms));
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "registry");
+  }
+}
+
+Result<std::vector<std::string>> StateTxn::SetUserMemberships(const std::string& user_external_id,
+                                                              const std::vector<MembershipRow>& rows) {
+  try {
+    std::vector<std::string> touched;
+    {
+      SQLite::Statement q(db_, "SELECT org_external_id FROM memberships WHERE user_external_id = ?");
+      q.bind(1, user_external_id);
+      while (q.executeStep()) touched.push_back(q.getColumn(0).getString());
+    }
+    SQLite::Statement del(db_, "DELETE FROM memberships WHERE user_external_id = ?");
+    del.bind(1, user_external_id);
+    del.exec();
+    SQLite::Statement ins(db_, "INSERT OR REPLACE INTO memberships (org_external_id, user_external_id, roles) VALUES (?,?,?)");
+    for (const auto& r : rows) {
+      ins.reset();
+      ins.bind(1, r.org_external_id);
+      ins.bind(2, user_external_id);
+      ins.bind(3, r.roles.dump());
+      ins.exec();
+      touched.push_back(r.org_external_id);
+    }
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    return touched;
+  } catch (const std::exception& e) {
+    return Fail(e, "memberships of " + user_external_id);
+  }
+}
+
+Result<std::vector<MembershipRow>> StateTxn::DesiredMembers(const std::string& org_external_id) {
+  try {
+    SQLite::Statement q(db_, "SELECT org_external_id, user_external_id, roles FROM memberships WHERE org_external_id = ? ORDER BY user_external_id");
+    q.bind(1, org_external_id);
+    return ReadMemberships(q);
+  } catch (const std::exception& e) {
+    return Fail(e, "members of " + org_external_id);
+  }
+}
+
+Result<std::vector<MembershipRow>> StateTxn::UserMemberships(const std::string& user_external_id) {
+  try {
+    SQLite::Statement q(db_, "SELECT org_external_id, user_external_id, roles FROM memberships WHERE user_external_id = ? ORDER BY org_external_id");
+    q.bind(1, user_external_id);
+    return ReadMemberships(q);
+  } catch (const std::exception& e) {
+    return Fail(e, "memberships of " + user_external_id);
+  }
+}
+
+Result<std::vector<MembershipRow>> StateTxn::KnownMembers(const std::string& org_external_id) {
+  try {
+    SQLite::Statement q(db_, "SELECT org_external_id, user_external_id, roles FROM known_memberships WHERE org_external_id = ? ORDER BY user_external_id");
+    q.bind(1, org_external_id);
+    return ReadMemberships(q);
+  } catch (const std::exception& e) {
+    return Fail(e, "known members of " + org_external_id);
+  }
+}
+
+Status StateTxn::SetKnownMember(const std::string& org_external_id, const std::string& user_external_id,
+                                const std::optional<nlohmann::json>& roles) {
+  try {
+    if (roles) {
+      SQLite::Statement q(db_, "INSERT OR REPLACE INTO known_memberships (org_external_id, user_external_id, roles) VALUES (?,?,?)");
+      q.bind(1, org_external_id);
+      q.bind(2, user_external_id);
+      q.bind(3, roles->dump());
+      q.exec();
+    } else {
+      SQLite::Statement q(db_, "DELETE FROM known_memberships WHERE org_external_id = ? AND user_external_id = ?");
+      q.bind(1, org_external_id);
+      q.bind(2, user_external_id);
+      q.exec();
+    }
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "known membership");
+  }
+}
+
+Result<std::vector<EntityRow>> StateTxn::AllEntities(const std::string& kind) {
+  try {
+    SQLite::Statement q(db_, "SELECT external_id, desired, known, auth0_id FROM entities WHERE kind = ? ORDER BY external_id");
+    q.bind(1, kind);
+    std::vector<EntityRow> out;
+    while (q.executeStep()) {
+      EntityRow r;
+      r.kind = kind;
+      r.exists = true;
+      r.external_id = q.getColumn(0).getString();
+      r.desired = ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
+      r.known = ParseJsonColumn(q.getColumn(2), nlohmann::json::object());
+      if (!q.getColumn(3).isNull()) r.auth0_id = q.getColumn(3).getString();
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Fail(e, "listing " + kind);
+  }
+}
+
+Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms) {
+  try {
+    SQLite::Statement q(db_,
+                        "INSERT INTO dirty (entity, generation, not_before_ms) VALUES (?, 1, ?) "
+                        "ON CONFLICT (entity) DO UPDATE SET generation = generation + 1, "
+                        "not_before_ms = MIN(not_before_ms, excluded.not_before_ms)");
+    q.bind(1, entity);
+    q.bind(2, static_cast<int64_t>(not_before_ms));
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "marking " + entity);
+  }
+}
+
+Status StateTxn::ClearDirty(const std::string& entity, int64_t generation) {
+  try {
+    SQLite::Statement q(db_, "DELETE FROM dirty WHERE entity = ? AND generation = ?");
+    q.bind(1, entity);
+    q.bind(2, static_cast<int64_t>(generation));
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "clearing " + entity);
+  }
+}
+
+Status StateTxn::DeferDirty(const std::string& entity, int64_t generation, int64_t not_before_ms) {
+  try {
+    // A newer mark (generation moved on) means new work: keep it due now, but still count.
+    SQLite::Statement q(db_,
+                        "UPDATE dirty SET attempts = attempts + 1, not_before_ms = CASE WHEN generation = ? "
+                        "THEN ? ELSE not_before_ms END WHERE entity = ?");
+    q.bind(1, static_cast<int64_t>(generation));
+    q.bind(2, static_cast<int64_t>(not_before_ms));
+    q.bind(3, entity);
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "deferring " + entity);
+  }
+}
+
+Result<int64_t> StateTxn::InsertMutation(const MutationRow& row) {
+  try {
+    SQLite::Statement q(db_,
+                        "INSERT INTO mutations (entity, kind, request, events, state, destructive, attempts, "
+                        "last_error, created_at_ms, updated_at_ms, first_received_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+    q.bind(1, row.entity);
+    q.bind(2, row.kind);
+    q.bind(3, row.request.dump());
+    q.bind(4, row.events.dump());
+    q.bind(5, MutationStateName(row.state));
+    q.bind(6, row.destructive ? 1 : 0);
+    q.bind(7, row.attempts);
+    if (!row.last_error.empty()) q.bind(8, row.last_error);
+    q.bind(9, static_cast<int64_t>(row.created_at_ms));
+    q.bind(10, static_cast<int64_t>(row.created_at_ms));
+    if (row.first_received_at_ms) q.bind(11, static_cast<int64_t>(*row.first_received_at_ms));
+    q.exec();
+    return db_.getLastInsertRowid();
+  } catch (const std::exception& e) {
+    return Fail(e, "recording mutation");
+  }
+}
+
+Status StateTxn::UpdateMutation(int64_t id, MutationState state, const std::string& last_error, int attempts,
+                                int64_t now_ms, const nlohmann::json* request) {
+  try {
+    SQLite::Statement q(db_,
+                        "UPDATE mutations SET state = ?, last_error = ?, attempts = ?, updated_at_ms = ?, "
+                        "request = COALESCE(?, request) WHERE id = ?");
+    q.bind(1, MutationStateName(state));
+    if (!last_error.empty()) q.bind(2, last_error);
+    q.bind(3, attempts);
+    q.bind(4, static_cast<int64_t>(now_ms));
+    if (request) q.bind(5, request->dump());
+    q.bind(6, static_cast<int64_t>(id));
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "updating mutation");
+  }
+}
+
+Result<std::optional<int64_t>> StateTxn::InsertCommand(const CommandRow& row) {
+  try {
+    SQLite::Statement q(db_,
+                        "INSERT INTO commands (kind, user_external_id, event, state, created_at_ms, updated_at_ms) "
+                        "VALUES (?,?,?,'pending',?,?) ON CONFLICT (kind, event) DO NOTHING");
+    q.bind(1, row.kind);
+    q.bind(2, row.user_external_id);
+    q.bind(3, row.event);
+    q.bind(4, static_cast<int64_t>(row.created_at_ms));
+    q.bind(5, static_cast<int64_t>(row.created_at_ms));
+    if (q.exec() == 0) return std::optional<int64_t>();
+    return std::optional<int64_t>(db_.getLastInsertRowid());
+  } catch (const std::exception& e) {
+    return Fail(e, "recording command");
+  }
+}
+
+Status StateTxn::UpdateCommand(int64_t id, const std::string& state, const std::string& last_error, int attempts,
+                               int64_t now_ms) {
+  try {
+    SQLite::Statement q(db_, "UPDATE commands SET state = ?, last_error = ?, attempts = ?, updated_at_ms = ? WHERE id = ?");
+    q.bind(1, state);
+    if (!last_error.empty()) q.bind(2, last_error);
+    q.bind(3, attempts);
+    q.bind(4, static_cast<int64_t>(now_ms));
+    q.bind(5, static_cast<int64_t>(id));
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "updating command");
+  }
+}
+
+Result<std::optional<CommandRow>> StateTxn::GetCommand(int64_t id) {
+  try {
+    SQLite::Statement q(db_, "SELECT id, kind, user_external_id, event, state, attempts, COALESCE(last_error, ''), created_at_ms FROM commands WHERE id = ?");
+    q.bind(1, static_cast<int64_t>(id));
+    if (!q.executeStep()) return std::optional<CommandRow>();
+    CommandRow r;
+    r.id = q.getColumn(0).getInt64();
+    r.kind = q.getColumn(1).getString();
+    r.user_external_id = q.getColumn(2).getString();
+    r.event = q.getColumn(3).getString();
+    r.state = q.getColumn(4).getString();
+    r.attempts = q.getColumn(5).getInt();
+    r.last_error = q.getColumn(6).getString();
+    r.created_at_ms = q.getColumn(7).getInt64();
+    return std::optional<CommandRow>(r);
+  } catch (const std::exception& e) {
+    return Fail(e, "reading command");
+  }
+}
+
+Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string& error, int64_t now_ms) {
+  try {
+    SQLite::Statement q(db_, "UPDATE events SET state = ?, error = ?, updated_at_ms = ? WHERE seq = ?");
+    q.bind(1, EventStateName(state));
+    if (!error.empty()) q.bind(2, error);
+    q.bind(3, static_cast<int64_t>(now_ms));
+    q.bind(4, static_cast<int64_t>(seq));
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "updating event");
+  }
+}
+
+Status StateTxn::PutSetting(const std::string& key, const std::string& value) {
+  try {
+    SQLite::Statement q(db_, "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)");
+    q.bind(1, key);
+    q.bind(2, value);
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "setting " + key);
+  }
+}
+
+}  // namespace tenantsync
+
+namespace tenantsync {
+namespace {
+
+MutationRow ReadMutation(SQLite::Statement& q) {
+  MutationRow r;
+  r.id = q.getColumn(0).getInt64();
+  r.entity = q.getColumn(1).getString();
+  r.kind = q.getColumn(2).getString();
+  r.request = ParseJsonColumn(q.getColumn(3), nlohmann::json::object());
+  r.events = ParseJsonColumn(q.getColumn(4), nlohmann::json::array());
+  r.state = ParseMutationState(q.getColumn(5).getString()).value_or(MutationState::kFailed);
+  r.destructive = q.getColumn(6).getInt() != 0;
+  r.attempts = q.getColumn(7).getInt();
+  if (!q.getColumn(8).isNull()) r.last_error = q.getColumn(8).getString();
+  r.created_at_ms = q.getColumn(9).getInt64();
+  r.updated_at_ms = q.getColumn(10).getInt64();
+  if (!q.getColumn(11).isNull()) r.first_received_at_ms = q.getColumn(11).getInt64();
+  return r;
+}
+
+constexpr const char* kMutationColumns =
+    "id, entity, kind, request, events, state, destructive, attempts, last_error, created_at_ms, updated_at_ms, "
+    "first_received_at_ms";
+
+}  // namespace
+
+// Reads run on the reader connection when there is one (file databases), else on the writer.
+#define TS_READ_DB                                                        \
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);     \
+  SQLite::Database& db = reader_ ? *reader_ : *writer_
+
+Result<std::unique_ptr<StateTxn>> SqliteStore::BeginState() {
+  std::unique_lock<std::mutex> lock(write_mu_);
+  try {
+    return std::unique_ptr<StateTxn>(new StateTxn(std::move(lock), *writer_));
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("begin: ") + e.what());
+  }
+}
+
+Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit) {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db, "SELECT entity, generation, not_before_ms, attempts FROM dirty WHERE not_before_ms <= ? ORDER BY not_before_ms, rowid LIMIT ?");
+    q.bind(1, static_cast<int64_t>(now_ms));
+    q.bind(2, limit);
+    std::vector<DirtyItem> out;
+    while (q.executeStep()) {
+      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64(), q.getColumn(3).getInt()});
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("dirty queue: ") + e.what());
+  }
+}
+
+Result<std::optional<int64_t>> SqliteStore::NextDirtyAt() {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db, "SELECT MIN(not_before_ms) FROM dirty");
+    q.executeStep();
+    if (q.getColumn(0).isNull()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q.getColumn(0).getInt64());
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("dirty queue: ") + e.what());
+  }
+}
+
+Result<int64_t> SqliteStore::CountDirty() {
+  TS_READ_DB;
+  try {
+    return db.execAndGet("SELECT COUNT(*) FROM dirty").getInt64();
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("dirty queue: ") + e.what());
+  }
+}
+
+Result<EntityRow> SqliteStore::ReadEntity(const std::string& kind, const std::string& external_id) {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
+    q.bind(1, kind);
+    q.bind(2, external_id);
+    EntityRow r;
+    r.kind = kind;
+    r.external_id = external_id;
+    if (q.executeStep()) {
+      r.exists = true;
+      r.desired = ParseJsonColumn(q.getColumn(0), nlohmann::json::object());
+      r.known = ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
+      if (!q.getColumn(2).isNull()) r.auth0_id = q.getColumn(2).getString();
+    }
+    return r;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("reading entity: ") + e.what());
+  }
+}
+
+Result<std::vector<MutationRow>> SqliteStore::ListMutations(const MutationFilter& f) {
+  std::string sql = std::string("SELECT ") + kMutationColumns + " FROM mutations WHERE 1=1";
+  if (f.state) sql += " AND state = ?";
+  if (f.entity) sql += " AND entity = ?";
+  if (f.before_id > 0) sql += " AND id < ?";
+  sql += " ORDER BY id DESC LIMIT ?";
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db, sql);
+    int i = 1;
+    if (f.state) q.bind(i++, MutationStateName(*f.state));
+    if (f.entity) q.bind(i++, *f.entity);
+    if (f.before_id > 0) q.bind(i++, static_cast<int64_t>(f.before_id));
+    q.bind(i++, f.limit);
+    std::vector<MutationRow> out;
+    while (q.executeStep()) out.push_back(ReadMutation(q));
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("listing mutations: ") + e.what());
+  }
+}
+
+Result<std::optional<MutationRow>> SqliteStore::GetMutation(int64_t id) {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db, std::string("SELECT ") + kMutationColumns + " FROM mutations WHERE id = ?");
+    q.bind(1, static_cast<int64_t>(id));
+    if (!q.executeStep()) return std::optional<MutationRow>();
+    return std::optional<MutationRow>(ReadMutation(q));
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("reading mutation: ") + e.what());
+  }
+}
+
+Result<std::map<std::string, int64_t>> SqliteStore::CountMutationsByState() {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db, "SELECT state, COUNT(*) FROM mutations GROUP BY state");
+    std::map<std::string, int64_t> out;
+    while (q.executeStep()) out[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("counting mutations: ") + e.what());
+  }
+}
+
+Result<std::optional<int64_t>> SqliteStore::OldestPendingMs() {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db,
+                        "SELECT MIN(t) FROM (SELECT MIN(received_at_ms) AS t FROM events WHERE state = 'pending' "
+                        "UNION ALL SELECT MIN(created_at_ms) FROM mutations WHERE state IN ('pending','in_flight','failed'))");
+    q.executeStep();
+    if (q.getColumn(0).isNull()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q.getColumn(0).getInt64());
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("oldest pending: ") + e.what());
+  }
+}
+
+Result<std::vector<CommandRow>> SqliteStore::ListCommands(const std::string& user_external_id, int limit) {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db,
+                        "SELECT id, kind, user_external_id, event, state, attempts, COALESCE(last_error, ''), "
+                        "created_at_ms FROM commands WHERE user_external_id = ? ORDER BY id DESC LIMIT ?");
+    q.bind(1, user_external_id);
+    q.bind(2, limit);
+    std::vector<CommandRow> out;
+    while (q.executeStep()) {
+      CommandRow r;
+      r.id = q.getColumn(0).getInt64();
+      r.kind = q.getColumn(1).getString();
+      r.user_external_id = q.getColumn(2).getString();
+      r.event = q.getColumn(3).getString();
+      r.state = q.getColumn(4).getString();
+      r.attempts = q.getColumn(5).getInt();
+      r.last_error = q.getColumn(6).getString();
+      r.created_at_ms = q.getColumn(7).getInt64();
+      out.push_back(r);
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("listing commands: ") + e.what());
+  }
+}
+
+Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& key) {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db, "SELECT value FROM settings WHERE key = ?");
+    q.bind(1, key);
+    if (!q.executeStep()) return std::optional<std::string>();
+    return std::optional<std::string>(q.getColumn(0).getString());
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("reading setting: ") + e.what());
+  }
+}
+
+Result<int> SqliteStore::RecoverInterrupted(int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  try {
+    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    writer_->exec(
+        "INSERT INTO dirty (entity, generation, not_before_ms) SELECT DISTINCT entity, 1, 0 FROM mutations "
+        "WHERE state IN ('pending', 'in_flight') ON CONFLICT (entity) DO UPDATE SET generation = generation + 1, "
+        "not_before_ms = 0");
+    SQLite::Statement upd(*writer_,
+                          "UPDATE mutations SET state = 'failed', last_error = 'interrupted: the process stopped "
+                          "before the outcome was recorded; re-planned from Auth0', updated_at_ms = ? "
+                          "WHERE state IN ('pending', 'in_flight')");
+    upd.bind(1, static_cast<int64_t>(now_ms));
+    int n = upd.exec();
+    writer_->exec(
+        "INSERT INTO dirty (entity, generation, not_before_ms) SELECT 'command:' || id, 1, 0 FROM commands "
+        "WHERE state IN ('pending', 'in_flight') ON CONFLICT (entity) DO NOTHING");
+    writer_->exec("UPDATE commands SET state = 'pending' WHERE state = 'in_flight'");
+    tx.commit();
+    return n;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("recovering: ") + e.what());
+  }
+}
+
+#undef TS_READ_DB
+
+}  // namespace tenantsync

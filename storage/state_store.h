@@ -1,0 +1,138 @@
+// StateTxn: typed access to desired state, known Auth0 state, the reconciler's work queue, the
+// mutation log and one-shot commands, inside one SQLite write transaction.
+//
+// Ownership and threads: obtained from SqliteStore::BeginState(); it holds the store's write lock
+// from creation until Commit() or destruction (destruction without Commit rolls back), so keep it
+// short and never hold one across an Auth0 request. Not thread-safe itself.
+// Errors: methods return kRetryable when storage is busy or failing, kInvalid otherwise; after
+// any error the transaction should be abandoned (destroyed).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "storage/store.h"
+
+namespace SQLite {
+class Database;
+class Transaction;
+}  // namespace SQLite
+
+namespace tenantsync {
+
+struct EntityRow {
+  std::string kind;  // "org" or "user"
+  std::string external_id;
+  nlohmann::json desired = nlohmann::json::object();
+  nlohmann::json known = nlohmann::json::object();
+  std::optional<std::string> auth0_id;
+  bool exists = false;  // false: not stored yet (GetEntity of an unknown id)
+};
+
+struct MembershipRow {
+  std::string org_external_id;
+  std::string user_external_id;
+  nlohmann::json roles = nlohmann::json::array();
+};
+
+struct DirtyItem {
+  std::string entity;
+  int64_t generation = 0;
+  int64_t not_before_ms = 0;
+  int attempts = 0;
+};
+
+enum class MutationState { kPending, kInFlight, kDone, kFailed, kDead, kDiscarded };
+const char* MutationStateName(MutationState s);
+std::optional<MutationState> ParseMutationState(std::string_view s);
+
+struct MutationRow {
+  int64_t id = 0;
+  std::string entity;
+  std::string kind;
+  nlohmann::json request = nlohmann::json::object();
+  nlohmann::json events = nlohmann::json::array();
+  MutationState state = MutationState::kPending;
+  bool destructive = false;
+  int attempts = 0;
+  std::string last_error;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  std::optional<int64_t> first_received_at_ms;
+};
+
+struct CommandRow {
+  int64_t id = 0;
+  std::string kind;  // "password_reset", "verification_email"
+  std::string user_external_id;
+  std::string event;  // "source/event_id"
+  std::string state = "pending";
+  int attempts = 0;
+  std::string last_error;
+  int64_t created_at_ms = 0;
+};
+
+class StateTxn {
+ public:
+  ~StateTxn();
+  StateTxn(const StateTxn&) = delete;
+  StateTxn& operator=(const StateTxn&) = delete;
+
+  Result<EntityRow> GetEntity(const std::string& kind, const std::string& external_id);
+  Status PutEntity(const EntityRow& row, int64_t now_ms);
+  Status AddRegistry(const std::string& kind, const std::string& auth0_id, const std::string& external_id,
+                     const std::string& how, int64_t now_ms);
+
+  // Replaces the desired memberships of one user. Returns the organizations whose member set may
+  // have changed (old ∪ new).
+  Result<std::vector<std::string>> SetUserMemberships(const std::string& user_external_id,
+                                                      const std::vector<MembershipRow>& rows);
+  Result<std::vector<MembershipRow>> DesiredMembers(const std::string& org_external_id);
+  Result<std::vector<MembershipRow>> UserMemberships(const std::string& user_external_id);
+  Result<std::vector<MembershipRow>> KnownMembers(const std::string& org_external_id);
+  // roles nullopt: the membership is gone.
+  Status SetKnownMember(const std::string& org_external_id, const std::string& user_external_id,
+                        const std::optional<nlohmann::json>& roles);
+  // External ids of every organization that is not deleted in desired state, with its desired JSON.
+  Result<std::vector<EntityRow>> AllEntities(const std::string& kind);
+
+  Status MarkDirty(const std::string& entity, int64_t not_before_ms = 0);
+  // Removes the mark only if nobody marked it again since `generation` was read.
+  Status ClearDirty(const std::string& entity, int64_t generation);
+  // Keeps the mark but delays it (retry with backoff); counts the attempt.
+  Status DeferDirty(const std::string& entity, int64_t generation, int64_t not_before_ms);
+
+  Result<int64_t> InsertMutation(const MutationRow& row);
+  Status UpdateMutation(int64_t id, MutationState state, const std::string& last_error, int attempts,
+                        int64_t now_ms, const nlohmann::json* request = nullptr);
+
+  // Inserts unless (kind, event) exists (each command runs once per event). Returns its id.
+  Result<std::optional<int64_t>> InsertCommand(const CommandRow& row);
+  Status UpdateCommand(int64_t id, const std::string& state, const std::string& last_error, int attempts,
+                       int64_t now_ms);
+  Result<std::optional<CommandRow>> GetCommand(int64_t id);
+
+  Status SetEventState(int64_t seq, EventState state, const std::string& error, int64_t now_ms);
+  Status PutSetting(const std::string& key, const std::string& value);
+
+  Status Commit();
+
+ private:
+  friend class SqliteStore;
+  StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db);
+  Status Fail(const std::exception& e, const std::string& what);
+
+  std::unique_lock<std::mutex> lock_;
+  SQLite::Database& db_;
+  std::unique_ptr<SQLite::Transaction> tx_;
+  bool failed_ = false;
+};
+
+}  // namespace tenantsync
