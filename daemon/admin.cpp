@@ -2,39 +2,73 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/auth0/auth0_client.h"
+#include "adapters/events/event.h"
+#include "common/clock.h"
 #include "common/crypto.h"
+#include "daemon/desired_state.h"
+#include "daemon/writer.h"
 
 namespace tenantsync {
 namespace {
 
-ServerResponse Json(int status, const nlohmann::json& body) {
+using Json = nlohmann::json;
+
+ServerResponse JsonAnswer(int status, const Json& body) {
   ServerResponse r;
   r.status = status;
   r.body = body.dump();
   return r;
 }
 
-ServerResponse Error(int status, const std::string& message) {
-  return Json(status, {{"error", message}});
+ServerResponse Error(int status, const std::string& message) { return JsonAnswer(status, {{"error", message}}); }
+
+Json OptionalJson(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+
+Json EventJson(const EventRecord& e) {
+  return {{"seq", e.seq},
+          {"source", e.source},
+          {"event_id", e.event_id},
+          {"type", e.type ? Json(*e.type) : Json(nullptr)},
+          {"state", EventStateName(e.state)},
+          {"occurred_at_ms", OptionalJson(e.occurred_at_ms)},
+          {"effective_at_ms", OptionalJson(e.effective_at_ms)},
+          {"received_at_ms", e.received_at_ms},
+          {"updated_at_ms", e.updated_at_ms},
+          {"error", e.error.empty() ? Json(nullptr) : Json(e.error)}};
 }
 
-nlohmann::json EventJson(const EventRecord& e) {
-  nlohmann::json j = {{"seq", e.seq},
-                      {"source", e.source},
-                      {"event_id", e.event_id},
-                      {"type", e.type ? nlohmann::json(*e.type) : nlohmann::json(nullptr)},
-                      {"state", EventStateName(e.state)},
-                      {"received_at_ms", e.received_at_ms},
-                      {"updated_at_ms", e.updated_at_ms},
-                      {"error", e.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.error)}};
-  j["occurred_at_ms"] = e.occurred_at_ms ? nlohmann::json(*e.occurred_at_ms) : nlohmann::json(nullptr);
-  j["effective_at_ms"] = e.effective_at_ms ? nlohmann::json(*e.effective_at_ms) : nlohmann::json(nullptr);
-  return j;
+Json MutationJson(const MutationRow& m) {
+  return {{"id", m.id},
+          {"entity", m.entity},
+          {"kind", m.kind},
+          {"state", MutationStateName(m.state)},
+          {"destructive", m.destructive},
+          {"attempts", m.attempts},
+          {"request", m.request},
+          {"events", m.events},
+          {"error", m.last_error.empty() ? Json(nullptr) : Json(m.last_error)},
+          {"created_at_ms", m.created_at_ms},
+          {"updated_at_ms", m.updated_at_ms}};
+}
+
+// Parses a positive integer query parameter; nullopt with *error set when malformed.
+std::optional<int64_t> IntParam(const ServerRequest& req, const std::string& name, int64_t min, int64_t max,
+                                int64_t fallback, std::string* error) {
+  auto s = req.Param(name);
+  if (!s) return fallback;
+  char* end = nullptr;
+  long long n = std::strtoll(s->c_str(), &end, 10);
+  if (s->empty() || *end != '\0' || n < min || n > max) {
+    *error = name + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    return std::nullopt;
+  }
+  return n;
 }
 
 }  // namespace
 
-AdminApi::AdminApi(std::string token, Store& store, AdminHooks hooks)
+AdminApi::AdminApi(std::string token, SqliteStore& store, AdminHooks hooks)
     : token_(std::move(token)), store_(store), hooks_(std::move(hooks)) {}
 
 void AdminApi::ReplaceToken(std::string token) {
@@ -52,31 +86,78 @@ bool AdminApi::Authorized(const ServerRequest& req) {
 }
 
 ServerResponse AdminApi::Handle(const ServerRequest& req) {
-  if (req.path == "/healthz") return Json(200, {{"status", "ok"}});
+  if (req.path == "/healthz") return JsonAnswer(200, {{"status", "ok"}});
   if (!Authorized(req)) return Error(401, "unauthorized");
-  if (req.path == "/readyz") {
+  return Route(req);
+}
+
+ServerResponse AdminApi::Route(const ServerRequest& req) {
+  const std::string& p = req.path;
+  const bool get = req.method == "GET", post = req.method == "POST";
+  auto rest = [&](const std::string& prefix) -> std::optional<std::string> {
+    if (p.rfind(prefix, 0) != 0 || p.size() == prefix.size()) return std::nullopt;
+    return p.substr(prefix.size());
+  };
+  if (get && p == "/readyz") {
     auto counts = store_.CountEventsByState();
     bool storage_ok = counts.ok();
     bool auth0_ok = hooks_.auth0_token_valid && hooks_.auth0_token_valid();
-    return Json(storage_ok && auth0_ok ? 200 : 503,
-                {{"ready", storage_ok && auth0_ok}, {"storage", storage_ok}, {"auth0_token", auth0_ok}});
+    return JsonAnswer(storage_ok && auth0_ok ? 200 : 503,
+                      {{"ready", storage_ok && auth0_ok}, {"storage", storage_ok}, {"auth0_token", auth0_ok}});
   }
-  if (req.method == "GET" && req.path == "/v1/status") return Status();
-  if (req.method == "GET" && req.path == "/v1/events") return Events(req);
-  const std::string prefix = "/v1/events/";
-  if (req.method == "GET" && req.path.rfind(prefix, 0) == 0) return Event(req, req.path.substr(prefix.size()));
+  if (get && p == "/v1/status") return Status();
+  if (get && p == "/v1/events") return Events(req);
+  if (get && p == "/v1/mutations") return Mutations(req);
+  if (post && p == "/v1/pause") return Pause(true);
+  if (post && p == "/v1/resume") return Pause(false);
+  if (auto id = rest("/v1/events/")) {
+    const std::string suffix = "/replay";
+    if (post && id->size() > suffix.size() && id->compare(id->size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return Replay(req, id->substr(0, id->size() - suffix.size()));
+    }
+    if (get) return Event(req, *id);
+  }
+  if (auto ext = rest("/v1/users/"); ext && get) return Entity(req, "user", *ext);
+  if (auto ext = rest("/v1/organizations/"); ext && get) return Entity(req, "org", *ext);
+  if (auto tail = rest("/v1/mutations/"); tail && post) {
+    auto slash = tail->find('/');
+    if (slash != std::string::npos) return MutationAction(tail->substr(0, slash), tail->substr(slash + 1));
+  }
   return Error(404, "no such endpoint: " + req.method + " " + req.path);
 }
 
 ServerResponse AdminApi::Status() {
-  auto counts = store_.CountEventsByState();
-  if (!counts.ok()) return Error(503, counts.status().message());
-  nlohmann::json events = nlohmann::json::object();
-  for (auto state : {"pending", "applied", "rejected", "failed"}) {
-    auto it = counts->find(state);
-    events[state] = it == counts->end() ? 0 : it->second;
+  auto events = store_.CountEventsByState();
+  auto mutations = store_.CountMutationsByState();
+  auto oldest = store_.OldestPendingMs();
+  auto dirty = store_.CountDirty();
+  if (!events.ok() || !mutations.ok() || !oldest.ok() || !dirty.ok()) {
+    return Error(503, "storage unavailable");
   }
-  return Json(200, {{"events", events}});
+  const int64_t now = SystemClock().NowUnixMillis();
+  Json ev = Json::object();
+  for (auto state : {"pending", "applied", "rejected", "failed"}) ev[state] = events->count(state) ? events->at(state) : 0;
+  auto scheduled = store_.DueEvents(now, 1);  // due pending; the rest of pending are scheduled
+  Json mu = Json::object();
+  for (auto state : {"pending", "in_flight", "done", "failed", "dead", "discarded"}) {
+    mu[state] = mutations->count(state) ? mutations->at(state) : 0;
+  }
+  Json body = {{"events", ev},
+               {"mutations", mu},
+               {"entities_to_reconcile", *dirty},
+               {"oldest_pending_seconds", oldest->has_value() ? Json((now - **oldest) / 1000.0) : Json(nullptr)}};
+  if (hooks_.writer) {
+    body["paused"] = hooks_.writer->paused();
+    int64_t last = hooks_.writer->last_success_ms();
+    body["last_success_ms"] = last > 0 ? Json(last) : Json(nullptr);
+  }
+  if (hooks_.auth0) {
+    auto v = hooks_.auth0->RateLimitView();
+    body["rate_limit"] = {{"limit", v.limit}, {"remaining", v.remaining}, {"reset_unix", v.reset_unix},
+                          {"tokens", v.tokens}, {"capacity", v.capacity}, {"refill_per_second", v.refill_per_second}, {"throttled_total", v.throttled_total}};
+  }
+  if (hooks_.extra_status) hooks_.extra_status(body);
+  return JsonAnswer(200, body);
 }
 
 ServerResponse AdminApi::Events(const ServerRequest& req) {
@@ -86,25 +167,19 @@ ServerResponse AdminApi::Events(const ServerRequest& req) {
     if (!f.state) return Error(400, "state must be one of pending, applied, rejected, failed (got \"" + *s + "\")");
   }
   if (auto s = req.Param("source")) f.source = *s;
-  if (auto s = req.Param("limit")) {
-    char* end = nullptr;
-    long n = std::strtol(s->c_str(), &end, 10);
-    if (s->empty() || *end != '\0' || n < 1 || n > 1000) return Error(400, "limit must be an integer from 1 to 1000");
-    f.limit = static_cast<int>(n);
-  }
-  if (auto s = req.Param("after")) {
-    char* end = nullptr;
-    long long n = std::strtoll(s->c_str(), &end, 10);
-    if (s->empty() || *end != '\0' || n < 0) return Error(400, "after must be a non-negative sequence number");
-    f.after_seq = n;
-  }
+  std::string error;
+  auto limit = IntParam(req, "limit", 1, 1000, 100, &error);
+  auto after = IntParam(req, "after", 0, INT64_MAX, 0, &error);
+  if (!limit || !after) return Error(400, error);
+  f.limit = static_cast<int>(*limit);
+  f.after_seq = *after;
   auto list = store_.ListEvents(f);
   if (!list.ok()) return Error(503, list.status().message());
-  nlohmann::json items = nlohmann::json::array();
+  Json items = Json::array();
   for (auto& e : *list) items.push_back(EventJson(e));
-  nlohmann::json body = {{"events", items}};
-  body["next_after"] = list->size() == static_cast<size_t>(f.limit) ? nlohmann::json(list->back().seq) : nlohmann::json(nullptr);
-  return Json(200, body);
+  Json body = {{"events", items}};
+  body["next_after"] = list->size() == static_cast<size_t>(f.limit) ? Json(list->back().seq) : Json(nullptr);
+  return JsonAnswer(200, body);
 }
 
 ServerResponse AdminApi::Event(const ServerRequest& req, const std::string& id) {
@@ -117,9 +192,139 @@ ServerResponse AdminApi::Event(const ServerRequest& req, const std::string& id) 
   if (list->empty()) return Error(404, "no event with id \"" + id + "\"");
   if (list->size() > 1) return Error(409, "several sources sent event id \"" + id + "\"; add ?source=NAME");
   auto j = EventJson(list->front());
-  j["body"] = nlohmann::json::parse(list->front().body, nullptr, false);
+  j["body"] = Json::parse(list->front().body, nullptr, false);
   if (j["body"].is_discarded()) j["body"] = list->front().body;
-  return Json(200, j);
+  return JsonAnswer(200, j);
+}
+
+ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id) {
+  EventFilter f;
+  f.event_id = id;
+  if (auto s = req.Param("source")) f.source = *s;
+  f.limit = 2;
+  auto list = store_.ListEvents(f);
+  if (!list.ok()) return Error(503, list.status().message());
+  if (list->empty()) return Error(404, "no event with id \"" + id + "\"");
+  if (list->size() > 1) return Error(409, "several sources sent event id \"" + id + "\"; add ?source=NAME");
+  const EventRecord& e = list->front();
+  if (e.state != EventState::kRejected && e.state != EventState::kFailed) {
+    return Error(409, std::string("only rejected or failed events can be replayed; this one is ") + EventStateName(e.state));
+  }
+  // Validated again with the current rules: a replay after a fix succeeds, one without fails
+  // with the same clear message.
+  auto json = ParseJson(e.body);
+  Result<ParsedEvent> parsed = json.ok() ? ParseEvent(*json) : Result<ParsedEvent>(json.status());
+  if (!parsed.ok()) return Error(422, "still not valid: " + parsed.status().message());
+  auto txn = store_.BeginState();
+  if (!txn.ok()) return Error(503, txn.status().message());
+  if (auto st = (*txn)->SetEventState(e.seq, EventState::kPending, "", SystemClock().NowUnixMillis()); !st.ok()) {
+    return Error(503, st.message());
+  }
+  if (auto st = (*txn)->Commit(); !st.ok()) return Error(503, st.message());
+  txn->reset();
+  if (hooks_.writer) hooks_.writer->Wake();
+  auto j = EventJson(e);
+  j["state"] = "pending";
+  j["error"] = nullptr;
+  return JsonAnswer(200, j);
+}
+
+ServerResponse AdminApi::Entity(const ServerRequest& req, const std::string& kind, const std::string& ext) {
+  auto row = store_.ReadEntity(kind, ext);
+  if (!row.ok()) return Error(503, row.status().message());
+  if (!row->exists) return Error(404, std::string("no ") + (kind == "org" ? "organization" : "user") + " with external_id \"" + ext + "\"");
+  const std::string key = kind == "org" ? OrgKey(ext) : UserKey(ext);
+  Json body = {{"external_id", ext},
+               {"auth0_id", row->auth0_id ? Json(*row->auth0_id) : Json(nullptr)},
+               {"desired", View(row->desired)},
+               {"last_known_auth0", row->known},
+               {"events", EventsBehind(row->desired, {}, nullptr)}};
+  Json mutations = Json::array();
+  for (const std::string& entity : {key, kind == "org" ? MembersKey(ext) : std::string()}) {
+    if (entity.empty()) continue;
+    SqliteStore::MutationFilter f;
+    f.entity = entity;
+    f.limit = 50;
+    auto list = store_.ListMutations(f);
+    if (!list.ok()) return Error(503, list.status().message());
+    for (auto& m : *list) mutations.push_back(MutationJson(m));
+  }
+  body["mutations"] = mutations;
+  if (kind == "user") {
+    auto cmds = store_.ListCommands(ext, 20);
+    if (!cmds.ok()) return Error(503, cmds.status().message());
+    Json commands = Json::array();
+    for (auto& c : *cmds) {
+      commands.push_back({{"id", c.id}, {"kind", c.kind}, {"event", c.event}, {"state", c.state},
+                          {"attempts", c.attempts}, {"error", c.last_error.empty() ? Json(nullptr) : Json(c.last_error)}});
+    }
+    body["commands"] = commands;
+    if (req.Param("logs") == std::optional<std::string>("true")) {
+      if (!hooks_.auth0 || !row->auth0_id) {
+        body["auth0_logs"] = nullptr;
+      } else {
+        auto logs = hooks_.auth0->GetUserLogs(*row->auth0_id, 0, 20);
+        body["auth0_logs"] = logs.ok() ? Json(*logs) : Json({{"error", logs.status().ToString()}});
+      }
+    }
+  }
+  return JsonAnswer(200, body);
+}
+
+ServerResponse AdminApi::Mutations(const ServerRequest& req) {
+  SqliteStore::MutationFilter f;
+  if (auto s = req.Param("state")) {
+    f.state = ParseMutationState(*s);
+    if (!f.state) return Error(400, "state must be one of pending, in_flight, done, failed, dead, discarded (got \"" + *s + "\")");
+  }
+  if (auto s = req.Param("entity")) f.entity = *s;
+  std::string error;
+  auto limit = IntParam(req, "limit", 1, 1000, 100, &error);
+  auto before = IntParam(req, "before", 0, INT64_MAX, 0, &error);
+  if (!limit || !before) return Error(400, error);
+  f.limit = static_cast<int>(*limit);
+  f.before_id = *before;
+  auto list = store_.ListMutations(f);
+  if (!list.ok()) return Error(503, list.status().message());
+  Json items = Json::array();
+  for (auto& m : *list) items.push_back(MutationJson(m));
+  Json body = {{"mutations", items}};
+  body["next_before"] = list->size() == static_cast<size_t>(f.limit) ? Json(list->back().id) : Json(nullptr);
+  return JsonAnswer(200, body);
+}
+
+ServerResponse AdminApi::MutationAction(const std::string& id_text, const std::string& action) {
+  if (action != "retry" && action != "discard") return Error(404, "no such action: " + action + " (retry or discard)");
+  char* end = nullptr;
+  long long id = std::strtoll(id_text.c_str(), &end, 10);
+  if (id_text.empty() || *end != '\0' || id <= 0) return Error(400, "mutation id must be a positive integer");
+  auto m = store_.GetMutation(id);
+  if (!m.ok()) return Error(503, m.status().message());
+  if (!*m) return Error(404, "no mutation " + id_text);
+  if ((*m)->state != MutationState::kDead && (*m)->state != MutationState::kFailed) {
+    return Error(409, std::string("only dead or failed mutations can be retried or discarded; this one is ") +
+                          MutationStateName((*m)->state));
+  }
+  auto txn = store_.BeginState();
+  if (!txn.ok()) return Error(503, txn.status().message());
+  const int64_t now = SystemClock().NowUnixMillis();
+  MutationState next = action == "retry" ? MutationState::kFailed : MutationState::kDiscarded;
+  std::string note = action == "retry" ? "retried by an operator: re-planned from desired state" : "discarded by an operator";
+  tenantsync::Status st = (*txn)->UpdateMutation(id, next, note + (((*m)->last_error.empty()) ? "" : "; was: " + (*m)->last_error),
+                                     (*m)->attempts, now);
+  if (st.ok() && action == "retry") st = (*txn)->MarkDirty((*m)->entity, 0, /*reset_attempts=*/true);
+  if (st.ok()) st = (*txn)->Commit();
+  if (!st.ok()) return Error(503, st.message());
+  txn->reset();
+  if (hooks_.writer) hooks_.writer->Wake();
+  auto fresh = store_.GetMutation(id);
+  return JsonAnswer(200, fresh.ok() && *fresh ? MutationJson(**fresh) : Json({{"id", id}}));
+}
+
+ServerResponse AdminApi::Pause(bool paused) {
+  if (!hooks_.writer) return Error(503, "the writer is not running");
+  if (auto st = hooks_.writer->SetPaused(paused); !st.ok()) return Error(503, st.message());
+  return JsonAnswer(200, {{"paused", paused}});
 }
 
 }  // namespace tenantsync

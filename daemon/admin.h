@@ -1,4 +1,5 @@
-// AdminApi: the operator JSON API (SPEC §7) served on its own listener.
+// AdminApi: the operator JSON API (SPEC §7) served on its own listener. Request and answer
+// bodies are documented in docs/ADMIN-API.md.
 //
 // Every endpoint but /healthz requires `Authorization: Bearer <token>`, compared in constant
 // time; a missing or wrong token gets 401 with no detail. Answers never contain secrets.
@@ -6,33 +7,49 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon/http_server.h"
-#include "storage/store.h"
+#include "storage/sqlite_store.h"
 
 namespace tenantsync {
 
+class Writer;
+class Auth0Client;
+
 struct AdminHooks {
-  // Whether an Auth0 access token is currently held (for /readyz). Empty: not connected yet.
+  // Whether an Auth0 access token is currently held (for /readyz).
   std::function<bool()> auth0_token_valid;
+  Writer* writer = nullptr;      // pause/resume, last success; may be null in tests
+  Auth0Client* auth0 = nullptr;  // user logs and the rate-limit view; null in dry runs
+  // Extra status sections (guard, drift, quarantine) merged into /v1/status.
+  std::function<void(nlohmann::json&)> extra_status;
 };
 
 class AdminApi {
  public:
-  AdminApi(std::string token, Store& store, AdminHooks hooks);
+  AdminApi(std::string token, SqliteStore& store, AdminHooks hooks);
   ServerResponse Handle(const ServerRequest& req);
   void ReplaceToken(std::string token);
 
  private:
   bool Authorized(const ServerRequest& req);
+  ServerResponse Route(const ServerRequest& req);
   ServerResponse Status();
   ServerResponse Events(const ServerRequest& req);
   ServerResponse Event(const ServerRequest& req, const std::string& id);
+  ServerResponse Replay(const ServerRequest& req, const std::string& id);
+  ServerResponse Entity(const ServerRequest& req, const std::string& kind, const std::string& external_id);
+  ServerResponse Mutations(const ServerRequest& req);
+  ServerResponse MutationAction(const std::string& id, const std::string& action);
+  ServerResponse Pause(bool paused);
 
   std::mutex mu_;
   std::string token_;  // guarded by mu_; secret: never logged or returned
-  Store& store_;
+  SqliteStore& store_;
   AdminHooks hooks_;
 };
 

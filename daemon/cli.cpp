@@ -204,4 +204,78 @@ int CliEvent(const CliOptions& cli, const std::string& id, const std::string& so
   return 0;
 }
 
+int CliReplay(const CliOptions& cli, const std::string& id, const std::string& source) {
+  std::string path = "/v1/events/" + PercentEncode(id) + "/replay" + (source.empty() ? "" : "?source=" + PercentEncode(source));
+  int code = 0;
+  auto j = Admin(cli, "POST", path, &code, "{}");
+  if (!j) return code;
+  if (cli.json) std::printf("%s\n", j->dump(2).c_str());
+  else std::printf("event %s is %s again: it will be applied shortly\n", id.c_str(), Str((*j)["state"]).c_str());
+  return 0;
+}
+
+namespace {
+void PrintMutationTable(const nlohmann::json& list) {
+  std::printf("%-7s %-26s %-32s %-10s %-4s %-8s %s\n", "ID", "ENTITY", "KIND", "STATE", "DEST", "ATTEMPTS", "ERROR");
+  for (auto& m : list) {
+    std::printf("%-7s %-26s %-32s %-10s %-4s %-8s %s\n", Str(m["id"]).c_str(), Str(m["entity"]).c_str(),
+                Str(m["kind"]).c_str(), Str(m["state"]).c_str(), m["destructive"].get<bool>() ? "yes" : "",
+                Str(m["attempts"]).c_str(), Str(m["error"]).c_str());
+  }
+}
+}  // namespace
+
+int CliEntity(const CliOptions& cli, const std::string& kind, const std::string& external_id, bool logs) {
+  std::string path = std::string(kind == "org" ? "/v1/organizations/" : "/v1/users/") + PercentEncode(external_id) +
+                     (logs ? "?logs=true" : "");
+  int code = 0;
+  auto j = Admin(cli, "GET", path, &code);
+  if (!j) return code;
+  if (cli.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-12s %s\n%-12s %s\n", "external_id", external_id.c_str(), "auth0_id", Str((*j)["auth0_id"]).c_str());
+  std::printf("desired      %s\n", (*j)["desired"].dump().c_str());
+  std::printf("auth0 (last known) %s\n", (*j)["last_known_auth0"].dump().c_str());
+  std::printf("events       %s\n\nmutations (newest first)\n", (*j)["events"].dump().c_str());
+  PrintMutationTable((*j)["mutations"]);
+  if (j->contains("commands") && !(*j)["commands"].empty()) {
+    std::printf("\ncommands\n%-6s %-20s %-10s %s\n", "ID", "KIND", "STATE", "EVENT");
+    for (auto& c : (*j)["commands"]) {
+      std::printf("%-6s %-20s %-10s %s\n", Str(c["id"]).c_str(), Str(c["kind"]).c_str(), Str(c["state"]).c_str(),
+                  Str(c["event"]).c_str());
+    }
+  }
+  if (j->contains("auth0_logs")) std::printf("\nauth0 logs\n%s\n", (*j)["auth0_logs"].dump(2).c_str());
+  return 0;
+}
+
+int CliMutations(const CliOptions& cli, const std::string& state, int limit) {
+  std::string path = "/v1/mutations?limit=" + std::to_string(limit) + (state.empty() ? "" : "&state=" + PercentEncode(state));
+  int code = 0;
+  auto j = Admin(cli, "GET", path, &code);
+  if (!j) return code;
+  if (cli.json) std::printf("%s\n", j->dump(2).c_str());
+  else PrintMutationTable((*j)["mutations"]);
+  return 0;
+}
+
+int CliMutationAction(const CliOptions& cli, const std::string& id, const std::string& action) {
+  int code = 0;
+  auto j = Admin(cli, "POST", "/v1/mutations/" + PercentEncode(id) + "/" + action, &code, "{}");
+  if (!j) return code;
+  if (cli.json) std::printf("%s\n", j->dump(2).c_str());
+  else std::printf("mutation %s: %s\n", id.c_str(), Str((*j)["error"]).c_str());
+  return 0;
+}
+
+int CliPost(const CliOptions& cli, const std::string& path) {
+  int code = 0;
+  auto j = Admin(cli, "POST", path, &code, "{}");
+  if (!j) return code;
+  std::printf("%s\n", cli.json ? j->dump(2).c_str() : j->dump().c_str());
+  return 0;
+}
+
 }  // namespace tenantsync

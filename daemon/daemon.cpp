@@ -14,6 +14,9 @@
 #include "daemon/config.h"
 #include "daemon/http_server.h"
 #include "daemon/ingress.h"
+#include "daemon/writer.h"
+#include "adapters/auth0/auth0_client.h"
+#include "common/random.h"
 #include "storage/group_commit.h"
 #include "storage/sqlite_store.h"
 
@@ -72,6 +75,31 @@ int RunMigrate(const std::string& config_path) {
   return 0;
 }
 
+int RunBackup(const std::string& config_path, const std::string& to) {
+  auto cfg = LoadConfig(config_path);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "%s\n", cfg.status().message().c_str());
+    return 2;
+  }
+  if (FILE* f = std::fopen(to.c_str(), "r")) {
+    std::fclose(f);
+    std::fprintf(stderr, "tenantsync backup: %s already exists; choose a new file\n", to.c_str());
+    return 2;
+  }
+  // migrate=false: a backup must never change the schema of the live database.
+  auto store = SqliteStore::Open(cfg->storage, /*migrate=*/false);
+  if (!store.ok()) {
+    std::fprintf(stderr, "tenantsync backup: %s\n", store.status().message().c_str());
+    return 1;
+  }
+  if (auto st = (*store)->Backup(to); !st.ok()) {
+    std::fprintf(stderr, "tenantsync backup: %s\n", st.message().c_str());
+    return 1;
+  }
+  std::printf("backup of %s written to %s\n", cfg->storage.path.c_str(), to.c_str());
+  return 0;
+}
+
 int RunServe(const ServeFlags& flags) {
   // Signals are taken synchronously by the main loop: block them before any thread starts so
   // every thread inherits the mask.
@@ -98,8 +126,29 @@ int RunServe(const ServeFlags& flags) {
   spdlog::info("storage open at {}", config.storage.path);
 
   Clock& clock = SystemClock();
+  SecureRandom random;
+  std::unique_ptr<Auth0Client> auth0;
+  if (!flags.dry_run) {
+    auto created = Auth0Client::Create(config.auth0, clock, random);
+    if (!created.ok()) {
+      spdlog::error("auth0: {}", created.status().message());
+      return 2;
+    }
+    auth0 = std::move(created).value();
+  }
+  WriterOptions wopts;
+  wopts.workers = config.auth0.max_in_flight;
+  wopts.policy = config.policy;
+  wopts.connection = config.auth0.connection;
+  wopts.application_client_id = config.auth0.application_client_id;
+  wopts.dry_run = flags.dry_run;
+  Writer writer(*store, auth0.get(), clock, random, wopts);
+
   GroupCommitter committer(*store);
   Ingress ingress(config.sources, committer, clock, config.ingress.retry_after_seconds);
+  ingress.SetObserver([&](const std::string&, const std::string&, const std::string& result, int) {
+    if (result == "accepted") writer.Wake();
+  });
   HttpServer ingress_server(IngressServerOptions(config.ingress));
   ingress_server.SetHandler([&](const ServerRequest& r) { return ingress.Handle(r); },
                             [&](const ServerRequest& r) { return ingress.Precheck(r); });
@@ -108,7 +157,11 @@ int RunServe(const ServeFlags& flags) {
     return 1;
   }
 
-  AdminApi admin(config.admin.token, *store, AdminHooks{});
+  AdminHooks hooks;
+  hooks.auth0_token_valid = [&] { return auth0 && auth0->HasValidToken(); };
+  hooks.writer = &writer;
+  hooks.auth0 = auth0.get();
+  AdminApi admin(config.admin.token, *store, hooks);
   HttpServer admin_server(AdminServerOptions(config.admin));
   admin_server.SetHandler([&](const ServerRequest& r) { return admin.Handle(r); });
   if (auto st = admin_server.Bind(); !st.ok()) {
@@ -116,6 +169,7 @@ int RunServe(const ServeFlags& flags) {
     return 1;
   }
 
+  writer.Start();
   ingress_server.Start();
   admin_server.Start();
   spdlog::info("ingress listening on {}", ingress_server.BoundAddress());
@@ -144,6 +198,7 @@ int RunServe(const ServeFlags& flags) {
       } else {
         ingress.ReplaceSources(next->sources);
         admin.ReplaceToken(next->admin.token);
+        writer.SetPolicy(next->policy);
         spdlog::info("configuration reloaded: {} source(s)", next->sources.size());
       }
       Notify("READY=1");
@@ -153,7 +208,11 @@ int RunServe(const ServeFlags& flags) {
     auto counts = store->CountEventsByState();
     if (counts.ok()) {
       int64_t pending = counts->count("pending") ? counts->at("pending") : 0;
-      Notify("STATUS=accepting webhooks; " + std::to_string(pending) + " event(s) pending");
+      auto dirty = store->CountDirty();
+      int64_t last = writer.last_success_ms();
+      Notify("STATUS=" + std::string(writer.paused() ? "paused; " : "") + std::to_string(pending) +
+             " event(s) pending, " + std::to_string(dirty.ok() ? *dirty : -1) + " entity(ies) to reconcile" +
+             (last > 0 ? ", last Auth0 write " + std::to_string((clock.NowUnixMillis() - last) / 1000) + " s ago" : ""));
       if (watchdog) Notify("WATCHDOG=1");
     }
   }
@@ -161,9 +220,12 @@ int RunServe(const ServeFlags& flags) {
   spdlog::info("stopping: draining in-flight requests");
   Notify("STOPPING=1");
   ingress.SetDraining(true);
-  ingress_server.Stop();
+  // Senders on keep-alive connections get their answers (new webhooks: 503 + Retry-After, with
+  // Connection: close) before the listener goes away.
+  ingress_server.Drain(std::chrono::seconds(config.ingress.keep_alive_seconds + 1));
   admin_server.Stop();
   committer.Stop();
+  writer.Stop();
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -18,4 +18,8 @@ int RunServe(const ServeFlags& flags);
 // The `migrate` command: applies pending migrations and prints what it did.
 int RunMigrate(const std::string& config_path);
 
+// The `backup` command: a consistent online copy (SQLite VACUUM INTO) of the database, safe
+// while the daemon runs; refuses to overwrite an existing file.
+int RunBackup(const std::string& config_path, const std::string& to);
+
 }  // namespace tenantsync

@@ -52,6 +52,12 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
     cv_.notify_all();
   }
 
+  // Connections being served or waiting (drain waits for this to reach zero).
+  size_t active() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return jobs_.size() + overflow_.size() + busy_;
+  }
+
   void shutdown() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -74,8 +80,11 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
         if (queue.empty()) return;  // shutdown and drained
         fn = std::move(queue.front());
         queue.pop_front();
+        ++busy_;
       }
       fn();
+      std::lock_guard<std::mutex> lock(mu_);
+      --busy_;
     }
   }
 
@@ -85,6 +94,7 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
   std::deque<std::function<void()>> jobs_;      // guarded by mu_
   std::deque<std::function<void()>> overflow_;  // guarded by mu_
   size_t idle_ = 0;                             // guarded by mu_
+  size_t busy_ = 0;                             // guarded by mu_
   bool shutdown_ = false;                       // guarded by mu_
   std::vector<std::thread> threads_;
 };
@@ -99,10 +109,12 @@ ServerRequest ToServerRequest(const httplib::Request& req) {
   return out;
 }
 
-void Apply(const ServerResponse& from, httplib::Response& to) {
+void Apply(const ServerResponse& from, httplib::Response& to, bool draining = false) {
   to.status = from.status;
   for (auto& [k, v] : from.headers) to.set_header(k, v);
-  if (from.close_connection) to.set_header("Connection", "close");
+  // While draining every answer closes its connection, so no sender reuses a connection the
+  // server is about to drop.
+  if (from.close_connection || draining) to.set_header("Connection", "close");
   to.set_content(from.body, from.content_type.c_str());
 }
 
@@ -139,6 +151,9 @@ struct HttpServer::Impl {
   std::string bound;
   int port = 0;
   std::string unix_path;
+  int listen_fd = -1;
+  BoundedTaskQueue* queue = nullptr;  // owned by the httplib server
+  std::atomic<bool> draining{false};
 };
 
 HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -169,16 +184,19 @@ Status HttpServer::Bind() {
   svr.set_keep_alive_max_count(1000);
   svr.set_payload_max_length(o.max_body_bytes);
   const int workers = o.worker_threads, queue = o.max_queued_connections;
-  svr.new_task_queue = [workers, queue] { return new BoundedTaskQueue(workers, queue, 2); };
-
   Impl* impl = impl_.get();
+  svr.new_task_queue = [impl, workers, queue] {
+    impl->queue = new BoundedTaskQueue(workers, queue, 2);
+    return impl->queue;
+  };
+
   svr.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
     const auto& opt = impl->options;
     // A request refused here has an unread body; the answer carries "Connection: close" so a
     // well-behaved sender does not reuse the connection (httplib 0.11 cannot close it from here;
     // a sender that keeps writing is cut off by the read timeout).
     auto refuse = [&](const ServerResponse& answer) {
-      Apply(answer, res);
+      Apply(answer, res, impl->draining);
       return httplib::Server::HandlerResponse::Handled;
     };
     if (t_overflow) {
@@ -203,7 +221,7 @@ Status HttpServer::Bind() {
   auto dispatch = [impl](const httplib::Request& req, httplib::Response& res) {
     ServerRequest sreq = ToServerRequest(req);
     sreq.body = req.body;
-    Apply(impl->handler(sreq), res);
+    Apply(impl->handler(sreq), res, impl->draining);
   };
   for (auto method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
     std::string m = method;
@@ -214,6 +232,19 @@ Status HttpServer::Bind() {
     else svr.Delete(".*", dispatch);
   }
 
+  // Debian's prebuilt httplib 0.11 listens with a backlog of 5, so a burst of new connections
+  // overflows the accept queue and stalls for a SYN retransmit (1 s). Capture the listening
+  // socket here and listen() again with a real backlog after bind.
+  int* listen_fd = &impl_->listen_fd;
+  svr.set_socket_options([listen_fd](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    *listen_fd = sock;
+  });
+  auto widen_backlog = [this] {
+    if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, 1024);
+  };
+
   if (o.listen.rfind("unix:", 0) == 0) {
     impl_->unix_path = o.listen.substr(5);
     ::unlink(impl_->unix_path.c_str());
@@ -223,6 +254,7 @@ Status HttpServer::Bind() {
     ::umask(old);
     if (!ok) return Status::Retryable("cannot bind unix socket " + impl_->unix_path);
     ::chmod(impl_->unix_path.c_str(), o.unix_socket_mode);
+    widen_backlog();
     impl_->bound = o.listen;
     return Status::Ok();
   }
@@ -236,6 +268,7 @@ Status HttpServer::Bind() {
   } else if (!svr.bind_to_port(host.c_str(), port)) {
     return Status::Retryable("cannot bind " + o.listen + " (address in use or not permitted)");
   }
+  widen_backlog();
   impl_->port = port;
   impl_->bound = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   return Status::Ok();
@@ -246,6 +279,17 @@ int HttpServer::port() const { return impl_->port; }
 
 void HttpServer::Start() {
   impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
+}
+
+void HttpServer::Drain(std::chrono::milliseconds grace) {
+  impl_->draining = true;
+  // Requests in progress are answered; idle keep-alive connections either send one more request
+  // (answered with Connection: close) or time out. Capped so a stuck client cannot hold the stop.
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (impl_->queue && impl_->queue->active() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Stop();
 }
 
 void HttpServer::Stop() {

@@ -10,6 +10,7 @@
 // Thread safety: handlers run on worker threads concurrently; Start/Stop from one thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -78,6 +79,9 @@ class HttpServer {
   void Start();
   // Stops accepting, lets requests in progress finish, joins the threads.
   void Stop();
+  // Graceful stop: from now on every answer carries "Connection: close"; waits up to `grace` for
+  // every connection to finish, then Stop().
+  void Drain(std::chrono::milliseconds grace);
 
  private:
   struct Impl;

@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
   migrate->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   migrate->footer("Example:\n  tenantsync migrate --config /etc/tenantsync/tenantsync.toml");
 
+  std::string backup_to;
+  auto* backup = app.add_subcommand("backup", "Write a consistent copy of the database while the daemon runs");
+  backup->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
+  backup->add_option("--to", backup_to, "Destination file (must not exist)")->required();
+  backup->footer("Example:\n  tenantsync backup --to /var/backups/tenantsync-$(date +%F).db");
+
   // Operator commands: they talk to a running daemon's admin API.
   tenantsync::CliOptions cli;
   auto operator_command = [&](const std::string& name, const std::string& help) {
@@ -77,6 +83,35 @@ int main(int argc, char** argv) {
   event_cmd->add_option("--source", ev_source, "Source, when two sources used the same id");
   event_cmd->footer("Example:\n  tenantsync event msg_2Yh3 --source hr");
 
+  auto* replay_cmd = operator_command("replay", "Re-apply a rejected or failed event (after fixing its cause)");
+  replay_cmd->add_option("ID", event_id, "The sender's event id")->required();
+  replay_cmd->add_option("--source", ev_source, "Source, when two sources used the same id");
+  replay_cmd->footer("Example:\n  tenantsync replay msg_2Yh3");
+
+  std::string external_id;
+  bool with_logs = false;
+  auto* user_cmd = operator_command("user", "What happened to this person: desired state, Auth0 id, events, mutations");
+  user_cmd->add_option("EXTERNAL_ID", external_id, "The user's external_id at the source")->required();
+  user_cmd->add_flag("--logs", with_logs, "Also show the user's recent Auth0 log events");
+  user_cmd->footer("Example:\n  tenantsync user emp-1042 --logs");
+  auto* org_cmd = operator_command("org", "An organization: desired state, Auth0 id, events, mutations");
+  org_cmd->add_option("EXTERNAL_ID", external_id, "The organization's external_id at the source")->required();
+  org_cmd->footer("Example:\n  tenantsync org acme");
+
+  std::string mu_state;
+  int mu_limit = 50;
+  auto* mutations_cmd = operator_command("mutations", "List Auth0 writes (newest first)");
+  mutations_cmd->add_option("--state", mu_state, "pending, in_flight, done, failed, dead or discarded");
+  mutations_cmd->add_option("--limit", mu_limit, "At most this many (1-1000)")->check(CLI::Range(1, 1000))->capture_default_str();
+  mutations_cmd->footer("Example:\n  tenantsync mutations --state dead");
+  std::string mutation_id;
+  auto* retry_cmd = operator_command("retry", "Retry a dead or failed mutation (re-plans its entity)");
+  retry_cmd->add_option("ID", mutation_id, "Mutation id")->required();
+  auto* discard_cmd = operator_command("discard", "Discard a dead or failed mutation");
+  discard_cmd->add_option("ID", mutation_id, "Mutation id")->required();
+  auto* pause_cmd = operator_command("pause", "Pause the writer: events are still accepted and stored, nothing is sent");
+  auto* resume_cmd = operator_command("resume", "Resume the writer");
+
   CLI11_PARSE(app, argc, argv);
   cli.config_path = config_path;
 
@@ -91,9 +126,18 @@ int main(int argc, char** argv) {
     return tenantsync::RunServe(serve_flags);
   }
   if (*migrate) return tenantsync::RunMigrate(config_path);
+  if (*backup) return tenantsync::RunBackup(config_path, backup_to);
   if (*send_cmd) return tenantsync::CliSend(cli, send);
   if (*status_cmd) return tenantsync::CliStatus(cli);
   if (*events_cmd) return tenantsync::CliEvents(cli, ev_state, ev_source, ev_limit);
   if (*event_cmd) return tenantsync::CliEvent(cli, event_id, ev_source);
+  if (*replay_cmd) return tenantsync::CliReplay(cli, event_id, ev_source);
+  if (*user_cmd) return tenantsync::CliEntity(cli, "user", external_id, with_logs);
+  if (*org_cmd) return tenantsync::CliEntity(cli, "org", external_id, false);
+  if (*mutations_cmd) return tenantsync::CliMutations(cli, mu_state, mu_limit);
+  if (*retry_cmd) return tenantsync::CliMutationAction(cli, mutation_id, "retry");
+  if (*discard_cmd) return tenantsync::CliMutationAction(cli, mutation_id, "discard");
+  if (*pause_cmd) return tenantsync::CliPost(cli, "/v1/pause");
+  if (*resume_cmd) return tenantsync::CliPost(cli, "/v1/resume");
   return 1;
 }

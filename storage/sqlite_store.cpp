@@ -174,6 +174,23 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
   }
 }
 
+Result<std::vector<EventRecord>> SqliteStore::DueEvents(int64_t now_ms, int limit) {
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
+  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  try {
+    SQLite::Statement q(db, std::string("SELECT ") + kEventColumns +
+                                " FROM events WHERE state = 'pending' AND (effective_at_ms IS NULL OR "
+                                "effective_at_ms <= ?) ORDER BY seq LIMIT ?");
+    q.bind(1, static_cast<int64_t>(now_ms));
+    q.bind(2, limit);
+    std::vector<EventRecord> out;
+    while (q.executeStep()) out.push_back(ReadEvent(q));
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("due events: ") + e.what());
+  }
+}
+
 Result<std::map<std::string, int64_t>> SqliteStore::CountEventsByState() {
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
   SQLite::Database& db = reader_ ? *reader_ : *writer_;

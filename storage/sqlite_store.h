@@ -38,6 +38,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<InsertOutcome>> InsertEvents(const std::vector<EventRecord>& events) override;
   Result<std::vector<EventRecord>> ListEvents(const EventFilter& filter) override;
+  Result<std::vector<EventRecord>> DueEvents(int64_t now_ms, int limit) override;
   Result<std::map<std::string, int64_t>> CountEventsByState() override;
 
   // Writes a consistent copy of the database to `to` (SQLite online backup) while the store

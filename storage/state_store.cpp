@@ -210,6 +210,17 @@ Status StateTxn::SetKnownMember(const std::string& org_external_id, const std::s
   }
 }
 
+Status StateTxn::ForgetKnownMemberships(const std::string& user_external_id) {
+  try {
+    SQLite::Statement q(db_, "DELETE FROM known_memberships WHERE user_external_id = ?");
+    q.bind(1, user_external_id);
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "forgetting memberships");
+  }
+}
+
 Result<std::vector<EntityRow>> StateTxn::AllEntities(const std::string& kind) {
   try {
     SQLite::Statement q(db_, "SELECT external_id, desired, known, auth0_id FROM entities WHERE kind = ? ORDER BY external_id");
@@ -231,14 +242,16 @@ Result<std::vector<EntityRow>> StateTxn::AllEntities(const std::string& kind) {
   }
 }
 
-Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms) {
+Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, bool reset_attempts) {
   try {
     SQLite::Statement q(db_,
                         "INSERT INTO dirty (entity, generation, not_before_ms) VALUES (?, 1, ?) "
                         "ON CONFLICT (entity) DO UPDATE SET generation = generation + 1, "
-                        "not_before_ms = MIN(not_before_ms, excluded.not_before_ms)");
+                        "not_before_ms = MIN(not_before_ms, excluded.not_before_ms), "
+                        "attempts = CASE WHEN ? THEN 0 ELSE attempts END");
     q.bind(1, entity);
     q.bind(2, static_cast<int64_t>(not_before_ms));
+    q.bind(3, reset_attempts ? 1 : 0);
     q.exec();
     return Status::Ok();
   } catch (const std::exception& e) {

@@ -100,10 +100,13 @@ class StateTxn {
   // roles nullopt: the membership is gone.
   Status SetKnownMember(const std::string& org_external_id, const std::string& user_external_id,
                         const std::optional<nlohmann::json>& roles);
+  // Forgets every known membership of a user (after Auth0 deleted the user with them).
+  Status ForgetKnownMemberships(const std::string& user_external_id);
   // External ids of every organization that is not deleted in desired state, with its desired JSON.
   Result<std::vector<EntityRow>> AllEntities(const std::string& kind);
 
-  Status MarkDirty(const std::string& entity, int64_t not_before_ms = 0);
+  // `reset_attempts`: an operator's retry starts the backoff and dead-letter count afresh.
+  Status MarkDirty(const std::string& entity, int64_t not_before_ms = 0, bool reset_attempts = false);
   // Removes the mark only if nobody marked it again since `generation` was read.
   Status ClearDirty(const std::string& entity, int64_t generation);
   // Keeps the mark but delays it (retry with backoff); counts the attempt.

@@ -55,6 +55,8 @@ class Store {
   virtual Result<std::vector<InsertOutcome>> InsertEvents(const std::vector<EventRecord>& events) = 0;
 
   virtual Result<std::vector<EventRecord>> ListEvents(const EventFilter& filter) = 0;
+  // Pending events that are due (no effective_at, or effective_at <= now_ms), in arrival order.
+  virtual Result<std::vector<EventRecord>> DueEvents(int64_t now_ms, int limit) = 0;
   // Number of events per state name ("pending", "applied", ...); states with none are absent.
   virtual Result<std::map<std::string, int64_t>> CountEventsByState() = 0;
 };

@@ -1,0 +1,107 @@
+#include "adapters/auth0/http_transport.h"
+
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <charconv>
+
+namespace tenantsync {
+namespace {
+
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "::1") return true;
+  in_addr addr{};
+  if (inet_pton(AF_INET, host.c_str(), &addr) == 1) {
+    return (ntohl(addr.s_addr) >> 24) == 127;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<BaseUrl> ResolveBaseUrl(const Auth0Options& options) {
+  std::string url = options.base_url.empty() ? "https://" + options.domain : options.base_url;
+  BaseUrl out;
+  auto sep = url.find("://");
+  if (sep == std::string::npos)
+    return Status::Invalid("auth0 base_url: missing scheme in '" + url + "'");
+  out.scheme = url.substr(0, sep);
+  for (auto& c : out.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (out.scheme != "http" && out.scheme != "https") {
+    return Status::Invalid("auth0 base_url: scheme must be http or https, not '" + out.scheme +
+                           "'");
+  }
+  std::string rest = url.substr(sep + 3);
+  auto slash = rest.find('/');
+  if (slash != std::string::npos) {
+    if (rest.substr(slash) != "/") {
+      return Status::Invalid("auth0 base_url: must not carry a path: '" + url + "'");
+    }
+    rest = rest.substr(0, slash);
+  }
+  if (rest.find('@') != std::string::npos) {
+    // Never echo the URL here: the part before '@' may be a credential.
+    return Status::Invalid("auth0 base_url: credentials in the URL are not supported");
+  }
+  std::string port_text;
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos)
+      return Status::Invalid("auth0 base_url: bad IPv6 host in '" + url + "'");
+    out.host = rest.substr(1, close - 1);
+    std::string after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return Status::Invalid("auth0 base_url: bad host in '" + url + "'");
+      port_text = after.substr(1);
+    }
+  } else {
+    auto colon = rest.find(':');
+    out.host = rest.substr(0, colon);
+    if (colon != std::string::npos) port_text = rest.substr(colon + 1);
+  }
+  if (out.host.empty()) return Status::Invalid("auth0 base_url: empty host in '" + url + "'");
+  out.port = out.scheme == "https" ? 443 : 80;
+  if (!port_text.empty()) {
+    int port = 0;
+    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port <= 0 ||
+        port > 65535) {
+      return Status::Invalid("auth0 base_url: bad port in '" + url + "'");
+    }
+    out.port = port;
+  }
+  if (out.scheme == "http" && !IsLoopbackHost(out.host)) {
+    return Status::Invalid("auth0 base_url: plain http is only allowed to a loopback host, not '" +
+                           out.host + "'; use https");
+  }
+  return out;
+}
+
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    }
+  }
+  return out;
+}
+
+std::string BuildQuery(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    out += out.empty() ? '?' : '&';
+    out += PercentEncode(k);
+    out += '=';
+    out += PercentEncode(v);
+  }
+  return out;
+}
+
+}  // namespace tenantsync

@@ -1,0 +1,141 @@
+// The only translation unit that includes <httplib.h> (it is heavy, and builds run on 2 cores).
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include "adapters/auth0/http_transport.h"
+
+namespace tenantsync {
+namespace {
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class HttplibTransport final : public HttpTransport {
+ public:
+  HttplibTransport(const Auth0Options& options, BaseUrl base)
+      : options_(options), base_(std::move(base)) {
+    options_.client_secret.clear();  // the transport never needs it
+    std::string host =
+        base_.host.find(':') != std::string::npos ? "[" + base_.host + "]" : base_.host;
+    origin_ = base_.scheme + "://" + host + ":" + std::to_string(base_.port);
+    max_clients_ = options_.max_in_flight > 0 ? static_cast<size_t>(options_.max_in_flight) : 1;
+  }
+
+  HttpResponse Send(const HttpRequest& request) override {
+    std::unique_ptr<httplib::Client> client = Checkout();
+    httplib::Request req;
+    req.method = request.method;
+    req.path = request.target;
+    for (const auto& [k, v] : request.headers) req.headers.emplace(k, v);
+    if (!request.content_type.empty()) req.headers.emplace("Content-Type", request.content_type);
+    req.body = request.body;
+
+    auto started = std::chrono::steady_clock::now();
+    httplib::Result res = client->send(req);
+    HttpResponse out;
+    if (res) {
+      out.status = res->status;
+      for (const auto& [k, v] : res->headers) out.headers.emplace(Lower(k), v);
+      out.body = std::move(res->body);
+    } else {
+      auto elapsed = std::chrono::steady_clock::now() - started;
+      out.transport_error = Classify(res.error(), elapsed);
+      // to_string(Error) names the failure only; the request (and its Authorization header) is
+      // never part of the message.
+      out.error_message = httplib::to_string(res.error());
+    }
+    Return(std::move(client));
+    return out;
+  }
+
+ private:
+  TransportError Classify(httplib::Error e, std::chrono::steady_clock::duration elapsed) const {
+    switch (e) {
+      case httplib::Error::ConnectionTimeout:
+        return TransportError::kTimeout;
+      case httplib::Error::Connection:
+      case httplib::Error::BindIPAddress:
+      case httplib::Error::SSLConnection:
+      case httplib::Error::SSLLoadingCerts:
+      case httplib::Error::SSLServerVerification:
+        return TransportError::kConnect;
+      case httplib::Error::Read:
+        // httplib reports a read timeout and a peer reset alike; the time spent tells them apart.
+        return elapsed + std::chrono::milliseconds(50) >= options_.read_timeout
+                   ? TransportError::kTimeout
+                   : TransportError::kClosed;
+      default:
+        return TransportError::kClosed;
+    }
+  }
+
+  std::unique_ptr<httplib::Client> Checkout() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || created_ < max_clients_; });
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return c;
+    }
+    ++created_;
+    lock.unlock();
+    return NewClient();
+  }
+
+  void Return(std::unique_ptr<httplib::Client> client) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.push_back(std::move(client));
+    }
+    cv_.notify_one();
+  }
+
+  std::unique_ptr<httplib::Client> NewClient() const {
+    auto c = std::make_unique<httplib::Client>(origin_);
+    c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);
+    c->set_url_encode(false);  // targets arrive percent-encoded; encoding twice would corrupt ids
+    c->set_follow_location(false);
+    c->set_connection_timeout(options_.connect_timeout);
+    c->set_read_timeout(options_.read_timeout);
+    c->set_write_timeout(options_.read_timeout);
+    c->set_default_headers({{"User-Agent", "tenantsync/0.1"}});
+    if (base_.scheme == "https") {
+      c->enable_server_certificate_verification(true);
+      struct stat st {};
+      // Without an explicit bundle httplib falls back to OpenSSL's default verify paths.
+      if (!options_.ca_cert_path.empty() && stat(options_.ca_cert_path.c_str(), &st) == 0) {
+        c->set_ca_cert_path(options_.ca_cert_path);
+      }
+    }
+    return c;
+  }
+
+  Auth0Options options_;  // client_secret cleared
+  const BaseUrl base_;
+  std::string origin_;
+  size_t max_clients_ = 1;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<httplib::Client>> idle_;  // guarded by mu_
+  size_t created_ = 0;                                  // guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<HttpTransport>> NewHttplibTransport(const Auth0Options& options) {
+  auto base = ResolveBaseUrl(options);
+  if (!base.ok()) return base.status();
+  return std::unique_ptr<HttpTransport>(new HttplibTransport(options, std::move(base).value()));
+}
+
+}  // namespace tenantsync

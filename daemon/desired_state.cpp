@@ -1,0 +1,178 @@
+#include "daemon/desired_state.h"
+
+#include <algorithm>
+#include <set>
+
+namespace tenantsync {
+
+std::string OrgKey(const std::string& id) { return "org:" + id; }
+std::string UserKey(const std::string& id) { return "user:" + id; }
+std::string MembersKey(const std::string& id) { return "members:" + id; }
+std::string ConnectionKey(const std::string& name) { return "connection:" + name; }
+std::string CommandKey(int64_t id) { return "command:" + std::to_string(id); }
+
+bool SetField(nlohmann::json& desired, const std::string& field, const nlohmann::json& value, const FieldStamp& stamp) {
+  auto it = desired.find(field);
+  if (it != desired.end() && it->is_object()) {
+    int64_t old_ts = it->value("ts", int64_t{0});
+    std::string old_ev = it->value("ev", std::string());
+    if (old_ts > stamp.ts_ms || (old_ts == stamp.ts_ms && old_ev >= stamp.event)) return false;
+  }
+  desired[field] = {{"v", value}, {"ts", stamp.ts_ms}, {"ev", stamp.event}, {"rt", stamp.received_ms}};
+  return true;
+}
+
+nlohmann::json View(const nlohmann::json& desired) {
+  nlohmann::json out = nlohmann::json::object();
+  for (auto& [field, slot] : desired.items()) {
+    const auto& v = slot["v"];
+    auto dot = field.find('.');
+    if (dot != std::string::npos) {
+      std::string parent = field.substr(0, dot), key = field.substr(dot + 1);
+      if (!out.contains(parent)) out[parent] = nlohmann::json::object();
+      if (!v.is_null()) out[parent][key] = v;
+    } else {
+      out[field] = v;
+    }
+  }
+  return out;
+}
+
+nlohmann::json EventsBehind(const nlohmann::json& desired, const std::vector<std::string>& fields,
+                            int64_t* first_received_ms) {
+  std::set<std::string> events;
+  int64_t first = 0;
+  for (auto& [field, slot] : desired.items()) {
+    bool wanted = fields.empty();
+    for (auto& f : fields) wanted = wanted || field == f || field.rfind(f + ".", 0) == 0;
+    if (!wanted) continue;
+    events.insert(slot.value("ev", std::string()));
+    int64_t rt = slot.value("rt", int64_t{0});
+    if (rt > 0 && (first == 0 || rt < first)) first = rt;
+  }
+  if (first_received_ms) *first_received_ms = first;
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& e : events) {
+    if (!e.empty()) out.push_back(e);
+  }
+  return out;
+}
+
+namespace {
+
+// Normalised role set: sorted, without duplicates, so comparisons ignore order.
+nlohmann::json NormalRoles(const nlohmann::json& roles) {
+  std::set<std::string> s;
+  if (roles.is_array()) {
+    for (auto& r : roles) {
+      if (r.is_string()) s.insert(r.get<std::string>());
+    }
+  }
+  return nlohmann::json(std::vector<std::string>(s.begin(), s.end()));
+}
+
+}  // namespace
+
+Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& event, int64_t now_ms,
+                  std::vector<std::string>* dirty) {
+  const FieldStamp stamp{event.timestamp_ms, record.source + "/" + record.event_id, record.received_at_ms};
+  const bool is_org = IsOrganizationEvent(event.type);
+  auto row = txn.GetEntity(is_org ? "org" : "user", event.external_id);
+  if (!row.ok()) return row.status();
+  EntityRow entity = std::move(row).value();
+  const nlohmann::json& data = event.data;
+  bool memberships_changed = false;
+
+  auto set = [&](const std::string& field, const nlohmann::json& value) { return SetField(entity.desired, field, value, stamp); };
+  auto set_metadata = [&](const std::string& prefix) {
+    auto it = data.find(prefix);
+    if (it == data.end() || !it->is_object()) return;
+    for (auto& [k, v] : it->items()) set(prefix + "." + k, v);
+  };
+  auto copy = [&](std::initializer_list<const char*> fields) {
+    for (auto f : fields) {
+      if (data.contains(f)) set(f, data[f]);
+    }
+  };
+
+  switch (event.type) {
+    case EventType::kOrganizationUpserted:
+      if (!entity.desired.contains("name") && !data.contains("name")) {
+        return Status::Invalid("data.name: required the first time an organization is seen");
+      }
+      set("deleted", false);
+      copy({"name", "display_name", "branding", "connections", "callback_urls"});
+      set_metadata("metadata");
+      break;
+    case EventType::kOrganizationDeleted:
+      set("deleted", true);
+      break;
+    case EventType::kUserUpserted:
+      if (!entity.desired.contains("email") && !data.contains("email")) {
+        return Status::Invalid("data.email: required the first time a user is seen");
+      }
+      set("deleted", false);
+      copy({"email", "email_verified", "name", "given_name", "family_name", "nickname", "picture"});
+      set_metadata("app_metadata");
+      set_metadata("user_metadata");
+      if (data.contains("organizations")) {
+        nlohmann::json orgs = nlohmann::json::array();
+        if (data["organizations"].is_array()) {
+          for (auto& m : data["organizations"]) {
+            orgs.push_back({{"external_id", m.value("external_id", std::string())},
+                            {"roles", NormalRoles(m.contains("roles") ? m["roles"] : nlohmann::json::array())}});
+          }
+        }
+        memberships_changed = set("organizations", orgs);
+      }
+      break;
+    case EventType::kUserLeft: set("left", true); break;
+    case EventType::kUserReturned: set("left", false); break;
+    case EventType::kUserBlocked: set("blocked", true); break;
+    case EventType::kUserUnblocked: set("blocked", false); break;
+    case EventType::kUserDeleted: set("deleted", true); break;
+    case EventType::kUserPasswordResetRequested:
+    case EventType::kUserVerificationEmailRequested: {
+      CommandRow cmd;
+      cmd.kind = event.type == EventType::kUserPasswordResetRequested ? "password_reset" : "verification_email";
+      cmd.user_external_id = event.external_id;
+      cmd.event = stamp.event;
+      cmd.created_at_ms = now_ms;
+      auto id = txn.InsertCommand(cmd);
+      if (!id.ok()) return id.status();
+      if (*id) dirty->push_back(CommandKey(**id));
+      break;
+    }
+  }
+
+  if (!entity.exists && (event.type == EventType::kUserPasswordResetRequested ||
+                         event.type == EventType::kUserVerificationEmailRequested)) {
+    return Status::Ok();  // a command for a user we do not know: the command itself reports it
+  }
+  if (auto st = txn.PutEntity(entity, now_ms); !st.ok()) return st;
+  dirty->push_back(is_org ? OrgKey(event.external_id) : UserKey(event.external_id));
+
+  if (memberships_changed) {
+    std::vector<MembershipRow> rows;
+    for (auto& m : entity.desired["organizations"]["v"]) {
+      rows.push_back({m["external_id"].get<std::string>(), event.external_id, m["roles"]});
+    }
+    auto touched = txn.SetUserMemberships(event.external_id, rows);
+    if (!touched.ok()) return touched.status();
+    for (auto& org : *touched) dirty->push_back(MembersKey(org));
+  }
+  if (!is_org && (event.type == EventType::kUserLeft || event.type == EventType::kUserReturned ||
+                  event.type == EventType::kUserDeleted || event.type == EventType::kUserUpserted)) {
+    // Leaving, returning or deletion changes which memberships should exist in Auth0.
+    auto current = txn.UserMemberships(event.external_id);
+    if (!current.ok()) return current.status();
+    for (auto& m : *current) dirty->push_back(MembersKey(m.org_external_id));
+  }
+  if (is_org) {
+    dirty->push_back(MembersKey(event.external_id));
+    dirty->push_back(kCallbacksKey);
+  }
+  return Status::Ok();
+}
+
+}  // namespace tenantsync

@@ -1,0 +1,934 @@
+#include "daemon/writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "adapters/events/event.h"
+#include "common/crypto.h"
+#include "daemon/desired_state.h"
+
+namespace tenantsync {
+
+using Json = nlohmann::json;
+
+struct Writer::Step {
+  std::string entity;
+  std::string kind;
+  Json request = Json::object();
+  Json events = Json::array();
+  int64_t first_received_ms = 0;
+  bool destructive = false;
+};
+
+namespace {
+
+bool Has(const std::vector<std::string>& list, const std::string& v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+const Json& Get(const Json& obj, const char* key) {
+  static const Json kNull;
+  auto it = obj.find(key);
+  return it == obj.end() ? kNull : *it;
+}
+
+bool Truthy(const Json& v) { return v.is_boolean() && v.get<bool>(); }
+
+// A password nobody ever sees: the user sets their own through the emailed link.
+std::string RandomPassword() { return "Ts1!" + crypto::Base64Encode(SecureRandom::Bytes(30)); }
+
+// The profile fields tenantsync owns on a user; metadata and blocked are handled apart.
+constexpr const char* kUserFields[] = {"email", "email_verified", "name", "given_name", "family_name", "nickname", "picture"};
+
+// The first-level merge patch that turns `known` metadata into `desired` under Auth0's rules
+// (a key with a value sets it, a key with null removes it, keys not mentioned stay).
+Json MetadataPatch(const Json& desired, const Json& known) {
+  Json patch = Json::object();
+  if (desired.is_object()) {
+    for (auto& [k, v] : desired.items()) {
+      if (!known.is_object() || !known.contains(k) || known[k] != v) patch[k] = v;
+    }
+  }
+  if (known.is_object()) {
+    for (auto& [k, v] : known.items()) {
+      if (!desired.is_object() || !desired.contains(k)) patch[k] = nullptr;
+    }
+  }
+  return patch;
+}
+
+}  // namespace
+
+Writer::Writer(SqliteStore& store, Auth0Client* client, Clock& clock, Random& random, WriterOptions options,
+               WriterObserver observer)
+    : store_(store), client_(client), clock_(clock), random_(random), options_(std::move(options)),
+      observer_(std::move(observer)), last_loop_(clock.Monotonic()) {
+  policy_ = options_.policy;
+  auto paused = store_.GetSetting("paused");
+  paused_ = paused.ok() && paused->has_value() && **paused == "true";
+}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::SetPolicy(PolicyOptions policy) {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  policy_ = std::move(policy);
+}
+
+PolicyOptions Writer::Policy() const {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  return policy_;
+}
+
+void Writer::Start() {
+  if (auto n = store_.RecoverInterrupted(clock_.NowUnixMillis()); n.ok() && *n > 0) {
+    spdlog::warn("writer: {} mutation(s) were in flight when the process stopped; re-planning them from Auth0", *n);
+  }
+  scheduler_ = std::thread([this] { SchedulerLoop(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+void Writer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !scheduler_.joinable()) return;
+    stopping_ = true;
+    queue_.clear();  // not started: stays dirty in SQLite and resumes after a restart
+  }
+  if (client_) client_->Shutdown();
+  cv_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();
+  }
+  workers_.clear();
+}
+
+void Writer::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+Status Writer::SetPaused(bool paused) {
+  auto st = InTxn([&](StateTxn& txn) { return txn.PutSetting("paused", paused ? "true" : "false"); });
+  if (!st.ok()) return st;
+  paused_ = paused;
+  spdlog::info("writer {}", paused ? "paused: events are stored but not applied, nothing is sent to Auth0" : "resumed");
+  Wake();
+  return Status::Ok();
+}
+
+Clock::MonoTime Writer::last_loop() const {
+  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mu_));
+  return last_loop_;
+}
+
+Status Writer::InTxn(const std::function<Status(StateTxn&)>& fn) {
+  auto txn = store_.BeginState();
+  if (!txn.ok()) return txn.status();
+  if (auto st = fn(**txn); !st.ok()) return st;
+  return (*txn)->Commit();
+}
+
+std::chrono::milliseconds Writer::Backoff(int attempts) {
+  // Capped exponential backoff with full jitter: spreads retries so a recovering Auth0 is not
+  // hit by every entity at once.
+  int64_t cap = options_.backoff_cap.count();
+  int64_t exp = options_.backoff_base.count() << std::min(attempts, 20);
+  int64_t ceiling = std::max<int64_t>(1, std::min(cap, exp));
+  return std::chrono::milliseconds(static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(ceiling))) + 1);
+}
+
+void Writer::SchedulerLoop() {
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) break;
+      last_loop_ = clock_.Monotonic();
+    }
+    bool more = false;
+    if (!paused_) {
+      if (auto st = ApplyDueEvents(&more); !st.ok()) spdlog::warn("writer: applying events: {}", st.message());
+      auto due = store_.DueDirty(clock_.NowUnixMillis(), 256);
+      if (due.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto& item : *due) {
+          if (queue_.size() >= static_cast<size_t>(options_.workers) * 4) break;
+          if (in_progress_.count(item.entity)) continue;
+          in_progress_.insert(item.entity);
+          queue_.push_back(item);
+        }
+      }
+      cv_.notify_all();
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!more) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || woken_; });
+    }
+    woken_ = false;
+  }
+  cv_.notify_all();
+}
+
+void Writer::WorkerLoop() {
+  while (true) {
+    DirtyItem item;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      item = queue_.front();
+      queue_.pop_front();
+    }
+    Outcome outcome = Outcome::kRetry;
+    if (!paused_) outcome = Process(item);
+    const int64_t now = clock_.NowUnixMillis();
+    Status st = InTxn([&](StateTxn& txn) {
+      if (outcome == Outcome::kRetry) return txn.DeferDirty(item.entity, item.generation, now + Backoff(item.attempts).count());
+      return txn.ClearDirty(item.entity, item.generation);
+    });
+    if (!st.ok()) spdlog::warn("writer: {}: {}", item.entity, st.message());
+    ++progress_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_progress_.erase(item.entity);
+      woken_ = true;
+    }
+    cv_.notify_all();
+  }
+}
+
+Status Writer::ApplyDueEvents(bool* more) {
+  const int64_t now = clock_.NowUnixMillis();
+  auto events = store_.DueEvents(now, options_.apply_batch);
+  if (!events.ok()) return events.status();
+  if (events->empty()) return Status::Ok();
+  *more = static_cast<int>(events->size()) == options_.apply_batch;
+  std::vector<std::pair<const EventRecord*, EventState>> outcomes;
+  Status st = InTxn([&](StateTxn& txn) {
+    outcomes.clear();
+    std::vector<std::string> dirty;
+    for (const auto& record : *events) {
+      std::string error;
+      auto json = ParseJson(record.body);
+      Result<ParsedEvent> parsed = json.ok() ? ParseEvent(*json) : Result<ParsedEvent>(json.status());
+      if (parsed.ok()) {
+        Status applied = ApplyEvent(txn, record, *parsed, now, &dirty);
+        if (!applied.ok() && applied.kind() != StatusKind::kInvalid) return applied;
+        error = applied.message();
+      } else {
+        error = parsed.status().message();
+      }
+      EventState state = error.empty() ? EventState::kApplied : EventState::kFailed;
+      if (auto s = txn.SetEventState(record.seq, state, error, now); !s.ok()) return s;
+      outcomes.emplace_back(&record, state);
+    }
+    std::sort(dirty.begin(), dirty.end());
+    dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
+    for (auto& key : dirty) {
+      if (auto s = txn.MarkDirty(key); !s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  for (auto& [record, state] : outcomes) {
+    if (state == EventState::kFailed) {
+      spdlog::warn("event source={} id={} failed to apply", record->source, record->event_id);
+    }
+    if (observer_.on_event_applied) observer_.on_event_applied(*record, state);
+  }
+  return Status::Ok();
+}
+
+Writer::Outcome Writer::Combine(Outcome a, const Status& st) const {
+  Outcome b = Outcome::kDone;
+  if (!st.ok()) {
+    b = (st.kind() == StatusKind::kRetryable || st.kind() == StatusKind::kRateLimited) ? Outcome::kRetry : Outcome::kDead;
+  }
+  // Retry wins (the entity comes back); a dead step does not stop the rest of the entity.
+  if (a == Outcome::kRetry || b == Outcome::kRetry) return Outcome::kRetry;
+  if (a == Outcome::kWait) return a;
+  if (a == Outcome::kDead || b == Outcome::kDead) return Outcome::kDead;
+  return Outcome::kDone;
+}
+
+Status Writer::Mutate(const DirtyItem& item, const Step& step, const std::function<Status()>& call,
+                      const std::function<Status(StateTxn&)>& on_success) {
+  const int64_t start = clock_.NowUnixMillis();
+  MutationRow row;
+  row.entity = step.entity;
+  row.kind = step.kind;
+  row.request = step.request;
+  row.events = step.events;
+  row.destructive = step.destructive;
+  row.state = options_.dry_run ? MutationState::kPending : MutationState::kInFlight;
+  row.attempts = item.attempts + 1;
+  row.created_at_ms = start;
+  if (step.first_received_ms > 0) row.first_received_at_ms = step.first_received_ms;
+  if (options_.dry_run) row.last_error = "dry run: planned, not sent";
+  int64_t id = 0;
+  Status recorded = InTxn([&](StateTxn& txn) {
+    auto r = txn.InsertMutation(row);
+    if (!r.ok()) return r.status();
+    id = *r;
+    return Status::Ok();
+  });
+  if (!recorded.ok()) return Status::Retryable("recording mutation: " + recorded.message());
+  row.id = id;
+  if (options_.dry_run) return Status::Permanent("dry run");
+
+  Status result = call();
+  const int64_t end = clock_.NowUnixMillis();
+  MutationState state = MutationState::kDone;
+  std::string error;
+  if (!result.ok()) {
+    error = result.ToString();
+    bool retryable = result.kind() == StatusKind::kRetryable || result.kind() == StatusKind::kRateLimited;
+    if (retryable && row.attempts >= options_.max_attempts) {
+      error = "gave up after " + std::to_string(row.attempts) + " attempts: " + error;
+      result = Status::Permanent(error);
+      retryable = false;
+    }
+    state = retryable ? MutationState::kFailed : MutationState::kDead;
+  }
+  Status saved = InTxn([&](StateTxn& txn) {
+    if (auto s = txn.UpdateMutation(id, state, error, row.attempts, end); !s.ok()) return s;
+    if (state == MutationState::kDone && on_success) return on_success(txn);
+    return Status::Ok();
+  });
+  if (!saved.ok()) {
+    // The write happened but its outcome is not recorded: re-plan from Auth0 later.
+    spdlog::error("mutation id={} entity={} kind={}: outcome not recorded: {}", id, step.entity, step.kind, saved.message());
+    return Status::Retryable(saved.message());
+  }
+  if (state == MutationState::kDone) last_success_ms_ = end;
+  double lag = step.first_received_ms > 0 ? static_cast<double>(end - step.first_received_ms) / 1000.0 : 0.0;
+  if (state == MutationState::kDead) {
+    spdlog::error("mutation id={} entity={} kind={} result=dead error={}", id, step.entity, step.kind, error);
+  } else if (state == MutationState::kFailed) {
+    spdlog::warn("mutation id={} entity={} kind={} result=failed attempt={} error={}", id, step.entity, step.kind,
+                 row.attempts, error);
+  } else {
+    spdlog::info("mutation id={} entity={} kind={} result=done ms={}", id, step.entity, step.kind, end - start);
+  }
+  if (observer_.on_mutation) observer_.on_mutation(row, state, lag);
+  return result;
+}
+
+Writer::Outcome Writer::Process(const DirtyItem& item) {
+  const std::string& e = item.entity;
+  auto after = [&](const char* prefix) { return e.substr(std::string(prefix).size()); };
+  if (e.rfind("org:", 0) == 0) return ReconcileOrg(item, after("org:"));
+  if (e.rfind("user:", 0) == 0) return ReconcileUser(item, after("user:"));
+  if (e.rfind("members:", 0) == 0) return ReconcileMembers(item, after("members:"));
+  if (e.rfind("connection:", 0) == 0) return ReconcileConnection(item, after("connection:"));
+  if (e.rfind("command:", 0) == 0) return RunCommand(item, std::stoll(after("command:")));
+  if (e == kCallbacksKey) return ReconcileCallbacks(item);
+  spdlog::error("writer: unknown entity key {}", e);
+  return Outcome::kDead;
+}
+
+// ---- Organizations ----------------------------------------------------------------------------
+
+Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& ext) {
+  auto read = store_.ReadEntity("org", ext);
+  if (!read.ok()) return Outcome::kRetry;
+  EntityRow org = std::move(read).value();
+  if (!org.exists) return Outcome::kDone;
+  const Json view = View(org.desired);
+  Json known = org.known;
+  const std::string key = OrgKey(ext);
+  Outcome outcome = Outcome::kDone;
+
+  if (Truthy(Get(view, "deleted"))) {
+    if (!org.auth0_id || Truthy(Get(known, "deleted"))) return Outcome::kDone;
+    Step step{key, "delete_organization", {{"organization_id", *org.auth0_id}}, EventsBehind(org.desired, {"deleted"}, nullptr)};
+    EventsBehind(org.desired, {"deleted"}, &step.first_received_ms);
+    step.destructive = true;
+    Status st = Mutate(item, step, [&] {
+      Status s = client_->DeleteOrganization(*org.auth0_id);
+      return s.kind() == StatusKind::kNotFound ? Status::Ok() : s;  // already gone: the goal holds
+    }, [&](StateTxn& txn) {
+      org.known = {{"deleted", true}};
+      if (auto s = txn.PutEntity(org, clock_.NowUnixMillis()); !s.ok()) return s;
+      return txn.MarkDirty(kCallbacksKey);
+    });
+    return Combine(outcome, st);
+  }
+
+  // Fields sent on create and compared afterwards; metadata is sent whole (Auth0 replaces it).
+  Json fields = Json::object();
+  for (auto f : {"name", "display_name", "branding"}) {
+    if (view.contains(f) && !view[f].is_null()) fields[f] = view[f];
+  }
+  fields["metadata"] = view.contains("metadata") ? view["metadata"] : Json::object();
+
+  if (!org.auth0_id) {
+    Step step{key, "create_organization", fields, EventsBehind(org.desired, {}, nullptr)};
+    EventsBehind(org.desired, {}, &step.first_received_ms);
+    std::string id, how = "created";
+    Status st = Mutate(item, step, [&]() -> Status {
+      // A create interrupted by a crash may have reached Auth0: look before creating again.
+      auto existing = client_->GetOrganizationByName(fields["name"].get<std::string>());
+      if (existing.ok()) {
+        if (!Policy().adopt_existing && !Truthy(Get(known, "create_attempted"))) {
+          return Status::Permanent("organization \"" + fields["name"].get<std::string>() +
+                                   "\" already exists in Auth0 and adopt_existing is false");
+        }
+        id = (*existing)["id"].get<std::string>();
+        how = "adopted";
+        return Status::Ok();
+      }
+      if (existing.status().kind() != StatusKind::kNotFound) return existing.status();
+      Json body = fields;
+      if (body["metadata"].empty()) body.erase("metadata");
+      auto created = client_->CreateOrganization(body);
+      if (created.ok()) {
+        id = (*created)["id"].get<std::string>();
+        return Status::Ok();
+      }
+      return created.status();
+    }, [&](StateTxn& txn) {
+      org.auth0_id = id;
+      org.known = fields;
+      if (auto s = txn.PutEntity(org, clock_.NowUnixMillis()); !s.ok()) return s;
+      if (auto s = txn.AddRegistry("org", id, ext, how, clock_.NowUnixMillis()); !s.ok()) return s;
+      if (auto s = txn.MarkDirty(MembersKey(ext)); !s.ok()) return s;
+      return txn.MarkDirty(kCallbacksKey);
+    });
+    if (!st.ok()) {
+      // Remember the attempt: a retry after a crash then adopts what the attempt created.
+      InTxn([&](StateTxn& txn) {
+        auto fresh = txn.GetEntity("org", ext);
+        if (!fresh.ok()) return fresh.status();
+        fresh->known["create_attempted"] = true;
+        return txn.PutEntity(*fresh, clock_.NowUnixMillis());
+      });
+      return Combine(outcome, st);
+    }
+    known = fields;
+  } else {
+    Json patch = Json::object();
+    for (auto& [k, v] : fields.items()) {
+      if (!known.contains(k) || known[k] != v) patch[k] = v;
+    }
+    if (!patch.empty()) {
+      std::vector<std::string> changed;
+      for (auto& [k, v] : patch.items()) changed.push_back(k);
+      Step step{key, "patch_organization", patch, EventsBehind(org.desired, changed, nullptr)};
+      EventsBehind(org.desired, changed, &step.first_received_ms);
+      Status st = Mutate(item, step, [&] { return client_->PatchOrganization(*org.auth0_id, patch).status(); },
+                         [&](StateTxn& txn) {
+                           for (auto& [k, v] : patch.items()) known[k] = v;
+                           org.known = known;
+                           return txn.PutEntity(org, clock_.NowUnixMillis());
+                         });
+      outcome = Combine(outcome, st);
+      if (!st.ok()) return outcome;
+    }
+  }
+
+  // Enabled connections: listed ones enabled with their flags; ones tenantsync enabled earlier
+  // and no longer listed are disabled.
+  std::map<std::string, Json> want, have;
+  if (view.contains("connections") && view["connections"].is_array()) {
+    for (auto& c : view["connections"]) want[c["name"].get<std::string>()] = c;
+  }
+  if (known.contains("connections") && known["connections"].is_object()) {
+    for (auto& [name, c] : known["connections"].items()) have[name] = c;
+  }
+  auto flags = [](const Json& c, const char* k) { return c.contains(k) && c[k].is_boolean() && c[k].get<bool>(); };
+  for (auto& [name, c] : want) {
+    bool assign = flags(c, "assign_membership_on_login"), button = c.contains("show_as_button") ? flags(c, "show_as_button") : true;
+    Json state = {{"assign_membership_on_login", assign}, {"show_as_button", button}};
+    auto it = have.find(name);
+    if (it != have.end() && it->second == state) continue;
+    bool exists = it != have.end();
+    Step step{key, exists ? "patch_organization_connection" : "enable_organization_connection",
+              {{"connection", name}, {"assign_membership_on_login", assign}, {"show_as_button", button}},
+              EventsBehind(org.desired, {"connections"}, nullptr)};
+    EventsBehind(org.desired, {"connections"}, &step.first_received_ms);
+    Status st = Mutate(item, step, [&]() -> Status {
+      auto conn = client_->FindConnectionId(name);
+      if (!conn.ok()) {
+        return conn.status().kind() == StatusKind::kNotFound
+                   ? Status::Permanent("connection \"" + name + "\" does not exist in Auth0 (tenantsync never creates connections)")
+                   : conn.status();
+      }
+      if (exists) return client_->PatchOrganizationConnection(*org.auth0_id, *conn, assign, button).status();
+      auto added = client_->AddOrganizationConnection(*org.auth0_id, *conn, assign, button);
+      if (added.ok() || added.status().kind() != StatusKind::kConflict) return added.status();
+      return client_->PatchOrganizationConnection(*org.auth0_id, *conn, assign, button).status();
+    }, [&](StateTxn& txn) {
+      if (!known.contains("connections") || !known["connections"].is_object()) known["connections"] = Json::object();
+      known["connections"][name] = state;
+      org.known = known;
+      if (auto s = txn.PutEntity(org, clock_.NowUnixMillis()); !s.ok()) return s;
+      return txn.MarkDirty(ConnectionKey(name));
+    });
+    outcome = Combine(outcome, st);
+  }
+  for (auto& [name, c] : have) {
+    if (want.count(name)) continue;
+    Step step{key, "disable_organization_connection", {{"connection", name}}, EventsBehind(org.desired, {"connections"}, nullptr)};
+    Status st = Mutate(item, step, [&]() -> Status {
+      auto conn = client_->FindConnectionId(name);
+      if (!conn.ok()) return conn.status().kind() == StatusKind::kNotFound ? Status::Ok() : conn.status();
+      Status s = client_->RemoveOrganizationConnection(*org.auth0_id, *conn);
+      return s.kind() == StatusKind::kNotFound ? Status::Ok() : s;
+    }, [&](StateTxn& txn) {
+      known["connections"].erase(name);
+      org.known = known;
+      return txn.PutEntity(org, clock_.NowUnixMillis());
+    });
+    outcome = Combine(outcome, st);
+  }
+  return outcome;
+}
+
+// ---- Users ------------------------------------------------------------------------------------
+
+Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& ext) {
+  auto read = store_.ReadEntity("user", ext);
+  if (!read.ok()) return Outcome::kRetry;
+  EntityRow user = std::move(read).value();
+  if (!user.exists) return Outcome::kDone;
+  const Json view = View(user.desired);
+  Json known = user.known;
+  const std::string key = UserKey(ext);
+  const auto on_leave = Policy().on_leave;
+  Outcome outcome = Outcome::kDone;
+
+  if (Truthy(Get(view, "deleted"))) {
+    if (!user.auth0_id || Truthy(Get(known, "deleted"))) return Outcome::kDone;
+    Step step{key, "delete_user", {{"user_id", *user.auth0_id}}, EventsBehind(user.desired, {"deleted"}, nullptr)};
+    EventsBehind(user.desired, {"deleted"}, &step.first_received_ms);
+    step.destructive = true;
+    Status st = Mutate(item, step, [&] { return client_->DeleteUser(*user.auth0_id); }, [&](StateTxn& txn) {
+      user.known = {{"deleted", true}};
+      if (auto s = txn.PutEntity(user, clock_.NowUnixMillis()); !s.ok()) return s;
+      return txn.ForgetKnownMemberships(ext);
+    });
+    return Combine(outcome, st);
+  }
+
+  const bool left = Truthy(Get(view, "left"));
+  const bool blocked = Truthy(Get(view, "blocked")) || (left && Has(on_leave, "block"));
+  Json fields = Json::object();
+  for (auto f : kUserFields) {
+    if (view.contains(f)) fields[f] = view[f];
+  }
+  Json app_md = view.contains("app_metadata") ? view["app_metadata"] : Json::object();
+  Json user_md = view.contains("user_metadata") ? view["user_metadata"] : Json::object();
+
+  if (!user.auth0_id) {
+    if (!fields.contains("email") || !fields["email"].is_string()) return Outcome::kDone;  // refused at apply time
+    const std::string email = fields["email"].get<std::string>();
+    Json request = fields;
+    for (auto it = request.begin(); it != request.end();) {
+      it = it.value().is_null() ? request.erase(it) : std::next(it);
+    }
+    request["connection"] = options_.connection;
+    if (!app_md.empty()) request["app_metadata"] = app_md;
+    if (!user_md.empty()) request["user_metadata"] = user_md;
+    if (blocked) request["blocked"] = true;
+    Step step{key, "create_user", request, EventsBehind(user.desired, {}, nullptr)};
+    EventsBehind(user.desired, {}, &step.first_received_ms);
+    std::string id, how = "created";
+    Status st = Mutate(item, step, [&]() -> Status {
+      // Immediately consistent lookup first: a create interrupted by a crash is adopted, not repeated.
+      auto existing = client_->GetUsersByEmail(email);
+      if (!existing.ok()) return existing.status();
+      for (auto& u : *existing) {
+        bool in_connection = false;
+        for (auto& ident : Get(u, "identities")) in_connection = in_connection || Get(ident, "connection") == options_.connection;
+        if (!in_connection) continue;
+        if (!Policy().adopt_existing && !Truthy(Get(known, "create_attempted"))) {
+          return Status::Permanent("a user with email " + email + " already exists in " + options_.connection +
+                                   " and adopt_existing is false");
+        }
+        id = u["user_id"].get<std::string>();
+        how = "adopted";
+        return Status::Ok();
+      }
+      Json body = request;
+      body["password"] = RandomPassword();
+      auto created = client_->CreateUser(body);
+      if (created.ok()) {
+        id = (*created)["user_id"].get<std::string>();
+        return Status::Ok();
+      }
+      return created.status();
+    }, [&](StateTxn& txn) {
+      user.auth0_id = id;
+      Json k = fields;
+      k["app_metadata"] = app_md;
+      k["user_metadata"] = user_md;
+      k["blocked"] = blocked;
+      user.known = k;
+      const int64_t now = clock_.NowUnixMillis();
+      if (auto s = txn.PutEntity(user, now); !s.ok()) return s;
+      if (auto s = txn.AddRegistry("user", id, ext, how, now); !s.ok()) return s;
+      auto orgs = txn.UserMemberships(ext);
+      if (!orgs.ok()) return orgs.status();
+      for (auto& m : *orgs) {
+        if (auto s = txn.MarkDirty(MembersKey(m.org_external_id)); !s.ok()) return s;
+      }
+      if (how == "created") {
+        for (auto& action : Policy().on_create) {
+          CommandRow cmd;
+          cmd.kind = action == "send_password_reset" ? "password_reset" : "verification_email";
+          cmd.user_external_id = ext;
+          cmd.event = "on_create/" + id;
+          cmd.created_at_ms = now;
+          auto cid = txn.InsertCommand(cmd);
+          if (!cid.ok()) return cid.status();
+          if (*cid) {
+            if (auto s = txn.MarkDirty(CommandKey(**cid)); !s.ok()) return s;
+          }
+        }
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) {
+      InTxn([&](StateTxn& txn) {
+        auto fresh = txn.GetEntity("user", ext);
+        if (!fresh.ok()) return fresh.status();
+        fresh->known["create_attempted"] = true;
+        return txn.PutEntity(*fresh, clock_.NowUnixMillis());
+      });
+      return Combine(outcome, st);
+    }
+    // Commands waiting for this user to exist can run now.
+    auto cmds = store_.ListCommands(ext, 100);
+    if (cmds.ok()) {
+      InTxn([&](StateTxn& txn) {
+        for (auto& c : *cmds) {
+          if (c.state == "pending") {
+            if (auto s = txn.MarkDirty(CommandKey(c.id)); !s.ok()) return s;
+          }
+        }
+        return Status::Ok();
+      });
+    }
+    return outcome;
+  }
+
+  // Existing user: the smallest patch that yields the desired profile under Auth0's merge rules.
+  Json patch = Json::object();
+  std::vector<std::string> changed;
+  for (auto& [k, v] : fields.items()) {
+    if (!known.contains(k) || known[k] != v) {
+      patch[k] = v;
+      changed.push_back(k);
+    }
+  }
+  Json app_patch = MetadataPatch(app_md, Get(known, "app_metadata"));
+  Json user_patch = MetadataPatch(user_md, Get(known, "user_metadata"));
+  if (!app_patch.empty()) {
+    patch["app_metadata"] = app_patch;
+    changed.push_back("app_metadata");
+  }
+  if (!user_patch.empty()) {
+    patch["user_metadata"] = user_patch;
+    changed.push_back("user_metadata");
+  }
+  const bool block_changes = Get(known, "blocked") != Json(blocked);
+  if (block_changes) {
+    patch["blocked"] = blocked;
+    changed.push_back("blocked");
+    changed.push_back("left");
+  }
+  if (!patch.empty()) {
+    Step step{key, "patch_user", patch, EventsBehind(user.desired, changed, nullptr)};
+    EventsBehind(user.desired, changed, &step.first_received_ms);
+    step.destructive = block_changes && blocked;
+    Status st = Mutate(item, step, [&] { return client_->PatchUser(*user.auth0_id, patch).status(); }, [&](StateTxn& txn) {
+      for (auto& [k, v] : fields.items()) known[k] = v;
+      known["app_metadata"] = app_md;
+      known["user_metadata"] = user_md;
+      known["blocked"] = blocked;
+      user.known = known;
+      return txn.PutEntity(user, clock_.NowUnixMillis());
+    });
+    outcome = Combine(outcome, st);
+    if (!st.ok()) return outcome;
+  }
+
+  // Leaving revokes sessions and refresh tokens once per departure.
+  const bool revoked = Truthy(Get(known, "sessions_revoked"));
+  if (left && !revoked && Has(on_leave, "revoke_sessions")) {
+    Step step{key, "revoke_sessions", {{"user_id", *user.auth0_id}}, EventsBehind(user.desired, {"left"}, nullptr)};
+    EventsBehind(user.desired, {"left"}, &step.first_received_ms);
+    step.destructive = true;
+    Status st = Mutate(item, step, [&]() -> Status {
+      if (auto s = client_->RevokeSessions(*user.auth0_id); !s.ok()) return s;
+      return client_->RevokeRefreshTokens(*user.auth0_id);
+    }, [&](StateTxn& txn) {
+      known["sessions_revoked"] = true;
+      user.known = known;
+      return txn.PutEntity(user, clock_.NowUnixMillis());
+    });
+    outcome = Combine(outcome, st);
+  } else if (!left && revoked) {
+    InTxn([&](StateTxn& txn) {
+      known["sessions_revoked"] = false;
+      user.known = known;
+      return txn.PutEntity(user, clock_.NowUnixMillis());
+    });
+  }
+  return outcome;
+}
+
+// ---- Memberships ------------------------------------------------------------------------------
+
+Writer::Outcome Writer::ReconcileMembers(const DirtyItem& item, const std::string& org_ext) {
+  const bool remove_leavers = Has(Policy().on_leave, "remove_memberships");
+  EntityRow org;
+  std::vector<MembershipRow> desired_rows, known_rows;
+  std::map<std::string, std::string> auth0_ids;  // user external id -> auth0 id
+  std::set<std::string> leavers;
+  Status read = InTxn([&](StateTxn& txn) {
+    auto o = txn.GetEntity("org", org_ext);
+    if (!o.ok()) return o.status();
+    org = *o;
+    auto d = txn.DesiredMembers(org_ext);
+    if (!d.ok()) return d.status();
+    auto k = txn.KnownMembers(org_ext);
+    if (!k.ok()) return k.status();
+    known_rows = *k;
+    for (auto& m : *d) {
+      auto u = txn.GetEntity("user", m.user_external_id);
+      if (!u.ok()) return u.status();
+      if (!u->exists || !u->auth0_id) continue;  // created later; its creation marks us again
+      Json view = View(u->desired);
+      if (Truthy(Get(view, "deleted"))) continue;
+      auth0_ids[m.user_external_id] = *u->auth0_id;
+      if (Truthy(Get(view, "left"))) {
+        leavers.insert(m.user_external_id);
+        if (remove_leavers) continue;
+      }
+      desired_rows.push_back(m);
+    }
+    for (auto& m : known_rows) {
+      if (auth0_ids.count(m.user_external_id)) continue;
+      auto u = txn.GetEntity("user", m.user_external_id);
+      if (!u.ok()) return u.status();
+      if (u->auth0_id) auth0_ids[m.user_external_id] = *u->auth0_id;
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return Outcome::kRetry;
+  if (!org.exists || !org.auth0_id) return Outcome::kWait;  // the organization's creation marks us again
+  if (Truthy(Get(View(org.desired), "deleted"))) return Outcome::kDone;
+  const std::string org_id = *org.auth0_id;
+  const std::string key = MembersKey(org_ext);
+
+  std::map<std::string, Json> want, have;
+  for (auto& m : desired_rows) want[m.user_external_id] = m.roles;
+  for (auto& m : known_rows) have[m.user_external_id] = m.roles;
+  std::vector<std::string> add_ext, add_ids, remove_ext, remove_ids;
+  for (auto& [u, roles] : want) {
+    if (!have.count(u)) {
+      add_ext.push_back(u);
+      add_ids.push_back(auth0_ids[u]);
+    }
+  }
+  for (auto& [u, roles] : have) {
+    if (!want.count(u) && auth0_ids.count(u)) {
+      remove_ext.push_back(u);
+      remove_ids.push_back(auth0_ids[u]);
+    }
+  }
+  Outcome outcome = Outcome::kDone;
+  if (!add_ids.empty()) {
+    Step step{key, "add_members", {{"organization_id", org_id}, {"members", add_ids}}, Json::array()};
+    Status st = Mutate(item, step, [&] { return client_->AddMembers(org_id, add_ids); }, [&](StateTxn& txn) {
+      for (auto& u : add_ext) {
+        if (auto s = txn.SetKnownMember(org_ext, u, Json::array()); !s.ok()) return s;
+        have[u] = Json::array();
+      }
+      return Status::Ok();
+    });
+    outcome = Combine(outcome, st);
+    if (!st.ok()) return outcome;
+  }
+  if (!remove_ids.empty()) {
+    bool for_leavers = false;
+    for (auto& u : remove_ext) for_leavers = for_leavers || leavers.count(u);
+    Step step{key, "remove_members", {{"organization_id", org_id}, {"members", remove_ids}}, Json::array()};
+    step.destructive = for_leavers;
+    Status st = Mutate(item, step, [&] { return client_->RemoveMembers(org_id, remove_ids); }, [&](StateTxn& txn) {
+      for (auto& u : remove_ext) {
+        if (auto s = txn.SetKnownMember(org_ext, u, std::nullopt); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+    outcome = Combine(outcome, st);
+  }
+  // Roles: per member, the difference between the listed roles and those tenantsync assigned.
+  for (auto& [u, roles] : want) {
+    Json current = have.count(u) ? have[u] : Json::array();
+    if (current == roles || !have.count(u)) continue;
+    std::set<std::string> w, h;
+    for (auto& r : roles) w.insert(r.get<std::string>());
+    for (auto& r : current) h.insert(r.get<std::string>());
+    std::vector<std::string> add, remove;
+    for (auto& r : w) if (!h.count(r)) add.push_back(r);
+    for (auto& r : h) if (!w.count(r)) remove.push_back(r);
+    Json applied = current;
+    for (auto [names, adding] : {std::pair{&add, true}, std::pair{&remove, false}}) {
+      if (names->empty()) continue;
+      Step step{key, adding ? "add_member_roles" : "remove_member_roles",
+                {{"organization_id", org_id}, {"user_id", auth0_ids[u]}, {"roles", *names}}, Json::array()};
+      Status st = Mutate(item, step, [&]() -> Status {
+        std::vector<std::string> ids;
+        for (auto& name : *names) {
+          auto id = client_->FindRoleId(name);
+          if (!id.ok()) {
+            return id.status().kind() == StatusKind::kNotFound
+                       ? Status::Permanent("role \"" + name + "\" does not exist in Auth0 (tenantsync never creates roles)")
+                       : id.status();
+          }
+          ids.push_back(*id);
+        }
+        return adding ? client_->AddMemberRoles(org_id, auth0_ids[u], ids) : client_->RemoveMemberRoles(org_id, auth0_ids[u], ids);
+      }, [&](StateTxn& txn) {
+        std::set<std::string> now(applied.begin(), applied.end());
+        for (auto& n : *names) adding ? (void)now.insert(n) : (void)now.erase(n);
+        applied = Json(std::vector<std::string>(now.begin(), now.end()));
+        return txn.SetKnownMember(org_ext, u, applied);
+      });
+      outcome = Combine(outcome, st);
+    }
+  }
+  return outcome;
+}
+
+// ---- Application callbacks (a list Auth0 replaces whole) ----------------------------------------
+
+Writer::Outcome Writer::ReconcileCallbacks(const DirtyItem& item) {
+  std::set<std::string> desired;
+  Json events = Json::array();
+  int64_t first_rt = 0;
+  Status read = InTxn([&](StateTxn& txn) {
+    auto orgs = txn.AllEntities("org");
+    if (!orgs.ok()) return orgs.status();
+    for (auto& o : *orgs) {
+      Json view = View(o.desired);
+      if (Truthy(Get(view, "deleted"))) continue;
+      for (auto& url : Get(view, "callback_urls")) desired.insert(url.get<std::string>());
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return Outcome::kRetry;
+  auto managed_setting = store_.GetSetting("callbacks_managed");
+  std::set<std::string> managed;
+  if (managed_setting.ok() && managed_setting->has_value()) {
+    for (auto& u : Json::parse(**managed_setting, nullptr, false)) managed.insert(u.get<std::string>());
+  }
+  // One read, then one write carrying every pending addition and removal.
+  auto client = client_->GetClient(options_.application_client_id);
+  if (!client.ok()) {
+    return client.status().kind() == StatusKind::kRetryable || client.status().kind() == StatusKind::kRateLimited
+               ? Outcome::kRetry : Outcome::kDead;
+  }
+  std::vector<std::string> current;
+  for (auto& u : Get(*client, "callbacks")) current.push_back(u.get<std::string>());
+  std::vector<std::string> next;
+  std::set<std::string> seen;
+  bool removing = false;
+  for (auto& u : current) {
+    if (managed.count(u) && !desired.count(u)) {
+      removing = true;
+      continue;  // tenantsync added it and no organization wants it any more
+    }
+    if (seen.insert(u).second) next.push_back(u);
+  }
+  for (auto& u : desired) {
+    if (seen.insert(u).second) next.push_back(u);
+  }
+  auto save_managed = [&](StateTxn& txn) {
+    return txn.PutSetting("callbacks_managed", Json(std::vector<std::string>(desired.begin(), desired.end())).dump());
+  };
+  if (next == current) {
+    InTxn(save_managed);
+    return Outcome::kDone;
+  }
+  Step step{kCallbacksKey, "patch_client_callbacks", {{"client_id", options_.application_client_id}, {"callbacks", next}}, events};
+  step.first_received_ms = first_rt;
+  step.destructive = removing;
+  Status st = Mutate(item, step, [&] { return client_->PatchClientCallbacks(options_.application_client_id, next).status(); },
+                     save_managed);
+  return Combine(Outcome::kDone, st);
+}
+
+// ---- The application enabled on a connection --------------------------------------------------
+
+Writer::Outcome Writer::ReconcileConnection(const DirtyItem& item, const std::string& name) {
+  auto done = store_.GetSetting("connection_enabled:" + name);
+  if (done.ok() && done->has_value()) return Outcome::kDone;
+  Step step{ConnectionKey(name), "enable_connection_client", {{"connection", name}, {"client_id", options_.application_client_id}}, Json::array()};
+  Status st = Mutate(item, step, [&]() -> Status {
+    auto id = client_->FindConnectionId(name);
+    if (!id.ok()) {
+      return id.status().kind() == StatusKind::kNotFound
+                 ? Status::Permanent("connection \"" + name + "\" does not exist in Auth0 (tenantsync never creates connections)")
+                 : id.status();
+    }
+    // The delta endpoint: concurrent changes to other clients of this connection are not lost.
+    return client_->UpdateConnectionClients(*id, {ConnectionClientChange{options_.application_client_id, true}});
+  }, [&](StateTxn& txn) { return txn.PutSetting("connection_enabled:" + name, "true"); });
+  return Combine(Outcome::kDone, st);
+}
+
+// ---- One-shot commands ------------------------------------------------------------------------
+
+Writer::Outcome Writer::RunCommand(const DirtyItem& item, int64_t id) {
+  std::optional<CommandRow> cmd;
+  EntityRow user;
+  Status read = InTxn([&](StateTxn& txn) {
+    auto c = txn.GetCommand(id);
+    if (!c.ok()) return c.status();
+    cmd = *c;
+    if (!cmd) return Status::Ok();
+    auto u = txn.GetEntity("user", cmd->user_external_id);
+    if (!u.ok()) return u.status();
+    user = *u;
+    return Status::Ok();
+  });
+  if (!read.ok()) return Outcome::kRetry;
+  if (!cmd || cmd->state == "done" || cmd->state == "dead") return Outcome::kDone;
+  const Json view = View(user.desired);
+  auto finish = [&](const std::string& state, const std::string& error) {
+    InTxn([&](StateTxn& txn) { return txn.UpdateCommand(id, state, error, cmd->attempts + 1, clock_.NowUnixMillis()); });
+  };
+  if (!user.exists || Truthy(Get(view, "deleted"))) {
+    finish("dead", "user " + cmd->user_external_id + " is not known to tenantsync (or deleted)");
+    return Outcome::kDead;
+  }
+  if (!user.auth0_id) return Outcome::kWait;  // the user's creation marks pending commands again
+  const std::string email = Get(view, "email").is_string() ? Get(view, "email").get<std::string>() : "";
+  const bool reset = cmd->kind == "password_reset";
+  Step step{CommandKey(id), reset ? "send_password_reset_email" : "send_verification_email",
+            {{"user_id", *user.auth0_id}, {"event", cmd->event}}, Json::array({cmd->event})};
+  // in_flight is committed before sending: after a crash between sending and recording, the
+  // command goes back to pending and runs at most once more.
+  InTxn([&](StateTxn& txn) { return txn.UpdateCommand(id, "in_flight", "", cmd->attempts, clock_.NowUnixMillis()); });
+  Status st = Mutate(item, step, [&] {
+    return reset ? client_->SendChangePasswordEmail(email) : client_->SendVerificationEmail(*user.auth0_id).status();
+  }, [&](StateTxn& txn) { return txn.UpdateCommand(id, "done", "", cmd->attempts + 1, clock_.NowUnixMillis()); });
+  if (!st.ok()) {
+    bool retry = st.kind() == StatusKind::kRetryable || st.kind() == StatusKind::kRateLimited;
+    finish(retry ? "pending" : "dead", st.ToString());
+  }
+  return Combine(Outcome::kDone, st);
+}
+
+}  // namespace tenantsync

@@ -1,0 +1,325 @@
+// HTTP tests of the auth0-sim binary: tokens, rate limits and their headers, faults, and the
+// /__sim/ control endpoints. Each test starts its own simulator on an ephemeral port.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/support/subprocess.h"
+
+namespace tenantsync::testing {
+namespace {
+
+using Json = nlohmann::json;
+constexpr const char* kClient = "httpTestClient";
+constexpr const char* kSecret = "http-test-secret";
+constexpr const char* kDomain = "sim.test";
+constexpr const char* kDb = "Username-Password-Authentication";
+
+class Sim {
+ public:
+  explicit Sim(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--port",      "0",     "--domain",        kDomain,
+                                     "--client-id", kClient, "--client-secret", kSecret,
+                                     "--seed",      "3"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc_ = std::make_unique<Subprocess>(BuildPath("auth0-sim"), args);
+    port_ = proc_->WaitForPort();
+    cli_ = Client();
+  }
+
+  std::unique_ptr<httplib::Client> Client() const {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    c->set_tcp_nodelay(true);
+    c->set_keep_alive(true);
+    c->set_read_timeout(std::chrono::seconds(5));
+    return c;
+  }
+
+  int port() const { return port_; }
+  httplib::Client& cli() { return *cli_; }
+
+  std::string Token() {
+    auto r = cli_->Post("/oauth/token",
+                        Json{{"grant_type", "client_credentials"},
+                             {"client_id", kClient},
+                             {"client_secret", kSecret},
+                             {"audience", std::string("https://") + kDomain + "/api/v2/"}}
+                            .dump(),
+                        "application/json");
+    EXPECT_TRUE(r && r->status == 200);
+    return r ? Json::parse(r->body)["access_token"].get<std::string>() : "";
+  }
+
+  httplib::Headers Auth(const std::string& token) const {
+    return {{"Authorization", "Bearer " + token}};
+  }
+
+  Json Control(const std::string& method, const std::string& path,
+               const Json& body = Json::object()) {
+    auto r = method == "GET" ? cli_->Get(path) : cli_->Post(path, body.dump(), "application/json");
+    EXPECT_TRUE(r && r->status == 200) << path << " " << (r ? r->body : "no answer");
+    return r ? Json::parse(r->body) : Json();
+  }
+
+ private:
+  std::unique_ptr<Subprocess> proc_;
+  int port_ = -1;
+  std::unique_ptr<httplib::Client> cli_;
+};
+
+TEST(Auth0SimHttp, PrintsListeningLineFirst) {
+  Subprocess proc(BuildPath("auth0-sim"), {"--port", "0", "--domain", kDomain, "--client-id",
+                                           kClient, "--client-secret", kSecret});
+  ASSERT_GT(proc.WaitForPort(), 0);
+  std::string out = proc.Output();
+  EXPECT_TRUE(out.starts_with("listening on 127.0.0.1:")) << out;
+}
+
+TEST(Auth0SimHttp, HelpWorks) {
+  Subprocess proc(BuildPath("auth0-sim"), {"--help"});
+  EXPECT_EQ(proc.Wait(), 0);
+  EXPECT_NE(proc.Output().find("--group-rate"), std::string::npos);
+}
+
+TEST(Auth0SimHttp, TokenEndpointAcceptsJsonAndFormAndRefusesWrongSecret) {
+  Sim sim;
+  ASSERT_FALSE(sim.Token().empty());
+  httplib::Params form = {
+      {"grant_type", "client_credentials"}, {"client_id", kClient}, {"client_secret", kSecret}};
+  auto ok = sim.cli().Post("/oauth/token", form);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  Json body = Json::parse(ok->body);
+  EXPECT_EQ(body["expires_in"], 86400);
+  EXPECT_EQ(body["token_type"], "Bearer");
+  form.erase("client_secret");
+  form.emplace("client_secret", "wrong");
+  auto bad = sim.cli().Post("/oauth/token", form);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 401);
+  EXPECT_EQ(Json::parse(bad->body),
+            Json({{"error", "access_denied"}, {"error_description", "Unauthorized"}}));
+}
+
+TEST(Auth0SimHttp, MissingAndExpiredTokens) {
+  Sim sim({"--token-lifetime-seconds", "1"});
+  auto missing = sim.cli().Get("/api/v2/roles");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 401);
+  EXPECT_EQ(Json::parse(missing->body)["message"], "Missing authentication");
+  EXPECT_TRUE(missing->has_header("x-ratelimit-limit"));
+
+  std::string token = sim.Token();
+  auto fine = sim.cli().Get("/api/v2/roles", sim.Auth(token));
+  ASSERT_TRUE(fine);
+  EXPECT_EQ(fine->status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto expired = sim.cli().Get("/api/v2/roles", sim.Auth(token));
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->status, 401);
+  const Json want = Json::parse(R"({"statusCode":401,"error":"Unauthorized",
+      "message":"Expired token received for JSON Web Token validation",
+      "attributes":{"error":"Expired token received for JSON Web Token validation"}})");
+  EXPECT_EQ(Json::parse(expired->body), want);
+
+  // Run-time: longer tokens, then invalidate all of them at once.
+  sim.Control("POST", "/__sim/config", {{"token_lifetime_seconds", 3600}});
+  std::string fresh = sim.Token();
+  EXPECT_EQ(sim.cli().Get("/api/v2/roles", sim.Auth(fresh))->status, 200);
+  sim.Control("POST", "/__sim/expire-tokens");
+  auto revoked = sim.cli().Get("/api/v2/roles", sim.Auth(fresh));
+  EXPECT_EQ(revoked->status, 401);
+  EXPECT_EQ(Json::parse(revoked->body), want);
+}
+
+TEST(Auth0SimHttp, BurstExhaustsBucketWithExactHeaders) {
+  Sim sim({"--rate", "1", "--burst", "5"});
+  std::string token = sim.Token();
+  for (int i = 0; i < 5; ++i) {
+    auto r = sim.cli().Get("/api/v2/roles", sim.Auth(token));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << i;
+    EXPECT_EQ(r->get_header_value("x-ratelimit-limit"), "5");
+    EXPECT_EQ(r->get_header_value("x-ratelimit-remaining"), std::to_string(4 - i));
+  }
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  auto limited = sim.cli().Get("/api/v2/roles", sim.Auth(token));
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->status, 429);
+  EXPECT_EQ(Json::parse(limited->body),
+            Json::parse(R"({"statusCode":429,"error":"Too Many Requests",
+                "message":"Global limit has been reached","errorCode":"too_many_requests"})"));
+  EXPECT_EQ(limited->get_header_value("x-ratelimit-limit"), "5");
+  EXPECT_EQ(limited->get_header_value("x-ratelimit-remaining"), "0");
+  int64_t reset = std::stoll(limited->get_header_value("x-ratelimit-reset"));
+  EXPECT_GE(reset, now + 4);  // ~5 s to refill 5 tokens at 1/s
+  EXPECT_LE(reset, now + 7);
+  Json stats = sim.Control("GET", "/__sim/stats");
+  EXPECT_EQ(stats["rate_limited_total"], 1);
+  EXPECT_EQ(stats["by_endpoint"]["GET /api/v2/roles"]["429"], 1);
+}
+
+TEST(Auth0SimHttp, GroupBucketLimitsOnlyItsEndpoints) {
+  Sim sim({"--group-rate", "organizations_write=0.5:2"});
+  std::string token = sim.Token();
+  int statuses[3];
+  for (int i = 0; i < 3; ++i) {
+    auto r = sim.cli().Post("/api/v2/organizations", sim.Auth(token),
+                            Json{{"name", "org-" + std::to_string(i)}}.dump(), "application/json");
+    ASSERT_TRUE(r);
+    statuses[i] = r->status;
+    if (i == 0) {
+      EXPECT_EQ(r->get_header_value("x-ratelimit-limit"), "2");
+    }
+  }
+  EXPECT_EQ(statuses[0], 201);
+  EXPECT_EQ(statuses[1], 201);
+  EXPECT_EQ(statuses[2], 429);
+  auto read = sim.cli().Get("/api/v2/organizations", sim.Auth(token));
+  EXPECT_EQ(read->status, 200);
+  // Run-time reconfiguration lifts the group limit.
+  sim.Control("POST", "/__sim/config",
+              {{"rate", {{"groups", {{"organizations_write", {{"rate", 100}, {"burst", 100}}}}}}}});
+  auto again = sim.cli().Post("/api/v2/organizations", sim.Auth(token), R"({"name":"org-x"})",
+                              "application/json");
+  EXPECT_EQ(again->status, 201);
+}
+
+TEST(Auth0SimHttp, FaultsFromControlEndpoint) {
+  Sim sim;
+  std::string token = sim.Token();
+  Json f = sim.Control("POST", "/__sim/faults", {{"force_429_rate", 1.0}});
+  EXPECT_EQ(f["force_429_rate"], 1.0);
+  EXPECT_EQ(f["latency_ms"], 0);
+  EXPECT_EQ(sim.cli().Get("/api/v2/roles", sim.Auth(token))->status, 429);
+  sim.Control("POST", "/__sim/faults", {{"force_429_rate", 0}, {"error_rate", 1.0}});
+  auto err = sim.cli().Get("/api/v2/roles", sim.Auth(token));
+  ASSERT_TRUE(err);
+  EXPECT_GE(err->status, 500);
+  EXPECT_EQ(Json::parse(err->body)["statusCode"], err->status);
+  sim.Control("POST", "/__sim/faults", {{"error_rate", 0}, {"latency_ms", 150}});
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(sim.cli().Get("/api/v2/roles", sim.Auth(token))->status, 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
+  sim.Control("POST", "/__sim/faults", {{"latency_ms", 0}, {"drop_rate", 1.0}});
+  auto fresh = sim.Client();
+  auto dropped = fresh->Get("/api/v2/roles", sim.Auth(token));
+  EXPECT_FALSE(dropped) << "a dropped connection gives no answer";
+  sim.Control("POST", "/__sim/faults",
+              {{"drop_rate", 0}, {"timeout_rate", 1.0}, {"timeout_ms", 2000}});
+  auto slow = sim.Client();
+  slow->set_read_timeout(std::chrono::milliseconds(200));
+  start = std::chrono::steady_clock::now();
+  auto hung = slow->Get("/api/v2/roles", sim.Auth(token));
+  EXPECT_FALSE(hung);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+  // Reset clears faults.
+  sim.Control("POST", "/__sim/reset");
+  EXPECT_EQ(sim.Control("GET", "/__sim/faults")["timeout_rate"], 0.0);
+  EXPECT_EQ(sim.Client()->Get("/api/v2/roles", sim.Auth(token))->status, 200);
+}
+
+TEST(Auth0SimHttp, StateStatsAndSeed) {
+  Sim sim({"--index-lag-ms", "0"});
+  std::string token = sim.Token();
+  auto user = sim.cli().Post("/api/v2/users", sim.Auth(token),
+                             Json{{"connection", kDb},
+                                  {"email", "s@example.com"},
+                                  {"password", "Sup3r-secret!"},
+                                  {"email_verified", true}}
+                                 .dump(),
+                             "application/json");
+  ASSERT_EQ(user->status, 201) << user->body;
+  std::string uid = Json::parse(user->body)["user_id"];
+  auto org = sim.cli().Post("/api/v2/organizations", sim.Auth(token), R"({"name":"acme"})",
+                            "application/json");
+  std::string oid = Json::parse(org->body)["id"];
+  auto role =
+      sim.cli().Post("/api/v2/roles", sim.Auth(token), R"({"name":"member"})", "application/json");
+  std::string rid = Json::parse(role->body)["id"];
+  EXPECT_EQ(sim.cli()
+                .Post("/api/v2/organizations/" + oid + "/members", sim.Auth(token),
+                      Json{{"members", {uid}}}.dump(), "application/json")
+                ->status,
+            204);
+  // The user id travels URL-encoded (auth0%7C...), as SDKs send it.
+  std::string enc = "auth0%7C" + uid.substr(6);
+  EXPECT_EQ(sim.cli()
+                .Post("/api/v2/organizations/" + oid + "/members/" + enc + "/roles",
+                      sim.Auth(token), Json{{"roles", {rid}}}.dump(), "application/json")
+                ->status,
+            204);
+  auto cp = sim.cli().Post(
+      "/dbconnections/change_password",
+      Json{{"client_id", kClient}, {"email", "s@example.com"}, {"connection", kDb}}.dump(),
+      "application/json");
+  EXPECT_EQ(cp->status, 200);
+
+  Json state = sim.Control("GET", "/__sim/state");
+  ASSERT_EQ(state["organizations"].size(), 1u);
+  EXPECT_EQ(state["organizations"][0]["members"],
+            Json::parse(R"([{"user_id":")" + uid + R"(","roles":["member"]}])"));
+  EXPECT_EQ(state["users"][0]["password_set"], true);
+  EXPECT_EQ(state["emails"].back()["type"], "change_password");
+  EXPECT_EQ(state["clients"][0]["client_id"], kClient);
+
+  Json stats = sim.Control("GET", "/__sim/stats");
+  EXPECT_EQ(stats["by_endpoint"]["POST /api/v2/users"]["201"], 1);
+  EXPECT_EQ(stats["by_endpoint"]["POST /api/v2/organizations/{id}/members/{user_id}/roles"]["204"],
+            1);
+  EXPECT_EQ(stats["writes_total"], 5);  // users, organizations, roles, members, member roles
+  EXPECT_GE(stats["peak_concurrency"], 1);
+  EXPECT_GE(stats["peak_rate_per_second"], 1);
+  EXPECT_EQ(sim.Control("POST", "/__sim/stats/reset")["requests_total"], 0);
+
+  auto start = std::chrono::steady_clock::now();
+  Json seeded = sim.Control(
+      "POST", "/__sim/seed",
+      {{"organizations", 1000}, {"users", 10000}, {"members_per_org", 5}, {"connection", kDb}});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_EQ(seeded["user_ids"].size(), 10000u);
+  EXPECT_EQ(seeded["organization_ids"].size(), 1000u);
+
+  sim.Control("POST", "/__sim/reset");
+  Json fresh = sim.Control("GET", "/__sim/state");
+  EXPECT_TRUE(fresh["users"].empty());
+  EXPECT_EQ(fresh["connections"].size(), 1u);
+}
+
+TEST(Auth0SimHttp, SearchLagIsConfigurable) {
+  Sim sim({"--index-lag-ms", "300"});
+  std::string token = sim.Token();
+  sim.cli().Post(
+      "/api/v2/users", sim.Auth(token),
+      Json{{"connection", kDb}, {"email", "lag@example.com"}, {"password", "Sup3r-secret!"}}.dump(),
+      "application/json");
+  auto search = [&] {
+    auto r = sim.cli().Get("/api/v2/users?q=email%3A%22lag%40example.com%22", sim.Auth(token));
+    return Json::parse(r->body).size();
+  };
+  EXPECT_EQ(search(), 0u);
+  auto by_email = sim.cli().Get("/api/v2/users-by-email?email=lag%40example.com", sim.Auth(token));
+  EXPECT_EQ(Json::parse(by_email->body).size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  EXPECT_EQ(search(), 1u);
+}
+
+TEST(Auth0SimHttp, SameSeedSameIds) {
+  std::string ids[2];
+  for (auto& id : ids) {
+    Sim sim;
+    auto r = sim.cli().Post("/api/v2/organizations", sim.Auth(sim.Token()), R"({"name":"det"})",
+                            "application/json");
+    id = Json::parse(r->body)["id"];
+  }
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_EQ(ids[0].size(), 20u);
+}
+
+}  // namespace
+}  // namespace tenantsync::testing

@@ -1,0 +1,2381 @@
+#include "tests/auth0-sim/tenant.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+#include <stdexcept>
+#include <variant>
+
+#include "common/crypto.h"
+#include "tests/auth0-sim/handlers.h"
+
+namespace tenantsync::sim {
+namespace {
+
+constexpr std::string_view kAlnum =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kHex = "0123456789abcdef";
+constexpr const char* kDefaultConnection = "Username-Password-Authentication";
+
+// The options of a database connection exactly as the recorded tenant reports them.
+Json DefaultDbConnectionOptions() {
+  return Json::parse(R"({"mfa":{"active":true,"return_enroll_settings":true},
+    "validation":{"username":{"max":15,"min":1}},"import_mode":false,"configuration":{},
+    "customScripts":{},"passwordPolicy":"good","password_history":{"size":5,"enable":false},
+    "strategy_version":2,"requires_username":true,
+    "password_dictionary":{"enable":false,"dictionary":[]},"brute_force_protection":true,
+    "password_no_personal_info":{"enable":false},
+    "password_complexity_options":{"min_length":8},"enabledDatabaseCustomization":false})");
+}
+
+// Options Auth0 fills in for a new database connection created through the API.
+Json NewDbConnectionOptions() {
+  return Json::parse(R"({"mfa":{"active":true,"return_enroll_settings":true},
+    "passwordPolicy":"good","strategy_version":2,
+    "authentication_methods":{"password":{"enabled":true},"passkey":{"enabled":false}},
+    "passkey_options":{"challenge_ui":"both","progressive_enrollment_enabled":true,
+    "local_enrollment_enabled":true},"brute_force_protection":true})");
+}
+
+ApiResponse JsonResponse(int status, const Json& body) {
+  ApiResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+ApiResponse NoContent(int status = 204) {
+  ApiResponse r;
+  r.status = status;
+  r.content_type.clear();
+  return r;
+}
+
+ApiResponse InvalidBody(const std::string& detail) {
+  return MakeError(400, "Payload validation error: " + detail, "invalid_body");
+}
+
+ApiResponse InvalidQuery(const std::string& detail) {
+  return MakeError(400, "Query validation error: " + detail, "invalid_query_string");
+}
+
+ApiResponse UserNotFound() { return MakeError(404, "The user does not exist.", "inexistent_user"); }
+ApiResponse OrgNotFound() { return MakeError(404, "No organization found by that id or name"); }
+ApiResponse RoleNotFound() { return MakeError(404, "The role does not exist.", "inexistent_role"); }
+ApiResponse ConnectionNotFound() {
+  return MakeError(404, "The connection does not exist", "inexistent_connection");
+}
+ApiResponse ClientNotFound() {
+  return MakeError(404, "The client does not exist", "inexistent_client");
+}
+
+const char* TypeName(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "boolean";
+    case Json::value_t::string:
+      return "string";
+    case Json::value_t::array:
+      return "array";
+    case Json::value_t::object:
+      return "object";
+    case Json::value_t::number_float:
+      return "number";
+    default:
+      return "integer";
+  }
+}
+
+// Auth0 refuses unknown keys ("additionalProperties": false in its JSON schemas).
+std::optional<ApiResponse> CheckAllowed(const Json& body,
+                                        std::initializer_list<std::string_view> allowed) {
+  std::vector<std::string> extra;
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
+      extra.push_back(it.key());
+  }
+  if (extra.empty()) return std::nullopt;
+  std::string list;
+  for (const auto& k : extra) list += (list.empty() ? "" : ",") + k;
+  return InvalidBody("'Additional properties not allowed: " + list + "'.");
+}
+
+std::optional<ApiResponse> CheckType(const Json& body, const char* key, Json::value_t want,
+                                     const char* want_name) {
+  if (!body.contains(key)) return std::nullopt;
+  const Json& v = body.at(key);
+  bool ok = v.type() == want || (want == Json::value_t::number_integer && (v.is_number_integer()));
+  if (ok) return std::nullopt;
+  return InvalidBody("'Expected type " + std::string(want_name) + " but found type " + TypeName(v) +
+                     "' on property " + key + ".");
+}
+
+std::optional<ApiResponse> CheckString(const Json& body, const char* key, size_t min_len,
+                                       size_t max_len) {
+  if (auto e = CheckType(body, key, Json::value_t::string, "string")) return e;
+  if (!body.contains(key)) return std::nullopt;
+  const auto& s = body.at(key).get_ref<const std::string&>();
+  if (s.size() < min_len) {
+    return InvalidBody("'String is too short (" + std::to_string(s.size()) + " chars), minimum " +
+                       std::to_string(min_len) + "' on property " + key + ".");
+  }
+  if (s.size() > max_len) {
+    return InvalidBody("'String is too long (" + std::to_string(s.size()) + " chars), maximum " +
+                       std::to_string(max_len) + "' on property " + key + ".");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiResponse> CheckBool(const Json& body, const char* key) {
+  return CheckType(body, key, Json::value_t::boolean, "boolean");
+}
+
+std::optional<ApiResponse> CheckObject(const Json& body, const char* key) {
+  return CheckType(body, key, Json::value_t::object, "object");
+}
+
+std::optional<ApiResponse> CheckArray(const Json& body, const char* key) {
+  return CheckType(body, key, Json::value_t::array, "array");
+}
+
+std::optional<ApiResponse> Required(const Json& body, const char* key) {
+  if (body.contains(key)) return std::nullopt;
+  return InvalidBody(std::string("'Missing required property: ") + key + "'.");
+}
+
+bool ValidEmail(const std::string& e) {
+  auto at = e.find('@');
+  if (at == std::string::npos || at == 0 || e.find('@', at + 1) != std::string::npos) return false;
+  auto dot = e.find('.', at);
+  if (dot == std::string::npos || dot == at + 1 || dot + 1 >= e.size()) return false;
+  return std::none_of(e.begin(), e.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Auth0's "good" password policy: at least 8 characters and 3 of lower, upper, digit, special.
+bool GoodPassword(const std::string& p) {
+  if (p.size() < 8) return false;
+  bool lower = false, upper = false, digit = false, special = false;
+  for (unsigned char c : p) {
+    if (std::islower(c))
+      lower = true;
+    else if (std::isupper(c))
+      upper = true;
+    else if (std::isdigit(c))
+      digit = true;
+    else
+      special = true;
+  }
+  return (lower + upper + digit + special) >= 3;
+}
+
+// Metadata keys may not contain '.' or '$' (they would break Auth0's document store queries).
+std::optional<ApiResponse> CheckMetadataKeys(const Json& obj, const std::string& field) {
+  if (!obj.is_object()) return std::nullopt;
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (it.key().find_first_of(".$") != std::string::npos) {
+      return InvalidBody("'Metadata field names cannot contain \".\" or \"$\": " + it.key() +
+                         "' on property " + field + ".");
+    }
+    if (auto e = CheckMetadataKeys(it.value(), field)) return e;
+  }
+  return std::nullopt;
+}
+
+constexpr std::string_view kReservedAppMetadata[] = {"__tenant",
+                                                     "_id",
+                                                     "blocked",
+                                                     "clientID",
+                                                     "created_at",
+                                                     "email_verified",
+                                                     "email",
+                                                     "globalClientID",
+                                                     "global_client_id",
+                                                     "identities",
+                                                     "lastIP",
+                                                     "lastLogin",
+                                                     "loginsCount",
+                                                     "metadata",
+                                                     "multifactor_last_modified",
+                                                     "multifactor",
+                                                     "updated_at",
+                                                     "user_id"};
+
+std::optional<ApiResponse> CheckUserFields(const Json& body) {
+  for (const char* k : {"email", "phone_number", "picture", "password", "connection", "user_id",
+                        "client_id", "username"}) {
+    if (auto e = CheckType(body, k, Json::value_t::string, "string")) return e;
+  }
+  if (auto e = CheckString(body, "name", 1, 300)) return e;
+  if (auto e = CheckString(body, "nickname", 1, 300)) return e;
+  if (auto e = CheckString(body, "given_name", 1, 150)) return e;
+  if (auto e = CheckString(body, "family_name", 1, 150)) return e;
+  if (auto e = CheckString(body, "email", 1, 512)) return e;
+  for (const char* k :
+       {"blocked", "email_verified", "phone_verified", "verify_email", "verify_phone_number"}) {
+    if (auto e = CheckBool(body, k)) return e;
+  }
+  for (const char* k : {"user_metadata", "app_metadata"}) {
+    if (auto e = CheckObject(body, k)) return e;
+    if (body.contains(k)) {
+      if (auto e = CheckMetadataKeys(body.at(k), k)) return e;
+    }
+  }
+  if (body.contains("app_metadata")) {
+    for (auto it = body["app_metadata"].begin(); it != body["app_metadata"].end(); ++it) {
+      for (auto reserved : kReservedAppMetadata) {
+        if (it.key() == reserved) {
+          return InvalidBody("'Invalid app_metadata: " + it.key() +
+                             " is a reserved property name' on property app_metadata.");
+        }
+      }
+    }
+  }
+  if (body.contains("email") && !ValidEmail(body["email"].get<std::string>())) {
+    return InvalidBody(
+        "'Object didn't pass validation for format email: " + body["email"].get<std::string>() +
+        "' on property email (The user's email).");
+  }
+  return std::nullopt;
+}
+
+// Profile size limit: user_metadata and app_metadata together at most 10 KB.
+std::optional<ApiResponse> CheckProfileSize(const Json& doc) {
+  size_t size = 0;
+  if (doc.contains("user_metadata")) size += doc["user_metadata"].dump().size();
+  if (doc.contains("app_metadata")) size += doc["app_metadata"].dump().size();
+  if (size > 10 * 1024) {
+    return InvalidBody("'Metadata size exceeds 10KB (" + std::to_string(size) +
+                       " bytes)' on property user_metadata.");
+  }
+  return std::nullopt;
+}
+
+// First-level merge: a key with a value sets it, a key with null removes it.
+void MergeMetadata(Json& doc, const char* key, const Json& patch) {
+  Json& target = doc[key];
+  if (!target.is_object()) target = Json::object();
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    if (it.value().is_null()) {
+      target.erase(it.key());
+    } else {
+      target[it.key()] = it.value();
+    }
+  }
+}
+
+std::string Md5Hex(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_md5(), nullptr);
+  return crypto::HexEncode(std::string(reinterpret_cast<char*>(md), len));
+}
+
+// The avatar Auth0 assigns when no picture is given: gravatar of the e-mail, falling back to the
+// initials avatar on Auth0's CDN.
+std::string Gravatar(const std::string& email, bool secure) {
+  std::string initials = Lower(email.substr(0, std::min<size_t>(2, email.find('@'))));
+  return std::string(secure ? "https://secure.gravatar.com/avatar/"
+                            : "https://s.gravatar.com/avatar/") +
+         Md5Hex(Lower(email)) + "?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2F" +
+         initials + ".png";
+}
+
+std::optional<int64_t> ParseInt(const std::string& s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+bool QueryTrue(const ApiRequest& req, const char* key) {
+  auto it = req.query.find(key);
+  return it != req.query.end() && it->second == "true";
+}
+
+// Paging parameters of a list request: offset (page/per_page) or checkpoint (from/take).
+struct Paging {
+  bool checkpoint = false;
+  int64_t page = 0;
+  int64_t per_page = 50;
+  bool per_page_given = false;
+  bool include_totals = false;
+  std::string from;
+  int64_t take = 50;
+};
+
+std::variant<Paging, ApiResponse> ParsePaging(const ApiRequest& req, bool allow_checkpoint) {
+  Paging p;
+  p.include_totals = QueryTrue(req, "include_totals");
+  auto number = [&](const char* key, int64_t min, int64_t max, const char* what,
+                    int64_t& out) -> std::optional<ApiResponse> {
+    auto it = req.query.find(key);
+    if (it == req.query.end()) return std::nullopt;
+    auto v = ParseInt(it->second);
+    if (!v) {
+      return InvalidQuery(
+          std::string("'Expected type integer but found type string' on property ") + key + " (" +
+          what + ").");
+    }
+    if (*v < min) {
+      return InvalidQuery("'Too small: must be at least " + std::to_string(min) + "' on property " +
+                          key + " (" + what + ").");
+    }
+    if (*v > max) {
+      return InvalidQuery("'Too big: must be at most " + std::to_string(max) + "' on property " +
+                          key + " (" + what + ").");
+    }
+    out = *v;
+    return std::nullopt;
+  };
+  if (auto e = number("page", 0, 1000000, "Page index of the results to return. First page is 0.",
+                      p.page)) {
+    return *e;
+  }
+  if (auto e =
+          number("per_page", 1, 100, "Number of results per page. Defaults to 50.", p.per_page)) {
+    return *e;
+  }
+  p.per_page_given = req.query.count("per_page") > 0;
+  if (allow_checkpoint && (req.query.count("from") || req.query.count("take"))) {
+    p.checkpoint = true;
+    if (auto e = number("take", 1, 100, "Number of results per page. Defaults to 50.", p.take)) {
+      return *e;
+    }
+    if (auto it = req.query.find("from"); it != req.query.end()) p.from = it->second;
+    return p;
+  }
+  // Offset paging only reaches the first 1000 records; beyond that Auth0 demands checkpoints.
+  if (p.page * p.per_page + p.per_page > 1000) {
+    return MakeError(400,
+                     "Requesting page " + std::to_string(p.page) +
+                         " exceeds the allowed maximum of 1000 records. To fetch results beyond "
+                         "1000, use the checkpoint pagination method.",
+                     "invalid_paging");
+  }
+  return p;
+}
+
+// Offset page of `items`: a bare array, or {key, start, limit, total} with include_totals.
+Json OffsetPage(const std::vector<Json>& items, const Paging& p, const char* key,
+                bool with_length = false) {
+  Json page = Json::array();
+  size_t start = static_cast<size_t>(p.page * p.per_page);
+  for (size_t i = start; i < items.size() && i < start + static_cast<size_t>(p.per_page); ++i) {
+    page.push_back(items[i]);
+  }
+  if (!p.include_totals) return page;
+  Json out = Json::object();
+  out["start"] = start;
+  out["limit"] = p.per_page;
+  if (with_length) out["length"] = page.size();
+  out["total"] = items.size();
+  out[key] = std::move(page);
+  return out;
+}
+
+std::string EncodeCursor(uint64_t seq, const std::string& id) {
+  std::string b = crypto::Base64Encode(std::to_string(seq) + "," + id);
+  while (!b.empty() && b.back() == '=') b.pop_back();
+  for (char& c : b) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return b;
+}
+
+std::optional<uint64_t> DecodeCursor(std::string c) {
+  for (char& ch : c) {
+    if (ch == '-') ch = '+';
+    if (ch == '_') ch = '/';
+  }
+  auto raw = crypto::Base64Decode(c);
+  if (!raw) return std::nullopt;
+  auto comma = raw->find(',');
+  if (comma == std::string::npos) return std::nullopt;
+  auto v = ParseInt(raw->substr(0, comma));
+  if (!v || *v < 0) return std::nullopt;
+  return static_cast<uint64_t>(*v);
+}
+
+ApiResponse BadCursor() {
+  return InvalidQuery(
+      "'Invalid value for from: not a checkpoint returned by this endpoint' on "
+      "property from.");
+}
+
+// Applies fields/include_fields to an object (Auth0's field projection on reads).
+Json Project(const Json& doc, const ApiRequest& req) {
+  auto it = req.query.find("fields");
+  if (it == req.query.end() || it->second.empty()) return doc;
+  bool include = !req.query.count("include_fields") || QueryTrue(req, "include_fields");
+  std::set<std::string> fields;
+  size_t start = 0;
+  while (start <= it->second.size()) {
+    size_t comma = it->second.find(',', start);
+    fields.insert(it->second.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  Json out = Json::object();
+  for (auto f = doc.begin(); f != doc.end(); ++f) {
+    if (fields.count(f.key()) == static_cast<size_t>(include ? 1 : 0)) out[f.key()] = f.value();
+  }
+  return out;
+}
+
+// Looks up a dotted path in a user document; arrays (identities) match any element.
+void CollectPath(const Json& v, std::string_view path, std::vector<const Json*>& out) {
+  if (path.empty()) {
+    out.push_back(&v);
+    return;
+  }
+  if (v.is_array()) {
+    for (const auto& e : v) CollectPath(e, path, out);
+    return;
+  }
+  if (!v.is_object()) return;
+  size_t dot = path.find('.');
+  std::string head(path.substr(0, dot));
+  auto it = v.find(head);
+  if (it == v.end()) return;
+  CollectPath(*it, dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1), out);
+}
+
+struct Term {
+  std::string field;
+  std::string value;
+  bool prefix = false;
+};
+
+// A subset of Auth0's Lucene query syntax: whitespace- or AND-separated field:value terms,
+// quoted values, trailing '*' wildcards.
+std::optional<std::vector<Term>> ParseQuery(const std::string& q) {
+  std::vector<Term> terms;
+  size_t i = 0;
+  while (i < q.size()) {
+    while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
+    if (i >= q.size()) break;
+    std::string token;
+    bool quoted = false;
+    while (i < q.size() && !std::isspace(static_cast<unsigned char>(q[i]))) {
+      if (q[i] == '"') {
+        size_t end = q.find('"', i + 1);
+        if (end == std::string::npos) return std::nullopt;
+        token += q.substr(i + 1, end - i - 1);
+        quoted = true;
+        i = end + 1;
+      } else {
+        token += q[i++];
+      }
+    }
+    if (!quoted && (token == "AND" || token == "and")) continue;
+    if (!quoted && token == "*") continue;
+    auto colon = token.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    Term t{token.substr(0, colon), token.substr(colon + 1), false};
+    if (!quoted && !t.value.empty() && t.value.back() == '*') {
+      t.prefix = true;
+      t.value.pop_back();
+    }
+    terms.push_back(std::move(t));
+  }
+  return terms;
+}
+
+bool Matches(const Json& doc, const std::vector<Term>& terms) {
+  for (const auto& t : terms) {
+    std::vector<const Json*> values;
+    CollectPath(doc, t.field, values);
+    bool any = false;
+    for (const Json* v : values) {
+      std::string s = v->is_string() ? v->get<std::string>() : v->dump();
+      std::string a = Lower(s), b = Lower(t.value);
+      if (t.prefix ? a.starts_with(b) : a == b) any = true;
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* HttpReason(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Error";
+  }
+}
+
+ApiResponse MakeError(int status, std::string_view message, std::string_view error_code) {
+  Json body = {{"statusCode", status}, {"error", HttpReason(status)}, {"message", message}};
+  if (!error_code.empty()) body["errorCode"] = error_code;
+  return JsonResponse(status, body);
+}
+
+Tenant::Tenant(TenantOptions options, Clock& clock)
+    : options_(std::move(options)), clock_(clock), index_lag_ms_(options_.index_lag_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  InitLocked();
+}
+
+void Tenant::Reset() {
+  std::lock_guard<std::mutex> lock(mu_);
+  InitLocked();
+}
+
+void Tenant::SetIndexLagMs(int64_t ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  index_lag_ms_ = ms;
+}
+
+int64_t Tenant::IndexLagMs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return index_lag_ms_;
+}
+
+void Tenant::InitLocked() {
+  rng_ = std::make_unique<SeededRandom>(options_.seed);
+  next_seq_ = 1;
+  users_.clear();
+  user_by_key_.clear();
+  search_index_.clear();
+  orgs_.clear();
+  org_by_name_.clear();
+  roles_.clear();
+  connections_.clear();
+  clients_.clear();
+  jobs_.clear();
+  refresh_tokens_.clear();
+  emails_.clear();
+
+  Client m2m;
+  m2m.secret = options_.client_secret;
+  m2m.seq = next_seq_++;
+  m2m.doc = {{"name", "auth0-sim management client"},
+             {"client_id", options_.client_id},
+             {"app_type", "non_interactive"},
+             {"is_first_party", true},
+             {"grant_types", Json::array({"client_credentials"})},
+             {"callbacks", Json::array()},
+             {"scopes", "all Management API scopes"}};
+  clients_[options_.client_id] = std::move(m2m);
+
+  Connection db;
+  std::string con_id = NewId("con_", 16);
+  db.seq = next_seq_++;
+  db.doc = {{"id", con_id},
+            {"options", DefaultDbConnectionOptions()},
+            {"strategy", "auth0"},
+            {"name", kDefaultConnection},
+            {"is_domain_connection", false},
+            {"realms", Json::array({kDefaultConnection})}};
+  db.enabled_clients.insert(options_.client_id);
+  connections_[con_id] = std::move(db);
+}
+
+std::string Tenant::NowIso() const {
+  auto now = clock_.Now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+int64_t Tenant::NowMs() const { return clock_.NowUnixMillis(); }
+
+std::string Tenant::RandomString(std::string_view alphabet, size_t n) {
+  std::string s(n, ' ');
+  for (char& c : s) c = alphabet[rng_->Uniform(alphabet.size())];
+  return s;
+}
+
+std::string Tenant::NewId(std::string_view prefix, size_t n) {
+  return std::string(prefix) + RandomString(kAlnum, n);
+}
+
+std::string Tenant::NewUserHex() { return RandomString(kHex, 24); }
+
+std::optional<std::string> Tenant::ClientSecret(const std::string& client_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = clients_.find(client_id);
+  if (it == clients_.end()) return std::nullopt;
+  return it->second.secret;
+}
+
+Json Tenant::UserView(const User& u) const { return u.doc; }
+
+void Tenant::IndexUser(const std::string& id, std::optional<Json> doc, bool immediate) {
+  auto& versions = search_index_[id];
+  int64_t now = NowMs();
+  // Versions already visible except the newest visible one can never be read again.
+  while (versions.size() > 1 && versions[1].visible_at_ms <= now) versions.erase(versions.begin());
+  versions.push_back({immediate ? 0 : now + index_lag_ms_, std::move(doc)});
+}
+
+const Tenant::Connection* Tenant::FindConnectionByName(const std::string& name) const {
+  for (const auto& [id, c] : connections_) {
+    if (c.doc["name"] == name) return &c;
+  }
+  return nullptr;
+}
+
+Json Tenant::ConnectionView(const Connection& c, bool with_enabled_clients) const {
+  Json v = c.doc;
+  if (with_enabled_clients) v["enabled_clients"] = c.enabled_clients;
+  return v;
+}
+
+Json Tenant::OrgConnectionView(const OrgConnection& oc) const {
+  Json v = {{"connection_id", oc.connection_id},
+            {"assign_membership_on_login", oc.assign_membership_on_login},
+            {"show_as_button", oc.show_as_button}};
+  if (oc.is_signup_enabled) v["is_signup_enabled"] = *oc.is_signup_enabled;
+  auto it = connections_.find(oc.connection_id);
+  if (it != connections_.end()) {
+    v["connection"] = {{"name", it->second.doc["name"]}, {"strategy", it->second.doc["strategy"]}};
+  }
+  return v;
+}
+
+bool Tenant::IsMemberVisible(const Org& org, const std::string& user_id, int64_t now) const {
+  auto m = org.members.find(user_id);
+  if (m != org.members.end() && m->second.visible_from_ms <= now) return true;
+  auto t = org.removed.find(user_id);
+  return t != org.removed.end() && t->second.hidden_from_ms > now;
+}
+
+void Tenant::RecordEmail(std::string_view type, const std::string& to, const std::string& user_id) {
+  emails_.push_back({{"type", type}, {"to", to}, {"user_id", user_id}, {"at", NowMs()}});
+}
+
+ApiResponse Tenant::Handle(const RouteMatch& route, const ApiRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  try {
+    return Dispatch(route, request);
+  } catch (const Json::exception& e) {
+    // A body of the right JSON type but unexpected nesting: refuse it like schema validation.
+    return InvalidBody(std::string("'") + e.what() + "'.");
+  }
+}
+
+ApiResponse Tenant::Dispatch(const RouteMatch& route, const ApiRequest& req) {
+  // Bodies: Auth0 (hapi) refuses malformed JSON before any validation.
+  Json body = Json::object();
+  bool is_json =
+      req.content_type.empty() || req.content_type.find("application/json") != std::string::npos;
+  if (is_json && !req.body.empty() &&
+      (req.method == "POST" || req.method == "PATCH" || req.method == "PUT" ||
+       req.method == "DELETE")) {
+    try {
+      body = Json::parse(req.body);
+    } catch (const Json::parse_error&) {
+      return MakeError(400, "Invalid request payload JSON format");
+    }
+  }
+  const auto& p = route.params;
+  auto need_object = [&]() -> std::optional<ApiResponse> {
+    if (body.is_object()) return std::nullopt;
+    return InvalidBody(std::string("'Expected type object but found type ") + TypeName(body) +
+                       "'.");
+  };
+
+  switch (route.handler) {
+    case kDbChangePassword:
+      return ChangePasswordEmail(body);
+    case kSearchUsers:
+      return SearchUsers(req);
+    case kCreateUser:
+      if (auto e = need_object()) return *e;
+      return CreateUser(req, body);
+    case kUsersByEmail:
+      return UsersByEmail(req);
+    case kGetUser:
+      return GetUser(p[0], req);
+    case kPatchUser:
+      if (auto e = need_object()) return *e;
+      return PatchUser(p[0], body);
+    case kDeleteUser:
+      return DeleteUser(p[0]);
+    case kUserOrganizations:
+      return UserOrganizations(p[0], req);
+    case kUserLogs:
+      return UserLogs(p[0], req);
+    case kGetRefreshTokens:
+      return RefreshTokens(p[0], req);
+    case kDeleteRefreshTokens:
+      refresh_tokens_.erase(p[0]);
+      return JsonResponse(202, Json::object());
+    case kDeleteSessions:
+      if (auto u = users_.find(p[0]); u != users_.end()) {
+        u->second.doc.erase("last_login");
+      }
+      return JsonResponse(202, Json::object());
+    case kGetUserBlocks:
+      if (!users_.count(p[0])) return UserNotFound();
+      return JsonResponse(200, {{"blocked_for", Json::array()}});
+    case kDeleteUserBlocks:
+      if (!users_.count(p[0])) return UserNotFound();
+      return NoContent();
+
+    case kListOrgs:
+      return ListOrgs(req);
+    case kCreateOrg:
+      if (auto e = need_object()) return *e;
+      return CreateOrg(body);
+    case kGetOrgByName: {
+      auto it = org_by_name_.find(p[0]);
+      if (it == org_by_name_.end()) return OrgNotFound();
+      return JsonResponse(200, orgs_.at(it->second).doc);
+    }
+    case kGetOrg: {
+      auto it = orgs_.find(p[0]);
+      if (it == orgs_.end()) return OrgNotFound();
+      return JsonResponse(200, it->second.doc);
+    }
+    case kPatchOrg:
+      if (auto e = need_object()) return *e;
+      return PatchOrg(p[0], body);
+    case kDeleteOrg: {
+      auto it = orgs_.find(p[0]);
+      if (it == orgs_.end()) return OrgNotFound();
+      org_by_name_.erase(it->second.doc["name"].get<std::string>());
+      orgs_.erase(it);
+      return NoContent();
+    }
+    case kListMembers:
+      return ListMembers(p[0], req);
+    case kAddMembers:
+    case kDeleteMembers:
+      if (auto e = need_object()) return *e;
+      return ChangeMembers(p[0], body, route.handler == kAddMembers);
+    case kListMemberRoles:
+      return ListMemberRoles(p[0], p[1], req);
+    case kAddMemberRoles:
+    case kDeleteMemberRoles:
+      if (auto e = need_object()) return *e;
+      return ChangeMemberRoles(p[0], p[1], body, route.handler == kAddMemberRoles);
+    case kListOrgConnections: {
+      auto it = orgs_.find(p[0]);
+      if (it == orgs_.end()) return OrgNotFound();
+      auto paging = ParsePaging(req, false);
+      if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+      Json items = Json::array();
+      for (const auto& oc : it->second.connections) items.push_back(OrgConnectionView(oc));
+      if (!QueryTrue(req, "include_totals")) return JsonResponse(200, items);
+      // Recorded quirk: "limit" is the number of connections returned, not per_page.
+      size_t n = items.size();
+      return JsonResponse(
+          200,
+          {{"enabled_connections", std::move(items)}, {"start", 0}, {"limit", n}, {"total", n}});
+    }
+    case kAddOrgConnection:
+      if (auto e = need_object()) return *e;
+      return AddOrgConnection(p[0], body);
+    case kGetOrgConnection:
+    case kDeleteOrgConnection: {
+      auto it = orgs_.find(p[0]);
+      if (it == orgs_.end()) return OrgNotFound();
+      auto& conns = it->second.connections;
+      auto c = std::find_if(conns.begin(), conns.end(),
+                            [&](const OrgConnection& oc) { return oc.connection_id == p[1]; });
+      if (c == conns.end()) return MakeError(404, "No connection found by that id");
+      if (route.handler == kGetOrgConnection) return JsonResponse(200, OrgConnectionView(*c));
+      conns.erase(c);
+      return NoContent();
+    }
+    case kPatchOrgConnection:
+      if (auto e = need_object()) return *e;
+      return PatchOrgConnection(p[0], p[1], body);
+
+    case kListRoles:
+      return ListRoles(req);
+    case kCreateRole:
+      if (auto e = need_object()) return *e;
+      return CreateRole(body);
+    case kGetRole: {
+      auto it = roles_.find(p[0]);
+      if (it == roles_.end()) return RoleNotFound();
+      return JsonResponse(200, it->second);
+    }
+    case kPatchRole:
+      if (auto e = need_object()) return *e;
+      return PatchRole(p[0], body);
+    case kDeleteRole: {
+      if (!roles_.erase(p[0])) return RoleNotFound();
+      for (auto& [oid, org] : orgs_) {
+        for (auto& [uid, roles] : org.member_roles) roles.erase(p[0]);
+      }
+      return JsonResponse(200, Json::object());
+    }
+
+    case kListConnections:
+      return ListConnections(req);
+    case kCreateConnection:
+      if (auto e = need_object()) return *e;
+      return CreateConnection(body);
+    case kGetConnection: {
+      auto it = connections_.find(p[0]);
+      if (it == connections_.end()) return ConnectionNotFound();
+      return JsonResponse(200, ConnectionView(it->second, true));
+    }
+    case kPatchConnection:
+      if (auto e = need_object()) return *e;
+      return PatchConnection(p[0], body);
+    case kDeleteConnection: {
+      auto it = connections_.find(p[0]);
+      if (it == connections_.end()) return ConnectionNotFound();
+      connections_.erase(it);
+      for (auto& [oid, org] : orgs_) {
+        std::erase_if(org.connections,
+                      [&](const OrgConnection& oc) { return oc.connection_id == p[0]; });
+      }
+      return JsonResponse(202, {{"deleted_at", NowIso()}});
+    }
+    case kGetConnectionClients:
+      return ConnectionClients(p[0], req);
+    case kPatchConnectionClients:
+      return PatchConnectionClients(p[0], body);
+
+    case kListClients:
+      return ListClients(req);
+    case kCreateClient:
+      if (auto e = need_object()) return *e;
+      return CreateClient(body);
+    case kGetClient: {
+      auto it = clients_.find(p[0]);
+      if (it == clients_.end()) return ClientNotFound();
+      Json v = it->second.doc;
+      v["client_secret"] = it->second.secret;
+      return JsonResponse(200, Project(v, req));
+    }
+    case kPatchClient:
+      if (auto e = need_object()) return *e;
+      return PatchClient(p[0], body);
+    case kDeleteClient: {
+      if (!clients_.erase(p[0])) return ClientNotFound();
+      for (auto& [cid, c] : connections_) c.enabled_clients.erase(p[0]);
+      return NoContent();
+    }
+    case kGetClientConnections:
+      return ClientConnections(p[0], req);
+
+    case kTicketPasswordChange:
+    case kTicketEmailVerification:
+      if (auto e = need_object()) return *e;
+      return Ticket(body, route.handler == kTicketPasswordChange);
+    case kJobVerificationEmail:
+      if (auto e = need_object()) return *e;
+      return VerificationEmailJob(body);
+    case kJobUsersImport:
+      return ImportJob(req);
+    case kJobUsersExport:
+      if (auto e = need_object()) return *e;
+      return ExportJob(body);
+    case kGetJob: {
+      auto it = jobs_.find(p[0]);
+      if (it == jobs_.end()) return MakeError(404, "The job does not exist.", "inexistent_job");
+      return JsonResponse(200, it->second.status_doc);
+    }
+    case kGetJobErrors: {
+      auto it = jobs_.find(p[0]);
+      if (it == jobs_.end()) return MakeError(404, "The job does not exist.", "inexistent_job");
+      return JsonResponse(200, it->second.errors);
+    }
+    default:
+      break;
+  }
+  return MakeError(404, "Not Found");
+}
+
+// ---------------------------------------------------------------------------------- users
+
+std::string Tenant::AddUserLocked(const Json& body, const Connection& conn, bool gravatar_secure,
+                                  bool password_set) {
+  std::string hex = body.contains("user_id") ? body["user_id"].get<std::string>() : NewUserHex();
+  while (!body.contains("user_id") && users_.count("auth0|" + hex)) hex = NewUserHex();
+  std::string id = "auth0|" + hex;
+  std::string now = NowIso();
+  const std::string conn_name = conn.doc["name"];
+  User u;
+  u.seq = next_seq_++;
+  u.connection = conn_name;
+  u.password_set = password_set;
+  Json doc = Json::object();
+  for (const char* k :
+       {"email", "email_verified", "given_name", "family_name", "name", "nickname", "picture",
+        "username", "phone_number", "phone_verified", "blocked", "user_metadata", "app_metadata"}) {
+    if (body.contains(k)) doc[k] = body[k];
+  }
+  std::string email = body.value("email", "");
+  if (!doc.contains("email_verified")) doc["email_verified"] = false;
+  if (!doc.contains("name")) doc["name"] = email;
+  if (!doc.contains("nickname")) doc["nickname"] = email.substr(0, email.find('@'));
+  if (!doc.contains("picture")) doc["picture"] = Gravatar(email, gravatar_secure);
+  doc["created_at"] = now;
+  doc["updated_at"] = now;
+  doc["user_id"] = id;
+  doc["identities"] = Json::array(
+      {{{"connection", conn_name}, {"user_id", hex}, {"provider", "auth0"}, {"isSocial", false}}});
+  u.doc = std::move(doc);
+  u.email_lower = Lower(email);
+  user_by_key_[conn_name + "\n" + u.email_lower] = id;
+  IndexUser(id, u.doc, false);
+  users_[id] = std::move(u);
+  return id;
+}
+
+ApiResponse Tenant::CreateUser(const ApiRequest& req, const Json& body) {
+  if (auto e = CheckAllowed(
+          body, {"email", "phone_number", "user_metadata", "blocked", "email_verified",
+                 "phone_verified", "app_metadata", "given_name", "family_name", "name", "nickname",
+                 "picture", "user_id", "connection", "password", "verify_email", "username"})) {
+    return *e;
+  }
+  if (auto e = Required(body, "connection")) return *e;
+  if (auto e = CheckUserFields(body)) return *e;
+  if (auto e = CheckProfileSize(body)) return *e;
+  const Connection* conn = FindConnectionByName(body["connection"]);
+  if (conn == nullptr) {
+    return MakeError(400, "The connection does not exist.", "inexistent_connection");
+  }
+  const std::string conn_name = conn->doc["name"];
+  if (!req.caller_client_id.empty() && !conn->enabled_clients.count(req.caller_client_id)) {
+    return MakeError(400,
+                     "Connection must be enabled for this client to perform single user creation "
+                     "and signup operations (client_id: " +
+                         req.caller_client_id + " - connection: " + conn_name + ")",
+                     "operation_not_supported");
+  }
+  if (conn->doc["strategy"] == "auth0") {
+    if (auto e = Required(body, "email")) return *e;
+    if (auto e = Required(body, "password")) return *e;
+    if (!GoodPassword(body["password"])) {
+      return MakeError(400, "PasswordStrengthError: Password is too weak", "invalid_body");
+    }
+  }
+  if (body.contains("username")) {
+    const auto& opts = conn->doc["options"];
+    int64_t max_len = 15, min_len = 1;
+    if (opts.contains("validation") && opts["validation"].contains("username")) {
+      max_len = opts["validation"]["username"].value("max", max_len);
+      min_len = opts["validation"]["username"].value("min", min_len);
+    }
+    if (auto e = CheckString(body, "username", static_cast<size_t>(min_len),
+                             static_cast<size_t>(max_len))) {
+      return *e;
+    }
+    for (const auto& [uid, u] : users_) {
+      if (u.connection == conn_name && u.doc.value("username", "") == body["username"]) {
+        return MakeError(409, "The username provided is in use already.", "auth0_idp_error");
+      }
+    }
+  }
+  std::string email = Lower(body.value("email", ""));
+  if (user_by_key_.count(conn_name + "\n" + email)) {
+    return MakeError(409, "The user already exists.", "auth0_idp_error");
+  }
+  if (body.contains("user_id") && users_.count("auth0|" + body["user_id"].get<std::string>())) {
+    return MakeError(409, "The user already exists.", "auth0_idp_error");
+  }
+  std::string id = AddUserLocked(body, *conn, false, body.contains("password"));
+  const User& u = users_.at(id);
+  // Auth0 sends the verification e-mail unless told not to or the address is already verified.
+  if (body.value("verify_email", true) && !u.doc.value("email_verified", false)) {
+    RecordEmail("verification", u.doc.value("email", ""), id);
+  }
+  return JsonResponse(201, UserView(u));
+}
+
+ApiResponse Tenant::GetUser(const std::string& id, const ApiRequest& req) {
+  auto it = users_.find(id);
+  if (it == users_.end()) return UserNotFound();
+  return JsonResponse(200, Project(UserView(it->second), req));
+}
+
+ApiResponse Tenant::PatchUser(const std::string& id, const Json& body) {
+  if (auto e = CheckAllowed(
+          body, {"blocked", "email_verified", "email", "phone_number", "phone_verified",
+                 "user_metadata", "app_metadata", "given_name", "family_name", "name", "nickname",
+                 "picture", "verify_email", "verify_phone_number", "password", "connection",
+                 "client_id", "username"})) {
+    return *e;
+  }
+  if (auto e = CheckUserFields(body)) return *e;
+  auto it = users_.find(id);
+  if (it == users_.end()) return UserNotFound();
+  User& u = it->second;
+  if (body.contains("connection") && !FindConnectionByName(body["connection"])) {
+    return MakeError(400, "The connection does not exist.", "inexistent_connection");
+  }
+  if (body.contains("password") && !GoodPassword(body["password"])) {
+    return MakeError(400, "PasswordStrengthError: Password is too weak", "invalid_body");
+  }
+  std::string new_email_lower = u.email_lower;
+  if (body.contains("email")) {
+    new_email_lower = Lower(body["email"].get<std::string>());
+    auto dup = user_by_key_.find(u.connection + "\n" + new_email_lower);
+    if (dup != user_by_key_.end() && dup->second != id) {
+      return MakeError(409, "The specified new email already exists", "auth0_idp_error");
+    }
+  }
+  Json doc = u.doc;
+  for (const char* k : {"blocked", "email_verified", "phone_number", "phone_verified", "given_name",
+                        "family_name", "name", "nickname", "picture", "username"}) {
+    if (body.contains(k)) doc[k] = body[k];
+  }
+  if (body.contains("user_metadata")) MergeMetadata(doc, "user_metadata", body["user_metadata"]);
+  if (body.contains("app_metadata")) MergeMetadata(doc, "app_metadata", body["app_metadata"]);
+  if (auto e = CheckProfileSize(doc)) return *e;
+  std::string now = NowIso();
+  if (body.contains("email")) {
+    doc["email"] = body["email"];
+    if (!body.contains("email_verified")) doc["email_verified"] = false;
+    user_by_key_.erase(u.connection + "\n" + u.email_lower);
+    user_by_key_[u.connection + "\n" + new_email_lower] = id;
+    u.email_lower = new_email_lower;
+    if (body.value("verify_email", false)) RecordEmail("verification", doc["email"], id);
+  }
+  if (body.contains("password")) {
+    doc["last_password_reset"] = now;
+    u.password_set = true;
+  }
+  doc["updated_at"] = now;
+  u.doc = std::move(doc);
+  IndexUser(id, u.doc, false);
+  return JsonResponse(200, UserView(u));
+}
+
+ApiResponse Tenant::DeleteUser(const std::string& id) {
+  auto it = users_.find(id);
+  // Auth0 answers 204 for a user that is already gone: deletes are idempotent.
+  if (it == users_.end()) return NoContent();
+  user_by_key_.erase(it->second.connection + "\n" + it->second.email_lower);
+  users_.erase(it);
+  IndexUser(id, std::nullopt, false);
+  int64_t now = NowMs();
+  for (auto& [oid, org] : orgs_) {
+    auto m = org.members.find(id);
+    if (m != org.members.end()) {
+      if (m->second.visible_from_ms <= now) {
+        org.removed[id] = {m->second.seq, now + index_lag_ms_};
+      }
+      org.members.erase(m);
+    }
+    org.member_roles.erase(id);
+  }
+  refresh_tokens_.erase(id);
+  return NoContent();
+}
+
+ApiResponse Tenant::SearchUsers(const ApiRequest& req) {
+  auto paging = ParsePaging(req, false);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  const Paging& pg = std::get<Paging>(paging);
+  std::vector<Term> terms;
+  if (auto it = req.query.find("q"); it != req.query.end()) {
+    auto parsed = ParseQuery(it->second);
+    if (!parsed) {
+      return MakeError(400,
+                       "Query validation error: 'Invalid query: " + it->second +
+                           "' on property q (Query in Lucene query string syntax).",
+                       "invalid_query_string");
+    }
+    terms = std::move(*parsed);
+  }
+  if (auto c = req.query.find("connection"); c != req.query.end()) {
+    terms.push_back({"identities.connection", c->second, false});
+  }
+  int64_t now = NowMs();
+  std::vector<std::pair<std::string, const Json*>> hits;  // (created_at, doc)
+  for (const auto& [id, versions] : search_index_) {
+    const IndexVersion* visible = nullptr;
+    for (const auto& v : versions) {
+      if (v.visible_at_ms <= now) visible = &v;
+    }
+    if (visible == nullptr || !visible->doc) continue;
+    if (Matches(*visible->doc, terms)) {
+      hits.emplace_back(visible->doc->value("created_at", ""), &*visible->doc);
+    }
+  }
+  std::stable_sort(hits.begin(), hits.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Json> items;
+  items.reserve(hits.size());
+  for (const auto& h : hits) items.push_back(Project(*h.second, req));
+  return JsonResponse(200, OffsetPage(items, pg, "users", true));
+}
+
+ApiResponse Tenant::UsersByEmail(const ApiRequest& req) {
+  auto it = req.query.find("email");
+  if (it == req.query.end()) {
+    return InvalidQuery("'Missing required property: email' on property email.");
+  }
+  std::string email = Lower(it->second);
+  Json out = Json::array();
+  std::vector<const User*> found;
+  for (const auto& [id, u] : users_) {
+    if (u.email_lower == email) found.push_back(&u);
+  }
+  std::sort(found.begin(), found.end(),
+            [](const User* a, const User* b) { return a->seq < b->seq; });
+  for (const User* u : found) out.push_back(Project(UserView(*u), req));
+  return JsonResponse(200, out);
+}
+
+ApiResponse Tenant::UserOrganizations(const std::string& id, const ApiRequest& req) {
+  auto paging = ParsePaging(req, false);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  if (!users_.count(id)) return UserNotFound();
+  std::vector<std::pair<uint64_t, const Json*>> found;
+  for (const auto& [oid, org] : orgs_) {
+    if (org.members.count(id)) found.emplace_back(org.seq, &org.doc);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<Json> items;
+  for (const auto& f : found) items.push_back(*f.second);
+  return JsonResponse(200, OffsetPage(items, std::get<Paging>(paging), "organizations"));
+}
+
+ApiResponse Tenant::UserLogs(const std::string& id, const ApiRequest& req) {
+  auto paging = ParsePaging(req, false);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  (void)id;
+  return JsonResponse(200, OffsetPage({}, std::get<Paging>(paging), "logs", true));
+}
+
+ApiResponse Tenant::RefreshTokens(const std::string& id, const ApiRequest& req) {
+  auto paging = ParsePaging(req, true);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  const Paging& pg = std::get<Paging>(paging);
+  Json tokens = Json::array();
+  auto it = refresh_tokens_.find(id);
+  int64_t limit = pg.checkpoint ? pg.take : pg.per_page;
+  bool after = pg.from.empty();
+  if (it != refresh_tokens_.end()) {
+    for (const auto& t : it->second) {
+      if (!after) {
+        if (t["id"] == pg.from) after = true;
+        continue;
+      }
+      if (static_cast<int64_t>(tokens.size()) < limit) tokens.push_back(t);
+    }
+  }
+  Json out = {{"tokens", tokens}};
+  // As recorded: a non-empty page carries "next" (the last token id), an empty one does not.
+  if (!tokens.empty()) out["next"] = tokens.back()["id"];
+  if (pg.include_totals) out["total"] = tokens.size();
+  return JsonResponse(200, out);
+}
+
+ApiResponse Tenant::ChangePasswordEmail(const Json& body) {
+  auto oauth_error = [](const std::string& desc) {
+    return JsonResponse(400, {{"error", "invalid_request"}, {"error_description", desc}});
+  };
+  if (!body.is_object() || !body.contains("email") || !body["email"].is_string()) {
+    return oauth_error("email is required");
+  }
+  std::string conn = body.value("connection", "");
+  if (conn.empty()) return oauth_error("connection is required");
+  if (!FindConnectionByName(conn)) return oauth_error("connection not found");
+  // Same answer whether or not the user exists (no account enumeration), as Auth0 does.
+  auto it = user_by_key_.find(conn + "\n" + Lower(body["email"].get<std::string>()));
+  if (it != user_by_key_.end()) {
+    RecordEmail("change_password", users_.at(it->second).doc.value("email", ""), it->second);
+  }
+  ApiResponse r;
+  r.status = 200;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = "We've just sent you an email to reset your password.";
+  return r;
+}
+
+// --------------------------------------------------------------------------- organizations
+
+namespace {
+
+std::optional<ApiResponse> CheckOrgFields(const Json& body) {
+  if (body.contains("name")) {
+    if (auto e = CheckString(body, "name", 1, 50)) return e;
+    const std::string& name = body["name"].get_ref<const std::string&>();
+    for (unsigned char c : name) {
+      if (!(std::islower(c) || std::isdigit(c) || c == '-' || c == '_')) {
+        return InvalidBody("'String does not match pattern ^[a-z0-9\\-_]+$: " + name +
+                           "' on property name (The name of this organization).");
+      }
+    }
+  }
+  if (body.contains("display_name") && !body["display_name"].is_null()) {
+    if (auto e = CheckString(body, "display_name", 1, 255)) return e;
+  }
+  if (body.contains("branding") && !body["branding"].is_null()) {
+    if (auto e = CheckObject(body, "branding")) return e;
+    const Json& b = body["branding"];
+    if (auto e = CheckAllowed(b, {"logo_url", "colors"})) return e;
+    if (auto e = CheckString(b, "logo_url", 0, 2048)) return e;
+    if (b.contains("colors")) {
+      if (auto e = CheckObject(b, "colors")) return e;
+      if (auto e = CheckAllowed(b["colors"], {"primary", "page_background"})) return e;
+      for (auto it = b["colors"].begin(); it != b["colors"].end(); ++it) {
+        const Json& v = it.value();
+        bool ok = v.is_string() && v.get<std::string>().size() == 7 &&
+                  v.get<std::string>()[0] == '#' &&
+                  std::all_of(v.get<std::string>().begin() + 1, v.get<std::string>().end(),
+                              [](unsigned char c) { return std::isxdigit(c); });
+        if (!ok) {
+          return InvalidBody(
+              "'String does not match pattern ^#[0-9a-fA-F]{6}$' on property "
+              "branding.colors." +
+              it.key() + ".");
+        }
+      }
+    }
+  }
+  if (body.contains("metadata") && !body["metadata"].is_null()) {
+    if (auto e = CheckObject(body, "metadata")) return e;
+    const Json& m = body["metadata"];
+    if (m.size() > 25) {
+      return InvalidBody("'Too many properties defined (" + std::to_string(m.size()) +
+                         "), maximum 25' on property metadata (Metadata associated with the "
+                         "organization, in the form of an object with string values (max 255 "
+                         "chars). Maximum of 25 metadata properties allowed.).");
+    }
+    for (auto it = m.begin(); it != m.end(); ++it) {
+      if (it.key().size() > 255) {
+        return InvalidBody("'Property name too long (max 255 chars): " + it.key() +
+                           "' on property metadata.");
+      }
+      if (!it.value().is_string() && !it.value().is_null()) {
+        return InvalidBody("'Expected type string but found type " +
+                           std::string(TypeName(it.value())) + "' on property metadata." +
+                           it.key() + ".");
+      }
+      if (it.value().is_string() && it.value().get<std::string>().size() > 255) {
+        return InvalidBody("'String is too long (" +
+                           std::to_string(it.value().get<std::string>().size()) +
+                           " chars), maximum 255' on property metadata." + it.key() + ".");
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+ApiResponse TooManyOrgConnections() {
+  return MakeError(400, "An organization cannot have more than 10 enabled connections.",
+                   "invalid_body");
+}
+
+}  // namespace
+
+std::optional<ApiResponse> Tenant::ValidateOrgConnection(const Json& item, bool require_id) {
+  if (!item.is_object())
+    return InvalidBody("'Expected type object' on property enabled_connections.");
+  if (auto e = CheckAllowed(item, {"connection_id", "assign_membership_on_login", "show_as_button",
+                                   "is_signup_enabled"})) {
+    return e;
+  }
+  if (require_id) {
+    if (auto e = Required(item, "connection_id")) return e;
+  }
+  if (auto e = CheckType(item, "connection_id", Json::value_t::string, "string")) return e;
+  for (const char* k : {"assign_membership_on_login", "show_as_button", "is_signup_enabled"}) {
+    if (auto e = CheckBool(item, k)) return e;
+  }
+  if (require_id && !connections_.count(item["connection_id"])) {
+    return MakeError(404, "No connection found by that id");
+  }
+  return std::nullopt;
+}
+
+ApiResponse Tenant::CreateOrg(const Json& body) {
+  if (auto e = CheckAllowed(
+          body, {"name", "display_name", "branding", "metadata", "enabled_connections"})) {
+    return *e;
+  }
+  if (auto e = Required(body, "name")) return *e;
+  if (auto e = CheckOrgFields(body)) return *e;
+  std::vector<OrgConnection> conns;
+  if (body.contains("enabled_connections")) {
+    if (auto e = CheckArray(body, "enabled_connections")) return *e;
+    if (body["enabled_connections"].size() > 10) return TooManyOrgConnections();
+    for (const auto& item : body["enabled_connections"]) {
+      if (auto e = ValidateOrgConnection(item, true)) return *e;
+      OrgConnection oc;
+      oc.connection_id = item["connection_id"];
+      oc.assign_membership_on_login = item.value("assign_membership_on_login", false);
+      oc.show_as_button = item.value("show_as_button", true);
+      if (item.contains("is_signup_enabled"))
+        oc.is_signup_enabled = item["is_signup_enabled"].get<bool>();
+      conns.push_back(oc);
+    }
+  }
+  const std::string name = body["name"];
+  if (org_by_name_.count(name)) {
+    return MakeError(409, "An organization with this name already exists.",
+                     "organization_conflict");
+  }
+  Org org;
+  org.seq = next_seq_++;
+  std::string id = NewId("org_", 16);
+  while (orgs_.count(id)) id = NewId("org_", 16);
+  org.doc = {{"id", id}, {"name", name}};
+  for (const char* k : {"display_name", "branding", "metadata"}) {
+    if (body.contains(k) && !body[k].is_null()) org.doc[k] = body[k];
+  }
+  org.connections = std::move(conns);
+  Json view = org.doc;
+  if (body.contains("enabled_connections")) {
+    view["enabled_connections"] = Json::array();
+    for (const auto& oc : org.connections)
+      view["enabled_connections"].push_back(OrgConnectionView(oc));
+  }
+  org_by_name_[name] = id;
+  orgs_[id] = std::move(org);
+  return JsonResponse(201, view);
+}
+
+ApiResponse Tenant::ListOrgs(const ApiRequest& req) {
+  auto paging = ParsePaging(req, true);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  const Paging& pg = std::get<Paging>(paging);
+  std::vector<const Org*> all;
+  for (const auto& [id, org] : orgs_) all.push_back(&org);
+  std::sort(all.begin(), all.end(), [](const Org* a, const Org* b) { return a->seq < b->seq; });
+  if (!pg.checkpoint) {
+    std::vector<Json> items;
+    items.reserve(all.size());
+    for (const Org* o : all) items.push_back(o->doc);
+    return JsonResponse(200, OffsetPage(items, pg, "organizations"));
+  }
+  uint64_t after = 0;
+  if (!pg.from.empty()) {
+    auto c = DecodeCursor(pg.from);
+    if (!c) return BadCursor();
+    after = *c;
+  }
+  Json page = Json::array();
+  const Org* last = nullptr;
+  bool more = false;
+  for (const Org* o : all) {
+    if (o->seq <= after) continue;
+    if (static_cast<int64_t>(page.size()) == pg.take) {
+      more = true;
+      break;
+    }
+    page.push_back(o->doc);
+    last = o;
+  }
+  Json out = {{"organizations", page}};
+  // As recorded for organizations: "next" only while more organizations follow.
+  if (more && last) out["next"] = EncodeCursor(last->seq, last->doc["id"]);
+  return JsonResponse(200, out);
+}
+
+ApiResponse Tenant::PatchOrg(const std::string& id, const Json& body) {
+  if (auto e = CheckAllowed(body, {"name", "display_name", "branding", "metadata"})) return *e;
+  if (auto e = CheckOrgFields(body)) return *e;
+  auto it = orgs_.find(id);
+  if (it == orgs_.end()) return OrgNotFound();
+  Org& org = it->second;
+  if (body.contains("name")) {
+    const std::string name = body["name"];
+    auto dup = org_by_name_.find(name);
+    if (dup != org_by_name_.end() && dup->second != id) {
+      return MakeError(409, "An organization with this name already exists.",
+                       "organization_conflict");
+    }
+    org_by_name_.erase(org.doc["name"].get<std::string>());
+    org_by_name_[name] = id;
+    org.doc["name"] = name;
+  }
+  // Organization metadata (and branding) are replaced whole, unlike user metadata.
+  for (const char* k : {"display_name", "branding", "metadata"}) {
+    if (!body.contains(k)) continue;
+    if (body[k].is_null()) {
+      org.doc.erase(k);
+    } else {
+      org.doc[k] = body[k];
+    }
+  }
+  return JsonResponse(200, org.doc);
+}
+
+ApiResponse Tenant::ListMembers(const std::string& org_id, const ApiRequest& req) {
+  auto paging = ParsePaging(req, true);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  const Paging& pg = std::get<Paging>(paging);
+  auto it = orgs_.find(org_id);
+  if (it == orgs_.end()) return OrgNotFound();
+  const Org& org = it->second;
+  int64_t now = NowMs();
+  // Member lists come from a search index that lags behind writes.
+  std::vector<std::pair<uint64_t, std::string>> visible;
+  for (const auto& [uid, m] : org.members) {
+    if (m.visible_from_ms <= now) visible.emplace_back(m.seq, uid);
+  }
+  for (const auto& [uid, t] : org.removed) {
+    if (t.hidden_from_ms > now && !org.members.count(uid)) visible.emplace_back(t.seq, uid);
+  }
+  std::sort(visible.begin(), visible.end());
+  std::string fields = req.query.count("fields") ? req.query.at("fields") : "";
+  bool want_roles = fields.find("roles") != std::string::npos;
+  auto view = [&](const std::string& uid) {
+    Json v = {{"user_id", uid}};
+    if (auto u = users_.find(uid); u != users_.end()) {
+      for (const char* k : {"email", "picture", "name"}) {
+        if (u->second.doc.contains(k)) v[k] = u->second.doc[k];
+      }
+    }
+    if (want_roles) {
+      Json roles = Json::array();
+      if (auto r = org.member_roles.find(uid); r != org.member_roles.end()) {
+        for (const auto& rid : r->second) {
+          if (auto role = roles_.find(rid); role != roles_.end()) {
+            roles.push_back({{"id", rid}, {"name", role->second["name"]}});
+          }
+        }
+      }
+      v["roles"] = roles;
+    }
+    return Project(v, req);
+  };
+  if (!pg.checkpoint) {
+    std::vector<Json> items;
+    items.reserve(visible.size());
+    for (const auto& [seq, uid] : visible) items.push_back(view(uid));
+    return JsonResponse(200, OffsetPage(items, pg, "members"));
+  }
+  uint64_t after = 0;
+  if (!pg.from.empty()) {
+    auto c = DecodeCursor(pg.from);
+    if (!c) return BadCursor();
+    after = *c;
+  }
+  Json page = Json::array();
+  uint64_t last_seq = 0;
+  std::string last_id;
+  for (const auto& [seq, uid] : visible) {
+    if (seq <= after) continue;
+    if (static_cast<int64_t>(page.size()) == pg.take) break;
+    page.push_back(view(uid));
+    last_seq = seq;
+    last_id = uid;
+  }
+  Json out = {{"members", page}};
+  // As recorded for members: every non-empty page carries "next", even a short last page; the
+  // client learns it is done from an empty page.
+  if (!page.empty()) out["next"] = EncodeCursor(last_seq, last_id);
+  return JsonResponse(200, out);
+}
+
+ApiResponse Tenant::ChangeMembers(const std::string& org_id, const Json& body, bool add) {
+  if (auto e = CheckAllowed(body, {"members"})) return *e;
+  if (auto e = Required(body, "members")) return *e;
+  if (auto e = CheckArray(body, "members")) return *e;
+  const Json& members = body["members"];
+  if (members.empty() || members.size() > 10) {
+    return InvalidBody(members.empty() ? "'Array is too short (0), minimum 1' on property members."
+                                       : "'Array is too long (" + std::to_string(members.size()) +
+                                             "), maximum 10' on property members.");
+  }
+  for (const auto& m : members) {
+    if (!m.is_string()) {
+      return InvalidBody(std::string("'Expected type string but found type ") + TypeName(m) +
+                         "' on property members.");
+    }
+  }
+  auto it = orgs_.find(org_id);
+  if (it == orgs_.end()) return OrgNotFound();
+  Org& org = it->second;
+  int64_t now = NowMs();
+  if (add) {
+    for (const auto& m : members) {
+      if (!users_.count(m.get<std::string>())) return UserNotFound();
+    }
+    for (const auto& m : members) {
+      const std::string uid = m;
+      if (org.members.count(uid)) continue;
+      Member mem;
+      mem.seq = next_seq_++;
+      auto t = org.removed.find(uid);
+      // Still listed (removal not yet indexed): the re-add is visible at once.
+      bool still_listed = t != org.removed.end() && t->second.hidden_from_ms > now;
+      mem.visible_from_ms = still_listed ? 0 : now + index_lag_ms_;
+      if (t != org.removed.end()) {
+        if (still_listed) mem.seq = t->second.seq;
+        org.removed.erase(t);
+      }
+      org.members[uid] = mem;
+    }
+  } else {
+    for (const auto& m : members) {
+      const std::string uid = m;
+      auto mem = org.members.find(uid);
+      if (mem == org.members.end()) continue;
+      if (mem->second.visible_from_ms <= now) {
+        org.removed[uid] = {mem->second.seq, now + index_lag_ms_};
+      }
+      org.members.erase(mem);
+      // Auth0 drops a member's organization roles with the membership.
+      org.member_roles.erase(uid);
+    }
+  }
+  return NoContent();
+}
+
+ApiResponse Tenant::ChangeMemberRoles(const std::string& org_id, const std::string& user_id,
+                                      const Json& body, bool add) {
+  if (auto e = CheckAllowed(body, {"roles"})) return *e;
+  if (auto e = Required(body, "roles")) return *e;
+  if (auto e = CheckArray(body, "roles")) return *e;
+  if (body["roles"].empty())
+    return InvalidBody("'Array is too short (0), minimum 1' on property roles.");
+  for (const auto& r : body["roles"]) {
+    if (!r.is_string()) return InvalidBody("'Expected type string' on property roles.");
+  }
+  auto it = orgs_.find(org_id);
+  if (it == orgs_.end()) return OrgNotFound();
+  if (!users_.count(user_id)) return UserNotFound();
+  for (const auto& r : body["roles"]) {
+    if (!roles_.count(r.get<std::string>())) return RoleNotFound();
+  }
+  auto& roles = it->second.member_roles[user_id];
+  for (const auto& r : body["roles"]) {
+    if (add) {
+      roles.insert(r.get<std::string>());
+    } else {
+      roles.erase(r.get<std::string>());
+    }
+  }
+  return NoContent();
+}
+
+ApiResponse Tenant::ListMemberRoles(const std::string& org_id, const std::string& user_id,
+                                    const ApiRequest& req) {
+  auto paging = ParsePaging(req, false);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  auto it = orgs_.find(org_id);
+  if (it == orgs_.end()) return OrgNotFound();
+  std::vector<Json> items;
+  if (auto r = it->second.member_roles.find(user_id); r != it->second.member_roles.end()) {
+    for (const auto& rid : r->second) {
+      if (auto role = roles_.find(rid); role != roles_.end()) items.push_back(role->second);
+    }
+  }
+  return JsonResponse(200, OffsetPage(items, std::get<Paging>(paging), "roles"));
+}
+
+ApiResponse Tenant::AddOrgConnection(const std::string& org_id, const Json& body) {
+  if (auto e = ValidateOrgConnection(body, false)) return *e;
+  if (auto e = Required(body, "connection_id")) return *e;
+  auto it = orgs_.find(org_id);
+  if (it == orgs_.end()) return OrgNotFound();
+  if (!connections_.count(body["connection_id"]))
+    return MakeError(404, "No connection found by that id");
+  auto& conns = it->second.connections;
+  for (const auto& oc : conns) {
+    if (oc.connection_id == body["connection_id"]) {
+      return MakeError(409, "The connection is already enabled for this organization.",
+                       "organization_connection_conflict");
+    }
+  }
+  if (conns.size() >= 10) return TooManyOrgConnections();
+  OrgConnection oc;
+  oc.connection_id = body["connection_id"];
+  oc.assign_membership_on_login = body.value("assign_membership_on_login", false);
+  oc.show_as_button = body.value("show_as_button", true);
+  if (body.contains("is_signup_enabled"))
+    oc.is_signup_enabled = body["is_signup_enabled"].get<bool>();
+  conns.push_back(oc);
+  return JsonResponse(201, OrgConnectionView(oc));
+}
+
+ApiResponse Tenant::PatchOrgConnection(const std::string& org_id, const std::string& con_id,
+                                       const Json& body) {
+  if (auto e = CheckAllowed(
+          body, {"assign_membership_on_login", "show_as_button", "is_signup_enabled"})) {
+    return *e;
+  }
+  if (auto e = ValidateOrgConnection(body, false)) return *e;
+  auto it = orgs_.find(org_id);
+  if (it == orgs_.end()) return OrgNotFound();
+  for (auto& oc : it->second.connections) {
+    if (oc.connection_id != con_id) continue;
+    if (body.contains("assign_membership_on_login")) {
+      oc.assign_membership_on_login = body["assign_membership_on_login"];
+    }
+    if (body.contains("show_as_button")) oc.show_as_button = body["show_as_button"];
+    if (body.contains("is_signup_enabled"))
+      oc.is_signup_enabled = body["is_signup_enabled"].get<bool>();
+    return JsonResponse(200, OrgConnectionView(oc));
+  }
+  return MakeError(404, "No connection found by that id");
+}
+
+// ------------------------------------------------------------------------------------ roles
+
+ApiResponse Tenant::CreateRole(const Json& body) {
+  if (auto e = CheckAllowed(body, {"name", "description"})) return *e;
+  if (auto e = Required(body, "name")) return *e;
+  if (auto e = CheckString(body, "name", 1, 50)) return *e;
+  if (auto e = CheckString(body, "description", 0, 140)) return *e;
+  for (const auto& [id, r] : roles_) {
+    if (r["name"] == body["name"]) {
+      return MakeError(409,
+                       "Role with name \"" + body["name"].get<std::string>() + "\" already exists.",
+                       "role_already_exist");
+    }
+  }
+  std::string id = NewId("rol_", 16);
+  Json role = {{"id", id}, {"name", body["name"]}};
+  if (body.contains("description")) role["description"] = body["description"];
+  roles_[id] = role;
+  return JsonResponse(200, role);
+}
+
+ApiResponse Tenant::ListRoles(const ApiRequest& req) {
+  auto paging = ParsePaging(req, false);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  std::string filter = req.query.count("name_filter") ? Lower(req.query.at("name_filter")) : "";
+  std::vector<Json> items;
+  for (const auto& [id, r] : roles_) {
+    if (filter.empty() || Lower(r["name"].get<std::string>()).find(filter) != std::string::npos) {
+      items.push_back(r);
+    }
+  }
+  return JsonResponse(200, OffsetPage(items, std::get<Paging>(paging), "roles"));
+}
+
+ApiResponse Tenant::PatchRole(const std::string& id, const Json& body) {
+  if (auto e = CheckAllowed(body, {"name", "description"})) return *e;
+  if (auto e = CheckString(body, "name", 1, 50)) return *e;
+  if (auto e = CheckString(body, "description", 0, 140)) return *e;
+  auto it = roles_.find(id);
+  if (it == roles_.end()) return RoleNotFound();
+  for (const char* k : {"name", "description"}) {
+    if (body.contains(k)) it->second[k] = body[k];
+  }
+  return JsonResponse(200, it->second);
+}
+
+// ------------------------------------------------------------------------------ connections
+
+ApiResponse Tenant::CreateConnection(const Json& body) {
+  if (auto e =
+          CheckAllowed(body, {"name", "display_name", "strategy", "options", "enabled_clients",
+                              "realms", "metadata", "is_domain_connection", "show_as_button"})) {
+    return *e;
+  }
+  if (auto e = Required(body, "name")) return *e;
+  if (auto e = Required(body, "strategy")) return *e;
+  if (auto e = CheckString(body, "name", 1, 128)) return *e;
+  if (auto e = CheckString(body, "strategy", 1, 64)) return *e;
+  if (auto e = CheckString(body, "display_name", 0, 128)) return *e;
+  if (auto e = CheckObject(body, "options")) return *e;
+  if (auto e = CheckArray(body, "enabled_clients")) return *e;
+  const std::string name = body["name"];
+  bool name_ok = std::isalnum(static_cast<unsigned char>(name.front())) &&
+                 std::isalnum(static_cast<unsigned char>(name.back()));
+  for (size_t i = 0; i < name.size() && name_ok; ++i) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    if (!(std::isalnum(c) || (c == '-' && name[i - 1] != '-'))) name_ok = false;
+  }
+  if (!name_ok) {
+    return InvalidBody("'String does not match pattern ^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$: " +
+                       name + "' on property name (The name of the connection).");
+  }
+  if (FindConnectionByName(name)) {
+    return MakeError(409, "A connection with the same name already exists", "connection_conflict");
+  }
+  std::set<std::string> enabled;
+  if (body.contains("enabled_clients")) {
+    for (const auto& c : body["enabled_clients"]) {
+      if (!c.is_string() || !clients_.count(c.get<std::string>())) return ClientNotFound();
+      enabled.insert(c.get<std::string>());
+    }
+  }
+  const std::string strategy = body["strategy"];
+  Connection conn;
+  conn.seq = next_seq_++;
+  std::string id = NewId("con_", 16);
+  Json options;
+  if (strategy == "auth0") {
+    options = NewDbConnectionOptions();
+  } else if (strategy == "ad") {
+    options = {{"ips", nullptr}, {"brute_force_protection", true}};
+  } else {
+    options = Json::object();
+  }
+  if (body.contains("options")) options.update(body["options"]);
+  conn.doc = {{"id", id},
+              {"options", options},
+              {"strategy", strategy},
+              {"name", name},
+              {"is_domain_connection", body.value("is_domain_connection", false)},
+              {"realms", body.value("realms", Json::array({name}))}};
+  if (strategy != "auth0") conn.doc["show_as_button"] = body.value("show_as_button", false);
+  if (strategy == "ad") {
+    conn.doc["provisioning_ticket_url"] =
+        "https://" + options_.domain + "/p/ad/" + RandomString(kAlnum, 32);
+  }
+  if (body.contains("display_name")) conn.doc["display_name"] = body["display_name"];
+  if (body.contains("metadata")) conn.doc["metadata"] = body["metadata"];
+  conn.enabled_clients = std::move(enabled);
+  Json view = ConnectionView(conn, true);
+  connections_[id] = std::move(conn);
+  return JsonResponse(201, view);
+}
+
+ApiResponse Tenant::ListConnections(const ApiRequest& req) {
+  auto paging = ParsePaging(req, false);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  std::vector<const Connection*> all;
+  for (const auto& [id, c] : connections_) {
+    if (req.query.count("name") && c.doc["name"] != req.query.at("name")) continue;
+    if (req.query.count("strategy") && c.doc["strategy"] != req.query.at("strategy")) continue;
+    all.push_back(&c);
+  }
+  std::sort(all.begin(), all.end(),
+            [](const Connection* a, const Connection* b) { return a->seq < b->seq; });
+  std::vector<Json> items;
+  for (const Connection* c : all) items.push_back(Project(ConnectionView(*c, true), req));
+  return JsonResponse(200, OffsetPage(items, std::get<Paging>(paging), "connections"));
+}
+
+ApiResponse Tenant::PatchConnection(const std::string& id, const Json& body) {
+  if (auto e = CheckAllowed(body, {"display_name", "options", "enabled_clients", "realms",
+                                   "metadata", "is_domain_connection", "show_as_button"})) {
+    return *e;
+  }
+  if (auto e = CheckObject(body, "options")) return *e;
+  if (auto e = CheckArray(body, "enabled_clients")) return *e;
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return ConnectionNotFound();
+  Connection& conn = it->second;
+  if (body.contains("enabled_clients")) {
+    std::set<std::string> enabled;
+    for (const auto& c : body["enabled_clients"]) {
+      if (!c.is_string() || !clients_.count(c.get<std::string>())) return ClientNotFound();
+      enabled.insert(c.get<std::string>());
+    }
+    // The legacy enabled_clients list is replaced whole.
+    conn.enabled_clients = std::move(enabled);
+  }
+  for (const char* k : {"display_name", "options", "realms", "metadata", "is_domain_connection",
+                        "show_as_button"}) {
+    if (body.contains(k)) conn.doc[k] = body[k];  // options, too, are replaced whole
+  }
+  return JsonResponse(200, ConnectionView(conn, true));
+}
+
+ApiResponse Tenant::PatchConnectionClients(const std::string& id, const Json& body) {
+  if (!body.is_array()) {
+    return InvalidBody(std::string("'Expected type array but found type ") + TypeName(body) + "'.");
+  }
+  if (body.size() > 50) {
+    return InvalidBody("'Array is too long (" + std::to_string(body.size()) + "), maximum 50'.");
+  }
+  for (const auto& item : body) {
+    if (!item.is_object()) return InvalidBody("'Expected type object'.");
+    if (auto e = CheckAllowed(item, {"client_id", "status"})) return *e;
+    if (auto e = Required(item, "client_id")) return *e;
+    if (auto e = Required(item, "status")) return *e;
+    if (auto e = CheckType(item, "client_id", Json::value_t::string, "string")) return *e;
+    if (auto e = CheckBool(item, "status")) return *e;
+  }
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return ConnectionNotFound();
+  for (const auto& item : body) {
+    if (!clients_.count(item["client_id"])) return ClientNotFound();
+  }
+  for (const auto& item : body) {
+    if (item["status"].get<bool>()) {
+      it->second.enabled_clients.insert(item["client_id"].get<std::string>());
+    } else {
+      it->second.enabled_clients.erase(item["client_id"].get<std::string>());
+    }
+  }
+  return NoContent();
+}
+
+ApiResponse Tenant::ConnectionClients(const std::string& id, const ApiRequest& req) {
+  auto paging = ParsePaging(req, true);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  const Paging& pg = std::get<Paging>(paging);
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return ConnectionNotFound();
+  int64_t limit = pg.checkpoint ? pg.take : 50;
+  Json clients = Json::array();
+  bool more = false;
+  std::string last;
+  for (const auto& cid : it->second.enabled_clients) {
+    if (!pg.from.empty() && cid <= pg.from) continue;
+    if (static_cast<int64_t>(clients.size()) == limit) {
+      more = true;
+      break;
+    }
+    clients.push_back({{"client_id", cid}});
+    last = cid;
+  }
+  Json out = {{"clients", clients}};
+  if (more) out["next"] = last;
+  return JsonResponse(200, out);
+}
+
+// ---------------------------------------------------------------------------------- clients
+
+namespace {
+
+constexpr std::string_view kClientFields[] = {"name",
+                                              "description",
+                                              "logo_uri",
+                                              "callbacks",
+                                              "oidc_logout",
+                                              "allowed_origins",
+                                              "web_origins",
+                                              "client_aliases",
+                                              "allowed_clients",
+                                              "allowed_logout_urls",
+                                              "grant_types",
+                                              "token_endpoint_auth_method",
+                                              "app_type",
+                                              "is_first_party",
+                                              "oidc_conformant",
+                                              "jwt_configuration",
+                                              "encryption_key",
+                                              "sso",
+                                              "cross_origin_authentication",
+                                              "cross_origin_loc",
+                                              "sso_disabled",
+                                              "custom_login_page_on",
+                                              "custom_login_page",
+                                              "custom_login_page_preview",
+                                              "form_template",
+                                              "addons",
+                                              "client_metadata",
+                                              "mobile",
+                                              "initiate_login_uri",
+                                              "native_social_login",
+                                              "refresh_token",
+                                              "organization_usage",
+                                              "organization_require_behavior",
+                                              "client_authentication_methods",
+                                              "require_pushed_authorization_requests",
+                                              "signed_request_object",
+                                              "compliance_level",
+                                              "is_token_endpoint_ip_header_trusted",
+                                              "default_organization",
+                                              "client_secret"};
+
+std::optional<ApiResponse> CheckClientFields(const Json& body) {
+  if (auto e = CheckString(body, "name", 1, 255)) return e;
+  if (auto e = CheckString(body, "description", 0, 140)) return e;
+  for (const char* k : {"callbacks", "allowed_origins", "web_origins", "allowed_logout_urls",
+                        "grant_types", "client_aliases", "allowed_clients"}) {
+    if (auto e = CheckArray(body, k)) return e;
+    if (!body.contains(k)) continue;
+    for (const auto& v : body[k]) {
+      if (!v.is_string()) {
+        return InvalidBody(std::string("'Expected type string but found type ") + TypeName(v) +
+                           "' on property " + k + ".");
+      }
+    }
+  }
+  for (const char* k : {"jwt_configuration", "refresh_token", "client_metadata",
+                        "client_authentication_methods", "addons", "mobile"}) {
+    if (auto e = CheckObject(body, k)) return e;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiResponse Tenant::CreateClient(const Json& body) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (std::find(std::begin(kClientFields), std::end(kClientFields), it.key()) ==
+        std::end(kClientFields)) {
+      return InvalidBody("'Additional properties not allowed: " + it.key() + "'.");
+    }
+  }
+  if (auto e = Required(body, "name")) return *e;
+  if (auto e = CheckClientFields(body)) return *e;
+  Client c;
+  c.seq = next_seq_++;
+  std::string id = RandomString(kAlnum, 32);
+  c.secret = body.contains("client_secret") ? body["client_secret"].get<std::string>()
+                                            : RandomString(kAlnum, 64);
+  Json doc = body;
+  doc.erase("client_secret");
+  doc["client_id"] = id;
+  doc["is_first_party"] = body.value("is_first_party", true);
+  doc["is_token_endpoint_ip_header_trusted"] =
+      body.value("is_token_endpoint_ip_header_trusted", false);
+  doc["oidc_conformant"] = body.value("oidc_conformant", false);
+  Json jwt = body.value("jwt_configuration", Json::object());
+  if (jwt.empty()) jwt["lifetime_in_seconds"] = 36000;
+  jwt["secret_encoded"] = false;
+  doc["jwt_configuration"] = jwt;
+  doc["signing_keys"] =
+      Json::array({{{"cert", "-----BEGIN CERTIFICATE-----\n" + RandomString(kAlnum, 64) +
+                                 "\n-----END CERTIFICATE-----\n"}}});
+  doc["sso_disabled"] = body.value("sso_disabled", false);
+  doc["cross_origin_authentication"] = body.value("cross_origin_authentication", false);
+  if (!doc.contains("grant_types")) {
+    doc["grant_types"] = {"authorization_code", "implicit", "refresh_token", "client_credentials"};
+  }
+  doc["custom_login_page_on"] = body.value("custom_login_page_on", true);
+  if (!doc.contains("refresh_token")) {
+    doc["refresh_token"] = {{"rotation_type", "non-rotating"},
+                            {"expiration_type", "non-expiring"},
+                            {"leeway", 0},
+                            {"token_lifetime", 2592000},
+                            {"infinite_token_lifetime", true},
+                            {"infinite_idle_token_lifetime", true},
+                            {"idle_token_lifetime", 1296000}};
+  }
+  if (doc.contains("client_authentication_methods") &&
+      doc["client_authentication_methods"].contains("private_key_jwt")) {
+    std::string now = NowIso();
+    for (auto& cred : doc["client_authentication_methods"]["private_key_jwt"]["credentials"]) {
+      std::string pem = cred.value("pem", "");
+      cred.erase("pem");
+      std::string kid = crypto::Base64Encode(crypto::Sha256(pem));
+      while (!kid.empty() && kid.back() == '=') kid.pop_back();
+      for (char& ch : kid) {
+        if (ch == '+') ch = '-';
+        if (ch == '/') ch = '_';
+      }
+      cred["id"] = NewId("cred_", 22);
+      cred["kid"] = kid;
+      cred["alg"] = cred.value("alg", "RS256");
+      cred["created_at"] = now;
+      cred["updated_at"] = now;
+    }
+  }
+  c.doc = doc;
+  clients_[id] = c;
+  doc["client_secret"] = c.secret;
+  return JsonResponse(201, doc);
+}
+
+ApiResponse Tenant::PatchClient(const std::string& id, const Json& body) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (std::find(std::begin(kClientFields), std::end(kClientFields), it.key()) ==
+        std::end(kClientFields)) {
+      return InvalidBody("'Additional properties not allowed: " + it.key() + "'.");
+    }
+  }
+  if (auto e = CheckClientFields(body)) return *e;
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return ClientNotFound();
+  Client& c = it->second;
+  for (auto f = body.begin(); f != body.end(); ++f) {
+    if (f.key() == "client_secret") {
+      c.secret = f.value();
+    } else if (f.key() == "jwt_configuration") {
+      Json jwt = f.value();
+      jwt["secret_encoded"] = false;
+      c.doc["jwt_configuration"] = jwt;
+    } else if (f.value().is_null()) {
+      c.doc.erase(f.key());
+    } else {
+      // Lists (callbacks, allowed_logout_urls, web_origins, ...) are replaced whole.
+      c.doc[f.key()] = f.value();
+    }
+  }
+  Json v = c.doc;
+  v["client_secret"] = c.secret;
+  return JsonResponse(200, v);
+}
+
+ApiResponse Tenant::ListClients(const ApiRequest& req) {
+  auto paging = ParsePaging(req, false);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  std::vector<const Client*> all;
+  for (const auto& [id, c] : clients_) all.push_back(&c);
+  std::sort(all.begin(), all.end(),
+            [](const Client* a, const Client* b) { return a->seq < b->seq; });
+  std::vector<Json> items;
+  for (const Client* c : all) {
+    Json v = c->doc;
+    v["client_secret"] = c->secret;
+    items.push_back(Project(v, req));
+  }
+  return JsonResponse(200, OffsetPage(items, std::get<Paging>(paging), "clients"));
+}
+
+ApiResponse Tenant::ClientConnections(const std::string& id, const ApiRequest& req) {
+  auto paging = ParsePaging(req, true);
+  if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
+  const Paging& pg = std::get<Paging>(paging);
+  if (!clients_.count(id)) return ClientNotFound();
+  int64_t limit = pg.checkpoint ? pg.take : 50;
+  Json conns = Json::array();
+  bool more = false;
+  std::string last;
+  for (const auto& [cid, c] : connections_) {
+    if (!c.enabled_clients.count(id)) continue;
+    if (!pg.from.empty() && cid <= pg.from) continue;
+    if (static_cast<int64_t>(conns.size()) == limit) {
+      more = true;
+      break;
+    }
+    conns.push_back(ConnectionView(c, false));
+    last = cid;
+  }
+  Json out = {{"connections", conns}};
+  if (more) out["next"] = last;
+  return JsonResponse(200, out);
+}
+
+// --------------------------------------------------------------------------- tickets & jobs
+
+ApiResponse Tenant::Ticket(const Json& body, bool password_change) {
+  if (password_change) {
+    if (auto e = CheckAllowed(
+            body, {"result_url", "user_id", "client_id", "organization_id", "connection_id",
+                   "email", "ttl_sec", "mark_email_as_verified", "includeEmailInRedirect"})) {
+      return *e;
+    }
+  } else {
+    if (auto e = CheckAllowed(body, {"result_url", "user_id", "client_id", "organization_id",
+                                     "ttl_sec", "includeEmailInRedirect", "identity"})) {
+      return *e;
+    }
+    if (auto e = Required(body, "user_id")) return *e;
+  }
+  std::string user_id = body.value("user_id", "");
+  if (user_id.empty()) {
+    if (!body.contains("email") || !body.contains("connection_id")) {
+      return InvalidBody("'Missing required property: user_id'.");
+    }
+    auto conn = connections_.find(body["connection_id"]);
+    if (conn == connections_.end()) return ConnectionNotFound();
+    auto u = user_by_key_.find(conn->second.doc["name"].get<std::string>() + "\n" +
+                               Lower(body["email"].get<std::string>()));
+    if (u == user_by_key_.end()) return UserNotFound();
+    user_id = u->second;
+  }
+  if (!users_.count(user_id)) return UserNotFound();
+  std::string url =
+      "https://" + options_.domain +
+      (password_change ? "/u/reset-password?ticket=" : "/u/email-verification?ticket=") +
+      RandomString(kAlnum, 32) + "#";
+  return JsonResponse(201, {{"ticket", url}});
+}
+
+ApiResponse Tenant::VerificationEmailJob(const Json& body) {
+  if (auto e = CheckAllowed(body, {"user_id", "client_id", "identity", "organization_id"}))
+    return *e;
+  if (auto e = Required(body, "user_id")) return *e;
+  if (auto e = CheckType(body, "user_id", Json::value_t::string, "string")) return *e;
+  auto u = users_.find(body["user_id"]);
+  if (u == users_.end()) return UserNotFound();
+  std::string id = NewId("job_", 16);
+  Json doc = {
+      {"type", "verification_email"}, {"status", "pending"}, {"created_at", NowIso()}, {"id", id}};
+  RecordEmail("verification", u->second.doc.value("email", ""), u->first);
+  Job job;
+  job.doc = doc;
+  job.status_doc = doc;
+  job.status_doc["status"] = "completed";
+  jobs_[id] = job;
+  return JsonResponse(201, doc);
+}
+
+ApiResponse Tenant::ImportJob(const ApiRequest& req) {
+  auto field = [&](const char* k) -> std::string {
+    auto it = req.form.find(k);
+    return it == req.form.end() ? "" : it->second;
+  };
+  if (!req.form.count("users")) return InvalidBody("'Missing required property: users'.");
+  if (!req.form.count("connection_id"))
+    return InvalidBody("'Missing required property: connection_id'.");
+  auto conn_it = connections_.find(field("connection_id"));
+  if (conn_it == connections_.end()) {
+    return MakeError(400, "The connection does not exist.", "inexistent_connection");
+  }
+  Json users;
+  try {
+    users = Json::parse(field("users"));
+  } catch (const Json::parse_error&) {
+    return MakeError(400, "Users file must be an array of user objects in JSON format.",
+                     "invalid_body");
+  }
+  if (!users.is_array()) {
+    return MakeError(400, "Users file must be an array of user objects in JSON format.",
+                     "invalid_body");
+  }
+  const Connection& conn = conn_it->second;
+  const std::string conn_name = conn.doc["name"];
+  bool upsert = field("upsert") == "true";
+  std::string id = NewId("job_", 16);
+  std::string now = NowIso();
+  Json doc = {{"type", "users_import"},  {"status", "pending"}, {"connection_id", conn_it->first},
+              {"connection", conn_name}, {"created_at", now},   {"id", id}};
+  if (!field("external_id").empty()) doc["external_id"] = field("external_id");
+  Job job;
+  int inserted = 0, updated = 0, failed = 0;
+  for (const auto& u : users) {
+    auto fail = [&](const char* code, const std::string& msg) {
+      ++failed;
+      job.errors.push_back(
+          {{"user", u}, {"errors", Json::array({{{"code", code}, {"message", msg}}})}});
+    };
+    if (!u.is_object() || !u.contains("email") || !u["email"].is_string()) {
+      fail("INVALID_FORMAT", "Missing required property: email");
+      continue;
+    }
+    auto existing = user_by_key_.find(conn_name + "\n" + Lower(u["email"].get<std::string>()));
+    if (existing != user_by_key_.end()) {
+      if (!upsert) {
+        fail("DUPLICATED_USER", "The user already exist and upsert parameter is false");
+        continue;
+      }
+      User& target = users_.at(existing->second);
+      for (auto f = u.begin(); f != u.end(); ++f) {
+        if (f.key() != "email" && f.key() != "user_id" && f.key() != "password_hash") {
+          target.doc[f.key()] = f.value();
+        }
+      }
+      target.doc["updated_at"] = now;
+      IndexUser(existing->second, target.doc, false);
+      ++updated;
+      continue;
+    }
+    Json clean = Json::object();
+    for (auto f = u.begin(); f != u.end(); ++f) {
+      if (f.key() != "password_hash" && f.key() != "custom_password_hash" && f.key() != "user_id") {
+        clean[f.key()] = f.value();
+      }
+    }
+    AddUserLocked(clean, conn, true, u.contains("password_hash"));
+    ++inserted;
+  }
+  job.doc = doc;
+  job.status_doc = doc;
+  job.status_doc["status"] = "completed";
+  job.status_doc["summary"] = {{"failed", failed},
+                               {"updated", updated},
+                               {"inserted", inserted},
+                               {"total", static_cast<int>(users.size())}};
+  jobs_[id] = job;
+  return JsonResponse(202, doc);
+}
+
+ApiResponse Tenant::ExportJob(const Json& body) {
+  if (auto e = CheckAllowed(body, {"connection_id", "format", "limit", "fields"})) return *e;
+  std::string id = NewId("job_", 16);
+  Json doc = {{"type", "users_export"}, {"status", "pending"}};
+  if (body.contains("connection_id")) {
+    auto c = connections_.find(body["connection_id"]);
+    if (c == connections_.end()) return ConnectionNotFound();
+    doc["connection_id"] = c->first;
+    doc["connection"] = c->second.doc["name"];
+  }
+  doc["format"] = body.value("format", "csv");
+  if (body.contains("limit")) doc["limit"] = body["limit"];
+  if (body.contains("fields")) doc["fields"] = body["fields"];
+  doc["created_at"] = NowIso();
+  doc["id"] = id;
+  Job job;
+  job.doc = doc;
+  job.status_doc = doc;
+  job.status_doc["status"] = "completed";
+  job.status_doc["location"] =
+      "https://" + options_.domain + "/exports/" + id + "." + doc["format"].get<std::string>();
+  jobs_[id] = job;
+  return JsonResponse(200, doc);
+}
+
+// ---------------------------------------------------------------------------- observation
+
+Json Tenant::State() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Json out = Json::object();
+  std::vector<const User*> users;
+  for (const auto& [id, u] : users_) users.push_back(&u);
+  std::sort(users.begin(), users.end(),
+            [](const User* a, const User* b) { return a->seq < b->seq; });
+  out["users"] = Json::array();
+  for (const User* u : users) {
+    Json v = UserView(*u);
+    v["password_set"] = u->password_set;
+    out["users"].push_back(std::move(v));
+  }
+  std::vector<const Org*> orgs;
+  for (const auto& [id, o] : orgs_) orgs.push_back(&o);
+  std::sort(orgs.begin(), orgs.end(), [](const Org* a, const Org* b) { return a->seq < b->seq; });
+  out["organizations"] = Json::array();
+  for (const Org* o : orgs) {
+    Json v = o->doc;
+    v["members"] = Json::array();
+    std::vector<std::pair<uint64_t, std::string>> members;
+    for (const auto& [uid, m] : o->members) members.emplace_back(m.seq, uid);
+    std::sort(members.begin(), members.end());
+    for (const auto& [seq, uid] : members) {
+      Json roles = Json::array();
+      if (auto r = o->member_roles.find(uid); r != o->member_roles.end()) {
+        for (const auto& rid : r->second) {
+          if (auto role = roles_.find(rid); role != roles_.end())
+            roles.push_back(role->second["name"]);
+        }
+      }
+      v["members"].push_back({{"user_id", uid}, {"roles", roles}});
+    }
+    v["enabled_connections"] = Json::array();
+    for (const auto& oc : o->connections) {
+      std::string name;
+      if (auto c = connections_.find(oc.connection_id); c != connections_.end())
+        name = c->second.doc["name"];
+      v["enabled_connections"].push_back(
+          {{"connection_id", oc.connection_id},
+           {"name", name},
+           {"assign_membership_on_login", oc.assign_membership_on_login},
+           {"show_as_button", oc.show_as_button}});
+    }
+    out["organizations"].push_back(std::move(v));
+  }
+  out["connections"] = Json::array();
+  for (const auto& [id, c] : connections_) {
+    out["connections"].push_back({{"id", id},
+                                  {"name", c.doc["name"]},
+                                  {"strategy", c.doc["strategy"]},
+                                  {"enabled_clients", c.enabled_clients}});
+  }
+  out["clients"] = Json::array();
+  for (const auto& [id, c] : clients_) {
+    out["clients"].push_back({{"client_id", id},
+                              {"name", c.doc.value("name", "")},
+                              {"callbacks", c.doc.value("callbacks", Json::array())}});
+  }
+  out["roles"] = Json::array();
+  for (const auto& [id, r] : roles_) out["roles"].push_back({{"id", id}, {"name", r["name"]}});
+  out["emails"] = emails_;
+  return out;
+}
+
+Json Tenant::Seed(const Json& request) {
+  if (!request.is_object()) throw std::invalid_argument("seed request must be a JSON object");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto count = [&](const char* key) -> int64_t {
+    if (!request.contains(key)) return 0;
+    if (!request[key].is_number_integer() || request[key].get<int64_t>() < 0) {
+      throw std::invalid_argument(std::string(key) + " must be a non-negative integer");
+    }
+    return request[key].get<int64_t>();
+  };
+  int64_t n_orgs = count("organizations");
+  int64_t n_users = count("users");
+  int64_t per_org = count("members_per_org");
+  std::string conn_name = request.value("connection", kDefaultConnection);
+  const Connection* conn = FindConnectionByName(conn_name);
+  if (conn == nullptr) throw std::invalid_argument("unknown connection: " + conn_name);
+
+  Json user_ids = Json::array();
+  Json org_ids = Json::array();
+  uint64_t batch = next_seq_;
+  for (int64_t i = 0; i < n_users; ++i) {
+    std::string email =
+        "seed-user-" + std::to_string(batch) + "-" + std::to_string(i) + "@example.com";
+    Json body = {
+        {"email", email}, {"email_verified", true}, {"name", "Seed User " + std::to_string(i)}};
+    std::string id = AddUserLocked(body, *conn, false, true);
+    // Preloaded data is already indexed: benchmarks should not wait for the search lag.
+    search_index_[id].back().visible_at_ms = 0;
+    user_ids.push_back(id);
+  }
+  int64_t members = 0;
+  size_t cursor = 0;
+  for (int64_t i = 0; i < n_orgs; ++i) {
+    Org org;
+    org.seq = next_seq_++;
+    std::string id = NewId("org_", 16);
+    while (orgs_.count(id)) id = NewId("org_", 16);
+    std::string name = "seed-org-" + std::to_string(org.seq);
+    org.doc = {
+        {"id", id}, {"name", name}, {"display_name", "Seed Organization " + std::to_string(i)}};
+    for (int64_t k = 0; k < per_org && !user_ids.empty(); ++k) {
+      const std::string uid = user_ids[cursor++ % user_ids.size()];
+      if (org.members.count(uid)) continue;
+      org.members[uid] = {next_seq_++, 0};
+      ++members;
+    }
+    org_by_name_[name] = id;
+    orgs_[id] = std::move(org);
+    org_ids.push_back(id);
+  }
+  // Preconditions for recorded exchanges: extra clients (for /oauth/token) and refresh tokens.
+  if (request.contains("clients")) {
+    for (const auto& c : request["clients"]) {
+      Client client;
+      client.seq = next_seq_++;
+      client.secret = c.at("client_secret").get<std::string>();
+      std::string cid = c.at("client_id").get<std::string>();
+      client.doc = {
+          {"client_id", cid}, {"name", c.value("name", cid)}, {"app_type", "non_interactive"}};
+      clients_[cid] = std::move(client);
+    }
+  }
+  if (request.contains("refresh_tokens")) {
+    for (const auto& t : request["refresh_tokens"]) {
+      std::string uid = t.at("user_id").get<std::string>();
+      Json token = {
+          {"id", t.value("id", NewId("", 24))},
+          {"user_id", uid},
+          {"created_at", NowIso()},
+          {"idle_expires_at", nullptr},
+          {"expires_at", nullptr},
+          {"client_id", t.value("client_id", options_.client_id)},
+          {"session_id", nullptr},
+          {"rotating", false},
+          {"resource_servers",
+           Json::array({{{"audience", "https://" + options_.domain + "/api/v2/"},
+                         {"scopes", t.value("scopes", "openid profile offline_access")}}})}};
+      refresh_tokens_[uid].push_back(std::move(token));
+    }
+  }
+  return {{"users", n_users},
+          {"organizations", n_orgs},
+          {"members", members},
+          {"user_ids", user_ids},
+          {"organization_ids", org_ids}};
+}
+
+}  // namespace tenantsync::sim

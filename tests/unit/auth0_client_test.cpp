@@ -1,0 +1,614 @@
+// Auth0Client over a scripted fake transport: tokens, retries, error kinds, pagination, batching.
+#include "adapters/auth0/auth0_client.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <set>
+#include <thread>
+
+namespace tenantsync {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSecret[] = "s3cr3t-client-secret";
+
+// SleepFor advances time at once (and records it), so retries and rate-limit waits run instantly.
+class AutoClock final : public Clock {
+ public:
+  WallTime Now() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return WallTime(std::chrono::duration_cast<std::chrono::system_clock::duration>(base_ + mono_));
+  }
+  MonoTime Monotonic() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return MonoTime(mono_);
+  }
+  void SleepFor(std::chrono::nanoseconds d) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (d > 0ns) mono_ += d;
+    sleeps_.push_back(d);
+  }
+  std::vector<std::chrono::nanoseconds> sleeps() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return sleeps_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::chrono::nanoseconds base_ = std::chrono::seconds(1795600800);
+  std::chrono::nanoseconds mono_{};
+  std::vector<std::chrono::nanoseconds> sleeps_;
+};
+
+HttpResponse Answer(int status, std::string body = "",
+                    std::map<std::string, std::string> headers = {}) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  if (!r.body.empty() && !r.headers.count("content-type"))
+    r.headers["content-type"] = "application/json";
+  return r;
+}
+
+HttpResponse Failure(TransportError e) {
+  HttpResponse r;
+  r.transport_error = e;
+  r.error_message = "simulated";
+  return r;
+}
+
+// Answers /oauth/token itself (counting fetches) and hands every other request to `handler`.
+class FakeTransport final : public HttpTransport {
+ public:
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  explicit FakeTransport(Handler handler) : handler_(std::move(handler)) {}
+
+  HttpResponse Send(const HttpRequest& req) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      requests_.push_back(req);
+    }
+    if (req.target == "/oauth/token") {
+      if (token_handler_) return token_handler_(req);
+      int n = ++token_fetches_;
+      return Answer(200, R"({"access_token":"tok-)" + std::to_string(n) +
+                             R"(","expires_in":100,"token_type":"Bearer"})");
+    }
+    return handler_(req);
+  }
+
+  std::vector<HttpRequest> Requests() {
+    std::lock_guard<std::mutex> l(mu_);
+    return requests_;
+  }
+  std::vector<HttpRequest> ApiRequests() {
+    std::vector<HttpRequest> out;
+    for (auto& r : Requests()) {
+      if (r.target != "/oauth/token") out.push_back(r);
+    }
+    return out;
+  }
+  int token_fetches() const { return token_fetches_; }
+  Handler token_handler_;
+
+ private:
+  Handler handler_;
+  std::mutex mu_;
+  std::vector<HttpRequest> requests_;
+  std::atomic<int> token_fetches_{0};
+};
+
+std::string HeaderOf(const HttpRequest& r, const std::string& name) {
+  for (auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+struct Harness {
+  explicit Harness(FakeTransport::Handler handler, std::function<void(Auth0Options&)> tweak = {}) {
+    Auth0Options o;
+    o.domain = "tenant.example.com";
+    o.base_url = "http://127.0.0.1:1";
+    o.client_id = "m2m-client";
+    o.client_secret = kSecret;
+    o.application_client_id = "app-client";
+    o.max_retries = 3;
+    if (tweak) tweak(o);
+    auto t = std::make_unique<FakeTransport>(std::move(handler));
+    transport = t.get();
+    client = std::make_unique<Auth0Client>(o, std::move(t), clock, random);
+  }
+  AutoClock clock;
+  SeededRandom random{42};
+  FakeTransport* transport;
+  std::unique_ptr<Auth0Client> client;
+};
+
+std::map<std::string, std::string> RateHeaders(int limit, int remaining, int64_t reset) {
+  return {{"x-ratelimit-limit", std::to_string(limit)},
+          {"x-ratelimit-remaining", std::to_string(remaining)},
+          {"x-ratelimit-reset", std::to_string(reset)}};
+}
+
+// ---- Tokens --------------------------------------------------------------------------------
+
+TEST(Auth0ClientTest, FetchesTokenByClientCredentialsAndCachesIt) {
+  Harness h([](const HttpRequest&) { return Answer(200, R"({"user_id":"auth0|1"})"); });
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h.client->GetUser("auth0|1").ok());
+  EXPECT_EQ(h.transport->token_fetches(), 1);
+  auto reqs = h.transport->Requests();
+  ASSERT_EQ(reqs[0].target, "/oauth/token");
+  EXPECT_EQ(reqs[0].content_type, "application/x-www-form-urlencoded");
+  EXPECT_EQ(reqs[0].body,
+            "audience=https%3A%2F%2Ftenant.example.com%2Fapi%2Fv2%2F&client_id=m2m-client&client_"
+            "secret=" +
+                std::string(kSecret) + "&grant_type=client_credentials");
+  EXPECT_EQ(HeaderOf(reqs[1], "Authorization"), "Bearer tok-1");
+}
+
+TEST(Auth0ClientTest, RenewsTokenAtEightyPercentOfLifetime) {
+  Harness h([](const HttpRequest&) { return Answer(200, "{}"); });
+  ASSERT_TRUE(h.client->GetUser("u").ok());
+  h.clock.SleepFor(79s);  // lifetime 100 s
+  ASSERT_TRUE(h.client->GetUser("u").ok());
+  EXPECT_EQ(h.transport->token_fetches(), 1);
+  h.clock.SleepFor(2s);
+  ASSERT_TRUE(h.client->GetUser("u").ok());
+  EXPECT_EQ(h.transport->token_fetches(), 2);
+  EXPECT_EQ(HeaderOf(h.transport->ApiRequests().back(), "Authorization"), "Bearer tok-2");
+}
+
+TEST(Auth0ClientTest, RenewsOnceOn401) {
+  Harness h([](const HttpRequest& r) {
+    if (HeaderOf(r, "Authorization") == "Bearer tok-1") {
+      return Answer(
+          401,
+          R"({"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation","attributes":{"error":"Expired token received for JSON Web Token validation"}})");
+    }
+    return Answer(200, "{}");
+  });
+  auto r = h.client->GetUser("u");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(h.transport->token_fetches(), 2);
+}
+
+TEST(Auth0ClientTest, Second401IsPermanent) {
+  Harness h([](const HttpRequest&) {
+    return Answer(401, R"({"statusCode":401,"error":"Unauthorized","message":"Invalid token"})");
+  });
+  auto r = h.client->GetUser("u");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kPermanent);
+  EXPECT_EQ(r.status().http_status(), 401);
+  EXPECT_EQ(h.transport->ApiRequests().size(), 2u);
+}
+
+TEST(Auth0ClientTest, TokenErrorCarriesErrorDescriptionButNeverTheSecret) {
+  Harness h([](const HttpRequest&) { return Answer(200, "{}"); });
+  h.transport->token_handler_ = [](const HttpRequest&) {
+    return Answer(401, R"({"error":"access_denied","error_description":"Unauthorized"})");
+  };
+  auto r = h.client->GetUser("u");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kPermanent);
+  EXPECT_EQ(r.status().error_code(), "access_denied");
+  EXPECT_THAT(r.status().message(), HasSubstr("Unauthorized"));
+  EXPECT_THAT(r.status().ToString(), Not(HasSubstr(kSecret)));
+  EXPECT_TRUE(h.transport->ApiRequests().empty());
+}
+
+TEST(Auth0ClientTest, TokenServerErrorsAreRetried) {
+  std::atomic<int> calls{0};
+  Harness h([](const HttpRequest&) { return Answer(200, "{}"); });
+  h.transport->token_handler_ = [&](const HttpRequest&) {
+    if (calls++ < 2) return Answer(503, R"({"error":"temporarily_unavailable"})");
+    return Answer(200, R"({"access_token":"t","expires_in":86400})");
+  };
+  EXPECT_TRUE(h.client->GetUser("u").ok());
+  EXPECT_EQ(calls.load(), 3);
+}
+
+// ---- Requests, errors and retries ------------------------------------------------------------
+
+TEST(Auth0ClientTest, PercentEncodesUserIdsInPaths) {
+  Harness h([](const HttpRequest&) { return Answer(204); });
+  ASSERT_TRUE(h.client->RevokeSessions("auth0|abc").ok());
+  ASSERT_TRUE(h.client->RevokeRefreshTokens("auth0|abc").ok());
+  ASSERT_TRUE(h.client->AddMemberRoles("org_1", "auth0|abc", {"rol_1"}).ok());
+  auto reqs = h.transport->ApiRequests();
+  EXPECT_EQ(reqs[0].method, "DELETE");
+  EXPECT_EQ(reqs[0].target, "/api/v2/users/auth0%7Cabc/sessions");
+  EXPECT_EQ(reqs[1].target, "/api/v2/users/auth0%7Cabc/refresh-tokens");
+  EXPECT_EQ(reqs[2].target, "/api/v2/organizations/org_1/members/auth0%7Cabc/roles");
+  EXPECT_EQ(Json::parse(reqs[2].body), Json::parse(R"({"roles":["rol_1"]})"));
+}
+
+TEST(Auth0ClientTest, RetriesServerErrorsAndTimeoutsWithJitteredBackoff) {
+  std::atomic<int> n{0};
+  Harness h([&](const HttpRequest&) {
+    switch (n++) {
+      case 0:
+        return Answer(503, R"({"statusCode":503,"error":"Service Unavailable","message":"x"})");
+      case 1:
+        return Failure(TransportError::kTimeout);
+      case 2:
+        return Failure(TransportError::kClosed);
+      default:
+        return Answer(200, R"({"ok":true})");
+    }
+  });
+  auto r = h.client->GetUser("u");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto sleeps = h.clock.sleeps();
+  ASSERT_GE(sleeps.size(), 3u);
+  // Full jitter: each backoff is within [0, min(cap, base * 2^n)].
+  for (size_t i = 0; i < 3; ++i) EXPECT_LE(sleeps[i], 200ms * (1 << i)) << i;
+}
+
+TEST(Auth0ClientTest, GivesUpAfterMaxRetries) {
+  Harness h([](const HttpRequest&) {
+    return Answer(502, "bad gateway", {{"content-type", "text/html"}});
+  });
+  auto r = h.client->GetUser("u");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kRetryable);
+  EXPECT_EQ(h.transport->ApiRequests().size(), 4u);  // 1 + max_retries
+}
+
+TEST(Auth0ClientTest, BadRequestIsPermanentAndNotRetried) {
+  Harness h([](const HttpRequest&) {
+    return Answer(
+        400,
+        R"({"statusCode":400,"error":"Bad Request","message":"Payload validation error: 'Invalid property'","errorCode":"invalid_body"})");
+  });
+  auto r = h.client->PatchUser("auth0|x", Json{{"bogus", 1}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kPermanent);
+  EXPECT_EQ(r.status().http_status(), 400);
+  EXPECT_EQ(r.status().error_code(), "invalid_body");
+  EXPECT_THAT(r.status().message(), HasSubstr("Payload validation error"));
+  EXPECT_EQ(h.transport->ApiRequests().size(), 1u);
+}
+
+TEST(Auth0ClientTest, KindsFollowStatusNotMessage) {
+  auto now = Clock::WallTime(std::chrono::seconds(1000));
+  auto kind = [&](int status, std::string body) {
+    return ClassifyAuth0Response(Answer(status, std::move(body)), "GET /x", now).kind();
+  };
+  EXPECT_EQ(
+      kind(
+          404,
+          R"({"statusCode":404,"message":"The user does not exist.","errorCode":"inexistent_user"})"),
+      StatusKind::kNotFound);
+  EXPECT_EQ(
+      kind(
+          409,
+          R"({"statusCode":409,"message":"The user already exists.","errorCode":"auth0_idp_error"})"),
+      StatusKind::kConflict);
+  EXPECT_EQ(
+      kind(403,
+           R"({"statusCode":403,"message":"Insufficient scope","errorCode":"insufficient_scope"})"),
+      StatusKind::kPermanent);
+  // A message that mentions "rate limit" or "try again" changes nothing.
+  EXPECT_EQ(kind(400, R"({"statusCode":400,"message":"rate limit, please try again later"})"),
+            StatusKind::kPermanent);
+  EXPECT_EQ(kind(500, "oops"), StatusKind::kRetryable);
+  EXPECT_EQ(kind(429, R"({"statusCode":429,"error":"Too Many Requests"})"),
+            StatusKind::kRateLimited);
+  auto limited = ClassifyAuth0Response(Answer(429, "", {{"retry-after", "7"}}), "GET /x", now);
+  EXPECT_EQ(*limited.retry_at(), now + 7s);
+  auto reset = ClassifyAuth0Response(
+      Answer(429, "", {{"x-ratelimit-reset", "1010"}, {"retry-after", "2"}}), "GET /x", now);
+  EXPECT_EQ(*reset.retry_at(), Clock::WallTime(std::chrono::seconds(1010)));
+}
+
+TEST(Auth0ClientTest, WaitsUntilRateLimitResetOn429) {
+  std::atomic<int> n{0};
+  std::vector<Clock::WallTime> sent;
+  int64_t reset = 0;
+  Harness* hp = nullptr;
+  Harness h([&](const HttpRequest&) {
+    sent.push_back(hp->clock.Now());
+    if (n++ == 0) {
+      reset = hp->clock.NowUnixSeconds() + 2;
+      auto headers = RateHeaders(50, 0, reset);
+      return Answer(
+          429,
+          R"({"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"})",
+          headers);
+    }
+    return Answer(200, "{}", RateHeaders(50, 40, hp->clock.NowUnixSeconds() + 1));
+  });
+  hp = &h;
+  auto r = h.client->GetUser("u");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_GE(sent[1], Clock::WallTime(std::chrono::seconds(reset)));
+  EXPECT_EQ(h.client->RateLimitView().throttled_total, 1);
+}
+
+TEST(Auth0ClientTest, RateLimitWaitsAreBounded) {
+  Harness h(
+      [](const HttpRequest&) {
+        return Answer(429, "", {{"retry-after", "1"}});
+      },
+      [](Auth0Options& o) { o.max_rate_limit_waits = 2; });
+  auto r = h.client->GetUser("u");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kRateLimited);
+  EXPECT_TRUE(r.status().retry_at().has_value());
+  EXPECT_EQ(h.transport->ApiRequests().size(), 3u);
+}
+
+TEST(Auth0ClientTest, InvalidJsonOnSuccessIsInvalid) {
+  Harness h([](const HttpRequest&) { return Answer(200, "{not json"); });
+  auto r = h.client->GetUser("u");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kInvalid);
+}
+
+TEST(Auth0ClientTest, SecretsNeverAppearInErrors) {
+  Harness h([](const HttpRequest& r) {
+    return Answer(400,
+                  R"({"statusCode":400,"message":"bad"})" + std::string(r.body.empty() ? "" : ""));
+  });
+  auto r = h.client->GetUser("u");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().ToString(), Not(HasSubstr(kSecret)));
+  EXPECT_THAT(r.status().ToString(), Not(HasSubstr("tok-1")));
+}
+
+TEST(Auth0ClientTest, ConcurrentCallersShareOneToken) {
+  Harness h([](const HttpRequest&) { return Answer(200, "{}", RateHeaders(1000, 999, 0)); },
+            [](Auth0Options& o) { o.rate_limit_fraction = 1.0; });
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 20; ++j) ok += h.client->GetUser("u").ok();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 160);
+  EXPECT_EQ(h.transport->token_fetches(), 1);
+}
+
+// ---- Pagination ------------------------------------------------------------------------------
+
+std::map<std::string, std::string> QueryOf(const std::string& target) {
+  std::map<std::string, std::string> out;
+  auto q = target.find('?');
+  if (q == std::string::npos) return out;
+  std::string rest = target.substr(q + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    auto amp = rest.find('&', pos);
+    std::string kv = rest.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    auto eq = kv.find('=');
+    out[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return out;
+}
+
+// Serves `total` organizations in pages of `take`; with `cursor_on_last`, the last (short) page
+// still carries a cursor that leads to an empty page (the second way a walk ends).
+FakeTransport::Handler OrgPages(int total, bool cursor_on_last) {
+  return [=](const HttpRequest& r) {
+    auto q = QueryOf(r.target);
+    int from = q.count("from") ? std::stoi(q["from"].substr(1)) : 0;
+    int take = std::stoi(q["take"]);
+    Json page{{"organizations", Json::array()}};
+    for (int i = from; i < std::min(total, from + take); ++i) {
+      page["organizations"].push_back(Json{{"id", "org_" + std::to_string(i)}});
+    }
+    int next = from + take;
+    if (next < total || (cursor_on_last && from < total)) page["next"] = "c" + std::to_string(next);
+    return Answer(200, page.dump());
+  };
+}
+
+void ExpectEachOnce(const std::vector<Json>& items, int total) {
+  std::set<std::string> ids;
+  for (auto& o : items) ids.insert(o["id"].get<std::string>());
+  EXPECT_EQ(items.size(), static_cast<size_t>(total));
+  EXPECT_EQ(ids.size(), static_cast<size_t>(total));
+}
+
+TEST(Auth0ClientTest, CheckpointWalkEndsWithoutNext) {
+  Harness h(OrgPages(250, false));
+  auto r = h.client->ListOrganizations();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectEachOnce(r.value(), 250);
+  auto reqs = h.transport->ApiRequests();
+  EXPECT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(QueryOf(reqs[0].target).count("from"), 0u);
+  EXPECT_EQ(QueryOf(reqs[1].target)["from"], "c100");
+  for (auto& req : reqs) EXPECT_EQ(QueryOf(req.target).count("page"), 0u) << "never offset paging";
+}
+
+TEST(Auth0ClientTest, CheckpointWalkEndsOnEmptyPageAfterShortPageWithNext) {
+  Harness h(OrgPages(250, true));
+  auto r = h.client->ListOrganizations();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectEachOnce(r.value(), 250);
+  EXPECT_EQ(h.transport->ApiRequests().size(), 4u);
+}
+
+TEST(Auth0ClientTest, CheckpointWalkRefusesAStuckCursor) {
+  Harness h([](const HttpRequest&) {
+    return Answer(200, R"({"organizations":[{"id":"org_1"}],"next":"same"})");
+  });
+  auto r = h.client->ListOrganizations();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kInvalid);
+}
+
+TEST(Auth0ClientTest, UserSearchNeverPagesPastAThousand) {
+  Harness h([](const HttpRequest& r) {
+    auto q = QueryOf(r.target);
+    int page = std::stoi(q["page"]);
+    int per_page = std::stoi(q["per_page"]);
+    EXPECT_LE((page + 1) * per_page, 1000);
+    Json body{
+        {"total", 5000}, {"start", page * per_page}, {"limit", per_page}, {"users", Json::array()}};
+    for (int i = 0; i < per_page; ++i)
+      body["users"].push_back(Json{{"user_id", "u" + std::to_string(page * per_page + i)}});
+    return Answer(200, body.dump());
+  });
+  auto r = h.client->SearchUsers("email:\"*@example.com\"");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->users.size(), 1000u);
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(r->total, 5000);
+  auto first = h.transport->ApiRequests().front();
+  EXPECT_EQ(QueryOf(first.target)["q"], "email%3A%22%2A%40example.com%22");
+  EXPECT_EQ(QueryOf(first.target)["search_engine"], "v3");
+}
+
+// ---- Batching --------------------------------------------------------------------------------
+
+TEST(Auth0ClientTest, MembersGoInBatchesOfAtMostTen) {
+  Harness h([](const HttpRequest&) { return Answer(204); },
+            [](Auth0Options& o) { o.member_batch_size = 25; });  // clamped to Auth0's 10
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) ids.push_back("auth0|" + std::to_string(i));
+  ASSERT_TRUE(h.client->AddMembers("org_1", ids).ok());
+  ASSERT_TRUE(h.client->RemoveMembers("org_1", {"auth0|1"}).ok());
+  auto reqs = h.transport->ApiRequests();
+  ASSERT_EQ(reqs.size(), 4u);
+  std::vector<size_t> sizes;
+  std::set<std::string> seen;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(reqs[i].method, "POST");
+    EXPECT_EQ(reqs[i].target, "/api/v2/organizations/org_1/members");
+    auto body = Json::parse(reqs[i].body);
+    sizes.push_back(body["members"].size());
+    for (auto& m : body["members"]) seen.insert(m.get<std::string>());
+  }
+  EXPECT_EQ(sizes, (std::vector<size_t>{10, 10, 5}));
+  EXPECT_EQ(seen.size(), 25u);
+  EXPECT_EQ(reqs[3].method, "DELETE");
+  EXPECT_EQ(Json::parse(reqs[3].body), Json::parse(R"({"members":["auth0|1"]})"));
+}
+
+TEST(Auth0ClientTest, ConfiguredSmallerMemberBatch) {
+  Harness h([](const HttpRequest&) { return Answer(204); },
+            [](Auth0Options& o) { o.member_batch_size = 4; });
+  ASSERT_TRUE(h.client->AddMembers("org_1", {"a", "b", "c", "d", "e"}).ok());
+  EXPECT_EQ(h.transport->ApiRequests().size(), 2u);
+}
+
+TEST(Auth0ClientTest, ConnectionClientsDeltaInChunksOfFifty) {
+  Harness h([](const HttpRequest&) { return Answer(204); });
+  std::vector<ConnectionClientChange> changes;
+  for (int i = 0; i < 120; ++i) changes.push_back({"c" + std::to_string(i), i % 2 == 0});
+  ASSERT_TRUE(h.client->UpdateConnectionClients("con_1", changes).ok());
+  auto reqs = h.transport->ApiRequests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(reqs[0].method, "PATCH");
+  EXPECT_EQ(reqs[0].target, "/api/v2/connections/con_1/clients");
+  auto first = Json::parse(reqs[0].body);
+  ASSERT_EQ(first.size(), 50u);
+  EXPECT_EQ(first[0], Json::parse(R"({"client_id":"c0","status":true})"));
+  EXPECT_EQ(Json::parse(reqs[2].body).size(), 20u);
+}
+
+// ---- Lookups and emails ----------------------------------------------------------------------
+
+TEST(Auth0ClientTest, RoleLookupMatchesExactNameAndIsCached) {
+  Harness h([](const HttpRequest&) {
+    return Answer(
+        200,
+        R"({"roles":[{"id":"rol_2","name":"admin-lite"},{"id":"rol_1","name":"admin"}],"total":2})");
+  });
+  auto r = h.client->FindRoleId("admin");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value(), "rol_1");
+  ASSERT_TRUE(h.client->FindRoleId("admin").ok());
+  EXPECT_EQ(h.transport->ApiRequests().size(), 1u);
+  EXPECT_EQ(QueryOf(h.transport->ApiRequests()[0].target)["name_filter"], "admin");
+  auto missing = h.client->FindRoleId("auditor");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().kind(), StatusKind::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("auditor"));
+}
+
+TEST(Auth0ClientTest, ChangePasswordEmailUsesAuthenticationApi) {
+  Harness h([](const HttpRequest&) {
+    return Answer(200, "We've just sent you an email to reset your password.",
+                  {{"content-type", "text/html"}});
+  });
+  ASSERT_TRUE(h.client->SendChangePasswordEmail("a@example.com").ok());
+  auto reqs = h.transport->Requests();
+  ASSERT_EQ(reqs.size(), 1u);  // no token needed
+  EXPECT_EQ(reqs[0].target, "/dbconnections/change_password");
+  EXPECT_EQ(HeaderOf(reqs[0], "Authorization"), "");
+  EXPECT_EQ(
+      Json::parse(reqs[0].body),
+      Json::parse(
+          R"({"client_id":"app-client","email":"a@example.com","connection":"Username-Password-Authentication"})"));
+}
+
+TEST(Auth0ClientTest, VerificationEmailNamesTheIdentity) {
+  Harness h([](const HttpRequest&) {
+    return Answer(201, R"({"type":"verification_email","status":"pending","id":"job_1"})");
+  });
+  auto r = h.client->SendVerificationEmail("auth0|643e");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(
+      Json::parse(h.transport->ApiRequests()[0].body),
+      Json::parse(R"({"user_id":"auth0|643e","identity":{"user_id":"643e","provider":"auth0"}})"));
+}
+
+TEST(Auth0ClientTest, CreateUserDefaultsTheConnection) {
+  Harness h([](const HttpRequest&) { return Answer(201, R"({"user_id":"auth0|1"})"); });
+  auto r = h.client->CreateUser(Json{{"email", "a@example.com"}, {"password", "x"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Json::parse(h.transport->ApiRequests()[0].body)["connection"],
+            "Username-Password-Authentication");
+}
+
+class CountingObserver : public Auth0Observer {
+ public:
+  void OnRequest(std::string_view endpoint, int status, double) override {
+    std::lock_guard<std::mutex> l(mu);
+    seen.emplace_back(std::string(endpoint), status);
+  }
+  std::mutex mu;
+  std::vector<std::pair<std::string, int>> seen;
+};
+
+TEST(Auth0ClientTest, ObserverSeesEveryAttemptWithTemplate) {
+  std::atomic<int> n{0};
+  CountingObserver obs;
+  Auth0Options o;
+  o.domain = "d";
+  o.base_url = "http://127.0.0.1:1";
+  o.client_id = "c";
+  o.client_secret = kSecret;
+  AutoClock clock;
+  SeededRandom random(1);
+  Auth0Client client(o, std::make_unique<FakeTransport>([&](const HttpRequest&) {
+                       return n++ == 0 ? Answer(500, "") : Answer(200, "{}");
+                     }),
+                     clock, random, &obs);
+  ASSERT_TRUE(client.PatchClientCallbacks("app", {"https://a.example.com/cb"}).ok());
+  ASSERT_EQ(obs.seen.size(), 3u);
+  EXPECT_EQ(obs.seen[0], (std::pair<std::string, int>{"POST /oauth/token", 200}));
+  EXPECT_EQ(obs.seen[1], (std::pair<std::string, int>{"PATCH /api/v2/clients/{id}", 500}));
+  EXPECT_EQ(obs.seen[2], (std::pair<std::string, int>{"PATCH /api/v2/clients/{id}", 200}));
+}
+
+}  // namespace
+}  // namespace tenantsync
