@@ -535,6 +535,9 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
       it = it.value().is_null() ? request.erase(it) : std::next(it);
     }
     request["connection"] = options_.connection;
+    // Invite flow: no signup verification email from the create itself; the on_create policy
+    // decides which emails the user gets (a change-password link by default).
+    request["verify_email"] = false;
     if (!app_md.empty()) request["app_metadata"] = app_md;
     if (!user_md.empty()) request["user_metadata"] = user_md;
     if (blocked) request["blocked"] = true;
