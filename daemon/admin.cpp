@@ -105,6 +105,12 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
     return JsonAnswer(storage_ok && auth0_ok ? 200 : 503,
                       {{"ready", storage_ok && auth0_ok}, {"storage", storage_ok}, {"auth0_token", auth0_ok}});
   }
+  if (get && p == "/metrics" && hooks_.metrics) {
+    ServerResponse r;
+    r.body = hooks_.metrics();
+    r.content_type = "text/plain; version=0.0.4";
+    return r;
+  }
   if (get && p == "/v1/status") return Status();
   if (get && p == "/v1/events") return Events(req);
   if (get && p == "/v1/mutations") return Mutations(req);

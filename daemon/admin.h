@@ -25,6 +25,8 @@ struct AdminHooks {
   std::function<bool()> auth0_token_valid;
   Writer* writer = nullptr;      // pause/resume, last success; may be null in tests
   Auth0Client* auth0 = nullptr;  // user logs and the rate-limit view; null in dry runs
+  // GET /metrics: the Prometheus text exposition (bearer token required like every endpoint).
+  std::function<std::string()> metrics;
   // Extra status sections (guard, drift, quarantine) merged into /v1/status.
   std::function<void(nlohmann::json&)> extra_status;
 };

@@ -14,6 +14,7 @@
 #include "daemon/config.h"
 #include "daemon/http_server.h"
 #include "daemon/ingress.h"
+#include "daemon/metrics.h"
 #include "daemon/writer.h"
 #include "adapters/auth0/auth0_client.h"
 #include "common/random.h"
@@ -127,9 +128,10 @@ int RunServe(const ServeFlags& flags) {
 
   Clock& clock = SystemClock();
   SecureRandom random;
+  Metrics metrics;
   std::unique_ptr<Auth0Client> auth0;
   if (!flags.dry_run) {
-    auto created = Auth0Client::Create(config.auth0, clock, random);
+    auto created = Auth0Client::Create(config.auth0, clock, random, &metrics);
     if (!created.ok()) {
       spdlog::error("auth0: {}", created.status().message());
       return 2;
@@ -142,11 +144,17 @@ int RunServe(const ServeFlags& flags) {
   wopts.connection = config.auth0.connection;
   wopts.application_client_id = config.auth0.application_client_id;
   wopts.dry_run = flags.dry_run;
-  Writer writer(*store, auth0.get(), clock, random, wopts);
+  WriterObserver wobs;
+  wobs.on_mutation = [&](const MutationRow& row, MutationState outcome, double lag) {
+    metrics.MutationFinished(row.kind, MutationStateName(outcome), lag);
+  };
+  Writer writer(*store, auth0.get(), clock, random, wopts, wobs);
 
   GroupCommitter committer(*store);
   Ingress ingress(config.sources, committer, clock, config.ingress.retry_after_seconds);
-  ingress.SetObserver([&](const std::string&, const std::string&, const std::string& result, int) {
+  ingress.SetObserver([&](const std::string& source, const std::string&, const std::string& result, int) {
+    // A path under /webhooks/ that names no configured source must not mint new label values.
+    metrics.EventReceived(result == "unknown_source" || result == "not_found" ? "(unknown)" : source, result);
     if (result == "accepted") writer.Wake();
   });
   HttpServer ingress_server(IngressServerOptions(config.ingress));
@@ -161,6 +169,7 @@ int RunServe(const ServeFlags& flags) {
   hooks.auth0_token_valid = [&] { return auth0 && auth0->HasValidToken(); };
   hooks.writer = &writer;
   hooks.auth0 = auth0.get();
+  hooks.metrics = [&] { return metrics.Render(store.get(), &writer, auth0.get()); };
   AdminApi admin(config.admin.token, *store, hooks);
   HttpServer admin_server(AdminServerOptions(config.admin));
   admin_server.SetHandler([&](const ServerRequest& r) { return admin.Handle(r); });

@@ -1,0 +1,48 @@
+// Metrics: tenantsync's Prometheus metrics (SPEC §7), kept with prometheus-cpp's core library
+// and rendered in the text exposition format by the admin API's GET /metrics.
+//
+// Counters and histograms are updated by the components as things happen (ingress, writer,
+// Auth0 client); gauges that describe stored state are refreshed from storage at scrape time.
+// Thread safety: every method may be called from any thread. Labels never carry secrets.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "adapters/auth0/observer.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace tenantsync {
+
+class SqliteStore;
+class Writer;
+class Auth0Client;
+
+class Metrics final : public Auth0Observer {
+ public:
+  Metrics();
+  ~Metrics() override;
+
+  // tenantsync_events_total{source,result}: one per delivery answered by ingress.
+  void EventReceived(const std::string& source, const std::string& result);
+  // tenantsync_mutations_total{kind,result} and, for done mutations with known events,
+  // tenantsync_sync_lag_seconds (event received -> its mutation done in Auth0).
+  void MutationFinished(const std::string& kind, const std::string& result, double lag_seconds);
+  // Auth0Observer: tenantsync_auth0_requests_total{endpoint,code} and
+  // tenantsync_auth0_request_seconds.
+  void OnRequest(std::string_view endpoint_template, int status, double seconds) override;
+
+  // Renders every metric; gauges are read from the given sources first (any may be null).
+  std::string Render(SqliteStore* store, Writer* writer, Auth0Client* auth0);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tenantsync

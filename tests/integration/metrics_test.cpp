@@ -1,0 +1,103 @@
+// /metrics after a known sequence of events shows the expected counts; JSON logs stay valid
+// JSON and carry the event and mutation ids.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/daemon_fixture.h"
+
+namespace tenantsync::testing {
+namespace {
+
+// Parses the Prometheus text format into "name{labels}" -> value.
+std::map<std::string, double> ParseMetrics(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto space = line.rfind(' ');
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+TEST(Metrics, CountsFollowAKnownSequenceOfEvents) {
+  Subprocess sim(BuildPath("auth0-sim"), {"--port", "0", "--domain", "tenant.example.com", "--client-id", "metrics-client",
+                                          "--client-secret", "metrics-secret-value", "--seed", "3"});
+  int sim_port = sim.WaitForPort("listening on");
+  ASSERT_GT(sim_port, 0) << sim.Output();
+  TestDaemonOptions o;
+  o.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim_port);
+  o.auth0_client_id = o.application_client_id = "metrics-client";
+  o.auth0_client_secret = "metrics-secret-value";
+  o.extra_args = {"--log-format", "json"};
+  TestDaemon daemon(o);
+  ASSERT_TRUE(daemon.Start()) << daemon.Output();
+
+  auto user = [](const std::string& id) {
+    return EventBody("user.upserted", {{"external_id", id}, {"email", id + "@example.com"}});
+  };
+  ASSERT_EQ(daemon.PostEvent("hr", "m-1", user("u1")).status, 202);
+  ASSERT_EQ(daemon.PostEvent("hr", "m-2", user("u2")).status, 202);
+  ASSERT_EQ(daemon.PostEvent("hr", "m-2", user("u2")).status, 200);
+  ASSERT_EQ(daemon.PostEvent("hr", "m-3", EventBody("organization.upserted", {{"external_id", "o"}, {"name", "Bad Name"}})).status, 422);
+  TestHttpClient raw("127.0.0.1", daemon.ingress_port());
+  ASSERT_EQ(raw.Post("/webhooks/hr", user("u4")).status, 401);
+  ASSERT_EQ(raw.Post("/webhooks/nosuchsource", user("u5")).status, 404);
+
+  // Wait until both users exist in Auth0.
+  std::map<std::string, double> m;
+  for (int i = 0; i < 200; ++i) {
+    auto r = daemon.AdminGet("/metrics");
+    ASSERT_EQ(r.status, 200) << r.body;
+    m = ParseMetrics(r.body);
+    if (m[R"(tenantsync_mutations_total{kind="create_user",result="done"})"] >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(m[R"(tenantsync_events_total{result="accepted",source="hr"})"], 2);
+  EXPECT_EQ(m[R"(tenantsync_events_total{result="duplicate",source="hr"})"], 1);
+  EXPECT_EQ(m[R"(tenantsync_events_total{result="rejected",source="hr"})"], 1);
+  EXPECT_EQ(m[R"(tenantsync_events_total{result="unauthorized",source="hr"})"], 1);
+  EXPECT_EQ(m["tenantsync_events_total{result=\"unknown_source\",source=\"(unknown)\"}"], 1)
+      << "an unknown source must not become a label value";
+  EXPECT_EQ(m[R"(tenantsync_mutations_total{kind="create_user",result="done"})"], 2);
+  EXPECT_GE(m[R"(tenantsync_auth0_requests_total{code="201",endpoint="POST /api/v2/users"})"], 2);
+  EXPECT_GT(m["tenantsync_auth0_request_seconds_count"], 0);
+  EXPECT_GT(m["tenantsync_sync_lag_seconds_count"], 0);
+  EXPECT_GT(m["tenantsync_last_success_timestamp_seconds"], 1.7e9);
+  EXPECT_TRUE(m.count("tenantsync_mutations_pending"));
+  EXPECT_TRUE(m.count("tenantsync_oldest_pending_seconds"));
+  EXPECT_TRUE(m.count("tenantsync_auth0_rate_limit_remaining"));
+
+  // /metrics needs the token like every admin endpoint but /healthz.
+  TestHttpClient admin("127.0.0.1", daemon.admin_port());
+  EXPECT_EQ(admin.Get("/metrics").status, 401);
+  auto body = daemon.AdminGet("/metrics").body;
+  for (const std::string& secret : std::vector<std::string>{"metrics-secret-value", daemon.admin_token(), "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
+    EXPECT_EQ(body.find(secret), std::string::npos);
+  }
+
+  ASSERT_EQ(daemon.Stop(SIGTERM), 0);
+  std::istringstream log(daemon.Output());
+  std::string line;
+  int lines = 0;
+  bool saw_event = false, saw_mutation = false;
+  while (std::getline(log, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    std::string msg = j.value("msg", "");
+    saw_event = saw_event || msg.find("id=m-1") != std::string::npos;
+    saw_mutation = saw_mutation || (msg.find("mutation id=") != std::string::npos && msg.find("create_user") != std::string::npos);
+    ++lines;
+  }
+  EXPECT_GT(lines, 5);
+  EXPECT_TRUE(saw_event) << "one line per event, with its id";
+  EXPECT_TRUE(saw_mutation) << "one line per mutation outcome, with its id";
+}
+
+}  // namespace
+}  // namespace tenantsync::testing
