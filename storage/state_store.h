@@ -125,6 +125,26 @@ class StateTxn {
   Status SetEventState(int64_t seq, EventState state, const std::string& error, int64_t now_ms);
   Status PutSetting(const std::string& key, const std::string& value);
 
+  // --- The destructive-change guard (storage/guard_store.cpp) ---
+  struct GuardHeld {
+    std::string entity, kind;
+    nlohmann::json request, events;
+    int64_t held_at_ms = 0;
+    bool approved = false;
+  };
+  Result<int64_t> CountGuardWindow(int64_t since_ms);
+  Status AddGuardWindow(int64_t at_ms, const std::string& kind, int64_t prune_before_ms);
+  Status ClearGuardWindow();
+  // True (and the approval used up) when an operator approved this held step.
+  Result<bool> TakeGuardApproval(const std::string& entity, const std::string& kind);
+  Status HoldGuard(const GuardHeld& held);
+  Result<std::vector<GuardHeld>> ListGuardHeld(bool approved);
+  Status ApproveGuardHeld();
+  Status DeleteGuardHeld(bool approved);
+  // Users or organizations tenantsync manages (with an Auth0 id).
+  Result<int64_t> CountManaged(const std::string& kind);
+  Result<std::optional<std::string>> GetSetting(const std::string& key);
+
   Status Commit();
 
  private:

@@ -1,0 +1,172 @@
+#include "daemon/guard.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <map>
+
+namespace tenantsync {
+
+using Json = nlohmann::json;
+
+Guard::Guard(SqliteStore& store, Clock& clock, GuardOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+void Guard::SetOptions(GuardOptions options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  options_ = options;
+}
+
+namespace {
+
+struct TripState {
+  bool tripped = false;
+  int64_t at_ms = 0;
+};
+
+TripState ReadTrip(const std::optional<std::string>& setting) {
+  TripState t;
+  if (!setting) return t;
+  auto j = Json::parse(*setting, nullptr, false);
+  if (j.is_object()) {
+    t.tripped = j.value("tripped", false);
+    t.at_ms = j.value("tripped_at_ms", int64_t{0});
+  }
+  return t;
+}
+
+}  // namespace
+
+Result<Guard::Decision> Guard::Check(const std::string& entity, const std::string& kind, const Json& request,
+                                     const Json& events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.NowUnixMillis();
+  Decision decision = Decision::kAllow;
+  auto txn = store_.BeginState();
+  if (!txn.ok()) return Status::Retryable(txn.status().message());
+  StateTxn& t = **txn;
+  auto approved = t.TakeGuardApproval(entity, kind);
+  if (!approved.ok()) return approved.status();
+  if (*approved) {
+    // Released by an operator: sent, and counted so the window reflects what really happened.
+    if (auto st = t.AddGuardWindow(now, kind, now - options_.window_seconds * 1000LL); !st.ok()) return st;
+  } else {
+    auto setting = t.GetSetting("guard");
+    if (!setting.ok()) return setting.status();
+    TripState trip = ReadTrip(*setting);
+    auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
+    auto managed = t.CountManaged("user");
+    if (!in_window.ok() || !managed.ok()) return Status::Retryable("guard: storage unavailable");
+    const int64_t limit = std::max<int64_t>(options_.max_destructive,
+                                            static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
+    if (!trip.tripped && *in_window + 1 > limit) {
+      trip.tripped = true;
+      trip.at_ms = now;
+      if (auto st = t.PutSetting("guard", Json({{"tripped", true}, {"tripped_at_ms", now}}).dump()); !st.ok()) return st;
+      spdlog::error("guard tripped: {} destructive change(s) in the last {} s would exceed the limit of {}; "
+                    "destructive work is held until `tenantsync guard approve` or `reject`",
+                    *in_window + 1, options_.window_seconds, limit);
+    }
+    if (trip.tripped) {
+      StateTxn::GuardHeld held{entity, kind, request, events, now, false};
+      if (auto st = t.HoldGuard(held); !st.ok()) return st;
+      decision = Decision::kHold;
+    } else if (auto st = t.AddGuardWindow(now, kind, now - options_.window_seconds * 1000LL); !st.ok()) {
+      return st;
+    }
+  }
+  if (auto st = t.Commit(); !st.ok()) return Status::Retryable(st.message());
+  return decision;
+}
+
+Result<std::vector<std::string>> Guard::Approve() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto txn = store_.BeginState();
+  if (!txn.ok()) return txn.status();
+  StateTxn& t = **txn;
+  auto held = t.ListGuardHeld(false);
+  if (!held.ok()) return held.status();
+  std::vector<std::string> entities;
+  Status st = t.ApproveGuardHeld();
+  // The operator vouched for this burst: the window starts afresh so the released work and what
+  // follows are not immediately held again.
+  if (st.ok()) st = t.ClearGuardWindow();
+  if (st.ok()) st = t.PutSetting("guard", Json({{"tripped", false}, {"tripped_at_ms", 0}}).dump());
+  for (auto& h : *held) {
+    if (st.ok()) st = t.MarkDirty(h.entity, 0, /*reset_attempts=*/true);
+    entities.push_back(h.entity);
+  }
+  if (st.ok()) st = t.Commit();
+  if (!st.ok()) return st;
+  spdlog::warn("guard approved by an operator: {} held destructive change(s) released", entities.size());
+  return entities;
+}
+
+Result<int64_t> Guard::Reject() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.NowUnixMillis();
+  auto txn = store_.BeginState();
+  if (!txn.ok()) return txn.status();
+  StateTxn& t = **txn;
+  auto held = t.ListGuardHeld(false);
+  if (!held.ok()) return held.status();
+  Status st = Status::Ok();
+  for (auto& h : *held) {
+    MutationRow row;
+    row.entity = h.entity;
+    row.kind = h.kind;
+    row.request = h.request;
+    row.events = h.events;
+    row.destructive = true;
+    row.state = MutationState::kDiscarded;
+    row.last_error = "rejected by an operator at the destructive-change guard; not sent";
+    row.created_at_ms = now;
+    auto id = t.InsertMutation(row);
+    if (!id.ok()) {
+      st = id.status();
+      break;
+    }
+  }
+  if (st.ok()) st = t.DeleteGuardHeld(false);
+  if (st.ok()) st = t.ClearGuardWindow();
+  if (st.ok()) st = t.PutSetting("guard", Json({{"tripped", false}, {"tripped_at_ms", 0}}).dump());
+  if (st.ok()) st = t.Commit();
+  if (!st.ok()) return st;
+  spdlog::warn("guard rejected by an operator: {} held destructive change(s) discarded", held->size());
+  return static_cast<int64_t>(held->size());
+}
+
+bool Guard::tripped() {
+  auto s = store_.GetSetting("guard");
+  return s.ok() && ReadTrip(*s).tripped;
+}
+
+Result<Json> Guard::StatusJson() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.NowUnixMillis();
+  auto txn = store_.BeginState();
+  if (!txn.ok()) return txn.status();
+  StateTxn& t = **txn;
+  auto setting = t.GetSetting("guard");
+  auto held = t.ListGuardHeld(false);
+  auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
+  auto managed = t.CountManaged("user");
+  if (!setting.ok() || !held.ok() || !in_window.ok() || !managed.ok()) return Status::Retryable("guard: storage unavailable");
+  TripState trip = ReadTrip(*setting);
+  std::map<std::string, int64_t> by_kind;
+  Json examples = Json::array();
+  for (auto& h : *held) {
+    ++by_kind[h.kind];
+    if (examples.size() < 5) examples.push_back({{"entity", h.entity}, {"kind", h.kind}, {"events", h.events}});
+  }
+  const int64_t limit = std::max<int64_t>(options_.max_destructive,
+                                          static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
+  return Json{{"tripped", trip.tripped},
+              {"tripped_at_ms", trip.tripped ? Json(trip.at_ms) : Json(nullptr)},
+              {"limit", limit},
+              {"window_seconds", options_.window_seconds},
+              {"destructive_in_window", *in_window},
+              {"held", {{"total", held->size()}, {"by_kind", by_kind}, {"examples", examples}}}};
+}
+
+}  // namespace tenantsync

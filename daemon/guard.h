@@ -1,0 +1,62 @@
+// Guard: the destructive-change guard (SPEC §6).
+//
+// Every destructive mutation (block, user delete, membership removal for a leaver, organization
+// delete, callback removal, session revocation) asks Check() before it is sent. Destructive
+// writes allowed in the last `window_seconds` are counted; when one more would exceed
+// max(guard_max_destructive, guard_max_fraction × managed users), the guard trips: that step and
+// every later destructive step are held (not sent, recorded in guard_held) until an operator
+// approves (held work proceeds, the window starts afresh) or rejects (held work is discarded and
+// recorded as such). Non-destructive work is never held. State lives in SQLite, so a restart
+// keeps the guard tripped.
+//
+// Thread safety: all methods may be called from any thread (writer workers, admin API).
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "storage/sqlite_store.h"
+
+namespace tenantsync {
+
+struct GuardOptions {
+  int max_destructive = 50;
+  double max_fraction = 0.05;
+  int window_seconds = 600;
+};
+
+class Guard {
+ public:
+  Guard(SqliteStore& store, Clock& clock, GuardOptions options);
+
+  enum class Decision { kAllow, kHold };
+  // Decides for one destructive step and records the decision (window entry or held row).
+  // Storage errors are returned as kRetryable (the step is neither sent nor held).
+  Result<Decision> Check(const std::string& entity, const std::string& kind, const nlohmann::json& request,
+                         const nlohmann::json& events);
+  // Approve: held steps are released (their entities are marked dirty and pass the guard once).
+  // Returns the entities released.
+  Result<std::vector<std::string>> Approve();
+  // Reject: held steps are discarded, each recorded as a `discarded` mutation. Returns how many.
+  Result<int64_t> Reject();
+
+  // {"tripped", "tripped_at_ms", "limit", "window_seconds", "destructive_in_window",
+  //  "held": {"total", "by_kind": {...}, "examples": [...]}}
+  Result<nlohmann::json> StatusJson();
+  bool tripped();
+  void SetOptions(GuardOptions options);
+
+ private:
+  Result<int64_t> Limit();
+
+  SqliteStore& store_;
+  Clock& clock_;
+  std::mutex mu_;         // serialises decisions so two workers cannot both take the last slot
+  GuardOptions options_;  // guarded by mu_
+};
+
+}  // namespace tenantsync
