@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "daemon/desired_state.h"
+#include "daemon/guard.h"
 #include "daemon/writer.h"
 
 namespace tenantsync {
@@ -114,6 +115,7 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
   if (get && p == "/v1/status") return Status();
   if (get && p == "/v1/events") return Events(req);
   if (get && p == "/v1/mutations") return Mutations(req);
+  if (post && (p == "/v1/guard/approve" || p == "/v1/guard/reject")) return GuardAction(p.substr(10));
   if (post && p == "/v1/pause") return Pause(true);
   if (post && p == "/v1/resume") return Pause(false);
   if (auto id = rest("/v1/events/")) {
@@ -161,6 +163,10 @@ ServerResponse AdminApi::Status() {
     auto v = hooks_.auth0->RateLimitView();
     body["rate_limit"] = {{"limit", v.limit}, {"remaining", v.remaining}, {"reset_unix", v.reset_unix},
                           {"tokens", v.tokens}, {"capacity", v.capacity}, {"refill_per_second", v.refill_per_second}, {"throttled_total", v.throttled_total}};
+  }
+  if (hooks_.guard) {
+    auto g = hooks_.guard->StatusJson();
+    body["guard"] = g.ok() ? *g : Json({{"error", g.status().message()}});
   }
   if (hooks_.extra_status) hooks_.extra_status(body);
   return JsonAnswer(200, body);
@@ -325,6 +331,20 @@ ServerResponse AdminApi::MutationAction(const std::string& id_text, const std::s
   if (hooks_.writer) hooks_.writer->Wake();
   auto fresh = store_.GetMutation(id);
   return JsonAnswer(200, fresh.ok() && *fresh ? MutationJson(**fresh) : Json({{"id", id}}));
+}
+
+ServerResponse AdminApi::GuardAction(const std::string& action) {
+  if (!hooks_.guard) return Error(503, "the guard is not running");
+  if (!hooks_.guard->tripped()) return Error(409, "the guard is not tripped; nothing is held");
+  if (action == "approve") {
+    auto released = hooks_.guard->Approve();
+    if (!released.ok()) return Error(503, released.status().message());
+    if (hooks_.writer) hooks_.writer->Wake();
+    return JsonAnswer(200, {{"approved", released->size()}, {"entities", *released}});
+  }
+  auto discarded = hooks_.guard->Reject();
+  if (!discarded.ok()) return Error(503, discarded.status().message());
+  return JsonAnswer(200, {{"rejected", *discarded}});
 }
 
 ServerResponse AdminApi::Pause(bool paused) {

@@ -19,12 +19,14 @@ namespace tenantsync {
 
 class Writer;
 class Auth0Client;
+class Guard;
 
 struct AdminHooks {
   // Whether an Auth0 access token is currently held (for /readyz).
   std::function<bool()> auth0_token_valid;
   Writer* writer = nullptr;      // pause/resume, last success; may be null in tests
   Auth0Client* auth0 = nullptr;  // user logs and the rate-limit view; null in dry runs
+  Guard* guard = nullptr;        // destructive-change guard: status, approve, reject
   // GET /metrics: the Prometheus text exposition (bearer token required like every endpoint).
   std::function<std::string()> metrics;
   // Extra status sections (guard, drift, quarantine) merged into /v1/status.
@@ -48,6 +50,7 @@ class AdminApi {
   ServerResponse Mutations(const ServerRequest& req);
   ServerResponse MutationAction(const std::string& id, const std::string& action);
   ServerResponse Pause(bool paused);
+  ServerResponse GuardAction(const std::string& action);
 
   std::mutex mu_;
   std::string token_;  // guarded by mu_; secret: never logged or returned

@@ -92,7 +92,12 @@ std::optional<nlohmann::json> Admin(const CliOptions& cli, const std::string& me
   }
   auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (r.status >= 400) {
-    std::string msg = j.is_object() && j.contains("error") ? j["error"].dump() : r.body;
+    std::string msg = j.is_object() && j.contains("error") ? (j["error"].is_string() ? j["error"].get<std::string>()
+                                                                                   : j["error"].dump())
+                                                          : r.body;
+    for (char& c : msg) {
+      if (c == '\n' || c == '\r') c = ' ';  // the reason stays on one line
+    }
     *code = Fail(1, "admin API answered " + std::to_string(r.status) + ": " + msg);
     return std::nullopt;
   }
@@ -266,7 +271,7 @@ int CliMutationAction(const CliOptions& cli, const std::string& id, const std::s
   auto j = Admin(cli, "POST", "/v1/mutations/" + PercentEncode(id) + "/" + action, &code, "{}");
   if (!j) return code;
   if (cli.json) std::printf("%s\n", j->dump(2).c_str());
-  else std::printf("mutation %s: %s\n", id.c_str(), Str((*j)["error"]).c_str());
+  else std::printf("mutation %s is now %s: %s\n", id.c_str(), Str((*j)["state"]).c_str(), Str((*j)["error"]).c_str());
   return 0;
 }
 

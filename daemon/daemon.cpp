@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <future>
 
 #include "common/clock.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/http_server.h"
+#include "daemon/guard.h"
 #include "daemon/ingress.h"
 #include "daemon/metrics.h"
 #include "daemon/writer.h"
@@ -144,6 +146,8 @@ int RunServe(const ServeFlags& flags) {
   wopts.connection = config.auth0.connection;
   wopts.application_client_id = config.auth0.application_client_id;
   wopts.dry_run = flags.dry_run;
+  Guard guard(*store, clock, GuardOptions{config.policy.guard_max_destructive, config.policy.guard_max_fraction,
+                                         config.policy.guard_window_seconds});
   WriterObserver wobs;
   wobs.on_mutation = [&](const MutationRow& row, MutationState outcome, double lag) {
     metrics.MutationFinished(row.kind, MutationStateName(outcome), lag);
@@ -169,6 +173,7 @@ int RunServe(const ServeFlags& flags) {
   hooks.auth0_token_valid = [&] { return auth0 && auth0->HasValidToken(); };
   hooks.writer = &writer;
   hooks.auth0 = auth0.get();
+  hooks.guard = &guard;
   hooks.metrics = [&] { return metrics.Render(store.get(), &writer, auth0.get()); };
   AdminApi admin(config.admin.token, *store, hooks);
   HttpServer admin_server(AdminServerOptions(config.admin));
@@ -193,6 +198,7 @@ int RunServe(const ServeFlags& flags) {
     tick.tv_nsec = static_cast<long>(watchdog_usec / 2 * 1000);
   }
 
+  std::future<void> token_task;
   while (true) {
     int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
@@ -208,12 +214,21 @@ int RunServe(const ServeFlags& flags) {
         ingress.ReplaceSources(next->sources);
         admin.ReplaceToken(next->admin.token);
         writer.SetPolicy(next->policy);
+        guard.SetOptions(GuardOptions{next->policy.guard_max_destructive, next->policy.guard_max_fraction,
+                                      next->policy.guard_window_seconds});
         spdlog::info("configuration reloaded: {} source(s)", next->sources.size());
       }
       Notify("READY=1");
       continue;
     }
     // Periodic tick: the one place timers live.
+    if (auth0 && !auth0->HasValidToken() &&
+        (!token_task.valid() || token_task.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
+      // Fetched off the main loop (it may wait on the network); /readyz turns true once it lands.
+      token_task = std::async(std::launch::async, [&auth0] {
+        if (auto st = auth0->EnsureToken(); !st.ok()) spdlog::warn("auth0 token: {}", st.message());
+      });
+    }
     auto counts = store->CountEventsByState();
     if (counts.ok()) {
       int64_t pending = counts->count("pending") ? counts->at("pending") : 0;
@@ -234,7 +249,8 @@ int RunServe(const ServeFlags& flags) {
   ingress_server.Drain(std::chrono::seconds(config.ingress.keep_alive_seconds + 1));
   admin_server.Stop();
   committer.Stop();
-  writer.Stop();
+  writer.Stop();  // also cuts short Auth0 retries, so a pending token fetch returns promptly
+  if (token_task.valid()) token_task.wait();
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   std::string ev_state, ev_source;
   int ev_limit = 50;
   auto* events_cmd = operator_command("events", "List received events");
-  events_cmd->add_option("--state", ev_state, "pending, applied, rejected or failed");
+  events_cmd->add_option("--state", ev_state, "pending, applied, rejected or failed")
+      ->check(CLI::IsMember({"pending", "applied", "rejected", "failed"}));
   events_cmd->add_option("--source", ev_source, "Only this source");
   events_cmd->add_option("--limit", ev_limit, "At most this many (1-1000)")->check(CLI::Range(1, 1000))->capture_default_str();
   events_cmd->footer("Example:\n  tenantsync events --state rejected");
@@ -101,18 +102,35 @@ int main(int argc, char** argv) {
   std::string mu_state;
   int mu_limit = 50;
   auto* mutations_cmd = operator_command("mutations", "List Auth0 writes (newest first)");
-  mutations_cmd->add_option("--state", mu_state, "pending, in_flight, done, failed, dead or discarded");
+  mutations_cmd->add_option("--state", mu_state, "pending, in_flight, done, failed, dead or discarded")
+      ->check(CLI::IsMember({"pending", "in_flight", "done", "failed", "dead", "discarded"}));
   mutations_cmd->add_option("--limit", mu_limit, "At most this many (1-1000)")->check(CLI::Range(1, 1000))->capture_default_str();
   mutations_cmd->footer("Example:\n  tenantsync mutations --state dead");
   std::string mutation_id;
   auto* retry_cmd = operator_command("retry", "Retry a dead or failed mutation (re-plans its entity)");
-  retry_cmd->add_option("ID", mutation_id, "Mutation id")->required();
+  retry_cmd->add_option("ID", mutation_id, "Mutation id")->required()->check(CLI::PositiveNumber);
+  retry_cmd->footer("Example:\n  tenantsync mutations --state dead\n  tenantsync retry 1042");
   auto* discard_cmd = operator_command("discard", "Discard a dead or failed mutation");
-  discard_cmd->add_option("ID", mutation_id, "Mutation id")->required();
+  discard_cmd->add_option("ID", mutation_id, "Mutation id")->required()->check(CLI::PositiveNumber);
+  discard_cmd->footer("Example:\n  tenantsync discard 1042");
   auto* pause_cmd = operator_command("pause", "Pause the writer: events are still accepted and stored, nothing is sent");
+  pause_cmd->footer("Example:\n  tenantsync pause && tenantsync status");
   auto* resume_cmd = operator_command("resume", "Resume the writer");
+  resume_cmd->footer("Example:\n  tenantsync resume");
 
-  CLI11_PARSE(app, argc, argv);
+  std::string guard_action;
+  auto* guard_cmd = operator_command("guard", "Approve or reject destructive work held by the tripped guard");
+  guard_cmd->add_option("ACTION", guard_action, "approve (held work proceeds) or reject (held work is discarded)")
+      ->required()->check(CLI::IsMember({"approve", "reject"}));
+  guard_cmd->footer("Example:\n  tenantsync status        # guard.held shows what is held\n  tenantsync guard approve");
+
+  // Usage errors exit 2 like every other usage or configuration error (CLI11's own codes, 100
+  // and up, are not part of the documented exit codes); --help exits 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   cli.config_path = config_path;
 
   tenantsync::LogOptions log;
@@ -138,6 +156,7 @@ int main(int argc, char** argv) {
   if (*retry_cmd) return tenantsync::CliMutationAction(cli, mutation_id, "retry");
   if (*discard_cmd) return tenantsync::CliMutationAction(cli, mutation_id, "discard");
   if (*pause_cmd) return tenantsync::CliPost(cli, "/v1/pause");
+  if (*guard_cmd) return tenantsync::CliPost(cli, "/v1/guard/" + guard_action);
   if (*resume_cmd) return tenantsync::CliPost(cli, "/v1/resume");
   return 1;
 }

@@ -199,6 +199,11 @@ class Auth0Client {
 
   RateLimiter::View RateLimitView() const { return limiter_.GetView(); }
   bool HasValidToken() const { return tokens_.HasValidToken(); }
+  // Obtains (or renews) the access token now, so readiness does not wait for the first write.
+  Status EnsureToken() {
+    auto t = tokens_.Get();
+    return t.ok() ? Status::Ok() : t.status();
+  }
   // The process is stopping: calls waiting in a backoff or rate-limit wait return kRetryable
   // ("shutting down") promptly instead of sleeping on, and no new request is sent. Irreversible.
   void Shutdown();

@@ -1,0 +1,541 @@
+// The admin API (SPEC §7, docs/ADMIN-API.md) over HTTP against the real tenantsync binary, with a
+// real auth0-sim behind it so the writer acts: for every endpoint the token check, the happy path,
+// an unknown id and a bad parameter. Every answer body is kept and checked for secrets.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "tests/support/daemon_fixture.h"
+
+namespace tenantsync::testing {
+namespace {
+
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kClientId = "admin-test-m2m-client-0001";
+const std::string kClientSecret = "admin-test-auth0-client-secret-7f3a9c";
+const std::string kHrSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const std::string kCrmSecret = "crm-hmac-secret-for-admin-test-42";
+const std::string kUnauthorized = R"({"error":"unauthorized"})";
+
+std::string UserEvent(const std::string& ext, const std::string& email = "") {
+  Json data = {{"external_id", ext}, {"name", "Person " + ext}};
+  if (!email.empty()) data["email"] = email;
+  return EventBody("user.upserted", data);
+}
+
+std::string OrgEvent(const std::string& ext, const Json& extra = Json::object()) {
+  Json data = {{"external_id", ext}, {"name", ext}, {"display_name", "Org " + ext}};
+  data.update(extra);
+  return EventBody("organization.upserted", data);
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+class AdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sim_ = std::make_unique<Subprocess>(BuildPath("auth0-sim"),
+                                        std::vector<std::string>{"--port", "0", "--domain", "tenant.example.com",
+                                                                 "--client-id", kClientId, "--client-secret",
+                                                                 kClientSecret, "--index-lag-ms", "0"});
+    sim_port_ = sim_->WaitForPort();
+    ASSERT_GT(sim_port_, 0) << sim_->Output();
+    sim_client_ = std::make_unique<TestHttpClient>("127.0.0.1", sim_port_);
+
+    TestDaemonOptions o;
+    o.sources[0].secrets = {kHrSecret};
+    TestSource crm;
+    crm.name = "crm";
+    crm.scheme = "hmac-sha256";
+    crm.secrets = {kCrmSecret};
+    crm.extra_toml = "id_header = \"X-Request-Id\"\n";
+    o.sources.push_back(crm);
+    o.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim_port_);
+    o.auth0_client_id = kClientId;
+    o.auth0_client_secret = kClientSecret;
+    o.application_client_id = kClientId;
+    // A failing Auth0 call fails its mutation at once instead of retrying inside the call.
+    o.extra_toml = "max_retries = 0\n";
+    daemon_ = std::make_unique<TestDaemon>(o);
+    ASSERT_TRUE(daemon_->Start()) << daemon_->Output();
+    http_ = std::make_unique<TestHttpClient>("127.0.0.1", daemon_->admin_port());
+  }
+
+  void TearDown() override {
+    // Our keep-alive connection would hold the daemon's drain: close it first.
+    http_.reset();
+    // Secrets never appear in any answer (SPEC §3): the admin token, every webhook secret (also
+    // the base64 part of the whsec_ one), the Auth0 client secret, an Auth0 access token (a
+    // JWT always starts "eyJ") or a password.
+    const std::vector<std::string> secrets = {daemon_ ? daemon_->admin_token() : "x-no-daemon-x", kHrSecret,
+                                              kHrSecret.substr(6), kCrmSecret, kClientSecret, "eyJ",
+                                              "\"password\""};
+    for (auto& body : bodies_) {
+      for (auto& s : secrets) EXPECT_EQ(body.find(s), std::string::npos) << "secret " << s << " in answer: " << body;
+    }
+  }
+
+  TestResponse Keep(TestResponse r) {
+    bodies_.push_back(r.body);
+    return r;
+  }
+  TestResponse Get(const std::string& path) { return Keep(daemon_->AdminGet(path)); }
+  TestResponse Post(const std::string& path) { return Keep(daemon_->AdminPost(path)); }
+  TestResponse Raw(const std::string& method, const std::string& path, const HeaderList& headers) {
+    return Keep(http_->Send(method, path, method == "GET" ? "" : "{}", headers));
+  }
+
+  Json EventState(const std::string& id, const std::string& source = "") {
+    auto r = Get("/v1/events/" + id + (source.empty() ? "" : "?source=" + source));
+    return r.status == 200 ? r.Json()["state"] : Json(nullptr);
+  }
+  bool WaitEventState(const std::string& id, const std::string& state) {
+    return WaitFor([&] { return EventState(id) == state; });
+  }
+  Json Mutations(const std::string& query = "") { return Get("/v1/mutations" + query).Json()["mutations"]; }
+  // The first mutation (newest first) matching pred, waiting for it to appear.
+  Json WaitMutation(const std::function<bool(const Json&)>& pred) {
+    Json found;
+    WaitFor([&] {
+      for (auto& m : Mutations("?limit=1000")) {
+        if (pred(m)) {
+          found = m;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+  Json SimState() { return sim_client_->Get("/__sim/state").Json(); }
+  bool SimHasUser(const std::string& email) {
+    const Json state = SimState();
+    for (auto& u : state["users"]) {
+      if (u.value("email", "") == email) return true;
+    }
+    return false;
+  }
+
+  void ExpectError(const TestResponse& r, int status, const std::vector<std::string>& mentions) {
+    EXPECT_EQ(r.status, status) << r.body;
+    auto j = Json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.contains("error") && j["error"].is_string()) << r.body;
+    for (auto& m : mentions) EXPECT_NE(j["error"].get<std::string>().find(m), std::string::npos) << m << " not in " << r.body;
+  }
+
+  std::unique_ptr<Subprocess> sim_;
+  int sim_port_ = 0;
+  std::unique_ptr<TestHttpClient> sim_client_, http_;
+  std::unique_ptr<TestDaemon> daemon_;
+  std::vector<std::string> bodies_;
+};
+
+// ---- Authentication ---------------------------------------------------------------------------
+
+TEST_F(AdminTest, HealthzNeedsNoToken) {
+  for (const HeaderList& h : {HeaderList{}, HeaderList{{"Authorization", "Bearer wrong"}}}) {
+    auto r = Raw("GET", "/healthz", h);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.Json(), Json({{"status", "ok"}}));
+  }
+}
+
+TEST_F(AdminTest, EveryOtherEndpointRefusesMissingOrWrongToken) {
+  const std::string token = daemon_->admin_token();
+  const std::vector<std::pair<std::string, std::string>> endpoints = {
+      {"GET", "/readyz"},          {"GET", "/v1/status"},        {"GET", "/v1/events"},
+      {"GET", "/v1/events/msg_1"}, {"POST", "/v1/events/msg_1/replay"},
+      {"GET", "/v1/users/emp-1"},  {"GET", "/v1/organizations/acme"}, {"GET", "/v1/mutations"},
+      {"POST", "/v1/mutations/1/retry"}, {"POST", "/v1/mutations/1/discard"},
+      {"POST", "/v1/pause"},       {"POST", "/v1/resume"},       {"GET", "/metrics"},
+      {"GET", "/v1/no-such-endpoint"}};
+  const std::vector<HeaderList> refused = {
+      {},
+      {{"Authorization", "Bearer wrong-token"}},
+      {{"Authorization", "Bearer " + token.substr(0, token.size() - 1)}},
+      {{"Authorization", "Bearer " + token + "x"}},
+      {{"Authorization", "Bearer "}},
+      {{"Authorization", "Basic " + token}},
+      {{"Authorization", token}},
+      {{"X-Admin-Token", token}}};
+  for (auto& [method, path] : endpoints) {
+    for (auto& headers : refused) {
+      auto r = Raw(method, path, headers);
+      EXPECT_EQ(r.status, 401) << method << " " << path;
+      EXPECT_EQ(r.body, kUnauthorized) << method << " " << path;
+    }
+  }
+  // The refused pause did nothing.
+  EXPECT_EQ(Get("/v1/status").Json()["paused"], false);
+  // And the right token works.
+  EXPECT_EQ(Raw("GET", "/v1/status", {{"Authorization", "Bearer " + token}}).status, 200);
+}
+
+TEST_F(AdminTest, UnknownEndpointOrMethodIs404NamingIt) {
+  ExpectError(Get("/v1/nothing-here"), 404, {"GET /v1/nothing-here"});
+  ExpectError(Get("/v1/pause"), 404, {"GET /v1/pause"});
+  ExpectError(Post("/v1/status"), 404, {"POST /v1/status"});
+}
+
+// ---- /readyz and /v1/status -------------------------------------------------------------------
+
+TEST_F(AdminTest, ReadyOnceStorageAndAuth0TokenAreFine) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_ready", UserEvent("emp-ready", "ready@example.com")).status, 202);
+  ASSERT_TRUE(WaitFor([&] { return Get("/readyz").status == 200; })) << Get("/readyz").body;
+  EXPECT_EQ(Get("/readyz").Json(), Json({{"ready", true}, {"storage", true}, {"auth0_token", true}}));
+}
+
+TEST(AdminReadyTest, NotReadyWithoutAuth0) {
+  TestDaemon daemon;  // its Auth0 base URL has nothing listening
+  ASSERT_TRUE(daemon.Start()) << daemon.Output();
+  ASSERT_EQ(daemon.PostEvent("hr", "msg_1", UserEvent("emp-1", "a@example.com")).status, 202);
+  auto r = daemon.AdminGet("/readyz");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.Json(), Json({{"ready", false}, {"storage", true}, {"auth0_token", false}}));
+  // The process is alive though.
+  EXPECT_EQ(TestHttpClient("127.0.0.1", daemon.admin_port()).Get("/healthz").status, 200);
+}
+
+TEST_F(AdminTest, StatusCountsEventsAndMutations) {
+  auto r = Get("/v1/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json s = r.Json();
+  for (auto state : {"pending", "applied", "rejected", "failed"}) EXPECT_EQ(s["events"][state], 0) << state;
+  for (auto state : {"pending", "in_flight", "done", "failed", "dead", "discarded"}) {
+    EXPECT_EQ(s["mutations"][state], 0) << state;
+  }
+  EXPECT_EQ(s["paused"], false);
+  EXPECT_TRUE(s["oldest_pending_seconds"].is_null());
+  EXPECT_TRUE(s["last_success_ms"].is_null());
+  EXPECT_TRUE(s["rate_limit"].is_object());
+
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_s1", UserEvent("emp-s1", "s1@example.com")).status, 202);
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_s2", OrgEvent("acme", {{"name", "Not Valid!"}})).status, 422);
+  ASSERT_TRUE(WaitEventState("msg_s1", "applied"));
+  ASSERT_TRUE(WaitFor([&] { return Get("/v1/status").Json()["mutations"]["done"].get<int>() >= 1; }));
+  s = Get("/v1/status").Json();
+  EXPECT_EQ(s["events"]["applied"], 1);
+  EXPECT_EQ(s["events"]["rejected"], 1);
+  EXPECT_TRUE(s["last_success_ms"].is_number()) << s.dump();
+  EXPECT_TRUE(s["entities_to_reconcile"].is_number());
+}
+
+// ---- Events -----------------------------------------------------------------------------------
+
+TEST_F(AdminTest, EventsListFiltersAndPages) {
+  for (int i = 0; i < 5; ++i) {
+    std::string n = std::to_string(i);
+    ASSERT_EQ(daemon_->PostEvent("hr", "msg_" + n, UserEvent("emp-" + n, "p" + n + "@example.com")).status, 202);
+  }
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_bad", OrgEvent("acme", {{"name", "Not Valid!"}})).status, 422);
+  ASSERT_EQ(daemon_->PostEvent("crm", "req-1", UserEvent("emp-9", "p9@example.com")).status, 202);
+
+  Json all = Get("/v1/events").Json();
+  ASSERT_EQ(all["events"].size(), 7u) << all.dump();
+  EXPECT_TRUE(all["next_after"].is_null());
+  const Json& first = all["events"][0];
+  EXPECT_EQ(first["source"], "hr");
+  EXPECT_EQ(first["event_id"], "msg_0");
+  EXPECT_EQ(first["type"], "user.upserted");
+  for (auto key : {"seq", "state", "occurred_at_ms", "effective_at_ms", "received_at_ms", "updated_at_ms", "error"}) {
+    EXPECT_TRUE(first.contains(key)) << key;
+  }
+  EXPECT_EQ(first.contains("body"), false) << "the list leaves bodies out";
+
+  Json rejected = Get("/v1/events?state=rejected").Json()["events"];
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0]["event_id"], "msg_bad");
+  EXPECT_NE(rejected[0]["error"].get<std::string>().find("name"), std::string::npos) << rejected[0].dump();
+
+  Json crm = Get("/v1/events?source=crm").Json()["events"];
+  ASSERT_EQ(crm.size(), 1u);
+  EXPECT_EQ(crm[0]["event_id"], "req-1");
+  EXPECT_EQ(Get("/v1/events?source=nobody").Json()["events"].size(), 0u);
+  EXPECT_EQ(Get("/v1/events?source=hr&state=rejected").Json()["events"].size(), 1u);
+
+  // Paging with limit and after: every event once, in arrival order.
+  std::vector<std::string> seen;
+  std::string query = "/v1/events?limit=3";
+  for (int page = 0; page < 5; ++page) {
+    Json p = Get(query).Json();
+    for (auto& e : p["events"]) seen.push_back(e["event_id"]);
+    if (p["next_after"].is_null()) break;
+    EXPECT_EQ(p["events"].size(), 3u);
+    EXPECT_EQ(p["next_after"], p["events"].back()["seq"]);
+    query = "/v1/events?limit=3&after=" + p["next_after"].dump();
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"msg_0", "msg_1", "msg_2", "msg_3", "msg_4", "msg_bad", "req-1"}));
+}
+
+TEST_F(AdminTest, EventsListRefusesBadParameters) {
+  ExpectError(Get("/v1/events?state=bogus"), 400, {"state", "bogus"});
+  ExpectError(Get("/v1/events?limit=0"), 400, {"limit"});
+  ExpectError(Get("/v1/events?limit=1001"), 400, {"limit"});
+  ExpectError(Get("/v1/events?limit=ten"), 400, {"limit"});
+  ExpectError(Get("/v1/events?limit="), 400, {"limit"});
+  ExpectError(Get("/v1/events?after=-1"), 400, {"after"});
+  ExpectError(Get("/v1/events?after=1x"), 400, {"after"});
+}
+
+TEST_F(AdminTest, OneEventWithItsBody) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_one", UserEvent("emp-1", "one@example.com")).status, 202);
+  auto r = Get("/v1/events/msg_one");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json e = r.Json();
+  EXPECT_EQ(e["event_id"], "msg_one");
+  EXPECT_EQ(e["source"], "hr");
+  EXPECT_EQ(e["type"], "user.upserted");
+  EXPECT_EQ(e["body"]["data"]["email"], "one@example.com");
+  EXPECT_EQ(e["occurred_at_ms"], 1795600800000LL);  // 2026-11-25T10:00:00Z
+
+  ExpectError(Get("/v1/events/msg_missing"), 404, {"msg_missing"});
+  ExpectError(Get("/v1/events/msg_one?source=crm"), 404, {"msg_one"});
+}
+
+TEST_F(AdminTest, EventIdsWithReservedCharactersArePercentEncoded) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg/a?b#c%d", UserEvent("emp-1", "enc@example.com")).status, 202);
+  auto r = Get("/v1/events/msg%2Fa%3Fb%23c%25d");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["event_id"], "msg/a?b#c%d");
+}
+
+TEST_F(AdminTest, SameIdFromTwoSourcesNeedsSource) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "shared-1", UserEvent("emp-1", "h@example.com")).status, 202);
+  ASSERT_EQ(daemon_->PostEvent("crm", "shared-1", UserEvent("emp-2", "c@example.com")).status, 202);
+  ExpectError(Get("/v1/events/shared-1"), 409, {"shared-1", "source"});
+  auto r = Get("/v1/events/shared-1?source=crm");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["source"], "crm");
+  EXPECT_EQ(r.Json()["body"]["data"]["external_id"], "emp-2");
+  EXPECT_EQ(Get("/v1/events/shared-1?source=hr").Json()["source"], "hr");
+  ExpectError(Post("/v1/events/shared-1/replay"), 409, {"shared-1", "source"});
+}
+
+// ---- Replay -----------------------------------------------------------------------------------
+
+TEST_F(AdminTest, RejectedEventReplaysOnlyIfNowValid) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_rej", OrgEvent("acme", {{"name", "Not Valid!"}})).status, 422);
+  ExpectError(Post("/v1/events/msg_rej/replay"), 422, {"still not valid", "name"});
+  EXPECT_EQ(EventState("msg_rej"), "rejected");  // unchanged
+  ExpectError(Post("/v1/events/msg_nothing/replay"), 404, {"msg_nothing"});
+}
+
+TEST_F(AdminTest, OnlyRejectedOrFailedEventsReplay) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_ok", UserEvent("emp-1", "ok@example.com")).status, 202);
+  ASSERT_TRUE(WaitEventState("msg_ok", "applied"));
+  ExpectError(Post("/v1/events/msg_ok/replay"), 409, {"applied"});
+}
+
+TEST_F(AdminTest, FailedEventReplaysOnceItsCauseIsFixed) {
+  // A first sighting without an email fails to apply (the user cannot be created)...
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_noemail", UserEvent("emp-7")).status, 202);
+  ASSERT_TRUE(WaitEventState("msg_noemail", "failed"));
+  Json failed = Get("/v1/events/msg_noemail").Json();
+  EXPECT_NE(failed["error"].get<std::string>().find("email"), std::string::npos) << failed.dump();
+  // ...a replay before the fix fails again, with the same message...
+  auto again = Post("/v1/events/msg_noemail/replay");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.Json()["state"], "pending");
+  EXPECT_TRUE(again.Json()["error"].is_null());
+  ASSERT_TRUE(WaitEventState("msg_noemail", "failed"));
+  // ...and succeeds once another event has supplied the email.
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_fix", UserEvent("emp-7", "seven@example.com")).status, 202);
+  ASSERT_TRUE(WaitEventState("msg_fix", "applied"));
+  auto r = Post("/v1/events/msg_noemail/replay?source=hr");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["event_id"], "msg_noemail");
+  ASSERT_TRUE(WaitEventState("msg_noemail", "applied"));
+  EXPECT_TRUE(Get("/v1/events/msg_noemail").Json()["error"].is_null());
+}
+
+// ---- Users and organizations -----------------------------------------------------------------
+
+TEST_F(AdminTest, UserShowsDesiredStateAuth0IdAndMutations) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_u", UserEvent("emp-42", "ada@example.com")).status, 202);
+  Json u;
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = Get("/v1/users/emp-42");
+    if (r.status != 200) return false;
+    u = r.Json();
+    return u["auth0_id"].is_string();
+  })) << u.dump();
+  EXPECT_EQ(u["external_id"], "emp-42");
+  EXPECT_EQ(u["auth0_id"].get<std::string>().rfind("auth0|", 0), 0u) << u.dump();
+  EXPECT_EQ(u["desired"]["email"], "ada@example.com");
+  EXPECT_TRUE(u["last_known_auth0"].is_object()) << u.dump();
+  EXPECT_TRUE(u["events"].is_array());
+  ASSERT_TRUE(u["mutations"].is_array());
+  bool created = false;
+  for (auto& m : u["mutations"]) created = created || (m["kind"] == "create_user" && m["state"] == "done");
+  EXPECT_TRUE(created) << u.dump();
+  EXPECT_TRUE(u["commands"].is_array());
+  EXPECT_FALSE(u.contains("auth0_logs"));
+  EXPECT_TRUE(SimHasUser("ada@example.com")) << SimState().dump();
+
+  Json with_logs = Get("/v1/users/emp-42?logs=true").Json();
+  EXPECT_TRUE(with_logs["auth0_logs"].is_array()) << with_logs.dump();
+
+  ExpectError(Get("/v1/users/emp-nobody"), 404, {"emp-nobody"});
+}
+
+TEST_F(AdminTest, OrganizationShowsDesiredStateAuth0IdAndMutations) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_o", OrgEvent("acme")).status, 202);
+  Json o;
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = Get("/v1/organizations/acme");
+    if (r.status != 200) return false;
+    o = r.Json();
+    return o["auth0_id"].is_string();
+  })) << o.dump();
+  EXPECT_EQ(o["external_id"], "acme");
+  EXPECT_EQ(o["auth0_id"].get<std::string>().rfind("org_", 0), 0u) << o.dump();
+  EXPECT_EQ(o["desired"]["display_name"], "Org acme");
+  ASSERT_FALSE(o["mutations"].empty()) << o.dump();
+  EXPECT_FALSE(o.contains("commands"));
+
+  ExpectError(Get("/v1/organizations/nope-org"), 404, {"organization", "nope-org"});
+  // A user is not an organization.
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_u", UserEvent("emp-1", "x@example.com")).status, 202);
+  ASSERT_TRUE(WaitEventState("msg_u", "applied"));
+  ExpectError(Get("/v1/organizations/emp-1"), 404, {"emp-1"});
+}
+
+// ---- Mutations --------------------------------------------------------------------------------
+
+TEST_F(AdminTest, MutationsListFiltersAndPagesNewestFirst) {
+  for (int i = 0; i < 3; ++i) {
+    std::string n = std::to_string(i);
+    ASSERT_EQ(daemon_->PostEvent("hr", "msg_" + n, UserEvent("emp-" + n, "m" + n + "@example.com")).status, 202);
+  }
+  ASSERT_TRUE(WaitFor([&] { return Mutations("?state=done").size() >= 3; })) << Get("/v1/mutations").body;
+  Json all = Mutations("?limit=1000");
+  ASSERT_GE(all.size(), 3u);
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_GT(all[i - 1]["id"], all[i]["id"]) << "newest first";
+  for (auto key : {"id", "entity", "kind", "state", "destructive", "attempts", "request", "events", "error",
+                   "created_at_ms", "updated_at_ms"}) {
+    EXPECT_TRUE(all[0].contains(key)) << key;
+  }
+  for (auto& m : Mutations("?state=done")) EXPECT_EQ(m["state"], "done");
+  EXPECT_EQ(Mutations("?state=dead").size(), 0u);
+
+  // Paging backwards with limit and before.
+  std::vector<int64_t> seen;
+  std::string query = "/v1/mutations?limit=2";
+  for (int page = 0; page < 100; ++page) {
+    Json p = Get(query).Json();
+    for (auto& m : p["mutations"]) seen.push_back(m["id"]);
+    if (p["next_before"].is_null()) break;
+    EXPECT_EQ(p["next_before"], p["mutations"].back()["id"]);
+    query = "/v1/mutations?limit=2&before=" + p["next_before"].dump();
+  }
+  std::vector<int64_t> expected;
+  for (auto& m : all) expected.push_back(m["id"]);
+  EXPECT_EQ(seen, expected);
+
+  ExpectError(Get("/v1/mutations?state=finished"), 400, {"state", "finished"});
+  ExpectError(Get("/v1/mutations?limit=0"), 400, {"limit"});
+  ExpectError(Get("/v1/mutations?limit=many"), 400, {"limit"});
+  ExpectError(Get("/v1/mutations?before=-5"), 400, {"before"});
+}
+
+TEST_F(AdminTest, DeadMutationsCanBeDiscardedOrRetried) {
+  // A connection that does not exist in Auth0 fails that mutation permanently (SPEC §5).
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_o", OrgEvent("acme", {{"connections", {{{"name", "no-such-connection"}}}}})).status,
+            202);
+  Json dead = WaitMutation([](const Json& m) { return m["state"] == "dead"; });
+  ASSERT_TRUE(dead.is_object()) << Get("/v1/mutations").body;
+  EXPECT_NE(dead["error"].get<std::string>().find("no-such-connection"), std::string::npos) << dead.dump();
+  Json done = WaitMutation([](const Json& m) { return m["state"] == "done"; });
+  ASSERT_TRUE(done.is_object());
+  const std::string dead_id = dead["id"].dump(), done_id = done["id"].dump();
+
+  // Only dead or failed mutations: a done one is refused, and stays done.
+  ExpectError(Post("/v1/mutations/" + done_id + "/retry"), 409, {"done"});
+  ExpectError(Post("/v1/mutations/" + done_id + "/discard"), 409, {"done"});
+
+  // Retry: back to failed with the operator's note, the entity re-planned (dead again here,
+  // since the connection still does not exist: a new mutation row).
+  auto retried = Post("/v1/mutations/" + dead_id + "/retry");
+  ASSERT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(retried.Json()["id"], dead["id"]);
+  EXPECT_EQ(retried.Json()["state"], "failed");
+  EXPECT_NE(retried.Json()["error"].get<std::string>().find("retried by an operator"), std::string::npos);
+  Json again = WaitMutation([&](const Json& m) { return m["state"] == "dead" && m["id"] != dead["id"]; });
+  ASSERT_TRUE(again.is_object()) << Get("/v1/mutations").body;
+  EXPECT_EQ(again["kind"], dead["kind"]);
+
+  // Discard the new one; a second discard is refused.
+  auto discarded = Post("/v1/mutations/" + again["id"].dump() + "/discard");
+  ASSERT_EQ(discarded.status, 200) << discarded.body;
+  EXPECT_EQ(discarded.Json()["state"], "discarded");
+  ExpectError(Post("/v1/mutations/" + again["id"].dump() + "/discard"), 409, {"discarded"});
+  ExpectError(Post("/v1/mutations/" + again["id"].dump() + "/retry"), 409, {"discarded"});
+  EXPECT_EQ(Get("/v1/status").Json()["mutations"]["discarded"], 1);
+}
+
+TEST_F(AdminTest, MutationActionsRefuseUnknownIdsAndBadParameters) {
+  ExpectError(Post("/v1/mutations/999999/retry"), 404, {"999999"});
+  ExpectError(Post("/v1/mutations/999999/discard"), 404, {"999999"});
+  ExpectError(Post("/v1/mutations/abc/retry"), 400, {"mutation id"});
+  ExpectError(Post("/v1/mutations/0/discard"), 400, {"mutation id"});
+  ExpectError(Post("/v1/mutations/-3/discard"), 400, {"mutation id"});
+  ExpectError(Post("/v1/mutations/1/explode"), 404, {"explode"});
+}
+
+TEST_F(AdminTest, FailedMutationsCanBeRetriedAndDiscarded) {
+  // Auth0 answers 5xx to everything: mutations fail (retryable) rather than die.
+  auto f = sim_client_->Post("/__sim/faults", R"({"error_rate":1.0})");
+  ASSERT_EQ(f.status, 200) << f.body;
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_f", UserEvent("emp-f", "f@example.com")).status, 202);
+  Json failed = WaitMutation([](const Json& m) { return m["state"] == "failed"; });
+  ASSERT_TRUE(failed.is_object()) << Get("/v1/mutations").body;
+  auto retried = Post("/v1/mutations/" + failed["id"].dump() + "/retry");
+  ASSERT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(retried.Json()["state"], "failed");
+  auto discarded = Post("/v1/mutations/" + failed["id"].dump() + "/discard");
+  ASSERT_EQ(discarded.status, 200) << discarded.body;
+  EXPECT_EQ(discarded.Json()["state"], "discarded");
+  // Auth0 back: the user converges all the same (discarding a row does not drop desired state).
+  ASSERT_EQ(sim_client_->Post("/__sim/faults", R"({"error_rate":0})").status, 200);
+  auto r = Post("/v1/mutations/" + failed["id"].dump() + "/retry");
+  EXPECT_EQ(r.status, 409) << r.body;
+}
+
+// ---- Pause and resume -------------------------------------------------------------------------
+
+TEST_F(AdminTest, PausedEventsAreStoredButNotAppliedUntilResume) {
+  auto p = Post("/v1/pause");
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_EQ(p.Json(), Json({{"paused", true}}));
+  EXPECT_EQ(Get("/v1/status").Json()["paused"], true);
+  EXPECT_EQ(Post("/v1/pause").Json(), Json({{"paused", true}}));  // idempotent
+
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_p", UserEvent("emp-p", "paused@example.com")).status, 202);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(EventState("msg_p"), "pending");
+  EXPECT_EQ(Get("/v1/status").Json()["events"]["pending"], 1);
+  EXPECT_EQ(Mutations().size(), 0u);
+  EXPECT_FALSE(SimHasUser("paused@example.com"));
+  EXPECT_EQ(Get("/v1/users/emp-p").status, 404) << "not applied, so not in desired state yet";
+
+  auto r = Post("/v1/resume");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json(), Json({{"paused", false}}));
+  ASSERT_TRUE(WaitEventState("msg_p", "applied"));
+  EXPECT_TRUE(WaitFor([&] { return SimHasUser("paused@example.com"); }));
+  EXPECT_EQ(Get("/v1/status").Json()["paused"], false);
+}
+
+}  // namespace
+}  // namespace tenantsync::testing
