@@ -60,6 +60,35 @@ Json MetadataPatch(const Json& desired, const Json& known) {
   return patch;
 }
 
+// Stores what the writer learned of Auth0 (known, auth0_id) onto the entity as it is now. The
+// writer read the row before its Auth0 request; writing that whole copy back (PutEntity) undid
+// desired-state fields the scheduler applied meanwhile (lost updates: out-of-order and
+// concurrent events silently dropped). The writer owns known/auth0_id; desired is never its to write.
+Status PutKnown(StateTxn& txn, const EntityRow& row, int64_t now_ms) {
+  auto fresh = txn.GetEntity(row.kind, row.external_id);
+  if (!fresh.ok()) return fresh.status();
+  fresh->known = row.known;
+  fresh->auth0_id = row.auth0_id;
+  return txn.PutEntity(*fresh, now_ms);
+}
+
+// Whether the latest earlier `kind` mutation of `entity` never finished: interrupted by a crash
+// (recovered as failed) or failed retryably. Such an attempt may have reached Auth0: for a
+// create, an object found by the pre-create lookup is the one tenantsync created; for a patch,
+// the known state must be re-read.
+bool LatestWriteUnfinished(SqliteStore& store, const std::string& entity, const std::string& kind) {
+  SqliteStore::MutationFilter f;
+  f.entity = entity;
+  f.limit = 200;
+  auto rows = store.ListMutations(f);
+  if (!rows.ok()) return false;
+  for (auto& m : *rows) {  // newest first
+    if (m.kind != kind) continue;
+    return m.state == MutationState::kFailed || m.state == MutationState::kInFlight || m.state == MutationState::kPending;
+  }
+  return false;
+}
+
 }  // namespace
 
 Writer::Writer(SqliteStore& store, Auth0Client* client, Clock& clock, Random& random, WriterOptions options,
@@ -260,6 +289,25 @@ Writer::Outcome Writer::Combine(Outcome a, const Status& st) const {
 
 Status Writer::Mutate(const DirtyItem& item, const Step& step, const std::function<Status()>& call,
                       const std::function<Status(StateTxn&)>& on_success) {
+  // The same request already dead-lettered (and not retried by an operator since): a re-plan of
+  // the entity, e.g. marked again by an unrelated change, would send it again and add another
+  // dead row per pass. It stays one entry until the operator retries it or desired state changes
+  // the request.
+  {
+    SqliteStore::MutationFilter f;
+    f.entity = step.entity;
+    f.limit = 50;
+    auto rows = store_.ListMutations(f);
+    if (rows.ok()) {
+      for (auto& m : *rows) {  // newest first
+        if (m.kind != step.kind || m.request != step.request) continue;
+        if (m.state == MutationState::kDead) {
+          return Status::Permanent("already dead-lettered as mutation " + std::to_string(m.id) + ": " + m.last_error);
+        }
+        break;
+      }
+    }
+  }
   const int64_t start = clock_.NowUnixMillis();
   MutationRow row;
   row.entity = step.entity;
@@ -356,7 +404,16 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
       return s.kind() == StatusKind::kNotFound ? Status::Ok() : s;  // already gone: the goal holds
     }, [&](StateTxn& txn) {
       org.known = {{"deleted", true}};
-      if (auto s = txn.PutEntity(org, clock_.NowUnixMillis()); !s.ok()) return s;
+      // Forget the Auth0 id and the memberships Auth0 dropped with the organization: a later
+      // upsert revives the organization (SPEC §5) by creating a new one, instead of patching
+      // the deleted id (404, dead) and believing its members still exist.
+      org.auth0_id.reset();
+      auto members = txn.KnownMembers(ext);
+      if (!members.ok()) return members.status();
+      for (auto& m : *members) {
+        if (auto s = txn.SetKnownMember(ext, m.user_external_id, std::nullopt); !s.ok()) return s;
+      }
+      if (auto s = PutKnown(txn, org, clock_.NowUnixMillis()); !s.ok()) return s;
       return txn.MarkDirty(kCallbacksKey);
     });
     return Combine(outcome, st);
@@ -373,11 +430,15 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
     Step step{key, "create_organization", fields, EventsBehind(org.desired, {}, nullptr)};
     EventsBehind(org.desired, {}, &step.first_received_ms);
     std::string id, how = "created";
+    // create_attempted is only recorded when an attempt fails; a crash mid-create leaves just
+    // the interrupted mutation row, which must count as an attempt too.
+    const bool attempted = Truthy(Get(known, "create_attempted")) || LatestWriteUnfinished(store_, key, "create_organization");
     Status st = Mutate(item, step, [&]() -> Status {
       // A create interrupted by a crash may have reached Auth0: look before creating again.
       auto existing = client_->GetOrganizationByName(fields["name"].get<std::string>());
       if (existing.ok()) {
-        if (!Policy().adopt_existing && !Truthy(Get(known, "create_attempted"))) {
+        if (attempted) return id = (*existing)["id"].get<std::string>(), Status::Ok();  // ours: still "created"
+        if (!Policy().adopt_existing) {
           return Status::Permanent("organization \"" + fields["name"].get<std::string>() +
                                    "\" already exists in Auth0 and adopt_existing is false");
         }
@@ -397,7 +458,7 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
     }, [&](StateTxn& txn) {
       org.auth0_id = id;
       org.known = fields;
-      if (auto s = txn.PutEntity(org, clock_.NowUnixMillis()); !s.ok()) return s;
+      if (auto s = PutKnown(txn, org, clock_.NowUnixMillis()); !s.ok()) return s;
       if (auto s = txn.AddRegistry("org", id, ext, how, clock_.NowUnixMillis()); !s.ok()) return s;
       if (auto s = txn.MarkDirty(MembersKey(ext)); !s.ok()) return s;
       return txn.MarkDirty(kCallbacksKey);
@@ -414,6 +475,16 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
     }
     known = fields;
   } else {
+    // As for users: after a patch with an unknown outcome, re-read before planning.
+    if (LatestWriteUnfinished(store_, key, "patch_organization")) {
+      auto fresh = client_->GetOrganization(*org.auth0_id);
+      if (!fresh.ok()) return fresh.status().kind() == StatusKind::kNotFound ? Outcome::kDead : Outcome::kRetry;
+      for (auto f : {"name", "display_name", "branding"}) {
+        if (fresh->contains(f)) known[f] = (*fresh)[f];
+        else known.erase(f);
+      }
+      known["metadata"] = fresh->contains("metadata") ? (*fresh)["metadata"] : Json::object();
+    }
     Json patch = Json::object();
     for (auto& [k, v] : fields.items()) {
       if (!known.contains(k) || known[k] != v) patch[k] = v;
@@ -427,7 +498,7 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
                          [&](StateTxn& txn) {
                            for (auto& [k, v] : patch.items()) known[k] = v;
                            org.known = known;
-                           return txn.PutEntity(org, clock_.NowUnixMillis());
+                           return PutKnown(txn, org, clock_.NowUnixMillis());
                          });
       outcome = Combine(outcome, st);
       if (!st.ok()) return outcome;
@@ -469,7 +540,7 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
       if (!known.contains("connections") || !known["connections"].is_object()) known["connections"] = Json::object();
       known["connections"][name] = state;
       org.known = known;
-      if (auto s = txn.PutEntity(org, clock_.NowUnixMillis()); !s.ok()) return s;
+      if (auto s = PutKnown(txn, org, clock_.NowUnixMillis()); !s.ok()) return s;
       return txn.MarkDirty(ConnectionKey(name));
     });
     outcome = Combine(outcome, st);
@@ -485,7 +556,7 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
     }, [&](StateTxn& txn) {
       known["connections"].erase(name);
       org.known = known;
-      return txn.PutEntity(org, clock_.NowUnixMillis());
+      return PutKnown(txn, org, clock_.NowUnixMillis());
     });
     outcome = Combine(outcome, st);
   }
@@ -512,7 +583,10 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
     step.destructive = true;
     Status st = Mutate(item, step, [&] { return client_->DeleteUser(*user.auth0_id); }, [&](StateTxn& txn) {
       user.known = {{"deleted", true}};
-      if (auto s = txn.PutEntity(user, clock_.NowUnixMillis()); !s.ok()) return s;
+      // A later upsert revives the user (SPEC §5): with the deleted id kept it would PATCH a user
+      // that no longer exists (404, dead); without it the create path looks up by e-mail, creates.
+      user.auth0_id.reset();
+      if (auto s = PutKnown(txn, user, clock_.NowUnixMillis()); !s.ok()) return s;
       return txn.ForgetKnownMemberships(ext);
     });
     return Combine(outcome, st);
@@ -544,6 +618,10 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
     Step step{key, "create_user", request, EventsBehind(user.desired, {}, nullptr)};
     EventsBehind(user.desired, {}, &step.first_received_ms);
     std::string id, how = "created";
+    // A user found after our own interrupted (crash) or failed create is ours: "created", so the
+    // on_create policy (the change-password link) still runs; before, it was "adopted" and the
+    // new user never got a way to set a password.
+    const bool attempted = Truthy(Get(known, "create_attempted")) || LatestWriteUnfinished(store_, key, "create_user");
     Status st = Mutate(item, step, [&]() -> Status {
       // Immediately consistent lookup first: a create interrupted by a crash is adopted, not repeated.
       auto existing = client_->GetUsersByEmail(email);
@@ -552,11 +630,12 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
         bool in_connection = false;
         for (auto& ident : Get(u, "identities")) in_connection = in_connection || Get(ident, "connection") == options_.connection;
         if (!in_connection) continue;
-        if (!Policy().adopt_existing && !Truthy(Get(known, "create_attempted"))) {
+        id = u["user_id"].get<std::string>();
+        if (attempted) return Status::Ok();  // ours: still "created"
+        if (!Policy().adopt_existing) {
           return Status::Permanent("a user with email " + email + " already exists in " + options_.connection +
                                    " and adopt_existing is false");
         }
-        id = u["user_id"].get<std::string>();
         how = "adopted";
         return Status::Ok();
       }
@@ -576,7 +655,7 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
       k["blocked"] = blocked;
       user.known = k;
       const int64_t now = clock_.NowUnixMillis();
-      if (auto s = txn.PutEntity(user, now); !s.ok()) return s;
+      if (auto s = PutKnown(txn, user, now); !s.ok()) return s;
       if (auto s = txn.AddRegistry("user", id, ext, how, now); !s.ok()) return s;
       auto orgs = txn.UserMemberships(ext);
       if (!orgs.ok()) return orgs.status();
@@ -623,6 +702,22 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
     return outcome;
   }
 
+  // A patch whose outcome is unknown (interrupted by a crash or failed retryably) may or may not
+  // have reached Auth0, so `known` cannot be trusted: re-read the user (immediately consistent)
+  // first. Without this, a block that landed but was not recorded stayed in Auth0 after the
+  // user returned (known still said unblocked, so no patch was planned).
+  if (LatestWriteUnfinished(store_, key, "patch_user")) {
+    auto fresh = client_->GetUser(*user.auth0_id);
+    if (!fresh.ok()) return fresh.status().kind() == StatusKind::kNotFound ? Outcome::kDead : Outcome::kRetry;
+    for (auto f : kUserFields) {
+      if (fresh->contains(f)) known[f] = (*fresh)[f];
+      else known.erase(f);
+    }
+    known["app_metadata"] = fresh->contains("app_metadata") ? (*fresh)["app_metadata"] : Json::object();
+    known["user_metadata"] = fresh->contains("user_metadata") ? (*fresh)["user_metadata"] : Json::object();
+    known["blocked"] = Truthy(Get(*fresh, "blocked"));
+  }
+
   // Existing user: the smallest patch that yields the desired profile under Auth0's merge rules.
   Json patch = Json::object();
   std::vector<std::string> changed;
@@ -658,7 +753,7 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
       known["user_metadata"] = user_md;
       known["blocked"] = blocked;
       user.known = known;
-      return txn.PutEntity(user, clock_.NowUnixMillis());
+      return PutKnown(txn, user, clock_.NowUnixMillis());
     });
     outcome = Combine(outcome, st);
     if (!st.ok()) return outcome;
@@ -676,14 +771,14 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
     }, [&](StateTxn& txn) {
       known["sessions_revoked"] = true;
       user.known = known;
-      return txn.PutEntity(user, clock_.NowUnixMillis());
+      return PutKnown(txn, user, clock_.NowUnixMillis());
     });
     outcome = Combine(outcome, st);
   } else if (!left && revoked) {
     InTxn([&](StateTxn& txn) {
       known["sessions_revoked"] = false;
       user.known = known;
-      return txn.PutEntity(user, clock_.NowUnixMillis());
+      return PutKnown(txn, user, clock_.NowUnixMillis());
     });
   }
   return outcome;
@@ -736,9 +831,48 @@ Writer::Outcome Writer::ReconcileMembers(const DirtyItem& item, const std::strin
   std::map<std::string, Json> want, have;
   for (auto& m : desired_rows) want[m.user_external_id] = m.roles;
   for (auto& m : known_rows) have[m.user_external_id] = m.roles;
+  // Members whose latest membership write has an unknown outcome (interrupted by a crash, or
+  // failed retryably, e.g. a timeout): Auth0 may or may not have applied it, so
+  // known_memberships cannot be trusted for them. Without this, a removal that reached Auth0
+  // but was not recorded left a returning member out for good (known said "member"). For them
+  // the idempotent write that yields the desired state is sent again (re-adding also re-sends
+  // their roles, which a removal drops).
+  std::set<std::string> uncertain;  // Auth0 user ids
+  {
+    SqliteStore::MutationFilter f;
+    f.entity = key;
+    f.limit = 200;
+    auto rows = store_.ListMutations(f);
+    if (!rows.ok()) return Outcome::kRetry;
+    std::set<std::string> settled;
+    for (auto& m : *rows) {  // newest first: the latest write per member decides
+      if (m.kind != "add_members" && m.kind != "remove_members") continue;
+      for (auto& id : Get(m.request, "members")) {
+        if (!id.is_string() || !settled.insert(id.get<std::string>()).second) continue;
+        if (m.state == MutationState::kFailed) uncertain.insert(id.get<std::string>());
+      }
+    }
+  }
+  // The organization may be deleted by another worker (its own entity) while this one works on
+  // its members: Auth0's 404 then is not a permanent error of this mutation (it was going to the
+  // dead-letter list), just a plan overtaken by events. Retry: the re-plan sees the deletion.
+  // Same for a member's user deleted meanwhile (its own entity, another worker).
+  auto org_gone = [&](Status s, const std::vector<std::string>& users = {}) -> Status {
+    if (s.kind() != StatusKind::kNotFound) return s;
+    auto fresh = store_.ReadEntity("org", org_ext);
+    bool gone = fresh.ok() && (Truthy(Get(View(fresh->desired), "deleted")) || fresh->auth0_id != org.auth0_id);
+    for (auto& u : users) {
+      auto fu = store_.ReadEntity("user", u);
+      gone = gone || (fu.ok() && (Truthy(Get(View(fu->desired), "deleted")) || fu->auth0_id != auth0_ids[u]));
+    }
+    if (gone) return Status::Retryable("deleted meanwhile; re-planned: " + s.message());
+    return s;
+  };
+  std::map<std::string, std::string> ext_of;  // auth0 id -> user external id
+  for (auto& [u, id] : auth0_ids) ext_of[id] = u;
   std::vector<std::string> add_ext, add_ids, remove_ext, remove_ids;
   for (auto& [u, roles] : want) {
-    if (!have.count(u)) {
+    if (!have.count(u) || uncertain.count(auth0_ids[u])) {
       add_ext.push_back(u);
       add_ids.push_back(auth0_ids[u]);
     }
@@ -749,10 +883,18 @@ Writer::Outcome Writer::ReconcileMembers(const DirtyItem& item, const std::strin
       remove_ids.push_back(auth0_ids[u]);
     }
   }
+  for (auto& id : uncertain) {
+    // Not wanted and not known as a member, but an unrecorded add may have made it one.
+    // (Only users still mapped here; a deleted user's memberships went with it.)
+    auto e = ext_of.find(id);
+    if (e == ext_of.end() || want.count(e->second) || have.count(e->second)) continue;  // planned above
+    remove_ext.push_back(e->second);
+    remove_ids.push_back(id);
+  }
   Outcome outcome = Outcome::kDone;
   if (!add_ids.empty()) {
     Step step{key, "add_members", {{"organization_id", org_id}, {"members", add_ids}}, Json::array()};
-    Status st = Mutate(item, step, [&] { return client_->AddMembers(org_id, add_ids); }, [&](StateTxn& txn) {
+    Status st = Mutate(item, step, [&] { return org_gone(client_->AddMembers(org_id, add_ids), add_ext); }, [&](StateTxn& txn) {
       for (auto& u : add_ext) {
         if (auto s = txn.SetKnownMember(org_ext, u, Json::array()); !s.ok()) return s;
         have[u] = Json::array();
@@ -767,7 +909,7 @@ Writer::Outcome Writer::ReconcileMembers(const DirtyItem& item, const std::strin
     for (auto& u : remove_ext) for_leavers = for_leavers || leavers.count(u);
     Step step{key, "remove_members", {{"organization_id", org_id}, {"members", remove_ids}}, Json::array()};
     step.destructive = for_leavers;
-    Status st = Mutate(item, step, [&] { return client_->RemoveMembers(org_id, remove_ids); }, [&](StateTxn& txn) {
+    Status st = Mutate(item, step, [&] { return org_gone(client_->RemoveMembers(org_id, remove_ids), remove_ext); }, [&](StateTxn& txn) {
       for (auto& u : remove_ext) {
         if (auto s = txn.SetKnownMember(org_ext, u, std::nullopt); !s.ok()) return s;
       }
@@ -801,7 +943,7 @@ Writer::Outcome Writer::ReconcileMembers(const DirtyItem& item, const std::strin
           }
           ids.push_back(*id);
         }
-        return adding ? client_->AddMemberRoles(org_id, auth0_ids[u], ids) : client_->RemoveMemberRoles(org_id, auth0_ids[u], ids);
+        return org_gone(adding ? client_->AddMemberRoles(org_id, auth0_ids[u], ids) : client_->RemoveMemberRoles(org_id, auth0_ids[u], ids), {u});
       }, [&](StateTxn& txn) {
         std::set<std::string> now(applied.begin(), applied.end());
         for (auto& n : *names) adding ? (void)now.insert(n) : (void)now.erase(n);

@@ -1254,10 +1254,11 @@ std::optional<ApiResponse> CheckOrgFields(const Json& body) {
       if (auto e = CheckAllowed(b["colors"], {"primary", "page_background"})) return e;
       for (auto it = b["colors"].begin(); it != b["colors"].end(); ++it) {
         const Json& v = it.value();
-        bool ok = v.is_string() && v.get<std::string>().size() == 7 &&
-                  v.get<std::string>()[0] == '#' &&
-                  std::all_of(v.get<std::string>().begin() + 1, v.get<std::string>().end(),
-                              [](unsigned char c) { return std::isxdigit(c); });
+        // One reference: get<std::string>() returns a fresh copy per call, and iterating from
+        // one copy's begin() to another's end() was undefined (valid colours were refused).
+        const std::string* color = v.is_string() ? &v.get_ref<const std::string&>() : nullptr;
+        bool ok = color && color->size() == 7 && (*color)[0] == '#' &&
+                  std::all_of(color->begin() + 1, color->end(), [](unsigned char c) { return std::isxdigit(c); });
         if (!ok) {
           return InvalidBody(
               "'String does not match pattern ^#[0-9a-fA-F]{6}$' on property "
