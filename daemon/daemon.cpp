@@ -183,6 +183,7 @@ int RunServe(const ServeFlags& flags) {
     return 1;
   }
 
+  writer.SetGuard(&guard);
   writer.Start();
   ingress_server.Start();
   admin_server.Start();

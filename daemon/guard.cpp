@@ -45,7 +45,7 @@ Result<Guard::Decision> Guard::Check(const std::string& entity, const std::strin
   auto txn = store_.BeginState();
   if (!txn.ok()) return Status::Retryable(txn.status().message());
   StateTxn& t = **txn;
-  auto approved = t.TakeGuardApproval(entity, kind);
+  auto approved = t.GuardApproved(entity, now - options_.window_seconds * 1000LL);
   if (!approved.ok()) return approved.status();
   if (*approved) {
     // Released by an operator: sent, and counted so the window reflects what really happened.
@@ -79,6 +79,28 @@ Result<Guard::Decision> Guard::Check(const std::string& entity, const std::strin
   return decision;
 }
 
+Status Guard::Anticipate(int64_t destructive_events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.NowUnixMillis();
+  auto txn = store_.BeginState();
+  if (!txn.ok()) return txn.status();
+  StateTxn& t = **txn;
+  auto setting = t.GetSetting("guard");
+  auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
+  auto managed = t.CountManaged("user");
+  if (!setting.ok() || !in_window.ok() || !managed.ok()) return Status::Retryable("guard: storage unavailable");
+  if (ReadTrip(*setting).tripped) return Status::Ok();
+  const int64_t limit = std::max<int64_t>(options_.max_destructive,
+                                          static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
+  if (*in_window + destructive_events <= limit) return Status::Ok();
+  if (auto st = t.PutSetting("guard", Json({{"tripped", true}, {"tripped_at_ms", now}}).dump()); !st.ok()) return st;
+  if (auto st = t.Commit(); !st.ok()) return st;
+  spdlog::error("guard tripped: {} destructive event(s) arrived together ({} already in the last {} s, limit {}); "
+                "destructive work is held until `tenantsync guard approve` or `reject`",
+                destructive_events, *in_window, options_.window_seconds, limit);
+  return Status::Ok();
+}
+
 Result<std::vector<std::string>> Guard::Approve() {
   std::lock_guard<std::mutex> lock(mu_);
   auto txn = store_.BeginState();
@@ -87,7 +109,7 @@ Result<std::vector<std::string>> Guard::Approve() {
   auto held = t.ListGuardHeld(false);
   if (!held.ok()) return held.status();
   std::vector<std::string> entities;
-  Status st = t.ApproveGuardHeld();
+  Status st = t.ApproveGuardHeld(clock_.NowUnixMillis());
   // The operator vouched for this burst: the window starts afresh so the released work and what
   // follows are not immediately held again.
   if (st.ok()) st = t.ClearGuardWindow();

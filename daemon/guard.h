@@ -5,8 +5,10 @@
 // writes allowed in the last `window_seconds` are counted; when one more would exceed
 // max(guard_max_destructive, guard_max_fraction × managed users), the guard trips: that step and
 // every later destructive step are held (not sent, recorded in guard_held) until an operator
-// approves (held work proceeds, the window starts afresh) or rejects (held work is discarded and
-// recorded as such). Non-destructive work is never held. State lives in SQLite, so a restart
+// approves (held work proceeds: every destructive step of an approved entity passes for one
+// window; the window count starts afresh) or rejects (held work is discarded and recorded as
+// such). A burst of destructive events applied together trips it before any is sent
+// (Anticipate). Non-destructive work is never held. State lives in SQLite, so a restart
 // keeps the guard tripped.
 //
 // Thread safety: all methods may be called from any thread (writer workers, admin API).
@@ -38,6 +40,9 @@ class Guard {
   // Storage errors are returned as kRetryable (the step is neither sent nor held).
   Result<Decision> Check(const std::string& entity, const std::string& kind, const nlohmann::json& request,
                          const nlohmann::json& events);
+  // A batch of `destructive_events` was just applied and will be planned next: trips the guard
+  // now, before any of them is sent, when they and the window's count exceed the limit.
+  Status Anticipate(int64_t destructive_events);
   // Approve: held steps are released (their entities are marked dirty and pass the guard once).
   // Returns the entities released.
   Result<std::vector<std::string>> Approve();

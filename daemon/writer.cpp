@@ -9,6 +9,7 @@
 #include "adapters/events/event.h"
 #include "common/crypto.h"
 #include "daemon/desired_state.h"
+#include "daemon/guard.h"
 
 namespace tenantsync {
 
@@ -184,6 +185,17 @@ void Writer::SchedulerLoop() {
     bool more = false;
     if (!paused_) {
       if (auto st = ApplyDueEvents(&more); !st.ok()) spdlog::warn("writer: applying events: {}", st.message());
+      if (!more && guard_ != nullptr) {
+        // A short pause after applying lets a burst of deliveries land in one batch, so the
+        // guard judges the burst as a whole (see Anticipate).
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(options_.batch_delay_ms), [&] { return stopping_; });
+        lock.unlock();
+        if (!paused_) {
+          if (auto st = ApplyDueEvents(&more); !st.ok()) spdlog::warn("writer: applying events: {}", st.message());
+        }
+      }
+      if (paused_) continue;
       auto due = store_.DueDirty(clock_.NowUnixMillis(), 256);
       if (due.ok()) {
         std::lock_guard<std::mutex> lock(mu_);
@@ -266,6 +278,19 @@ Status Writer::ApplyDueEvents(bool* more) {
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (guard_ != nullptr && !options_.dry_run) {
+    // Trip before sending anything when a burst of destructive events lands together: the
+    // per-step check alone would let the first `limit` of them through before it trips.
+    int64_t destructive = 0;
+    for (auto& [record, state] : outcomes) {
+      if (state != EventState::kApplied || !record->type) continue;
+      const std::string& t = *record->type;
+      destructive += t == "user.left" || t == "user.deleted" || t == "user.blocked" || t == "organization.deleted";
+    }
+    if (destructive > 0) {
+      if (auto anticipated = guard_->Anticipate(destructive); !anticipated.ok()) spdlog::warn("guard: {}", anticipated.message());
+    }
+  }
   for (auto& [record, state] : outcomes) {
     if (state == EventState::kFailed) {
       spdlog::warn("event source={} id={} failed to apply", record->source, record->event_id);
@@ -306,6 +331,16 @@ Status Writer::Mutate(const DirtyItem& item, const Step& step, const std::functi
         }
         break;
       }
+    }
+  }
+  if (step.destructive && guard_ != nullptr && !options_.dry_run) {
+    // Asked before anything is recorded or sent: a held step leaves no mutation row, only the
+    // guard's held entry, and is planned again when an operator approves.
+    auto decision = guard_->Check(step.entity, step.kind, step.request, step.events);
+    if (!decision.ok()) return Status::Retryable("guard: " + decision.status().message());
+    if (*decision == Guard::Decision::kHold) {
+      spdlog::warn("mutation entity={} kind={} held by the destructive-change guard", step.entity, step.kind);
+      return Status::Conflict("held by the destructive-change guard");
     }
   }
   const int64_t start = clock_.NowUnixMillis();
@@ -433,26 +468,37 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
     // create_attempted is only recorded when an attempt fails; a crash mid-create leaves just
     // the interrupted mutation row, which must count as an attempt too.
     const bool attempted = Truthy(Get(known, "create_attempted")) || LatestWriteUnfinished(store_, key, "create_organization");
-    Status st = Mutate(item, step, [&]() -> Status {
-      // A create interrupted by a crash may have reached Auth0: look before creating again.
+    // Finds an organization of that name: ours after an earlier attempt, else adopted per policy.
+    // kNotFound when there is none.
+    auto find_existing = [&]() -> Status {
       auto existing = client_->GetOrganizationByName(fields["name"].get<std::string>());
-      if (existing.ok()) {
-        if (attempted) return id = (*existing)["id"].get<std::string>(), Status::Ok();  // ours: still "created"
-        if (!Policy().adopt_existing) {
-          return Status::Permanent("organization \"" + fields["name"].get<std::string>() +
-                                   "\" already exists in Auth0 and adopt_existing is false");
-        }
-        id = (*existing)["id"].get<std::string>();
-        how = "adopted";
-        return Status::Ok();
+      if (!existing.ok()) return existing.status();
+      id = (*existing)["id"].get<std::string>();
+      if (attempted) return Status::Ok();  // ours: still "created"
+      if (!Policy().adopt_existing) {
+        return Status::Permanent("organization \"" + fields["name"].get<std::string>() +
+                                 "\" already exists in Auth0 and adopt_existing is false");
       }
-      if (existing.status().kind() != StatusKind::kNotFound) return existing.status();
+      how = "adopted";
+      return Status::Ok();
+    };
+    Status st = Mutate(item, step, [&]() -> Status {
+      // Only a create that may already have reached Auth0 (interrupted or failed) looks first;
+      // otherwise the create itself tells us (409) and costs one request instead of two.
+      if (attempted) {
+        Status found = find_existing();
+        if (found.kind() != StatusKind::kNotFound) return found;
+      }
       Json body = fields;
       if (body["metadata"].empty()) body.erase("metadata");
       auto created = client_->CreateOrganization(body);
       if (created.ok()) {
         id = (*created)["id"].get<std::string>();
         return Status::Ok();
+      }
+      if (created.status().kind() == StatusKind::kConflict) {
+        Status found = find_existing();
+        return found.kind() == StatusKind::kNotFound ? created.status() : found;
       }
       return created.status();
     }, [&](StateTxn& txn) {
@@ -622,8 +668,9 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
     // on_create policy (the change-password link) still runs; before, it was "adopted" and the
     // new user never got a way to set a password.
     const bool attempted = Truthy(Get(known, "create_attempted")) || LatestWriteUnfinished(store_, key, "create_user");
-    Status st = Mutate(item, step, [&]() -> Status {
-      // Immediately consistent lookup first: a create interrupted by a crash is adopted, not repeated.
+    // Finds the user with that email in our connection (immediately consistent): ours after an
+    // earlier attempt, else adopted per policy. kNotFound when there is none.
+    auto find_existing = [&]() -> Status {
       auto existing = client_->GetUsersByEmail(email);
       if (!existing.ok()) return existing.status();
       for (auto& u : *existing) {
@@ -639,12 +686,25 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
         how = "adopted";
         return Status::Ok();
       }
+      return Status::NotFound("no user with email " + email + " in " + options_.connection);
+    };
+    Status st = Mutate(item, step, [&]() -> Status {
+      // Only a create that may already have reached Auth0 (interrupted or failed) looks first;
+      // otherwise Auth0's 409 tells us, and a create costs one request instead of two.
+      if (attempted) {
+        Status found = find_existing();
+        if (found.kind() != StatusKind::kNotFound) return found;
+      }
       Json body = request;
       body["password"] = RandomPassword();
       auto created = client_->CreateUser(body);
       if (created.ok()) {
         id = (*created)["user_id"].get<std::string>();
         return Status::Ok();
+      }
+      if (created.status().kind() == StatusKind::kConflict) {
+        Status found = find_existing();
+        return found.kind() == StatusKind::kNotFound ? created.status() : found;
       }
       return created.status();
     }, [&](StateTxn& txn) {

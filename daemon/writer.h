@@ -36,6 +36,8 @@
 
 namespace tenantsync {
 
+class Guard;
+
 struct WriterOptions {
   int workers = 4;  // auth0.max_in_flight
   PolicyOptions policy;
@@ -47,6 +49,9 @@ struct WriterOptions {
   std::chrono::milliseconds backoff_base{1000};
   std::chrono::milliseconds backoff_cap{300000};
   int apply_batch = 500;  // events applied per transaction
+  // After applying events, wait this long for more before planning, so a burst is judged by the
+  // guard as one (adds at most this much latency).
+  int batch_delay_ms = 100;
   bool dry_run = false;   // plan and record, never send
 };
 
@@ -63,6 +68,8 @@ class Writer {
          WriterObserver observer = {});
   ~Writer();
 
+  // The destructive-change guard every destructive step asks first; set before Start().
+  void SetGuard(Guard* guard) { guard_ = guard; }
   void Start();
   // Stops taking new work; a step in progress finishes (or, waiting on a retry, is cut short and
   // recorded as failed so it is re-planned after the restart). Returns when all threads exited.
@@ -110,6 +117,7 @@ class Writer {
 
   SqliteStore& store_;
   Auth0Client* client_;
+  Guard* guard_ = nullptr;
   Clock& clock_;
   Random& random_;
   const WriterOptions options_;  // options_.policy is the start-up policy; see Policy()

@@ -41,12 +41,14 @@ Status StateTxn::ClearGuardWindow() {
   }
 }
 
-Result<bool> StateTxn::TakeGuardApproval(const std::string& entity, const std::string& kind) {
+Result<bool> StateTxn::GuardApproved(const std::string& entity, int64_t since_ms) {
   try {
-    SQLite::Statement q(db_, "DELETE FROM guard_held WHERE entity = ? AND kind = ? AND approved = 1");
+    SQLite::Statement prune(db_, "DELETE FROM guard_held WHERE approved = 1 AND held_at_ms < ?");
+    prune.bind(1, static_cast<int64_t>(since_ms));
+    prune.exec();
+    SQLite::Statement q(db_, "SELECT 1 FROM guard_held WHERE entity = ? AND approved = 1 LIMIT 1");
     q.bind(1, entity);
-    q.bind(2, kind);
-    return q.exec() > 0;
+    return q.executeStep();
   } catch (const std::exception& e) {
     return Fail(e, "guard approval");
   }
@@ -90,9 +92,12 @@ Result<std::vector<StateTxn::GuardHeld>> StateTxn::ListGuardHeld(bool approved) 
   }
 }
 
-Status StateTxn::ApproveGuardHeld() {
+Status StateTxn::ApproveGuardHeld(int64_t now_ms) {
   try {
-    db_.exec("UPDATE guard_held SET approved = 1");
+    // held_at_ms becomes the approval time: approvals expire one guard window later.
+    SQLite::Statement q(db_, "UPDATE guard_held SET approved = 1, held_at_ms = ? WHERE approved = 0");
+    q.bind(1, static_cast<int64_t>(now_ms));
+    q.exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "guard approve");

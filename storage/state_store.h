@@ -135,11 +135,12 @@ class StateTxn {
   Result<int64_t> CountGuardWindow(int64_t since_ms);
   Status AddGuardWindow(int64_t at_ms, const std::string& kind, int64_t prune_before_ms);
   Status ClearGuardWindow();
-  // True (and the approval used up) when an operator approved this held step.
-  Result<bool> TakeGuardApproval(const std::string& entity, const std::string& kind);
+  // True when an operator approved held work of this entity at or after `since_ms`: every
+  // destructive step of an approved entity proceeds (a leaver's block, then its revocation).
+  Result<bool> GuardApproved(const std::string& entity, int64_t since_ms);
   Status HoldGuard(const GuardHeld& held);
   Result<std::vector<GuardHeld>> ListGuardHeld(bool approved);
-  Status ApproveGuardHeld();
+  Status ApproveGuardHeld(int64_t now_ms);
   Status DeleteGuardHeld(bool approved);
   // Users or organizations tenantsync manages (with an Auth0 id).
   Result<int64_t> CountManaged(const std::string& kind);

@@ -573,7 +573,18 @@ Result<std::string> Auth0Client::CachedLookup(
       return it->second.first;
     }
   }
-  auto r = fetch();  // not under the lock: concurrent misses may fetch twice, harmlessly
+  // Single flight: concurrent misses (many workers needing the same role at start-up) wait for
+  // one fetch instead of each spending a request of the rate budget.
+  std::lock_guard<std::mutex> flight(lookup_flight_mu_);
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache.find(std::string(name));
+    if (it != cache.end() && (options_.lookup_cache_ttl.count() == 0 ||
+                              now - it->second.second < options_.lookup_cache_ttl)) {
+      return it->second.first;
+    }
+  }
+  auto r = fetch();
   if (!r.ok()) return r;
   std::lock_guard<std::mutex> lock(cache_mu_);
   cache[std::string(name)] = {r.value(), now};

@@ -254,6 +254,7 @@ class Auth0Client {
   RateLimiter limiter_;
 
   std::mutex cache_mu_;
+  std::mutex lookup_flight_mu_;  // held while one lookup miss fetches (single flight)
   std::map<std::string, std::pair<std::string, Clock::MonoTime>> role_ids_;        // guarded
   std::map<std::string, std::pair<std::string, Clock::MonoTime>> connection_ids_;  // guarded
 };

@@ -66,7 +66,7 @@ TEST_F(GuardTest, TrippedStateSurvivesARestart) {
   EXPECT_EQ(Check(again, "user:x"), Guard::Decision::kHold);
 }
 
-TEST_F(GuardTest, ApproveReleasesHeldWorkOnce) {
+TEST_F(GuardTest, ApproveReleasesEveryDestructiveStepOfHeldEntitiesForOneWindow) {
   Guard g(*store_, clock_, options_);
   for (auto e : {"user:a", "user:b", "user:c", "user:d", "user:e"}) Check(g, e);
   auto released = g.Approve();
@@ -74,6 +74,8 @@ TEST_F(GuardTest, ApproveReleasesHeldWorkOnce) {
   EXPECT_EQ(*released, (std::vector<std::string>{"user:d", "user:e"}));
   EXPECT_FALSE(g.tripped());
   EXPECT_EQ(Check(g, "user:d"), Guard::Decision::kAllow);
+  // The approved leaver's next destructive step (e.g. revoking sessions) passes too.
+  EXPECT_EQ(*g.Check("user:d", "revoke_sessions", {}, nlohmann::json::array()), Guard::Decision::kAllow);
   auto due = store_->DueDirty(clock_.NowUnixMillis(), 10);
   ASSERT_TRUE(due.ok());
   EXPECT_EQ(due->size(), 2u) << "released entities are re-planned";
@@ -93,6 +95,15 @@ TEST_F(GuardTest, RejectDiscardsAndRecordsHeldWork) {
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_NE(rows->front().last_error.find("rejected by an operator"), std::string::npos);
   EXPECT_TRUE(g.StatusJson()->at("held")["total"] == 0);
+}
+
+TEST_F(GuardTest, ABurstOfDestructiveEventsTripsBeforeAnyIsSent) {
+  Guard g(*store_, clock_, options_);
+  ASSERT_TRUE(g.Anticipate(3).ok());
+  EXPECT_FALSE(g.tripped()) << "three fit the limit of three";
+  ASSERT_TRUE(g.Anticipate(4).ok());
+  EXPECT_TRUE(g.tripped());
+  EXPECT_EQ(Check(g, "user:a"), Guard::Decision::kHold);
 }
 
 TEST_F(GuardTest, FractionOfManagedUsersRaisesTheLimit) {
