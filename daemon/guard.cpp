@@ -48,6 +48,23 @@ Result<Guard::Decision> Guard::Check(const std::string& entity, const std::strin
   auto approved = t.GuardApproved(entity, now - options_.window_seconds * 1000LL);
   if (!approved.ok()) return approved.status();
   if (*approved) {
+    // The approval covers what the operator saw: a step of a kind that was held passes only with
+    // the request that was held. Without this, a later unrelated burst touching the same entity
+    // within the window (e.g. removing *other* leavers from an organization approved earlier)
+    // went straight through while the guard was tripped, and a reject could not stop it.
+    // Kinds never held (planned after the held step, e.g. revoke_sessions after the block)
+    // still pass for the window.
+    auto rows = t.ListGuardHeld(true);
+    if (!rows.ok()) return rows.status();
+    bool kind_held = false, same_request = false;
+    for (auto& h : *rows) {
+      if (h.entity != entity || h.kind != kind) continue;
+      kind_held = true;
+      same_request = same_request || h.request == request;
+    }
+    *approved = !kind_held || same_request;
+  }
+  if (*approved) {
     // Released by an operator: sent, and counted so the window reflects what really happened.
     if (auto st = t.AddGuardWindow(now, kind, now - options_.window_seconds * 1000LL); !st.ok()) return st;
   } else {

@@ -5,8 +5,9 @@
 // writes allowed in the last `window_seconds` are counted; when one more would exceed
 // max(guard_max_destructive, guard_max_fraction × managed users), the guard trips: that step and
 // every later destructive step are held (not sent, recorded in guard_held) until an operator
-// approves (held work proceeds: every destructive step of an approved entity passes for one
-// window; the window count starts afresh) or rejects (held work is discarded and recorded as
+// approves (held work proceeds: for one window, a destructive step of an approved entity passes
+// if its kind was not held or its request is the one that was held; the window count starts
+// afresh) or rejects (held work is discarded and recorded as
 // such). A burst of destructive events applied together trips it before any is sent
 // (Anticipate). Non-destructive work is never held. State lives in SQLite, so a restart
 // keeps the guard tripped.

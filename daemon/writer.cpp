@@ -118,7 +118,12 @@ void Writer::Start() {
     spdlog::warn("writer: {} mutation(s) were in flight when the process stopped; re-planning them from Auth0", *n);
   }
   scheduler_ = std::thread([this] { SchedulerLoop(); });
-  for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  // Emails go through the Authentication API, outside the Management API's rate budget: their
+  // own lane keeps them from queueing behind rate-limited work (and from idling its slots).
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    workers_.emplace_back([this] { WorkerLoop(false); });
+    workers_.emplace_back([this] { WorkerLoop(true); });
+  }
 }
 
 void Writer::Stop() {
@@ -127,6 +132,7 @@ void Writer::Stop() {
     if (stopping_ && !scheduler_.joinable()) return;
     stopping_ = true;
     queue_.clear();  // not started: stays dirty in SQLite and resumes after a restart
+    command_queue_.clear();
   }
   if (client_) client_->Shutdown();
   cv_.notify_all();
@@ -196,14 +202,16 @@ void Writer::SchedulerLoop() {
         }
       }
       if (paused_) continue;
-      auto due = store_.DueDirty(clock_.NowUnixMillis(), 256);
-      if (due.ok()) {
+      for (bool commands : {false, true}) {
+        auto due = store_.DueDirty(clock_.NowUnixMillis(), 256, commands);
+        if (!due.ok()) continue;
         std::lock_guard<std::mutex> lock(mu_);
+        auto& lane = commands ? command_queue_ : queue_;
         for (auto& item : *due) {
-          if (queue_.size() >= static_cast<size_t>(options_.workers) * 4) break;
+          if (lane.size() >= static_cast<size_t>(options_.workers) * 4) break;
           if (in_progress_.count(item.entity)) continue;
           in_progress_.insert(item.entity);
-          queue_.push_back(item);
+          lane.push_back(item);
         }
       }
       cv_.notify_all();
@@ -217,15 +225,16 @@ void Writer::SchedulerLoop() {
   cv_.notify_all();
 }
 
-void Writer::WorkerLoop() {
+void Writer::WorkerLoop(bool commands) {
   while (true) {
     DirtyItem item;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      item = queue_.front();
-      queue_.pop_front();
+      auto& lane = commands ? command_queue_ : queue_;
+      cv_.wait(lock, [&] { return stopping_ || !lane.empty(); });
+      if (lane.empty()) return;
+      item = lane.front();
+      lane.pop_front();
     }
     Outcome outcome = Outcome::kRetry;
     if (!paused_) outcome = Process(item);
@@ -898,14 +907,23 @@ Writer::Outcome Writer::ReconcileMembers(const DirtyItem& item, const std::strin
   // the idempotent write that yields the desired state is sent again (re-adding also re-sends
   // their roles, which a removal drops).
   std::set<std::string> uncertain;  // Auth0 user ids
+  std::map<std::string, std::pair<bool, Json>> uncertain_roles;  // Auth0 user id -> (adding, roles)
   {
     SqliteStore::MutationFilter f;
     f.entity = key;
     f.limit = 200;
     auto rows = store_.ListMutations(f);
     if (!rows.ok()) return Outcome::kRetry;
-    std::set<std::string> settled;
+    std::set<std::string> settled, roles_settled;
     for (auto& m : *rows) {  // newest first: the latest write per member decides
+      if (m.kind == "add_member_roles" || m.kind == "remove_member_roles") {
+        // Same for a role write with an unknown outcome: its roles are re-sent below (both role
+        // writes are idempotent) so the member ends with exactly the listed roles.
+        auto uid = Get(m.request, "user_id");
+        if (!uid.is_string() || !roles_settled.insert(uid.get<std::string>()).second) continue;
+        if (m.state == MutationState::kFailed) uncertain_roles[uid.get<std::string>()] = {m.kind == "add_member_roles", Get(m.request, "roles")};
+        continue;
+      }
       if (m.kind != "add_members" && m.kind != "remove_members") continue;
       for (auto& id : Get(m.request, "members")) {
         if (!id.is_string() || !settled.insert(id.get<std::string>()).second) continue;
@@ -976,6 +994,23 @@ Writer::Outcome Writer::ReconcileMembers(const DirtyItem& item, const std::strin
       return Status::Ok();
     });
     outcome = Combine(outcome, st);
+  }
+  for (auto& [id, write] : uncertain_roles) {
+    auto e = ext_of.find(id);
+    if (e == ext_of.end() || !have.count(e->second)) continue;
+    // The roles that write touched are unknown in Auth0: pretend each is in the state opposite to
+    // the wanted one, so the plan sends the (idempotent) write that settles it either way.
+    std::set<std::string> now, wanted;
+    for (auto& r : have[e->second]) now.insert(r.get<std::string>());
+    if (want.count(e->second)) {
+      for (auto& r : want[e->second]) wanted.insert(r.get<std::string>());
+    }
+    for (auto& r : write.second) {
+      if (!r.is_string()) continue;
+      if (wanted.count(r.get<std::string>())) now.erase(r.get<std::string>());
+      else now.insert(r.get<std::string>());
+    }
+    have[e->second] = Json(std::vector<std::string>(now.begin(), now.end()));
   }
   // Roles: per member, the difference between the listed roles and those tenantsync assigned.
   for (auto& [u, roles] : want) {

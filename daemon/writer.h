@@ -95,7 +95,8 @@ class Writer {
   struct Step;
 
   void SchedulerLoop();
-  void WorkerLoop();
+  // `commands`: this worker serves the email lane (one-shot commands) instead of the rest.
+  void WorkerLoop(bool commands);
   Status ApplyDueEvents(bool* more);
   Outcome Process(const DirtyItem& item);
 
@@ -129,6 +130,7 @@ class Writer {
   std::mutex mu_;
   std::condition_variable cv_;        // scheduler wake-ups and work hand-off
   std::deque<DirtyItem> queue_;       // guarded by mu_: handed to workers
+  std::deque<DirtyItem> command_queue_;  // guarded by mu_: the email lane
   std::set<std::string> in_progress_; // guarded by mu_: entities being worked on
   bool stopping_ = false;             // guarded by mu_
   bool woken_ = false;                // guarded by mu_

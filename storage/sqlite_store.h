@@ -49,7 +49,8 @@ class SqliteStore final : public Store {
   // Begins a write transaction (BEGIN IMMEDIATE) holding the write lock; see StateTxn.
   Result<std::unique_ptr<StateTxn>> BeginState();
   // Entities due for reconciliation at `now_ms`, oldest mark first.
-  Result<std::vector<DirtyItem>> DueDirty(int64_t now_ms, int limit);
+  // `commands`: only one-shot command entities ("command:N") when true, only the rest when false.
+  Result<std::vector<DirtyItem>> DueDirty(int64_t now_ms, int limit, std::optional<bool> commands = std::nullopt);
   // Earliest not_before of any dirty entity (to sleep until), or nullopt when none.
   Result<std::optional<int64_t>> NextDirtyAt();
   Result<int64_t> CountDirty();

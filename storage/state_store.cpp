@@ -450,10 +450,12 @@ Result<std::unique_ptr<StateTxn>> SqliteStore::BeginState() {
   }
 }
 
-Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit) {
+Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit, std::optional<bool> commands) {
+  std::string lane = !commands ? "" : (*commands ? " AND entity LIKE 'command:%'" : " AND entity NOT LIKE 'command:%'");
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, "SELECT entity, generation, not_before_ms, attempts FROM dirty WHERE not_before_ms <= ? ORDER BY not_before_ms, rowid LIMIT ?");
+    SQLite::Statement q(db, "SELECT entity, generation, not_before_ms, attempts FROM dirty WHERE not_before_ms <= ?" + lane +
+                                " ORDER BY not_before_ms, rowid LIMIT ?");
     q.bind(1, static_cast<int64_t>(now_ms));
     q.bind(2, limit);
     std::vector<DirtyItem> out;
