@@ -174,7 +174,7 @@ int RunServe(const ServeFlags& flags) {
   hooks.writer = &writer;
   hooks.auth0 = auth0.get();
   hooks.guard = &guard;
-  hooks.metrics = [&] { return metrics.Render(store.get(), &writer, auth0.get()); };
+  hooks.metrics = [&] { return metrics.Render(store.get(), &writer, auth0.get(), &guard); };
   AdminApi admin(config.admin.token, *store, hooks);
   HttpServer admin_server(AdminServerOptions(config.admin));
   admin_server.SetHandler([&](const ServerRequest& r) { return admin.Handle(r); });

@@ -10,6 +10,7 @@
 
 #include "adapters/auth0/auth0_client.h"
 #include "common/clock.h"
+#include "daemon/guard.h"
 #include "daemon/writer.h"
 #include "storage/sqlite_store.h"
 
@@ -37,6 +38,8 @@ struct Metrics::Impl {
       prometheus::BuildHistogram().Name("tenantsync_sync_lag_seconds").Help("From an event's receipt to its last mutation done in Auth0").Register(*registry);
   prometheus::Family<prometheus::Gauge>& paused =
       prometheus::BuildGauge().Name("tenantsync_paused").Help("1 while an operator has paused the writer").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& guard_tripped =
+      prometheus::BuildGauge().Name("tenantsync_guard_tripped").Help("1 while the destructive-change guard holds destructive work").Register(*registry);
   prometheus::Histogram& request_hist = request_seconds.Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   prometheus::Histogram& lag_hist = lag.Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600});
 };
@@ -58,7 +61,8 @@ void Metrics::OnRequest(std::string_view endpoint_template, int status, double s
   impl_->request_hist.Observe(seconds);
 }
 
-std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* auth0) {
+std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard) {
+  if (guard) impl_->guard_tripped.Add({}).Set(guard->tripped() ? 1 : 0);
   if (store) {
     if (auto dirty = store->CountDirty(); dirty.ok()) impl_->pending.Add({}).Set(static_cast<double>(*dirty));
     if (auto oldest = store->OldestPendingMs(); oldest.ok()) {

@@ -22,6 +22,7 @@ namespace tenantsync {
 class SqliteStore;
 class Writer;
 class Auth0Client;
+class Guard;
 
 class Metrics final : public Auth0Observer {
  public:
@@ -38,7 +39,7 @@ class Metrics final : public Auth0Observer {
   void OnRequest(std::string_view endpoint_template, int status, double seconds) override;
 
   // Renders every metric; gauges are read from the given sources first (any may be null).
-  std::string Render(SqliteStore* store, Writer* writer, Auth0Client* auth0);
+  std::string Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard = nullptr);
 
  private:
   struct Impl;

@@ -72,6 +72,8 @@ TEST(Metrics, CountsFollowAKnownSequenceOfEvents) {
   EXPECT_TRUE(m.count("tenantsync_mutations_pending"));
   EXPECT_TRUE(m.count("tenantsync_oldest_pending_seconds"));
   EXPECT_TRUE(m.count("tenantsync_auth0_rate_limit_remaining"));
+  EXPECT_EQ(m["tenantsync_guard_tripped"], 0);
+  EXPECT_TRUE(m.count("tenantsync_guard_tripped"));
 
   // /metrics needs the token like every admin endpoint but /healthz.
   TestHttpClient admin("127.0.0.1", daemon.admin_port());
