@@ -132,7 +132,9 @@ int RunServe(const ServeFlags& flags) {
   SecureRandom random;
   Metrics metrics;
   std::unique_ptr<Auth0Client> auth0;
-  if (!flags.dry_run) {
+  {
+    // Also in a dry run: reads (callbacks, lookups after an unknown outcome) still go to Auth0;
+    // only writes are recorded instead of sent (Writer, options.dry_run).
     auto created = Auth0Client::Create(config.auth0, clock, random, &metrics);
     if (!created.ok()) {
       spdlog::error("auth0: {}", created.status().message());
@@ -140,6 +142,7 @@ int RunServe(const ServeFlags& flags) {
     }
     auth0 = std::move(created).value();
   }
+  if (flags.dry_run) spdlog::warn("dry run: Auth0 writes are planned and recorded as pending mutations, never sent");
   WriterOptions wopts;
   wopts.workers = config.auth0.max_in_flight;
   wopts.policy = config.policy;

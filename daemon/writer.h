@@ -63,7 +63,7 @@ struct WriterObserver {
 
 class Writer {
  public:
-  // `client` may be null only with options.dry_run.
+  // `client` must not be null (a dry run still reads from Auth0; it only never writes).
   Writer(SqliteStore& store, Auth0Client* client, Clock& clock, Random& random, WriterOptions options,
          WriterObserver observer = {});
   ~Writer();
