@@ -194,31 +194,34 @@ ServerResponse AdminApi::Events(const ServerRequest& req) {
   return JsonAnswer(200, body);
 }
 
-ServerResponse AdminApi::Event(const ServerRequest& req, const std::string& id) {
+std::optional<EventRecord> AdminApi::FindEvent(const ServerRequest& req, const std::string& id, ServerResponse* error) {
   EventFilter f;
   f.event_id = id;
   if (auto s = req.Param("source")) f.source = *s;
   f.limit = 2;
   auto list = store_.ListEvents(f);
-  if (!list.ok()) return Error(503, list.status().message());
-  if (list->empty()) return Error(404, "no event with id \"" + id + "\"");
-  if (list->size() > 1) return Error(409, "several sources sent event id \"" + id + "\"; add ?source=NAME");
-  auto j = EventJson(list->front());
-  j["body"] = Json::parse(list->front().body, nullptr, false);
-  if (j["body"].is_discarded()) j["body"] = list->front().body;
+  if (!list.ok()) *error = Error(503, list.status().message());
+  else if (list->empty()) *error = Error(404, "no event with id \"" + id + "\"");
+  else if (list->size() > 1) *error = Error(409, "several sources sent event id \"" + id + "\"; add ?source=NAME");
+  else return list->front();
+  return std::nullopt;
+}
+
+ServerResponse AdminApi::Event(const ServerRequest& req, const std::string& id) {
+  ServerResponse error;
+  auto e = FindEvent(req, id, &error);
+  if (!e) return error;
+  auto j = EventJson(*e);
+  j["body"] = Json::parse(e->body, nullptr, false);
+  if (j["body"].is_discarded()) j["body"] = e->body;
   return JsonAnswer(200, j);
 }
 
 ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id) {
-  EventFilter f;
-  f.event_id = id;
-  if (auto s = req.Param("source")) f.source = *s;
-  f.limit = 2;
-  auto list = store_.ListEvents(f);
-  if (!list.ok()) return Error(503, list.status().message());
-  if (list->empty()) return Error(404, "no event with id \"" + id + "\"");
-  if (list->size() > 1) return Error(409, "several sources sent event id \"" + id + "\"; add ?source=NAME");
-  const EventRecord& e = list->front();
+  ServerResponse error;
+  auto found = FindEvent(req, id, &error);
+  if (!found) return error;
+  const EventRecord& e = *found;
   if (e.state != EventState::kRejected && e.state != EventState::kFailed) {
     return Error(409, std::string("only rejected or failed events can be replayed; this one is ") + EventStateName(e.state));
   }

@@ -46,6 +46,8 @@ class AdminApi {
   ServerResponse Events(const ServerRequest& req);
   ServerResponse Event(const ServerRequest& req, const std::string& id);
   ServerResponse Replay(const ServerRequest& req, const std::string& id);
+  // The one event with this sender id (and ?source=); nullopt with *error set (404, 409, 503).
+  std::optional<EventRecord> FindEvent(const ServerRequest& req, const std::string& id, ServerResponse* error);
   ServerResponse Entity(const ServerRequest& req, const std::string& kind, const std::string& external_id);
   ServerResponse Mutations(const ServerRequest& req);
   ServerResponse MutationAction(const std::string& id, const std::string& action);
