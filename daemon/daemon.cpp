@@ -241,7 +241,15 @@ int RunServe(const ServeFlags& flags) {
       Notify("STATUS=" + std::string(writer.paused() ? "paused; " : "") + std::to_string(pending) +
              " event(s) pending, " + std::to_string(dirty.ok() ? *dirty : -1) + " entity(ies) to reconcile" +
              (last > 0 ? ", last Auth0 write " + std::to_string((clock.NowUnixMillis() - last) / 1000) + " s ago" : ""));
-      if (watchdog) Notify("WATCHDOG=1");
+      // Ping only while the writer's scheduler loop is turning: a wedged writer stops the pings so
+      // systemd restarts the service (storage answering is checked just above).
+      const auto stalled = std::chrono::duration_cast<std::chrono::microseconds>(clock.Monotonic() - writer.last_loop());
+      const auto allowed = std::chrono::microseconds(std::max<uint64_t>(watchdog_usec / 2, 5000000));
+      if (watchdog && stalled < allowed) {
+        Notify("WATCHDOG=1");
+      } else if (watchdog) {
+        spdlog::error("watchdog: the writer loop has not turned for {} ms; not pinging systemd", stalled.count() / 1000);
+      }
     }
   }
 
