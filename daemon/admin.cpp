@@ -115,6 +115,7 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
   if (get && p == "/v1/status") return Status();
   if (get && p == "/v1/events") return Events(req);
   if (get && p == "/v1/mutations") return Mutations(req);
+  if (get && p == "/v1/plan") return Plan();
   if (post && (p == "/v1/guard/approve" || p == "/v1/guard/reject")) return GuardAction(p.substr(10));
   if (post && p == "/v1/pause") return Pause(true);
   if (post && p == "/v1/resume") return Pause(false);
@@ -348,6 +349,18 @@ ServerResponse AdminApi::GuardAction(const std::string& action) {
   auto discarded = hooks_.guard->Reject();
   if (!discarded.ok()) return Error(503, discarded.status().message());
   return JsonAnswer(200, {{"rejected", *discarded}});
+}
+
+ServerResponse AdminApi::Plan() {
+  if (!hooks_.writer) return Error(503, "the writer is not running");
+  auto steps = hooks_.writer->Plan();
+  if (!steps.ok()) return Error(503, steps.status().message());
+  Json items = Json::array();
+  for (auto& st : *steps) {
+    items.push_back({{"entity", st.entity}, {"kind", st.kind}, {"request", st.request}, {"before", st.before},
+                     {"events", st.events}, {"destructive", st.destructive}});
+  }
+  return JsonAnswer(200, {{"plan", items}});
 }
 
 ServerResponse AdminApi::Pause(bool paused) {

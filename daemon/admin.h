@@ -53,6 +53,7 @@ class AdminApi {
   ServerResponse MutationAction(const std::string& id, const std::string& action);
   ServerResponse Pause(bool paused);
   ServerResponse GuardAction(const std::string& action);
+  ServerResponse Plan();
 
   std::mutex mu_;
   std::string token_;  // guarded by mu_; secret: never logged or returned

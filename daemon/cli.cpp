@@ -275,6 +275,38 @@ int CliMutationAction(const CliOptions& cli, const std::string& id, const std::s
   return 0;
 }
 
+int CliPlan(const CliOptions& cli) {
+  int code = 0;
+  auto j = Admin(cli, "GET", "/v1/plan", &code);
+  if (!j) return code;
+  if (cli.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+    return 0;
+  }
+  const auto& plan = (*j)["plan"];
+  if (plan.empty()) {
+    std::printf("nothing to do: Auth0 matches the desired state as far as tenantsync knows\n");
+    return 0;
+  }
+  std::printf("%-26s %-32s %-4s %-48s %s\n", "ENTITY", "KIND", "DEST", "CHANGES", "EVENTS");
+  for (auto& st : plan) {
+    std::string changes;
+    if (st["before"].is_object()) {
+      for (auto& [k, after] : st["request"].items()) {
+        changes += (changes.empty() ? "" : "; ") + k + ": " + st["before"].value(k, nlohmann::json()).dump() + " -> " + after.dump();
+      }
+    } else {
+      changes = st["request"].dump();
+    }
+    std::string events;
+    for (auto& e : st["events"]) events += (events.empty() ? "" : ",") + e.get<std::string>();
+    std::printf("%-26s %-32s %-4s %-48s %s\n", Str(st["entity"]).c_str(), Str(st["kind"]).c_str(),
+                st["destructive"].get<bool>() ? "yes" : "", changes.c_str(), events.c_str());
+  }
+  std::printf("%zu write(s) planned\n", plan.size());
+  return 0;
+}
+
 int CliPost(const CliOptions& cli, const std::string& path) {
   int code = 0;
   auto j = Admin(cli, "POST", path, &code, "{}");

@@ -37,6 +37,7 @@ int CliEntity(const CliOptions& cli, const std::string& kind, const std::string&
 int CliMutations(const CliOptions& cli, const std::string& state, int limit);
 // action: "retry" or "discard".
 int CliMutationAction(const CliOptions& cli, const std::string& id, const std::string& action);
+int CliPlan(const CliOptions& cli);
 // path: "/v1/pause", "/v1/resume", ... (a POST without body whose answer is printed).
 int CliPost(const CliOptions& cli, const std::string& path);
 

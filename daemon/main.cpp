@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
       ->required()->check(CLI::IsMember({"approve", "reject"}));
   guard_cmd->footer("Example:\n  tenantsync status        # guard.held shows what is held\n  tenantsync guard approve");
 
+  auto* plan_cmd = operator_command("plan", "Show what the writer would send to Auth0 now, without sending it");
+  plan_cmd->footer("Example:\n  tenantsync pause && tenantsync plan   # inspect, then: tenantsync resume");
+
   // Usage errors exit 2 like every other usage or configuration error (CLI11's own codes, 100
   // and up, are not part of the documented exit codes); --help exits 0.
   try {
@@ -157,6 +160,7 @@ int main(int argc, char** argv) {
   if (*discard_cmd) return tenantsync::CliMutationAction(cli, mutation_id, "discard");
   if (*pause_cmd) return tenantsync::CliPost(cli, "/v1/pause");
   if (*guard_cmd) return tenantsync::CliPost(cli, "/v1/guard/" + guard_action);
+  if (*plan_cmd) return tenantsync::CliPlan(cli);
   if (*resume_cmd) return tenantsync::CliPost(cli, "/v1/resume");
   return 1;
 }

@@ -22,7 +22,19 @@ struct Writer::Step {
   Json events = Json::array();
   int64_t first_received_ms = 0;
   bool destructive = false;
+  Json before = nullptr;  // for patches: the known values of the fields the request changes
 };
+
+namespace {
+// Set while Writer::Plan() runs on this thread: Mutate collects steps instead of executing them.
+thread_local std::vector<PlannedStep>* t_plan = nullptr;
+
+Json BeforeOf(const Json& patch, const Json& known) {
+  Json before = Json::object();
+  for (auto& [k, v] : patch.items()) before[k] = known.contains(k) ? known[k] : Json(nullptr);
+  return before;
+}
+}  // namespace
 
 namespace {
 
@@ -323,6 +335,11 @@ Writer::Outcome Writer::Combine(Outcome a, const Status& st) const {
 
 Status Writer::Mutate(const DirtyItem& item, const Step& step, const std::function<Status()>& call,
                       const std::function<Status(StateTxn&)>& on_success) {
+  if (t_plan != nullptr) {
+    // Planning: report the step as if it succeeded; nothing is recorded, checked or sent.
+    t_plan->push_back(PlannedStep{step.entity, step.kind, step.request, step.before, step.events, step.destructive});
+    return Status::Ok();
+  }
   // The same request already dead-lettered (and not retried by an operator since): a re-plan of
   // the entity, e.g. marked again by an unrelated change, would send it again and add another
   // dead row per pass. It stays one entry until the operator retries it or desired state changes
@@ -411,6 +428,16 @@ Status Writer::Mutate(const DirtyItem& item, const Step& step, const std::functi
   }
   if (observer_.on_mutation) observer_.on_mutation(row, state, lag);
   return result;
+}
+
+Result<std::vector<PlannedStep>> Writer::Plan(int limit) {
+  auto dirty = store_.DueDirty(INT64_MAX, limit);
+  if (!dirty.ok()) return dirty.status();
+  std::vector<PlannedStep> steps;
+  t_plan = &steps;
+  for (auto& item : *dirty) Process(item);
+  t_plan = nullptr;
+  return steps;
 }
 
 Writer::Outcome Writer::Process(const DirtyItem& item) {
@@ -549,6 +576,7 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
       for (auto& [k, v] : patch.items()) changed.push_back(k);
       Step step{key, "patch_organization", patch, EventsBehind(org.desired, changed, nullptr)};
       EventsBehind(org.desired, changed, &step.first_received_ms);
+      step.before = BeforeOf(patch, known);
       Status st = Mutate(item, step, [&] { return client_->PatchOrganization(*org.auth0_id, patch).status(); },
                          [&](StateTxn& txn) {
                            for (auto& [k, v] : patch.items()) known[k] = v;
@@ -758,7 +786,7 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
     }
     // Commands waiting for this user to exist can run now.
     auto cmds = store_.ListCommands(ext, 100);
-    if (cmds.ok()) {
+    if (cmds.ok() && t_plan == nullptr) {
       InTxn([&](StateTxn& txn) {
         for (auto& c : *cmds) {
           if (c.state == "pending") {
@@ -815,6 +843,7 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
   if (!patch.empty()) {
     Step step{key, "patch_user", patch, EventsBehind(user.desired, changed, nullptr)};
     EventsBehind(user.desired, changed, &step.first_received_ms);
+    step.before = BeforeOf(patch, known);
     step.destructive = block_changes && blocked;
     Status st = Mutate(item, step, [&] { return client_->PatchUser(*user.auth0_id, patch).status(); }, [&](StateTxn& txn) {
       for (auto& [k, v] : fields.items()) known[k] = v;
@@ -1160,7 +1189,9 @@ Writer::Outcome Writer::RunCommand(const DirtyItem& item, int64_t id) {
             {{"user_id", *user.auth0_id}, {"event", cmd->event}}, Json::array({cmd->event})};
   // in_flight is committed before sending: after a crash between sending and recording, the
   // command goes back to pending and runs at most once more.
-  InTxn([&](StateTxn& txn) { return txn.UpdateCommand(id, "in_flight", "", cmd->attempts, clock_.NowUnixMillis()); });
+  if (t_plan == nullptr) {
+    InTxn([&](StateTxn& txn) { return txn.UpdateCommand(id, "in_flight", "", cmd->attempts, clock_.NowUnixMillis()); });
+  }
   Status st = Mutate(item, step, [&] {
     return reset ? client_->SendChangePasswordEmail(email) : client_->SendVerificationEmail(*user.auth0_id).status();
   }, [&](StateTxn& txn) { return txn.UpdateCommand(id, "done", "", cmd->attempts + 1, clock_.NowUnixMillis()); });

@@ -38,6 +38,16 @@ namespace tenantsync {
 
 class Guard;
 
+// One write the writer would send now (Writer::Plan).
+struct PlannedStep {
+  std::string entity;
+  std::string kind;
+  nlohmann::json request;  // what would be sent ("after" for patches)
+  nlohmann::json before;   // patches: the last known values of the changed fields; else null
+  nlohmann::json events;   // the events behind it ("source/event_id")
+  bool destructive = false;
+};
+
 struct WriterOptions {
   int workers = 4;  // auth0.max_in_flight
   PolicyOptions policy;
@@ -67,6 +77,13 @@ class Writer {
   Writer(SqliteStore& store, Auth0Client* client, Clock& clock, Random& random, WriterOptions options,
          WriterObserver observer = {});
   ~Writer();
+
+  // What the writer would do now for every entity waiting to be reconciled (up to `limit`),
+  // without recording or sending any write. Reads it needs to plan (the application's callbacks,
+  // a user whose last write has an unknown outcome) do go to Auth0. Steps that depend on an
+  // earlier planned step's result (e.g. the members of an organization not created yet) appear
+  // once that step has been done. Callable from any thread.
+  Result<std::vector<PlannedStep>> Plan(int limit = 10000);
 
   // The destructive-change guard every destructive step asks first; set before Start().
   void SetGuard(Guard* guard) { guard_ = guard; }
