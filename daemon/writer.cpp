@@ -29,6 +29,14 @@ namespace {
 // Set while Writer::Plan() runs on this thread: Mutate collects steps instead of executing them.
 thread_local std::vector<PlannedStep>* t_plan = nullptr;
 
+// The enabled-connection flags tenantsync sets for one listed connection (Auth0's defaults when
+// the event leaves them out: no automatic membership, shown as a button).
+Json ConnectionFlags(const Json& c) {
+  auto flag = [&](const char* k, bool fallback) { return c.contains(k) && c[k].is_boolean() ? c[k].get<bool>() : fallback; };
+  return {{"assign_membership_on_login", flag("assign_membership_on_login", false)},
+          {"show_as_button", flag("show_as_button", true)}};
+}
+
 Json BeforeOf(const Json& patch, const Json& known) {
   Json before = Json::object();
   for (auto& [k, v] : patch.items()) before[k] = known.contains(k) ? known[k] : Json(nullptr);
@@ -504,6 +512,24 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
     // create_attempted is only recorded when an attempt fails; a crash mid-create leaves just
     // the interrupted mutation row, which must count as an attempt too.
     const bool attempted = Truthy(Get(known, "create_attempted")) || LatestWriteUnfinished(store_, key, "create_organization");
+    // Listed connections go in the create body (Auth0 accepts enabled_connections there): one
+    // request instead of one more per connection. A name that does not resolve is left to the
+    // connection step below, which dead-letters it with a message naming it.
+    Json create_connections = Json::array(), created_connections = Json::object();
+    if (view.contains("connections") && view["connections"].is_array()) {
+      for (auto& c : view["connections"]) {
+        const std::string name = c["name"].get<std::string>();
+        auto cid = client_->FindConnectionId(name);
+        if (!cid.ok()) continue;
+        Json flags = ConnectionFlags(c);
+        Json entry = flags;
+        entry["connection_id"] = *cid;
+        create_connections.push_back(entry);
+        created_connections[name] = flags;
+      }
+    }
+    if (!create_connections.empty()) step.request["enabled_connections"] = create_connections;
+    bool sent_connections = false;
     // Finds an organization of that name: ours after an earlier attempt, else adopted per policy.
     // kNotFound when there is none.
     auto find_existing = [&]() -> Status {
@@ -527,8 +553,10 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
       }
       Json body = fields;
       if (body["metadata"].empty()) body.erase("metadata");
+      if (!create_connections.empty()) body["enabled_connections"] = create_connections;
       auto created = client_->CreateOrganization(body);
       if (created.ok()) {
+        sent_connections = !create_connections.empty();
         id = (*created)["id"].get<std::string>();
         return Status::Ok();
       }
@@ -540,6 +568,12 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
     }, [&](StateTxn& txn) {
       org.auth0_id = id;
       org.known = fields;
+      if (sent_connections) {
+        org.known["connections"] = created_connections;
+        for (auto& [name, flags] : created_connections.items()) {
+          if (auto s = txn.MarkDirty(ConnectionKey(name)); !s.ok()) return s;
+        }
+      }
       if (auto s = PutKnown(txn, org, clock_.NowUnixMillis()); !s.ok()) return s;
       if (auto s = txn.AddRegistry("org", id, ext, how, clock_.NowUnixMillis()); !s.ok()) return s;
       if (auto s = txn.MarkDirty(MembersKey(ext)); !s.ok()) return s;
@@ -556,6 +590,7 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
       return Combine(outcome, st);
     }
     known = fields;
+    if (sent_connections) known["connections"] = created_connections;
   } else {
     // As for users: after a patch with an unknown outcome, re-read before planning.
     if (LatestWriteUnfinished(store_, key, "patch_organization")) {
@@ -597,10 +632,9 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
   if (known.contains("connections") && known["connections"].is_object()) {
     for (auto& [name, c] : known["connections"].items()) have[name] = c;
   }
-  auto flags = [](const Json& c, const char* k) { return c.contains(k) && c[k].is_boolean() && c[k].get<bool>(); };
   for (auto& [name, c] : want) {
-    bool assign = flags(c, "assign_membership_on_login"), button = c.contains("show_as_button") ? flags(c, "show_as_button") : true;
-    Json state = {{"assign_membership_on_login", assign}, {"show_as_button", button}};
+    Json state = ConnectionFlags(c);
+    bool assign = state["assign_membership_on_login"].get<bool>(), button = state["show_as_button"].get<bool>();
     auto it = have.find(name);
     if (it != have.end() && it->second == state) continue;
     bool exists = it != have.end();
