@@ -117,6 +117,7 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
   if (get && p == "/v1/mutations") return Mutations(req);
   if (get && p == "/v1/plan") return Plan();
   if (post && (p == "/v1/guard/approve" || p == "/v1/guard/reject")) return GuardAction(p.substr(10));
+  if (post && p == "/v1/drift/run") return DriftRun(req);
   if (post && p == "/v1/pause") return Pause(true);
   if (post && p == "/v1/resume") return Pause(false);
   if (auto id = rest("/v1/events/")) {
@@ -168,6 +169,23 @@ ServerResponse AdminApi::Status() {
   if (hooks_.guard) {
     auto g = hooks_.guard->StatusJson();
     body["guard"] = g.ok() ? *g : Json({{"error", g.status().message()}});
+  }
+  if (hooks_.drift_last) {
+    Json last = hooks_.drift_last();
+    if (last.is_object()) {
+      Json first = Json::array();
+      for (auto& d : last.value("differences", Json::array())) {
+        if (first.size() >= 5) break;
+        first.push_back(d);
+      }
+      body["drift"] = {{"ran_at_ms", last.value("ran_at_ms", Json(nullptr))},
+                       {"mode", last.value("mode", Json(nullptr))},
+                       {"differences", last.value("differences", Json::array()).size()},
+                       {"first", first},
+                       {"corrected", last.value("corrected", Json(0))}};
+    } else {
+      body["drift"] = nullptr;
+    }
   }
   if (hooks_.extra_status) hooks_.extra_status(body);
   return JsonAnswer(200, body);
@@ -361,6 +379,18 @@ ServerResponse AdminApi::Plan() {
                      {"events", st.events}, {"destructive", st.destructive}});
   }
   return JsonAnswer(200, {{"plan", items}});
+}
+
+ServerResponse AdminApi::DriftRun(const ServerRequest& req) {
+  if (!hooks_.drift_run) return Error(503, "drift detection is not running");
+  std::string mode = req.Param("mode").value_or("");
+  if (!mode.empty() && mode != "report" && mode != "correct") {
+    return Error(400, "mode must be report or correct (got \"" + mode + "\")");
+  }
+  auto report = hooks_.drift_run(mode);
+  if (!report.ok()) return Error(503, "drift run failed: " + report.status().ToString());
+  if (hooks_.writer && report->value("corrected", 0) > 0) hooks_.writer->Wake();
+  return JsonAnswer(200, *report);
 }
 
 ServerResponse AdminApi::Pause(bool paused) {

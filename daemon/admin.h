@@ -31,6 +31,11 @@ struct AdminHooks {
   std::function<std::string()> metrics;
   // Extra status sections (guard, drift, quarantine) merged into /v1/status.
   std::function<void(nlohmann::json&)> extra_status;
+  // POST /v1/drift/run: runs a drift comparison now; mode "report" or "correct" ("" = the
+  // configured mode). Empty: 503. GET /v1/status "drift": the last report's summary (null when
+  // drift never ran).
+  std::function<Result<nlohmann::json>(const std::string& mode)> drift_run;
+  std::function<nlohmann::json()> drift_last;
 };
 
 class AdminApi {
@@ -54,6 +59,7 @@ class AdminApi {
   ServerResponse Pause(bool paused);
   ServerResponse GuardAction(const std::string& action);
   ServerResponse Plan();
+  ServerResponse DriftRun(const ServerRequest& req);
 
   std::mutex mu_;
   std::string token_;  // guarded by mu_; secret: never logged or returned

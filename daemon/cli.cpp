@@ -307,6 +307,31 @@ int CliPlan(const CliOptions& cli) {
   return 0;
 }
 
+int CliDrift(const CliOptions& cli, const std::string& mode) {
+  int code = 0;
+  auto j = Admin(cli, "POST", "/v1/drift/run" + (mode.empty() ? std::string() : "?mode=" + mode), &code, "{}");
+  if (!j) return code;
+  if (cli.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+    return 0;
+  }
+  const auto& diffs = (*j)["differences"];
+  for (auto& n : (*j).value("notes", nlohmann::json::array())) std::printf("note: %s\n", Str(n).c_str());
+  if (diffs.empty()) {
+    std::printf("no drift: Auth0 holds what tenantsync last wrote (%s mode, %s request(s))\n", Str((*j)["mode"]).c_str(),
+                Str((*j)["requests"]).c_str());
+    return 0;
+  }
+  std::printf("%-28s %-28s %-36s %s\n", "ENTITY", "FIELD", "AUTH0", "EXPECTED");
+  for (auto& d : diffs) {
+    std::printf("%-28s %-28s %-36s %s\n", Str(d["entity"]).c_str(), Str(d["field"]).c_str(), d["auth0"].dump().c_str(),
+                d["expected"].dump().c_str());
+  }
+  std::printf("%zu difference(s) in %s mode%s\n", diffs.size(), Str((*j)["mode"]).c_str(),
+              (*j)["mode"] == "correct" ? "; the writer repairs them through the normal mutation path" : "; nothing changed");
+  return 0;
+}
+
 int CliPost(const CliOptions& cli, const std::string& path) {
   int code = 0;
   auto j = Admin(cli, "POST", path, &code, "{}");

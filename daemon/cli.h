@@ -38,6 +38,8 @@ int CliMutations(const CliOptions& cli, const std::string& state, int limit);
 // action: "retry" or "discard".
 int CliMutationAction(const CliOptions& cli, const std::string& id, const std::string& action);
 int CliPlan(const CliOptions& cli);
+// Runs a drift comparison now (POST /v1/drift/run); mode "report", "correct" or "" (configured).
+int CliDrift(const CliOptions& cli, const std::string& mode);
 // path: "/v1/pause", "/v1/resume", ... (a POST without body whose answer is printed).
 int CliPost(const CliOptions& cli, const std::string& path);
 

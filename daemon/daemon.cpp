@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
+#include "daemon/drift.h"
 #include "daemon/http_server.h"
 #include "daemon/guard.h"
 #include "daemon/ingress.h"
@@ -156,6 +157,18 @@ int RunServe(const ServeFlags& flags) {
     metrics.MutationFinished(row.kind, MutationStateName(outcome), lag);
   };
   Writer writer(*store, auth0.get(), clock, random, wopts, wobs);
+  // Drift detection (SPEC §6): reads Auth0 for managed objects; corrections go through the writer.
+  Drift drift(*store, *auth0, clock, config.auth0.application_client_id, [&](const nlohmann::json& report, bool marked) {
+    metrics.SetDriftDifferences(static_cast<int64_t>(report["differences"].size()));
+    if (marked) writer.Wake();
+  });
+  if (auto last = drift.Last(); last.is_object()) {
+    metrics.SetDriftDifferences(static_cast<int64_t>(last.value("differences", nlohmann::json::array()).size()));
+  }
+  // The configured mode, updated on SIGHUP (read by the admin API's threads).
+  std::mutex drift_mode_mu;
+  std::string drift_mode = config.policy.drift_mode;
+  int drift_interval_seconds = config.policy.drift_interval_seconds;
 
   GroupCommitter committer(*store);
   Ingress ingress(config.sources, committer, clock, config.ingress.retry_after_seconds);
@@ -178,6 +191,15 @@ int RunServe(const ServeFlags& flags) {
   hooks.auth0 = auth0.get();
   hooks.guard = &guard;
   hooks.metrics = [&] { return metrics.Render(store.get(), &writer, auth0.get(), &guard); };
+  hooks.drift_run = [&](const std::string& mode) {
+    std::string m = mode;
+    if (m.empty()) {
+      std::lock_guard<std::mutex> lock(drift_mode_mu);
+      m = drift_mode;
+    }
+    return drift.Run(m == "correct");
+  };
+  hooks.drift_last = [&] { return drift.Last(); };
   AdminApi admin(config.admin.token, *store, hooks);
   HttpServer admin_server(AdminServerOptions(config.admin));
   admin_server.SetHandler([&](const ServerRequest& r) { return admin.Handle(r); });
@@ -203,6 +225,8 @@ int RunServe(const ServeFlags& flags) {
   }
 
   std::future<void> token_task;
+  std::future<void> drift_task;
+  auto last_drift = clock.Monotonic();
   while (true) {
     int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
@@ -218,6 +242,11 @@ int RunServe(const ServeFlags& flags) {
         ingress.ReplaceSources(next->sources);
         admin.ReplaceToken(next->admin.token);
         writer.SetPolicy(next->policy);
+        {
+          std::lock_guard<std::mutex> lock(drift_mode_mu);
+          drift_mode = next->policy.drift_mode;
+        }
+        drift_interval_seconds = next->policy.drift_interval_seconds;
         guard.SetOptions(GuardOptions{next->policy.guard_max_destructive, next->policy.guard_max_fraction,
                                       next->policy.guard_window_seconds});
         spdlog::info("configuration reloaded: {} source(s)", next->sources.size());
@@ -231,6 +260,19 @@ int RunServe(const ServeFlags& flags) {
       // Fetched off the main loop (it may wait on the network); /readyz turns true once it lands.
       token_task = std::async(std::launch::async, [&auth0] {
         if (auto st = auth0->EnsureToken(); !st.ok()) spdlog::warn("auth0 token: {}", st.message());
+      });
+    }
+    if (drift_interval_seconds > 0 && clock.Monotonic() - last_drift >= std::chrono::seconds(drift_interval_seconds) &&
+        (!drift_task.valid() || drift_task.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
+      // Off the main loop (it reads the whole managed tenant); one run at a time.
+      last_drift = clock.Monotonic();
+      bool correct = false;
+      {
+        std::lock_guard<std::mutex> lock(drift_mode_mu);
+        correct = drift_mode == "correct";
+      }
+      drift_task = std::async(std::launch::async, [&drift, correct] {
+        if (auto r = drift.Run(correct); !r.ok()) spdlog::warn("drift: {}", r.status().ToString());
       });
     }
     auto counts = store->CountEventsByState();
@@ -263,6 +305,7 @@ int RunServe(const ServeFlags& flags) {
   committer.Stop();
   writer.Stop();  // also cuts short Auth0 retries, so a pending token fetch returns promptly
   if (token_task.valid()) token_task.wait();
+  if (drift_task.valid()) drift_task.wait();  // Auth0 calls were cut short by the client's Shutdown
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -127,6 +127,12 @@ int main(int argc, char** argv) {
   auto* plan_cmd = operator_command("plan", "Show what the writer would send to Auth0 now, without sending it");
   plan_cmd->footer("Example:\n  tenantsync pause && tenantsync plan   # inspect, then: tenantsync resume");
 
+  std::string drift_mode;
+  auto* drift_cmd = operator_command("drift", "Compare Auth0 with what tenantsync last wrote, now; report or correct");
+  drift_cmd->add_option("--mode", drift_mode, "report (change nothing) or correct (default: [policy].drift_mode)")
+      ->check(CLI::IsMember({"report", "correct"}));
+  drift_cmd->footer("Example:\n  tenantsync drift --mode report");
+
   // Usage errors exit 2 like every other usage or configuration error (CLI11's own codes, 100
   // and up, are not part of the documented exit codes); --help exits 0.
   try {
@@ -161,6 +167,7 @@ int main(int argc, char** argv) {
   if (*pause_cmd) return tenantsync::CliPost(cli, "/v1/pause");
   if (*guard_cmd) return tenantsync::CliPost(cli, "/v1/guard/" + guard_action);
   if (*plan_cmd) return tenantsync::CliPlan(cli);
+  if (*drift_cmd) return tenantsync::CliDrift(cli, drift_mode);
   if (*resume_cmd) return tenantsync::CliPost(cli, "/v1/resume");
   return 1;
 }

@@ -40,6 +40,8 @@ struct Metrics::Impl {
       prometheus::BuildGauge().Name("tenantsync_paused").Help("1 while an operator has paused the writer").Register(*registry);
   prometheus::Family<prometheus::Gauge>& guard_tripped =
       prometheus::BuildGauge().Name("tenantsync_guard_tripped").Help("1 while the destructive-change guard holds destructive work").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& drift =
+      prometheus::BuildGauge().Name("tenantsync_drift_differences").Help("Differences between Auth0 and tenantsync's last writes found by the last drift run").Register(*registry);
   prometheus::Histogram& request_hist = request_seconds.Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   prometheus::Histogram& lag_hist = lag.Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600});
 };
@@ -60,6 +62,8 @@ void Metrics::OnRequest(std::string_view endpoint_template, int status, double s
   impl_->requests.Add({{"endpoint", std::string(endpoint_template)}, {"code", std::to_string(status)}}).Increment();
   impl_->request_hist.Observe(seconds);
 }
+
+void Metrics::SetDriftDifferences(int64_t n) { impl_->drift.Add({}).Set(static_cast<double>(n)); }
 
 std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard) {
   if (guard) impl_->guard_tripped.Add({}).Set(guard->tripped() ? 1 : 0);

@@ -37,6 +37,8 @@ class Metrics final : public Auth0Observer {
   // Auth0Observer: tenantsync_auth0_requests_total{endpoint,code} and
   // tenantsync_auth0_request_seconds.
   void OnRequest(std::string_view endpoint_template, int status, double seconds) override;
+  // tenantsync_drift_differences: differences found by the last drift run.
+  void SetDriftDifferences(int64_t n);
 
   // Renders every metric; gauges are read from the given sources first (any may be null).
   std::string Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard = nullptr);
