@@ -134,7 +134,7 @@ class CliTest : public ::testing::Test {
 };
 
 const std::vector<std::string> kCommands = {"send",      "status", "events",  "event", "replay", "user",
-                                            "org",       "mutations", "retry", "discard", "pause", "resume"};
+                                            "org",       "mutations", "retry", "discard", "pause", "resume", "drift"};
 
 TEST(CliHelpTest, EveryCommandHasHelpWithAnExample) {
   auto top = RunCli({"--help"});
