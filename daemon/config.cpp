@@ -330,6 +330,10 @@ Result<Config> LoadConfig(const std::string& path) {
   auth0.Integer("connect_timeout_ms", &connect_ms, 100, 60000);
   auth0.Integer("read_timeout_ms", &read_ms, 100, 300000);
   auth0.Integer("max_retries", &a.max_retries, 0, 100);
+  auth0.Integer("quarantine_window_seconds", &cfg.quarantine.window_seconds, 1, 86400);
+  auth0.Integer("quarantine_min_requests", &cfg.quarantine.min_requests, 1, 1000000);
+  auth0.Double("quarantine_failure_fraction", &cfg.quarantine.failure_fraction, 0.0, 1.0);
+  auth0.Integer("quarantine_probe_seconds", &cfg.quarantine.probe_interval_seconds, 1, 86400);
   auth0.RejectUnknown();
   a.connect_timeout = std::chrono::milliseconds(connect_ms);
   a.read_timeout = std::chrono::milliseconds(read_ms);

@@ -11,6 +11,7 @@
 #include "adapters/auth0/options.h"
 #include "adapters/signature/signature.h"
 #include "common/status.h"
+#include "daemon/quarantine.h"
 #include "storage/sqlite_store.h"
 
 namespace tenantsync {
@@ -59,6 +60,7 @@ struct Config {
   AdminOptions admin;
   std::vector<SourceConfig> sources;
   Auth0Options auth0;
+  QuarantineOptions quarantine;  // [auth0] quarantine_* keys
   PolicyOptions policy;
 
   const SourceConfig* FindSource(std::string_view name) const;

@@ -132,11 +132,12 @@ int RunServe(const ServeFlags& flags) {
   Clock& clock = SystemClock();
   SecureRandom random;
   Metrics metrics;
+  Quarantine quarantine(clock, config.quarantine, &metrics);  // sees every Auth0 answer first
   std::unique_ptr<Auth0Client> auth0;
   {
     // Also in a dry run: reads (callbacks, lookups after an unknown outcome) still go to Auth0;
     // only writes are recorded instead of sent (Writer, options.dry_run).
-    auto created = Auth0Client::Create(config.auth0, clock, random, &metrics);
+    auto created = Auth0Client::Create(config.auth0, clock, random, &quarantine);
     if (!created.ok()) {
       spdlog::error("auth0: {}", created.status().message());
       return 2;
@@ -190,7 +191,8 @@ int RunServe(const ServeFlags& flags) {
   hooks.writer = &writer;
   hooks.auth0 = auth0.get();
   hooks.guard = &guard;
-  hooks.metrics = [&] { return metrics.Render(store.get(), &writer, auth0.get(), &guard); };
+  hooks.metrics = [&] { return metrics.Render(store.get(), &writer, auth0.get(), &guard, &quarantine); };
+  hooks.extra_status = [&](nlohmann::json& body) { body["quarantine"] = quarantine.StatusJson(); };
   hooks.drift_run = [&](const std::string& mode) {
     std::string m = mode;
     if (m.empty()) {
@@ -209,6 +211,7 @@ int RunServe(const ServeFlags& flags) {
   }
 
   writer.SetGuard(&guard);
+  writer.SetQuarantine(&quarantine);
   writer.Start();
   ingress_server.Start();
   admin_server.Start();

@@ -11,6 +11,7 @@
 #include "adapters/auth0/auth0_client.h"
 #include "common/clock.h"
 #include "daemon/guard.h"
+#include "daemon/quarantine.h"
 #include "daemon/writer.h"
 #include "storage/sqlite_store.h"
 
@@ -42,6 +43,8 @@ struct Metrics::Impl {
       prometheus::BuildGauge().Name("tenantsync_guard_tripped").Help("1 while the destructive-change guard holds destructive work").Register(*registry);
   prometheus::Family<prometheus::Gauge>& drift =
       prometheus::BuildGauge().Name("tenantsync_drift_differences").Help("Differences between Auth0 and tenantsync's last writes found by the last drift run").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& quarantined =
+      prometheus::BuildGauge().Name("tenantsync_quarantined").Help("1 while most Auth0 requests fail and the writer only probes").Register(*registry);
   prometheus::Histogram& request_hist = request_seconds.Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   prometheus::Histogram& lag_hist = lag.Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600});
 };
@@ -65,7 +68,8 @@ void Metrics::OnRequest(std::string_view endpoint_template, int status, double s
 
 void Metrics::SetDriftDifferences(int64_t n) { impl_->drift.Add({}).Set(static_cast<double>(n)); }
 
-std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard) {
+std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard, Quarantine* quarantine) {
+  if (quarantine) impl_->quarantined.Add({}).Set(quarantine->active() ? 1 : 0);
   if (guard) impl_->guard_tripped.Add({}).Set(guard->tripped() ? 1 : 0);
   if (store) {
     if (auto dirty = store->CountDirty(); dirty.ok()) impl_->pending.Add({}).Set(static_cast<double>(*dirty));

@@ -23,6 +23,7 @@ class SqliteStore;
 class Writer;
 class Auth0Client;
 class Guard;
+class Quarantine;
 
 class Metrics final : public Auth0Observer {
  public:
@@ -41,7 +42,8 @@ class Metrics final : public Auth0Observer {
   void SetDriftDifferences(int64_t n);
 
   // Renders every metric; gauges are read from the given sources first (any may be null).
-  std::string Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard = nullptr);
+  std::string Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard = nullptr,
+                     Quarantine* quarantine = nullptr);
 
  private:
   struct Impl;

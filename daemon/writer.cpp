@@ -10,6 +10,7 @@
 #include "common/crypto.h"
 #include "daemon/desired_state.h"
 #include "daemon/guard.h"
+#include "daemon/quarantine.h"
 
 namespace tenantsync {
 
@@ -222,12 +223,18 @@ void Writer::SchedulerLoop() {
         }
       }
       if (paused_) continue;
+      // Quarantined: no retries are spent; one entity is tried per probe interval.
+      int budget = -1;
+      if (quarantine_ != nullptr && quarantine_->active()) budget = quarantine_->ProbeDue() ? 1 : 0;
       for (bool commands : {false, true}) {
+        if (budget == 0) break;
         auto due = store_.DueDirty(clock_.NowUnixMillis(), 256, commands);
         if (!due.ok()) continue;
         std::lock_guard<std::mutex> lock(mu_);
         auto& lane = commands ? command_queue_ : queue_;
         for (auto& item : *due) {
+          if (budget == 0) break;
+          if (budget > 0) --budget;
           if (lane.size() >= static_cast<size_t>(options_.workers) * 4) break;
           if (in_progress_.count(item.entity)) continue;
           in_progress_.insert(item.entity);

@@ -37,6 +37,7 @@
 namespace tenantsync {
 
 class Guard;
+class Quarantine;
 
 // One write the writer would send now (Writer::Plan).
 struct PlannedStep {
@@ -87,6 +88,8 @@ class Writer {
 
   // The destructive-change guard every destructive step asks first; set before Start().
   void SetGuard(Guard* guard) { guard_ = guard; }
+  // While quarantined the writer dispatches one entity per probe interval; set before Start().
+  void SetQuarantine(Quarantine* quarantine) { quarantine_ = quarantine; }
   void Start();
   // Stops taking new work; a step in progress finishes (or, waiting on a retry, is cut short and
   // recorded as failed so it is re-planned after the restart). Returns when all threads exited.
@@ -136,6 +139,7 @@ class Writer {
   SqliteStore& store_;
   Auth0Client* client_;
   Guard* guard_ = nullptr;
+  Quarantine* quarantine_ = nullptr;
   Clock& clock_;
   Random& random_;
   const WriterOptions options_;  // options_.policy is the start-up policy; see Policy()
