@@ -38,6 +38,26 @@ Json ConnectionFlags(const Json& c) {
           {"show_as_button", flag("show_as_button", true)}};
 }
 
+// A create that stays idempotent across crashes: only a create that may already have reached
+// Auth0 (an earlier attempt interrupted or failed) looks first; otherwise Auth0's 409 says the
+// object exists and costs one request instead of two. `find_existing` sets the id and answers
+// kNotFound when there is nothing to adopt; `create` answers the new object's id.
+Status CreateOrAdopt(bool attempted, const std::function<Status()>& find_existing,
+                     const std::function<Result<std::string>()>& create, std::string* id) {
+  if (attempted) {
+    Status found = find_existing();
+    if (found.kind() != StatusKind::kNotFound) return found;
+  }
+  auto created = create();
+  if (created.ok()) {
+    *id = *created;
+    return Status::Ok();
+  }
+  if (created.status().kind() != StatusKind::kConflict) return created.status();
+  Status found = find_existing();
+  return found.kind() == StatusKind::kNotFound ? created.status() : found;
+}
+
 Json BeforeOf(const Json& patch, const Json& known) {
   Json before = Json::object();
   for (auto& [k, v] : patch.items()) before[k] = known.contains(k) ? known[k] : Json(nullptr);
@@ -552,26 +572,15 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
       return Status::Ok();
     };
     Status st = Mutate(item, step, [&]() -> Status {
-      // Only a create that may already have reached Auth0 (interrupted or failed) looks first;
-      // otherwise the create itself tells us (409) and costs one request instead of two.
-      if (attempted) {
-        Status found = find_existing();
-        if (found.kind() != StatusKind::kNotFound) return found;
-      }
-      Json body = fields;
-      if (body["metadata"].empty()) body.erase("metadata");
-      if (!create_connections.empty()) body["enabled_connections"] = create_connections;
-      auto created = client_->CreateOrganization(body);
-      if (created.ok()) {
+      return CreateOrAdopt(attempted, find_existing, [&]() -> Result<std::string> {
+        Json body = fields;
+        if (body["metadata"].empty()) body.erase("metadata");
+        if (!create_connections.empty()) body["enabled_connections"] = create_connections;
+        auto created = client_->CreateOrganization(body);
+        if (!created.ok()) return created.status();
         sent_connections = !create_connections.empty();
-        id = (*created)["id"].get<std::string>();
-        return Status::Ok();
-      }
-      if (created.status().kind() == StatusKind::kConflict) {
-        Status found = find_existing();
-        return found.kind() == StatusKind::kNotFound ? created.status() : found;
-      }
-      return created.status();
+        return (*created)["id"].get<std::string>();
+      }, &id);
     }, [&](StateTxn& txn) {
       org.auth0_id = id;
       org.known = fields;
@@ -767,24 +776,13 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
       return Status::NotFound("no user with email " + email + " in " + options_.connection);
     };
     Status st = Mutate(item, step, [&]() -> Status {
-      // Only a create that may already have reached Auth0 (interrupted or failed) looks first;
-      // otherwise Auth0's 409 tells us, and a create costs one request instead of two.
-      if (attempted) {
-        Status found = find_existing();
-        if (found.kind() != StatusKind::kNotFound) return found;
-      }
-      Json body = request;
-      body["password"] = RandomPassword();
-      auto created = client_->CreateUser(body);
-      if (created.ok()) {
-        id = (*created)["user_id"].get<std::string>();
-        return Status::Ok();
-      }
-      if (created.status().kind() == StatusKind::kConflict) {
-        Status found = find_existing();
-        return found.kind() == StatusKind::kNotFound ? created.status() : found;
-      }
-      return created.status();
+      return CreateOrAdopt(attempted, find_existing, [&]() -> Result<std::string> {
+        Json body = request;
+        body["password"] = RandomPassword();
+        auto created = client_->CreateUser(body);
+        if (!created.ok()) return created.status();
+        return (*created)["user_id"].get<std::string>();
+      }, &id);
     }, [&](StateTxn& txn) {
       user.auth0_id = id;
       Json k = fields;
