@@ -72,8 +72,11 @@ TEST(Metrics, CountsFollowAKnownSequenceOfEvents) {
   EXPECT_TRUE(m.count("tenantsync_mutations_pending"));
   EXPECT_TRUE(m.count("tenantsync_oldest_pending_seconds"));
   EXPECT_TRUE(m.count("tenantsync_auth0_rate_limit_remaining"));
-  EXPECT_EQ(m["tenantsync_guard_tripped"], 0);
-  EXPECT_TRUE(m.count("tenantsync_guard_tripped"));
+  // Presence first: operator[] below would insert a missing key and hide its absence.
+  ASSERT_TRUE(m.count("tenantsync_guard_tripped"));
+  EXPECT_EQ(m.at("tenantsync_guard_tripped"), 0);
+  ASSERT_TRUE(m.count("tenantsync_quarantined"));
+  EXPECT_EQ(m.at("tenantsync_quarantined"), 0);
 
   // /metrics needs the token like every admin endpoint but /healthz.
   TestHttpClient admin("127.0.0.1", daemon.admin_port());
