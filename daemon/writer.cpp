@@ -202,7 +202,7 @@ Status Writer::SetPaused(bool paused) {
 }
 
 Clock::MonoTime Writer::last_loop() const {
-  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mu_));
+  std::lock_guard<std::mutex> lock(mu_);
   return last_loop_;
 }
 

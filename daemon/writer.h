@@ -148,7 +148,7 @@ class Writer {
   PolicyOptions policy_;  // guarded by policy_mu_
   WriterObserver observer_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;        // scheduler wake-ups and work hand-off
   std::deque<DirtyItem> queue_;       // guarded by mu_: handed to workers
   std::deque<DirtyItem> command_queue_;  // guarded by mu_: the email lane
