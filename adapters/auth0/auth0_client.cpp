@@ -1,6 +1,7 @@
 #include "adapters/auth0/auth0_client.h"
 
 #include <spdlog/spdlog.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <charconv>
@@ -36,7 +37,46 @@ bool IsJsonContentType(const std::string& ct) {
 
 std::string Enc(std::string_view s) { return PercentEncode(s); }
 
+// Whether the calling thread's Management API calls are background reads (BackgroundScope).
+thread_local bool tl_background = false;
+// Management API requests sent by the calling thread (BackgroundScope::requests()).
+thread_local int64_t tl_requests = 0;
+
+// Export files are gzip-compressed; a plain body (a proxy that decompressed it) passes through.
+Result<std::string> Gunzip(const std::string& in) {
+  if (in.size() < 2 || static_cast<unsigned char>(in[0]) != 0x1f ||
+      static_cast<unsigned char>(in[1]) != 0x8b) {
+    return in;
+  }
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return Status::Invalid("gzip: cannot initialise");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char buf[1 << 16];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof(buf);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof(buf) - z.avail_out);
+    // Concatenated gzip members (allowed by RFC 1952) continue after a stream end.
+    if (rc == Z_STREAM_END && z.avail_in > 0) rc = inflateReset(&z);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;  // truncated input: reported below
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) return Status::Invalid("export file: corrupt or truncated gzip data");
+  return out;
+}
+
 }  // namespace
+
+Auth0Client::BackgroundScope::BackgroundScope()
+    : previous_(tl_background), requests_at_start_(tl_requests) {
+  tl_background = true;
+}
+int64_t Auth0Client::BackgroundScope::requests() const { return tl_requests - requests_at_start_; }
+Auth0Client::BackgroundScope::~BackgroundScope() { tl_background = previous_; }
 
 Status ClassifyAuth0Response(const HttpResponse& r, std::string_view endpoint,
                              Clock::WallTime now) {
@@ -156,12 +196,13 @@ Result<HttpResponse> Auth0Client::Execute(const Call& call) {
       req.headers.emplace_back("Authorization", "Bearer " + token);
     }
 
-    uint64_t ticket = call.authentication_api ? 0 : limiter_.Acquire();
+    uint64_t ticket = call.authentication_api ? 0 : limiter_.Acquire(tl_background);
     if (shutting_down_) {
       if (!call.authentication_api) limiter_.Complete(ticket);
       return Status::Retryable("shutting down: " + std::string(call.endpoint) + " not sent");
     }
     auto started = clock_.Monotonic();
+    if (!call.authentication_api) ++tl_requests;
     HttpResponse resp = transport_->Send(req);
     if (observer_ != nullptr) {
       observer_->OnRequest(call.endpoint, resp.status,
@@ -416,6 +457,79 @@ Result<UserSearchResult> Auth0Client::SearchUsers(std::string_view query, std::s
   return out;
 }
 
+Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo) {
+  static constexpr char kCreate[] = "POST /api/v2/jobs/users-exports";
+  static constexpr char kStatus[] = "GET /api/v2/jobs/{id}";
+  Json body = {{"format", "json"}};
+  if (!eo.connection_id.empty()) body["connection_id"] = eo.connection_id;
+  Json fields = Json::array();
+  for (const auto& f : eo.fields) fields.push_back({{"name", f}});
+  if (!fields.empty()) body["fields"] = fields;
+  auto job = ExpectObject(ExecuteJson(JsonCall("POST", kCreate, "/api/v2/jobs/users-exports", &body)),
+                          kCreate);
+  if (!job.ok()) return job.status();
+  UserExport out;
+  if (!job->contains("id") || !(*job)["id"].is_string()) {
+    return Status::Invalid(std::string(kCreate) + ": answer without a job id");
+  }
+  out.job_id = (*job)["id"].get<std::string>();
+  const auto deadline = clock_.Monotonic() + eo.timeout;
+  std::string location;
+  for (;;) {
+    auto st = ExpectObject(
+        ExecuteJson(JsonCall("GET", kStatus, "/api/v2/jobs/" + Enc(out.job_id), nullptr)), kStatus);
+    ++out.status_polls;
+    if (!st.ok()) return st.status();
+    const std::string status = st->value("status", "");
+    if (status == "completed") {
+      if (st->contains("location") && (*st)["location"].is_string()) location = (*st)["location"];
+      if (location.empty()) return Status::Invalid(std::string(kStatus) + ": completed without a location");
+      break;
+    }
+    if (status == "failed" || status == "cancelled") {
+      std::string why = st->contains("summary") ? (*st)["summary"].dump() : status;
+      return Status::Permanent("users export job " + out.job_id + " " + status + ": " + why);
+    }
+    if (clock_.Monotonic() + eo.poll_interval > deadline) {
+      return Status::Retryable("users export job " + out.job_id + " did not complete within " +
+                               std::to_string(eo.timeout.count()) + " ms (status " + status + ")");
+    }
+    if (!Nap(eo.poll_interval)) return Status::Retryable("shutting down");
+  }
+
+  // The file lives on storage outside the Management API: no token, no rate-limit draw.
+  HttpResponse file;
+  for (int retries = 0;; ++retries) {
+    file = transport_->Fetch(location);
+    if (file.transport_error == TransportError::kNone && file.status >= 200 && file.status < 300) break;
+    Status err = ClassifyAuth0Response(file, "GET users export file", clock_.Now());
+    bool again = err.kind() == StatusKind::kRetryable || err.kind() == StatusKind::kRateLimited;
+    if (!again || retries >= options_.max_retries) return err;
+    if (!Nap(Backoff(retries))) return Status::Retryable("shutting down");
+  }
+  out.bytes = static_cast<int64_t>(file.body.size());
+  auto text = Gunzip(file.body);
+  if (!text.ok()) return text.status();
+  size_t line_no = 0;
+  size_t pos = 0;
+  const std::string& t = text.value();
+  while (pos < t.size()) {
+    size_t end = t.find('\n', pos);
+    if (end == std::string::npos) end = t.size();
+    std::string_view line(t.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    Json u = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!u.is_object()) {
+      return Status::Invalid("users export file: line " + std::to_string(line_no) +
+                             " is not a JSON object");
+    }
+    out.users.push_back(std::move(u));
+  }
+  return out;
+}
+
 // ---- Organizations ---------------------------------------------------------------------------
 
 Result<Json> Auth0Client::CreateOrganization(const Json& organization) {
@@ -483,6 +597,24 @@ Result<std::vector<Json>> Auth0Client::ListMembers(std::string_view org_id) {
   std::vector<Json> out;
   Status s = WalkCheckpoint("GET /api/v2/organizations/{id}/members",
                             "/api/v2/organizations/" + Enc(org_id) + "/members", {}, "members",
+                            [&](Json&& m) { out.push_back(std::move(m)); });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<Json>> Auth0Client::ListMembersWithRoles(std::string_view org_id) {
+  static constexpr char kEndpoint[] = "GET /api/v2/organizations/{id}/members";
+  const std::string path = "/api/v2/organizations/" + Enc(org_id) + "/members";
+  const Params fields{{"fields", "user_id,roles"}, {"include_fields", "true"}};
+  std::vector<Json> out;
+  int64_t total = -1;
+  auto truncated = WalkOffset(kEndpoint, path, fields, "members",
+                              [&](Json&& m) { out.push_back(std::move(m)); }, &total);
+  if (!truncated.ok()) return truncated.status();
+  if (!truncated.value()) return out;
+  // More than offset paging can reach: the checkpoint walk reads the whole list again.
+  out.clear();
+  Status s = WalkCheckpoint(kEndpoint, path, fields, "members",
                             [&](Json&& m) { out.push_back(std::move(m)); });
   if (!s.ok()) return s;
   return out;

@@ -66,6 +66,21 @@ struct UserSearchResult {
   bool truncated = false;  // more matches exist than offset paging can reach (narrow the query)
 };
 
+// What one users export job produced (ExportUsers).
+struct UserExport {
+  std::vector<Json> users;     // one object per exported user, with the requested fields
+  std::string job_id;
+  int64_t status_polls = 0;    // GET /api/v2/jobs/{id} requests made
+  int64_t bytes = 0;           // size of the downloaded file (compressed)
+};
+
+struct UserExportOptions {
+  std::string connection_id;        // "" = every user of the tenant
+  std::vector<std::string> fields;  // top-level attributes, e.g. "user_id", "app_metadata"
+  std::chrono::milliseconds poll_interval{2000};  // between job status reads
+  std::chrono::milliseconds timeout{600000};      // the job must complete within this
+};
+
 struct ConnectionClientChange {
   std::string client_id;
   bool enabled = true;
@@ -122,6 +137,13 @@ class Auth0Client {
   // (Auth0's cap): `truncated` says more exist. Search is eventually consistent (index lag):
   // for the drift reader, never to verify a write. `fields` ("" = all) limits the attributes.
   Result<UserSearchResult> SearchUsers(std::string_view query, std::string_view fields = "");
+  // Every user (of options.connection_id) through one users export job: POST
+  // /api/v2/jobs/users-exports (format json), GET /api/v2/jobs/{id} every poll_interval until
+  // "completed", then the file at the job's `location` (fetched without credentials, gzip
+  // decompressed, one JSON object per line). Errors: the job "failed" -> kPermanent with Auth0's
+  // summary; not completed within `timeout` -> kRetryable; an unreadable file -> kInvalid.
+  // Exports read a snapshot and may trail the newest writes by the job's duration.
+  Result<UserExport> ExportUsers(const UserExportOptions& options);
 
   // ---- Organizations -----------------------------------------------------------------------
   // POST /api/v2/organizations. Not idempotent: kConflict when the name is taken.
@@ -141,6 +163,11 @@ class Auth0Client {
   // Every member (user_id, email, name, picture), by checkpoint pagination. Member lists lag
   // behind writes slightly in real Auth0: for drift, not to verify a write.
   Result<std::vector<Json>> ListMembers(std::string_view org_id);
+  // Every member with its directly assigned roles (fields=user_id,roles; each member carries
+  // "roles": [{"id","name"}]). An organization of at most 1000 members is read with offset pages
+  // and totals (one request for up to 100 members); a larger one by checkpoint pagination, which
+  // is restarted from the beginning.
+  Result<std::vector<Json>> ListMembersWithRoles(std::string_view org_id);
   // POST|DELETE /api/v2/organizations/{id}/members/{user}/roles {"roles": [role ids]}.
   // Idempotent. kNotFound when the user is not a member.
   Status AddMemberRoles(std::string_view org_id, std::string_view user_id,
@@ -196,6 +223,23 @@ class Auth0Client {
   // encoded path and query; `body` may be null. Returns the parsed body (null when empty).
   Result<Json> Request(std::string_view method, std::string_view endpoint_template,
                        std::string target, const Json* body);
+
+  // While an object of this class lives, Management API calls made by the current thread are
+  // background reads: they yield to calls from other threads in the rate limiter (RateLimiter,
+  // Priority). The drift reader holds one for its whole pass. Not nestable across threads.
+  class BackgroundScope {
+   public:
+    BackgroundScope();
+    ~BackgroundScope();
+    BackgroundScope(const BackgroundScope&) = delete;
+    BackgroundScope& operator=(const BackgroundScope&) = delete;
+    // Management API requests this thread sent since the scope began (retries included).
+    int64_t requests() const;
+
+   private:
+    bool previous_;
+    int64_t requests_at_start_;
+  };
 
   RateLimiter::View RateLimitView() const { return limiter_.GetView(); }
   bool HasValidToken() const { return tokens_.HasValidToken(); }

@@ -19,39 +19,43 @@ bool IsLoopbackHost(const std::string& host) {
 
 }  // namespace
 
-Result<BaseUrl> ResolveBaseUrl(const Auth0Options& options) {
-  std::string url = options.base_url.empty() ? "https://" + options.domain : options.base_url;
+namespace {
+
+// Parses "scheme://host[:port][/path]". `label` prefixes every message; with `allow_path` false
+// only "" or "/" may follow the authority. `target` receives the path and query ("/" when none).
+Result<BaseUrl> ParseUrl(const std::string& url, std::string_view label, bool allow_path,
+                         std::string* target) {
+  const std::string what(label);
   BaseUrl out;
   auto sep = url.find("://");
-  if (sep == std::string::npos)
-    return Status::Invalid("auth0 base_url: missing scheme in '" + url + "'");
+  if (sep == std::string::npos) return Status::Invalid(what + ": missing scheme in '" + url + "'");
   out.scheme = url.substr(0, sep);
   for (auto& c : out.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (out.scheme != "http" && out.scheme != "https") {
-    return Status::Invalid("auth0 base_url: scheme must be http or https, not '" + out.scheme +
-                           "'");
+    return Status::Invalid(what + ": scheme must be http or https, not '" + out.scheme + "'");
   }
   std::string rest = url.substr(sep + 3);
+  std::string path = "/";
   auto slash = rest.find('/');
   if (slash != std::string::npos) {
-    if (rest.substr(slash) != "/") {
-      return Status::Invalid("auth0 base_url: must not carry a path: '" + url + "'");
-    }
+    path = rest.substr(slash);
     rest = rest.substr(0, slash);
+    if (!allow_path && path != "/") {
+      return Status::Invalid(what + ": must not carry a path: '" + url + "'");
+    }
   }
   if (rest.find('@') != std::string::npos) {
     // Never echo the URL here: the part before '@' may be a credential.
-    return Status::Invalid("auth0 base_url: credentials in the URL are not supported");
+    return Status::Invalid(what + ": credentials in the URL are not supported");
   }
   std::string port_text;
   if (!rest.empty() && rest[0] == '[') {
     auto close = rest.find(']');
-    if (close == std::string::npos)
-      return Status::Invalid("auth0 base_url: bad IPv6 host in '" + url + "'");
+    if (close == std::string::npos) return Status::Invalid(what + ": bad IPv6 host in '" + url + "'");
     out.host = rest.substr(1, close - 1);
     std::string after = rest.substr(close + 1);
     if (!after.empty()) {
-      if (after[0] != ':') return Status::Invalid("auth0 base_url: bad host in '" + url + "'");
+      if (after[0] != ':') return Status::Invalid(what + ": bad host in '" + url + "'");
       port_text = after.substr(1);
     }
   } else {
@@ -59,22 +63,38 @@ Result<BaseUrl> ResolveBaseUrl(const Auth0Options& options) {
     out.host = rest.substr(0, colon);
     if (colon != std::string::npos) port_text = rest.substr(colon + 1);
   }
-  if (out.host.empty()) return Status::Invalid("auth0 base_url: empty host in '" + url + "'");
+  if (out.host.empty()) return Status::Invalid(what + ": empty host in '" + url + "'");
   out.port = out.scheme == "https" ? 443 : 80;
   if (!port_text.empty()) {
     int port = 0;
     auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port <= 0 ||
         port > 65535) {
-      return Status::Invalid("auth0 base_url: bad port in '" + url + "'");
+      return Status::Invalid(what + ": bad port in '" + url + "'");
     }
     out.port = port;
   }
   if (out.scheme == "http" && !IsLoopbackHost(out.host)) {
-    return Status::Invalid("auth0 base_url: plain http is only allowed to a loopback host, not '" +
+    return Status::Invalid(what + ": plain http is only allowed to a loopback host, not '" +
                            out.host + "'; use https");
   }
+  if (target != nullptr) *target = path;
   return out;
+}
+
+}  // namespace
+
+Result<BaseUrl> ResolveBaseUrl(const Auth0Options& options) {
+  std::string url = options.base_url.empty() ? "https://" + options.domain : options.base_url;
+  return ParseUrl(url, "auth0 base_url", /*allow_path=*/false, nullptr);
+}
+
+Result<BaseUrl> ResolveFetchUrl(const std::string& url, std::string* target) {
+  // Errors name the URL without its query: presigned download URLs carry a signature there.
+  auto q = url.find('?');
+  auto base = ParseUrl(url.substr(0, q), "download URL", /*allow_path=*/true, target);
+  if (base.ok() && target != nullptr && q != std::string::npos) *target += url.substr(q);
+  return base;
 }
 
 std::string PercentEncode(std::string_view s) {

@@ -54,6 +54,16 @@ class HttpTransport {
   virtual ~HttpTransport() = default;
   // Performs one exchange. Never throws; failures are reported in the response.
   virtual HttpResponse Send(const HttpRequest& request) = 0;
+  // GET of an absolute URL on any host (a users-export file: Auth0 hands out a presigned storage
+  // URL), without credentials, under the same rules as base_url (https verified; plain http only
+  // to loopback). Never throws. The default refuses (transports for tests that need no files).
+  virtual HttpResponse Fetch(const std::string& url) {
+    (void)url;
+    HttpResponse r;
+    r.transport_error = TransportError::kConnect;
+    r.error_message = "this transport cannot fetch absolute URLs";
+    return r;
+  }
 };
 
 // Creates the production transport for options.base_url (or https://{domain} when empty):
@@ -71,6 +81,9 @@ struct BaseUrl {
 // Parses options.base_url (or https://{domain}). kInvalid for other schemes, a path other than
 // "/", credentials in the URL, or http to a non-loopback host (127.0.0.0/8, ::1, localhost).
 Result<BaseUrl> ResolveBaseUrl(const Auth0Options& options);
+// Parses an absolute download URL under the same rules (a path and query are allowed); `target`
+// receives the path plus query. Error messages never include the query (it may hold a signature).
+Result<BaseUrl> ResolveFetchUrl(const std::string& url, std::string* target);
 
 // RFC 3986 percent-encoding of everything but unreserved characters: "auth0|abc" -> "auth0%7Cabc".
 // Used for path segments and query values alike.

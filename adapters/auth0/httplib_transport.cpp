@@ -23,9 +23,6 @@ class HttplibTransport final : public HttpTransport {
   HttplibTransport(const Auth0Options& options, BaseUrl base)
       : options_(options), base_(std::move(base)) {
     options_.client_secret.clear();  // the transport never needs it
-    std::string host =
-        base_.host.find(':') != std::string::npos ? "[" + base_.host + "]" : base_.host;
-    origin_ = base_.scheme + "://" + host + ":" + std::to_string(base_.port);
     max_clients_ = options_.max_in_flight > 0 ? static_cast<size_t>(options_.max_in_flight) : 1;
   }
 
@@ -38,8 +35,33 @@ class HttplibTransport final : public HttpTransport {
     if (!request.content_type.empty()) req.headers.emplace("Content-Type", request.content_type);
     req.body = request.body;
 
+    HttpResponse out = Exchange(*client, req);
+    Return(std::move(client));
+    return out;
+  }
+
+  HttpResponse Fetch(const std::string& url) override {
+    std::string target;
+    auto where = ResolveFetchUrl(url, &target);
+    if (!where.ok()) {
+      HttpResponse out;
+      out.transport_error = TransportError::kConnect;
+      out.error_message = where.status().message();
+      return out;
+    }
+    // A one-off connection: downloads are rare (one per drift pass) and go to another host.
+    auto client = NewClient(*where);
+    client->set_keep_alive(false);
+    httplib::Request req;
+    req.method = "GET";
+    req.path = target;
+    return Exchange(*client, req);
+  }
+
+ private:
+  HttpResponse Exchange(httplib::Client& client, const httplib::Request& req) const {
     auto started = std::chrono::steady_clock::now();
-    httplib::Result res = client->send(req);
+    httplib::Result res = client.send(req);
     HttpResponse out;
     if (res) {
       out.status = res->status;
@@ -52,11 +74,9 @@ class HttplibTransport final : public HttpTransport {
       // never part of the message.
       out.error_message = httplib::to_string(res.error());
     }
-    Return(std::move(client));
     return out;
   }
 
- private:
   TransportError Classify(httplib::Error e, std::chrono::steady_clock::duration elapsed) const {
     switch (e) {
       case httplib::Error::ConnectionTimeout:
@@ -87,7 +107,7 @@ class HttplibTransport final : public HttpTransport {
     }
     ++created_;
     lock.unlock();
-    return NewClient();
+    return NewClient(base_);
   }
 
   void Return(std::unique_ptr<httplib::Client> client) {
@@ -98,8 +118,13 @@ class HttplibTransport final : public HttpTransport {
     cv_.notify_one();
   }
 
-  std::unique_ptr<httplib::Client> NewClient() const {
-    auto c = std::make_unique<httplib::Client>(origin_);
+  static std::string Origin(const BaseUrl& b) {
+    std::string host = b.host.find(':') != std::string::npos ? "[" + b.host + "]" : b.host;
+    return b.scheme + "://" + host + ":" + std::to_string(b.port);
+  }
+
+  std::unique_ptr<httplib::Client> NewClient(const BaseUrl& where) const {
+    auto c = std::make_unique<httplib::Client>(Origin(where));
     c->set_keep_alive(true);
     c->set_tcp_nodelay(true);
     c->set_url_encode(false);  // targets arrive percent-encoded; encoding twice would corrupt ids
@@ -108,7 +133,7 @@ class HttplibTransport final : public HttpTransport {
     c->set_read_timeout(options_.read_timeout);
     c->set_write_timeout(options_.read_timeout);
     c->set_default_headers({{"User-Agent", "tenantsync/0.1"}});
-    if (base_.scheme == "https") {
+    if (where.scheme == "https") {
       c->enable_server_certificate_verification(true);
       struct stat st {};
       // Without an explicit bundle httplib falls back to OpenSSL's default verify paths.
@@ -121,7 +146,6 @@ class HttplibTransport final : public HttpTransport {
 
   Auth0Options options_;  // client_secret cleared
   const BaseUrl base_;
-  std::string origin_;
   size_t max_clients_ = 1;
 
   std::mutex mu_;

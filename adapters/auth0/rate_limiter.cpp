@@ -41,8 +41,16 @@ void RateLimiter::Shutdown() {
   shutdown_ = true;
 }
 
-uint64_t RateLimiter::Acquire() {
+uint64_t RateLimiter::Acquire(bool background) {
   std::unique_lock<std::mutex> lock(mu_);
+  // Counted while waiting so background readers can step aside.
+  struct Waiting {
+    int64_t* n;
+    ~Waiting() {
+      if (n != nullptr) --*n;
+    }
+  } waiting{background ? nullptr : &foreground_waiting_};
+  if (!background) ++foreground_waiting_;
   for (;;) {
     if (shutdown_) {
       ++in_flight_;
@@ -64,13 +72,18 @@ uint64_t RateLimiter::Acquire() {
       probe_pending_ = false;
       tokens_ = std::max(tokens_, 1.0);
     }
-    if (tokens_ >= 1) {
+    // Foreground work waiting, or a bucket too low to keep the writer's headroom: step aside.
+    const double capacity = CapacityLocked();
+    const double headroom = capacity > 1 ? std::max(1.0, std::floor(capacity / 4)) : 0.0;
+    const bool yield = background && (foreground_waiting_ > 0 || tokens_ < 1 + headroom);
+    if (!yield && tokens_ >= 1) {
       tokens_ -= 1;
       ++in_flight_;
       return next_ticket_++;
     }
+    const double need = (background ? 1 + headroom : 1) - tokens_;
     auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>((1 - tokens_) / rate_));
+        std::chrono::duration<double>(std::max(need, 0.0) / rate_));
     wait = std::clamp<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(1), kMaxNap);
     lock.unlock();
     clock_.SleepFor(wait);
@@ -150,6 +163,7 @@ RateLimiter::View RateLimiter::GetView() const {
   v.blocked_until = blocked_until_;
   v.in_flight = in_flight_;
   v.throttled_total = throttled_total_;
+  v.foreground_waiting = foreground_waiting_;
   return v;
 }
 

@@ -17,6 +17,10 @@
 // - 429. BlockUntil(t) (from x-ratelimit-reset or Retry-After) empties the bucket and holds
 //   every Acquire() until t; then one probe request is let through and its answer re-syncs.
 // - Before the first header only one request is allowed in flight (the bucket size is unknown).
+// - Priority. Background reads (drift) yield to writes: a background Acquire() waits while any
+//   foreground Acquire() is waiting, and takes a token only while a quarter of the bucket (at
+//   least one token when the bucket holds more than one) stays free for the writer. Alone, a
+//   background reader still gets the full sustained rate.
 //
 // Thread safety: all methods may be called concurrently. Waiting goes through Clock::SleepFor,
 // so tests with a FakeClock never sleep for real.
@@ -43,6 +47,7 @@ class RateLimiter {
     Clock::WallTime blocked_until{};  // after a 429; epoch when not blocked
     int64_t in_flight = 0;
     int64_t throttled_total = 0;  // BlockUntil() calls (429s) since start
+    int64_t foreground_waiting = 0;  // foreground Acquire() calls waiting for a token now
   };
 
   // `fraction` in (0, 1]; `fallback_rate` > 0 requests per second. `clock` must outlive this.
@@ -50,7 +55,8 @@ class RateLimiter {
 
   // Blocks until a token is available and takes it. Returns a ticket (increasing with send
   // order) that must be passed to Complete() once the answer (or the failure) is in.
-  uint64_t Acquire();
+  // `background` marks a read that yields to foreground work (see Priority above).
+  uint64_t Acquire(bool background = false);
   // Records the rate-limit headers of the answer to the request holding `ticket`. Call before
   // Complete() for the same ticket.
   void Update(uint64_t ticket, int64_t limit, int64_t remaining, int64_t reset_unix);
@@ -87,6 +93,7 @@ class RateLimiter {
   uint64_t last_synced_ticket_ = 0;
   int64_t in_flight_ = 0;
   int64_t throttled_total_ = 0;
+  int64_t foreground_waiting_ = 0;
   bool measured_ = false;  // rate_ comes from headers, not the fallback
   // Anchor of the sustained-rate measurement: an answer with the bucket not full.
   struct Anchor {

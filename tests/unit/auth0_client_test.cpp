@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -85,6 +87,19 @@ class FakeTransport final : public HttpTransport {
     return handler_(req);
   }
 
+  HttpResponse Fetch(const std::string& url) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      fetched_.push_back(url);
+    }
+    return fetch_handler_ ? fetch_handler_(url) : Failure(TransportError::kConnect);
+  }
+  std::vector<std::string> Fetched() {
+    std::lock_guard<std::mutex> l(mu_);
+    return fetched_;
+  }
+  std::function<HttpResponse(const std::string&)> fetch_handler_;
+
   std::vector<HttpRequest> Requests() {
     std::lock_guard<std::mutex> l(mu_);
     return requests_;
@@ -103,6 +118,7 @@ class FakeTransport final : public HttpTransport {
   Handler handler_;
   std::mutex mu_;
   std::vector<HttpRequest> requests_;
+  std::vector<std::string> fetched_;
   std::atomic<int> token_fetches_{0};
 };
 
@@ -474,6 +490,180 @@ TEST(Auth0ClientTest, UserSearchNeverPagesPastAThousand) {
   auto first = h.transport->ApiRequests().front();
   EXPECT_EQ(QueryOf(first.target)["q"], "email%3A%22%2A%40example.com%22");
   EXPECT_EQ(QueryOf(first.target)["search_engine"], "v3");
+}
+
+// Members with roles: one offset page with totals for a small organization, the checkpoint walk
+// for one beyond offset paging's reach.
+FakeTransport::Handler MemberPages(int total) {
+  return [=](const HttpRequest& r) {
+    auto q = QueryOf(r.target);
+    EXPECT_EQ(q["fields"], "user_id%2Croles");
+    EXPECT_EQ(q["include_fields"], "true");
+    Json out;
+    int from = 0, n = 0;
+    if (q.count("page")) {
+      from = std::stoi(q["page"]) * std::stoi(q["per_page"]);
+      n = std::stoi(q["per_page"]);
+      out = {{"total", total}, {"start", from}, {"limit", n}};
+    } else {
+      from = q.count("from") ? std::stoi(q["from"]) : 0;
+      n = std::stoi(q["take"]);
+      if (from < total) out["next"] = std::to_string(from + n);
+    }
+    out["members"] = Json::array();
+    for (int i = from; i < std::min(total, from + n); ++i) {
+      out["members"].push_back({{"user_id", "u" + std::to_string(i)},
+                                {"roles", Json::array({{{"id", "rol_1"}, {"name", "admin"}}})}});
+    }
+    return Answer(200, out.dump());
+  };
+}
+
+TEST(Auth0ClientTest, MembersWithRolesSmallOrganizationIsOneRequest) {
+  Harness h(MemberPages(37));
+  auto r = h.client->ListMembersWithRoles("org_1");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 37u);
+  EXPECT_EQ((*r)[5]["roles"][0]["name"], "admin");
+  auto reqs = h.transport->ApiRequests();
+  ASSERT_EQ(reqs.size(), 1u) << "the total says the first page was all of it";
+  EXPECT_EQ(QueryOf(reqs[0].target)["include_totals"], "true");
+}
+
+TEST(Auth0ClientTest, MembersWithRolesBeyondOffsetReachUseCheckpoints) {
+  Harness h(MemberPages(1234));
+  auto r = h.client->ListMembersWithRoles("org_1");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::set<std::string> ids;
+  for (auto& m : *r) ids.insert(m["user_id"].get<std::string>());
+  EXPECT_EQ(r->size(), 1234u);
+  EXPECT_EQ(ids.size(), 1234u) << "each member once, although offset pages were read first";
+  for (auto& req : h.transport->ApiRequests()) {
+    auto q = QueryOf(req.target);
+    if (q.count("page")) {
+      EXPECT_LE((std::stoi(q["page"]) + 1) * std::stoi(q["per_page"]), 1000);
+    }
+  }
+}
+
+// ---- Users export job ------------------------------------------------------------------------
+
+std::string Gzip(const std::string& text) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                         Z_DEFAULT_STRATEGY),
+            Z_OK);
+  std::string out(deflateBound(&z, static_cast<uLong>(text.size())) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// Serves a users export job that stays pending for `pending_polls` status reads.
+struct ExportScript {
+  int pending_polls = 1;
+  std::string final_status = "completed";
+  std::string file = Gzip(
+      "{\"user_id\":\"auth0|1\",\"email\":\"a@example.com\",\"app_metadata\":{\"k\":1}}\n"
+      "{\"user_id\":\"auth0|2\",\"blocked\":true}\n");
+  int polls = 0;
+  Json created;
+
+  FakeTransport::Handler Handler() {
+    return [this](const HttpRequest& r) {
+      if (r.method == "POST" && r.target == "/api/v2/jobs/users-exports") {
+        created = Json::parse(r.body);
+        return Answer(200, R"({"type":"users_export","status":"pending","id":"job_X1"})");
+      }
+      if (r.method == "GET" && r.target == "/api/v2/jobs/job_X1") {
+        ++polls;
+        if (polls <= pending_polls) return Answer(200, R"({"status":"pending","id":"job_X1"})");
+        Json j = {{"status", final_status}, {"id", "job_X1"}};
+        if (final_status == "completed")
+          j["location"] = "https://exports.example.com/job_X1.json.gz?X-Sig=secret-signature";
+        return Answer(200, j.dump());
+      }
+      ADD_FAILURE() << r.method << " " << r.target;
+      return Answer(500);
+    };
+  }
+};
+
+TEST(Auth0ClientTest, ExportUsersPollsTheJobAndReadsTheGzippedFile) {
+  ExportScript script;
+  script.pending_polls = 2;
+  Harness h(script.Handler());
+  h.transport->fetch_handler_ = [&](const std::string&) { return Answer(200, script.file, {{"content-type", "application/gzip"}}); };
+  UserExportOptions eo;
+  eo.connection_id = "con_1";
+  eo.fields = {"user_id", "email", "app_metadata", "blocked"};
+  eo.poll_interval = 3s;
+  auto r = h.client->ExportUsers(eo);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->users.size(), 2u);
+  EXPECT_EQ(r->users[0]["app_metadata"]["k"], 1);
+  EXPECT_EQ(r->users[1]["blocked"], true);
+  EXPECT_EQ(r->status_polls, 3);
+  EXPECT_EQ(script.created["format"], "json");
+  EXPECT_EQ(script.created["connection_id"], "con_1");
+  EXPECT_EQ(script.created["fields"][2]["name"], "app_metadata");
+  ASSERT_EQ(h.transport->Fetched().size(), 1u);
+  // Polls were spaced by the interval on the injected clock, not by real sleeps.
+  int naps = 0;
+  for (auto d : h.clock.sleeps()) naps += d >= 100ms ? 1 : 0;
+  EXPECT_GE(naps, 2 * 3000 / 100 - 2);
+}
+
+TEST(Auth0ClientTest, ExportUsersFailedJobIsPermanent) {
+  ExportScript script;
+  script.final_status = "failed";
+  Harness h(script.Handler());
+  auto r = h.client->ExportUsers({});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kPermanent);
+  EXPECT_THAT(r.status().message(), HasSubstr("job_X1"));
+}
+
+TEST(Auth0ClientTest, ExportUsersGivesUpAfterTheTimeout) {
+  ExportScript script;
+  script.pending_polls = 1000000;
+  Harness h(script.Handler());
+  UserExportOptions eo;
+  eo.poll_interval = 1s;
+  eo.timeout = 30s;
+  auto r = h.client->ExportUsers(eo);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kRetryable);
+  EXPECT_LE(script.polls, 31);
+}
+
+TEST(Auth0ClientTest, ExportUsersCorruptFileIsInvalidAndUrlSignatureNeverShown) {
+  ExportScript script;
+  script.file = Gzip("{\"user_id\":\"auth0|1\"}\n").substr(0, 12);  // truncated
+  Harness h(script.Handler());
+  h.transport->fetch_handler_ = [&](const std::string&) { return Answer(200, script.file); };
+  auto r = h.client->ExportUsers({});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kInvalid);
+  EXPECT_THAT(r.status().message(), Not(HasSubstr("secret-signature")));
+}
+
+TEST(Auth0ClientTest, ExportUsersRetriesTheDownload) {
+  ExportScript script;
+  Harness h(script.Handler());
+  int calls = 0;
+  h.transport->fetch_handler_ = [&](const std::string&) {
+    return ++calls < 3 ? Answer(503, "busy") : Answer(200, script.file);
+  };
+  auto r = h.client->ExportUsers({});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(r->users.size(), 2u);
 }
 
 // ---- Batching --------------------------------------------------------------------------------

@@ -75,6 +75,25 @@ TEST(RateLimiterTest, HeadersSetBurstAndKeepTheReserve) {
   EXPECT_GT(clock.TakeSlept(), 0ns);
 }
 
+TEST(RateLimiterTest, BackgroundReadsLeaveHeadroomForTheWriter) {
+  AutoClock clock;
+  RateLimiter rl(clock, 0.8, 2.0);
+  auto t = rl.Acquire();
+  rl.Update(t, 50, 49, clock.UnixSeconds() + 1);
+  rl.Complete(t);
+  // 39 tokens in a bucket of 40: background reads stop at a quarter of the bucket (10 tokens).
+  for (int i = 0; i < 29; ++i) rl.Complete(rl.Acquire(/*background=*/true));
+  EXPECT_EQ(clock.TakeSlept(), 0ns);
+  EXPECT_NEAR(rl.GetView().tokens, 10, 1e-6);
+  // The writer still finds tokens at once...
+  for (int i = 0; i < 5; ++i) rl.Complete(rl.Acquire());
+  EXPECT_EQ(clock.TakeSlept(), 0ns);
+  // ...while the next background read waits for the bucket to refill above the headroom.
+  rl.Complete(rl.Acquire(/*background=*/true));
+  EXPECT_GT(clock.TakeSlept(), 0ns);
+  EXPECT_EQ(rl.GetView().foreground_waiting, 0);
+}
+
 TEST(RateLimiterTest, InFlightRequestsCountAgainstReportedRemaining) {
   AutoClock clock;
   RateLimiter rl(clock, 1.0, 2.0);

@@ -65,6 +65,23 @@ TEST(TransportTest, CredentialsInUrlAreRefusedWithoutEchoingThem) {
   EXPECT_EQ(r.status().message().find("hunter2"), std::string::npos);
 }
 
+TEST(TransportTest, DownloadUrlsFollowTheSameRulesAndHideTheSignature) {
+  std::string target;
+  auto ok = ResolveFetchUrl("https://exports.example.com/t/job_1.json.gz?X-Sig=abc", &target);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->host, "exports.example.com");
+  EXPECT_EQ(ok->port, 443);
+  EXPECT_EQ(target, "/t/job_1.json.gz?X-Sig=abc");
+  auto local = ResolveFetchUrl("http://127.0.0.1:4000/__sim/exports/job_1.json.gz", &target);
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(target, "/__sim/exports/job_1.json.gz");
+  auto plain = ResolveFetchUrl("http://exports.example.com/job.json.gz?X-Sig=topsecret", &target);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().kind(), StatusKind::kInvalid);
+  EXPECT_EQ(plain.status().message().find("topsecret"), std::string::npos);
+  EXPECT_FALSE(ResolveFetchUrl("ftp://exports.example.com/x", &target).ok());
+}
+
 // A loopback listener driven by hand: it accepts and then either stays silent or hangs up.
 class RawServer {
  public:
