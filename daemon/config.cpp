@@ -376,6 +376,7 @@ Result<Config> LoadConfig(const std::string& path) {
   policy.Integer("guard_window_seconds", &p.guard_window_seconds, 1, 7 * 86400);
   policy.Integer("drift_interval_seconds", &p.drift_interval_seconds, 0, 30 * 86400);
   policy.String("drift_mode", &p.drift_mode);
+  policy.Integer("drift_user_export_threshold", &p.drift_user_export_threshold, 0, 10000000);
   policy.RejectUnknown();
   if (p.drift_mode != "correct" && p.drift_mode != "report") {
     policy.Error("drift_mode", "must be \"correct\" or \"report\" (got \"" + p.drift_mode + "\")");

@@ -51,6 +51,8 @@ struct PolicyOptions {
   int guard_window_seconds = 600;
   int drift_interval_seconds = 3600;
   std::string drift_mode = "correct";  // or "report"
+  // Above this many managed users drift reads users through one export job, else through search.
+  int drift_user_export_threshold = 2000;
 };
 
 struct Config {

@@ -159,7 +159,11 @@ int RunServe(const ServeFlags& flags) {
   };
   Writer writer(*store, auth0.get(), clock, random, wopts, wobs);
   // Drift detection (SPEC §6): reads Auth0 for managed objects; corrections go through the writer.
-  Drift drift(*store, *auth0, clock, config.auth0.application_client_id, [&](const nlohmann::json& report, bool marked) {
+  DriftOptions dopts;
+  dopts.application_client_id = config.auth0.application_client_id;
+  dopts.connection = config.auth0.connection;
+  dopts.user_export_threshold = static_cast<size_t>(config.policy.drift_user_export_threshold);
+  Drift drift(*store, *auth0, clock, dopts, [&](const nlohmann::json& report, bool marked) {
     metrics.SetDriftDifferences(static_cast<int64_t>(report["differences"].size()));
     if (marked) writer.Wake();
   });

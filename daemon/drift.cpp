@@ -29,7 +29,49 @@ const Json& Field(const Json& obj, const std::string& key) {
 
 bool Truthy(const Json& v) { return v.is_boolean() && v.get<bool>(); }
 
-int64_t Pages(size_t n) { return std::max<int64_t>(1, (static_cast<int64_t>(n) + 99) / 100); }
+struct UserComparison {
+  Json differences = Json::array();  // [field, auth0, expected]
+  Json fixed;                        // `known` with Auth0's values where they differ
+};
+
+// Compares the fields tenantsync owns in `known` (what it last wrote) with an Auth0 user record.
+UserComparison CompareUser(const Json& known, const Json& have) {
+  UserComparison out;
+  out.fixed = known;
+  auto differ = [&](const std::string& field, const Json& a, const Json& expected) {
+    out.differences.push_back(Json::array({field, a, expected}));
+  };
+  for (auto f : kUserFields) {
+    if (!known.contains(f)) continue;
+    const Json& a = Field(have, f);
+    if (a != known[f]) {
+      differ(f, a, known[f]);
+      if (a.is_null()) out.fixed.erase(f);
+      else out.fixed[f] = a;
+    }
+  }
+  if (known.contains("blocked")) {
+    bool a = Truthy(Field(have, "blocked"));
+    if (Json(a) != known["blocked"]) {
+      differ("blocked", a, known["blocked"]);
+      out.fixed["blocked"] = a;
+    }
+  }
+  for (auto md : {"app_metadata", "user_metadata"}) {
+    const Json& known_md = Field(known, md);
+    if (!known_md.is_object()) continue;
+    const Json& have_md = Field(have, md);
+    for (auto& [k, v] : known_md.items()) {
+      const Json& a = Field(have_md, k);
+      if (a != v) {
+        differ(std::string(md) + "." + k, a, v);
+        if (a.is_null()) out.fixed[md].erase(k);
+        else out.fixed[md][k] = a;
+      }
+    }
+  }
+  return out;
+}
 
 // What the comparison read, per entity, to correct from.
 struct OrgSnap {
@@ -39,10 +81,9 @@ struct OrgSnap {
 
 }  // namespace
 
-Drift::Drift(SqliteStore& store, Auth0Client& client, Clock& clock, std::string application_client_id,
+Drift::Drift(SqliteStore& store, Auth0Client& client, Clock& clock, DriftOptions options,
              std::function<void(const Json&, bool)> on_report)
-    : store_(store), client_(client), clock_(clock), application_client_id_(std::move(application_client_id)),
-      on_report_(std::move(on_report)) {}
+    : store_(store), client_(client), clock_(clock), options_(std::move(options)), on_report_(std::move(on_report)) {}
 
 Json Drift::Last() {
   auto s = store_.GetSetting("drift_last");
@@ -53,7 +94,18 @@ Json Drift::Last() {
 
 Result<Json> Drift::Run(bool correct) {
   std::lock_guard<std::mutex> run_lock(run_mu_);
+  try {
+    return RunLocked(correct);
+  } catch (const std::exception& e) {
+    // A record of an unexpected shape (nlohmann::json type_error): nothing was corrected.
+    return Status::Invalid(std::string("drift: unexpected data from Auth0 or storage: ") + e.what());
+  }
+}
+
+Result<Json> Drift::RunLocked(bool correct) {
   const int64_t started = clock_.NowUnixMillis();
+  // Every read below yields to the writer in the shared rate limiter.
+  Auth0Client::BackgroundScope background;
 
   // ---- Snapshot of what tenantsync believes Auth0 holds (one short transaction) ---------------
   std::vector<OrgSnap> orgs;
@@ -93,7 +145,8 @@ Result<Json> Drift::Run(bool correct) {
 
   Json differences = Json::array();
   Json notes = Json::array();
-  int64_t requests = 0;
+  int64_t confirm_reads = 0;
+  std::string users_read_by = "none";
   auto diff = [&](const std::string& entity, const std::string& field, const Json& auth0, const Json& expected) {
     differences.push_back({{"entity", entity}, {"field", field}, {"auth0", auth0}, {"expected", expected}});
   };
@@ -110,7 +163,6 @@ Result<Json> Drift::Run(bool correct) {
   if (!orgs.empty()) {
     auto listed = client_.ListOrganizations();
     if (!listed.ok()) return listed.status();
-    requests += Pages(listed->size());
     std::map<std::string, const Json*> by_id;
     for (auto& o : *listed) {
       if (o.contains("id") && o["id"].is_string()) by_id[o["id"].get<std::string>()] = &o;
@@ -119,12 +171,19 @@ Result<Json> Drift::Run(bool correct) {
       const EntityRow& org = snap.row;
       const std::string key = OrgKey(org.external_id);
       auto it = by_id.find(*org.auth0_id);
+      Json fetched;
       if (it == by_id.end()) {
-        diff(key, "exists", false, true);
-        org_gone.insert(org.external_id);
-        continue;
+        // Absent from the list: only a 404 from the object itself says it is gone.
+        auto got = client_.GetOrganization(*org.auth0_id);
+        if (!got.ok()) {
+          if (got.status().kind() != StatusKind::kNotFound) return got.status();
+          diff(key, "exists", false, true);
+          org_gone.insert(org.external_id);
+          continue;
+        }
+        fetched = std::move(got).value();
       }
-      const Json& have = *it->second;
+      const Json& have = it == by_id.end() ? fetched : *it->second;
       Json fixed = org.known;
       bool changed = false;
       for (auto f : kOrgFields) {
@@ -151,7 +210,6 @@ Result<Json> Drift::Run(bool correct) {
       if (known_conns.is_object() && !known_conns.empty()) {
         auto conns = client_.ListOrganizationConnections(*org.auth0_id);
         if (!conns.ok()) return conns.status();
-        requests += Pages(conns->size());
         std::map<std::string, Json> have_conns;
         for (auto& c : *conns) {
           const Json& name = Field(Field(c, "connection"), "name");
@@ -175,34 +233,31 @@ Result<Json> Drift::Run(bool correct) {
 
       // Members and the roles tenantsync assigned.
       if (snap.members.empty()) continue;
-      auto members = client_.ListMembers(*org.auth0_id);
+      auto members = client_.ListMembersWithRoles(*org.auth0_id);
       if (!members.ok()) return members.status();
-      requests += Pages(members->size());
-      std::set<std::string> listed_ids;
+      std::map<std::string, std::set<std::string>> member_roles;  // Auth0 user id -> role names
       for (auto& m : *members) {
-        if (m.contains("user_id") && m["user_id"].is_string()) listed_ids.insert(m["user_id"].get<std::string>());
+        if (!m.contains("user_id") || !m["user_id"].is_string()) continue;
+        auto& roles = member_roles[m["user_id"].get<std::string>()];
+        for (auto& r : Field(m, "roles")) {
+          if (r.contains("name") && r["name"].is_string()) roles.insert(r["name"].get<std::string>());
+        }
       }
       const std::string mkey = MembersKey(org.external_id);
       for (auto& m : snap.members) {
         auto ua = user_auth0.find(m.user_external_id);
         if (ua == user_auth0.end()) continue;  // the user is not managed (any more): not compared
-        if (!listed_ids.count(ua->second)) {
+        auto have_member = member_roles.find(ua->second);
+        if (have_member == member_roles.end()) {
           diff(mkey, "member:" + m.user_external_id, false, true);
           member_fix[org.external_id][m.user_external_id] = nullptr;
           continue;
         }
         if (!m.roles.is_array() || m.roles.empty()) continue;
-        auto roles = client_.ListMemberRoles(*org.auth0_id, ua->second);
-        if (!roles.ok()) return roles.status();
-        requests += Pages(roles->size());
-        std::set<std::string> have_roles;
-        for (auto& r : *roles) {
-          if (r.contains("name") && r["name"].is_string()) have_roles.insert(r["name"].get<std::string>());
-        }
         std::vector<std::string> keep, missing;
         for (auto& r : m.roles) {
           if (!r.is_string()) continue;
-          (have_roles.count(r.get<std::string>()) ? keep : missing).push_back(r.get<std::string>());
+          (have_member->second.count(r.get<std::string>()) ? keep : missing).push_back(r.get<std::string>());
         }
         if (!missing.empty()) {
           diff(mkey, "roles:" + m.user_external_id, Json(keep), m.roles);
@@ -213,10 +268,9 @@ Result<Json> Drift::Run(bool correct) {
   }
 
   // ---- The application's callbacks --------------------------------------------------------------
-  if (!managed_callbacks.empty() && !application_client_id_.empty()) {
-    auto client = client_.GetClient(application_client_id_);
+  if (!managed_callbacks.empty() && !options_.application_client_id.empty()) {
+    auto client = client_.GetClient(options_.application_client_id);
     if (!client.ok()) return client.status();
-    requests += 1;
     std::set<std::string> present;
     for (auto& u : Field(*client, "callbacks")) {
       if (u.is_string()) present.insert(u.get<std::string>());
@@ -230,60 +284,68 @@ Result<Json> Drift::Run(bool correct) {
   }
 
   // ---- Users ----------------------------------------------------------------------------------
-  if (users.size() >= kMaxUserReads) {
-    notes.push_back("users not compared: " + std::to_string(users.size()) + " managed users (per-user reads are limited to fewer than " +
-                    std::to_string(kMaxUserReads) + " in this version)");
-  } else {
-    for (auto& user : users) {
-      const std::string key = UserKey(user.external_id);
-      auto got = client_.GetUser(*user.auth0_id);
-      requests += 1;
-      if (!got.ok()) {
-        if (got.status().kind() == StatusKind::kNotFound) {
-          diff(key, "exists", false, true);
-          user_gone.insert(user.external_id);
-          continue;
-        }
-        return got.status();
+  std::map<std::string, Json> read;  // Auth0 user id -> its record from search or the export
+  if (!users.empty()) {
+    std::vector<std::string> fields = {"user_id", "blocked", "app_metadata", "user_metadata"};
+    fields.insert(fields.end(), std::begin(kUserFields), std::end(kUserFields));
+    if (users.size() > options_.user_export_threshold) {
+      users_read_by = "export";
+      UserExportOptions eo;
+      auto conn = client_.FindConnectionId(options_.connection);
+      if (!conn.ok()) return conn.status();
+      eo.connection_id = *conn;
+      eo.fields = fields;
+      eo.poll_interval = options_.export_poll_interval;
+      eo.timeout = options_.export_timeout;
+      auto exported = client_.ExportUsers(eo);
+      if (!exported.ok()) return exported.status();
+      for (auto& u : exported->users) {
+        if (!u.contains("user_id") || !u["user_id"].is_string()) continue;
+        // The key first: Json's by-value operator= would move `u` before the key is read.
+        std::string id = u["user_id"].get<std::string>();
+        read[id] = std::move(u);
       }
-      const Json& have = *got;
-      Json fixed = user.known;
-      bool changed = false;
-      for (auto f : kUserFields) {
-        if (!user.known.contains(f)) continue;
-        const Json& a = Field(have, f);
-        if (a != user.known[f]) {
-          diff(key, f, a, user.known[f]);
-          if (a.is_null()) fixed.erase(f);
-          else fixed[f] = a;
-          changed = true;
+    } else {
+      users_read_by = "search";
+      std::string field_list;
+      for (auto& f : fields) field_list += (field_list.empty() ? "" : ",") + f;
+      const size_t batch = std::max<size_t>(1, options_.search_batch);
+      for (size_t i = 0; i < users.size(); i += batch) {
+        std::string q = "user_id:(";
+        for (size_t j = i; j < std::min(users.size(), i + batch); ++j) {
+          q += (j == i ? "\"" : " OR \"") + *users[j].auth0_id + "\"";
         }
-      }
-      if (user.known.contains("blocked")) {
-        bool a = Truthy(Field(have, "blocked"));
-        if (Json(a) != user.known["blocked"]) {
-          diff(key, "blocked", a, user.known["blocked"]);
-          fixed["blocked"] = a;
-          changed = true;
-        }
-      }
-      for (auto md : {"app_metadata", "user_metadata"}) {
-        const Json& known_md = Field(user.known, md);
-        if (!known_md.is_object()) continue;
-        const Json& have_md = Field(have, md);
-        for (auto& [k, v] : known_md.items()) {
-          const Json& a = Field(have_md, k);
-          if (a != v) {
-            diff(key, std::string(md) + "." + k, a, v);
-            if (a.is_null()) fixed[md].erase(k);
-            else fixed[md][k] = a;
-            changed = true;
-          }
+        q += ")";
+        auto found = client_.SearchUsers(q, field_list);
+        if (!found.ok()) return found.status();
+        for (auto& u : found->users) {
+          if (!u.contains("user_id") || !u["user_id"].is_string()) continue;
+        // The key first: Json's by-value operator= would move `u` before the key is read.
+        std::string id = u["user_id"].get<std::string>();
+        read[id] = std::move(u);
         }
       }
-      if (changed) user_known[user.external_id] = fixed;
     }
   }
+  for (auto& user : users) {
+    const std::string key = UserKey(user.external_id);
+    auto listed = read.find(*user.auth0_id);
+    if (listed != read.end() && CompareUser(user.known, listed->second).differences.empty()) continue;
+    // Missing from, or different in, a lagging read: the immediately consistent read decides.
+    ++confirm_reads;
+    auto got = client_.GetUser(*user.auth0_id);
+    if (!got.ok()) {
+      if (got.status().kind() != StatusKind::kNotFound) return got.status();
+      diff(key, "exists", false, true);
+      user_gone.insert(user.external_id);
+      continue;
+    }
+    UserComparison cmp = CompareUser(user.known, *got);
+    if (cmp.differences.empty()) continue;
+    for (auto& d : cmp.differences) diff(key, d[0].get<std::string>(), d[1], d[2]);
+    user_known[user.external_id] = std::move(cmp.fixed);
+  }
+  read.clear();
 
   // ---- Corrections ----------------------------------------------------------------------------
   const int64_t now = clock_.NowUnixMillis();
@@ -291,7 +353,9 @@ Result<Json> Drift::Run(bool correct) {
   Json report = {{"ran_at_ms", started},
                  {"mode", correct ? "correct" : "report"},
                  {"differences", differences},
-                 {"requests", requests},
+                 {"requests", background.requests()},
+                 {"users_read_by", users_read_by},
+                 {"confirm_reads", confirm_reads},
                  {"notes", notes},
                  {"duration_ms", now - started}};
   auto txn = store_.BeginState();
@@ -425,7 +489,7 @@ Result<Json> Drift::Run(bool correct) {
   if (auto s = t.Commit(); !s.ok()) return s;
   txn->reset();
   spdlog::info("drift: mode={} differences={} corrected_entities={} requests={} ms={}", correct ? "correct" : "report",
-               differences.size(), corrected, requests, now - started);
+               differences.size(), corrected, background.requests(), now - started);
   if (on_report_) on_report_(report, corrected > 0);
   return report;
 }

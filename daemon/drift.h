@@ -5,17 +5,29 @@
 // ever reported or touched.
 //
 //   organizations  one checkpoint-paged walk (ListOrganizations), compared by id: display_name,
-//                  metadata, branding as last sent (`known`); a managed id missing is reported
+//                  metadata, branding as last sent (`known`). A managed id missing from the list
+//                  is confirmed with GET /organizations/{id} before it counts as gone.
 //   connections    ListOrganizationConnections per managed organization: the connections
 //                  tenantsync enabled (known.connections) and their two flags
-//   members        ListMembers per managed organization (checkpoint) against known_memberships;
-//                  ListMemberRoles only for members tenantsync assigned roles to (roles it
-//                  assigned and Auth0 lacks; roles assigned by others are not ours)
+//   members        ListMembersWithRoles per managed organization (fields=user_id,roles: one
+//                  request per 100 members) against known_memberships: members tenantsync added
+//                  and the roles it assigned (roles assigned by others are not ours)
 //   callbacks      GetClient: every URL in the setting "callbacks_managed" must be present
-//   users          GetUser per managed user while there are fewer than kMaxUserReads of them
-//                  (first version; larger tenants skip users with a note in the report):
-//                  email, name, given_name, family_name, nickname, picture, blocked and the
-//                  app_metadata / user_metadata keys tenantsync set
+//   users          batched: up to DriftOptions::user_export_threshold managed users through user
+//                  search, DriftOptions::search_batch ids per query (user_id:("a" OR "b" ...));
+//                  above it one users export job for the configured connection. Compared: email,
+//                  name, given_name, family_name, nickname, picture, blocked and the app_metadata /
+//                  user_metadata keys tenantsync set.
+//
+// Positive evidence: search and exports lag behind writes, so a user that is missing from them
+// or differs is read again with GET /users/{id} (immediately consistent) and only that answer
+// counts; a user is "gone" only on a 404. An empty or failed list is never taken as "everything
+// was deleted": a failed read aborts the run, and drift never plans a block, a delete or a
+// removal of its own (corrections re-apply desired state; destructive work only comes from signed
+// events and still passes the guard).
+//
+// Rate budget: the pass runs inside an Auth0Client::BackgroundScope, so its reads share the
+// writer's rate limiter but yield to the writer's requests.
 //
 // Run(correct=false) only reports. Run(correct=true) additionally writes what Auth0 really holds
 // into the entity's known state (known_memberships: members and roles Auth0 lacks are dropped;
@@ -31,6 +43,7 @@
 // no thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -45,19 +58,28 @@ namespace tenantsync {
 class SqliteStore;
 class Auth0Client;
 
+struct DriftOptions {
+  std::string application_client_id;  // whose callbacks are compared ("" = none)
+  std::string connection;             // the database connection managed users live in
+  // Managed users above this count are read through a users export job instead of search.
+  size_t user_export_threshold = 2000;
+  // Ids per search query; keeps the URL well under common proxy limits (~2 KB of ids).
+  size_t search_batch = 50;
+  std::chrono::milliseconds export_poll_interval{2000};
+  std::chrono::milliseconds export_timeout{600000};
+};
+
 class Drift {
  public:
-  // Managed users above this count are not read one by one (see the header comment).
-  static constexpr size_t kMaxUserReads = 100;
-
   // `on_report` (may be empty) is called after each successful run with its report and whether it
   // marked entities dirty (wake the writer then).
-  Drift(SqliteStore& store, Auth0Client& client, Clock& clock, std::string application_client_id,
+  Drift(SqliteStore& store, Auth0Client& client, Clock& clock, DriftOptions options,
         std::function<void(const nlohmann::json& report, bool marked)> on_report = {});
 
   // {"ran_at_ms", "mode": "report"|"correct", "differences": [{"entity","field","auth0",
-  //  "expected"}], "requests": N (approximate: pages of list reads + single reads), "notes": [..],
-  //  "corrected": N}. Stored as setting "drift_last". Errors: an Auth0 read or storage failure
+  //  "expected"}], "requests": N (Management API requests this pass sent, retries included),
+  //  "users_read_by": "search"|"export"|"none", "confirm_reads": N (GET /users/{id} to confirm),
+  //  "notes": [..], "corrected": N}. Stored as setting "drift_last". Errors: an Auth0 read or storage failure
   // (nothing is corrected then).
   Result<nlohmann::json> Run(bool correct);
 
@@ -65,10 +87,12 @@ class Drift {
   nlohmann::json Last();
 
  private:
+  Result<nlohmann::json> RunLocked(bool correct);  // run_mu_ held
+
   SqliteStore& store_;
   Auth0Client& client_;
   Clock& clock_;
-  const std::string application_client_id_;
+  const DriftOptions options_;
   std::function<void(const nlohmann::json&, bool)> on_report_;
   std::mutex run_mu_;  // one run at a time
 };

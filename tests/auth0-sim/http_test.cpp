@@ -2,9 +2,11 @@
 // /__sim/ control endpoints. Each test starts its own simulator on an ephemeral port.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/subprocess.h"
@@ -17,6 +19,32 @@ constexpr const char* kClient = "httpTestClient";
 constexpr const char* kSecret = "http-test-secret";
 constexpr const char* kDomain = "sim.test";
 constexpr const char* kDb = "Username-Password-Authentication";
+
+std::string Gunzip(const std::string& gz) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  zs.avail_in = static_cast<uInt>(gz.size());
+  std::string out;
+  char buf[4096];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof(buf);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf, sizeof(buf) - zs.avail_out);
+  }
+  inflateEnd(&zs);
+  EXPECT_EQ(rc, Z_STREAM_END) << "not a complete gzip stream";
+  return out;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
 
 class Sim {
  public:
@@ -319,6 +347,163 @@ TEST(Auth0SimHttp, SameSeedSameIds) {
   }
   EXPECT_EQ(ids[0], ids[1]);
   EXPECT_EQ(ids[0].size(), 20u);
+}
+
+// The daemon's bulk read: one export job, polled, then the file fetched from `location` without
+// a token.
+class ExportTest : public ::testing::Test {
+ protected:
+  Json Post(Sim& sim, const std::string& token, const std::string& path, const Json& body,
+            int want) {
+    auto r = sim.cli().Post(path, sim.Auth(token), body.dump(), "application/json");
+    EXPECT_TRUE(r && r->status == want) << path << " " << (r ? r->body : "no answer");
+    return r ? Json::parse(r->body, nullptr, false) : Json();
+  }
+
+  // Polls GET /jobs/{id} until completed; answers every status seen.
+  Json Poll(Sim& sim, const std::string& token, const std::string& id,
+            std::vector<std::string>& seen) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = sim.cli().Get("/api/v2/jobs/" + id, sim.Auth(token));
+      EXPECT_TRUE(r && r->status == 200);
+      if (!r) break;
+      Json job = Json::parse(r->body);
+      seen.push_back(job["status"]);
+      if (job["status"] == "completed") return job;
+      EXPECT_FALSE(job.contains("location"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "job " << id << " never completed";
+    return Json();
+  }
+
+  // Fetches an absolute location from the simulator, without any Authorization header.
+  httplib::Result Download(Sim& sim, const std::string& location) {
+    const std::string origin = "http://127.0.0.1:" + std::to_string(sim.port());
+    EXPECT_TRUE(location.starts_with(origin + "/__sim/exports/")) << location;
+    return sim.Client()->Get(location.substr(origin.size()));
+  }
+};
+
+TEST_F(ExportTest, JsonExportOfOneConnectionIsDownloadableWithoutToken) {
+  Sim sim({"--index-lag-ms", "0", "--export-delay-ms", "300"});
+  std::string token = sim.Token();
+  Post(sim, token, "/api/v2/connections",
+       {{"name", "partners"}, {"strategy", "auth0"}, {"enabled_clients", {kClient}}}, 201);
+  auto user = [&](const std::string& conn, const std::string& email, Json extra) {
+    Json body = {{"connection", conn}, {"email", email}, {"password", "Sup3r-secret!"}};
+    body.update(extra);
+    return Post(sim, token, "/api/v2/users", body, 201)["user_id"].get<std::string>();
+  };
+  std::string a =
+      user(kDb, "a@example.com", {{"app_metadata", {{"roles", {"admin"}}}}, {"blocked", true}});
+  user("partners", "p@example.com", {{"app_metadata", {{"roles", {"x"}}}}, {"blocked", false}});
+  std::string b = user(kDb, "b@example.com", {{"user_metadata", {{"lang", "fr"}}}});
+  user("partners", "q@example.com", Json::object());
+  std::string c = user(kDb, "c@example.com", {{"blocked", false}});
+  Json conns = Json::parse(
+      sim.cli().Get("/api/v2/connections?name=" + std::string(kDb), sim.Auth(token))->body);
+  const std::string db_id = conns[0]["id"];
+  EXPECT_EQ(sim.Control("GET", "/__sim/config")["export_delay_ms"], 300);
+  Json before = sim.Control("GET", "/__sim/stats");
+
+  const Json fields = Json::parse(R"([{"name":"user_id"},{"name":"email"},{"name":"app_metadata"},
+      {"name":"user_metadata"},{"name":"blocked"},{"name":"identities[0].connection",
+      "export_as":"connection"}])");
+  Json created = Post(sim, token, "/api/v2/jobs/users-exports",
+                      {{"connection_id", db_id}, {"format", "json"}, {"fields", fields}}, 200);
+  EXPECT_EQ(created["status"], "pending");
+  EXPECT_EQ(created["type"], "users_export");
+  const std::string id = created["id"];
+  std::vector<std::string> seen;
+  Json job = Poll(sim, token, id, seen);
+  ASSERT_FALSE(job.is_null());
+  EXPECT_EQ(seen.front(), "pending");
+  EXPECT_EQ(job["connection_id"], db_id);
+  EXPECT_EQ(job["connection"], kDb);
+  EXPECT_EQ(job["fields"], fields);
+  const std::string location = job["location"];
+  EXPECT_EQ(location,
+            "http://127.0.0.1:" + std::to_string(sim.port()) + "/__sim/exports/" + id + ".json.gz");
+
+  auto file = Download(sim, location);
+  ASSERT_TRUE(file);
+  ASSERT_EQ(file->status, 200);
+  EXPECT_EQ(file->get_header_value("Content-Type"), "application/gzip");
+  EXPECT_FALSE(file->has_header("x-ratelimit-limit"));
+  auto lines = Lines(Gunzip(file->body));
+  ASSERT_EQ(lines.size(), 3u);
+  Json want[] = {
+      {{"user_id", a},
+       {"email", "a@example.com"},
+       {"app_metadata", {{"roles", {"admin"}}}},
+       {"blocked", true},
+       {"connection", kDb}},
+      {{"user_id", b},
+       {"email", "b@example.com"},
+       {"user_metadata", {{"lang", "fr"}}},
+       {"connection", kDb}},
+      {{"user_id", c}, {"email", "c@example.com"}, {"blocked", false}, {"connection", kDb}}};
+  for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(Json::parse(lines[i]), want[i]) << lines[i];
+
+  // The file does not change, and the download is not a Management API request.
+  user(kDb, "late@example.com", Json::object());
+  auto again = Download(sim, location);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body, file->body);
+  Json stats = sim.Control("GET", "/__sim/stats");
+  EXPECT_EQ(stats["export_downloads_total"], 2);
+  EXPECT_EQ(stats["requests_total"].get<int64_t>() - before["requests_total"].get<int64_t>(),
+            static_cast<int64_t>(1 + seen.size() + 1));  // create, polls, the late user
+  for (const auto& [key, statuses] : stats["by_endpoint"].items()) {
+    EXPECT_EQ(key.find("exports/"), std::string::npos) << key;
+  }
+  EXPECT_EQ(sim.Client()->Get("/__sim/exports/job_unknown.json.gz")->status, 404);
+  EXPECT_EQ(sim.Client()->Get("/__sim/exports/" + id + ".csv.gz")->status, 404);
+}
+
+TEST_F(ExportTest, CsvLimitAndRunTimeDelay) {
+  Sim sim({"--index-lag-ms", "0"});
+  std::string token = sim.Token();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    const std::string n = std::to_string(i);
+    ids.push_back(Post(sim, token, "/api/v2/users",
+                       {{"connection", kDb},
+                        {"email", std::string("u").append(n).append("@example.com")},
+                        {"name", std::string("User, No. ").append(n)},
+                        {"password", "Sup3r-secret!"}},
+                       201)["user_id"]);
+  }
+  // Default 0: completed at once.
+  Json quick = Post(sim, token, "/api/v2/jobs/users-exports", {{"format", "csv"}}, 200);
+  std::vector<std::string> seen;
+  EXPECT_EQ(Poll(sim, token, quick["id"], seen)["status"], "completed");
+  EXPECT_EQ(seen, std::vector<std::string>{"completed"});
+
+  EXPECT_EQ(sim.Control("POST", "/__sim/config", {{"export_delay_ms", 250}})["export_delay_ms"],
+            250);
+  Json created = Post(sim, token, "/api/v2/jobs/users-exports",
+                      {{"format", "csv"},
+                       {"limit", 2},
+                       {"fields", {{{"name", "user_id"}}, {{"name", "name"}, {"export_as", "n"}}}}},
+                      200);
+  seen.clear();
+  Json job = Poll(sim, token, created["id"], seen);
+  EXPECT_EQ(seen.front(), "pending");
+  EXPECT_TRUE(job["location"].get<std::string>().ends_with(".csv.gz"));
+  auto file = Download(sim, job["location"]);
+  ASSERT_TRUE(file);
+  ASSERT_EQ(file->status, 200);
+  EXPECT_EQ(Gunzip(file->body),
+            "user_id,n\n" + ids[0] + ",\"User, No. 0\"\n" + ids[1] + ",\"User, No. 1\"\n");
+  // Reset brings the command line's delay back.
+  sim.Control("POST", "/__sim/reset");
+  EXPECT_EQ(sim.Control("GET", "/__sim/config")["export_delay_ms"], 0);
+  auto gone = Download(sim, job["location"]);
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->status, 404);
 }
 
 }  // namespace

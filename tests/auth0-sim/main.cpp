@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
   app.add_option("--index-lag-ms", o.index_lag_ms,
                  "Delay before writes show in user search and member lists")
       ->capture_default_str();
+  app.add_option("--export-delay-ms", o.export_delay_ms,
+                 "How long a users export job stays pending before its file is ready")
+      ->capture_default_str();
   app.add_option("--seed", o.seed, "Seed for ids, jitter and fault choice")->capture_default_str();
   app.add_option("--threads", o.threads, "Worker threads")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <shared_mutex>
 #include <unordered_map>
@@ -23,6 +24,15 @@ namespace tenantsync::sim {
 namespace {
 
 constexpr const char* kJson = "application/json; charset=utf-8";
+constexpr const char* kExportsPrefix = "/__sim/exports/";
+
+// "http://HOST:PORT" for a listen address; a wildcard address is reached through loopback.
+std::string BaseUrl(std::string host, int port) {
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(port);
+}
 
 std::string Base64Url(std::string_view raw) {
   std::string b = crypto::Base64Encode(raw);
@@ -111,6 +121,7 @@ struct TokenInfo {
 
 struct Stats {
   int64_t requests_total = 0;
+  int64_t export_downloads_total = 0;  // GET /__sim/exports/... answered 200 (not in the above)
   int64_t rate_limited_total = 0;
   int64_t writes_total = 0;
   int64_t peak_rate = 0;
@@ -133,6 +144,7 @@ struct SimServer::Impl {
         faults(opts.faults),
         token_lifetime_s(opts.token_lifetime_seconds) {
     ApplyRateConfig();
+    tenant.SetExportDelayMs(opts.export_delay_ms);
     token_key = crypto::Sha256("auth0-sim token key " + std::to_string(opts.seed));
     management_audience = "https://" + opts.domain + "/api/v2/";
   }
@@ -180,7 +192,8 @@ struct SimServer::Impl {
             {"rate_limited_total", stats.rate_limited_total},
             {"peak_concurrency", peak_inflight.load()},
             {"peak_rate_per_second", stats.peak_rate},
-            {"writes_total", stats.writes_total}};
+            {"writes_total", stats.writes_total},
+            {"export_downloads_total", stats.export_downloads_total}};
   }
 
   void ResetStats() {
@@ -201,6 +214,7 @@ struct SimServer::Impl {
     std::lock_guard<std::mutex> lock(config_mu);
     return {{"token_lifetime_seconds", token_lifetime_s},
             {"index_lag_ms", tenant.IndexLagMs()},
+            {"export_delay_ms", tenant.ExportDelayMs()},
             {"rate", limiter.Describe()}};
   }
 
@@ -424,6 +438,18 @@ struct SimServer::Impl {
       if (!body.is_object()) return SendJson(res, 400, {{"error", "expected a JSON object"}});
     }
     try {
+      if (p.starts_with(kExportsPrefix) && req.method == "GET") {
+        // A users export file: the job's `location`; fetched without a token, like Auth0's.
+        auto file = tenant.ExportFile(std::string_view(p).substr(std::strlen(kExportsPrefix)));
+        if (!file) return SendJson(res, 404, {{"error", "no such export file " + p}});
+        {
+          std::lock_guard<std::mutex> lock(stats_mu);
+          ++stats.export_downloads_total;
+        }
+        res.status = 200;
+        res.set_content(*file, "application/gzip");
+        return;
+      }
       if (p == "/__sim/state" && req.method == "GET") return SendJson(res, 200, tenant.State());
       if (p == "/__sim/stats" && req.method == "GET") return SendJson(res, 200, StatsJson());
       if (p == "/__sim/stats/reset" && req.method == "POST") {
@@ -455,6 +481,8 @@ struct SimServer::Impl {
         }
         if (body.contains("index_lag_ms"))
           tenant.SetIndexLagMs(body["index_lag_ms"].get<int64_t>());
+        if (body.contains("export_delay_ms"))
+          tenant.SetExportDelayMs(body["export_delay_ms"].get<int64_t>());
         if (body.contains("rate")) {
           const Json& rate = body["rate"];
           auto bucket = [](const Json& j) {
@@ -472,6 +500,7 @@ struct SimServer::Impl {
       if (p == "/__sim/reset" && req.method == "POST") {
         tenant.Reset();
         tenant.SetIndexLagMs(opts.index_lag_ms);
+        tenant.SetExportDelayMs(opts.export_delay_ms);
         {
           std::lock_guard<std::mutex> lock(faults_mu);
           faults = Faults{};
@@ -572,8 +601,14 @@ SimServer::~SimServer() { Stop(); }
 
 int SimServer::Bind() {
   auto& o = impl_->opts;
-  if (o.port == 0) return impl_->server.bind_to_any_port(o.host);
-  return impl_->server.bind_to_port(o.host, o.port) ? o.port : -1;
+  int port = -1;
+  if (o.port == 0) {
+    port = impl_->server.bind_to_any_port(o.host);
+  } else if (impl_->server.bind_to_port(o.host, o.port)) {
+    port = o.port;
+  }
+  if (port > 0) impl_->tenant.SetExportBaseUrl(BaseUrl(o.host, port));
+  return port;
 }
 
 bool SimServer::Listen() { return impl_->server.listen_after_bind(); }

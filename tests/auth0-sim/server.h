@@ -32,6 +32,7 @@ struct SimOptions {
   Faults faults;
   int64_t token_lifetime_seconds = 86400;
   int64_t index_lag_ms = 1000;
+  int64_t export_delay_ms = 0;  // users exports stay "pending" this long
   uint64_t seed = 1;
   int threads = 32;
 };

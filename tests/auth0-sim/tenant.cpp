@@ -1,6 +1,7 @@
 #include "tests/auth0-sim/tenant.h"
 
 #include <openssl/evp.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -453,17 +454,20 @@ void CollectPath(const Json& v, std::string_view path, std::vector<const Json*>&
 
 struct Term {
   std::string field;
-  std::string value;
+  std::vector<std::string> values;  // any of them matches (field:(a OR b))
   bool prefix = false;
 };
 
 // A subset of Auth0's Lucene query syntax: whitespace- or AND-separated field:value terms,
-// quoted values, trailing '*' wildcards.
+// quoted values, trailing '*' wildcards, and groups of alternatives field:("a" OR "b" ...).
 std::optional<std::vector<Term>> ParseQuery(const std::string& q) {
   std::vector<Term> terms;
   size_t i = 0;
-  while (i < q.size()) {
+  auto skip_space = [&] {
     while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
+  };
+  while (i < q.size()) {
+    skip_space();
     if (i >= q.size()) break;
     std::string token;
     bool quoted = false;
@@ -474,18 +478,46 @@ std::optional<std::vector<Term>> ParseQuery(const std::string& q) {
         token += q.substr(i + 1, end - i - 1);
         quoted = true;
         i = end + 1;
+      } else if (q[i] == '(' && !token.empty() && token.back() == ':' && !quoted) {
+        // A group: values separated by OR up to the closing parenthesis.
+        ++i;
+        Term t{token.substr(0, token.size() - 1), {}, false};
+        for (;;) {
+          skip_space();
+          if (i >= q.size()) return std::nullopt;
+          if (q[i] == ')') {
+            ++i;
+            break;
+          }
+          std::string v;
+          if (q[i] == '"') {
+            size_t end = q.find('"', i + 1);
+            if (end == std::string::npos) return std::nullopt;
+            v = q.substr(i + 1, end - i - 1);
+            i = end + 1;
+          } else {
+            while (i < q.size() && !std::isspace(static_cast<unsigned char>(q[i])) && q[i] != ')') v += q[i++];
+            if (v == "OR" || v == "or") continue;
+          }
+          t.values.push_back(std::move(v));
+        }
+        if (t.values.empty() || t.field.empty()) return std::nullopt;
+        terms.push_back(std::move(t));
+        token.clear();
+        break;
       } else {
         token += q[i++];
       }
     }
+    if (token.empty()) continue;
     if (!quoted && (token == "AND" || token == "and")) continue;
     if (!quoted && token == "*") continue;
     auto colon = token.find(':');
     if (colon == std::string::npos) return std::nullopt;
-    Term t{token.substr(0, colon), token.substr(colon + 1), false};
-    if (!quoted && !t.value.empty() && t.value.back() == '*') {
+    Term t{token.substr(0, colon), {token.substr(colon + 1)}, false};
+    if (!quoted && !t.values[0].empty() && t.values[0].back() == '*') {
       t.prefix = true;
-      t.value.pop_back();
+      t.values[0].pop_back();
     }
     terms.push_back(std::move(t));
   }
@@ -494,13 +526,15 @@ std::optional<std::vector<Term>> ParseQuery(const std::string& q) {
 
 bool Matches(const Json& doc, const std::vector<Term>& terms) {
   for (const auto& t : terms) {
-    std::vector<const Json*> values;
-    CollectPath(doc, t.field, values);
+    std::vector<const Json*> found;
+    CollectPath(doc, t.field, found);
     bool any = false;
-    for (const Json* v : values) {
-      std::string s = v->is_string() ? v->get<std::string>() : v->dump();
-      std::string a = Lower(s), b = Lower(t.value);
-      if (t.prefix ? a.starts_with(b) : a == b) any = true;
+    for (const Json* v : found) {
+      std::string a = Lower(v->is_string() ? v->get<std::string>() : v->dump());
+      for (const auto& want : t.values) {
+        std::string b = Lower(want);
+        if (t.prefix ? a.starts_with(b) : a == b) any = true;
+      }
     }
     if (!any) return false;
   }
@@ -547,6 +581,7 @@ ApiResponse MakeError(int status, std::string_view message, std::string_view err
 Tenant::Tenant(TenantOptions options, Clock& clock)
     : options_(std::move(options)), clock_(clock), index_lag_ms_(options_.index_lag_ms) {
   std::lock_guard<std::mutex> lock(mu_);
+  export_base_url_ = "https://" + options_.domain;
   InitLocked();
 }
 
@@ -563,6 +598,31 @@ void Tenant::SetIndexLagMs(int64_t ms) {
 int64_t Tenant::IndexLagMs() const {
   std::lock_guard<std::mutex> lock(mu_);
   return index_lag_ms_;
+}
+
+void Tenant::SetExportDelayMs(int64_t ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  export_delay_ms_ = ms;
+}
+
+int64_t Tenant::ExportDelayMs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return export_delay_ms_;
+}
+
+void Tenant::SetExportBaseUrl(std::string url) {
+  std::lock_guard<std::mutex> lock(mu_);
+  export_base_url_ = std::move(url);
+}
+
+std::shared_ptr<const std::string> Tenant::ExportFile(std::string_view file_name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = jobs_.find(std::string(file_name.substr(0, file_name.find('.'))));
+  if (it == jobs_.end() || it->second.file_name.empty() || it->second.file_name != file_name ||
+      NowMs() < it->second.ready_at_ms) {
+    return nullptr;
+  }
+  return it->second.file;
 }
 
 void Tenant::InitLocked() {
@@ -911,7 +971,12 @@ ApiResponse Tenant::Dispatch(const RouteMatch& route, const ApiRequest& req) {
     case kGetJob: {
       auto it = jobs_.find(p[0]);
       if (it == jobs_.end()) return MakeError(404, "The job does not exist.", "inexistent_job");
-      return JsonResponse(200, it->second.status_doc);
+      const Job& job = it->second;
+      if (NowMs() < job.ready_at_ms) return JsonResponse(200, job.doc);
+      if (job.file_name.empty()) return JsonResponse(200, job.status_doc);
+      Json v = job.status_doc;
+      v["location"] = export_base_url_ + "/__sim/exports/" + job.file_name;
+      return JsonResponse(200, v);
     }
     case kGetJobErrors: {
       auto it = jobs_.find(p[0]);
@@ -1120,7 +1185,7 @@ ApiResponse Tenant::SearchUsers(const ApiRequest& req) {
     terms = std::move(*parsed);
   }
   if (auto c = req.query.find("connection"); c != req.query.end()) {
-    terms.push_back({"identities.connection", c->second, false});
+    terms.push_back({"identities.connection", {c->second}, false});
   }
   int64_t now = NowMs();
   std::vector<std::pair<std::string, const Json*>> hits;  // (created_at, doc)
@@ -2067,6 +2132,82 @@ ApiResponse Tenant::ClientConnections(const std::string& id, const ApiRequest& r
 
 // --------------------------------------------------------------------------- tickets & jobs
 
+namespace {
+
+// Fields of a users export when the request names none.
+constexpr const char* kDefaultExportFields[] = {
+    "user_id",    "email",       "email_verified", "username",    "name",
+    "given_name", "family_name", "nickname",       "picture",     "blocked",
+    "created_at", "updated_at",  "last_login",     "logins_count"};
+
+// The value at an export field path: "email", "user_metadata.country", "identities[0].connection"
+// (object keys separated by '.', array indexes in brackets). nullptr when absent or malformed.
+const Json* LookupExportPath(const Json& doc, std::string_view path) {
+  const Json* cur = &doc;
+  size_t i = 0;
+  while (true) {
+    size_t end = path.find_first_of(".[", i);
+    if (end == std::string_view::npos) end = path.size();
+    std::string key(path.substr(i, end - i));
+    if (key.empty()) return nullptr;
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(key);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+    i = end;
+    while (i < path.size() && path[i] == '[') {
+      size_t close = path.find(']', i);
+      if (close == std::string_view::npos) return nullptr;
+      auto index = ParseInt(std::string(path.substr(i + 1, close - i - 1)));
+      if (!index || *index < 0 || !cur->is_array() || static_cast<size_t>(*index) >= cur->size())
+        return nullptr;
+      cur = &(*cur)[static_cast<size_t>(*index)];
+      i = close + 1;
+    }
+    if (i == path.size()) return cur;
+    if (path[i] != '.') return nullptr;
+    ++i;
+  }
+}
+
+// One CSV cell (RFC 4180 quoting): strings as they are, null/absent empty, anything else as JSON.
+std::string CsvCell(const Json* v) {
+  std::string s;
+  if (v != nullptr && !v->is_null()) s = v->is_string() ? v->get<std::string>() : v->dump();
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string quoted = "\"";
+  for (char c : s) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+// gzip (RFC 1952) of `data`.
+std::string Gzip(std::string_view data) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
+    throw std::runtime_error("deflateInit2 failed");
+  }
+  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    if (zs.total_out == out.size()) out.resize(out.size() * 2);
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + zs.total_out);
+    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
+    rc = deflate(&zs, Z_FINISH);
+  }
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("deflate failed");
+  return out;
+}
+
+}  // namespace
+
 ApiResponse Tenant::Ticket(const Json& body, bool password_change) {
   if (password_change) {
     if (auto e = CheckAllowed(
@@ -2202,26 +2343,99 @@ ApiResponse Tenant::ImportJob(const ApiRequest& req) {
 
 ApiResponse Tenant::ExportJob(const Json& body) {
   if (auto e = CheckAllowed(body, {"connection_id", "format", "limit", "fields"})) return *e;
+  if (auto e = CheckType(body, "connection_id", Json::value_t::string, "string")) return *e;
+  if (auto e = CheckType(body, "format", Json::value_t::string, "string")) return *e;
+  if (auto e = CheckType(body, "limit", Json::value_t::number_integer, "integer")) return *e;
+  if (auto e = CheckArray(body, "fields")) return *e;
+  const std::string format = body.value("format", "csv");
+  if (format != "json" && format != "csv") {
+    return InvalidBody("'No enum match for: \"" + format + "\"' on property format.");
+  }
+  if (body.contains("limit") && body["limit"].get<int64_t>() < 1) {
+    return InvalidBody("'Value " + body["limit"].dump() + " is less than minimum 1' on property " +
+                       "limit.");
+  }
+  // (key in the file, path looked up in the user)
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (body.contains("fields")) {
+    for (size_t i = 0; i < body["fields"].size(); ++i) {
+      const Json& f = body["fields"][i];
+      const std::string where = " on property fields[" + std::to_string(i) + "].";
+      if (!f.is_object()) {
+        return InvalidBody("'Expected type object but found type " + std::string(TypeName(f)) +
+                           "'" + where);
+      }
+      for (auto it = f.begin(); it != f.end(); ++it) {
+        if (it.key() != "name" && it.key() != "export_as")
+          return InvalidBody("'Additional properties not allowed: " + it.key() + "'" + where);
+        if (!it.value().is_string() || it.value().get_ref<const std::string&>().empty())
+          return InvalidBody("'Expected a non-empty string' on property " + it.key() + where);
+      }
+      if (!f.contains("name")) return InvalidBody("'Missing required property: name'" + where);
+      fields.emplace_back(f.value("export_as", f["name"].get<std::string>()), f["name"]);
+    }
+  } else {
+    for (const char* name : kDefaultExportFields) fields.emplace_back(name, name);
+  }
   std::string id = NewId("job_", 16);
   Json doc = {{"type", "users_export"}, {"status", "pending"}};
+  std::string conn_name;
   if (body.contains("connection_id")) {
     auto c = connections_.find(body["connection_id"]);
     if (c == connections_.end()) return ConnectionNotFound();
     doc["connection_id"] = c->first;
-    doc["connection"] = c->second.doc["name"];
+    conn_name = c->second.doc["name"];
+    doc["connection"] = conn_name;
   }
-  doc["format"] = body.value("format", "csv");
+  doc["format"] = format;
   if (body.contains("limit")) doc["limit"] = body["limit"];
   if (body.contains("fields")) doc["fields"] = body["fields"];
   doc["created_at"] = NowIso();
   doc["id"] = id;
+
+  // The snapshot: the connection's users (or all), in creation order, at most `limit`.
+  std::vector<const User*> users;
+  for (const auto& [uid, u] : users_) {
+    if (conn_name.empty() || u.connection == conn_name) users.push_back(&u);
+  }
+  std::sort(users.begin(), users.end(),
+            [](const User* a, const User* b) { return a->seq < b->seq; });
+  if (body.contains("limit") && users.size() > body["limit"].get<size_t>())
+    users.resize(body["limit"].get<size_t>());
+  std::string content;
+  if (format == "csv") {
+    for (size_t i = 0; i < fields.size(); ++i) {
+      Json key = fields[i].first;
+      content += (i ? "," : "") + CsvCell(&key);
+    }
+    content += '\n';
+  }
+  for (const User* u : users) {
+    const Json view = UserView(*u);
+    std::string line = format == "json" ? "{" : "";
+    bool first = true;
+    for (const auto& [key, path] : fields) {
+      const Json* v = LookupExportPath(view, path);
+      if (format == "csv") {
+        line += (first ? "" : ",") + CsvCell(v);
+      } else if (v != nullptr) {
+        line += (first ? "" : ",") + Json(key).dump() + ":" + v->dump();
+      } else {
+        continue;
+      }
+      first = false;
+    }
+    content += line + (format == "json" ? "}\n" : "\n");
+  }
+
   Job job;
   job.doc = doc;
   job.status_doc = doc;
   job.status_doc["status"] = "completed";
-  job.status_doc["location"] =
-      "https://" + options_.domain + "/exports/" + id + "." + doc["format"].get<std::string>();
-  jobs_[id] = job;
+  job.ready_at_ms = NowMs() + export_delay_ms_;
+  job.file_name = id + "." + format + ".gz";
+  job.file = std::make_shared<const std::string>(Gzip(content));
+  jobs_[id] = std::move(job);
   return JsonResponse(200, doc);
 }
 

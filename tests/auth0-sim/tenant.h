@@ -98,6 +98,17 @@ class Tenant {
   void SetIndexLagMs(int64_t ms);
   int64_t IndexLagMs() const;
 
+  // Users exports (POST /jobs/users-exports) stay "pending" for this long after creation, then
+  // report "completed" with a `location`. Applies to jobs created afterwards. Default 0.
+  void SetExportDelayMs(int64_t ms);
+  int64_t ExportDelayMs() const;
+  // Absolute base of export file URLs, e.g. "http://127.0.0.1:8080" (no trailing slash); the job's
+  // `location` is BASE + "/__sim/exports/" + file name. Survives Reset().
+  void SetExportBaseUrl(std::string url);
+  // The gzip bytes of a completed export job's file ("<job_id>.json.gz" or "<job_id>.csv.gz"),
+  // fixed at job creation; nullptr for an unknown file or a job still pending.
+  std::shared_ptr<const std::string> ExportFile(std::string_view file_name) const;
+
  private:
   struct User {
     Json doc;
@@ -146,6 +157,10 @@ class Tenant {
     Json doc;
     Json status_doc;
     Json errors = Json::array();
+    int64_t ready_at_ms = 0;  // GET /jobs/{id} answers `doc` (pending) until then
+    // Users exports: the file's name under /__sim/exports/ and its gzip bytes (never modified).
+    std::string file_name;
+    std::shared_ptr<const std::string> file;
   };
 
   // Everything below is guarded by mu_.
@@ -217,6 +232,8 @@ class Tenant {
   std::unique_ptr<SeededRandom> rng_;                              // guarded by mu_
   uint64_t next_seq_ = 1;                                          // guarded by mu_
   int64_t index_lag_ms_;                                           // guarded by mu_
+  int64_t export_delay_ms_ = 0;                                    // guarded by mu_
+  std::string export_base_url_;                                    // guarded by mu_
   std::map<std::string, User> users_;                              // guarded by mu_
   std::unordered_map<std::string, std::string> user_by_key_;       // conn\nemail -> id; mu_
   std::map<std::string, std::vector<IndexVersion>> search_index_;  // guarded by mu_

@@ -3,12 +3,42 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <zlib.h>
+
 #include <chrono>
+#include <sstream>
 
 namespace tenantsync::sim {
 namespace {
 
 using std::chrono::milliseconds;
+
+std::string Gunzip(const std::string& gz) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  zs.avail_in = static_cast<uInt>(gz.size());
+  std::string out;
+  char buf[4096];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof(buf);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf, sizeof(buf) - zs.avail_out);
+  }
+  inflateEnd(&zs);
+  EXPECT_EQ(rc, Z_STREAM_END) << "not a complete gzip stream";
+  return out;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
 
 constexpr const char* kClient = "m2mclient";
 constexpr const char* kDb = "Username-Password-Authentication";
@@ -129,7 +159,7 @@ TEST_F(TenantTest, ValidationRefusesWhatAuth0Refuses) {
   EXPECT_EQ(Call("POST", "/api/v2/organizations", {{"name", "Bad Name"}}).status, 400);
   EXPECT_EQ(Call("POST", "/api/v2/organizations", {{"name", std::string(51, 'a')}}).status, 400);
   Json meta = Json::object();
-  for (int i = 0; i < 26; ++i) meta["k" + std::to_string(i)] = "v";
+  for (int i = 0; i < 26; ++i) meta[std::string("k").append(std::to_string(i))] = "v";
   EXPECT_EQ(Call("POST", "/api/v2/organizations", {{"name", "many"}, {"metadata", meta}}).status,
             400);
   EXPECT_EQ(Call("POST", "/api/v2/organizations",
@@ -175,6 +205,21 @@ TEST_F(TenantTest, OffsetPagingStopsAt1000RecordsAndPerPageAt100) {
   auto b = Call("GET", "/api/v2/users", nullptr, {{"per_page", "101"}});
   EXPECT_EQ(b.status, 400);
   EXPECT_EQ(b.body["errorCode"], "invalid_query_string");
+}
+
+TEST_F(TenantTest, SearchMatchesAGroupOfAlternatives) {
+  tenant_.SetIndexLagMs(0);
+  std::string a = CreateUser("alt-a@example.com");
+  std::string b = CreateUser("alt-b@example.com");
+  CreateUser("alt-c@example.com");
+  auto r = Call("GET", "/api/v2/users", nullptr,
+                {{"q", "user_id:(\"" + a + "\" OR \"" + b + "\")"}, {"search_engine", "v3"}});
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  std::set<std::string> ids;
+  for (auto& u : r.body) ids.insert(u["user_id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{a, b}));
+  auto bad = Call("GET", "/api/v2/users", nullptr, {{"q", "user_id:(\"unterminated"}});
+  EXPECT_EQ(bad.status, 400);
 }
 
 TEST_F(TenantTest, CheckpointPagingOfOrganizations) {
@@ -280,6 +325,125 @@ TEST_F(TenantTest, SeedsTenThousandUsersQuickly) {
   auto page =
       Call("GET", "/api/v2/users", nullptr, {{"per_page", "100"}, {"include_totals", "true"}});
   EXPECT_EQ(page.body["total"], 10000);
+}
+
+TEST_F(TenantTest, UsersExportWritesTheConnectionsUsersAsGzippedJsonLines) {
+  auto other = Call("POST", "/api/v2/connections",
+                    {{"name", "partners"}, {"strategy", "auth0"}, {"enabled_clients", {kClient}}});
+  ASSERT_EQ(other.status, 201) << other.body.dump();
+  std::string a = CreateUser("a@example.com",
+                             {{"app_metadata", {{"tier", "gold"}, {"n", 1}}}, {"blocked", true}});
+  std::string b = CreateUser("b@example.com",
+                             {{"connection", "partners"}, {"app_metadata", {{"tier", "none"}}}});
+  std::string c = CreateUser("c@example.com", {{"user_metadata", {{"country", "NZ"}}}});
+  std::string db_id;
+  const Json state = tenant_.State();
+  for (const auto& conn : state["connections"]) {
+    if (conn["name"] == kDb) db_id = conn["id"];
+  }
+  const Json fields = Json::parse(R"([{"name":"user_id"},{"name":"email"},
+      {"name":"app_metadata"},{"name":"blocked"},{"name":"user_metadata.country","export_as":"country"},
+      {"name":"identities[0].connection","export_as":"conn"},{"name":"identities[3].connection"}])");
+  auto job = Call("POST", "/api/v2/jobs/users-exports",
+                  {{"connection_id", db_id}, {"format", "json"}, {"fields", fields}});
+  ASSERT_EQ(job.status, 200) << job.body.dump();
+  EXPECT_EQ(job.body["status"], "pending");
+  EXPECT_EQ(job.body["connection"], kDb);
+  const std::string id = job.body["id"];
+  // Later changes do not reach the snapshot.
+  Call("PATCH", "/api/v2/users/" + a, {{"email", "changed@example.com"}});
+  CreateUser("d@example.com");
+
+  auto done = Call("GET", "/api/v2/jobs/" + id);
+  ASSERT_EQ(done.status, 200);
+  EXPECT_EQ(done.body["status"], "completed");
+  EXPECT_EQ(done.body["location"], "https://t.local/__sim/exports/" + id + ".json.gz");
+  EXPECT_EQ(done.body["fields"], fields);
+  ASSERT_EQ(tenant_.ExportFile(id + ".csv.gz"), nullptr);
+  ASSERT_EQ(tenant_.ExportFile("job_nope.json.gz"), nullptr);
+  auto file = tenant_.ExportFile(id + ".json.gz");
+  ASSERT_NE(file, nullptr);
+  auto lines = Lines(Gunzip(*file));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(Json::parse(lines[0]), Json({{"user_id", a},
+                                         {"email", "a@example.com"},
+                                         {"app_metadata", {{"tier", "gold"}, {"n", 1}}},
+                                         {"blocked", true},
+                                         {"conn", kDb}}));
+  EXPECT_EQ(Json::parse(lines[1]),
+            Json({{"user_id", c}, {"email", "c@example.com"}, {"country", "NZ"}, {"conn", kDb}}));
+  // Keys in the order the fields were requested.
+  EXPECT_TRUE(lines[0].starts_with(R"({"user_id":")")) << lines[0];
+  EXPECT_EQ(*tenant_.ExportFile(id + ".json.gz"), *file);
+
+  // Without connection_id: every user of the tenant.
+  auto all = Call("POST", "/api/v2/jobs/users-exports", {{"format", "json"}, {"fields", fields}});
+  ASSERT_EQ(all.status, 200);
+  auto all_file = tenant_.ExportFile(all.body["id"].get<std::string>() + ".json.gz");
+  ASSERT_NE(all_file, nullptr);
+  auto all_lines = Lines(Gunzip(*all_file));
+  ASSERT_EQ(all_lines.size(), 4u);
+  EXPECT_EQ(Json::parse(all_lines[1])["user_id"], b);
+  EXPECT_EQ(Json::parse(all_lines[1])["conn"], "partners");
+}
+
+TEST_F(TenantTest, UsersExportDelayLimitAndDefaultFields) {
+  tenant_.SetExportDelayMs(500);
+  std::string first = CreateUser("one@example.com");
+  std::string second = CreateUser("two@example.com");
+  CreateUser("three@example.com");
+  auto job = Call("POST", "/api/v2/jobs/users-exports", {{"format", "json"}, {"limit", 2}});
+  ASSERT_EQ(job.status, 200) << job.body.dump();
+  const std::string id = job.body["id"];
+  auto pending = Call("GET", "/api/v2/jobs/" + id);
+  EXPECT_EQ(pending.body["status"], "pending");
+  EXPECT_FALSE(pending.body.contains("location"));
+  EXPECT_EQ(tenant_.ExportFile(id + ".json.gz"), nullptr);
+  clock_.Advance(milliseconds(500));
+  auto done = Call("GET", "/api/v2/jobs/" + id);
+  EXPECT_EQ(done.body["status"], "completed");
+  EXPECT_EQ(done.body["limit"], 2);
+  auto file = tenant_.ExportFile(id + ".json.gz");
+  ASSERT_NE(file, nullptr);
+  auto lines = Lines(Gunzip(*file));
+  ASSERT_EQ(lines.size(), 2u);
+  Json line = Json::parse(lines[0]);
+  EXPECT_EQ(line["user_id"], first);
+  EXPECT_EQ(Json::parse(lines[1])["user_id"], second);
+  for (const char* k :
+       {"email", "email_verified", "name", "nickname", "picture", "created_at", "updated_at"}) {
+    EXPECT_TRUE(line.contains(k)) << k;
+  }
+  EXPECT_FALSE(line.contains("identities"));
+  EXPECT_FALSE(line.contains("blocked"));  // absent on this user
+}
+
+TEST_F(TenantTest, UsersExportCsvHasHeaderAndQuotes) {
+  std::string id = CreateUser("q@example.com",
+                              {{"name", "Doe, \"JD\" John"}, {"app_metadata", {{"tier", "gold"}}}});
+  auto job =
+      Call("POST", "/api/v2/jobs/users-exports",
+           {{"fields", Json::parse(R"([{"name":"user_id"},{"name":"name","export_as":"full name"},
+                       {"name":"app_metadata.tier"},{"name":"blocked"},{"name":"app_metadata"}])")}});
+  ASSERT_EQ(job.status, 200) << job.body.dump();
+  EXPECT_EQ(job.body["format"], "csv");
+  auto file = tenant_.ExportFile(job.body["id"].get<std::string>() + ".csv.gz");
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(Gunzip(*file), "user_id,full name,app_metadata.tier,blocked,app_metadata\n" + id +
+                               R"(,"Doe, ""JD"" John",gold,,"{""tier"":""gold""}")" + "\n");
+}
+
+TEST_F(TenantTest, UsersExportValidation) {
+  auto bad_format = Call("POST", "/api/v2/jobs/users-exports", {{"format", "xml"}});
+  EXPECT_EQ(bad_format.status, 400);
+  EXPECT_EQ(bad_format.body["errorCode"], "invalid_body");
+  EXPECT_EQ(Call("POST", "/api/v2/jobs/users-exports", {{"limit", 0}}).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v2/jobs/users-exports", {{"limit", "5"}}).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v2/jobs/users-exports", {{"fields", {{{"nam", "x"}}}}}).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v2/jobs/users-exports", {{"fields", {{{"export_as", "x"}}}}}).status,
+            400);
+  EXPECT_EQ(Call("POST", "/api/v2/jobs/users-exports", {{"connection_id", "con_nope"}}).status,
+            404);
 }
 
 }  // namespace

@@ -48,12 +48,18 @@ class Mgmt {
   std::string token_;
 };
 
-TEST(Drift, ReportThenCorrectOnlyManagedObjects) {
+// Users are read through batched search (the default for a small tenant) or, with the threshold
+// at 0, through a users export job; both must find the same differences.
+class DriftUsersRead : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DriftUsersRead, ReportThenCorrectOnlyManagedObjects) {
+  const bool export_job = GetParam() == "export";
   Sim sim({"--index-lag-ms", "0"});
   ASSERT_TRUE(sim.ok());
   sim.CreateRole("admin");
   sim.CreateRole("member");
-  TestDaemon d(DaemonFor(sim, "[policy]\ndrift_interval_seconds = 0\ndrift_mode = \"report\"\n"));
+  TestDaemon d(DaemonFor(sim, std::string("[policy]\ndrift_interval_seconds = 0\ndrift_mode = \"report\"\n") +
+                                  (export_job ? "drift_user_export_threshold = 0\n" : "")));
   ASSERT_TRUE(d.Start()) << d.Output();
 
   std::vector<Ev> events = {
@@ -94,11 +100,15 @@ TEST(Drift, ReportThenCorrectOnlyManagedObjects) {
   // Converged: no drift (and the default mode is the configured one).
   {
     auto r = d.AdminPost("/v1/drift/run");
-    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_EQ(r.status, 200) << r.body << d.Output();
     Json rep = r.Json();
     EXPECT_EQ(rep["mode"], "report");
     EXPECT_EQ(rep["differences"], Json::array()) << rep.dump(1);
     EXPECT_GT(rep["requests"].get<int64_t>(), 0);
+    EXPECT_EQ(rep["users_read_by"], GetParam());
+    EXPECT_EQ(rep["confirm_reads"], 0) << "nothing differed, so no user was read one by one";
+    EXPECT_EQ(sim.Requests("GET /api/v2/users/{id}"), 0);
+    EXPECT_EQ(sim.Requests("POST /api/v2/jobs/users-exports") > 0, export_job);
   }
 
   // ---- Changes behind tenantsync's back ---------------------------------------------------------
@@ -214,6 +224,57 @@ TEST(Drift, ReportThenCorrectOnlyManagedObjects) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["differences"], Json::array()) << r.body;
   EXPECT_EQ(d.AdminPost("/v1/drift/run?mode=sideways").status, 400);
+}
+
+INSTANTIATE_TEST_SUITE_P(Drift, DriftUsersRead, ::testing::Values("search", "export"),
+                         [](const auto& p) { return p.param; });
+
+// Positive evidence: search and member lists that lag far behind writes (or a tenant that fails
+// every read) must never turn into blocks, deletes or removals. Lagging reads are confirmed by
+// immediately consistent ones; a failed read aborts the pass without correcting anything.
+TEST(Drift, LaggingOrFailingReadsAreNeverTakenAsLeavers) {
+  Sim sim({"--index-lag-ms", "600000"});  // search and member lists see nothing written
+  ASSERT_TRUE(sim.ok());
+  // max_retries = 1 (inside [auth0]): the failing pass below gives up quickly.
+  TestDaemon d(DaemonFor(sim, "max_retries = 1\n[policy]\ndrift_interval_seconds = 0\ndrift_mode = \"correct\"\n"));
+  ASSERT_TRUE(d.Start()) << d.Output();
+  std::vector<Ev> events = {
+      {"o1", "organization.upserted", {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}}, Ts(1)},
+      {"u1", "user.upserted", {{"external_id", "e1"}, {"email", "ada@acme.example.com"}, {"name", "Ada"}, {"organizations", {{{"external_id", "acme"}}}}}, Ts(2)},
+      {"u2", "user.upserted", {{"external_id", "e2"}, {"email", "grace@acme.example.com"}, {"name", "Grace"}, {"organizations", {{{"external_id", "acme"}}}}}, Ts(3)},
+      {"u3", "user.upserted", {{"external_id", "e3"}, {"email", "alan@acme.example.com"}, {"name", "Alan"}}, Ts(4)},
+  };
+  for (auto& e : events) ASSERT_TRUE(Send(d, e));
+  WaitConverged(d);
+  const Json before = Normalize(sim.State());
+
+  auto r = d.AdminPost("/v1/drift/run?mode=correct");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json rep = r.Json();
+  EXPECT_EQ(rep["users_read_by"], "search");
+  EXPECT_EQ(rep["confirm_reads"], 3) << "every user missing from the lagging search is read by id";
+  for (auto& diff : rep["differences"]) {
+    // Only the lagging member list can differ; it is repaired by adding, never by removing.
+    EXPECT_NE(diff["entity"].get<std::string>().rfind("user:", 0), 0u) << diff.dump();
+  }
+  WaitConverged(d);
+  for (auto& m : Mutations(d)) {
+    const std::string kind = m["kind"];
+    EXPECT_TRUE(kind.find("block") == std::string::npos && kind.find("delete") == std::string::npos &&
+                kind.find("remove") == std::string::npos)
+        << m.dump();
+  }
+  EXPECT_EQ(Normalize(sim.State()), before) << "a lagging read changed the tenant";
+  const size_t mutations_before = Mutations(d).size();
+
+  // Every read fails: the pass reports the error and corrects nothing.
+  ASSERT_EQ(sim.SetFaults({{"error_rate", 1.0}}).status, 200);
+  auto failed = d.AdminPost("/v1/drift/run?mode=correct");
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  ASSERT_EQ(sim.SetFaults({{"error_rate", 0.0}}).status, 200);
+  EXPECT_EQ(Status(d)["entities_to_reconcile"], 0);
+  EXPECT_EQ(Mutations(d).size(), mutations_before) << Mutations(d).dump(1);
+  EXPECT_EQ(Normalize(sim.State()), before);
 }
 
 // The main loop runs drift by itself every drift_interval_seconds, off the tick, in the configured
