@@ -374,6 +374,7 @@ Result<Config> LoadConfig(const std::string& path) {
   policy.Integer("guard_max_destructive", &p.guard_max_destructive, 0, 1000000);
   policy.Double("guard_max_fraction", &p.guard_max_fraction, -1e-12, 1.0);
   policy.Integer("guard_window_seconds", &p.guard_window_seconds, 1, 7 * 86400);
+  policy.Integer("guard_settle_ms", &p.guard_settle_ms, 0, 600000);
   policy.Integer("drift_interval_seconds", &p.drift_interval_seconds, 0, 30 * 86400);
   policy.String("drift_mode", &p.drift_mode);
   policy.Integer("drift_user_export_threshold", &p.drift_user_export_threshold, 0, 10000000);

@@ -49,6 +49,7 @@ struct PolicyOptions {
   int guard_max_destructive = 50;
   double guard_max_fraction = 0.05;
   int guard_window_seconds = 600;
+  int guard_settle_ms = 2000;  // destructive events this close together are judged as one burst
   int drift_interval_seconds = 3600;
   std::string drift_mode = "correct";  // or "report"
   // Above this many managed users drift reads users through one export job, else through search.

@@ -152,7 +152,7 @@ int RunServe(const ServeFlags& flags) {
   wopts.application_client_id = config.auth0.application_client_id;
   wopts.dry_run = flags.dry_run;
   Guard guard(*store, clock, GuardOptions{config.policy.guard_max_destructive, config.policy.guard_max_fraction,
-                                         config.policy.guard_window_seconds});
+                                         config.policy.guard_window_seconds, config.policy.guard_settle_ms});
   WriterObserver wobs;
   wobs.on_mutation = [&](const MutationRow& row, MutationState outcome, double lag) {
     metrics.MutationFinished(row.kind, MutationStateName(outcome), lag);
@@ -255,7 +255,7 @@ int RunServe(const ServeFlags& flags) {
         }
         drift_interval_seconds = next->policy.drift_interval_seconds;
         guard.SetOptions(GuardOptions{next->policy.guard_max_destructive, next->policy.guard_max_fraction,
-                                      next->policy.guard_window_seconds});
+                                      next->policy.guard_window_seconds, next->policy.guard_settle_ms});
         spdlog::info("configuration reloaded: {} source(s)", next->sources.size());
       }
       Notify("READY=1");

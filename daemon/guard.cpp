@@ -12,6 +12,11 @@ using Json = nlohmann::json;
 Guard::Guard(SqliteStore& store, Clock& clock, GuardOptions options)
     : store_(store), clock_(clock), options_(options) {}
 
+int64_t Guard::settle_ms() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return options_.settle_ms;
+}
+
 void Guard::SetOptions(GuardOptions options) {
   std::lock_guard<std::mutex> lock(mu_);
   options_ = options;
@@ -106,15 +111,21 @@ Status Guard::Anticipate(int64_t destructive_events) {
   auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
   auto managed = t.CountManaged("user");
   if (!setting.ok() || !in_window.ok() || !managed.ok()) return Status::Retryable("guard: storage unavailable");
+  // Recent arrivals not yet sent (the writer holds them for settle_ms) belong to this burst.
+  while (!arrivals_.empty() && arrivals_.front().first < now - options_.settle_ms) arrivals_.pop_front();
+  int64_t recent = 0;
+  for (auto& a : arrivals_) recent += a.second;
+  arrivals_.emplace_back(now, destructive_events);
+  destructive_events += recent;
   if (ReadTrip(*setting).tripped) return Status::Ok();
   const int64_t limit = std::max<int64_t>(options_.max_destructive,
                                           static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
   if (*in_window + destructive_events <= limit) return Status::Ok();
   if (auto st = t.PutSetting("guard", Json({{"tripped", true}, {"tripped_at_ms", now}}).dump()); !st.ok()) return st;
   if (auto st = t.Commit(); !st.ok()) return st;
-  spdlog::error("guard tripped: {} destructive event(s) arrived together ({} already in the last {} s, limit {}); "
+  spdlog::error("guard tripped: {} destructive event(s) arrived within {} ms ({} already in the last {} s, limit {}); "
                 "destructive work is held until `tenantsync guard approve` or `reject`",
-                destructive_events, *in_window, options_.window_seconds, limit);
+                destructive_events, options_.settle_ms, *in_window, options_.window_seconds, limit);
   return Status::Ok();
 }
 
@@ -126,6 +137,7 @@ Result<std::vector<std::string>> Guard::Approve() {
   auto held = t.ListGuardHeld(false);
   if (!held.ok()) return held.status();
   std::vector<std::string> entities;
+  arrivals_.clear();  // the operator judged this burst
   Status st = t.ApproveGuardHeld(clock_.NowUnixMillis());
   // The operator vouched for this burst: the window starts afresh so the released work and what
   // follows are not immediately held again.
@@ -143,6 +155,7 @@ Result<std::vector<std::string>> Guard::Approve() {
 
 Result<int64_t> Guard::Reject() {
   std::lock_guard<std::mutex> lock(mu_);
+  arrivals_.clear();
   const int64_t now = clock_.NowUnixMillis();
   auto txn = store_.BeginState();
   if (!txn.ok()) return txn.status();

@@ -8,14 +8,18 @@
 // approves (held work proceeds: for one window, a destructive step of an approved entity passes
 // if its kind was not held or its request is the one that was held; the window count starts
 // afresh) or rejects (held work is discarded and recorded as
-// such). A burst of destructive events applied together trips it before any is sent
-// (Anticipate). Non-destructive work is never held. State lives in SQLite, so a restart
+// such). A burst of destructive events trips it before any is sent (Anticipate): the writer
+// holds each destructive step back for `settle_ms` after its event was applied, and Anticipate
+// adds up the destructive events that arrived within that time, so a burst spread over up to
+// `settle_ms` is judged as one. Non-destructive work is never held. State lives in SQLite, so a restart
 // keeps the guard tripped.
 //
 // Thread safety: all methods may be called from any thread (writer workers, admin API).
 #pragma once
 
+#include <deque>
 #include <mutex>
+#include <utility>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +34,9 @@ struct GuardOptions {
   int max_destructive = 50;
   double max_fraction = 0.05;
   int window_seconds = 600;
+  // Destructive events arriving within this long of each other count as one burst (Anticipate);
+  // the writer delays destructive steps by as much. 0 = each applied batch is judged alone.
+  int settle_ms = 2000;
 };
 
 class Guard {
@@ -42,7 +49,8 @@ class Guard {
   Result<Decision> Check(const std::string& entity, const std::string& kind, const nlohmann::json& request,
                          const nlohmann::json& events);
   // A batch of `destructive_events` was just applied and will be planned next: trips the guard
-  // now, before any of them is sent, when they and the window's count exceed the limit.
+  // now, before any of them is sent, when they, the other destructive events applied in the
+  // last settle_ms and the window's count exceed the limit.
   Status Anticipate(int64_t destructive_events);
   // Approve: held steps are released (their entities are marked dirty and pass the guard once).
   // Returns the entities released.
@@ -55,6 +63,8 @@ class Guard {
   Result<nlohmann::json> StatusJson();
   bool tripped();
   void SetOptions(GuardOptions options);
+  // How long the writer holds a destructive step back after its event (GuardOptions::settle_ms).
+  int64_t settle_ms();
 
  private:
   Result<int64_t> Limit();
@@ -63,6 +73,7 @@ class Guard {
   Clock& clock_;
   std::mutex mu_;         // serialises decisions so two workers cannot both take the last slot
   GuardOptions options_;  // guarded by mu_
+  std::deque<std::pair<int64_t, int64_t>> arrivals_;  // (applied at ms, count); guarded by mu_
 };
 
 }  // namespace tenantsync

@@ -27,6 +27,12 @@ struct Writer::Step {
 };
 
 namespace {
+
+// Event types whose steps are destructive (block, delete, membership removal for a leaver).
+bool IsDestructiveEventType(const std::string& t) {
+  return t == "user.left" || t == "user.deleted" || t == "user.blocked" || t == "organization.deleted";
+}
+
 // Set while Writer::Plan() runs on this thread: Mutate collects steps instead of executing them.
 thread_local std::vector<PlannedStep>* t_plan = nullptr;
 
@@ -308,16 +314,24 @@ Status Writer::ApplyDueEvents(bool* more) {
   if (events->empty()) return Status::Ok();
   *more = static_cast<int>(events->size()) == options_.apply_batch;
   std::vector<std::pair<const EventRecord*, EventState>> outcomes;
+  // Destructive steps wait the guard's settle time so it sees a spread-out burst whole first.
+  const int64_t settle_ms = guard_ != nullptr && !options_.dry_run ? guard_->settle_ms() : 0;
+  const bool settle = settle_ms > 0;
   Status st = InTxn([&](StateTxn& txn) {
     outcomes.clear();
     std::vector<std::string> dirty;
+    std::set<std::string> settling;
     for (const auto& record : *events) {
       std::string error;
       auto json = ParseJson(record.body);
       Result<ParsedEvent> parsed = json.ok() ? ParseEvent(*json) : Result<ParsedEvent>(json.status());
       if (parsed.ok()) {
+        const size_t first = dirty.size();
         Status applied = ApplyEvent(txn, record, *parsed, now, &dirty);
         if (!applied.ok() && applied.kind() != StatusKind::kInvalid) return applied;
+        if (applied.ok() && settle && record.type && IsDestructiveEventType(*record.type)) {
+          settling.insert(dirty.begin() + static_cast<std::ptrdiff_t>(first), dirty.end());
+        }
         error = applied.message();
       } else {
         error = parsed.status().message();
@@ -329,7 +343,8 @@ Status Writer::ApplyDueEvents(bool* more) {
     std::sort(dirty.begin(), dirty.end());
     dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
     for (auto& key : dirty) {
-      if (auto s = txn.MarkDirty(key); !s.ok()) return s;
+      const int64_t not_before = settling.count(key) ? now + settle_ms : 0;
+      if (auto s = txn.MarkDirty(key, not_before); !s.ok()) return s;
     }
     return Status::Ok();
   });
@@ -339,9 +354,7 @@ Status Writer::ApplyDueEvents(bool* more) {
     // per-step check alone would let the first `limit` of them through before it trips.
     int64_t destructive = 0;
     for (auto& [record, state] : outcomes) {
-      if (state != EventState::kApplied || !record->type) continue;
-      const std::string& t = *record->type;
-      destructive += t == "user.left" || t == "user.deleted" || t == "user.blocked" || t == "organization.deleted";
+      if (state == EventState::kApplied && record->type && IsDestructiveEventType(*record->type)) ++destructive;
     }
     if (destructive > 0) {
       if (auto anticipated = guard_->Anticipate(destructive); !anticipated.ok()) spdlog::warn("guard: {}", anticipated.message());

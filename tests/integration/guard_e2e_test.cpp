@@ -219,5 +219,36 @@ TEST(GuardE2E, BurstOfLeaversTripsHoldsSurvivesRestartApproveAndReject) {
                                                    std::chrono::steady_clock::now() - setup_done).count()));
 }
 
+// Leavers that trickle in one by one, each applied in its own batch, are still one burst: the
+// writer holds destructive steps for guard_settle_ms and the guard adds up what arrived meanwhile,
+// so the guard trips before the first block is sent.
+TEST(GuardE2E, LeaversSpreadOverSecondsStillTripBeforeAnyBlock) {
+  constexpr int kSmall = 60;
+  Sim sim;
+  ASSERT_TRUE(sim.ok());
+  sim.CreateRole("member");
+  // limit = max(5, floor(0.05 × 60)) = 5; 12 leavers spread over ~2 s, settle 5 s.
+  TestDaemon d(DaemonFor(sim, "\n[policy]\nguard_max_destructive = 5\nguard_settle_ms = 5000\n"));
+  ASSERT_TRUE(d.Start()) << d.Output();
+  for (int o = 0; o < kOrgs; ++o) {
+    ASSERT_TRUE(Send(d, {"org-" + Org(o), "organization.upserted",
+                         {{"external_id", Org(o)}, {"name", Org(o)}, {"display_name", "Org " + Org(o)}}, Ts(o + 1)}));
+  }
+  std::vector<Ev> users;
+  for (int i = 0; i < kSmall; ++i) users.push_back(Upsert(i));
+  ASSERT_NO_FATAL_FAILURE(PostParallel(d, users));
+  Json st = WaitConverged(d, std::chrono::seconds(60));
+  ASSERT_EQ(st["guard"]["limit"], 5) << st["guard"].dump();
+
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(Send(d, Leave(i)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));  // longer than the 100 ms batch delay
+  }
+  st = WaitTrippedAndHeld(d, 12);
+  ASSERT_TRUE(st["guard"]["tripped"].get<bool>()) << st["guard"].dump();
+  EXPECT_EQ(CountBlocked(Normalize(sim.State()), 0, kSmall), 0) << "no block was sent before the guard tripped";
+  EXPECT_EQ(sim.Requests("PATCH /api/v2/users/{id}"), 0);
+}
+
 }  // namespace
 }  // namespace tenantsync::testing::reconcile

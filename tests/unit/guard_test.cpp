@@ -106,6 +106,19 @@ TEST_F(GuardTest, ABurstOfDestructiveEventsTripsBeforeAnyIsSent) {
   EXPECT_EQ(Check(g, "user:a"), Guard::Decision::kHold);
 }
 
+TEST_F(GuardTest, DestructiveEventsArrivingWithinTheSettleTimeAreOneBurst) {
+  options_.settle_ms = 2000;
+  Guard g(*store_, clock_, options_);
+  ASSERT_TRUE(g.Anticipate(2).ok());
+  clock_.Advance(std::chrono::milliseconds(2500));  // the first two have settled: a new burst
+  ASSERT_TRUE(g.Anticipate(2).ok());
+  EXPECT_FALSE(g.tripped()) << "two, then two more 2.5 s later, each fit the limit of three";
+  clock_.Advance(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(g.Anticipate(2).ok());
+  EXPECT_TRUE(g.tripped()) << "two and two within 1.5 s are one burst of four";
+  EXPECT_EQ(Check(g, "user:a"), Guard::Decision::kHold);
+}
+
 TEST_F(GuardTest, FractionOfManagedUsersRaisesTheLimit) {
   // 100 managed users × 0.05 = 5 > max_destructive 3.
   {
