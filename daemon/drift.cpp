@@ -1,9 +1,11 @@
 #include "daemon/drift.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <set>
 #include <vector>
 
@@ -35,27 +37,28 @@ struct UserComparison {
 };
 
 // Compares the fields tenantsync owns in `known` (what it last wrote) with an Auth0 user record.
-UserComparison CompareUser(const Json& known, const Json& have) {
+// `fixed` is only built with `want_fixed` (the common no-difference case copies nothing).
+UserComparison CompareUser(const Json& known, const Json& have, bool want_fixed) {
   UserComparison out;
-  out.fixed = known;
-  auto differ = [&](const std::string& field, const Json& a, const Json& expected) {
+  if (want_fixed) out.fixed = known;
+  // Records a difference and, when wanted, Auth0's value at `path` in `fixed`.
+  auto differ = [&](const std::string& field, const Json& a, const Json& expected, const char* md = nullptr,
+                    const std::string& key = "") {
     out.differences.push_back(Json::array({field, a, expected}));
+    if (!want_fixed) return;
+    Json& parent = md != nullptr ? out.fixed[md] : out.fixed;
+    const std::string& k = md != nullptr ? key : field;
+    if (a.is_null()) parent.erase(k);
+    else parent[k] = a;
   };
   for (auto f : kUserFields) {
     if (!known.contains(f)) continue;
     const Json& a = Field(have, f);
-    if (a != known[f]) {
-      differ(f, a, known[f]);
-      if (a.is_null()) out.fixed.erase(f);
-      else out.fixed[f] = a;
-    }
+    if (a != known[f]) differ(f, a, known[f]);
   }
   if (known.contains("blocked")) {
-    bool a = Truthy(Field(have, "blocked"));
-    if (Json(a) != known["blocked"]) {
-      differ("blocked", a, known["blocked"]);
-      out.fixed["blocked"] = a;
-    }
+    Json a = Truthy(Field(have, "blocked"));
+    if (a != known["blocked"]) differ("blocked", a, known["blocked"]);
   }
   for (auto md : {"app_metadata", "user_metadata"}) {
     const Json& known_md = Field(known, md);
@@ -63,11 +66,7 @@ UserComparison CompareUser(const Json& known, const Json& have) {
     const Json& have_md = Field(have, md);
     for (auto& [k, v] : known_md.items()) {
       const Json& a = Field(have_md, k);
-      if (a != v) {
-        differ(std::string(md) + "." + k, a, v);
-        if (a.is_null()) out.fixed[md].erase(k);
-        else out.fixed[md][k] = a;
-      }
+      if (a != v) differ(std::string(md) + "." + k, a, v, md, k);
     }
   }
   return out;
@@ -95,7 +94,11 @@ Json Drift::Last() {
 Result<Json> Drift::Run(bool correct) {
   std::lock_guard<std::mutex> run_lock(run_mu_);
   try {
-    return RunLocked(correct);
+    auto report = RunLocked(correct);
+    // The pass built and freed a snapshot of every managed object: hand the pages back to the
+    // system instead of keeping the peak resident until the next pass.
+    malloc_trim(0);
+    return report;
   } catch (const std::exception& e) {
     // A record of an unexpected shape (nlohmann::json type_error): nothing was corrected.
     return Status::Invalid(std::string("drift: unexpected data from Auth0 or storage: ") + e.what());
@@ -115,20 +118,21 @@ Result<Json> Drift::RunLocked(bool correct) {
   {
     auto txn = store_.BeginState();
     if (!txn.ok()) return txn.status();
-    auto o = (*txn)->AllEntities("org");
+    auto o = (*txn)->ManagedEntities("org");
     if (!o.ok()) return o.status();
     for (auto& row : *o) {
-      if (!row.auth0_id || Truthy(Field(row.known, "deleted"))) continue;
+      if (Truthy(Field(row.known, "deleted"))) continue;
       auto m = (*txn)->KnownMembers(row.external_id);
       if (!m.ok()) return m.status();
-      orgs.push_back({row, *m});
+      orgs.push_back({std::move(row), std::move(m).value()});
     }
-    auto u = (*txn)->AllEntities("user");
+    auto u = (*txn)->ManagedEntities("user");
     if (!u.ok()) return u.status();
+    users.reserve(u->size());
     for (auto& row : *u) {
-      if (!row.auth0_id || Truthy(Field(row.known, "deleted"))) continue;
+      if (Truthy(Field(row.known, "deleted"))) continue;
       user_auth0[row.external_id] = *row.auth0_id;
-      users.push_back(row);
+      users.push_back(std::move(row));
     }
     auto cb = (*txn)->GetSetting("callbacks_managed");
     if (!cb.ok()) return cb.status();
@@ -284,7 +288,18 @@ Result<Json> Drift::RunLocked(bool correct) {
   }
 
   // ---- Users ----------------------------------------------------------------------------------
-  std::map<std::string, Json> read;  // Auth0 user id -> its record from search or the export
+  // Records are compared as they arrive and dropped, so memory stays at the snapshot's size.
+  std::unordered_map<std::string, size_t> user_index;  // Auth0 id -> index in `users`
+  user_index.reserve(users.size());
+  for (size_t i = 0; i < users.size(); ++i) user_index.emplace(*users[i].auth0_id, i);
+  std::vector<bool> matched(users.size(), false);  // seen in a batched read with no difference
+  auto visit = [&](Json&& u) {
+    const Json& id = Field(u, "user_id");
+    if (!id.is_string()) return;
+    auto it = user_index.find(id.get_ref<const std::string&>());
+    if (it == user_index.end()) return;  // not managed by tenantsync
+    matched[it->second] = CompareUser(users[it->second].known, u, /*want_fixed=*/false).differences.empty();
+  };
   if (!users.empty()) {
     std::vector<std::string> fields = {"user_id", "blocked", "app_metadata", "user_metadata"};
     fields.insert(fields.end(), std::begin(kUserFields), std::end(kUserFields));
@@ -297,14 +312,8 @@ Result<Json> Drift::RunLocked(bool correct) {
       eo.fields = fields;
       eo.poll_interval = options_.export_poll_interval;
       eo.timeout = options_.export_timeout;
-      auto exported = client_.ExportUsers(eo);
+      auto exported = client_.ExportUsers(eo, visit);
       if (!exported.ok()) return exported.status();
-      for (auto& u : exported->users) {
-        if (!u.contains("user_id") || !u["user_id"].is_string()) continue;
-        // The key first: Json's by-value operator= would move `u` before the key is read.
-        std::string id = u["user_id"].get<std::string>();
-        read[id] = std::move(u);
-      }
     } else {
       users_read_by = "search";
       std::string field_list;
@@ -318,19 +327,14 @@ Result<Json> Drift::RunLocked(bool correct) {
         q += ")";
         auto found = client_.SearchUsers(q, field_list);
         if (!found.ok()) return found.status();
-        for (auto& u : found->users) {
-          if (!u.contains("user_id") || !u["user_id"].is_string()) continue;
-        // The key first: Json's by-value operator= would move `u` before the key is read.
-        std::string id = u["user_id"].get<std::string>();
-        read[id] = std::move(u);
-        }
+        for (auto& u : found->users) visit(std::move(u));
       }
     }
   }
-  for (auto& user : users) {
+  for (size_t i = 0; i < users.size(); ++i) {
+    if (matched[i]) continue;
+    const EntityRow& user = users[i];
     const std::string key = UserKey(user.external_id);
-    auto listed = read.find(*user.auth0_id);
-    if (listed != read.end() && CompareUser(user.known, listed->second).differences.empty()) continue;
     // Missing from, or different in, a lagging read: the immediately consistent read decides.
     ++confirm_reads;
     auto got = client_.GetUser(*user.auth0_id);
@@ -340,12 +344,12 @@ Result<Json> Drift::RunLocked(bool correct) {
       user_gone.insert(user.external_id);
       continue;
     }
-    UserComparison cmp = CompareUser(user.known, *got);
+    UserComparison cmp = CompareUser(user.known, *got, /*want_fixed=*/true);
     if (cmp.differences.empty()) continue;
     for (auto& d : cmp.differences) diff(key, d[0].get<std::string>(), d[1], d[2]);
     user_known[user.external_id] = std::move(cmp.fixed);
   }
-  read.clear();
+  user_index.clear();
 
   // ---- Corrections ----------------------------------------------------------------------------
   const int64_t now = clock_.NowUnixMillis();

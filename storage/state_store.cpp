@@ -242,6 +242,28 @@ Result<std::vector<EntityRow>> StateTxn::AllEntities(const std::string& kind) {
   }
 }
 
+Result<std::vector<EntityRow>> StateTxn::ManagedEntities(const std::string& kind) {
+  try {
+    SQLite::Statement q(db_, "SELECT external_id, known, auth0_id FROM entities "
+                             "WHERE kind = ? AND auth0_id IS NOT NULL ORDER BY external_id");
+    q.bind(1, kind);
+    std::vector<EntityRow> out;
+    while (q.executeStep()) {
+      EntityRow r;
+      r.kind = kind;
+      r.exists = true;
+      r.external_id = q.getColumn(0).getString();
+      r.desired = nullptr;  // not read
+      r.known = ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
+      r.auth0_id = q.getColumn(2).getString();
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Fail(e, "listing managed " + kind);
+  }
+}
+
 Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, bool reset_attempts) {
   try {
     SQLite::Statement q(db_,

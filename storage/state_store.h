@@ -102,8 +102,11 @@ class StateTxn {
                         const std::optional<nlohmann::json>& roles);
   // Forgets every known membership of a user (after Auth0 deleted the user with them).
   Status ForgetKnownMemberships(const std::string& user_external_id);
-  // External ids of every organization that is not deleted in desired state, with its desired JSON.
+  // Every entity of `kind` (ordered by external id) with its desired and known JSON.
   Result<std::vector<EntityRow>> AllEntities(const std::string& kind);
+  // Only the entities of `kind` with an Auth0 id (created or adopted), without desired state: the
+  // drift reader's snapshot, kept small for tenants of many thousand users.
+  Result<std::vector<EntityRow>> ManagedEntities(const std::string& kind);
 
   // `reset_attempts`: an operator's retry starts the backoff and dead-letter count afresh.
   Status MarkDirty(const std::string& entity, int64_t not_before_ms = 0, bool reset_attempts = false);

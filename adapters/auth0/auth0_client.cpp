@@ -457,7 +457,8 @@ Result<UserSearchResult> Auth0Client::SearchUsers(std::string_view query, std::s
   return out;
 }
 
-Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo) {
+Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
+                                            const std::function<void(Json&&)>& visit) {
   static constexpr char kCreate[] = "POST /api/v2/jobs/users-exports";
   static constexpr char kStatus[] = "GET /api/v2/jobs/{id}";
   Json body = {{"format", "json"}};
@@ -509,6 +510,8 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo) {
   }
   out.bytes = static_cast<int64_t>(file.body.size());
   auto text = Gunzip(file.body);
+  file.body.clear();
+  file.body.shrink_to_fit();
   if (!text.ok()) return text.status();
   size_t line_no = 0;
   size_t pos = 0;
@@ -525,7 +528,8 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo) {
       return Status::Invalid("users export file: line " + std::to_string(line_no) +
                              " is not a JSON object");
     }
-    out.users.push_back(std::move(u));
+    ++out.users;
+    visit(std::move(u));
   }
   return out;
 }

@@ -68,7 +68,7 @@ struct UserSearchResult {
 
 // What one users export job produced (ExportUsers).
 struct UserExport {
-  std::vector<Json> users;     // one object per exported user, with the requested fields
+  int64_t users = 0;           // records handed to the visitor
   std::string job_id;
   int64_t status_polls = 0;    // GET /api/v2/jobs/{id} requests made
   int64_t bytes = 0;           // size of the downloaded file (compressed)
@@ -140,10 +140,12 @@ class Auth0Client {
   // Every user (of options.connection_id) through one users export job: POST
   // /api/v2/jobs/users-exports (format json), GET /api/v2/jobs/{id} every poll_interval until
   // "completed", then the file at the job's `location` (fetched without credentials, gzip
-  // decompressed, one JSON object per line). Errors: the job "failed" -> kPermanent with Auth0's
+  // decompressed, one JSON object per line), each record handed to `visit` as it is parsed (so a
+  // large tenant is never held as JSON all at once). Errors: the job "failed" -> kPermanent with Auth0's
   // summary; not completed within `timeout` -> kRetryable; an unreadable file -> kInvalid.
   // Exports read a snapshot and may trail the newest writes by the job's duration.
-  Result<UserExport> ExportUsers(const UserExportOptions& options);
+  Result<UserExport> ExportUsers(const UserExportOptions& options,
+                                 const std::function<void(Json&&)>& visit);
 
   // ---- Organizations -----------------------------------------------------------------------
   // POST /api/v2/organizations. Not idempotent: kConflict when the name is taken.

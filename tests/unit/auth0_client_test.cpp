@@ -603,11 +603,13 @@ TEST(Auth0ClientTest, ExportUsersPollsTheJobAndReadsTheGzippedFile) {
   eo.connection_id = "con_1";
   eo.fields = {"user_id", "email", "app_metadata", "blocked"};
   eo.poll_interval = 3s;
-  auto r = h.client->ExportUsers(eo);
+  std::vector<Json> users;
+  auto r = h.client->ExportUsers(eo, [&](Json&& u) { users.push_back(std::move(u)); });
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ASSERT_EQ(r->users.size(), 2u);
-  EXPECT_EQ(r->users[0]["app_metadata"]["k"], 1);
-  EXPECT_EQ(r->users[1]["blocked"], true);
+  EXPECT_EQ(r->users, 2);
+  ASSERT_EQ(users.size(), 2u);
+  EXPECT_EQ(users[0]["app_metadata"]["k"], 1);
+  EXPECT_EQ(users[1]["blocked"], true);
   EXPECT_EQ(r->status_polls, 3);
   EXPECT_EQ(script.created["format"], "json");
   EXPECT_EQ(script.created["connection_id"], "con_1");
@@ -623,7 +625,7 @@ TEST(Auth0ClientTest, ExportUsersFailedJobIsPermanent) {
   ExportScript script;
   script.final_status = "failed";
   Harness h(script.Handler());
-  auto r = h.client->ExportUsers({});
+  auto r = h.client->ExportUsers({}, [](Json&&) {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), StatusKind::kPermanent);
   EXPECT_THAT(r.status().message(), HasSubstr("job_X1"));
@@ -636,7 +638,7 @@ TEST(Auth0ClientTest, ExportUsersGivesUpAfterTheTimeout) {
   UserExportOptions eo;
   eo.poll_interval = 1s;
   eo.timeout = 30s;
-  auto r = h.client->ExportUsers(eo);
+  auto r = h.client->ExportUsers(eo, [](Json&&) {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), StatusKind::kRetryable);
   EXPECT_LE(script.polls, 31);
@@ -647,7 +649,7 @@ TEST(Auth0ClientTest, ExportUsersCorruptFileIsInvalidAndUrlSignatureNeverShown) 
   script.file = Gzip("{\"user_id\":\"auth0|1\"}\n").substr(0, 12);  // truncated
   Harness h(script.Handler());
   h.transport->fetch_handler_ = [&](const std::string&) { return Answer(200, script.file); };
-  auto r = h.client->ExportUsers({});
+  auto r = h.client->ExportUsers({}, [](Json&&) {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), StatusKind::kInvalid);
   EXPECT_THAT(r.status().message(), Not(HasSubstr("secret-signature")));
@@ -660,10 +662,10 @@ TEST(Auth0ClientTest, ExportUsersRetriesTheDownload) {
   h.transport->fetch_handler_ = [&](const std::string&) {
     return ++calls < 3 ? Answer(503, "busy") : Answer(200, script.file);
   };
-  auto r = h.client->ExportUsers({});
+  auto r = h.client->ExportUsers({}, [](Json&&) {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(calls, 3);
-  EXPECT_EQ(r->users.size(), 2u);
+  EXPECT_EQ(r->users, 2);
 }
 
 // ---- Batching --------------------------------------------------------------------------------
