@@ -1,11 +1,12 @@
 #include "adapters/auth0/auth0_client.h"
 
 #include <spdlog/spdlog.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+
+#include "common/gzip.h"
 
 namespace tenantsync {
 namespace {
@@ -41,33 +42,6 @@ std::string Enc(std::string_view s) { return PercentEncode(s); }
 thread_local bool tl_background = false;
 // Management API requests sent by the calling thread (BackgroundScope::requests()).
 thread_local int64_t tl_requests = 0;
-
-// Export files are gzip-compressed; a plain body (a proxy that decompressed it) passes through.
-Result<std::string> Gunzip(const std::string& in) {
-  if (in.size() < 2 || static_cast<unsigned char>(in[0]) != 0x1f ||
-      static_cast<unsigned char>(in[1]) != 0x8b) {
-    return in;
-  }
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return Status::Invalid("gzip: cannot initialise");
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  std::string out;
-  char buf[1 << 16];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof(buf);
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof(buf) - z.avail_out);
-    // Concatenated gzip members (allowed by RFC 1952) continue after a stream end.
-    if (rc == Z_STREAM_END && z.avail_in > 0) rc = inflateReset(&z);
-    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;  // truncated input: reported below
-  }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) return Status::Invalid("export file: corrupt or truncated gzip data");
-  return out;
-}
 
 }  // namespace
 
@@ -509,10 +483,11 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
     if (!Nap(Backoff(retries))) return Status::Retryable("shutting down");
   }
   out.bytes = static_cast<int64_t>(file.body.size());
-  auto text = Gunzip(file.body);
+  // Gzip as Auth0 stores it; a plain body (a proxy that decompressed it) passes through.
+  Result<std::string> text = LooksGzipped(file.body) ? GzipDecompress(file.body) : Result<std::string>(file.body);
   file.body.clear();
   file.body.shrink_to_fit();
-  if (!text.ok()) return text.status();
+  if (!text.ok()) return Status::Invalid("users export file: " + text.status().message());
   size_t line_no = 0;
   size_t pos = 0;
   const std::string& t = text.value();

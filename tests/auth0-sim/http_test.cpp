@@ -2,13 +2,13 @@
 // /__sim/ control endpoints. Each test starts its own simulator on an ephemeral port.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
+#include "common/gzip.h"
 #include "tests/support/subprocess.h"
 
 namespace tenantsync::testing {
@@ -21,22 +21,9 @@ constexpr const char* kDomain = "sim.test";
 constexpr const char* kDb = "Username-Password-Authentication";
 
 std::string Gunzip(const std::string& gz) {
-  z_stream zs{};
-  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
-  zs.avail_in = static_cast<uInt>(gz.size());
-  std::string out;
-  char buf[4096];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof(buf);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof(buf) - zs.avail_out);
-  }
-  inflateEnd(&zs);
-  EXPECT_EQ(rc, Z_STREAM_END) << "not a complete gzip stream";
-  return out;
+  auto text = GzipDecompress(gz);
+  EXPECT_TRUE(text.ok()) << text.status().ToString();
+  return text.ok() ? *text : std::string();
 }
 
 std::vector<std::string> Lines(const std::string& text) {

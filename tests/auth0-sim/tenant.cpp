@@ -1,7 +1,6 @@
 #include "tests/auth0-sim/tenant.h"
 
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -11,6 +10,7 @@
 #include <variant>
 
 #include "common/crypto.h"
+#include "common/gzip.h"
 #include "tests/auth0-sim/handlers.h"
 
 namespace tenantsync::sim {
@@ -2183,28 +2183,6 @@ std::string CsvCell(const Json* v) {
   return quoted + "\"";
 }
 
-// gzip (RFC 1952) of `data`.
-std::string Gzip(std::string_view data) {
-  z_stream zs{};
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
-    throw std::runtime_error("deflateInit2 failed");
-  }
-  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    if (zs.total_out == out.size()) out.resize(out.size() * 2);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + zs.total_out);
-    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
-    rc = deflate(&zs, Z_FINISH);
-  }
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate failed");
-  return out;
-}
 
 }  // namespace
 
@@ -2434,7 +2412,9 @@ ApiResponse Tenant::ExportJob(const Json& body) {
   job.status_doc["status"] = "completed";
   job.ready_at_ms = NowMs() + export_delay_ms_;
   job.file_name = id + "." + format + ".gz";
-  job.file = std::make_shared<const std::string>(Gzip(content));
+  auto gz = GzipCompress(content);
+  if (!gz.ok()) return MakeError(500, gz.status().message());
+  job.file = std::make_shared<const std::string>(std::move(gz).value());
   jobs_[id] = std::move(job);
   return JsonResponse(200, doc);
 }

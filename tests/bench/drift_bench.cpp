@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "adapters/signature/signature.h"
+#include "tests/bench/bench_support.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
 #include "tests/support/subprocess.h"
@@ -60,6 +61,7 @@ namespace {
 
 using namespace tenantsync;
 using namespace tenantsync::testing;
+using namespace tenantsync::bench;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -71,9 +73,6 @@ const std::vector<std::string> kRoles = {"member", "manager", "admin"};
 constexpr double kTargetRatio = 1.1;
 constexpr double kTargetPeakMb = 150.0;
 
-double Since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -104,14 +103,6 @@ struct Workload {
   std::vector<Event> events;  // arrival order: organizations first, then users
 };
 
-std::string Rfc3339(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Deterministic: no randomness is needed for a tenant without differences.
 Workload MakeWorkload(int n_orgs, int n_users) {
@@ -414,29 +405,7 @@ SeedCheck CheckSeeded(const Json& state, const Workload& w) {
 
 // ---- Daemon -------------------------------------------------------------------------------------
 
-int64_t VmHwmKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtoll(line.c_str() + 6, nullptr, 10);
-  }
-  return 0;
-}
 
-// User+system CPU seconds used so far by process `pid` (/proc/PID/stat fields 14 and 15).
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 // Posts every event, signed (signed just before sending, so a slow delivery never outlives the
 // signature tolerance), over `connections` keep-alive connections; each event goes to one
@@ -485,13 +454,6 @@ int64_t Count(const Json& status, const char* section, const char* key) {
   return v.is_number_integer() ? v.get<int64_t>() : -1;
 }
 
-bool Converged(const Json& s) {
-  if (!s.is_object() || !s.contains("events") || !s.contains("mutations")) return false;
-  return s["events"].value("pending", int64_t{1}) == 0 &&
-         s.value("entities_to_reconcile", int64_t{1}) == 0 &&
-         s["mutations"].value("pending", int64_t{1}) == 0 &&
-         s["mutations"].value("in_flight", int64_t{1}) == 0;
-}
 
 // Polls /v1/status every 250 ms until converged twice in a row or `timeout_s` passes; prints a
 // progress line every 10 s. Returns the last status; *ok tells whether it converged.
@@ -537,20 +499,6 @@ Json WaitConverged(TestDaemon& daemon, TestHttpClient& sim, double timeout_s, co
   return status;
 }
 
-std::string FindBuildDir(const std::string& flag) {
-  namespace fs = std::filesystem;
-  if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("TENANTSYNC_BUILD_DIR"); env != nullptr && *env != '\0')
-    return env;
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return ".";
-  for (fs::path dir : {exe.parent_path().parent_path(), exe.parent_path()}) {
-    if (fs::exists(dir / "tenantsync", ec) && fs::exists(dir / "auth0-sim", ec))
-      return dir.string();
-  }
-  return exe.parent_path().parent_path().string();
-}
 
 const char* Verdict(bool ok) { return ok ? "PASS" : "MISS"; }
 

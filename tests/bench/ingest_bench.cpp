@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "adapters/signature/signature.h"
+#include "tests/bench/bench_support.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
 
@@ -43,6 +44,7 @@ namespace {
 
 using namespace tenantsync;
 using namespace tenantsync::testing;
+using tenantsync::bench::ProcessCpuSeconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr double kTargetRatio = 0.6;
@@ -105,21 +107,6 @@ std::vector<Delivery> PresignPool(const SignatureOptions& signing, const std::st
     pool.push_back(std::move(d));
   }
   return pool;
-}
-
-// User+system CPU seconds used so far by process `pid` (/proc/PID/stat fields 14 and 15).
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = stat.rfind(')');  // the command name may contain spaces
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double Percentile(const std::vector<float>& sorted_us, double p) {

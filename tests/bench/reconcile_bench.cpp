@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "adapters/signature/signature.h"
+#include "tests/bench/bench_support.h"
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
 #include "tests/support/subprocess.h"
@@ -58,6 +59,7 @@ namespace {
 
 using namespace tenantsync;
 using namespace tenantsync::testing;
+using namespace tenantsync::bench;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -68,7 +70,6 @@ constexpr const char* kClientSecret = "bench-client-secret-0123456789abcdef";
 const std::vector<std::string> kRoles = {"member", "manager", "admin"};
 constexpr double kTargetRatio = 1.15;
 
-double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // ---- Workload -----------------------------------------------------------------------------------
 
@@ -102,14 +103,6 @@ struct Workload {
   int leavers = 0, resets = 0;
 };
 
-std::string Rfc3339(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 Workload MakeWorkload(int n_orgs, int n_users, int n_leavers, int n_resets, uint64_t seed) {
   Workload w;
@@ -461,29 +454,7 @@ struct RunFigures {
   std::string note;
 };
 
-// User+system CPU seconds used so far by process `pid` (/proc/PID/stat fields 14 and 15).
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
-int64_t VmHwmKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtoll(line.c_str() + 6, nullptr, 10);
-  }
-  return 0;
-}
 
 // Posts every event, signed, over `connections` keep-alive connections; each event goes to one
 // connection in arrival order (a shared cursor). Retries a delivery up to 5 times on no answer
@@ -525,11 +496,6 @@ void SendAll(const Workload& w, int port, const SignatureOptions& signing, int c
   *errors = bad.load();
 }
 
-bool Converged(const Json& s) {
-  if (!s.is_object() || !s.contains("events") || !s.contains("mutations")) return false;
-  return s["events"].value("pending", int64_t{1}) == 0 && s.value("entities_to_reconcile", int64_t{1}) == 0 &&
-         s["mutations"].value("pending", int64_t{1}) == 0 && s["mutations"].value("in_flight", int64_t{1}) == 0;
-}
 
 RunFigures RunOurs(const Workload& w, const Sim& sim, int burst, int max_in_flight, const std::string& auth0_toml,
                    int senders, double timeout_s) {
@@ -799,18 +765,6 @@ RunFigures RunNaive(const Workload& w, const Sim& sim, int workers, double timeo
 
 // ---- Output -------------------------------------------------------------------------------------
 
-std::string FindBuildDir(const std::string& flag) {
-  namespace fs = std::filesystem;
-  if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("TENANTSYNC_BUILD_DIR"); env != nullptr && *env != '\0') return env;
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return ".";
-  for (fs::path dir : {exe.parent_path().parent_path(), exe.parent_path()}) {
-    if (fs::exists(dir / "tenantsync", ec) && fs::exists(dir / "auth0-sim", ec)) return dir.string();
-  }
-  return exe.parent_path().parent_path().string();
-}
 
 void PrintBound(const char* title, const LowerBound& lb, double rate, int burst) {
   std::printf("%s\n", title);

@@ -4,13 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <zlib.h>
-
 #include <atomic>
 #include <deque>
 #include <functional>
 #include <set>
 #include <thread>
+
+#include "common/gzip.h"
 
 namespace tenantsync {
 namespace {
@@ -549,19 +549,9 @@ TEST(Auth0ClientTest, MembersWithRolesBeyondOffsetReachUseCheckpoints) {
 // ---- Users export job ------------------------------------------------------------------------
 
 std::string Gzip(const std::string& text) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                         Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(deflateBound(&z, static_cast<uLong>(text.size())) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  z.avail_in = static_cast<uInt>(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
+  auto gz = GzipCompress(text);
+  EXPECT_TRUE(gz.ok());
+  return gz.ok() ? *gz : std::string();
 }
 
 // Serves a users export job that stays pending for `pending_polls` status reads.

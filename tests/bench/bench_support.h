@@ -1,0 +1,85 @@
+// Helpers shared by the end-to-end benchmarks (bench-reconcile, bench-drift): timing, process
+// figures from /proc, locating the built binaries, and reading the daemon's status. Header-only.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace tenantsync::bench {
+
+// Seconds since `t0` on the steady clock.
+inline double Since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// RFC 3339 UTC time of a Unix timestamp.
+inline std::string Rfc3339(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// User+system CPU seconds used so far by process `pid` (/proc/PID/stat fields 14 and 15).
+inline double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Peak resident memory (VmHWM) of process `pid` in KiB; 0 when unreadable.
+inline int64_t VmHwmKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtoll(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+// The build directory holding tenantsync and auth0-sim: --build-dir, $TENANTSYNC_BUILD_DIR, or
+// found next to this executable.
+inline std::string FindBuildDir(const std::string& flag) {
+  namespace fs = std::filesystem;
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("TENANTSYNC_BUILD_DIR"); env != nullptr && *env != '\0')
+    return env;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return ".";
+  for (fs::path dir : {exe.parent_path().parent_path(), exe.parent_path()}) {
+    if (fs::exists(dir / "tenantsync", ec) && fs::exists(dir / "auth0-sim", ec))
+      return dir.string();
+  }
+  return exe.parent_path().parent_path().string();
+}
+
+// Whether /v1/status says nothing is left to do (no pending event, dirty entity or mutation).
+inline bool Converged(const nlohmann::json& s) {
+  if (!s.is_object() || !s.contains("events") || !s.contains("mutations")) return false;
+  return s["events"].value("pending", int64_t{1}) == 0 &&
+         s.value("entities_to_reconcile", int64_t{1}) == 0 &&
+         s["mutations"].value("pending", int64_t{1}) == 0 &&
+         s["mutations"].value("in_flight", int64_t{1}) == 0;
+}
+
+}  // namespace tenantsync::bench
