@@ -97,9 +97,8 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
 
   switch (event.type) {
     case EventType::kOrganizationUpserted:
-      if (!entity.desired.contains("name") && !data.contains("name")) {
-        return Status::Invalid("data.name: required the first time an organization is seen");
-      }
+      // Without a name yet (a partial update overtook the first full one) the fields are kept and
+      // the organization waits: the writer creates it once an event brings the name.
       set("deleted", false);
       copy({"name", "display_name", "branding", "connections", "callback_urls"});
       set_metadata("metadata");
@@ -108,9 +107,7 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
       set("deleted", true);
       break;
     case EventType::kUserUpserted:
-      if (!entity.desired.contains("email") && !data.contains("email")) {
-        return Status::Invalid("data.email: required the first time a user is seen");
-      }
+      // Likewise a user without an email yet is kept and created once an event brings one.
       set("deleted", false);
       copy({"email", "email_verified", "name", "given_name", "family_name", "nickname", "picture"});
       set_metadata("app_metadata");

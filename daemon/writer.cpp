@@ -546,6 +546,11 @@ Writer::Outcome Writer::ReconcileOrg(const DirtyItem& item, const std::string& e
   fields["metadata"] = view.contains("metadata") ? view["metadata"] : Json::object();
 
   if (!org.auth0_id) {
+    if (!fields.contains("name") || !fields["name"].is_string()) {
+      // A partial update arrived before the event that names it: wait for that one.
+      spdlog::info("entity={} waits for an event with its name before it is created", key);
+      return Outcome::kDone;
+    }
     Step step{key, "create_organization", fields, EventsBehind(org.desired, {}, nullptr)};
     EventsBehind(org.desired, {}, &step.first_received_ms);
     std::string id, how = "created";
@@ -748,7 +753,11 @@ Writer::Outcome Writer::ReconcileUser(const DirtyItem& item, const std::string& 
   Json user_md = view.contains("user_metadata") ? view["user_metadata"] : Json::object();
 
   if (!user.auth0_id) {
-    if (!fields.contains("email") || !fields["email"].is_string()) return Outcome::kDone;  // refused at apply time
+    if (!fields.contains("email") || !fields["email"].is_string()) {
+      // A partial update arrived before the event that brings the email: wait for that one.
+      spdlog::info("entity={} waits for an event with its email before it is created", key);
+      return Outcome::kDone;
+    }
     const std::string email = fields["email"].get<std::string>();
     Json request = fields;
     for (auto it = request.begin(); it != request.end();) {

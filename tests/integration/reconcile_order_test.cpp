@@ -13,8 +13,8 @@ namespace {
 // A stream where later events change, merge into and delete what earlier ones set. Every event
 // has its own timestamp (the order at the source). One-shot commands are left out: a command
 // for a user not yet known is reported dead by design, so their outcome depends on arrival.
-// Every upsert carries the name / email: a first-seen upsert without them is refused by design
-// (SPEC §5), so a partial update overtaking the creation would fail rather than wait.
+// Later upserts are partial (no organization name, no user email): when one overtakes the first,
+// full upsert, its fields are kept and the entity waits for the name / email before it is created.
 std::vector<Ev> Stream() {
   std::vector<Ev> s;
   int t = 0;
@@ -31,9 +31,9 @@ std::vector<Ev> Stream() {
                           {"name", "User " + std::to_string(u)}, {"app_metadata", {{"a", 1}, {"b", 2}}},
                           {"organizations", {{{"external_id", "org" + std::to_string(u % 3)}, {"roles", {"member"}}}}}});
   }
-  add("organization.upserted", {{"external_id", "org1"}, {"name", "org1"}, {"metadata", {{"drop", nullptr}, {"k", "v1"}}},
+  add("organization.upserted", {{"external_id", "org1"}, {"metadata", {{"drop", nullptr}, {"k", "v1"}}},
                                 {"connections", {{{"name", kConnection}, {"show_as_button", false}}}}});
-  add("user.upserted", {{"external_id", "e1"}, {"email", "user1@example.com"}, {"name", "User One"}, {"app_metadata", {{"b", nullptr}, {"c", "3"}}},
+  add("user.upserted", {{"external_id", "e1"}, {"name", "User One"}, {"app_metadata", {{"b", nullptr}, {"c", "3"}}},
                         {"organizations", {{{"external_id", "org0"}, {"roles", {"admin", "member"}}},
                                            {{"external_id", "org2"}, {"roles", Json::array()}}}}});
   add("user.blocked", {{"external_id", "e2"}});
@@ -42,10 +42,10 @@ std::vector<Ev> Stream() {
   add("user.left", {{"external_id", "e5"}});
   add("user.returned", {{"external_id", "e5"}});
   add("organization.deleted", {{"external_id", "org2"}});
-  add("user.upserted", {{"external_id", "e6"}, {"email", "user6@example.com"}, {"user_metadata", {{"pref", "x"}}}, {"nickname", "six"}});
+  add("user.upserted", {{"external_id", "e6"}, {"user_metadata", {{"pref", "x"}}}, {"nickname", "six"}});
   add("user.blocked", {{"external_id", "e7"}});
   add("user.unblocked", {{"external_id", "e7"}});
-  add("organization.upserted", {{"external_id", "org0"}, {"name", "org0"}, {"display_name", "Org Zero"}});
+  add("organization.upserted", {{"external_id", "org0"}, {"display_name", "Org Zero"}});
   return s;
 }
 
@@ -103,6 +103,8 @@ TEST(ReconcileOrder, InOrderShuffledAndDuplicatedConverge) {
   EXPECT_EQ(in_order["users"]["user3@example.com"]["blocked"], true);
   EXPECT_EQ(in_order["users"]["user5@example.com"]["blocked"], false);
   EXPECT_EQ(in_order["users"]["user7@example.com"]["blocked"], false);
+  EXPECT_EQ(in_order["users"]["user1@example.com"]["name"], "User One");
+  EXPECT_EQ(in_order["users"]["user6@example.com"]["nickname"], "six");
 
   EXPECT_EQ(shuffled_state, in_order) << "shuffled:\n" << shuffled_state.dump(1) << "\nin order:\n" << in_order.dump(1);
   EXPECT_EQ(duplicated_state, in_order) << "duplicated:\n" << duplicated_state.dump(1);
