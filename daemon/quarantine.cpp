@@ -8,7 +8,10 @@ Quarantine::Quarantine(Clock& clock, QuarantineOptions options, Auth0Observer* n
     : clock_(clock), options_(options), next_(next) {}
 
 void Quarantine::Prune(Clock::MonoTime now) {
-  while (!window_.empty() && now - window_.front().at > std::chrono::seconds(options_.window_seconds)) window_.pop_front();
+  while (!window_.empty() && now - window_.front().at > std::chrono::seconds(options_.window_seconds)) {
+    failures_ -= window_.front().failed ? 1 : 0;
+    window_.pop_front();
+  }
 }
 
 void Quarantine::OnRequest(std::string_view endpoint_template, int status, double seconds) {
@@ -21,20 +24,21 @@ void Quarantine::OnRequest(std::string_view endpoint_template, int status, doubl
     spdlog::warn("quarantine lifted: Auth0 answered {} {}", status, std::string(endpoint_template));
     active_ = false;
     window_.clear();
+    failures_ = 0;
     return;
   }
-  window_.push_back({now, failed, std::to_string(status) + " " + std::string(endpoint_template)});
+  // Only failures need their endpoint (for the reason); successes stay cheap at high rates.
+  window_.push_back({now, failed, failed ? std::to_string(status) + " " + std::string(endpoint_template) : std::string()});
+  failures_ += failed ? 1 : 0;
   Prune(now);
   if (active_) return;
-  size_t failures = 0;
-  std::map<std::string, int> kinds;
-  for (auto& o : window_) {
-    if (!o.failed) continue;
-    ++failures;
-    ++kinds[o.what];
-  }
+  const size_t failures = failures_;
   if (static_cast<int>(window_.size()) >= options_.min_requests &&
       static_cast<double>(failures) >= options_.failure_fraction * static_cast<double>(window_.size())) {
+    std::map<std::string, int> kinds;
+    for (auto& o : window_) {
+      if (o.failed) ++kinds[o.what];
+    }
     std::string top;
     int best = 0;
     for (auto& [k, n] : kinds) {
@@ -65,8 +69,7 @@ bool Quarantine::ProbeDue() {
 
 nlohmann::json Quarantine::StatusJson() {
   std::lock_guard<std::mutex> lock(mu_);
-  size_t failures = 0;
-  for (auto& o : window_) failures += o.failed;
+  const size_t failures = failures_;
   return {{"active", active_},
           {"since_ms", active_ ? nlohmann::json(since_ms_) : nlohmann::json(nullptr)},
           {"reason", active_ ? nlohmann::json(reason_) : nlohmann::json(nullptr)},

@@ -51,6 +51,7 @@ class Quarantine final : public Auth0Observer {
     std::string what;
   };
   std::deque<Outcome> window_;  // guarded by mu_
+  size_t failures_ = 0;         // failed outcomes in window_; guarded by mu_
   bool active_ = false;         // guarded by mu_
   int64_t since_ms_ = 0;        // guarded by mu_
   std::string reason_;          // guarded by mu_
