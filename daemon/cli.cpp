@@ -80,11 +80,12 @@ std::optional<AdminTarget> ResolveAdmin(const CliOptions& cli, int* code) {
 }
 
 // Calls the admin API; prints a one-line error and sets *code on failure.
+// `timeout_seconds` bounds the wait for the answer (a drift pass answers when it is done).
 std::optional<nlohmann::json> Admin(const CliOptions& cli, const std::string& method, const std::string& path,
-                                    int* code, const std::string& body = "") {
+                                    int* code, const std::string& body = "", int timeout_seconds = 30) {
   auto target = ResolveAdmin(cli, code);
   if (!target) return std::nullopt;
-  CliHttp http(target->address);
+  CliHttp http(target->address, timeout_seconds);
   auto r = http.Send(method, path, body, {{"Authorization", "Bearer " + target->token}});
   if (r.status == 0) {
     *code = Fail(3, "cannot reach the admin API at " + target->address + ": " + r.error);
@@ -309,7 +310,9 @@ int CliPlan(const CliOptions& cli) {
 
 int CliDrift(const CliOptions& cli, const std::string& mode) {
   int code = 0;
-  auto j = Admin(cli, "POST", "/v1/drift/run" + (mode.empty() ? std::string() : "?mode=" + mode), &code, "{}");
+  // A pass over a large tenant at Auth0's rate takes minutes (about 2 for 10,000 users).
+  auto j = Admin(cli, "POST", "/v1/drift/run" + (mode.empty() ? std::string() : "?mode=" + mode), &code, "{}",
+                 /*timeout_seconds=*/3600);
   if (!j) return code;
   if (cli.json) {
     std::printf("%s\n", j->dump(2).c_str());
