@@ -19,8 +19,8 @@ bool LooksGzipped(std::string_view data) {
 
 Result<std::string> GzipCompress(std::string_view data) {
   z_stream z{};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, kGzipWindowBits, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
     return Status::Invalid("gzip: cannot initialise the compressor");
   }
   std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 64, '\0');

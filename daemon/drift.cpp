@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 #include "adapters/auth0/auth0_client.h"
@@ -19,7 +19,8 @@ using Json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kUserFields[] = {"email", "name", "given_name", "family_name", "nickname", "picture"};
+constexpr const char* kUserFields[] = {"email",       "name",     "given_name",
+                                       "family_name", "nickname", "picture"};
 constexpr const char* kOrgFields[] = {"display_name", "branding"};
 
 const Json& Field(const Json& obj, const std::string& key) {
@@ -42,14 +43,16 @@ UserComparison CompareUser(const Json& known, const Json& have, bool want_fixed)
   UserComparison out;
   if (want_fixed) out.fixed = known;
   // Records a difference and, when wanted, Auth0's value at `path` in `fixed`.
-  auto differ = [&](const std::string& field, const Json& a, const Json& expected, const char* md = nullptr,
-                    const std::string& key = "") {
+  auto differ = [&](const std::string& field, const Json& a, const Json& expected,
+                    const char* md = nullptr, const std::string& key = "") {
     out.differences.push_back(Json::array({field, a, expected}));
     if (!want_fixed) return;
     Json& parent = md != nullptr ? out.fixed[md] : out.fixed;
     const std::string& k = md != nullptr ? key : field;
-    if (a.is_null()) parent.erase(k);
-    else parent[k] = a;
+    if (a.is_null())
+      parent.erase(k);
+    else
+      parent[k] = a;
   };
   for (auto f : kUserFields) {
     if (!known.contains(f)) continue;
@@ -82,7 +85,11 @@ struct OrgSnap {
 
 Drift::Drift(SqliteStore& store, Auth0Client& client, Clock& clock, DriftOptions options,
              std::function<void(const Json&, bool)> on_report)
-    : store_(store), client_(client), clock_(clock), options_(std::move(options)), on_report_(std::move(on_report)) {}
+    : store_(store),
+      client_(client),
+      clock_(clock),
+      options_(std::move(options)),
+      on_report_(std::move(on_report)) {}
 
 Json Drift::Last() {
   auto s = store_.GetSetting("drift_last");
@@ -101,7 +108,8 @@ Result<Json> Drift::Run(bool correct) {
     return report;
   } catch (const std::exception& e) {
     // A record of an unexpected shape (nlohmann::json type_error): nothing was corrected.
-    return Status::Invalid(std::string("drift: unexpected data from Auth0 or storage: ") + e.what());
+    return Status::Invalid(std::string("drift: unexpected data from Auth0 or storage: ") +
+                           e.what());
   }
 }
 
@@ -151,14 +159,16 @@ Result<Json> Drift::RunLocked(bool correct) {
   Json notes = Json::array();
   int64_t confirm_reads = 0;
   std::string users_read_by = "none";
-  auto diff = [&](const std::string& entity, const std::string& field, const Json& auth0, const Json& expected) {
-    differences.push_back({{"entity", entity}, {"field", field}, {"auth0", auth0}, {"expected", expected}});
+  auto diff = [&](const std::string& entity, const std::string& field, const Json& auth0,
+                  const Json& expected) {
+    differences.push_back(
+        {{"entity", entity}, {"field", field}, {"auth0", auth0}, {"expected", expected}});
   };
 
   // Corrections, applied in one transaction at the end (correct mode only).
-  std::map<std::string, Json> org_known;                      // external id -> corrected known
-  std::set<std::string> org_gone, user_gone;                  // managed id missing in Auth0
-  std::map<std::string, Json> user_known;                     // external id -> corrected known
+  std::map<std::string, Json> org_known;      // external id -> corrected known
+  std::set<std::string> org_gone, user_gone;  // managed id missing in Auth0
+  std::map<std::string, Json> user_known;     // external id -> corrected known
   // org external id -> (user external id -> roles to keep, null = drop the membership)
   std::map<std::string, std::map<std::string, Json>> member_fix;
   std::vector<std::string> callbacks_missing;
@@ -195,14 +205,18 @@ Result<Json> Drift::RunLocked(bool correct) {
         const Json& a = Field(have, f);
         if (a != org.known[f]) {
           diff(key, f, a, org.known[f]);
-          if (a.is_null()) fixed.erase(f);
-          else fixed[f] = a;
+          if (a.is_null())
+            fixed.erase(f);
+          else
+            fixed[f] = a;
           changed = true;
         }
       }
       {
-        const Json expected = org.known.contains("metadata") ? org.known["metadata"] : Json::object();
-        const Json a = have.contains("metadata") && have["metadata"].is_object() ? have["metadata"] : Json::object();
+        const Json expected =
+            org.known.contains("metadata") ? org.known["metadata"] : Json::object();
+        const Json a = have.contains("metadata") && have["metadata"].is_object() ? have["metadata"]
+                                                                                 : Json::object();
         if (a != expected) {
           diff(key, "metadata", a, expected);
           fixed["metadata"] = a;
@@ -220,15 +234,18 @@ Result<Json> Drift::RunLocked(bool correct) {
           if (!name.is_string()) continue;
           have_conns[name.get<std::string>()] = {
               {"assign_membership_on_login", Truthy(Field(c, "assign_membership_on_login"))},
-              {"show_as_button", c.contains("show_as_button") ? Truthy(c["show_as_button"]) : true}};
+              {"show_as_button",
+               c.contains("show_as_button") ? Truthy(c["show_as_button"]) : true}};
         }
         for (auto& [name, flags] : known_conns.items()) {
           auto h = have_conns.find(name);
           Json a = h == have_conns.end() ? Json(nullptr) : h->second;
           if (a != flags) {
             diff(key, "connections." + name, a, flags);
-            if (a.is_null()) fixed["connections"].erase(name);
-            else fixed["connections"][name] = a;
+            if (a.is_null())
+              fixed["connections"].erase(name);
+            else
+              fixed["connections"][name] = a;
             changed = true;
           }
         }
@@ -244,7 +261,8 @@ Result<Json> Drift::RunLocked(bool correct) {
         if (!m.contains("user_id") || !m["user_id"].is_string()) continue;
         auto& roles = member_roles[m["user_id"].get<std::string>()];
         for (auto& r : Field(m, "roles")) {
-          if (r.contains("name") && r["name"].is_string()) roles.insert(r["name"].get<std::string>());
+          if (r.contains("name") && r["name"].is_string())
+            roles.insert(r["name"].get<std::string>());
         }
       }
       const std::string mkey = MembersKey(org.external_id);
@@ -261,7 +279,8 @@ Result<Json> Drift::RunLocked(bool correct) {
         std::vector<std::string> keep, missing;
         for (auto& r : m.roles) {
           if (!r.is_string()) continue;
-          (have_member->second.count(r.get<std::string>()) ? keep : missing).push_back(r.get<std::string>());
+          (have_member->second.count(r.get<std::string>()) ? keep : missing)
+              .push_back(r.get<std::string>());
         }
         if (!missing.empty()) {
           diff(mkey, "roles:" + m.user_external_id, Json(keep), m.roles);
@@ -298,7 +317,8 @@ Result<Json> Drift::RunLocked(bool correct) {
     if (!id.is_string()) return;
     auto it = user_index.find(id.get_ref<const std::string&>());
     if (it == user_index.end()) return;  // not managed by tenantsync
-    matched[it->second] = CompareUser(users[it->second].known, u, /*want_fixed=*/false).differences.empty();
+    matched[it->second] =
+        CompareUser(users[it->second].known, u, /*want_fixed=*/false).differences.empty();
   };
   if (!users.empty()) {
     std::vector<std::string> fields = {"user_id", "blocked", "app_metadata", "user_metadata"};
@@ -379,8 +399,10 @@ Result<Json> Drift::RunLocked(bool correct) {
         const Json& after = Field(fixed, k);
         if (before == after) continue;
         if (Field(fresh_known, k) != before) continue;  // the writer moved on meanwhile
-        if (after.is_null()) fresh_known.erase(k);
-        else fresh_known[k] = after;
+        if (after.is_null())
+          fresh_known.erase(k);
+        else
+          fresh_known[k] = after;
         any = true;
       }
       return any;
@@ -476,7 +498,8 @@ Result<Json> Drift::RunLocked(bool correct) {
       if (!list.is_array()) list = Json::array();
       Json kept = Json::array();
       for (auto& u : list) {
-        if (!u.is_string() || std::find(callbacks_missing.begin(), callbacks_missing.end(), u.get<std::string>()) == callbacks_missing.end()) {
+        if (!u.is_string() || std::find(callbacks_missing.begin(), callbacks_missing.end(),
+                                        u.get<std::string>()) == callbacks_missing.end()) {
           kept.push_back(u);
         }
       }
@@ -492,8 +515,9 @@ Result<Json> Drift::RunLocked(bool correct) {
   if (auto s = t.PutSetting("drift_last", report.dump()); !s.ok()) return s;
   if (auto s = t.Commit(); !s.ok()) return s;
   txn->reset();
-  spdlog::info("drift: mode={} differences={} corrected_entities={} requests={} ms={}", correct ? "correct" : "report",
-               differences.size(), corrected, background.requests(), now - started);
+  spdlog::info("drift: mode={} differences={} corrected_entities={} requests={} ms={}",
+               correct ? "correct" : "report", differences.size(), corrected, background.requests(),
+               now - started);
   if (on_report_) on_report_(report, corrected > 0);
   return report;
 }

@@ -46,9 +46,8 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -79,7 +78,8 @@ class Drift {
   // {"ran_at_ms", "mode": "report"|"correct", "differences": [{"entity","field","auth0",
   //  "expected"}], "requests": N (Management API requests this pass sent, retries included),
   //  "users_read_by": "search"|"export"|"none", "confirm_reads": N (GET /users/{id} to confirm),
-  //  "notes": [..], "corrected": N}. Stored as setting "drift_last". Errors: an Auth0 read or storage failure
+  //  "notes": [..], "corrected": N}. Stored as setting "drift_last". Errors: an Auth0 read or
+  //  storage failure
   // (nothing is corrected then).
   Result<nlohmann::json> Run(bool correct);
 

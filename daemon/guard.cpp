@@ -42,8 +42,8 @@ TripState ReadTrip(const std::optional<std::string>& setting) {
 
 }  // namespace
 
-Result<Guard::Decision> Guard::Check(const std::string& entity, const std::string& kind, const Json& request,
-                                     const Json& events) {
+Result<Guard::Decision> Guard::Check(const std::string& entity, const std::string& kind,
+                                     const Json& request, const Json& events) {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now = clock_.NowUnixMillis();
   Decision decision = Decision::kAllow;
@@ -71,7 +71,8 @@ Result<Guard::Decision> Guard::Check(const std::string& entity, const std::strin
   }
   if (*approved) {
     // Released by an operator: sent, and counted so the window reflects what really happened.
-    if (auto st = t.AddGuardWindow(now, kind, now - options_.window_seconds * 1000LL); !st.ok()) return st;
+    if (auto st = t.AddGuardWindow(now, kind, now - options_.window_seconds * 1000LL); !st.ok())
+      return st;
   } else {
     auto setting = t.GetSetting("guard");
     if (!setting.ok()) return setting.status();
@@ -79,21 +80,26 @@ Result<Guard::Decision> Guard::Check(const std::string& entity, const std::strin
     auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
     auto managed = t.CountManaged("user");
     if (!in_window.ok() || !managed.ok()) return Status::Retryable("guard: storage unavailable");
-    const int64_t limit = std::max<int64_t>(options_.max_destructive,
-                                            static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
+    const int64_t limit = std::max<int64_t>(
+        options_.max_destructive,
+        static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
     if (!trip.tripped && *in_window + 1 > limit) {
       trip.tripped = true;
       trip.at_ms = now;
-      if (auto st = t.PutSetting("guard", Json({{"tripped", true}, {"tripped_at_ms", now}}).dump()); !st.ok()) return st;
-      spdlog::error("guard tripped: {} destructive change(s) in the last {} s would exceed the limit of {}; "
-                    "destructive work is held until `tenantsync guard approve` or `reject`",
-                    *in_window + 1, options_.window_seconds, limit);
+      if (auto st = t.PutSetting("guard", Json({{"tripped", true}, {"tripped_at_ms", now}}).dump());
+          !st.ok())
+        return st;
+      spdlog::error(
+          "guard tripped: {} destructive change(s) in the last {} s would exceed the limit of {}; "
+          "destructive work is held until `tenantsync guard approve` or `reject`",
+          *in_window + 1, options_.window_seconds, limit);
     }
     if (trip.tripped) {
       StateTxn::GuardHeld held{entity, kind, request, events, now, false};
       if (auto st = t.HoldGuard(held); !st.ok()) return st;
       decision = Decision::kHold;
-    } else if (auto st = t.AddGuardWindow(now, kind, now - options_.window_seconds * 1000LL); !st.ok()) {
+    } else if (auto st = t.AddGuardWindow(now, kind, now - options_.window_seconds * 1000LL);
+               !st.ok()) {
       return st;
     }
   }
@@ -110,22 +116,29 @@ Status Guard::Anticipate(int64_t destructive_events) {
   auto setting = t.GetSetting("guard");
   auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
   auto managed = t.CountManaged("user");
-  if (!setting.ok() || !in_window.ok() || !managed.ok()) return Status::Retryable("guard: storage unavailable");
+  if (!setting.ok() || !in_window.ok() || !managed.ok())
+    return Status::Retryable("guard: storage unavailable");
   // Recent arrivals not yet sent (the writer holds them for settle_ms) belong to this burst.
-  while (!arrivals_.empty() && arrivals_.front().first < now - options_.settle_ms) arrivals_.pop_front();
+  while (!arrivals_.empty() && arrivals_.front().first < now - options_.settle_ms)
+    arrivals_.pop_front();
   int64_t recent = 0;
   for (auto& a : arrivals_) recent += a.second;
   arrivals_.emplace_back(now, destructive_events);
   destructive_events += recent;
   if (ReadTrip(*setting).tripped) return Status::Ok();
-  const int64_t limit = std::max<int64_t>(options_.max_destructive,
-                                          static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
+  const int64_t limit = std::max<int64_t>(
+      options_.max_destructive,
+      static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
   if (*in_window + destructive_events <= limit) return Status::Ok();
-  if (auto st = t.PutSetting("guard", Json({{"tripped", true}, {"tripped_at_ms", now}}).dump()); !st.ok()) return st;
+  if (auto st = t.PutSetting("guard", Json({{"tripped", true}, {"tripped_at_ms", now}}).dump());
+      !st.ok())
+    return st;
   if (auto st = t.Commit(); !st.ok()) return st;
-  spdlog::error("guard tripped: {} destructive event(s) arrived within {} ms ({} already in the last {} s, limit {}); "
-                "destructive work is held until `tenantsync guard approve` or `reject`",
-                destructive_events, options_.settle_ms, *in_window, options_.window_seconds, limit);
+  spdlog::error(
+      "guard tripped: {} destructive event(s) arrived within {} ms ({} already in the last {} s, "
+      "limit {}); "
+      "destructive work is held until `tenantsync guard approve` or `reject`",
+      destructive_events, options_.settle_ms, *in_window, options_.window_seconds, limit);
   return Status::Ok();
 }
 
@@ -149,7 +162,8 @@ Result<std::vector<std::string>> Guard::Approve() {
   }
   if (st.ok()) st = t.Commit();
   if (!st.ok()) return st;
-  spdlog::warn("guard approved by an operator: {} held destructive change(s) released", entities.size());
+  spdlog::warn("guard approved by an operator: {} held destructive change(s) released",
+               entities.size());
   return entities;
 }
 
@@ -184,7 +198,8 @@ Result<int64_t> Guard::Reject() {
   if (st.ok()) st = t.PutSetting("guard", Json({{"tripped", false}, {"tripped_at_ms", 0}}).dump());
   if (st.ok()) st = t.Commit();
   if (!st.ok()) return st;
-  spdlog::warn("guard rejected by an operator: {} held destructive change(s) discarded", held->size());
+  spdlog::warn("guard rejected by an operator: {} held destructive change(s) discarded",
+               held->size());
   return static_cast<int64_t>(held->size());
 }
 
@@ -203,16 +218,19 @@ Result<Json> Guard::StatusJson() {
   auto held = t.ListGuardHeld(false);
   auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
   auto managed = t.CountManaged("user");
-  if (!setting.ok() || !held.ok() || !in_window.ok() || !managed.ok()) return Status::Retryable("guard: storage unavailable");
+  if (!setting.ok() || !held.ok() || !in_window.ok() || !managed.ok())
+    return Status::Retryable("guard: storage unavailable");
   TripState trip = ReadTrip(*setting);
   std::map<std::string, int64_t> by_kind;
   Json examples = Json::array();
   for (auto& h : *held) {
     ++by_kind[h.kind];
-    if (examples.size() < 5) examples.push_back({{"entity", h.entity}, {"kind", h.kind}, {"events", h.events}});
+    if (examples.size() < 5)
+      examples.push_back({{"entity", h.entity}, {"kind", h.kind}, {"events", h.events}});
   }
-  const int64_t limit = std::max<int64_t>(options_.max_destructive,
-                                          static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
+  const int64_t limit = std::max<int64_t>(
+      options_.max_destructive,
+      static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
   return Json{{"tripped", trip.tripped},
               {"tripped_at_ms", trip.tripped ? Json(trip.at_ms) : Json(nullptr)},
               {"limit", limit},

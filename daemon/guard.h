@@ -11,18 +11,17 @@
 // such). A burst of destructive events trips it before any is sent (Anticipate): the writer
 // holds each destructive step back for `settle_ms` after its event was applied, and Anticipate
 // adds up the destructive events that arrived within that time, so a burst spread over up to
-// `settle_ms` is judged as one. Non-destructive work is never held. State lives in SQLite, so a restart
-// keeps the guard tripped.
+// `settle_ms` is judged as one. Non-destructive work is never held. State lives in SQLite, so a
+// restart keeps the guard tripped.
 //
 // Thread safety: all methods may be called from any thread (writer workers, admin API).
 #pragma once
 
 #include <deque>
 #include <mutex>
-#include <utility>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -46,8 +45,8 @@ class Guard {
   enum class Decision { kAllow, kHold };
   // Decides for one destructive step and records the decision (window entry or held row).
   // Storage errors are returned as kRetryable (the step is neither sent nor held).
-  Result<Decision> Check(const std::string& entity, const std::string& kind, const nlohmann::json& request,
-                         const nlohmann::json& events);
+  Result<Decision> Check(const std::string& entity, const std::string& kind,
+                         const nlohmann::json& request, const nlohmann::json& events);
   // A batch of `destructive_events` was just applied and will be planned next: trips the guard
   // now, before any of them is sent, when they, the other destructive events applied in the
   // last settle_ms and the window's count exceed the limit.

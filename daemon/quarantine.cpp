@@ -8,7 +8,8 @@ Quarantine::Quarantine(Clock& clock, QuarantineOptions options, Auth0Observer* n
     : clock_(clock), options_(options), next_(next) {}
 
 void Quarantine::Prune(Clock::MonoTime now) {
-  while (!window_.empty() && now - window_.front().at > std::chrono::seconds(options_.window_seconds)) {
+  while (!window_.empty() &&
+         now - window_.front().at > std::chrono::seconds(options_.window_seconds)) {
     failures_ -= window_.front().failed ? 1 : 0;
     window_.pop_front();
   }
@@ -28,13 +29,16 @@ void Quarantine::OnRequest(std::string_view endpoint_template, int status, doubl
     return;
   }
   // Only failures need their endpoint (for the reason); successes stay cheap at high rates.
-  window_.push_back({now, failed, failed ? std::to_string(status) + " " + std::string(endpoint_template) : std::string()});
+  window_.push_back(
+      {now, failed,
+       failed ? std::to_string(status) + " " + std::string(endpoint_template) : std::string()});
   failures_ += failed ? 1 : 0;
   Prune(now);
   if (active_) return;
   const size_t failures = failures_;
   if (static_cast<int>(window_.size()) >= options_.min_requests &&
-      static_cast<double>(failures) >= options_.failure_fraction * static_cast<double>(window_.size())) {
+      static_cast<double>(failures) >=
+          options_.failure_fraction * static_cast<double>(window_.size())) {
     std::map<std::string, int> kinds;
     for (auto& o : window_) {
       if (o.failed) ++kinds[o.what];
@@ -48,8 +52,10 @@ void Quarantine::OnRequest(std::string_view endpoint_template, int status, doubl
     since_ms_ = clock_.NowUnixMillis();
     last_probe_ = now;
     reason_ = std::to_string(failures) + " of the last " + std::to_string(window_.size()) +
-              " Auth0 requests failed (most often: " + (top.rfind("0 ", 0) == 0 ? "no answer from " + top.substr(2) : top) + ")";
-    spdlog::error("quarantined: {}; retries stop, one probe every {} s", reason_, options_.probe_interval_seconds);
+              " Auth0 requests failed (most often: " +
+              (top.rfind("0 ", 0) == 0 ? "no answer from " + top.substr(2) : top) + ")";
+    spdlog::error("quarantined: {}; retries stop, one probe every {} s", reason_,
+                  options_.probe_interval_seconds);
   }
 }
 

@@ -440,8 +440,8 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
   Json fields = Json::array();
   for (const auto& f : eo.fields) fields.push_back({{"name", f}});
   if (!fields.empty()) body["fields"] = fields;
-  auto job = ExpectObject(ExecuteJson(JsonCall("POST", kCreate, "/api/v2/jobs/users-exports", &body)),
-                          kCreate);
+  auto job = ExpectObject(
+      ExecuteJson(JsonCall("POST", kCreate, "/api/v2/jobs/users-exports", &body)), kCreate);
   if (!job.ok()) return job.status();
   UserExport out;
   if (!job->contains("id") || !(*job)["id"].is_string()) {
@@ -458,7 +458,8 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
     const std::string status = st->value("status", "");
     if (status == "completed") {
       if (st->contains("location") && (*st)["location"].is_string()) location = (*st)["location"];
-      if (location.empty()) return Status::Invalid(std::string(kStatus) + ": completed without a location");
+      if (location.empty())
+        return Status::Invalid(std::string(kStatus) + ": completed without a location");
       break;
     }
     if (status == "failed" || status == "cancelled") {
@@ -476,7 +477,8 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
   HttpResponse file;
   for (int retries = 0;; ++retries) {
     file = transport_->Fetch(location);
-    if (file.transport_error == TransportError::kNone && file.status >= 200 && file.status < 300) break;
+    if (file.transport_error == TransportError::kNone && file.status >= 200 && file.status < 300)
+      break;
     Status err = ClassifyAuth0Response(file, "GET users export file", clock_.Now());
     bool again = err.kind() == StatusKind::kRetryable || err.kind() == StatusKind::kRateLimited;
     if (!again || retries >= options_.max_retries) return err;
@@ -484,7 +486,8 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
   }
   out.bytes = static_cast<int64_t>(file.body.size());
   // Gzip as Auth0 stores it; a plain body (a proxy that decompressed it) passes through.
-  Result<std::string> text = LooksGzipped(file.body) ? GzipDecompress(file.body) : Result<std::string>(file.body);
+  Result<std::string> text =
+      LooksGzipped(file.body) ? GzipDecompress(file.body) : Result<std::string>(file.body);
   file.body.clear();
   file.body.shrink_to_fit();
   if (!text.ok()) return Status::Invalid("users export file: " + text.status().message());
@@ -587,8 +590,8 @@ Result<std::vector<Json>> Auth0Client::ListMembersWithRoles(std::string_view org
   const Params fields{{"fields", "user_id,roles"}, {"include_fields", "true"}};
   std::vector<Json> out;
   int64_t total = -1;
-  auto truncated = WalkOffset(kEndpoint, path, fields, "members",
-                              [&](Json&& m) { out.push_back(std::move(m)); }, &total);
+  auto truncated = WalkOffset(
+      kEndpoint, path, fields, "members", [&](Json&& m) { out.push_back(std::move(m)); }, &total);
   if (!truncated.ok()) return truncated.status();
   if (!truncated.value()) return out;
   // More than offset paging can reach: the checkpoint walk reads the whole list again.

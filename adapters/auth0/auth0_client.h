@@ -35,7 +35,6 @@
 #pragma once
 
 #include <atomic>
-
 #include <chrono>
 #include <functional>
 #include <map>
@@ -68,10 +67,10 @@ struct UserSearchResult {
 
 // What one users export job produced (ExportUsers).
 struct UserExport {
-  int64_t users = 0;           // records handed to the visitor
+  int64_t users = 0;  // records handed to the visitor
   std::string job_id;
-  int64_t status_polls = 0;    // GET /api/v2/jobs/{id} requests made
-  int64_t bytes = 0;           // size of the downloaded file (compressed)
+  int64_t status_polls = 0;  // GET /api/v2/jobs/{id} requests made
+  int64_t bytes = 0;         // size of the downloaded file (compressed)
 };
 
 struct UserExportOptions {
@@ -141,8 +140,8 @@ class Auth0Client {
   // /api/v2/jobs/users-exports (format json), GET /api/v2/jobs/{id} every poll_interval until
   // "completed", then the file at the job's `location` (fetched without credentials, gzip
   // decompressed, one JSON object per line), each record handed to `visit` as it is parsed (so a
-  // large tenant is never held as JSON all at once). Errors: the job "failed" -> kPermanent with Auth0's
-  // summary; not completed within `timeout` -> kRetryable; an unreadable file -> kInvalid.
+  // large tenant is never held as JSON all at once). Errors: the job "failed" -> kPermanent with
+  // Auth0's summary; not completed within `timeout` -> kRetryable; an unreadable file -> kInvalid.
   // Exports read a snapshot and may trail the newest writes by the job's duration.
   Result<UserExport> ExportUsers(const UserExportOptions& options,
                                  const std::function<void(Json&&)>& visit);

@@ -22,7 +22,8 @@ std::string IdOf(const Json& list, const char* key, const std::string& value, co
 
 std::set<std::string> DiffKeys(const Json& report) {
   std::set<std::string> out;
-  for (auto& d : report["differences"]) out.insert(d["entity"].get<std::string>() + " " + d["field"].get<std::string>());
+  for (auto& d : report["differences"])
+    out.insert(d["entity"].get<std::string>() + " " + d["field"].get<std::string>());
   return out;
 }
 
@@ -30,14 +31,17 @@ std::set<std::string> DiffKeys(const Json& report) {
 class Mgmt {
  public:
   explicit Mgmt(int port) : http_("127.0.0.1", port, 30) {
-    auto r = http_.Post("/oauth/token", Json{{"grant_type", "client_credentials"},
-                                             {"client_id", kSimClientId},
-                                             {"client_secret", kSimClientSecret},
-                                             {"audience", "https://tenant.example.com/api/v2/"}}
-                                            .dump(), {}, "application/json");
+    auto r = http_.Post("/oauth/token",
+                        Json{{"grant_type", "client_credentials"},
+                             {"client_id", kSimClientId},
+                             {"client_secret", kSimClientSecret},
+                             {"audience", "https://tenant.example.com/api/v2/"}}
+                            .dump(),
+                        {}, "application/json");
     token_ = r.Json().value("access_token", std::string());
   }
-  TestResponse Call(const std::string& method, const std::string& path, const Json& body = nullptr) {
+  TestResponse Call(const std::string& method, const std::string& path,
+                    const Json& body = nullptr) {
     HeaderList h = {{"Authorization", "Bearer " + token_}};
     if (!body.is_null()) h.push_back({"Content-Type", "application/json"});
     return http_.Send(method, "/api/v2" + path, body.is_null() ? "" : body.dump(), h, "");
@@ -58,34 +62,57 @@ TEST_P(DriftUsersRead, ReportThenCorrectOnlyManagedObjects) {
   ASSERT_TRUE(sim.ok());
   sim.CreateRole("admin");
   sim.CreateRole("member");
-  TestDaemon d(DaemonFor(sim, std::string("[policy]\ndrift_interval_seconds = 0\ndrift_mode = \"report\"\n") +
-                                  (export_job ? "drift_user_export_threshold = 0\n" : "")));
+  TestDaemon d(DaemonFor(
+      sim, std::string("[policy]\ndrift_interval_seconds = 0\ndrift_mode = \"report\"\n") +
+               (export_job ? "drift_user_export_threshold = 0\n" : "")));
   ASSERT_TRUE(d.Start()) << d.Output();
 
   std::vector<Ev> events = {
-      {"o1", "organization.upserted",
-       {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}, {"metadata", {{"tier", "gold"}}},
+      {"o1",
+       "organization.upserted",
+       {{"external_id", "acme"},
+        {"name", "acme"},
+        {"display_name", "Acme"},
+        {"metadata", {{"tier", "gold"}}},
         {"callback_urls", {"https://acme.example.com/callback"}}},
        Ts(1)},
-      {"o2", "organization.upserted",
-       {{"external_id", "globex"}, {"name", "globex"}, {"display_name", "Globex"}, {"metadata", {{"region", "us"}}},
+      {"o2",
+       "organization.upserted",
+       {{"external_id", "globex"},
+        {"name", "globex"},
+        {"display_name", "Globex"},
+        {"metadata", {{"region", "us"}}},
         {"callback_urls", {"https://globex.example.com/callback"}}},
        Ts(2)},
-      {"u1", "user.upserted",
-       {{"external_id", "e1"}, {"email", "ada@acme.example.com"}, {"name", "Ada Lovelace"},
+      {"u1",
+       "user.upserted",
+       {{"external_id", "e1"},
+        {"email", "ada@acme.example.com"},
+        {"name", "Ada Lovelace"},
         {"app_metadata", {{"plan", "pro"}}},
         {"organizations", {{{"external_id", "acme"}, {"roles", {"admin", "member"}}}}}},
        Ts(3)},
-      {"u2", "user.upserted",
-       {{"external_id", "e2"}, {"email", "grace@acme.example.com"}, {"name", "Grace Hopper"},
+      {"u2",
+       "user.upserted",
+       {{"external_id", "e2"},
+        {"email", "grace@acme.example.com"},
+        {"name", "Grace Hopper"},
         {"organizations", {{{"external_id", "acme"}, {"roles", {"member"}}}}}},
        Ts(4)},
-      {"u3", "user.upserted",
-       {{"external_id", "e3"}, {"email", "alan@acme.example.com"}, {"name", "Alan Turing"},
-        {"organizations", {{{"external_id", "acme"}, {"roles", {"member"}}}, {{"external_id", "globex"}, {"roles", Json::array()}}}}},
+      {"u3",
+       "user.upserted",
+       {{"external_id", "e3"},
+        {"email", "alan@acme.example.com"},
+        {"name", "Alan Turing"},
+        {"organizations",
+         {{{"external_id", "acme"}, {"roles", {"member"}}},
+          {{"external_id", "globex"}, {"roles", Json::array()}}}}},
        Ts(5)},
-      {"u4", "user.upserted",
-       {{"external_id", "e4"}, {"email", "linus@globex.example.com"}, {"name", "Linus"},
+      {"u4",
+       "user.upserted",
+       {{"external_id", "e4"},
+        {"email", "linus@globex.example.com"},
+        {"name", "Linus"},
         {"organizations", {{{"external_id", "globex"}, {"roles", {"member"}}}}}},
        Ts(6)},
       {"u4b", "user.blocked", {{"external_id", "e4"}, {"reason", "review"}}, Ts(7)},
@@ -95,7 +122,8 @@ TEST_P(DriftUsersRead, ReportThenCorrectOnlyManagedObjects) {
   ASSERT_EQ(Status(d)["mutations"]["dead"], 0) << Mutations(d, "&state=dead").dump();
   const Json baseline = Normalize(sim.State());
   ASSERT_EQ(baseline["users"]["linus@globex.example.com"]["blocked"], true) << baseline.dump();
-  ASSERT_EQ(baseline["organizations"]["acme"]["members"]["ada@acme.example.com"], (Json{"admin", "member"}));
+  ASSERT_EQ(baseline["organizations"]["acme"]["members"]["ada@acme.example.com"],
+            (Json{"admin", "member"}));
 
   // Converged: no drift (and the default mode is the configured one).
   {
@@ -119,7 +147,8 @@ TEST_P(DriftUsersRead, ReportThenCorrectOnlyManagedObjects) {
   const std::string ada = IdOf(state["users"], "email", "ada@acme.example.com", "user_id");
   const std::string grace = IdOf(state["users"], "email", "grace@acme.example.com", "user_id");
   const std::string linus = IdOf(state["users"], "email", "linus@globex.example.com", "user_id");
-  ASSERT_FALSE(acme.empty() || globex.empty() || ada.empty() || grace.empty() || linus.empty()) << state.dump();
+  ASSERT_FALSE(acme.empty() || globex.empty() || ada.empty() || grace.empty() || linus.empty())
+      << state.dump();
   Json roles = mgmt.Call("GET", "/roles").Json();
   if (roles.is_object()) roles = roles["roles"];
   const std::string admin_role = IdOf(roles, "name", "admin", "id");
@@ -129,25 +158,37 @@ TEST_P(DriftUsersRead, ReportThenCorrectOnlyManagedObjects) {
     if (r.status < 200 || r.status >= 300) ADD_FAILURE() << r.status << " " << r.body;
     return r.status >= 200 && r.status < 300;
   };
-  ASSERT_TRUE(ok(mgmt.Call("DELETE", "/organizations/" + acme + "/members", {{"members", Json::array({grace})}})));
-  ASSERT_TRUE(ok(mgmt.Call("DELETE", "/organizations/" + acme + "/members/" + ada + "/roles", {{"roles", Json::array({admin_role})}})));
-  ASSERT_TRUE(ok(mgmt.Call("PATCH", "/organizations/" + globex, {{"metadata", {{"region", "eu"}}}})));
+  ASSERT_TRUE(ok(mgmt.Call("DELETE", "/organizations/" + acme + "/members",
+                           {{"members", Json::array({grace})}})));
+  ASSERT_TRUE(ok(mgmt.Call("DELETE", "/organizations/" + acme + "/members/" + ada + "/roles",
+                           {{"roles", Json::array({admin_role})}})));
+  ASSERT_TRUE(
+      ok(mgmt.Call("PATCH", "/organizations/" + globex, {{"metadata", {{"region", "eu"}}}})));
   ASSERT_TRUE(ok(mgmt.Call("PATCH", "/users/" + linus, {{"blocked", false}})));
   ASSERT_TRUE(ok(mgmt.Call("PATCH", "/users/" + ada, {{"name", "Somebody Else"}})));
-  ASSERT_TRUE(ok(mgmt.Call("PATCH", std::string("/clients/") + kSimClientId, {{"callbacks", Json::array({"https://acme.example.com/callback"})}})));
+  ASSERT_TRUE(ok(mgmt.Call("PATCH", std::string("/clients/") + kSimClientId,
+                           {{"callbacks", Json::array({"https://acme.example.com/callback"})}})));
   // Unmanaged objects, one of them a member of a managed organization.
-  auto outsider = mgmt.Call("POST", "/users", {{"email", "outsider@other.example.com"}, {"password", "Outsider-Pass-123!"},
-                                             {"connection", kConnection}, {"name", "Outsider"}});
+  auto outsider = mgmt.Call("POST", "/users",
+                            {{"email", "outsider@other.example.com"},
+                             {"password", "Outsider-Pass-123!"},
+                             {"connection", kConnection},
+                             {"name", "Outsider"}});
   ASSERT_TRUE(ok(outsider)) << outsider.body;
   const std::string outsider_id = outsider.Json()["user_id"].get<std::string>();
-  ASSERT_TRUE(ok(mgmt.Call("POST", "/organizations", {{"name", "outsider-org"}, {"display_name", "Outsider Org"},
-                                                    {"metadata", {{"owner", "someone"}}}})));
-  ASSERT_TRUE(ok(mgmt.Call("POST", "/organizations/" + acme + "/members", {{"members", Json::array({outsider_id})}})));
+  ASSERT_TRUE(ok(mgmt.Call("POST", "/organizations",
+                           {{"name", "outsider-org"},
+                            {"display_name", "Outsider Org"},
+                            {"metadata", {{"owner", "someone"}}}})));
+  ASSERT_TRUE(ok(mgmt.Call("POST", "/organizations/" + acme + "/members",
+                           {{"members", Json::array({outsider_id})}})));
   const Json tampered = Normalize(sim.State());
 
-  // ---- Report: every difference listed, nothing changed ------------------------------------------
-  const std::set<std::string> expected = {"members:acme member:e2", "members:acme roles:e1", "org:globex metadata",
-                                          "user:e4 blocked",        "user:e1 name",         "callbacks callbacks"};
+  // ---- Report: every difference listed, nothing changed
+  // ------------------------------------------
+  const std::set<std::string> expected = {"members:acme member:e2", "members:acme roles:e1",
+                                          "org:globex metadata",    "user:e4 blocked",
+                                          "user:e1 name",           "callbacks callbacks"};
   {
     auto r = d.AdminPost("/v1/drift/run?mode=report");
     ASSERT_EQ(r.status, 200) << r.body;
@@ -207,7 +248,8 @@ TEST_P(DriftUsersRead, ReportThenCorrectOnlyManagedObjects) {
   WaitConverged(d);
   EXPECT_EQ(Status(d)["mutations"]["dead"], 0) << Mutations(d, "&state=dead").dump();
   Json after = Normalize(sim.State());
-  for (auto email : {"ada@acme.example.com", "grace@acme.example.com", "alan@acme.example.com", "linus@globex.example.com"}) {
+  for (auto email : {"ada@acme.example.com", "grace@acme.example.com", "alan@acme.example.com",
+                     "linus@globex.example.com"}) {
     EXPECT_EQ(after["users"][email], baseline["users"][email]) << email;
   }
   Json acme_expected = baseline["organizations"]["acme"];
@@ -216,7 +258,8 @@ TEST_P(DriftUsersRead, ReportThenCorrectOnlyManagedObjects) {
   EXPECT_EQ(after["organizations"]["globex"], baseline["organizations"]["globex"]);
   EXPECT_EQ(after["callbacks"], baseline["callbacks"]);
   // Unmanaged objects untouched.
-  EXPECT_EQ(after["users"]["outsider@other.example.com"], tampered["users"]["outsider@other.example.com"]);
+  EXPECT_EQ(after["users"]["outsider@other.example.com"],
+            tampered["users"]["outsider@other.example.com"]);
   EXPECT_EQ(after["organizations"]["outsider-org"], tampered["organizations"]["outsider-org"]);
 
   // And no drift is left.
@@ -236,13 +279,32 @@ TEST(Drift, LaggingOrFailingReadsAreNeverTakenAsLeavers) {
   Sim sim({"--index-lag-ms", "600000"});  // search and member lists see nothing written
   ASSERT_TRUE(sim.ok());
   // max_retries = 1 (inside [auth0]): the failing pass below gives up quickly.
-  TestDaemon d(DaemonFor(sim, "max_retries = 1\n[policy]\ndrift_interval_seconds = 0\ndrift_mode = \"correct\"\n"));
+  TestDaemon d(DaemonFor(
+      sim, "max_retries = 1\n[policy]\ndrift_interval_seconds = 0\ndrift_mode = \"correct\"\n"));
   ASSERT_TRUE(d.Start()) << d.Output();
   std::vector<Ev> events = {
-      {"o1", "organization.upserted", {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}}, Ts(1)},
-      {"u1", "user.upserted", {{"external_id", "e1"}, {"email", "ada@acme.example.com"}, {"name", "Ada"}, {"organizations", {{{"external_id", "acme"}}}}}, Ts(2)},
-      {"u2", "user.upserted", {{"external_id", "e2"}, {"email", "grace@acme.example.com"}, {"name", "Grace"}, {"organizations", {{{"external_id", "acme"}}}}}, Ts(3)},
-      {"u3", "user.upserted", {{"external_id", "e3"}, {"email", "alan@acme.example.com"}, {"name", "Alan"}}, Ts(4)},
+      {"o1",
+       "organization.upserted",
+       {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}},
+       Ts(1)},
+      {"u1",
+       "user.upserted",
+       {{"external_id", "e1"},
+        {"email", "ada@acme.example.com"},
+        {"name", "Ada"},
+        {"organizations", {{{"external_id", "acme"}}}}},
+       Ts(2)},
+      {"u2",
+       "user.upserted",
+       {{"external_id", "e2"},
+        {"email", "grace@acme.example.com"},
+        {"name", "Grace"},
+        {"organizations", {{{"external_id", "acme"}}}}},
+       Ts(3)},
+      {"u3",
+       "user.upserted",
+       {{"external_id", "e3"}, {"email", "alan@acme.example.com"}, {"name", "Alan"}},
+       Ts(4)},
   };
   for (auto& e : events) ASSERT_TRUE(Send(d, e));
   WaitConverged(d);
@@ -260,7 +322,8 @@ TEST(Drift, LaggingOrFailingReadsAreNeverTakenAsLeavers) {
   WaitConverged(d);
   for (auto& m : Mutations(d)) {
     const std::string kind = m["kind"];
-    EXPECT_TRUE(kind.find("block") == std::string::npos && kind.find("delete") == std::string::npos &&
+    EXPECT_TRUE(kind.find("block") == std::string::npos &&
+                kind.find("delete") == std::string::npos &&
                 kind.find("remove") == std::string::npos)
         << m.dump();
   }
@@ -285,7 +348,10 @@ TEST(Drift, PeriodicRunInConfiguredMode) {
   TestDaemon d(DaemonFor(sim, "[policy]\ndrift_interval_seconds = 1\ndrift_mode = \"report\"\n"));
   ASSERT_TRUE(d.Start()) << d.Output();
   EXPECT_TRUE(Status(d)["drift"].is_null()) << Status(d).dump();
-  ASSERT_TRUE(Send(d, {"o1", "organization.upserted", {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}}, Ts(1)}));
+  ASSERT_TRUE(Send(d, {"o1",
+                       "organization.upserted",
+                       {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}},
+                       Ts(1)}));
   WaitConverged(d);
   Json drift;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -588,7 +588,9 @@ TEST(Auth0ClientTest, ExportUsersPollsTheJobAndReadsTheGzippedFile) {
   ExportScript script;
   script.pending_polls = 2;
   Harness h(script.Handler());
-  h.transport->fetch_handler_ = [&](const std::string&) { return Answer(200, script.file, {{"content-type", "application/gzip"}}); };
+  h.transport->fetch_handler_ = [&](const std::string&) {
+    return Answer(200, script.file, {{"content-type", "application/gzip"}});
+  };
   UserExportOptions eo;
   eo.connection_id = "con_1";
   eo.fields = {"user_id", "email", "app_metadata", "blocked"};
