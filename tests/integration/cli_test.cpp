@@ -1,6 +1,7 @@
 // The operator CLI (SPEC §7) through the real binary against a running daemon (and auth0-sim):
 // tables and --json, exit codes (0 ok, 1 the daemon answered an error, 2 usage or configuration,
 // 3 unreachable) with a one-line reason on stderr, `send`, and --help with an example everywhere.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -60,7 +61,8 @@ CliResult RunCli(const std::vector<std::string>& args) {
   }
   CliResult r;
   int status = 0;
-  if (pid > 0 && waitpid(pid, &status, 0) == pid) r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (pid > 0 && waitpid(pid, &status, 0) == pid)
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = ReadAll(out_path);
   r.err = ReadAll(err_path);
   return r;
@@ -82,10 +84,11 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeou
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sim_ = std::make_unique<Subprocess>(BuildPath("auth0-sim"),
-                                        std::vector<std::string>{"--port", "0", "--domain", "tenant.example.com",
-                                                                 "--client-id", kClientId, "--client-secret",
-                                                                 kClientSecret, "--index-lag-ms", "0"});
+    sim_ = std::make_unique<Subprocess>(
+        BuildPath("auth0-sim"),
+        std::vector<std::string>{"--port", "0", "--domain", "tenant.example.com", "--client-id",
+                                 kClientId, "--client-secret", kClientSecret, "--index-lag-ms",
+                                 "0"});
     int sim_port = sim_->WaitForPort();
     ASSERT_GT(sim_port, 0) << sim_->Output();
     TestDaemonOptions o;
@@ -113,15 +116,17 @@ class CliTest : public ::testing::Test {
     }
     return RunCli(all);
   }
-  CliResult Send(const std::string& type, const Json& data, const std::string& id, const std::string& source = "hr") {
-    return Cli("send", {"--source", source, "--type", type, "--data", data.dump(), "--id", id, "--url",
-                        "127.0.0.1:" + std::to_string(daemon_->ingress_port())});
+  CliResult Send(const std::string& type, const Json& data, const std::string& id,
+                 const std::string& source = "hr") {
+    return Cli("send", {"--source", source, "--type", type, "--data", data.dump(), "--id", id,
+                        "--url", "127.0.0.1:" + std::to_string(daemon_->ingress_port())});
   }
   std::string EventState(const std::string& id) {
     auto r = Cli("event", {id, "--json"});
     return r.code == 0 ? r.JsonOut().value("state", "") : "";
   }
-  // A failed call: the exit code and exactly one line on stderr naming `mention`, nothing on stdout.
+  // A failed call: the exit code and exactly one line on stderr naming `mention`, nothing on
+  // stdout.
   void ExpectFailure(const CliResult& r, int code, const std::string& mention) {
     EXPECT_EQ(r.code, code) << Describe(r);
     EXPECT_EQ(r.ErrLines(), 1) << Describe(r);
@@ -133,8 +138,9 @@ class CliTest : public ::testing::Test {
   std::unique_ptr<TestDaemon> daemon_;
 };
 
-const std::vector<std::string> kCommands = {"send",      "status", "events",  "event", "replay", "user",
-                                            "org",       "mutations", "retry", "discard", "pause", "resume", "drift"};
+const std::vector<std::string> kCommands = {"send",  "status", "events",    "event", "replay",
+                                            "user",  "org",    "mutations", "retry", "discard",
+                                            "pause", "resume", "drift"};
 
 TEST(CliHelpTest, EveryCommandHasHelpWithAnExample) {
   auto top = RunCli({"--help"});
@@ -157,8 +163,8 @@ TEST(CliUsageTest, UsageErrorsExitTwo) {
            {"events", "--state", "bogus"},
            {"mutations", "--limit", "0"},
            {"mutations", "--state", "finished"},
-           {"event"},                      // ID missing
-           {"retry", "abc"},               // not a mutation id
+           {"event"},         // ID missing
+           {"retry", "abc"},  // not a mutation id
            {"discard", "0"},
            {"status", "--no-such-flag"},
            {"no-such-command"},
@@ -190,12 +196,13 @@ TEST_F(CliTest, UnreachableAdminExitsThree) {
                                                           {"pause"},
                                                           {"resume"}}) {
     std::vector<std::string> all = args;
-    for (auto& a : {"--config", daemon_->config_path().c_str(), "--admin", "127.0.0.1:1"}) all.push_back(a);
+    for (auto& a : {"--config", daemon_->config_path().c_str(), "--admin", "127.0.0.1:1"})
+      all.push_back(a);
     auto r = RunCli(all);
     ExpectFailure(r, 3, "127.0.0.1:1");
   }
-  auto send = Cli("send", {"--source", "hr", "--type", "user.left", "--data", R"({"external_id":"emp-1"})", "--url",
-                           "127.0.0.1:1"});
+  auto send = Cli("send", {"--source", "hr", "--type", "user.left", "--data",
+                           R"({"external_id":"emp-1"})", "--url", "127.0.0.1:1"});
   ExpectFailure(send, 3, "127.0.0.1:1");
 }
 
@@ -229,7 +236,8 @@ TEST_F(CliTest, StatusTableAndJson) {
 }
 
 TEST_F(CliTest, SendIsAcceptedAndTheEventIsThenListed) {
-  auto r = Send("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}}, "msg_cli_1");
+  auto r =
+      Send("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}}, "msg_cli_1");
   ASSERT_EQ(r.code, 0) << Describe(r);
   EXPECT_NE(r.out.find("202"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("accepted"), std::string::npos) << r.out;
@@ -253,35 +261,44 @@ TEST_F(CliTest, SendIsAcceptedAndTheEventIsThenListed) {
   EXPECT_EQ(Cli("events", {"--json", "--state", "rejected"}).JsonOut()["events"].size(), 0u);
 
   // Sending the same id again is a duplicate, still a success for the sender.
-  auto dup = Send("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}}, "msg_cli_1");
+  auto dup =
+      Send("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}}, "msg_cli_1");
   EXPECT_EQ(dup.code, 0) << Describe(dup);
   EXPECT_NE(dup.out.find("duplicate"), std::string::npos) << dup.out;
 
   // --json prints the ingress answer; the default id is fresh each time.
-  auto sj = Cli("send", {"--source", "crm", "--type", "user.left", "--data", R"({"external_id":"emp-1"})", "--json",
-                         "--url", "127.0.0.1:" + std::to_string(daemon_->ingress_port())});
+  auto sj =
+      Cli("send", {"--source", "crm", "--type", "user.left", "--data", R"({"external_id":"emp-1"})",
+                   "--json", "--url", "127.0.0.1:" + std::to_string(daemon_->ingress_port())});
   ASSERT_EQ(sj.code, 0) << Describe(sj);
   EXPECT_EQ(sj.JsonOut()["status"], "accepted") << sj.out;
   EXPECT_EQ(Cli("events", {"--json", "--source", "crm"}).JsonOut()["events"].size(), 1u);
 }
 
 TEST_F(CliTest, SendRefusesInvalidDataLocally) {
-  auto bad = Send("organization.upserted", {{"external_id", "acme"}, {"name", "Not Valid!"}}, "msg_bad");
+  auto bad =
+      Send("organization.upserted", {{"external_id", "acme"}, {"name", "Not Valid!"}}, "msg_bad");
   ExpectFailure(bad, 2, "name");
   EXPECT_NE(bad.err.find("not valid"), std::string::npos) << Describe(bad);
-  auto password = Send("user.upserted", {{"external_id", "emp-1"}, {"email", "a@example.com"}, {"password", "hunter2"}},
-                       "msg_pw");
+  auto password = Send(
+      "user.upserted",
+      {{"external_id", "emp-1"}, {"email", "a@example.com"}, {"password", "hunter2"}}, "msg_pw");
   ExpectFailure(password, 2, "password_reset_requested");
-  ExpectFailure(Cli("send", {"--source", "hr", "--type", "user.left", "--data", "not json"}), 2, "--data");
-  ExpectFailure(Cli("send", {"--source", "nobody", "--type", "user.left", "--data", R"({"external_id":"e"})"}), 2,
-                "nobody");
+  ExpectFailure(Cli("send", {"--source", "hr", "--type", "user.left", "--data", "not json"}), 2,
+                "--data");
+  ExpectFailure(Cli("send", {"--source", "nobody", "--type", "user.left", "--data",
+                             R"({"external_id":"e"})"}),
+                2, "nobody");
   ExpectFailure(Send("user.exploded", {{"external_id", "emp-1"}}, "msg_type"), 2, "user.exploded");
   // Nothing reached the daemon.
   EXPECT_EQ(Cli("events", {"--json"}).JsonOut()["events"].size(), 0u);
 }
 
 TEST_F(CliTest, EventShowsOneEventAndUnknownIdsExitOne) {
-  ASSERT_EQ(Send("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}}, "msg_one").code, 0);
+  ASSERT_EQ(
+      Send("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}}, "msg_one")
+          .code,
+      0);
   auto r = Cli("event", {"msg_one"});
   ASSERT_EQ(r.code, 0) << Describe(r);
   for (auto s : {"event_id", "msg_one", "source", "hr", "state", "body", "ada@example.com"}) {
@@ -317,30 +334,72 @@ TEST_F(CliTest, EventFromTwoSourcesNeedsSource) {
 
 TEST_F(CliTest, ReplayRejectedAndFailedEvents) {
   // A rejected event (sent around the CLI's own validation) does not replay while still invalid.
-  ASSERT_EQ(daemon_->PostEvent("hr", "msg_rej", EventBody("organization.upserted",
-                                                           {{"external_id", "acme"}, {"name", "Not Valid!"}}))
+  ASSERT_EQ(daemon_
+                ->PostEvent("hr", "msg_rej",
+                            EventBody("organization.upserted",
+                                      {{"external_id", "acme"}, {"name", "Not Valid!"}}))
                 .status,
             422);
   ExpectFailure(Cli("replay", {"msg_rej"}), 1, "still not valid");
-  // A failed one (first sighting without an email) replays once the email has arrived.
-  ASSERT_EQ(Send("user.upserted", {{"external_id", "emp-7"}}, "msg_noemail").code, 0);
-  ASSERT_TRUE(WaitFor([&] { return EventState("msg_noemail") == "failed"; }));
-  ASSERT_EQ(Send("user.upserted", {{"external_id", "emp-7"}, {"email", "seven@example.com"}}, "msg_fix").code, 0);
-  ASSERT_TRUE(WaitFor([&] { return EventState("msg_fix") == "applied"; }));
-  auto r = Cli("replay", {"msg_noemail", "--source", "hr"});
+  // A failed one replays. Nothing this version accepts fails to apply (a partial first upsert
+  // waits instead), so the failure is staged as an older version would have left it: the writer
+  // is paused, the stored event is marked failed in SQLite, and the writer resumes.
+  ASSERT_EQ(Cli("pause").code, 0);
+  ASSERT_EQ(
+      Send("user.upserted", {{"external_id", "emp-7"}, {"email", "seven@example.com"}}, "msg_old")
+          .code,
+      0);
+  {
+    SQLite::Database db(daemon_->db_path(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    ASSERT_EQ(db.exec("UPDATE events SET state = 'failed', error = 'could not be applied by an "
+                      "older version' "
+                      "WHERE event_id = 'msg_old' AND state = 'pending'"),
+              1);
+  }
+  ASSERT_EQ(Cli("resume").code, 0);
+  EXPECT_EQ(EventState("msg_old"), "failed");
+  auto r = Cli("replay", {"msg_old", "--source", "hr"});
   ASSERT_EQ(r.code, 0) << Describe(r);
   EXPECT_NE(r.out.find("pending"), std::string::npos) << r.out;
-  EXPECT_TRUE(WaitFor([&] { return EventState("msg_noemail") == "applied"; }));
-  ExpectFailure(Cli("replay", {"msg_noemail"}), 1, "applied");
+  EXPECT_TRUE(WaitFor([&] { return EventState("msg_old") == "applied"; }));
+  ExpectFailure(Cli("replay", {"msg_old"}), 1, "applied");
+}
+
+// A partial first upsert (no email yet) is applied and waits; the user is created once the email
+// arrives, with the fields of both events.
+TEST_F(CliTest, PartialFirstUpsertWaitsForTheEmail) {
+  ASSERT_EQ(
+      Send("user.upserted", {{"external_id", "emp-8"}, {"name", "Eight"}}, "msg_partial").code, 0);
+  ASSERT_TRUE(WaitFor([&] { return EventState("msg_partial") == "applied"; }));
+  auto waiting = Cli("user", {"emp-8", "--json"});
+  ASSERT_EQ(waiting.code, 0) << Describe(waiting);
+  EXPECT_TRUE(waiting.JsonOut()["auth0_id"].is_null()) << waiting.out;
+  ASSERT_EQ(
+      Send("user.upserted", {{"external_id", "emp-8"}, {"email", "eight@example.com"}}, "msg_full")
+          .code,
+      0);
+  Json user;
+  ASSERT_TRUE(WaitFor([&] {
+    user = Cli("user", {"emp-8", "--json"}).JsonOut();
+    return user.is_object() && user["auth0_id"].is_string();
+  })) << user.dump();
+  EXPECT_EQ(user["last_known_auth0"]["name"], "Eight") << user.dump();
+  EXPECT_EQ(user["last_known_auth0"]["email"], "eight@example.com") << user.dump();
 }
 
 TEST_F(CliTest, UserAndOrg) {
-  ASSERT_EQ(Send("organization.upserted", {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}},
-                 "msg_org").code, 0);
+  ASSERT_EQ(Send("organization.upserted",
+                 {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}}, "msg_org")
+                .code,
+            0);
   ASSERT_EQ(Send("user.upserted",
-                 {{"external_id", "emp-1"}, {"email", "ada@example.com"},
+                 {{"external_id", "emp-1"},
+                  {"email", "ada@example.com"},
                   {"organizations", {{{"external_id", "acme"}, {"roles", Json::array()}}}}},
-                 "msg_user").code, 0);
+                 "msg_user")
+                .code,
+            0);
   Json user;
   ASSERT_TRUE(WaitFor([&] {
     auto r = Cli("user", {"emp-1", "--json"});
@@ -349,15 +408,17 @@ TEST_F(CliTest, UserAndOrg) {
   })) << user.dump();
   auto r = Cli("user", {"emp-1"});
   ASSERT_EQ(r.code, 0) << Describe(r);
-  for (auto s : {"external_id", "auth0_id", "auth0|", "desired", "ada@example.com", "mutations", "ID", "ENTITY", "KIND",
-                 "STATE", "create_user"}) {
+  for (auto s : {"external_id", "auth0_id", "auth0|", "desired", "ada@example.com", "mutations",
+                 "ID", "ENTITY", "KIND", "STATE", "create_user"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s << " in " << r.out;
   }
   auto logs = Cli("user", {"emp-1", "--logs", "--json"});
   ASSERT_EQ(logs.code, 0) << Describe(logs);
   EXPECT_TRUE(logs.JsonOut()["auth0_logs"].is_array()) << logs.out;
 
-  ASSERT_TRUE(WaitFor([&] { return Cli("org", {"acme", "--json"}).JsonOut()["auth0_id"].is_string(); }));
+  ASSERT_TRUE(WaitFor([&] {
+    return Cli("org", {"acme", "--json"}).JsonOut()["auth0_id"].is_string();
+  }));
   auto o = Cli("org", {"acme"});
   ASSERT_EQ(o.code, 0) << Describe(o);
   for (auto s : {"acme", "org_", "Acme", "KIND", "create_organization"}) {
@@ -368,8 +429,12 @@ TEST_F(CliTest, UserAndOrg) {
 TEST_F(CliTest, MutationsRetryAndDiscard) {
   // An organization asking for a connection that does not exist: that mutation is dead.
   ASSERT_EQ(Send("organization.upserted",
-                 {{"external_id", "acme"}, {"name", "acme"}, {"connections", {{{"name", "no-such-connection"}}}}},
-                 "msg_org").code, 0);
+                 {{"external_id", "acme"},
+                  {"name", "acme"},
+                  {"connections", {{{"name", "no-such-connection"}}}}},
+                 "msg_org")
+                .code,
+            0);
   Json dead;
   ASSERT_TRUE(WaitFor([&] {
     dead = Cli("mutations", {"--state", "dead", "--json"}).JsonOut()["mutations"];
@@ -377,7 +442,8 @@ TEST_F(CliTest, MutationsRetryAndDiscard) {
   }));
   auto table = Cli("mutations");
   ASSERT_EQ(table.code, 0) << Describe(table);
-  for (auto h : {"ID", "ENTITY", "KIND", "STATE", "ATTEMPTS", "ERROR", "no-such-connection", "dead"}) {
+  for (auto h :
+       {"ID", "ENTITY", "KIND", "STATE", "ATTEMPTS", "ERROR", "no-such-connection", "dead"}) {
     EXPECT_NE(table.out.find(h), std::string::npos) << h << " in " << table.out;
   }
   auto limited = Cli("mutations", {"--limit", "1", "--json"});
@@ -406,7 +472,9 @@ TEST_F(CliTest, PauseAndResume) {
   ASSERT_EQ(p.code, 0) << Describe(p);
   EXPECT_NE(p.out.find("paused"), std::string::npos) << p.out;
   EXPECT_EQ(Cli("status", {"--json"}).JsonOut()["paused"], true);
-  ASSERT_EQ(Send("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}}, "msg_p").code, 0);
+  ASSERT_EQ(
+      Send("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}}, "msg_p").code,
+      0);
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(EventState("msg_p"), "pending");
   auto r = Cli("resume", {"--json"});
