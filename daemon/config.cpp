@@ -378,6 +378,7 @@ Result<Config> LoadConfig(const std::string& path) {
   policy.Integer("drift_interval_seconds", &p.drift_interval_seconds, 0, 30 * 86400);
   policy.String("drift_mode", &p.drift_mode);
   policy.Integer("drift_user_export_threshold", &p.drift_user_export_threshold, 0, 10000000);
+  policy.Integer("drift_member_list_lag_seconds", &p.drift_member_list_lag_seconds, 0, 86400);
   policy.RejectUnknown();
   if (p.drift_mode != "correct" && p.drift_mode != "report") {
     policy.Error("drift_mode", "must be \"correct\" or \"report\" (got \"" + p.drift_mode + "\")");

@@ -54,6 +54,8 @@ struct PolicyOptions {
   std::string drift_mode = "correct";  // or "report"
   // Above this many managed users drift reads users through one export job, else through search.
   int drift_user_export_threshold = 2000;
+  // Members missing from a list within this long of tenantsync adding members there are not judged.
+  int drift_member_list_lag_seconds = 60;
 };
 
 struct Config {

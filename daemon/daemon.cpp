@@ -163,6 +163,7 @@ int RunServe(const ServeFlags& flags) {
   dopts.application_client_id = config.auth0.application_client_id;
   dopts.connection = config.auth0.connection;
   dopts.user_export_threshold = static_cast<size_t>(config.policy.drift_user_export_threshold);
+  dopts.member_list_lag = std::chrono::seconds(config.policy.drift_member_list_lag_seconds);
   Drift drift(*store, *auth0, clock, dopts, [&](const nlohmann::json& report, bool marked) {
     metrics.SetDriftDifferences(static_cast<int64_t>(report["differences"].size()));
     if (marked) writer.Wake();

@@ -35,9 +35,10 @@
 // ordinary writer re-plans and repairs it through the normal mutation path and the guard. A
 // correction is skipped for a field the writer changed since the comparison started.
 //
-// Limits: member lists and search lag behind writes in real Auth0, so a member added moments
-// before a run can be reported missing (a correction then re-adds it, idempotently); a write in
-// flight during a run can likewise show as a difference once.
+// Limits: member lists lag behind writes in real Auth0 and have no consistent read, so members of
+// an organization tenantsync added members to within DriftOptions::member_list_lag are not judged
+// missing (the report notes how many); a write in flight during a run can still show as a
+// difference once.
 //
 // Thread safety: Run() may be called from any thread; runs are serialised (one at a time). Owns
 // no thread.
@@ -66,6 +67,9 @@ struct DriftOptions {
   size_t search_batch = 50;
   std::chrono::milliseconds export_poll_interval{2000};
   std::chrono::milliseconds export_timeout{600000};
+  // A member missing from its organization's list is not reported when tenantsync added members
+  // to that organization less than this long before the pass (member lists lag behind writes).
+  std::chrono::milliseconds member_list_lag{60000};
 };
 
 class Drift {
