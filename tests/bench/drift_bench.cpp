@@ -73,7 +73,6 @@ const std::vector<std::string> kRoles = {"member", "manager", "admin"};
 constexpr double kTargetRatio = 1.1;
 constexpr double kTargetPeakMb = 150.0;
 
-
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // ---- Workload -----------------------------------------------------------------------------------
@@ -102,7 +101,6 @@ struct Workload {
   std::vector<User> users;
   std::vector<Event> events;  // arrival order: organizations first, then users
 };
-
 
 // Deterministic: no randomness is needed for a tenant without differences.
 Workload MakeWorkload(int n_orgs, int n_users) {
@@ -405,8 +403,6 @@ SeedCheck CheckSeeded(const Json& state, const Workload& w) {
 
 // ---- Daemon -------------------------------------------------------------------------------------
 
-
-
 // Posts every event, signed (signed just before sending, so a slow delivery never outlives the
 // signature tolerance), over `connections` keep-alive connections; each event goes to one
 // connection in arrival order (a shared cursor). A delivery is retried up to 5 times on no answer
@@ -454,7 +450,6 @@ int64_t Count(const Json& status, const char* section, const char* key) {
   return v.is_number_integer() ? v.get<int64_t>() : -1;
 }
 
-
 // Polls /v1/status every 250 ms until converged twice in a row or `timeout_s` passes; prints a
 // progress line every 10 s. Returns the last status; *ok tells whether it converged.
 Json WaitConverged(TestDaemon& daemon, TestHttpClient& sim, double timeout_s, const char* what,
@@ -498,7 +493,6 @@ Json WaitConverged(TestDaemon& daemon, TestHttpClient& sim, double timeout_s, co
   }
   return status;
 }
-
 
 const char* Verdict(bool ok) { return ok ? "PASS" : "MISS"; }
 
@@ -563,7 +557,8 @@ int main(int argc, char** argv) {
       w.orgs.size(), w.users.size(), w.events.size());
   std::printf(
       "  auth0-sim --rate %d --burst %d --latency-ms %d --index-lag-ms %d; tenantsync "
-      "max_in_flight=%d, drift_interval_seconds=0, drift_mode=report, on_create=[]%s%s\n\n",
+      "max_in_flight=%d, drift_interval_seconds=0, drift_mode=report, "
+      "drift_member_list_lag_seconds=0, on_create=[]%s%s\n\n",
       sim_rate, sim_burst, latency_ms, index_lag_ms, max_in_flight,
       auth0_toml.empty() ? "" : ", [auth0] extra: ", auth0_toml.c_str());
   std::fflush(stdout);
@@ -586,7 +581,9 @@ int main(int argc, char** argv) {
   // Appended after [auth0]: plain keys land there.
   options.extra_toml =
       "max_in_flight = " + std::to_string(max_in_flight) + "\n" + auth0_toml +
-      "\n\n[policy]\ndrift_interval_seconds = 0\ndrift_mode = \"report\"\non_create = []\n";
+      "\n\n[policy]\ndrift_interval_seconds = 0\ndrift_mode = \"report\"\non_create = []\n"
+      // Every member is judged, however recently it was added (the pass waits out the index lag).
+      "drift_member_list_lag_seconds = 0\n";
   TestDaemon daemon(options);
   auto finish = [&](int code) {
     if (daemon.process() != nullptr) daemon.Stop(SIGTERM);
