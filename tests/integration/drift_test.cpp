@@ -58,7 +58,8 @@ class DriftUsersRead : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DriftUsersRead, ReportThenCorrectOnlyManagedObjects) {
   const bool export_job = GetParam() == "export";
-  Sim sim({"--index-lag-ms", "0"});
+  // The export job stays pending for a moment, so the status polling is exercised too.
+  Sim sim({"--index-lag-ms", "0", "--export-delay-ms", "300"});
   ASSERT_TRUE(sim.ok());
   sim.CreateRole("admin");
   sim.CreateRole("member");
@@ -138,6 +139,9 @@ TEST_P(DriftUsersRead, ReportThenCorrectOnlyManagedObjects) {
     EXPECT_EQ(rep["confirm_reads"], 0) << "nothing differed, so no user was read one by one";
     EXPECT_EQ(sim.Requests("GET /api/v2/users/{id}"), 0);
     EXPECT_EQ(sim.Requests("POST /api/v2/jobs/users-exports") > 0, export_job);
+    if (export_job) {
+      EXPECT_GE(sim.Requests("GET /api/v2/jobs/{id}"), 2) << "pending, then completed";
+    }
   }
 
   // ---- Changes behind tenantsync's back ---------------------------------------------------------
