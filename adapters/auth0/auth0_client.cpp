@@ -253,6 +253,12 @@ Result<Json> Auth0Client::ExecuteJson(const Call& call) {
   return j;
 }
 
+Result<Json> Auth0Client::CallJson(std::string_view endpoint, std::string target,
+                                   const Json* body) {
+  return ExecuteJson(
+      JsonCall(endpoint.substr(0, endpoint.find(' ')), endpoint, std::move(target), body));
+}
+
 Result<Json> Auth0Client::Request(std::string_view method, std::string_view endpoint_template,
                                   std::string target, const Json* body) {
   return ExecuteJson(JsonCall(method, endpoint_template, std::move(target), body));
@@ -279,6 +285,11 @@ Result<Json> ExpectObject(Result<Json> r, std::string_view endpoint) {
 
 }  // namespace
 
+Result<Json> Auth0Client::CallObject(std::string_view endpoint, std::string target,
+                                     const Json* body) {
+  return ExpectObject(CallJson(endpoint, std::move(target), body), endpoint);
+}
+
 // ---- Pagination ------------------------------------------------------------------------------
 
 Status Auth0Client::WalkCheckpoint(std::string_view endpoint, const std::string& path,
@@ -289,7 +300,7 @@ Status Auth0Client::WalkCheckpoint(std::string_view endpoint, const std::string&
     Params q = params;
     if (!from.empty()) q.emplace_back("from", from);
     q.emplace_back("take", std::to_string(kCheckpointTake));
-    auto r = ExecuteJson(JsonCall("GET", endpoint, path + BuildQuery(q), nullptr));
+    auto r = CallJson(endpoint, path + BuildQuery(q));
     if (!r.ok()) return r.status();
     Json& body = r.value();
     Json* items = nullptr;
@@ -323,7 +334,7 @@ Result<bool> Auth0Client::WalkOffset(std::string_view endpoint, const std::strin
     q.emplace_back("page", std::to_string(page));
     q.emplace_back("per_page", std::to_string(kOffsetPerPage));
     q.emplace_back("include_totals", "true");
-    auto r = ExecuteJson(JsonCall("GET", endpoint, path + BuildQuery(q), nullptr));
+    auto r = CallJson(endpoint, path + BuildQuery(q));
     if (!r.ok()) return r.status();
     Json& body = r.value();
     Json* items = nullptr;
@@ -351,33 +362,25 @@ Result<bool> Auth0Client::WalkOffset(std::string_view endpoint, const std::strin
 Result<Json> Auth0Client::CreateUser(Json user) {
   if (!user.is_object()) return Status::Invalid("CreateUser: user must be a JSON object");
   if (!user.contains("connection")) user["connection"] = options_.connection;
-  return ExpectObject(ExecuteJson(JsonCall("POST", "POST /api/v2/users", "/api/v2/users", &user)),
-                      "POST /api/v2/users");
+  return CallObject("POST /api/v2/users", "/api/v2/users", &user);
 }
 
 Result<Json> Auth0Client::GetUser(std::string_view user_id) {
-  return ExpectObject(ExecuteJson(JsonCall("GET", "GET /api/v2/users/{id}",
-                                           "/api/v2/users/" + Enc(user_id), nullptr)),
-                      "GET /api/v2/users/{id}");
+  return CallObject("GET /api/v2/users/{id}", "/api/v2/users/" + Enc(user_id));
 }
 
 Result<Json> Auth0Client::PatchUser(std::string_view user_id, const Json& patch) {
-  return ExpectObject(ExecuteJson(JsonCall("PATCH", "PATCH /api/v2/users/{id}",
-                                           "/api/v2/users/" + Enc(user_id), &patch)),
-                      "PATCH /api/v2/users/{id}");
+  return CallObject("PATCH /api/v2/users/{id}", "/api/v2/users/" + Enc(user_id), &patch);
 }
 
 Status Auth0Client::DeleteUser(std::string_view user_id) {
-  return Discard(ExecuteJson(
-      JsonCall("DELETE", "DELETE /api/v2/users/{id}", "/api/v2/users/" + Enc(user_id), nullptr)));
+  return Discard(CallJson("DELETE /api/v2/users/{id}", "/api/v2/users/" + Enc(user_id)));
 }
 
 Result<std::vector<Json>> Auth0Client::GetUsersByEmail(std::string_view email) {
-  return ToVector(
-      ExecuteJson(JsonCall("GET", "GET /api/v2/users-by-email",
-                           "/api/v2/users-by-email" + BuildQuery({{"email", std::string(email)}}),
-                           nullptr)),
-      "GET /api/v2/users-by-email");
+  return ToVector(CallJson("GET /api/v2/users-by-email",
+                           "/api/v2/users-by-email" + BuildQuery({{"email", std::string(email)}})),
+                  "GET /api/v2/users-by-email");
 }
 
 Status Auth0Client::BlockUser(std::string_view user_id) {
@@ -389,14 +392,13 @@ Status Auth0Client::UnblockUser(std::string_view user_id) {
 }
 
 Status Auth0Client::RevokeSessions(std::string_view user_id) {
-  return Discard(ExecuteJson(JsonCall("DELETE", "DELETE /api/v2/users/{id}/sessions",
-                                      "/api/v2/users/" + Enc(user_id) + "/sessions", nullptr)));
+  return Discard(CallJson("DELETE /api/v2/users/{id}/sessions",
+                          "/api/v2/users/" + Enc(user_id) + "/sessions"));
 }
 
 Status Auth0Client::RevokeRefreshTokens(std::string_view user_id) {
-  return Discard(
-      ExecuteJson(JsonCall("DELETE", "DELETE /api/v2/users/{id}/refresh-tokens",
-                           "/api/v2/users/" + Enc(user_id) + "/refresh-tokens", nullptr)));
+  return Discard(CallJson("DELETE /api/v2/users/{id}/refresh-tokens",
+                          "/api/v2/users/" + Enc(user_id) + "/refresh-tokens"));
 }
 
 Result<std::vector<Json>> Auth0Client::GetUserLogs(std::string_view user_id, int page,
@@ -406,11 +408,10 @@ Result<std::vector<Json>> Auth0Client::GetUserLogs(std::string_view user_id, int
     return Status::Invalid(
         "GetUserLogs: page/per_page out of range (at most 1000 records, 100 per page)");
   }
-  auto r = ExecuteJson(JsonCall(
-      "GET", "GET /api/v2/users/{id}/logs",
+  auto r = CallJson(
+      "GET /api/v2/users/{id}/logs",
       "/api/v2/users/" + Enc(user_id) + "/logs" +
-          BuildQuery({{"page", std::to_string(page)}, {"per_page", std::to_string(per_page)}}),
-      nullptr));
+          BuildQuery({{"page", std::to_string(page)}, {"per_page", std::to_string(per_page)}}));
   if (r.ok() && r->is_object() && r->contains("logs"))
     return ToVector(Json(std::move((*r)["logs"])), "");
   return ToVector(std::move(r), "GET /api/v2/users/{id}/logs");
@@ -440,8 +441,7 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
   Json fields = Json::array();
   for (const auto& f : eo.fields) fields.push_back({{"name", f}});
   if (!fields.empty()) body["fields"] = fields;
-  auto job = ExpectObject(
-      ExecuteJson(JsonCall("POST", kCreate, "/api/v2/jobs/users-exports", &body)), kCreate);
+  auto job = CallObject(kCreate, "/api/v2/jobs/users-exports", &body);
   if (!job.ok()) return job.status();
   UserExport out;
   if (!job->contains("id") || !(*job)["id"].is_string()) {
@@ -451,8 +451,7 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
   const auto deadline = clock_.Monotonic() + eo.timeout;
   std::string location;
   for (;;) {
-    auto st = ExpectObject(
-        ExecuteJson(JsonCall("GET", kStatus, "/api/v2/jobs/" + Enc(out.job_id), nullptr)), kStatus);
+    auto st = CallObject(kStatus, "/api/v2/jobs/" + Enc(out.job_id));
     ++out.status_polls;
     if (!st.ok()) return st.status();
     const std::string status = st->value("status", "");
@@ -515,32 +514,26 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
 // ---- Organizations ---------------------------------------------------------------------------
 
 Result<Json> Auth0Client::CreateOrganization(const Json& organization) {
-  return ExpectObject(ExecuteJson(JsonCall("POST", "POST /api/v2/organizations",
-                                           "/api/v2/organizations", &organization)),
-                      "POST /api/v2/organizations");
+  return CallObject("POST /api/v2/organizations", "/api/v2/organizations", &organization);
 }
 
 Result<Json> Auth0Client::GetOrganization(std::string_view org_id) {
-  return ExpectObject(ExecuteJson(JsonCall("GET", "GET /api/v2/organizations/{id}",
-                                           "/api/v2/organizations/" + Enc(org_id), nullptr)),
-                      "GET /api/v2/organizations/{id}");
+  return CallObject("GET /api/v2/organizations/{id}", "/api/v2/organizations/" + Enc(org_id));
 }
 
 Result<Json> Auth0Client::GetOrganizationByName(std::string_view name) {
-  return ExpectObject(ExecuteJson(JsonCall("GET", "GET /api/v2/organizations/name/{name}",
-                                           "/api/v2/organizations/name/" + Enc(name), nullptr)),
-                      "GET /api/v2/organizations/name/{name}");
+  return CallObject("GET /api/v2/organizations/name/{name}",
+                    "/api/v2/organizations/name/" + Enc(name));
 }
 
 Result<Json> Auth0Client::PatchOrganization(std::string_view org_id, const Json& patch) {
-  return ExpectObject(ExecuteJson(JsonCall("PATCH", "PATCH /api/v2/organizations/{id}",
-                                           "/api/v2/organizations/" + Enc(org_id), &patch)),
-                      "PATCH /api/v2/organizations/{id}");
+  return CallObject("PATCH /api/v2/organizations/{id}", "/api/v2/organizations/" + Enc(org_id),
+                    &patch);
 }
 
 Status Auth0Client::DeleteOrganization(std::string_view org_id) {
-  return Discard(ExecuteJson(JsonCall("DELETE", "DELETE /api/v2/organizations/{id}",
-                                      "/api/v2/organizations/" + Enc(org_id), nullptr)));
+  return Discard(
+      CallJson("DELETE /api/v2/organizations/{id}", "/api/v2/organizations/" + Enc(org_id)));
 }
 
 Result<std::vector<Json>> Auth0Client::ListOrganizations() {
@@ -605,17 +598,17 @@ Result<std::vector<Json>> Auth0Client::ListMembersWithRoles(std::string_view org
 Status Auth0Client::AddMemberRoles(std::string_view org_id, std::string_view user_id,
                                    const std::vector<std::string>& role_ids) {
   Json body{{"roles", role_ids}};
-  return Discard(ExecuteJson(JsonCall(
-      "POST", "POST /api/v2/organizations/{id}/members/{user_id}/roles",
-      "/api/v2/organizations/" + Enc(org_id) + "/members/" + Enc(user_id) + "/roles", &body)));
+  return Discard(CallJson(
+      "POST /api/v2/organizations/{id}/members/{user_id}/roles",
+      "/api/v2/organizations/" + Enc(org_id) + "/members/" + Enc(user_id) + "/roles", &body));
 }
 
 Status Auth0Client::RemoveMemberRoles(std::string_view org_id, std::string_view user_id,
                                       const std::vector<std::string>& role_ids) {
   Json body{{"roles", role_ids}};
-  return Discard(ExecuteJson(JsonCall(
-      "DELETE", "DELETE /api/v2/organizations/{id}/members/{user_id}/roles",
-      "/api/v2/organizations/" + Enc(org_id) + "/members/" + Enc(user_id) + "/roles", &body)));
+  return Discard(CallJson(
+      "DELETE /api/v2/organizations/{id}/members/{user_id}/roles",
+      "/api/v2/organizations/" + Enc(org_id) + "/members/" + Enc(user_id) + "/roles", &body));
 }
 
 Result<std::vector<Json>> Auth0Client::ListMemberRoles(std::string_view org_id,
@@ -636,10 +629,8 @@ Result<Json> Auth0Client::AddOrganizationConnection(std::string_view org_id,
   Json body{{"connection_id", connection_id},
             {"assign_membership_on_login", assign_membership_on_login},
             {"show_as_button", show_as_button}};
-  return ExpectObject(
-      ExecuteJson(JsonCall("POST", "POST /api/v2/organizations/{id}/enabled_connections",
-                           "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections", &body)),
-      "POST /api/v2/organizations/{id}/enabled_connections");
+  return CallObject("POST /api/v2/organizations/{id}/enabled_connections",
+                    "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections", &body);
 }
 
 Result<Json> Auth0Client::PatchOrganizationConnection(std::string_view org_id,
@@ -648,20 +639,16 @@ Result<Json> Auth0Client::PatchOrganizationConnection(std::string_view org_id,
                                                       bool show_as_button) {
   Json body{{"assign_membership_on_login", assign_membership_on_login},
             {"show_as_button", show_as_button}};
-  return ExpectObject(
-      ExecuteJson(JsonCall(
-          "PATCH", "PATCH /api/v2/organizations/{id}/enabled_connections/{connection_id}",
-          "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections/" + Enc(connection_id),
-          &body)),
-      "PATCH /api/v2/organizations/{id}/enabled_connections/{connection_id}");
+  return CallObject(
+      "PATCH /api/v2/organizations/{id}/enabled_connections/{connection_id}",
+      "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections/" + Enc(connection_id), &body);
 }
 
 Status Auth0Client::RemoveOrganizationConnection(std::string_view org_id,
                                                  std::string_view connection_id) {
-  return Discard(ExecuteJson(JsonCall(
-      "DELETE", "DELETE /api/v2/organizations/{id}/enabled_connections/{connection_id}",
-      "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections/" + Enc(connection_id),
-      nullptr)));
+  return Discard(CallJson(
+      "DELETE /api/v2/organizations/{id}/enabled_connections/{connection_id}",
+      "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections/" + Enc(connection_id)));
 }
 
 Result<std::vector<Json>> Auth0Client::ListOrganizationConnections(std::string_view org_id) {
@@ -749,8 +736,7 @@ Status Auth0Client::UpdateConnectionClients(std::string_view connection_id,
     for (size_t j = i; j < std::min(changes.size(), i + kMaxConnectionClientsPerCall); ++j) {
       body.push_back(Json{{"client_id", changes[j].client_id}, {"status", changes[j].enabled}});
     }
-    auto r =
-        ExecuteJson(JsonCall("PATCH", "PATCH /api/v2/connections/{id}/clients", target, &body));
+    auto r = CallJson("PATCH /api/v2/connections/{id}/clients", target, &body);
     if (!r.ok()) return r.status();
   }
   return Status::Ok();
@@ -770,17 +756,13 @@ Result<std::vector<std::string>> Auth0Client::GetConnectionClients(std::string_v
 }
 
 Result<Json> Auth0Client::GetClient(std::string_view client_id) {
-  return ExpectObject(ExecuteJson(JsonCall("GET", "GET /api/v2/clients/{id}",
-                                           "/api/v2/clients/" + Enc(client_id), nullptr)),
-                      "GET /api/v2/clients/{id}");
+  return CallObject("GET /api/v2/clients/{id}", "/api/v2/clients/" + Enc(client_id));
 }
 
 Result<Json> Auth0Client::PatchClientCallbacks(std::string_view client_id,
                                                const std::vector<std::string>& callbacks) {
   Json body{{"callbacks", callbacks}};
-  return ExpectObject(ExecuteJson(JsonCall("PATCH", "PATCH /api/v2/clients/{id}",
-                                           "/api/v2/clients/" + Enc(client_id), &body)),
-                      "PATCH /api/v2/clients/{id}");
+  return CallObject("PATCH /api/v2/clients/{id}", "/api/v2/clients/" + Enc(client_id), &body);
 }
 
 // ---- Emails ----------------------------------------------------------------------------------
@@ -805,8 +787,8 @@ Result<std::string> Auth0Client::CreatePasswordChangeTicket(std::string_view use
             {"includeEmailInRedirect", o.include_email_in_redirect}};
   if (!o.result_url.empty()) body["result_url"] = o.result_url;
   if (o.ttl_sec > 0) body["ttl_sec"] = o.ttl_sec;
-  auto r = ExecuteJson(JsonCall("POST", "POST /api/v2/tickets/password-change",
-                                "/api/v2/tickets/password-change", &body));
+  auto r =
+      CallJson("POST /api/v2/tickets/password-change", "/api/v2/tickets/password-change", &body);
   if (!r.ok()) return r.status();
   if (!r->is_object() || !r->contains("ticket") || !(*r)["ticket"].is_string()) {
     return Status::Invalid("POST /api/v2/tickets/password-change: answer has no ticket");
@@ -822,9 +804,8 @@ Result<Json> Auth0Client::SendVerificationEmail(std::string_view user_id) {
     body["identity"] =
         Json{{"user_id", user_id.substr(bar + 1)}, {"provider", user_id.substr(0, bar)}};
   }
-  return ExpectObject(ExecuteJson(JsonCall("POST", "POST /api/v2/jobs/verification-email",
-                                           "/api/v2/jobs/verification-email", &body)),
-                      "POST /api/v2/jobs/verification-email");
+  return CallObject("POST /api/v2/jobs/verification-email", "/api/v2/jobs/verification-email",
+                    &body);
 }
 
 }  // namespace tenantsync

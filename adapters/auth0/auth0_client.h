@@ -268,6 +268,11 @@ class Auth0Client {
   Result<Json> ExecuteJson(const Call& call);
   Call JsonCall(std::string_view method, std::string_view endpoint, std::string target,
                 const Json* body) const;
+  // One Management API call named by its template "METHOD /path/{id}" (the method is its first
+  // word); CallObject also requires a JSON object back.
+  Result<Json> CallJson(std::string_view endpoint, std::string target, const Json* body = nullptr);
+  Result<Json> CallObject(std::string_view endpoint, std::string target,
+                          const Json* body = nullptr);
   std::chrono::nanoseconds Backoff(int retry);
   // Sleeps `d` in short slices against an absolute deadline; false when Shutdown() interrupts.
   bool Nap(std::chrono::nanoseconds d);
