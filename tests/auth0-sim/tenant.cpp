@@ -414,6 +414,43 @@ ApiResponse BadCursor() {
       "property from.");
 }
 
+// One page of a list in `seq` order, by offset (page/per_page) or by checkpoint (from/take).
+// `render(id)` builds an item. The two recorded checkpoint behaviours: organizations carry "next"
+// only while more follow; members carry it on every non-empty page (`next_on_every_page`), so a
+// client learns the end from an empty page.
+template <class Render>
+ApiResponse ListPage(const std::vector<std::pair<uint64_t, std::string>>& ordered, const Paging& pg,
+                     const char* key, bool next_on_every_page, const Render& render) {
+  if (!pg.checkpoint) {
+    std::vector<Json> items;
+    items.reserve(ordered.size());
+    for (const auto& [seq, id] : ordered) items.push_back(render(id));
+    return JsonResponse(200, OffsetPage(items, pg, key));
+  }
+  uint64_t after = 0;
+  if (!pg.from.empty()) {
+    auto c = DecodeCursor(pg.from);
+    if (!c) return BadCursor();
+    after = *c;
+  }
+  Json page = Json::array();
+  const std::pair<uint64_t, std::string>* last = nullptr;
+  bool more = false;
+  for (const auto& entry : ordered) {
+    if (entry.first <= after) continue;
+    if (static_cast<int64_t>(page.size()) == pg.take) {
+      more = true;
+      break;
+    }
+    page.push_back(render(entry.second));
+    last = &entry;
+  }
+  Json out = {{key, page}};
+  if (last != nullptr && (more || next_on_every_page))
+    out["next"] = EncodeCursor(last->first, last->second);
+  return JsonResponse(200, out);
+}
+
 // Applies fields/include_fields to an object (Auth0's field projection on reads).
 Json Project(const Json& doc, const ApiRequest& req) {
   auto it = req.query.find("fields");
@@ -496,7 +533,8 @@ std::optional<std::vector<Term>> ParseQuery(const std::string& q) {
             v = q.substr(i + 1, end - i - 1);
             i = end + 1;
           } else {
-            while (i < q.size() && !std::isspace(static_cast<unsigned char>(q[i])) && q[i] != ')') v += q[i++];
+            while (i < q.size() && !std::isspace(static_cast<unsigned char>(q[i])) && q[i] != ')')
+              v += q[i++];
             if (v == "OR" || v == "or") continue;
           }
           t.values.push_back(std::move(v));
@@ -1323,7 +1361,8 @@ std::optional<ApiResponse> CheckOrgFields(const Json& body) {
         // one copy's begin() to another's end() was undefined (valid colours were refused).
         const std::string* color = v.is_string() ? &v.get_ref<const std::string&>() : nullptr;
         bool ok = color && color->size() == 7 && (*color)[0] == '#' &&
-                  std::all_of(color->begin() + 1, color->end(), [](unsigned char c) { return std::isxdigit(c); });
+                  std::all_of(color->begin() + 1, color->end(),
+                              [](unsigned char c) { return std::isxdigit(c); });
         if (!ok) {
           return InvalidBody(
               "'String does not match pattern ^#[0-9a-fA-F]{6}$' on property "
@@ -1439,38 +1478,11 @@ ApiResponse Tenant::CreateOrg(const Json& body) {
 ApiResponse Tenant::ListOrgs(const ApiRequest& req) {
   auto paging = ParsePaging(req, true);
   if (auto* e = std::get_if<ApiResponse>(&paging)) return *e;
-  const Paging& pg = std::get<Paging>(paging);
-  std::vector<const Org*> all;
-  for (const auto& [id, org] : orgs_) all.push_back(&org);
-  std::sort(all.begin(), all.end(), [](const Org* a, const Org* b) { return a->seq < b->seq; });
-  if (!pg.checkpoint) {
-    std::vector<Json> items;
-    items.reserve(all.size());
-    for (const Org* o : all) items.push_back(o->doc);
-    return JsonResponse(200, OffsetPage(items, pg, "organizations"));
-  }
-  uint64_t after = 0;
-  if (!pg.from.empty()) {
-    auto c = DecodeCursor(pg.from);
-    if (!c) return BadCursor();
-    after = *c;
-  }
-  Json page = Json::array();
-  const Org* last = nullptr;
-  bool more = false;
-  for (const Org* o : all) {
-    if (o->seq <= after) continue;
-    if (static_cast<int64_t>(page.size()) == pg.take) {
-      more = true;
-      break;
-    }
-    page.push_back(o->doc);
-    last = o;
-  }
-  Json out = {{"organizations", page}};
-  // As recorded for organizations: "next" only while more organizations follow.
-  if (more && last) out["next"] = EncodeCursor(last->seq, last->doc["id"]);
-  return JsonResponse(200, out);
+  std::vector<std::pair<uint64_t, std::string>> ordered;
+  for (const auto& [id, org] : orgs_) ordered.emplace_back(org.seq, id);
+  std::sort(ordered.begin(), ordered.end());
+  return ListPage(ordered, std::get<Paging>(paging), "organizations", /*next_on_every_page=*/false,
+                  [&](const std::string& id) { return orgs_.at(id).doc; });
 }
 
 ApiResponse Tenant::PatchOrg(const std::string& id, const Json& body) {
@@ -1541,33 +1553,7 @@ ApiResponse Tenant::ListMembers(const std::string& org_id, const ApiRequest& req
     }
     return Project(v, req);
   };
-  if (!pg.checkpoint) {
-    std::vector<Json> items;
-    items.reserve(visible.size());
-    for (const auto& [seq, uid] : visible) items.push_back(view(uid));
-    return JsonResponse(200, OffsetPage(items, pg, "members"));
-  }
-  uint64_t after = 0;
-  if (!pg.from.empty()) {
-    auto c = DecodeCursor(pg.from);
-    if (!c) return BadCursor();
-    after = *c;
-  }
-  Json page = Json::array();
-  uint64_t last_seq = 0;
-  std::string last_id;
-  for (const auto& [seq, uid] : visible) {
-    if (seq <= after) continue;
-    if (static_cast<int64_t>(page.size()) == pg.take) break;
-    page.push_back(view(uid));
-    last_seq = seq;
-    last_id = uid;
-  }
-  Json out = {{"members", page}};
-  // As recorded for members: every non-empty page carries "next", even a short last page; the
-  // client learns it is done from an empty page.
-  if (!page.empty()) out["next"] = EncodeCursor(last_seq, last_id);
-  return JsonResponse(200, out);
+  return ListPage(visible, pg, "members", /*next_on_every_page=*/true, view);
 }
 
 ApiResponse Tenant::ChangeMembers(const std::string& org_id, const Json& body, bool add) {
@@ -2182,7 +2168,6 @@ std::string CsvCell(const Json* v) {
   }
   return quoted + "\"";
 }
-
 
 }  // namespace
 
