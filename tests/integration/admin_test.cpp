@@ -34,15 +34,6 @@ std::string OrgEvent(const std::string& ext, const Json& extra = Json::object())
   return EventBody("organization.upserted", data);
 }
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
 class AdminTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,6 +22,9 @@ std::string BuildPath(const std::string& name);
 std::optional<std::string> SharedDir();
 // A fresh temporary directory removed by the caller (or left for post-mortem).
 std::string MakeTempDir(const std::string& prefix);
+// Polls `done` every 50 ms until it holds or `timeout` passes; returns its last answer.
+bool WaitFor(const std::function<bool()>& done,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 class Subprocess {
  public:
