@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "adapters/auth0/auth0_client.h"
+#include "tests/integration/sim_control.h"
 #include "tests/support/subprocess.h"
 
 namespace tenantsync {
@@ -115,17 +116,7 @@ class SimTest : public ::testing::Test {
   }
 
   Json Control(const std::string& method, const std::string& path, const Json& body = nullptr) {
-    HttpRequest req;
-    req.method = method;
-    req.target = path;
-    if (!body.is_null()) {
-      req.body = body.dump();
-      req.content_type = "application/json";
-    }
-    auto resp = control_->Send(req);
-    EXPECT_GE(resp.status, 200) << path << " " << resp.error_message;
-    EXPECT_LT(resp.status, 300) << path << " " << resp.body;
-    return Json::parse(resp.body, nullptr, false);
+    return testing::SimControl(*control_, method, path, body);
   }
 
   // The recorded request for `method` + a path matching `path_re` in fixture `file`.
