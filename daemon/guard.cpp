@@ -12,6 +12,12 @@ using Json = nlohmann::json;
 Guard::Guard(SqliteStore& store, Clock& clock, GuardOptions options)
     : store_(store), clock_(clock), options_(options) {}
 
+int64_t Guard::LimitLocked(int64_t managed_users) const {
+  return std::max<int64_t>(
+      options_.max_destructive,
+      static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(managed_users))));
+}
+
 int64_t Guard::settle_ms() {
   std::lock_guard<std::mutex> lock(mu_);
   return options_.settle_ms;
@@ -80,9 +86,7 @@ Result<Guard::Decision> Guard::Check(const std::string& entity, const std::strin
     auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
     auto managed = t.CountManaged("user");
     if (!in_window.ok() || !managed.ok()) return Status::Retryable("guard: storage unavailable");
-    const int64_t limit = std::max<int64_t>(
-        options_.max_destructive,
-        static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
+    const int64_t limit = LimitLocked(*managed);
     if (!trip.tripped && *in_window + 1 > limit) {
       trip.tripped = true;
       trip.at_ms = now;
@@ -126,9 +130,7 @@ Status Guard::Anticipate(int64_t destructive_events) {
   arrivals_.emplace_back(now, destructive_events);
   destructive_events += recent;
   if (ReadTrip(*setting).tripped) return Status::Ok();
-  const int64_t limit = std::max<int64_t>(
-      options_.max_destructive,
-      static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
+  const int64_t limit = LimitLocked(*managed);
   if (*in_window + destructive_events <= limit) return Status::Ok();
   if (auto st = t.PutSetting("guard", Json({{"tripped", true}, {"tripped_at_ms", now}}).dump());
       !st.ok())
@@ -228,9 +230,7 @@ Result<Json> Guard::StatusJson() {
     if (examples.size() < 5)
       examples.push_back({{"entity", h.entity}, {"kind", h.kind}, {"events", h.events}});
   }
-  const int64_t limit = std::max<int64_t>(
-      options_.max_destructive,
-      static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(*managed))));
+  const int64_t limit = LimitLocked(*managed);
   return Json{{"tripped", trip.tripped},
               {"tripped_at_ms", trip.tripped ? Json(trip.at_ms) : Json(nullptr)},
               {"limit", limit},

@@ -66,7 +66,8 @@ class Guard {
   int64_t settle_ms();
 
  private:
-  Result<int64_t> Limit();
+  // max(max_destructive, floor(max_fraction × managed users)). mu_ held.
+  int64_t LimitLocked(int64_t managed_users) const;
 
   SqliteStore& store_;
   Clock& clock_;
