@@ -10,19 +10,25 @@ namespace tenantsync {
 
 const char* MutationStateName(MutationState s) {
   switch (s) {
-    case MutationState::kPending: return "pending";
-    case MutationState::kInFlight: return "in_flight";
-    case MutationState::kDone: return "done";
-    case MutationState::kFailed: return "failed";
-    case MutationState::kDead: return "dead";
-    case MutationState::kDiscarded: return "discarded";
+    case MutationState::kPending:
+      return "pending";
+    case MutationState::kInFlight:
+      return "in_flight";
+    case MutationState::kDone:
+      return "done";
+    case MutationState::kFailed:
+      return "failed";
+    case MutationState::kDead:
+      return "dead";
+    case MutationState::kDiscarded:
+      return "discarded";
   }
   return "unknown";
 }
 
 std::optional<MutationState> ParseMutationState(std::string_view s) {
-  for (auto m : {MutationState::kPending, MutationState::kInFlight, MutationState::kDone, MutationState::kFailed,
-                 MutationState::kDead, MutationState::kDiscarded}) {
+  for (auto m : {MutationState::kPending, MutationState::kInFlight, MutationState::kDone,
+                 MutationState::kFailed, MutationState::kDead, MutationState::kDiscarded}) {
     if (s == MutationStateName(m)) return m;
   }
   return std::nullopt;
@@ -51,7 +57,9 @@ std::vector<MembershipRow> ReadMemberships(SQLite::Statement& q) {
 }  // namespace
 
 StateTxn::StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db)
-    : lock_(std::move(lock)), db_(db), tx_(std::make_unique<SQLite::Transaction>(db, SQLite::TransactionBehavior::IMMEDIATE)) {}
+    : lock_(std::move(lock)),
+      db_(db),
+      tx_(std::make_unique<SQLite::Transaction>(db, SQLite::TransactionBehavior::IMMEDIATE)) {}
 
 StateTxn::~StateTxn() {
   // SQLite::Transaction rolls back in its destructor unless committed.
@@ -60,7 +68,8 @@ StateTxn::~StateTxn() {
 
 Status StateTxn::Fail(const std::exception& e, const std::string& what) {
   failed_ = true;
-  if (auto* se = dynamic_cast<const SQLite::Exception*>(&e)) return SqliteError(se->getErrorCode(), what + ": " + e.what());
+  if (auto* se = dynamic_cast<const SQLite::Exception*>(&e))
+    return SqliteError(se->getErrorCode(), what + ": " + e.what());
   return Status::Invalid(what + ": " + e.what());
 }
 
@@ -76,7 +85,8 @@ Status StateTxn::Commit() {
 
 Result<EntityRow> StateTxn::GetEntity(const std::string& kind, const std::string& external_id) {
   try {
-    SQLite::Statement q(db_, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
+    SQLite::Statement q(
+        db_, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
     q.bind(1, kind);
     q.bind(2, external_id);
     EntityRow r;
@@ -96,11 +106,12 @@ Result<EntityRow> StateTxn::GetEntity(const std::string& kind, const std::string
 
 Status StateTxn::PutEntity(const EntityRow& row, int64_t now_ms) {
   try {
-    SQLite::Statement q(db_,
-                        "INSERT INTO entities (kind, external_id, desired, known, auth0_id, updated_at_ms) "
-                        "VALUES (?,?,?,?,?,?) ON CONFLICT (kind, external_id) DO UPDATE SET "
-                        "desired = excluded.desired, known = excluded.known, auth0_id = excluded.auth0_id, "
-                        "updated_at_ms = excluded.updated_at_ms");
+    SQLite::Statement q(
+        db_,
+        "INSERT INTO entities (kind, external_id, desired, known, auth0_id, updated_at_ms) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (kind, external_id) DO UPDATE SET "
+        "desired = excluded.desired, known = excluded.known, auth0_id = excluded.auth0_id, "
+        "updated_at_ms = excluded.updated_at_ms");
     q.bind(1, row.kind);
     q.bind(2, row.external_id);
     q.bind(3, row.desired.dump());
@@ -114,10 +125,13 @@ Status StateTxn::PutEntity(const EntityRow& row, int64_t now_ms) {
   }
 }
 
-Status StateTxn::AddRegistry(const std::string& kind, const std::string& auth0_id, const std::string& external_id,
-                             const std::string& how, int64_t now_ms) {
+Status StateTxn::AddRegistry(const std::string& kind, const std::string& auth0_id,
+                             const std::string& external_id, const std::string& how,
+                             int64_t now_ms) {
   try {
-    SQLite::Statement q(db_, "INSERT OR IGNORE INTO registry (kind, auth0_id, external_id, how, at_ms) VALUES (?,?,?,?,?)");
+    SQLite::Statement q(db_,
+                        "INSERT OR IGNORE INTO registry (kind, auth0_id, external_id, how, at_ms) "
+                        "VALUES (?,?,?,?,?)");
     q.bind(1, kind);
     q.bind(2, auth0_id);
     q.bind(3, external_id);
@@ -130,19 +144,22 @@ Status StateTxn::AddRegistry(const std::string& kind, const std::string& auth0_i
   }
 }
 
-Result<std::vector<std::string>> StateTxn::SetUserMemberships(const std::string& user_external_id,
-                                                              const std::vector<MembershipRow>& rows) {
+Result<std::vector<std::string>> StateTxn::SetUserMemberships(
+    const std::string& user_external_id, const std::vector<MembershipRow>& rows) {
   try {
     std::vector<std::string> touched;
     {
-      SQLite::Statement q(db_, "SELECT org_external_id FROM memberships WHERE user_external_id = ?");
+      SQLite::Statement q(db_,
+                          "SELECT org_external_id FROM memberships WHERE user_external_id = ?");
       q.bind(1, user_external_id);
       while (q.executeStep()) touched.push_back(q.getColumn(0).getString());
     }
     SQLite::Statement del(db_, "DELETE FROM memberships WHERE user_external_id = ?");
     del.bind(1, user_external_id);
     del.exec();
-    SQLite::Statement ins(db_, "INSERT OR REPLACE INTO memberships (org_external_id, user_external_id, roles) VALUES (?,?,?)");
+    SQLite::Statement ins(db_,
+                          "INSERT OR REPLACE INTO memberships (org_external_id, user_external_id, "
+                          "roles) VALUES (?,?,?)");
     for (const auto& r : rows) {
       ins.reset();
       ins.bind(1, r.org_external_id);
@@ -161,7 +178,9 @@ Result<std::vector<std::string>> StateTxn::SetUserMemberships(const std::string&
 
 Result<std::vector<MembershipRow>> StateTxn::DesiredMembers(const std::string& org_external_id) {
   try {
-    SQLite::Statement q(db_, "SELECT org_external_id, user_external_id, roles FROM memberships WHERE org_external_id = ? ORDER BY user_external_id");
+    SQLite::Statement q(db_,
+                        "SELECT org_external_id, user_external_id, roles FROM memberships WHERE "
+                        "org_external_id = ? ORDER BY user_external_id");
     q.bind(1, org_external_id);
     return ReadMemberships(q);
   } catch (const std::exception& e) {
@@ -171,7 +190,9 @@ Result<std::vector<MembershipRow>> StateTxn::DesiredMembers(const std::string& o
 
 Result<std::vector<MembershipRow>> StateTxn::UserMemberships(const std::string& user_external_id) {
   try {
-    SQLite::Statement q(db_, "SELECT org_external_id, user_external_id, roles FROM memberships WHERE user_external_id = ? ORDER BY org_external_id");
+    SQLite::Statement q(db_,
+                        "SELECT org_external_id, user_external_id, roles FROM memberships WHERE "
+                        "user_external_id = ? ORDER BY org_external_id");
     q.bind(1, user_external_id);
     return ReadMemberships(q);
   } catch (const std::exception& e) {
@@ -181,7 +202,9 @@ Result<std::vector<MembershipRow>> StateTxn::UserMemberships(const std::string& 
 
 Result<std::vector<MembershipRow>> StateTxn::KnownMembers(const std::string& org_external_id) {
   try {
-    SQLite::Statement q(db_, "SELECT org_external_id, user_external_id, roles FROM known_memberships WHERE org_external_id = ? ORDER BY user_external_id");
+    SQLite::Statement q(db_,
+                        "SELECT org_external_id, user_external_id, roles FROM known_memberships "
+                        "WHERE org_external_id = ? ORDER BY user_external_id");
     q.bind(1, org_external_id);
     return ReadMemberships(q);
   } catch (const std::exception& e) {
@@ -189,17 +212,21 @@ Result<std::vector<MembershipRow>> StateTxn::KnownMembers(const std::string& org
   }
 }
 
-Status StateTxn::SetKnownMember(const std::string& org_external_id, const std::string& user_external_id,
+Status StateTxn::SetKnownMember(const std::string& org_external_id,
+                                const std::string& user_external_id,
                                 const std::optional<nlohmann::json>& roles) {
   try {
     if (roles) {
-      SQLite::Statement q(db_, "INSERT OR REPLACE INTO known_memberships (org_external_id, user_external_id, roles) VALUES (?,?,?)");
+      SQLite::Statement q(db_,
+                          "INSERT OR REPLACE INTO known_memberships (org_external_id, "
+                          "user_external_id, roles) VALUES (?,?,?)");
       q.bind(1, org_external_id);
       q.bind(2, user_external_id);
       q.bind(3, roles->dump());
       q.exec();
     } else {
-      SQLite::Statement q(db_, "DELETE FROM known_memberships WHERE org_external_id = ? AND user_external_id = ?");
+      SQLite::Statement q(
+          db_, "DELETE FROM known_memberships WHERE org_external_id = ? AND user_external_id = ?");
       q.bind(1, org_external_id);
       q.bind(2, user_external_id);
       q.exec();
@@ -221,9 +248,14 @@ Status StateTxn::ForgetKnownMemberships(const std::string& user_external_id) {
   }
 }
 
-Result<std::vector<EntityRow>> StateTxn::AllEntities(const std::string& kind) {
+Result<std::vector<EntityRow>> StateTxn::ListEntities(const std::string& kind, bool managed_only) {
   try {
-    SQLite::Statement q(db_, "SELECT external_id, desired, known, auth0_id FROM entities WHERE kind = ? ORDER BY external_id");
+    // The drift snapshot (managed_only) skips desired state: it is most of a row's size.
+    SQLite::Statement q(db_, managed_only
+                                 ? "SELECT external_id, NULL, known, auth0_id FROM entities "
+                                   "WHERE kind = ? AND auth0_id IS NOT NULL ORDER BY external_id"
+                                 : "SELECT external_id, desired, known, auth0_id FROM entities "
+                                   "WHERE kind = ? ORDER BY external_id");
     q.bind(1, kind);
     std::vector<EntityRow> out;
     while (q.executeStep()) {
@@ -231,7 +263,8 @@ Result<std::vector<EntityRow>> StateTxn::AllEntities(const std::string& kind) {
       r.kind = kind;
       r.exists = true;
       r.external_id = q.getColumn(0).getString();
-      r.desired = ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
+      r.desired = managed_only ? nlohmann::json()
+                               : ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
       r.known = ParseJsonColumn(q.getColumn(2), nlohmann::json::object());
       if (!q.getColumn(3).isNull()) r.auth0_id = q.getColumn(3).getString();
       out.push_back(std::move(r));
@@ -239,28 +272,6 @@ Result<std::vector<EntityRow>> StateTxn::AllEntities(const std::string& kind) {
     return out;
   } catch (const std::exception& e) {
     return Fail(e, "listing " + kind);
-  }
-}
-
-Result<std::vector<EntityRow>> StateTxn::ManagedEntities(const std::string& kind) {
-  try {
-    SQLite::Statement q(db_, "SELECT external_id, known, auth0_id FROM entities "
-                             "WHERE kind = ? AND auth0_id IS NOT NULL ORDER BY external_id");
-    q.bind(1, kind);
-    std::vector<EntityRow> out;
-    while (q.executeStep()) {
-      EntityRow r;
-      r.kind = kind;
-      r.exists = true;
-      r.external_id = q.getColumn(0).getString();
-      r.desired = nullptr;  // not read
-      r.known = ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
-      r.auth0_id = q.getColumn(2).getString();
-      out.push_back(std::move(r));
-    }
-    return out;
-  } catch (const std::exception& e) {
-    return Fail(e, "listing managed " + kind);
   }
 }
 
@@ -296,9 +307,10 @@ Status StateTxn::ClearDirty(const std::string& entity, int64_t generation) {
 Status StateTxn::DeferDirty(const std::string& entity, int64_t generation, int64_t not_before_ms) {
   try {
     // A newer mark (generation moved on) means new work: keep it due now, but still count.
-    SQLite::Statement q(db_,
-                        "UPDATE dirty SET attempts = attempts + 1, not_before_ms = CASE WHEN generation = ? "
-                        "THEN ? ELSE not_before_ms END WHERE entity = ?");
+    SQLite::Statement q(
+        db_,
+        "UPDATE dirty SET attempts = attempts + 1, not_before_ms = CASE WHEN generation = ? "
+        "THEN ? ELSE not_before_ms END WHERE entity = ?");
     q.bind(1, static_cast<int64_t>(generation));
     q.bind(2, static_cast<int64_t>(not_before_ms));
     q.bind(3, entity);
@@ -311,9 +323,11 @@ Status StateTxn::DeferDirty(const std::string& entity, int64_t generation, int64
 
 Result<int64_t> StateTxn::InsertMutation(const MutationRow& row) {
   try {
-    SQLite::Statement q(db_,
-                        "INSERT INTO mutations (entity, kind, request, events, state, destructive, attempts, "
-                        "last_error, created_at_ms, updated_at_ms, first_received_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement q(
+        db_,
+        "INSERT INTO mutations (entity, kind, request, events, state, destructive, attempts, "
+        "last_error, created_at_ms, updated_at_ms, first_received_at_ms) VALUES "
+        "(?,?,?,?,?,?,?,?,?,?,?)");
     q.bind(1, row.entity);
     q.bind(2, row.kind);
     q.bind(3, row.request.dump());
@@ -332,12 +346,13 @@ Result<int64_t> StateTxn::InsertMutation(const MutationRow& row) {
   }
 }
 
-Status StateTxn::UpdateMutation(int64_t id, MutationState state, const std::string& last_error, int attempts,
-                                int64_t now_ms, const nlohmann::json* request) {
+Status StateTxn::UpdateMutation(int64_t id, MutationState state, const std::string& last_error,
+                                int attempts, int64_t now_ms, const nlohmann::json* request) {
   try {
-    SQLite::Statement q(db_,
-                        "UPDATE mutations SET state = ?, last_error = ?, attempts = ?, updated_at_ms = ?, "
-                        "request = COALESCE(?, request) WHERE id = ?");
+    SQLite::Statement q(
+        db_,
+        "UPDATE mutations SET state = ?, last_error = ?, attempts = ?, updated_at_ms = ?, "
+        "request = COALESCE(?, request) WHERE id = ?");
     q.bind(1, MutationStateName(state));
     if (!last_error.empty()) q.bind(2, last_error);
     q.bind(3, attempts);
@@ -353,9 +368,10 @@ Status StateTxn::UpdateMutation(int64_t id, MutationState state, const std::stri
 
 Result<std::optional<int64_t>> StateTxn::InsertCommand(const CommandRow& row) {
   try {
-    SQLite::Statement q(db_,
-                        "INSERT INTO commands (kind, user_external_id, event, state, created_at_ms, updated_at_ms) "
-                        "VALUES (?,?,?,'pending',?,?) ON CONFLICT (kind, event) DO NOTHING");
+    SQLite::Statement q(
+        db_,
+        "INSERT INTO commands (kind, user_external_id, event, state, created_at_ms, updated_at_ms) "
+        "VALUES (?,?,?,'pending',?,?) ON CONFLICT (kind, event) DO NOTHING");
     q.bind(1, row.kind);
     q.bind(2, row.user_external_id);
     q.bind(3, row.event);
@@ -368,10 +384,12 @@ Result<std::optional<int64_t>> StateTxn::InsertCommand(const CommandRow& row) {
   }
 }
 
-Status StateTxn::UpdateCommand(int64_t id, const std::string& state, const std::string& last_error, int attempts,
-                               int64_t now_ms) {
+Status StateTxn::UpdateCommand(int64_t id, const std::string& state, const std::string& last_error,
+                               int attempts, int64_t now_ms) {
   try {
-    SQLite::Statement q(db_, "UPDATE commands SET state = ?, last_error = ?, attempts = ?, updated_at_ms = ? WHERE id = ?");
+    SQLite::Statement q(db_,
+                        "UPDATE commands SET state = ?, last_error = ?, attempts = ?, "
+                        "updated_at_ms = ? WHERE id = ?");
     q.bind(1, state);
     if (!last_error.empty()) q.bind(2, last_error);
     q.bind(3, attempts);
@@ -386,7 +404,9 @@ Status StateTxn::UpdateCommand(int64_t id, const std::string& state, const std::
 
 Result<std::optional<CommandRow>> StateTxn::GetCommand(int64_t id) {
   try {
-    SQLite::Statement q(db_, "SELECT id, kind, user_external_id, event, state, attempts, COALESCE(last_error, ''), created_at_ms FROM commands WHERE id = ?");
+    SQLite::Statement q(db_,
+                        "SELECT id, kind, user_external_id, event, state, attempts, "
+                        "COALESCE(last_error, ''), created_at_ms FROM commands WHERE id = ?");
     q.bind(1, static_cast<int64_t>(id));
     if (!q.executeStep()) return std::optional<CommandRow>();
     CommandRow r;
@@ -404,9 +424,11 @@ Result<std::optional<CommandRow>> StateTxn::GetCommand(int64_t id) {
   }
 }
 
-Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string& error, int64_t now_ms) {
+Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string& error,
+                               int64_t now_ms) {
   try {
-    SQLite::Statement q(db_, "UPDATE events SET state = ?, error = ?, updated_at_ms = ? WHERE seq = ?");
+    SQLite::Statement q(db_,
+                        "UPDATE events SET state = ?, error = ?, updated_at_ms = ? WHERE seq = ?");
     q.bind(1, EventStateName(state));
     if (!error.empty()) q.bind(2, error);
     q.bind(3, static_cast<int64_t>(now_ms));
@@ -453,14 +475,15 @@ MutationRow ReadMutation(SQLite::Statement& q) {
 }
 
 constexpr const char* kMutationColumns =
-    "id, entity, kind, request, events, state, destructive, attempts, last_error, created_at_ms, updated_at_ms, "
+    "id, entity, kind, request, events, state, destructive, attempts, last_error, created_at_ms, "
+    "updated_at_ms, "
     "first_received_at_ms";
 
 }  // namespace
 
 // Reads run on the reader connection when there is one (file databases), else on the writer.
-#define TS_READ_DB                                                        \
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);     \
+#define TS_READ_DB                                                   \
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_); \
   SQLite::Database& db = reader_ ? *reader_ : *writer_
 
 Result<std::unique_ptr<StateTxn>> SqliteStore::BeginState() {
@@ -472,17 +495,23 @@ Result<std::unique_ptr<StateTxn>> SqliteStore::BeginState() {
   }
 }
 
-Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit, std::optional<bool> commands) {
-  std::string lane = !commands ? "" : (*commands ? " AND entity LIKE 'command:%'" : " AND entity NOT LIKE 'command:%'");
+Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit,
+                                                     std::optional<bool> commands) {
+  std::string lane =
+      !commands ? ""
+                : (*commands ? " AND entity LIKE 'command:%'" : " AND entity NOT LIKE 'command:%'");
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, "SELECT entity, generation, not_before_ms, attempts FROM dirty WHERE not_before_ms <= ?" + lane +
-                                " ORDER BY not_before_ms, rowid LIMIT ?");
+    SQLite::Statement q(
+        db,
+        "SELECT entity, generation, not_before_ms, attempts FROM dirty WHERE not_before_ms <= ?" +
+            lane + " ORDER BY not_before_ms, rowid LIMIT ?");
     q.bind(1, static_cast<int64_t>(now_ms));
     q.bind(2, limit);
     std::vector<DirtyItem> out;
     while (q.executeStep()) {
-      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64(), q.getColumn(3).getInt()});
+      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(),
+                     q.getColumn(2).getInt64(), q.getColumn(3).getInt()});
     }
     return out;
   } catch (const SQLite::Exception& e) {
@@ -514,7 +543,8 @@ Result<int64_t> SqliteStore::CountDirty() {
 Result<EntityRow> SqliteStore::ReadEntity(const std::string& kind, const std::string& external_id) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
+    SQLite::Statement q(
+        db, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
     q.bind(1, kind);
     q.bind(2, external_id);
     EntityRow r;
@@ -557,7 +587,8 @@ Result<std::vector<MutationRow>> SqliteStore::ListMutations(const MutationFilter
 Result<std::optional<MutationRow>> SqliteStore::GetMutation(int64_t id) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, std::string("SELECT ") + kMutationColumns + " FROM mutations WHERE id = ?");
+    SQLite::Statement q(db,
+                        std::string("SELECT ") + kMutationColumns + " FROM mutations WHERE id = ?");
     q.bind(1, static_cast<int64_t>(id));
     if (!q.executeStep()) return std::optional<MutationRow>();
     return std::optional<MutationRow>(ReadMutation(q));
@@ -581,9 +612,11 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountMutationsByState() {
 Result<std::optional<int64_t>> SqliteStore::OldestPendingMs() {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db,
-                        "SELECT MIN(t) FROM (SELECT MIN(received_at_ms) AS t FROM events WHERE state = 'pending' "
-                        "UNION ALL SELECT MIN(created_at_ms) FROM mutations WHERE state IN ('pending','in_flight','failed'))");
+    SQLite::Statement q(
+        db,
+        "SELECT MIN(t) FROM (SELECT MIN(received_at_ms) AS t FROM events WHERE state = 'pending' "
+        "UNION ALL SELECT MIN(created_at_ms) FROM mutations WHERE state IN "
+        "('pending','in_flight','failed'))");
     q.executeStep();
     if (q.getColumn(0).isNull()) return std::optional<int64_t>();
     return std::optional<int64_t>(q.getColumn(0).getInt64());
@@ -592,12 +625,14 @@ Result<std::optional<int64_t>> SqliteStore::OldestPendingMs() {
   }
 }
 
-Result<std::vector<CommandRow>> SqliteStore::ListCommands(const std::string& user_external_id, int limit) {
+Result<std::vector<CommandRow>> SqliteStore::ListCommands(const std::string& user_external_id,
+                                                          int limit) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db,
-                        "SELECT id, kind, user_external_id, event, state, attempts, COALESCE(last_error, ''), "
-                        "created_at_ms FROM commands WHERE user_external_id = ? ORDER BY id DESC LIMIT ?");
+    SQLite::Statement q(
+        db,
+        "SELECT id, kind, user_external_id, event, state, attempts, COALESCE(last_error, ''), "
+        "created_at_ms FROM commands WHERE user_external_id = ? ORDER BY id DESC LIMIT ?");
     q.bind(1, user_external_id);
     q.bind(2, limit);
     std::vector<CommandRow> out;
@@ -636,17 +671,21 @@ Result<int> SqliteStore::RecoverInterrupted(int64_t now_ms) {
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
     writer_->exec(
-        "INSERT INTO dirty (entity, generation, not_before_ms) SELECT DISTINCT entity, 1, 0 FROM mutations "
-        "WHERE state IN ('pending', 'in_flight') ON CONFLICT (entity) DO UPDATE SET generation = generation + 1, "
+        "INSERT INTO dirty (entity, generation, not_before_ms) SELECT DISTINCT entity, 1, 0 FROM "
+        "mutations "
+        "WHERE state IN ('pending', 'in_flight') ON CONFLICT (entity) DO UPDATE SET generation = "
+        "generation + 1, "
         "not_before_ms = 0");
-    SQLite::Statement upd(*writer_,
-                          "UPDATE mutations SET state = 'failed', last_error = 'interrupted: the process stopped "
-                          "before the outcome was recorded; re-planned from Auth0', updated_at_ms = ? "
-                          "WHERE state IN ('pending', 'in_flight')");
+    SQLite::Statement upd(
+        *writer_,
+        "UPDATE mutations SET state = 'failed', last_error = 'interrupted: the process stopped "
+        "before the outcome was recorded; re-planned from Auth0', updated_at_ms = ? "
+        "WHERE state IN ('pending', 'in_flight')");
     upd.bind(1, static_cast<int64_t>(now_ms));
     int n = upd.exec();
     writer_->exec(
-        "INSERT INTO dirty (entity, generation, not_before_ms) SELECT 'command:' || id, 1, 0 FROM commands "
+        "INSERT INTO dirty (entity, generation, not_before_ms) SELECT 'command:' || id, 1, 0 FROM "
+        "commands "
         "WHERE state IN ('pending', 'in_flight') ON CONFLICT (entity) DO NOTHING");
     writer_->exec("UPDATE commands SET state = 'pending' WHERE state = 'in_flight'");
     tx.commit();

@@ -11,11 +11,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "storage/store.h"
@@ -87,8 +86,8 @@ class StateTxn {
 
   Result<EntityRow> GetEntity(const std::string& kind, const std::string& external_id);
   Status PutEntity(const EntityRow& row, int64_t now_ms);
-  Status AddRegistry(const std::string& kind, const std::string& auth0_id, const std::string& external_id,
-                     const std::string& how, int64_t now_ms);
+  Status AddRegistry(const std::string& kind, const std::string& auth0_id,
+                     const std::string& external_id, const std::string& how, int64_t now_ms);
 
   // Replaces the desired memberships of one user. Returns the organizations whose member set may
   // have changed (old ∪ new).
@@ -103,26 +102,31 @@ class StateTxn {
   // Forgets every known membership of a user (after Auth0 deleted the user with them).
   Status ForgetKnownMemberships(const std::string& user_external_id);
   // Every entity of `kind` (ordered by external id) with its desired and known JSON.
-  Result<std::vector<EntityRow>> AllEntities(const std::string& kind);
+  Result<std::vector<EntityRow>> AllEntities(const std::string& kind) {
+    return ListEntities(kind, false);
+  }
   // Only the entities of `kind` with an Auth0 id (created or adopted), without desired state: the
   // drift reader's snapshot, kept small for tenants of many thousand users.
-  Result<std::vector<EntityRow>> ManagedEntities(const std::string& kind);
+  Result<std::vector<EntityRow>> ManagedEntities(const std::string& kind) {
+    return ListEntities(kind, true);
+  }
 
   // `reset_attempts`: an operator's retry starts the backoff and dead-letter count afresh.
-  Status MarkDirty(const std::string& entity, int64_t not_before_ms = 0, bool reset_attempts = false);
+  Status MarkDirty(const std::string& entity, int64_t not_before_ms = 0,
+                   bool reset_attempts = false);
   // Removes the mark only if nobody marked it again since `generation` was read.
   Status ClearDirty(const std::string& entity, int64_t generation);
   // Keeps the mark but delays it (retry with backoff); counts the attempt.
   Status DeferDirty(const std::string& entity, int64_t generation, int64_t not_before_ms);
 
   Result<int64_t> InsertMutation(const MutationRow& row);
-  Status UpdateMutation(int64_t id, MutationState state, const std::string& last_error, int attempts,
-                        int64_t now_ms, const nlohmann::json* request = nullptr);
+  Status UpdateMutation(int64_t id, MutationState state, const std::string& last_error,
+                        int attempts, int64_t now_ms, const nlohmann::json* request = nullptr);
 
   // Inserts unless (kind, event) exists (each command runs once per event). Returns its id.
   Result<std::optional<int64_t>> InsertCommand(const CommandRow& row);
-  Status UpdateCommand(int64_t id, const std::string& state, const std::string& last_error, int attempts,
-                       int64_t now_ms);
+  Status UpdateCommand(int64_t id, const std::string& state, const std::string& last_error,
+                       int attempts, int64_t now_ms);
   Result<std::optional<CommandRow>> GetCommand(int64_t id);
 
   Status SetEventState(int64_t seq, EventState state, const std::string& error, int64_t now_ms);
@@ -152,6 +156,7 @@ class StateTxn {
   Status Commit();
 
  private:
+  Result<std::vector<EntityRow>> ListEntities(const std::string& kind, bool managed_only);
   friend class SqliteStore;
   StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db);
   Status Fail(const std::exception& e, const std::string& what);
