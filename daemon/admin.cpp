@@ -1,6 +1,9 @@
 #include "daemon/admin.h"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 
 #include "adapters/auth0/auth0_client.h"
 #include "adapters/events/event.h"
@@ -18,11 +21,15 @@ using Json = nlohmann::json;
 ServerResponse JsonAnswer(int status, const Json& body) {
   ServerResponse r;
   r.status = status;
-  r.body = body.dump();
+  // Request text is checked to be UTF-8 before it reaches an answer, but rows stored by older
+  // versions may hold other bytes: those are replaced (U+FFFD) rather than failing the answer.
+  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
   return r;
 }
 
-ServerResponse Error(int status, const std::string& message) { return JsonAnswer(status, {{"error", message}}); }
+ServerResponse Error(int status, const std::string& message) {
+  return JsonAnswer(status, {{"error", message}});
+}
 
 Json OptionalJson(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
 
@@ -54,17 +61,44 @@ Json MutationJson(const MutationRow& m) {
 }
 
 // Parses a positive integer query parameter; nullopt with *error set when malformed.
-std::optional<int64_t> IntParam(const ServerRequest& req, const std::string& name, int64_t min, int64_t max,
-                                int64_t fallback, std::string* error) {
+std::optional<int64_t> IntParam(const ServerRequest& req, const std::string& name, int64_t min,
+                                int64_t max, int64_t fallback, std::string* error) {
   auto s = req.Param(name);
   if (!s) return fallback;
   char* end = nullptr;
   long long n = std::strtoll(s->c_str(), &end, 10);
   if (s->empty() || *end != '\0' || n < min || n > max) {
-    *error = name + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    *error =
+        name + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
     return std::nullopt;
   }
   return n;
+}
+
+// Null when `text` is valid UTF-8, else "byte 0xff at offset 3".
+std::optional<std::string> Utf8Problem(std::string_view text) {
+  auto bad = FindInvalidUtf8(text);
+  if (!bad) return std::nullopt;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "byte 0x%02x at offset %zu",
+                static_cast<unsigned char>(text[*bad]), *bad);
+  return std::string(buf);
+}
+
+// Ids in paths and query values end up in storage lookups and in answers (JSON, so UTF-8): a
+// path or query value that is not UTF-8 once percent-decoded is refused with 400 saying which.
+std::optional<std::string> RequestTextProblem(const ServerRequest& req) {
+  if (auto p = Utf8Problem(req.path))
+    return "the path is not valid UTF-8 once percent-decoded (" + *p + ")";
+  for (const auto& [name, value] : req.params) {
+    if (auto p = Utf8Problem(name))
+      return "a query parameter name is not valid UTF-8 once percent-decoded (" + *p + ")";
+    if (auto p = Utf8Problem(value)) {
+      return "query parameter \"" + name + "\" is not valid UTF-8 once percent-decoded (" + *p +
+             ")";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -89,6 +123,7 @@ bool AdminApi::Authorized(const ServerRequest& req) {
 ServerResponse AdminApi::Handle(const ServerRequest& req) {
   if (req.path == "/healthz") return JsonAnswer(200, {{"status", "ok"}});
   if (!Authorized(req)) return Error(401, "unauthorized");
+  if (auto problem = RequestTextProblem(req)) return Error(400, *problem);
   return Route(req);
 }
 
@@ -103,8 +138,13 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
     auto counts = store_.CountEventsByState();
     bool storage_ok = counts.ok();
     bool auth0_ok = hooks_.auth0_token_valid && hooks_.auth0_token_valid();
-    return JsonAnswer(storage_ok && auth0_ok ? 200 : 503,
-                      {{"ready", storage_ok && auth0_ok}, {"storage", storage_ok}, {"auth0_token", auth0_ok}});
+    std::optional<std::string> stalled =
+        hooks_.pipeline_stalled ? hooks_.pipeline_stalled() : std::nullopt;
+    const bool ready = storage_ok && auth0_ok && !stalled;
+    return JsonAnswer(ready ? 200 : 503, {{"ready", ready},
+                                          {"storage", storage_ok},
+                                          {"auth0_token", auth0_ok},
+                                          {"pipeline", stalled ? *stalled : std::string("ok")}});
   }
   if (get && p == "/metrics" && hooks_.metrics) {
     ServerResponse r;
@@ -116,13 +156,15 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
   if (get && p == "/v1/events") return Events(req);
   if (get && p == "/v1/mutations") return Mutations(req);
   if (get && p == "/v1/plan") return Plan();
-  if (post && (p == "/v1/guard/approve" || p == "/v1/guard/reject")) return GuardAction(p.substr(10));
+  if (post && (p == "/v1/guard/approve" || p == "/v1/guard/reject"))
+    return GuardAction(p.substr(10));
   if (post && p == "/v1/drift/run") return DriftRun(req);
   if (post && p == "/v1/pause") return Pause(true);
   if (post && p == "/v1/resume") return Pause(false);
   if (auto id = rest("/v1/events/")) {
     const std::string suffix = "/replay";
-    if (post && id->size() > suffix.size() && id->compare(id->size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (post && id->size() > suffix.size() &&
+        id->compare(id->size() - suffix.size(), suffix.size(), suffix) == 0) {
       return Replay(req, id->substr(0, id->size() - suffix.size()));
     }
     if (get) return Event(req, *id);
@@ -131,22 +173,24 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
   if (auto ext = rest("/v1/organizations/"); ext && get) return Entity(req, "org", *ext);
   if (auto tail = rest("/v1/mutations/"); tail && post) {
     auto slash = tail->find('/');
-    if (slash != std::string::npos) return MutationAction(tail->substr(0, slash), tail->substr(slash + 1));
+    if (slash != std::string::npos)
+      return MutationAction(tail->substr(0, slash), tail->substr(slash + 1));
   }
   return Error(404, "no such endpoint: " + req.method + " " + req.path);
 }
 
 ServerResponse AdminApi::Status() {
+  const int64_t now = SystemClock().NowUnixMillis();
   auto events = store_.CountEventsByState();
   auto mutations = store_.CountMutationsByState();
-  auto oldest = store_.OldestPendingMs();
+  auto oldest = store_.OldestPendingMs(now);
   auto dirty = store_.CountDirty();
   if (!events.ok() || !mutations.ok() || !oldest.ok() || !dirty.ok()) {
     return Error(503, "storage unavailable");
   }
-  const int64_t now = SystemClock().NowUnixMillis();
   Json ev = Json::object();
-  for (auto state : {"pending", "applied", "rejected", "failed"}) ev[state] = events->count(state) ? events->at(state) : 0;
+  for (auto state : {"pending", "applied", "rejected", "failed"})
+    ev[state] = events->count(state) ? events->at(state) : 0;
   auto scheduled = store_.DueEvents(now, 1);  // due pending; the rest of pending are scheduled
   Json mu = Json::object();
   for (auto state : {"pending", "in_flight", "done", "failed", "dead", "discarded"}) {
@@ -155,7 +199,8 @@ ServerResponse AdminApi::Status() {
   Json body = {{"events", ev},
                {"mutations", mu},
                {"entities_to_reconcile", *dirty},
-               {"oldest_pending_seconds", oldest->has_value() ? Json((now - **oldest) / 1000.0) : Json(nullptr)}};
+               {"oldest_pending_seconds",
+                oldest->has_value() ? Json((now - **oldest) / 1000.0) : Json(nullptr)}};
   if (hooks_.writer) {
     body["paused"] = hooks_.writer->paused();
     int64_t last = hooks_.writer->last_success_ms();
@@ -163,8 +208,13 @@ ServerResponse AdminApi::Status() {
   }
   if (hooks_.auth0) {
     auto v = hooks_.auth0->RateLimitView();
-    body["rate_limit"] = {{"limit", v.limit}, {"remaining", v.remaining}, {"reset_unix", v.reset_unix},
-                          {"tokens", v.tokens}, {"capacity", v.capacity}, {"refill_per_second", v.refill_per_second}, {"throttled_total", v.throttled_total}};
+    body["rate_limit"] = {{"limit", v.limit},
+                          {"remaining", v.remaining},
+                          {"reset_unix", v.reset_unix},
+                          {"tokens", v.tokens},
+                          {"capacity", v.capacity},
+                          {"refill_per_second", v.refill_per_second},
+                          {"throttled_total", v.throttled_total}};
   }
   if (hooks_.guard) {
     auto g = hooks_.guard->StatusJson();
@@ -195,7 +245,9 @@ ServerResponse AdminApi::Events(const ServerRequest& req) {
   EventFilter f;
   if (auto s = req.Param("state")) {
     f.state = ParseEventState(*s);
-    if (!f.state) return Error(400, "state must be one of pending, applied, rejected, failed (got \"" + *s + "\")");
+    if (!f.state)
+      return Error(400,
+                   "state must be one of pending, applied, rejected, failed (got \"" + *s + "\")");
   }
   if (auto s = req.Param("source")) f.source = *s;
   std::string error;
@@ -209,20 +261,26 @@ ServerResponse AdminApi::Events(const ServerRequest& req) {
   Json items = Json::array();
   for (auto& e : *list) items.push_back(EventJson(e));
   Json body = {{"events", items}};
-  body["next_after"] = list->size() == static_cast<size_t>(f.limit) ? Json(list->back().seq) : Json(nullptr);
+  body["next_after"] =
+      list->size() == static_cast<size_t>(f.limit) ? Json(list->back().seq) : Json(nullptr);
   return JsonAnswer(200, body);
 }
 
-std::optional<EventRecord> AdminApi::FindEvent(const ServerRequest& req, const std::string& id, ServerResponse* error) {
+std::optional<EventRecord> AdminApi::FindEvent(const ServerRequest& req, const std::string& id,
+                                               ServerResponse* error) {
   EventFilter f;
   f.event_id = id;
   if (auto s = req.Param("source")) f.source = *s;
   f.limit = 2;
   auto list = store_.ListEvents(f);
-  if (!list.ok()) *error = Error(503, list.status().message());
-  else if (list->empty()) *error = Error(404, "no event with id \"" + id + "\"");
-  else if (list->size() > 1) *error = Error(409, "several sources sent event id \"" + id + "\"; add ?source=NAME");
-  else return list->front();
+  if (!list.ok())
+    *error = Error(503, list.status().message());
+  else if (list->empty())
+    *error = Error(404, "no event with id \"" + id + "\"");
+  else if (list->size() > 1)
+    *error = Error(409, "several sources sent event id \"" + id + "\"; add ?source=NAME");
+  else
+    return list->front();
   return std::nullopt;
 }
 
@@ -242,7 +300,8 @@ ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id)
   if (!found) return error;
   const EventRecord& e = *found;
   if (e.state != EventState::kRejected && e.state != EventState::kFailed) {
-    return Error(409, std::string("only rejected or failed events can be replayed; this one is ") + EventStateName(e.state));
+    return Error(409, std::string("only rejected or failed events can be replayed; this one is ") +
+                          EventStateName(e.state));
   }
   // Validated again with the current rules: a replay after a fix succeeds, one without fails
   // with the same clear message.
@@ -251,7 +310,9 @@ ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id)
   if (!parsed.ok()) return Error(422, "still not valid: " + parsed.status().message());
   auto txn = store_.BeginState();
   if (!txn.ok()) return Error(503, txn.status().message());
-  if (auto st = (*txn)->SetEventState(e.seq, EventState::kPending, "", SystemClock().NowUnixMillis()); !st.ok()) {
+  if (auto st =
+          (*txn)->SetEventState(e.seq, EventState::kPending, "", SystemClock().NowUnixMillis());
+      !st.ok()) {
     return Error(503, st.message());
   }
   if (auto st = (*txn)->Commit(); !st.ok()) return Error(503, st.message());
@@ -263,10 +324,13 @@ ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id)
   return JsonAnswer(200, j);
 }
 
-ServerResponse AdminApi::Entity(const ServerRequest& req, const std::string& kind, const std::string& ext) {
+ServerResponse AdminApi::Entity(const ServerRequest& req, const std::string& kind,
+                                const std::string& ext) {
   auto row = store_.ReadEntity(kind, ext);
   if (!row.ok()) return Error(503, row.status().message());
-  if (!row->exists) return Error(404, std::string("no ") + (kind == "org" ? "organization" : "user") + " with external_id \"" + ext + "\"");
+  if (!row->exists)
+    return Error(404, std::string("no ") + (kind == "org" ? "organization" : "user") +
+                          " with external_id \"" + ext + "\"");
   const std::string key = kind == "org" ? OrgKey(ext) : UserKey(ext);
   Json body = {{"external_id", ext},
                {"auth0_id", row->auth0_id ? Json(*row->auth0_id) : Json(nullptr)},
@@ -289,8 +353,12 @@ ServerResponse AdminApi::Entity(const ServerRequest& req, const std::string& kin
     if (!cmds.ok()) return Error(503, cmds.status().message());
     Json commands = Json::array();
     for (auto& c : *cmds) {
-      commands.push_back({{"id", c.id}, {"kind", c.kind}, {"event", c.event}, {"state", c.state},
-                          {"attempts", c.attempts}, {"error", c.last_error.empty() ? Json(nullptr) : Json(c.last_error)}});
+      commands.push_back({{"id", c.id},
+                          {"kind", CommandKindName(c.kind)},
+                          {"event", c.event},
+                          {"state", CommandStateName(c.state)},
+                          {"attempts", c.attempts},
+                          {"error", c.last_error.empty() ? Json(nullptr) : Json(c.last_error)}});
     }
     body["commands"] = commands;
     if (req.Param("logs") == std::optional<std::string>("true")) {
@@ -309,7 +377,10 @@ ServerResponse AdminApi::Mutations(const ServerRequest& req) {
   SqliteStore::MutationFilter f;
   if (auto s = req.Param("state")) {
     f.state = ParseMutationState(*s);
-    if (!f.state) return Error(400, "state must be one of pending, in_flight, done, failed, dead, discarded (got \"" + *s + "\")");
+    if (!f.state)
+      return Error(
+          400, "state must be one of pending, in_flight, done, failed, dead, discarded (got \"" +
+                   *s + "\")");
   }
   if (auto s = req.Param("entity")) f.entity = *s;
   std::string error;
@@ -323,30 +394,38 @@ ServerResponse AdminApi::Mutations(const ServerRequest& req) {
   Json items = Json::array();
   for (auto& m : *list) items.push_back(MutationJson(m));
   Json body = {{"mutations", items}};
-  body["next_before"] = list->size() == static_cast<size_t>(f.limit) ? Json(list->back().id) : Json(nullptr);
+  body["next_before"] =
+      list->size() == static_cast<size_t>(f.limit) ? Json(list->back().id) : Json(nullptr);
   return JsonAnswer(200, body);
 }
 
 ServerResponse AdminApi::MutationAction(const std::string& id_text, const std::string& action) {
-  if (action != "retry" && action != "discard") return Error(404, "no such action: " + action + " (retry or discard)");
+  if (action != "retry" && action != "discard")
+    return Error(404, "no such action: " + action + " (retry or discard)");
   char* end = nullptr;
   long long id = std::strtoll(id_text.c_str(), &end, 10);
-  if (id_text.empty() || *end != '\0' || id <= 0) return Error(400, "mutation id must be a positive integer");
+  if (id_text.empty() || *end != '\0' || id <= 0)
+    return Error(400, "mutation id must be a positive integer");
   auto m = store_.GetMutation(id);
   if (!m.ok()) return Error(503, m.status().message());
   if (!*m) return Error(404, "no mutation " + id_text);
   if ((*m)->state != MutationState::kDead && (*m)->state != MutationState::kFailed) {
-    return Error(409, std::string("only dead or failed mutations can be retried or discarded; this one is ") +
-                          MutationStateName((*m)->state));
+    return Error(
+        409,
+        std::string("only dead or failed mutations can be retried or discarded; this one is ") +
+            MutationStateName((*m)->state));
   }
   auto txn = store_.BeginState();
   if (!txn.ok()) return Error(503, txn.status().message());
   const int64_t now = SystemClock().NowUnixMillis();
   MutationState next = action == "retry" ? MutationState::kFailed : MutationState::kDiscarded;
-  std::string note = action == "retry" ? "retried by an operator: re-planned from desired state" : "discarded by an operator";
-  tenantsync::Status st = (*txn)->UpdateMutation(id, next, note + (((*m)->last_error.empty()) ? "" : "; was: " + (*m)->last_error),
-                                     (*m)->attempts, now);
-  if (st.ok() && action == "retry") st = (*txn)->MarkDirty((*m)->entity, 0, /*reset_attempts=*/true);
+  std::string note = action == "retry" ? "retried by an operator: re-planned from desired state"
+                                       : "discarded by an operator";
+  tenantsync::Status st = (*txn)->UpdateMutation(
+      id, next, note + (((*m)->last_error.empty()) ? "" : "; was: " + (*m)->last_error),
+      (*m)->attempts, now);
+  if (st.ok() && action == "retry")
+    st = (*txn)->MarkDirty((*m)->entity, 0, /*reset_attempts=*/true);
   if (st.ok()) st = (*txn)->Commit();
   if (!st.ok()) return Error(503, st.message());
   txn->reset();
@@ -375,8 +454,12 @@ ServerResponse AdminApi::Plan() {
   if (!steps.ok()) return Error(503, steps.status().message());
   Json items = Json::array();
   for (auto& st : *steps) {
-    items.push_back({{"entity", st.entity}, {"kind", st.kind}, {"request", st.request}, {"before", st.before},
-                     {"events", st.events}, {"destructive", st.destructive}});
+    items.push_back({{"entity", st.entity},
+                     {"kind", st.kind},
+                     {"request", st.request},
+                     {"before", st.before},
+                     {"events", st.events},
+                     {"destructive", st.destructive}});
   }
   return JsonAnswer(200, {{"plan", items}});
 }

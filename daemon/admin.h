@@ -2,15 +2,17 @@
 // bodies are documented in docs/ADMIN-API.md.
 //
 // Every endpoint but /healthz requires `Authorization: Bearer <token>`, compared in constant
-// time; a missing or wrong token gets 401 with no detail. Answers never contain secrets.
+// time; a missing or wrong token gets 401 with no detail. Answers never contain secrets. A path
+// or query value that is not UTF-8 once percent-decoded gets 400 saying where; stored text that
+// is not UTF-8 (left by older versions) is answered with U+FFFD in its place.
 // Thread safety: Handle() runs concurrently on HTTP worker threads.
 #pragma once
 
 #include <functional>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "daemon/http_server.h"
 #include "storage/sqlite_store.h"
@@ -24,6 +26,9 @@ class Guard;
 struct AdminHooks {
   // Whether an Auth0 access token is currently held (for /readyz).
   std::function<bool()> auth0_token_valid;
+  // Why the event pipeline is stalled (applying events has failed continuously for a while), or
+  // nullopt while it flows; /readyz is 503 with the reason while stalled. Empty: never stalled.
+  std::function<std::optional<std::string>()> pipeline_stalled;
   Writer* writer = nullptr;      // pause/resume, last success; may be null in tests
   Auth0Client* auth0 = nullptr;  // user logs and the rate-limit view; null in dry runs
   Guard* guard = nullptr;        // destructive-change guard: status, approve, reject
@@ -52,8 +57,10 @@ class AdminApi {
   ServerResponse Event(const ServerRequest& req, const std::string& id);
   ServerResponse Replay(const ServerRequest& req, const std::string& id);
   // The one event with this sender id (and ?source=); nullopt with *error set (404, 409, 503).
-  std::optional<EventRecord> FindEvent(const ServerRequest& req, const std::string& id, ServerResponse* error);
-  ServerResponse Entity(const ServerRequest& req, const std::string& kind, const std::string& external_id);
+  std::optional<EventRecord> FindEvent(const ServerRequest& req, const std::string& id,
+                                       ServerResponse* error);
+  ServerResponse Entity(const ServerRequest& req, const std::string& kind,
+                        const std::string& external_id);
   ServerResponse Mutations(const ServerRequest& req);
   ServerResponse MutationAction(const std::string& id, const std::string& action);
   ServerResponse Pause(bool paused);

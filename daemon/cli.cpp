@@ -1,11 +1,11 @@
 #include "daemon/cli.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "adapters/events/event.h"
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "common/random.h"
 #include "daemon/cli_http.h"
@@ -34,10 +34,16 @@ std::string PercentEncode(const std::string& s) {
   return out;
 }
 
+// Now as RFC 3339 UTC with milliseconds ("2026-11-25T10:00:00.123Z"): `timestamp` orders the
+// changes, so two events sent within one second must not tie (a tie is broken by event id).
 std::string RfcNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  const int64_t ms = SystemClock().NowUnixMillis();
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[40];
+  const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
   return buf;
 }
 
@@ -48,7 +54,8 @@ std::string LocalAddress(const std::string& listen) {
   if (listen.rfind("unix:", 0) == 0 || !ParseHostPort(listen, &host, &port)) return listen;
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
 // The admin address and token: from flags, else from the configuration file.
@@ -81,8 +88,9 @@ std::optional<AdminTarget> ResolveAdmin(const CliOptions& cli, int* code) {
 
 // Calls the admin API; prints a one-line error and sets *code on failure.
 // `timeout_seconds` bounds the wait for the answer (a drift pass answers when it is done).
-std::optional<nlohmann::json> Admin(const CliOptions& cli, const std::string& method, const std::string& path,
-                                    int* code, const std::string& body = "", int timeout_seconds = 30) {
+std::optional<nlohmann::json> Admin(const CliOptions& cli, const std::string& method,
+                                    const std::string& path, int* code,
+                                    const std::string& body = "", int timeout_seconds = 30) {
   auto target = ResolveAdmin(cli, code);
   if (!target) return std::nullopt;
   CliHttp http(target->address, timeout_seconds);
@@ -93,9 +101,10 @@ std::optional<nlohmann::json> Admin(const CliOptions& cli, const std::string& me
   }
   auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (r.status >= 400) {
-    std::string msg = j.is_object() && j.contains("error") ? (j["error"].is_string() ? j["error"].get<std::string>()
-                                                                                   : j["error"].dump())
-                                                          : r.body;
+    std::string msg =
+        j.is_object() && j.contains("error")
+            ? (j["error"].is_string() ? j["error"].get<std::string>() : j["error"].dump())
+            : r.body;
     for (char& c : msg) {
       if (c == '\n' || c == '\r') c = ' ';  // the reason stays on one line
     }
@@ -133,10 +142,12 @@ int CliSend(const CliOptions& cli, const SendOptions& send) {
   if (!src) return Fail(2, "no source named \"" + send.source + "\" in " + cli.config_path);
   auto data = nlohmann::json::parse(send.data, nullptr, false);
   if (data.is_discarded() || !data.is_object()) return Fail(2, "--data must be a JSON object");
-  nlohmann::json body = {{"type", send.type}, {"timestamp", send.timestamp.empty() ? RfcNow() : send.timestamp},
+  nlohmann::json body = {{"type", send.type},
+                         {"timestamp", send.timestamp.empty() ? RfcNow() : send.timestamp},
                          {"data", data}};
   // Check locally first so a typo is explained here, not only by a 422.
-  if (auto parsed = ParseEvent(body); !parsed.ok()) return Fail(2, "event not valid: " + parsed.status().message());
+  if (auto parsed = ParseEvent(body); !parsed.ok())
+    return Fail(2, "event not valid: " + parsed.status().message());
   std::string id = send.id.empty() ? "msg_" + crypto::HexEncode(SecureRandom::Bytes(12)) : send.id;
   std::string text = body.dump();
   std::vector<std::pair<std::string, std::string>> headers =
@@ -149,8 +160,10 @@ int CliSend(const CliOptions& cli, const SendOptions& send) {
     std::printf("%s\n", r.body.c_str());
   } else {
     auto j = nlohmann::json::parse(r.body, nullptr, false);
-    std::printf("%d %s event_id=%s%s\n", r.status, j.is_object() ? Str(j["status"]).c_str() : "",
-                id.c_str(), j.is_object() && !j["error"].is_null() ? (" error=" + Str(j["error"])).c_str() : "");
+    std::printf(
+        "%d %s event_id=%s%s\n", r.status, j.is_object() ? Str(j["status"]).c_str() : "",
+        id.c_str(),
+        j.is_object() && !j["error"].is_null() ? (" error=" + Str(j["error"])).c_str() : "");
   }
   return r.status >= 200 && r.status < 300 ? 0 : 1;
 }
@@ -166,7 +179,8 @@ int CliStatus(const CliOptions& cli) {
   std::printf("%-28s %s\n", "SECTION", "VALUE");
   for (auto& [section, value] : j->items()) {
     if (value.is_object()) {
-      for (auto& [k, v] : value.items()) std::printf("%-28s %s\n", (section + "." + k).c_str(), Str(v).c_str());
+      for (auto& [k, v] : value.items())
+        std::printf("%-28s %s\n", (section + "." + k).c_str(), Str(v).c_str());
     } else {
       std::printf("%-28s %s\n", section.c_str(), Str(value).c_str());
     }
@@ -174,7 +188,8 @@ int CliStatus(const CliOptions& cli) {
   return 0;
 }
 
-int CliEvents(const CliOptions& cli, const std::string& state, const std::string& source, int limit) {
+int CliEvents(const CliOptions& cli, const std::string& state, const std::string& source,
+              int limit) {
   std::string path = "/v1/events?limit=" + std::to_string(limit);
   if (!state.empty()) path += "&state=" + PercentEncode(state);
   if (!source.empty()) path += "&source=" + PercentEncode(source);
@@ -185,17 +200,20 @@ int CliEvents(const CliOptions& cli, const std::string& state, const std::string
     std::printf("%s\n", j->dump(2).c_str());
     return 0;
   }
-  std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %s\n", "SEQ", "SOURCE", "EVENT ID", "TYPE", "STATE", "RECEIVED", "ERROR");
+  std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %s\n", "SEQ", "SOURCE", "EVENT ID", "TYPE",
+              "STATE", "RECEIVED", "ERROR");
   for (auto& e : (*j)["events"]) {
-    std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %s\n", Str(e["seq"]).c_str(), Str(e["source"]).c_str(),
-                Str(e["event_id"]).c_str(), Str(e["type"]).c_str(), Str(e["state"]).c_str(),
-                FormatMs(e["received_at_ms"]).c_str(), Str(e["error"]).c_str());
+    std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %s\n", Str(e["seq"]).c_str(),
+                Str(e["source"]).c_str(), Str(e["event_id"]).c_str(), Str(e["type"]).c_str(),
+                Str(e["state"]).c_str(), FormatMs(e["received_at_ms"]).c_str(),
+                Str(e["error"]).c_str());
   }
   return 0;
 }
 
 int CliEvent(const CliOptions& cli, const std::string& id, const std::string& source) {
-  std::string path = "/v1/events/" + PercentEncode(id) + (source.empty() ? "" : "?source=" + PercentEncode(source));
+  std::string path = "/v1/events/" + PercentEncode(id) +
+                     (source.empty() ? "" : "?source=" + PercentEncode(source));
   int code = 0;
   auto j = Admin(cli, "GET", path, &code);
   if (!j) return code;
@@ -203,37 +221,45 @@ int CliEvent(const CliOptions& cli, const std::string& id, const std::string& so
     std::printf("%s\n", j->dump(2).c_str());
     return 0;
   }
-  for (auto key : {"event_id", "source", "type", "state", "error"}) std::printf("%-12s %s\n", key, Str((*j)[key]).c_str());
-  std::printf("%-12s %s\n%-12s %s\n", "occurred", FormatMs((*j)["occurred_at_ms"]).c_str(), "received",
-              FormatMs((*j)["received_at_ms"]).c_str());
+  for (auto key : {"event_id", "source", "type", "state", "error"})
+    std::printf("%-12s %s\n", key, Str((*j)[key]).c_str());
+  std::printf("%-12s %s\n%-12s %s\n", "occurred", FormatMs((*j)["occurred_at_ms"]).c_str(),
+              "received", FormatMs((*j)["received_at_ms"]).c_str());
   std::printf("body\n%s\n", (*j)["body"].dump(2).c_str());
   return 0;
 }
 
 int CliReplay(const CliOptions& cli, const std::string& id, const std::string& source) {
-  std::string path = "/v1/events/" + PercentEncode(id) + "/replay" + (source.empty() ? "" : "?source=" + PercentEncode(source));
+  std::string path = "/v1/events/" + PercentEncode(id) + "/replay" +
+                     (source.empty() ? "" : "?source=" + PercentEncode(source));
   int code = 0;
   auto j = Admin(cli, "POST", path, &code, "{}");
   if (!j) return code;
-  if (cli.json) std::printf("%s\n", j->dump(2).c_str());
-  else std::printf("event %s is %s again: it will be applied shortly\n", id.c_str(), Str((*j)["state"]).c_str());
+  if (cli.json)
+    std::printf("%s\n", j->dump(2).c_str());
+  else
+    std::printf("event %s is %s again: it will be applied shortly\n", id.c_str(),
+                Str((*j)["state"]).c_str());
   return 0;
 }
 
 namespace {
 void PrintMutationTable(const nlohmann::json& list) {
-  std::printf("%-7s %-26s %-32s %-10s %-4s %-8s %s\n", "ID", "ENTITY", "KIND", "STATE", "DEST", "ATTEMPTS", "ERROR");
+  std::printf("%-7s %-26s %-32s %-10s %-4s %-8s %s\n", "ID", "ENTITY", "KIND", "STATE", "DEST",
+              "ATTEMPTS", "ERROR");
   for (auto& m : list) {
-    std::printf("%-7s %-26s %-32s %-10s %-4s %-8s %s\n", Str(m["id"]).c_str(), Str(m["entity"]).c_str(),
-                Str(m["kind"]).c_str(), Str(m["state"]).c_str(), m["destructive"].get<bool>() ? "yes" : "",
-                Str(m["attempts"]).c_str(), Str(m["error"]).c_str());
+    std::printf("%-7s %-26s %-32s %-10s %-4s %-8s %s\n", Str(m["id"]).c_str(),
+                Str(m["entity"]).c_str(), Str(m["kind"]).c_str(), Str(m["state"]).c_str(),
+                m["destructive"].get<bool>() ? "yes" : "", Str(m["attempts"]).c_str(),
+                Str(m["error"]).c_str());
   }
 }
 }  // namespace
 
-int CliEntity(const CliOptions& cli, const std::string& kind, const std::string& external_id, bool logs) {
-  std::string path = std::string(kind == "org" ? "/v1/organizations/" : "/v1/users/") + PercentEncode(external_id) +
-                     (logs ? "?logs=true" : "");
+int CliEntity(const CliOptions& cli, const std::string& kind, const std::string& external_id,
+              bool logs) {
+  std::string path = std::string(kind == "org" ? "/v1/organizations/" : "/v1/users/") +
+                     PercentEncode(external_id) + (logs ? "?logs=true" : "");
   int code = 0;
   auto j = Admin(cli, "GET", path, &code);
   if (!j) return code;
@@ -241,7 +267,8 @@ int CliEntity(const CliOptions& cli, const std::string& kind, const std::string&
     std::printf("%s\n", j->dump(2).c_str());
     return 0;
   }
-  std::printf("%-12s %s\n%-12s %s\n", "external_id", external_id.c_str(), "auth0_id", Str((*j)["auth0_id"]).c_str());
+  std::printf("%-12s %s\n%-12s %s\n", "external_id", external_id.c_str(), "auth0_id",
+              Str((*j)["auth0_id"]).c_str());
   std::printf("desired      %s\n", (*j)["desired"].dump().c_str());
   std::printf("auth0 (last known) %s\n", (*j)["last_known_auth0"].dump().c_str());
   std::printf("events       %s\n\nmutations (newest first)\n", (*j)["events"].dump().c_str());
@@ -249,21 +276,25 @@ int CliEntity(const CliOptions& cli, const std::string& kind, const std::string&
   if (j->contains("commands") && !(*j)["commands"].empty()) {
     std::printf("\ncommands\n%-6s %-20s %-10s %s\n", "ID", "KIND", "STATE", "EVENT");
     for (auto& c : (*j)["commands"]) {
-      std::printf("%-6s %-20s %-10s %s\n", Str(c["id"]).c_str(), Str(c["kind"]).c_str(), Str(c["state"]).c_str(),
-                  Str(c["event"]).c_str());
+      std::printf("%-6s %-20s %-10s %s\n", Str(c["id"]).c_str(), Str(c["kind"]).c_str(),
+                  Str(c["state"]).c_str(), Str(c["event"]).c_str());
     }
   }
-  if (j->contains("auth0_logs")) std::printf("\nauth0 logs\n%s\n", (*j)["auth0_logs"].dump(2).c_str());
+  if (j->contains("auth0_logs"))
+    std::printf("\nauth0 logs\n%s\n", (*j)["auth0_logs"].dump(2).c_str());
   return 0;
 }
 
 int CliMutations(const CliOptions& cli, const std::string& state, int limit) {
-  std::string path = "/v1/mutations?limit=" + std::to_string(limit) + (state.empty() ? "" : "&state=" + PercentEncode(state));
+  std::string path = "/v1/mutations?limit=" + std::to_string(limit) +
+                     (state.empty() ? "" : "&state=" + PercentEncode(state));
   int code = 0;
   auto j = Admin(cli, "GET", path, &code);
   if (!j) return code;
-  if (cli.json) std::printf("%s\n", j->dump(2).c_str());
-  else PrintMutationTable((*j)["mutations"]);
+  if (cli.json)
+    std::printf("%s\n", j->dump(2).c_str());
+  else
+    PrintMutationTable((*j)["mutations"]);
   return 0;
 }
 
@@ -271,8 +302,11 @@ int CliMutationAction(const CliOptions& cli, const std::string& id, const std::s
   int code = 0;
   auto j = Admin(cli, "POST", "/v1/mutations/" + PercentEncode(id) + "/" + action, &code, "{}");
   if (!j) return code;
-  if (cli.json) std::printf("%s\n", j->dump(2).c_str());
-  else std::printf("mutation %s is now %s: %s\n", id.c_str(), Str((*j)["state"]).c_str(), Str((*j)["error"]).c_str());
+  if (cli.json)
+    std::printf("%s\n", j->dump(2).c_str());
+  else
+    std::printf("mutation %s is now %s: %s\n", id.c_str(), Str((*j)["state"]).c_str(),
+                Str((*j)["error"]).c_str());
   return 0;
 }
 
@@ -294,7 +328,8 @@ int CliPlan(const CliOptions& cli) {
     std::string changes;
     if (st["before"].is_object()) {
       for (auto& [k, after] : st["request"].items()) {
-        changes += (changes.empty() ? "" : "; ") + k + ": " + st["before"].value(k, nlohmann::json()).dump() + " -> " + after.dump();
+        changes += (changes.empty() ? "" : "; ") + k + ": " +
+                   st["before"].value(k, nlohmann::json()).dump() + " -> " + after.dump();
       }
     } else {
       changes = st["request"].dump();
@@ -311,7 +346,8 @@ int CliPlan(const CliOptions& cli) {
 int CliDrift(const CliOptions& cli, const std::string& mode) {
   int code = 0;
   // A pass over a large tenant at Auth0's rate takes minutes (about 2 for 10,000 users).
-  auto j = Admin(cli, "POST", "/v1/drift/run" + (mode.empty() ? std::string() : "?mode=" + mode), &code, "{}",
+  auto j = Admin(cli, "POST", "/v1/drift/run" + (mode.empty() ? std::string() : "?mode=" + mode),
+                 &code, "{}",
                  /*timeout_seconds=*/3600);
   if (!j) return code;
   if (cli.json) {
@@ -319,19 +355,22 @@ int CliDrift(const CliOptions& cli, const std::string& mode) {
     return 0;
   }
   const auto& diffs = (*j)["differences"];
-  for (auto& n : (*j).value("notes", nlohmann::json::array())) std::printf("note: %s\n", Str(n).c_str());
+  for (auto& n : (*j).value("notes", nlohmann::json::array()))
+    std::printf("note: %s\n", Str(n).c_str());
   if (diffs.empty()) {
-    std::printf("no drift: Auth0 holds what tenantsync last wrote (%s mode, %s request(s))\n", Str((*j)["mode"]).c_str(),
-                Str((*j)["requests"]).c_str());
+    std::printf("no drift: Auth0 holds what tenantsync last wrote (%s mode, %s request(s))\n",
+                Str((*j)["mode"]).c_str(), Str((*j)["requests"]).c_str());
     return 0;
   }
   std::printf("%-28s %-28s %-36s %s\n", "ENTITY", "FIELD", "AUTH0", "EXPECTED");
   for (auto& d : diffs) {
-    std::printf("%-28s %-28s %-36s %s\n", Str(d["entity"]).c_str(), Str(d["field"]).c_str(), d["auth0"].dump().c_str(),
-                d["expected"].dump().c_str());
+    std::printf("%-28s %-28s %-36s %s\n", Str(d["entity"]).c_str(), Str(d["field"]).c_str(),
+                d["auth0"].dump().c_str(), d["expected"].dump().c_str());
   }
   std::printf("%zu difference(s) in %s mode%s\n", diffs.size(), Str((*j)["mode"]).c_str(),
-              (*j)["mode"] == "correct" ? "; the writer repairs them through the normal mutation path" : "; nothing changed");
+              (*j)["mode"] == "correct"
+                  ? "; the writer repairs them through the normal mutation path"
+                  : "; nothing changed");
   return 0;
 }
 

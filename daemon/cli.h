@@ -23,17 +23,19 @@ struct SendOptions {
   std::string type;
   std::string data = "{}";
   std::string id;         // default: a fresh random id
-  std::string timestamp;  // default: now (RFC 3339)
+  std::string timestamp;  // default: now (RFC 3339, UTC, milliseconds)
   std::string url;        // default: http://<[ingress].listen>
 };
 
 int CliSend(const CliOptions& cli, const SendOptions& send);
 int CliStatus(const CliOptions& cli);
-int CliEvents(const CliOptions& cli, const std::string& state, const std::string& source, int limit);
+int CliEvents(const CliOptions& cli, const std::string& state, const std::string& source,
+              int limit);
 int CliEvent(const CliOptions& cli, const std::string& id, const std::string& source);
 int CliReplay(const CliOptions& cli, const std::string& id, const std::string& source);
 // kind: "user" or "org". logs: also fetch the user's recent Auth0 log events.
-int CliEntity(const CliOptions& cli, const std::string& kind, const std::string& external_id, bool logs);
+int CliEntity(const CliOptions& cli, const std::string& kind, const std::string& external_id,
+              bool logs);
 int CliMutations(const CliOptions& cli, const std::string& state, int limit);
 // action: "retry" or "discard".
 int CliMutationAction(const CliOptions& cli, const std::string& id, const std::string& action);

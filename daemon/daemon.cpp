@@ -9,18 +9,20 @@
 #include <cstdlib>
 #include <ctime>
 #include <future>
+#include <string>
+#include <vector>
 
+#include "adapters/auth0/auth0_client.h"
 #include "common/clock.h"
+#include "common/random.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/drift.h"
-#include "daemon/http_server.h"
 #include "daemon/guard.h"
+#include "daemon/http_server.h"
 #include "daemon/ingress.h"
 #include "daemon/metrics.h"
 #include "daemon/writer.h"
-#include "adapters/auth0/auth0_client.h"
-#include "common/random.h"
 #include "storage/group_commit.h"
 #include "storage/sqlite_store.h"
 
@@ -51,6 +53,28 @@ HttpServerOptions AdminServerOptions(const AdminOptions& a) {
   return o;
 }
 
+// [auth0] keys a SIGHUP cannot apply (the client is built once at start-up); only the client
+// secret is reloaded.
+std::vector<std::string> RestartOnlyAuth0Changes(const Auth0Options& running,
+                                                 const Auth0Options& next) {
+  std::vector<std::string> keys;
+  auto check = [&](bool changed, const char* key) {
+    if (changed) keys.emplace_back(key);
+  };
+  check(running.domain != next.domain, "domain");
+  check(running.base_url != next.base_url, "base_url");
+  check(running.client_id != next.client_id, "client_id");
+  check(running.connection != next.connection, "connection");
+  check(running.application_client_id != next.application_client_id, "application_client_id");
+  check(running.max_in_flight != next.max_in_flight, "max_in_flight");
+  check(running.rate_limit_fraction != next.rate_limit_fraction, "rate_limit_fraction");
+  check(running.member_batch_size != next.member_batch_size, "member_batch_size");
+  check(running.connect_timeout != next.connect_timeout, "connect_timeout_ms");
+  check(running.read_timeout != next.read_timeout, "read_timeout_ms");
+  check(running.max_retries != next.max_retries, "max_retries");
+  return keys;
+}
+
 void Notify(const std::string& state) {
   // A no-op when NOTIFY_SOCKET is unset (not started by systemd).
   sd_notify(0, state.c_str());
@@ -70,11 +94,13 @@ int RunMigrate(const std::string& config_path) {
     return 1;
   }
   if (report->applied.empty()) {
-    std::printf("%s: schema already at version %d; nothing to do\n", cfg->storage.path.c_str(), report->to_version);
+    std::printf("%s: schema already at version %d; nothing to do\n", cfg->storage.path.c_str(),
+                report->to_version);
   }
   for (const auto& name : report->applied) std::printf("applied %s\n", name.c_str());
   if (!report->applied.empty()) {
-    std::printf("%s: schema version %d -> %d\n", cfg->storage.path.c_str(), report->from_version, report->to_version);
+    std::printf("%s: schema version %d -> %d\n", cfg->storage.path.c_str(), report->from_version,
+                report->to_version);
   }
   return 0;
 }
@@ -144,15 +170,17 @@ int RunServe(const ServeFlags& flags) {
     }
     auth0 = std::move(created).value();
   }
-  if (flags.dry_run) spdlog::warn("dry run: Auth0 writes are planned and recorded as pending mutations, never sent");
+  if (flags.dry_run)
+    spdlog::warn("dry run: Auth0 writes are planned and recorded as pending mutations, never sent");
   WriterOptions wopts;
   wopts.workers = config.auth0.max_in_flight;
   wopts.policy = config.policy;
   wopts.connection = config.auth0.connection;
   wopts.application_client_id = config.auth0.application_client_id;
   wopts.dry_run = flags.dry_run;
-  Guard guard(*store, clock, GuardOptions{config.policy.guard_max_destructive, config.policy.guard_max_fraction,
-                                         config.policy.guard_window_seconds, config.policy.guard_settle_ms});
+  Guard guard(*store, clock,
+              GuardOptions{config.policy.guard_max_destructive, config.policy.guard_max_fraction,
+                           config.policy.guard_window_seconds, config.policy.guard_settle_ms});
   WriterObserver wobs;
   wobs.on_mutation = [&](const MutationRow& row, MutationState outcome, double lag) {
     metrics.MutationFinished(row.kind, MutationStateName(outcome), lag);
@@ -169,7 +197,8 @@ int RunServe(const ServeFlags& flags) {
     if (marked) writer.Wake();
   });
   if (auto last = drift.Last(); last.is_object()) {
-    metrics.SetDriftDifferences(static_cast<int64_t>(last.value("differences", nlohmann::json::array()).size()));
+    metrics.SetDriftDifferences(
+        static_cast<int64_t>(last.value("differences", nlohmann::json::array()).size()));
   }
   // The configured mode, updated on SIGHUP (read by the admin API's threads).
   std::mutex drift_mode_mu;
@@ -178,11 +207,13 @@ int RunServe(const ServeFlags& flags) {
 
   GroupCommitter committer(*store);
   Ingress ingress(config.sources, committer, clock, config.ingress.retry_after_seconds);
-  ingress.SetObserver([&](const std::string& source, const std::string&, const std::string& result, int) {
-    // A path under /webhooks/ that names no configured source must not mint new label values.
-    metrics.EventReceived(result == "unknown_source" || result == "not_found" ? "(unknown)" : source, result);
-    if (result == "accepted") writer.Wake();
-  });
+  ingress.SetObserver(
+      [&](const std::string& source, const std::string&, const std::string& result, int) {
+        // A path under /webhooks/ that names no configured source must not mint new label values.
+        metrics.EventReceived(
+            result == "unknown_source" || result == "not_found" ? "(unknown)" : source, result);
+        if (result == "accepted") writer.Wake();
+      });
   HttpServer ingress_server(IngressServerOptions(config.ingress));
   ingress_server.SetHandler([&](const ServerRequest& r) { return ingress.Handle(r); },
                             [&](const ServerRequest& r) { return ingress.Precheck(r); });
@@ -193,10 +224,13 @@ int RunServe(const ServeFlags& flags) {
 
   AdminHooks hooks;
   hooks.auth0_token_valid = [&] { return auth0 && auth0->HasValidToken(); };
+  hooks.pipeline_stalled = [&] { return writer.Stalled(); };
   hooks.writer = &writer;
   hooks.auth0 = auth0.get();
   hooks.guard = &guard;
-  hooks.metrics = [&] { return metrics.Render(store.get(), &writer, auth0.get(), &guard, &quarantine); };
+  hooks.metrics = [&] {
+    return metrics.Render(store.get(), &writer, auth0.get(), &guard, &quarantine);
+  };
   hooks.extra_status = [&](nlohmann::json& body) { body["quarantine"] = quarantine.StatusJson(); };
   hooks.drift_run = [&](const std::string& mode) {
     std::string m = mode;
@@ -239,13 +273,15 @@ int RunServe(const ServeFlags& flags) {
     int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
     if (sig == SIGHUP) {
-      struct timespec now{};
+      struct timespec now {};
       clock_gettime(CLOCK_MONOTONIC, &now);
       Notify("RELOADING=1\nMONOTONIC_USEC=" +
-             std::to_string(static_cast<uint64_t>(now.tv_sec) * 1000000 + static_cast<uint64_t>(now.tv_nsec) / 1000));
+             std::to_string(static_cast<uint64_t>(now.tv_sec) * 1000000 +
+                            static_cast<uint64_t>(now.tv_nsec) / 1000));
       auto next = LoadConfig(flags.config_path);
       if (!next.ok()) {
-        spdlog::error("reload refused, keeping the running configuration:\n{}", next.status().message());
+        spdlog::error("reload refused, keeping the running configuration:\n{}",
+                      next.status().message());
       } else {
         ingress.ReplaceSources(next->sources);
         admin.ReplaceToken(next->admin.token);
@@ -255,8 +291,25 @@ int RunServe(const ServeFlags& flags) {
           drift_mode = next->policy.drift_mode;
         }
         drift_interval_seconds = next->policy.drift_interval_seconds;
-        guard.SetOptions(GuardOptions{next->policy.guard_max_destructive, next->policy.guard_max_fraction,
-                                      next->policy.guard_window_seconds, next->policy.guard_settle_ms});
+        guard.SetOptions(
+            GuardOptions{next->policy.guard_max_destructive, next->policy.guard_max_fraction,
+                         next->policy.guard_window_seconds, next->policy.guard_settle_ms});
+        // A rotated Auth0 client secret: the client drops its token and the next token request
+        // uses the new secret. (An unreadable secret file refuses the whole reload above, so the
+        // running secret stays.)
+        if (next->auth0.client_secret != config.auth0.client_secret) {
+          auth0->SetClientSecret(next->auth0.client_secret);
+          config.auth0.client_secret = next->auth0.client_secret;
+          spdlog::info("auth0: client secret reloaded; the next token request uses it");
+        }
+        if (auto keys = RestartOnlyAuth0Changes(config.auth0, next->auth0); !keys.empty()) {
+          std::string list;
+          for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+          spdlog::warn(
+              "reload: [auth0] {} changed; only client_secret_file is reloaded, the rest takes "
+              "effect on restart",
+              list);
+        }
         spdlog::info("configuration reloaded: {} source(s)", next->sources.size());
       }
       Notify("READY=1");
@@ -264,14 +317,17 @@ int RunServe(const ServeFlags& flags) {
     }
     // Periodic tick: the one place timers live.
     if (auth0 && !auth0->HasValidToken() &&
-        (!token_task.valid() || token_task.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
+        (!token_task.valid() ||
+         token_task.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
       // Fetched off the main loop (it may wait on the network); /readyz turns true once it lands.
       token_task = std::async(std::launch::async, [&auth0] {
         if (auto st = auth0->EnsureToken(); !st.ok()) spdlog::warn("auth0 token: {}", st.message());
       });
     }
-    if (drift_interval_seconds > 0 && clock.Monotonic() - last_drift >= std::chrono::seconds(drift_interval_seconds) &&
-        (!drift_task.valid() || drift_task.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
+    if (drift_interval_seconds > 0 &&
+        clock.Monotonic() - last_drift >= std::chrono::seconds(drift_interval_seconds) &&
+        (!drift_task.valid() ||
+         drift_task.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
       // Off the main loop (it reads the whole managed tenant); one run at a time.
       last_drift = clock.Monotonic();
       bool correct = false;
@@ -289,16 +345,22 @@ int RunServe(const ServeFlags& flags) {
       auto dirty = store->CountDirty();
       int64_t last = writer.last_success_ms();
       Notify("STATUS=" + std::string(writer.paused() ? "paused; " : "") + std::to_string(pending) +
-             " event(s) pending, " + std::to_string(dirty.ok() ? *dirty : -1) + " entity(ies) to reconcile" +
-             (last > 0 ? ", last Auth0 write " + std::to_string((clock.NowUnixMillis() - last) / 1000) + " s ago" : ""));
+             " event(s) pending, " + std::to_string(dirty.ok() ? *dirty : -1) +
+             " entity(ies) to reconcile" +
+             (last > 0 ? ", last Auth0 write " +
+                             std::to_string((clock.NowUnixMillis() - last) / 1000) + " s ago"
+                       : ""));
       // Ping only while the writer's scheduler loop is turning: a wedged writer stops the pings so
       // systemd restarts the service (storage answering is checked just above).
-      const auto stalled = std::chrono::duration_cast<std::chrono::microseconds>(clock.Monotonic() - writer.last_loop());
-      const auto allowed = std::chrono::microseconds(std::max<uint64_t>(watchdog_usec / 2, 5000000));
+      const auto stalled = std::chrono::duration_cast<std::chrono::microseconds>(
+          clock.Monotonic() - writer.last_loop());
+      const auto allowed =
+          std::chrono::microseconds(std::max<uint64_t>(watchdog_usec / 2, 5000000));
       if (watchdog && stalled < allowed) {
         Notify("WATCHDOG=1");
       } else if (watchdog) {
-        spdlog::error("watchdog: the writer loop has not turned for {} ms; not pinging systemd", stalled.count() / 1000);
+        spdlog::error("watchdog: the writer loop has not turned for {} ms; not pinging systemd",
+                      stalled.count() / 1000);
       }
     }
   }

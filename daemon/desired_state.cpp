@@ -11,20 +11,23 @@ std::string MembersKey(const std::string& id) { return "members:" + id; }
 std::string ConnectionKey(const std::string& name) { return "connection:" + name; }
 std::string CommandKey(int64_t id) { return "command:" + std::to_string(id); }
 
-bool SetField(nlohmann::json& desired, const std::string& field, const nlohmann::json& value, const FieldStamp& stamp) {
+bool SetField(nlohmann::json& desired, const std::string& field, const nlohmann::json& value,
+              const FieldStamp& stamp) {
   auto it = desired.find(field);
   if (it != desired.end() && it->is_object()) {
     int64_t old_ts = it->value("ts", int64_t{0});
     std::string old_ev = it->value("ev", std::string());
     if (old_ts > stamp.ts_ms || (old_ts == stamp.ts_ms && old_ev >= stamp.event)) return false;
   }
-  desired[field] = {{"v", value}, {"ts", stamp.ts_ms}, {"ev", stamp.event}, {"rt", stamp.received_ms}};
+  desired[field] = {
+      {"v", value}, {"ts", stamp.ts_ms}, {"ev", stamp.event}, {"rt", stamp.received_ms}};
   return true;
 }
 
 nlohmann::json View(const nlohmann::json& desired) {
   nlohmann::json out = nlohmann::json::object();
   for (auto& [field, slot] : desired.items()) {
+    if (!slot.is_object() || slot.contains("rejected")) continue;  // undone at the guard
     const auto& v = slot["v"];
     auto dot = field.find('.');
     if (dot != std::string::npos) {
@@ -73,9 +76,10 @@ nlohmann::json NormalRoles(const nlohmann::json& roles) {
 
 }  // namespace
 
-Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& event, int64_t now_ms,
-                  std::vector<std::string>* dirty) {
-  const FieldStamp stamp{event.timestamp_ms, record.source + "/" + record.event_id, record.received_at_ms};
+Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& event,
+                  int64_t now_ms, std::vector<std::string>* dirty) {
+  const FieldStamp stamp{event.timestamp_ms, record.source + "/" + record.event_id,
+                         record.received_at_ms};
   const bool is_org = IsOrganizationEvent(event.type);
   auto row = txn.GetEntity(is_org ? "org" : "user", event.external_id);
   if (!row.ok()) return row.status();
@@ -83,7 +87,9 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
   const nlohmann::json& data = event.data;
   bool memberships_changed = false;
 
-  auto set = [&](const std::string& field, const nlohmann::json& value) { return SetField(entity.desired, field, value, stamp); };
+  auto set = [&](const std::string& field, const nlohmann::json& value) {
+    return SetField(entity.desired, field, value, stamp);
+  };
   auto set_metadata = [&](const std::string& prefix) {
     auto it = data.find(prefix);
     if (it == data.end() || !it->is_object()) return;
@@ -117,21 +123,36 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
         if (data["organizations"].is_array()) {
           for (auto& m : data["organizations"]) {
             orgs.push_back({{"external_id", m.value("external_id", std::string())},
-                            {"roles", NormalRoles(m.contains("roles") ? m["roles"] : nlohmann::json::array())}});
+                            {"roles", NormalRoles(m.contains("roles") ? m["roles"]
+                                                                      : nlohmann::json::array())}});
           }
         }
         memberships_changed = set("organizations", orgs);
       }
       break;
-    case EventType::kUserLeft: set("left", true); break;
-    case EventType::kUserReturned: set("left", false); break;
-    case EventType::kUserBlocked: set("blocked", true); break;
-    case EventType::kUserUnblocked: set("blocked", false); break;
-    case EventType::kUserDeleted: set("deleted", true); break;
+    case EventType::kUserLeft:
+      // The departure counts from its effective time (delete_after_days), else its timestamp.
+      set("left", true);
+      set("left_at", event.effective_at_ms.value_or(event.timestamp_ms));
+      break;
+    case EventType::kUserReturned:
+      set("left", false);
+      break;
+    case EventType::kUserBlocked:
+      set("blocked", true);
+      break;
+    case EventType::kUserUnblocked:
+      set("blocked", false);
+      break;
+    case EventType::kUserDeleted:
+      set("deleted", true);
+      break;
     case EventType::kUserPasswordResetRequested:
     case EventType::kUserVerificationEmailRequested: {
       CommandRow cmd;
-      cmd.kind = event.type == EventType::kUserPasswordResetRequested ? "password_reset" : "verification_email";
+      cmd.kind = event.type == EventType::kUserPasswordResetRequested
+                     ? CommandKind::kPasswordReset
+                     : CommandKind::kVerificationEmail;
       cmd.user_external_id = event.external_id;
       cmd.event = stamp.event;
       cmd.created_at_ms = now_ms;
@@ -158,8 +179,9 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
     if (!touched.ok()) return touched.status();
     for (auto& org : *touched) dirty->push_back(MembersKey(org));
   }
-  if (!is_org && (event.type == EventType::kUserLeft || event.type == EventType::kUserReturned ||
-                  event.type == EventType::kUserDeleted || event.type == EventType::kUserUpserted)) {
+  if (!is_org &&
+      (event.type == EventType::kUserLeft || event.type == EventType::kUserReturned ||
+       event.type == EventType::kUserDeleted || event.type == EventType::kUserUpserted)) {
     // Leaving, returning or deletion changes which memberships should exist in Auth0.
     auto current = txn.UserMemberships(event.external_id);
     if (!current.ok()) return current.status();
@@ -168,6 +190,41 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
   if (is_org) {
     dirty->push_back(MembersKey(event.external_id));
     dirty->push_back(kCallbacksKey);
+  }
+  return Status::Ok();
+}
+
+bool IsDestructiveEvent(EventType t) {
+  return t == EventType::kUserLeft || t == EventType::kUserDeleted ||
+         t == EventType::kUserBlocked || t == EventType::kOrganizationDeleted;
+}
+
+Status RejectDestructiveIntent(StateTxn& txn, const EventRecord& record, const ParsedEvent& event,
+                               const nlohmann::json& rejection, std::vector<std::string>* dirty) {
+  if (!IsDestructiveEvent(event.type)) return Status::Ok();
+  const bool is_org = IsOrganizationEvent(event.type);
+  auto row = txn.GetEntity(is_org ? "org" : "user", event.external_id);
+  if (!row.ok()) return row.status();
+  if (!row->exists) return Status::Ok();
+  const std::string key = record.source + "/" + record.event_id;
+  bool changed = false;
+  for (auto field : {"left", "left_at", "blocked", "deleted"}) {
+    auto it = row->desired.find(field);
+    if (it == row->desired.end() || !it->is_object() || it->value("ev", std::string()) != key)
+      continue;
+    (*it)["rejected"] = rejection;
+    changed = true;
+  }
+  if (!changed) return Status::Ok();  // a newer event owns those fields now
+  if (auto st = txn.PutEntity(*row, rejection.value("at_ms", int64_t{0})); !st.ok()) return st;
+  dirty->push_back(is_org ? OrgKey(event.external_id) : UserKey(event.external_id));
+  if (is_org) {
+    dirty->push_back(MembersKey(event.external_id));
+    dirty->push_back(kCallbacksKey);
+  } else {
+    auto current = txn.UserMemberships(event.external_id);
+    if (!current.ok()) return current.status();
+    for (auto& m : *current) dirty->push_back(MembersKey(m.org_external_id));
   }
   return Status::Ok();
 }

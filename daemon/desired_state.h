@@ -10,10 +10,9 @@
 // Pure functions over JSON plus one that writes through a StateTxn; no I/O of their own.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "adapters/events/event.h"
 #include "storage/state_store.h"
@@ -21,16 +20,18 @@
 namespace tenantsync {
 
 struct FieldStamp {
-  int64_t ts_ms;       // event timestamp (when it happened at the source)
-  std::string event;   // "source/event_id"
-  int64_t received_ms; // when tenantsync received it (for sync lag)
+  int64_t ts_ms;        // event timestamp (when it happened at the source)
+  std::string event;    // "source/event_id"
+  int64_t received_ms;  // when tenantsync received it (for sync lag)
 };
 
 // Sets desired[field] unless the stored stamp is newer. Returns true when it changed the field.
-bool SetField(nlohmann::json& desired, const std::string& field, const nlohmann::json& value, const FieldStamp& stamp);
+bool SetField(nlohmann::json& desired, const std::string& field, const nlohmann::json& value,
+              const FieldStamp& stamp);
 
 // The materialised desired object: {"name": ..., "metadata": {...}, "deleted": false, ...} with
-// null-valued metadata keys dropped. Fields never set are absent.
+// null-valued metadata keys dropped. Fields never set, and fields whose destructive value was
+// rejected at the guard, are absent.
 nlohmann::json View(const nlohmann::json& desired);
 
 // The distinct events behind the given fields (all fields when `fields` is empty), and the
@@ -41,8 +42,20 @@ nlohmann::json EventsBehind(const nlohmann::json& desired, const std::vector<std
 // Applies one validated event. Appends the entity keys that must be reconciled to `dirty`.
 // Errors: kInvalid when the event cannot apply (e.g. a user's first upsert without email): the
 // event is marked failed with that message; any other kind is a storage error (retry the batch).
-Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& event, int64_t now_ms,
-                  std::vector<std::string>* dirty);
+Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& event,
+                  int64_t now_ms, std::vector<std::string>* dirty);
+
+// Event types whose effect is destructive (block, delete, a leaver's removal): they pass the
+// guard and their entities are reconciled ahead of other work.
+bool IsDestructiveEvent(EventType t);
+
+// Undoes the destructive intent of an applied event whose steps an operator rejected at the
+// guard: the fields it set ("left", "blocked", "deleted") are marked {"rejected": rejection}
+// and drop out of View(), as if the event had not set them. A newer event for the entity sets
+// them again (and passes the guard again); an older one cannot. Fields a newer event already
+// owns are left alone. Appends the entity keys to reconcile to `dirty`.
+Status RejectDestructiveIntent(StateTxn& txn, const EventRecord& record, const ParsedEvent& event,
+                               const nlohmann::json& rejection, std::vector<std::string>* dirty);
 
 // Entity keys used by the reconciler's work queue.
 std::string OrgKey(const std::string& external_id);

@@ -75,6 +75,24 @@ UserComparison CompareUser(const Json& known, const Json& have, bool want_fixed)
   return out;
 }
 
+// The fields of a typed Auth0 answer that the comparisons read, as a record like those the lists,
+// searches and exports return (so one comparison serves both).
+Json UserRecord(const Auth0User& u) {
+  Json r = u.profile;
+  r["user_id"] = u.user_id;
+  r["blocked"] = u.blocked;
+  r["app_metadata"] = u.app_metadata;
+  r["user_metadata"] = u.user_metadata;
+  return r;
+}
+
+Json OrganizationRecord(const Auth0Organization& o) {
+  Json r = {{"id", o.id}, {"name", o.name}, {"metadata", o.metadata}};
+  if (!o.display_name.is_null()) r["display_name"] = o.display_name;
+  if (!o.branding.is_null()) r["branding"] = o.branding;
+  return r;
+}
+
 // What the comparison read, per entity, to correct from.
 struct OrgSnap {
   EntityRow row;
@@ -107,7 +125,9 @@ Result<Json> Drift::Run(bool correct) {
     malloc_trim(0);
     return report;
   } catch (const std::exception& e) {
-    // A record of an unexpected shape (nlohmann::json type_error): nothing was corrected.
+    // Auth0's records are checked where they are read (the client's typed results and list
+    // checks, Field() here); should a record of an unexpected shape still raise a
+    // nlohmann::json error, the pass fails as a value and nothing was corrected.
     return Status::Invalid(std::string("drift: unexpected data from Auth0 or storage: ") +
                            e.what());
   }
@@ -213,7 +233,7 @@ Result<Json> Drift::RunLocked(bool correct) {
           org_gone.insert(org.external_id);
           continue;
         }
-        fetched = std::move(got).value();
+        fetched = OrganizationRecord(*got);
       }
       const Json& have = it == by_id.end() ? fetched : *it->second;
       Json fixed = org.known;
@@ -324,12 +344,9 @@ Result<Json> Drift::RunLocked(bool correct) {
 
   // ---- The application's callbacks --------------------------------------------------------------
   if (!managed_callbacks.empty() && !options_.application_client_id.empty()) {
-    auto client = client_.GetClient(options_.application_client_id);
-    if (!client.ok()) return client.status();
-    std::set<std::string> present;
-    for (auto& u : Field(*client, "callbacks")) {
-      if (u.is_string()) present.insert(u.get<std::string>());
-    }
+    auto app = client_.GetApplication(options_.application_client_id);
+    if (!app.ok()) return app.status();
+    const std::set<std::string> present(app->callbacks.begin(), app->callbacks.end());
     for (auto& url : managed_callbacks) {
       if (!present.count(url)) {
         diff(kCallbacksKey, "callbacks", nullptr, url);
@@ -396,7 +413,7 @@ Result<Json> Drift::RunLocked(bool correct) {
       user_gone.insert(user.external_id);
       continue;
     }
-    UserComparison cmp = CompareUser(user.known, *got, /*want_fixed=*/true);
+    UserComparison cmp = CompareUser(user.known, UserRecord(*got), /*want_fixed=*/true);
     if (cmp.differences.empty()) continue;
     for (auto& d : cmp.differences) diff(key, d[0].get<std::string>(), d[1], d[2]);
     user_known[user.external_id] = std::move(cmp.fixed);

@@ -12,7 +12,7 @@
 //   members        ListMembersWithRoles per managed organization (fields=user_id,roles: one
 //                  request per 100 members) against known_memberships: members tenantsync added
 //                  and the roles it assigned (roles assigned by others are not ours)
-//   callbacks      GetClient: every URL in the setting "callbacks_managed" must be present
+//   callbacks      GetApplication: every URL in the setting "callbacks_managed" must be present
 //   users          batched: up to DriftOptions::user_export_threshold managed users through user
 //                  search, DriftOptions::search_batch ids per query (user_id:("a" OR "b" ...));
 //                  above it one users export job for the configured connection. Compared: email,

@@ -4,6 +4,10 @@
 
 #include <cmath>
 #include <map>
+#include <set>
+
+#include "adapters/events/event.h"
+#include "daemon/desired_state.h"
 
 namespace tenantsync {
 
@@ -169,17 +173,64 @@ Result<std::vector<std::string>> Guard::Approve() {
   return entities;
 }
 
-Result<int64_t> Guard::Reject() {
+Result<int64_t> Guard::Reject(const std::string& by) {
   std::lock_guard<std::mutex> lock(mu_);
   arrivals_.clear();
   const int64_t now = clock_.NowUnixMillis();
+  // The events behind the held work, read before the write transaction (another connection).
+  std::vector<std::pair<EventRecord, ParsedEvent>> rejected;
+  {
+    auto held = store_.BeginState();
+    if (!held.ok()) return held.status();
+    auto rows = (*held)->ListGuardHeld(false);
+    if (!rows.ok()) return rows.status();
+    held->reset();
+    std::set<std::string> seen;
+    for (auto& h : *rows) {
+      for (auto& e : h.events) {
+        if (!e.is_string() || !seen.insert(e.get<std::string>()).second) continue;
+        const std::string key = e.get<std::string>();
+        const auto slash = key.find('/');
+        if (slash == std::string::npos) continue;
+        EventFilter f;
+        f.source = key.substr(0, slash);
+        f.event_id = key.substr(slash + 1);
+        f.limit = 1;
+        auto found = store_.ListEvents(f);
+        if (!found.ok()) return found.status();
+        if (found->empty()) continue;
+        auto json = ParseJson(found->front().body);
+        if (!json.ok()) continue;
+        auto parsed = ParseEvent(*json);
+        if (parsed.ok()) rejected.emplace_back(found->front(), std::move(parsed).value());
+      }
+    }
+  }
   auto txn = store_.BeginState();
   if (!txn.ok()) return txn.status();
   StateTxn& t = **txn;
   auto held = t.ListGuardHeld(false);
   if (!held.ok()) return held.status();
   Status st = Status::Ok();
+  // Undo the destructive intent of the rejected events, so a routine later event for the same
+  // entity does not plan the rejected block or deletion again; only a newer destructive event
+  // does (and it passes the guard again).
+  const Json rejection = {{"by", by}, {"at_ms", now}};
+  std::vector<std::string> dirty;
+  for (auto& [record, parsed] : rejected) {
+    st = RejectDestructiveIntent(t, record, parsed, rejection, &dirty);
+    if (!st.ok()) break;
+    st = t.NoteEvent(
+        record.source, record.event_id,
+        "destructive effect rejected at the guard by " + by + " at " + std::to_string(now) + " ms",
+        now);
+    if (!st.ok()) break;
+  }
+  for (auto& key : dirty) {
+    if (st.ok()) st = t.MarkDirty(key);
+  }
   for (auto& h : *held) {
+    if (!st.ok()) break;
     MutationRow row;
     row.entity = h.entity;
     row.kind = h.kind;
@@ -187,7 +238,8 @@ Result<int64_t> Guard::Reject() {
     row.events = h.events;
     row.destructive = true;
     row.state = MutationState::kDiscarded;
-    row.last_error = "rejected by an operator at the destructive-change guard; not sent";
+    row.last_error =
+        "rejected by an operator (" + by + ") at the destructive-change guard; not sent";
     row.created_at_ms = now;
     auto id = t.InsertMutation(row);
     if (!id.ok()) {
@@ -200,8 +252,8 @@ Result<int64_t> Guard::Reject() {
   if (st.ok()) st = t.PutSetting("guard", Json({{"tripped", false}, {"tripped_at_ms", 0}}).dump());
   if (st.ok()) st = t.Commit();
   if (!st.ok()) return st;
-  spdlog::warn("guard rejected by an operator: {} held destructive change(s) discarded",
-               held->size());
+  spdlog::warn("guard rejected by {}: {} held destructive change(s) discarded, {} event(s) undone",
+               by, held->size(), rejected.size());
   return static_cast<int64_t>(held->size());
 }
 

@@ -54,8 +54,11 @@ class Guard {
   // Approve: held steps are released (their entities are marked dirty and pass the guard once).
   // Returns the entities released.
   Result<std::vector<std::string>> Approve();
-  // Reject: held steps are discarded, each recorded as a `discarded` mutation. Returns how many.
-  Result<int64_t> Reject();
+  // Reject: held steps are discarded, each recorded as a `discarded` mutation, and the
+  // destructive intent of the events behind them is undone in desired state (each event noted
+  // as rejected by `by`, with the time): a later routine event for the entity does not plan the
+  // block or deletion again; only a newer destructive event does. Returns how many were held.
+  Result<int64_t> Reject(const std::string& by = "operator");
 
   // {"tripped", "tripped_at_ms", "limit", "window_seconds", "destructive_in_window",
   //  "held": {"total", "by_kind": {...}, "examples": [...]}}

@@ -1,6 +1,7 @@
 #include "daemon/http_server.h"
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "daemon/config.h"
@@ -19,7 +21,9 @@ namespace {
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
   }
   return true;
 }
@@ -36,7 +40,8 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
   BoundedTaskQueue(int workers, int max_queue, int overflow_workers)
       : max_queue_(static_cast<size_t>(max_queue)) {
     for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(jobs_, false); });
-    for (int i = 0; i < overflow_workers; ++i) threads_.emplace_back([this] { Work(overflow_, true); });
+    for (int i = 0; i < overflow_workers; ++i)
+      threads_.emplace_back([this] { Work(overflow_, true); });
   }
 
   void enqueue(std::function<void()> fn) override {
@@ -118,13 +123,86 @@ void Apply(const ServerResponse& from, httplib::Response& to, bool draining = fa
   to.set_content(from.body, from.content_type.c_str());
 }
 
+// Request text in a JSON answer or a log line: JSON-quoted, bytes that are not UTF-8 replaced.
+std::string Quoted(std::string_view text) {
+  return nlohmann::json(std::string(text))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The body of an answer the server gives itself (not a handler): the ingress answer's shape,
+// which also carries the admin API's "error".
+std::string ErrorBody(const std::string& message) {
+  return R"({"status":"error","event_id":null,"error":)" + Quoted(message) + "}";
+}
+
 ServerResponse Refusal(int status, const std::string& message, int retry_after = 0) {
   ServerResponse r;
   r.status = status;
-  r.body = std::string(R"({"status":"error","event_id":null,"error":")") + message + "\"}";
+  r.body = ErrorBody(message);
   if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
   r.close_connection = true;
   return r;
+}
+
+// An exception escaped a handler: a defect, but never an empty answer or a dead worker. The
+// client gets a JSON 500; the log gets what was thrown.
+ServerResponse InternalError(const std::string& method, const std::string& path,
+                             std::string_view what) {
+  spdlog::error("http: {} {} failed: {}", method, Quoted(path), Quoted(what));
+  ServerResponse r;
+  r.status = 500;
+  r.body = ErrorBody(
+      "internal error: the request could not be handled; the daemon's log has the details");
+  return r;
+}
+
+template <typename Call>
+auto Guarded(const ServerRequest& req, Call&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return InternalError(req.method, req.path, e.what());
+  } catch (...) {
+    return InternalError(req.method, req.path, "unknown exception");
+  }
+}
+
+// Reason phrases for the errors httplib produces itself (malformed request line, URI too long,
+// unread body, ...), so that even those answers are JSON.
+std::string ReasonPhrase(int status) {
+  switch (status) {
+    case 400:
+      return "bad request: the HTTP request is malformed";
+    case 404:
+      return "not found";
+    case 405:
+      return "method not allowed";
+    case 408:
+      return "request timeout: the request was not received in time";
+    case 413:
+      return "payload too large";
+    case 414:
+      return "URI too long";
+    case 416:
+      return "range not satisfiable";
+    case 431:
+      return "request header fields too large";
+    case 500:
+      return "internal error";
+    case 501:
+      return "not implemented";
+    case 503:
+      return "service unavailable";
+    default:
+      return "HTTP status " + std::to_string(status);
+  }
+}
+
+// HTTP/1.1 (RFC 9112 §6.3): a request with neither Content-Length nor Transfer-Encoding has no
+// body. httplib 0.11 instead reads such a POST until the connection closes, so `curl -X POST`
+// without data would wait for the read timeout and get an empty 400.
+bool HasNoBody(const ServerRequest& req) {
+  return !req.Header("Content-Length") && !req.Header("Transfer-Encoding");
 }
 
 }  // namespace
@@ -170,8 +248,10 @@ void HttpServer::SetHandler(Handler handler, Precheck precheck) {
 Status HttpServer::Bind() {
   auto& o = impl_->options;
   if (!o.tls_cert_file.empty()) {
-    auto ssl = std::make_unique<httplib::SSLServer>(o.tls_cert_file.c_str(), o.tls_key_file.c_str());
-    if (!ssl->is_valid()) return Status::Invalid("cannot load TLS certificate or key for " + o.listen);
+    auto ssl =
+        std::make_unique<httplib::SSLServer>(o.tls_cert_file.c_str(), o.tls_key_file.c_str());
+    if (!ssl->is_valid())
+      return Status::Invalid("cannot load TLS certificate or key for " + o.listen);
     impl_->server = std::move(ssl);
   } else {
     impl_->server = std::make_unique<httplib::Server>();
@@ -210,26 +290,59 @@ Status HttpServer::Bind() {
     }
     if (auto cl = sreq.Header("Content-Length")) {
       if (std::strtoull(cl->c_str(), nullptr, 10) > opt.max_body_bytes) {
-        return refuse(Refusal(413, "body larger than " + std::to_string(opt.max_body_bytes) + " bytes"));
+        return refuse(
+            Refusal(413, "body larger than " + std::to_string(opt.max_body_bytes) + " bytes"));
       }
     }
     if (impl->precheck) {
-      if (auto refusal = impl->precheck(sreq)) return refuse(*refusal);
+      if (auto refusal = Guarded(sreq, [&] { return impl->precheck(sreq); }))
+        return refuse(*refusal);
+    }
+    if (req.method != "GET" && req.method != "HEAD" && HasNoBody(sreq)) {
+      // Nothing to read: answer now, with an empty body, instead of letting httplib wait for one.
+      Apply(Guarded(sreq, [&] { return impl->handler(sreq); }), res, impl->draining);
+      return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   auto dispatch = [impl](const httplib::Request& req, httplib::Response& res) {
     ServerRequest sreq = ToServerRequest(req);
     sreq.body = req.body;
-    Apply(impl->handler(sreq), res, impl->draining);
+    Apply(Guarded(sreq, [&] { return impl->handler(sreq); }), res, impl->draining);
   };
+  // Last lines of defence: an exception outside the handlers, and errors httplib answers itself
+  // (with an empty body), still get a JSON body.
+  svr.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        ServerResponse answer = InternalError(req.method, req.path, what);
+        res.status = answer.status;
+        res.set_content(answer.body, answer.content_type.c_str());
+      });
+  svr.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        res.set_content(ErrorBody(ReasonPhrase(res.status)), "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   for (auto method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
     std::string m = method;
-    if (m == "GET") svr.Get(".*", dispatch);
-    else if (m == "POST") svr.Post(".*", dispatch);
-    else if (m == "PUT") svr.Put(".*", dispatch);
-    else if (m == "PATCH") svr.Patch(".*", dispatch);
-    else svr.Delete(".*", dispatch);
+    if (m == "GET")
+      svr.Get(".*", dispatch);
+    else if (m == "POST")
+      svr.Post(".*", dispatch);
+    else if (m == "PUT")
+      svr.Put(".*", dispatch);
+    else if (m == "PATCH")
+      svr.Patch(".*", dispatch);
+    else
+      svr.Delete(".*", dispatch);
   }
 
   // Debian's prebuilt httplib 0.11 listens with a backlog of 5, so a burst of new connections
@@ -260,7 +373,8 @@ Status HttpServer::Bind() {
   }
   std::string host;
   int port = 0;
-  if (!ParseHostPort(o.listen, &host, &port)) return Status::Invalid("bad listen address " + o.listen);
+  if (!ParseHostPort(o.listen, &host, &port))
+    return Status::Invalid("bad listen address " + o.listen);
   if (host.find(':') != std::string::npos) svr.set_address_family(AF_INET6);
   if (port == 0) {
     port = svr.bind_to_any_port(host.c_str());
@@ -270,7 +384,8 @@ Status HttpServer::Bind() {
   }
   widen_backlog();
   impl_->port = port;
-  impl_->bound = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  impl_->bound =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   return Status::Ok();
 }
 
@@ -286,7 +401,8 @@ void HttpServer::Drain(std::chrono::milliseconds grace) {
   // Requests in progress are answered; idle keep-alive connections either send one more request
   // (answered with Connection: close) or time out. Capped so a stuck client cannot hold the stop.
   auto deadline = std::chrono::steady_clock::now() + grace;
-  while (impl_->queue && impl_->queue->active() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while (impl_->queue && impl_->queue->active() > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   Stop();

@@ -5,7 +5,13 @@
 // worker pool, and a bounded queue of accepted connections; a connection that arrives when the
 // queue is full is answered 503 with Retry-After by a small overflow pool instead of waiting.
 // A request is first offered to the `precheck` hook with headers only (no body read yet), so
-// oversized, chunked or unwanted requests are refused before their body is read.
+// oversized, chunked or unwanted requests are refused before their body is read. A request with
+// neither Content-Length nor Transfer-Encoding has an empty body (RFC 9112 §6.3) and goes to the
+// handler at once, instead of httplib reading until the read timeout.
+//
+// Every answer has a JSON body: an exception escaping a handler or the precheck (a defect) is
+// logged and answered 500 {"status":"error","event_id":null,"error":"internal error: ..."}, and
+// the errors httplib answers itself (malformed request, body cut short, ...) get the same shape.
 //
 // Thread safety: handlers run on worker threads concurrently; Start/Stop from one thread.
 #pragma once
@@ -45,7 +51,7 @@ struct ServerResponse {
 };
 
 struct HttpServerOptions {
-  std::string listen;  // "HOST:PORT" or "unix:/path"
+  std::string listen;                       // "HOST:PORT" or "unix:/path"
   std::string tls_cert_file, tls_key_file;  // both set: HTTPS
   size_t max_body_bytes = 1048576;
   int worker_threads = 16;

@@ -1,7 +1,9 @@
 #include "daemon/ingress.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "adapters/events/event.h"
 
@@ -15,6 +17,12 @@ std::optional<std::string> SourceName(const std::string& path) {
   std::string name = path.substr(kPrefix.size());
   if (name.empty() || name.find('/') != std::string::npos) return std::nullopt;
   return name;
+}
+
+// Sender-controlled text (a source name from the path) as it may appear in an answer or a log
+// line: JSON-quoted, control characters escaped, bytes that are not UTF-8 replaced.
+std::string Quoted(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 bool IsJsonContentType(const std::optional<std::string>& ct) {
@@ -46,20 +54,31 @@ std::shared_ptr<const std::vector<SourceConfig>> Ingress::Sources() const {
 }
 
 ServerResponse Ingress::Answer(const std::string& source, const std::string& event_id,
-                               const std::string& result, int status, const std::string& error) const {
-  nlohmann::json body = {{"status", result},
-                         {"event_id", event_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(event_id)},
-                         {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)}};
+                               const std::string& result, int status,
+                               const std::string& error) const {
+  nlohmann::json body = {
+      {"status", result},
+      {"event_id", event_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(event_id)},
+      {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)}};
   ServerResponse r;
   r.status = status;
-  r.body = body.dump();
+  // Ids are validated and messages built from checked text, so nothing here should be invalid
+  // UTF-8; should it be, it is replaced rather than thrown (an answer must always be JSON).
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (status == 503) r.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds_));
   ++answered_;
   if (observer_) observer_(source, event_id, result, status);
+  // A source name outside the configured alphabet came from an unknown path: quoted in the log,
+  // so it cannot forge a log line.
+  const bool plain = std::all_of(source.begin(), source.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  const std::string shown = plain ? source : Quoted(source);
   if (status >= 500) {
-    spdlog::warn("event source={} id={} result={} status={} error={}", source, event_id, result, status, error);
+    spdlog::warn("event source={} id={} result={} status={} error={}", shown, event_id, result,
+                 status, error);
   } else {
-    spdlog::info("event source={} id={} result={} status={}{}{}", source, event_id, result, status,
+    spdlog::info("event source={} id={} result={} status={}{}{}", shown, event_id, result, status,
                  error.empty() ? "" : " error=", error);
   }
   return r;
@@ -73,12 +92,13 @@ std::optional<ServerResponse> Ingress::Precheck(const ServerRequest& req) const 
     r.close_connection = true;
     return std::optional<ServerResponse>(r);
   };
-  if (!name) return refuse(404, "not_found", "no such endpoint; webhooks are POSTed to /webhooks/{source}");
+  if (!name)
+    return refuse(404, "not_found", "no such endpoint; webhooks are POSTed to /webhooks/{source}");
   if (req.method != "POST") return refuse(405, "method_not_allowed", "webhooks must be POSTed");
   auto sources = Sources();
   bool known = false;
   for (auto& s : *sources) known = known || s.name == *name;
-  if (!known) return refuse(404, "unknown_source", "unknown source \"" + *name + "\"");
+  if (!known) return refuse(404, "unknown_source", "unknown source " + Quoted(*name));
   if (!IsJsonContentType(req.Header("Content-Type"))) {
     return refuse(415, "unsupported_media_type", "Content-Type must be application/json");
   }
@@ -94,12 +114,15 @@ ServerResponse Ingress::Handle(const ServerRequest& req) {
   for (auto& s : *sources) {
     if (s.name == source) src = &s;
   }
-  if (!src) return Answer(source, "", "unknown_source", 404, "unknown source \"" + source + "\"");
+  if (!src) return Answer(source, "", "unknown_source", 404, "unknown source " + Quoted(source));
 
   const int64_t now_ms = clock_.NowUnixMillis();
-  auto verified = VerifySignature(src->signature, [&](std::string_view h) { return req.Header(h); },
-                                  req.body, now_ms / 1000);
+  auto verified = VerifySignature(
+      src->signature, [&](std::string_view h) { return req.Header(h); }, req.body, now_ms / 1000);
   if (!verified.ok()) return Answer(source, "", "unauthorized", 401, verified.status().message());
+  // Authentic, but an id that cannot be stored, shown or addressed: refused, nothing stored.
+  if (!verified->id_status.ok())
+    return Answer(source, "", "bad_request", 400, verified->id_status.message());
   const std::string& event_id = verified->event_id;
 
   auto json = ParseJson(req.body);

@@ -3,8 +3,11 @@
 //
 // Answers, in the order they are checked: 404 unknown source, 415 not JSON content type,
 // 411/413 (refused in the precheck, before the body is read), 401 bad/missing/stale signature,
-// 400 body not JSON, 422 event not valid (stored as `rejected`), 503 + Retry-After when storage
-// is unavailable or the daemon is draining, 200 duplicate, 202 accepted.
+// 400 authentic but with an unusable event id (ValidateEventId: the message names the header or
+// body field), 400 body not UTF-8 or not JSON, 422 event not valid (stored as `rejected`), 503 +
+// Retry-After when storage is unavailable or the daemon is draining, 200 duplicate, 202
+// accepted. Nothing answered 4xx but 422 is stored, so everything stored can be shown, replayed
+// and applied. Every answer is a JSON object, whatever bytes the request carried.
 //
 // Thread safety: Precheck/Handle run concurrently on HTTP worker threads. ReplaceSources and
 // SetDraining may be called from the main loop at any time.

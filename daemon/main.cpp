@@ -1,6 +1,5 @@
 // tenantsync: one binary for the daemon (`serve`) and the operator commands.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "common/log.h"
@@ -38,7 +37,8 @@ int main(int argc, char** argv) {
   migrate->footer("Example:\n  tenantsync migrate --config /etc/tenantsync/tenantsync.toml");
 
   std::string backup_to;
-  auto* backup = app.add_subcommand("backup", "Write a consistent copy of the database while the daemon runs");
+  auto* backup =
+      app.add_subcommand("backup", "Write a consistent copy of the database while the daemon runs");
   backup->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   backup->add_option("--to", backup_to, "Destination file (must not exist)")->required();
   backup->footer("Example:\n  tenantsync backup --to /var/backups/tenantsync-$(date +%F).db");
@@ -47,26 +47,33 @@ int main(int argc, char** argv) {
   tenantsync::CliOptions cli;
   auto operator_command = [&](const std::string& name, const std::string& help) {
     auto* cmd = app.add_subcommand(name, help);
-    cmd->add_option("--config,-c", config_path, "Configuration file (admin address and token)")->capture_default_str();
-    cmd->add_option("--admin", cli.admin, "Admin API address (HOST:PORT or unix:/path); overrides the config");
-    cmd->add_option("--token-file", cli.token_file, "File holding the admin token; overrides the config");
+    cmd->add_option("--config,-c", config_path, "Configuration file (admin address and token)")
+        ->capture_default_str();
+    cmd->add_option("--admin", cli.admin,
+                    "Admin API address (HOST:PORT or unix:/path); overrides the config");
+    cmd->add_option("--token-file", cli.token_file,
+                    "File holding the admin token; overrides the config");
     cmd->add_flag("--json", cli.json, "Print the daemon's JSON instead of a table");
     return cmd;
   };
 
   tenantsync::SendOptions send;
-  auto* send_cmd = operator_command("send", "Sign an event with a source's scheme and post it, like a real sender");
+  auto* send_cmd = operator_command(
+      "send", "Sign an event with a source's scheme and post it, like a real sender");
   send_cmd->add_option("--source", send.source, "Source name from the config")->required();
   send_cmd->add_option("--type", send.type, "Event type, e.g. user.upserted")->required();
-  send_cmd->add_option("--data", send.data, "The event's data as a JSON object")->capture_default_str();
+  send_cmd->add_option("--data", send.data, "The event's data as a JSON object")
+      ->capture_default_str();
   send_cmd->add_option("--id", send.id, "Event id (default: a fresh random id)");
-  send_cmd->add_option("--timestamp", send.timestamp, "RFC 3339 time of the change (default: now)");
+  send_cmd->add_option("--timestamp", send.timestamp,
+                       "RFC 3339 time of the change (default: now, UTC with milliseconds)");
   send_cmd->add_option("--url", send.url, "Ingress address (default: [ingress].listen)");
   send_cmd->footer(
       "Example:\n  tenantsync send --source hr --type user.upserted \\\n"
       "    --data '{\"external_id\":\"emp-1\",\"email\":\"ada@example.com\"}'");
 
-  auto* status_cmd = operator_command("status", "Show sync health: events and mutations by state, lag, guard");
+  auto* status_cmd =
+      operator_command("status", "Show sync health: events and mutations by state, lag, guard");
   status_cmd->footer("Example:\n  tenantsync status --json");
 
   std::string ev_state, ev_source;
@@ -75,7 +82,9 @@ int main(int argc, char** argv) {
   events_cmd->add_option("--state", ev_state, "pending, applied, rejected or failed")
       ->check(CLI::IsMember({"pending", "applied", "rejected", "failed"}));
   events_cmd->add_option("--source", ev_source, "Only this source");
-  events_cmd->add_option("--limit", ev_limit, "At most this many (1-1000)")->check(CLI::Range(1, 1000))->capture_default_str();
+  events_cmd->add_option("--limit", ev_limit, "At most this many (1-1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   events_cmd->footer("Example:\n  tenantsync events --state rejected");
 
   std::string event_id;
@@ -84,52 +93,73 @@ int main(int argc, char** argv) {
   event_cmd->add_option("--source", ev_source, "Source, when two sources used the same id");
   event_cmd->footer("Example:\n  tenantsync event msg_2Yh3 --source hr");
 
-  auto* replay_cmd = operator_command("replay", "Re-apply a rejected or failed event (after fixing its cause)");
+  auto* replay_cmd =
+      operator_command("replay", "Re-apply a rejected or failed event (after fixing its cause)");
   replay_cmd->add_option("ID", event_id, "The sender's event id")->required();
   replay_cmd->add_option("--source", ev_source, "Source, when two sources used the same id");
   replay_cmd->footer("Example:\n  tenantsync replay msg_2Yh3");
 
   std::string external_id;
   bool with_logs = false;
-  auto* user_cmd = operator_command("user", "What happened to this person: desired state, Auth0 id, events, mutations");
-  user_cmd->add_option("EXTERNAL_ID", external_id, "The user's external_id at the source")->required();
+  auto* user_cmd = operator_command(
+      "user", "What happened to this person: desired state, Auth0 id, events, mutations");
+  user_cmd->add_option("EXTERNAL_ID", external_id, "The user's external_id at the source")
+      ->required();
   user_cmd->add_flag("--logs", with_logs, "Also show the user's recent Auth0 log events");
   user_cmd->footer("Example:\n  tenantsync user emp-1042 --logs");
-  auto* org_cmd = operator_command("org", "An organization: desired state, Auth0 id, events, mutations");
-  org_cmd->add_option("EXTERNAL_ID", external_id, "The organization's external_id at the source")->required();
+  auto* org_cmd =
+      operator_command("org", "An organization: desired state, Auth0 id, events, mutations");
+  org_cmd->add_option("EXTERNAL_ID", external_id, "The organization's external_id at the source")
+      ->required();
   org_cmd->footer("Example:\n  tenantsync org acme");
 
   std::string mu_state;
   int mu_limit = 50;
   auto* mutations_cmd = operator_command("mutations", "List Auth0 writes (newest first)");
-  mutations_cmd->add_option("--state", mu_state, "pending, in_flight, done, failed, dead or discarded")
+  mutations_cmd
+      ->add_option("--state", mu_state, "pending, in_flight, done, failed, dead or discarded")
       ->check(CLI::IsMember({"pending", "in_flight", "done", "failed", "dead", "discarded"}));
-  mutations_cmd->add_option("--limit", mu_limit, "At most this many (1-1000)")->check(CLI::Range(1, 1000))->capture_default_str();
+  mutations_cmd->add_option("--limit", mu_limit, "At most this many (1-1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   mutations_cmd->footer("Example:\n  tenantsync mutations --state dead");
   std::string mutation_id;
-  auto* retry_cmd = operator_command("retry", "Retry a dead or failed mutation (re-plans its entity)");
+  auto* retry_cmd =
+      operator_command("retry", "Retry a dead or failed mutation (re-plans its entity)");
   retry_cmd->add_option("ID", mutation_id, "Mutation id")->required()->check(CLI::PositiveNumber);
   retry_cmd->footer("Example:\n  tenantsync mutations --state dead\n  tenantsync retry 1042");
   auto* discard_cmd = operator_command("discard", "Discard a dead or failed mutation");
   discard_cmd->add_option("ID", mutation_id, "Mutation id")->required()->check(CLI::PositiveNumber);
   discard_cmd->footer("Example:\n  tenantsync discard 1042");
-  auto* pause_cmd = operator_command("pause", "Pause the writer: events are still accepted and stored, nothing is sent");
+  auto* pause_cmd = operator_command(
+      "pause", "Pause the writer: events are still accepted and stored, nothing is sent");
   pause_cmd->footer("Example:\n  tenantsync pause && tenantsync status");
   auto* resume_cmd = operator_command("resume", "Resume the writer");
   resume_cmd->footer("Example:\n  tenantsync resume");
 
   std::string guard_action;
-  auto* guard_cmd = operator_command("guard", "Approve or reject destructive work held by the tripped guard");
-  guard_cmd->add_option("ACTION", guard_action, "approve (held work proceeds) or reject (held work is discarded)")
-      ->required()->check(CLI::IsMember({"approve", "reject"}));
-  guard_cmd->footer("Example:\n  tenantsync status        # guard.held shows what is held\n  tenantsync guard approve");
+  auto* guard_cmd =
+      operator_command("guard", "Approve or reject destructive work held by the tripped guard");
+  guard_cmd
+      ->add_option("ACTION", guard_action,
+                   "approve (held work proceeds) or reject (held work is discarded)")
+      ->required()
+      ->check(CLI::IsMember({"approve", "reject"}));
+  guard_cmd->footer(
+      "Example:\n  tenantsync status        # guard.held shows what is held\n  tenantsync guard "
+      "approve");
 
-  auto* plan_cmd = operator_command("plan", "Show what the writer would send to Auth0 now, without sending it");
-  plan_cmd->footer("Example:\n  tenantsync pause && tenantsync plan   # inspect, then: tenantsync resume");
+  auto* plan_cmd =
+      operator_command("plan", "Show what the writer would send to Auth0 now, without sending it");
+  plan_cmd->footer(
+      "Example:\n  tenantsync pause && tenantsync plan   # inspect, then: tenantsync resume");
 
   std::string drift_mode;
-  auto* drift_cmd = operator_command("drift", "Compare Auth0 with what tenantsync last wrote, now; report or correct");
-  drift_cmd->add_option("--mode", drift_mode, "report (change nothing) or correct (default: [policy].drift_mode)")
+  auto* drift_cmd = operator_command(
+      "drift", "Compare Auth0 with what tenantsync last wrote, now; report or correct");
+  drift_cmd
+      ->add_option("--mode", drift_mode,
+                   "report (change nothing) or correct (default: [policy].drift_mode)")
       ->check(CLI::IsMember({"report", "correct"}));
   drift_cmd->footer("Example:\n  tenantsync drift --mode report");
 

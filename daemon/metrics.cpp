@@ -6,7 +6,9 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <sstream>
+#include <vector>
 
 #include "adapters/auth0/auth0_client.h"
 #include "common/clock.h"
@@ -17,36 +19,71 @@
 
 namespace tenantsync {
 
+namespace {
+
+// Every family with its name, help and type, so that /metrics shows each one from start-up:
+// label-less gauges with their zero value, labelled families (no samples yet) as HELP and TYPE.
+struct Declared {
+  std::string name, help;
+  prometheus::MetricType type;
+};
+
+}  // namespace
+
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::vector<Declared> declared;
+
+  prometheus::Family<prometheus::Counter>& Counter(const std::string& name,
+                                                   const std::string& help) {
+    declared.push_back({name, help, prometheus::MetricType::Counter});
+    return prometheus::BuildCounter().Name(name).Help(help).Register(*registry);
+  }
+  prometheus::Family<prometheus::Gauge>& Gauge(const std::string& name, const std::string& help) {
+    declared.push_back({name, help, prometheus::MetricType::Gauge});
+    auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(*registry);
+    family.Add({});  // present (0) from start-up
+    return family;
+  }
+  prometheus::Family<prometheus::Histogram>& Histogram(const std::string& name,
+                                                       const std::string& help) {
+    declared.push_back({name, help, prometheus::MetricType::Histogram});
+    return prometheus::BuildHistogram().Name(name).Help(help).Register(*registry);
+  }
+
   prometheus::Family<prometheus::Counter>& events =
-      prometheus::BuildCounter().Name("tenantsync_events_total").Help("Webhook deliveries answered, by source and result").Register(*registry);
+      Counter("tenantsync_events_total", "Webhook deliveries answered, by source and result");
   prometheus::Family<prometheus::Counter>& mutations =
-      prometheus::BuildCounter().Name("tenantsync_mutations_total").Help("Auth0 writes finished, by kind and result").Register(*registry);
+      Counter("tenantsync_mutations_total", "Auth0 writes finished, by kind and result");
   prometheus::Family<prometheus::Gauge>& pending =
-      prometheus::BuildGauge().Name("tenantsync_mutations_pending").Help("Entities waiting to be reconciled into Auth0").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& oldest =
-      prometheus::BuildGauge().Name("tenantsync_oldest_pending_seconds").Help("Age of the oldest event or mutation not yet done").Register(*registry);
+      Gauge("tenantsync_mutations_pending", "Entities waiting to be reconciled into Auth0");
+  prometheus::Family<prometheus::Gauge>& oldest = Gauge(
+      "tenantsync_oldest_pending_seconds", "Age of the oldest event or mutation not yet done");
   prometheus::Family<prometheus::Counter>& requests =
-      prometheus::BuildCounter().Name("tenantsync_auth0_requests_total").Help("Requests sent to Auth0, by endpoint and HTTP status (0: no answer)").Register(*registry);
+      Counter("tenantsync_auth0_requests_total",
+              "Requests sent to Auth0, by endpoint and HTTP status (0: no answer)");
   prometheus::Family<prometheus::Histogram>& request_seconds =
-      prometheus::BuildHistogram().Name("tenantsync_auth0_request_seconds").Help("Auth0 request duration").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& remaining =
-      prometheus::BuildGauge().Name("tenantsync_auth0_rate_limit_remaining").Help("x-ratelimit-remaining last reported by Auth0").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& last_success =
-      prometheus::BuildGauge().Name("tenantsync_last_success_timestamp_seconds").Help("Unix time of the last successful Auth0 write").Register(*registry);
-  prometheus::Family<prometheus::Histogram>& lag =
-      prometheus::BuildHistogram().Name("tenantsync_sync_lag_seconds").Help("From an event's receipt to its last mutation done in Auth0").Register(*registry);
+      Histogram("tenantsync_auth0_request_seconds", "Auth0 request duration");
+  prometheus::Family<prometheus::Gauge>& remaining = Gauge(
+      "tenantsync_auth0_rate_limit_remaining", "x-ratelimit-remaining last reported by Auth0");
+  prometheus::Family<prometheus::Gauge>& last_success = Gauge(
+      "tenantsync_last_success_timestamp_seconds", "Unix time of the last successful Auth0 write");
+  prometheus::Family<prometheus::Histogram>& lag = Histogram(
+      "tenantsync_sync_lag_seconds", "From an event's receipt to its last mutation done in Auth0");
   prometheus::Family<prometheus::Gauge>& paused =
-      prometheus::BuildGauge().Name("tenantsync_paused").Help("1 while an operator has paused the writer").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& guard_tripped =
-      prometheus::BuildGauge().Name("tenantsync_guard_tripped").Help("1 while the destructive-change guard holds destructive work").Register(*registry);
+      Gauge("tenantsync_paused", "1 while an operator has paused the writer");
+  prometheus::Family<prometheus::Gauge>& guard_tripped = Gauge(
+      "tenantsync_guard_tripped", "1 while the destructive-change guard holds destructive work");
   prometheus::Family<prometheus::Gauge>& drift =
-      prometheus::BuildGauge().Name("tenantsync_drift_differences").Help("Differences between Auth0 and tenantsync's last writes found by the last drift run").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& quarantined =
-      prometheus::BuildGauge().Name("tenantsync_quarantined").Help("1 while most Auth0 requests fail and the writer only probes").Register(*registry);
-  prometheus::Histogram& request_hist = request_seconds.Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-  prometheus::Histogram& lag_hist = lag.Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600});
+      Gauge("tenantsync_drift_differences",
+            "Differences between Auth0 and tenantsync's last writes found by the last drift run");
+  prometheus::Family<prometheus::Gauge>& quarantined = Gauge(
+      "tenantsync_quarantined", "1 while most Auth0 requests fail and the writer only probes");
+  prometheus::Histogram& request_hist = request_seconds.Add(
+      {},
+      prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+  prometheus::Histogram& lag_hist = lag.Add(
+      {}, prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600});
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -56,25 +93,31 @@ void Metrics::EventReceived(const std::string& source, const std::string& result
   impl_->events.Add({{"source", source}, {"result", result}}).Increment();
 }
 
-void Metrics::MutationFinished(const std::string& kind, const std::string& result, double lag_seconds) {
+void Metrics::MutationFinished(const std::string& kind, const std::string& result,
+                               double lag_seconds) {
   impl_->mutations.Add({{"kind", kind}, {"result", result}}).Increment();
   if (result == "done" && lag_seconds > 0) impl_->lag_hist.Observe(lag_seconds);
 }
 
 void Metrics::OnRequest(std::string_view endpoint_template, int status, double seconds) {
-  impl_->requests.Add({{"endpoint", std::string(endpoint_template)}, {"code", std::to_string(status)}}).Increment();
+  impl_->requests
+      .Add({{"endpoint", std::string(endpoint_template)}, {"code", std::to_string(status)}})
+      .Increment();
   impl_->request_hist.Observe(seconds);
 }
 
 void Metrics::SetDriftDifferences(int64_t n) { impl_->drift.Add({}).Set(static_cast<double>(n)); }
 
-std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard, Quarantine* quarantine) {
+std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* auth0, Guard* guard,
+                            Quarantine* quarantine) {
   if (quarantine) impl_->quarantined.Add({}).Set(quarantine->active() ? 1 : 0);
   if (guard) impl_->guard_tripped.Add({}).Set(guard->tripped() ? 1 : 0);
   if (store) {
-    if (auto dirty = store->CountDirty(); dirty.ok()) impl_->pending.Add({}).Set(static_cast<double>(*dirty));
-    if (auto oldest = store->OldestPendingMs(); oldest.ok()) {
-      double age = oldest->has_value() ? static_cast<double>(SystemClock().NowUnixMillis() - **oldest) / 1000.0 : 0.0;
+    if (auto dirty = store->CountDirty(); dirty.ok())
+      impl_->pending.Add({}).Set(static_cast<double>(*dirty));
+    const int64_t now = SystemClock().NowUnixMillis();
+    if (auto oldest = store->OldestPendingMs(now); oldest.ok()) {
+      double age = oldest->has_value() ? static_cast<double>(now - **oldest) / 1000.0 : 0.0;
       impl_->oldest.Add({}).Set(age);
     }
   }
@@ -83,8 +126,15 @@ std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* aut
     impl_->paused.Add({}).Set(writer->paused() ? 1 : 0);
   }
   if (auth0) impl_->remaining.Add({}).Set(static_cast<double>(auth0->RateLimitView().remaining));
+  std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
+  for (const auto& d : impl_->declared) {
+    const bool present =
+        std::any_of(families.begin(), families.end(),
+                    [&](const prometheus::MetricFamily& f) { return f.name == d.name; });
+    if (!present) families.push_back(prometheus::MetricFamily{d.name, d.help, d.type, {}});
+  }
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, impl_->registry->Collect());
+  prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
 

@@ -1,18 +1,25 @@
-// Writer: the one owner of every Auth0 write (SPEC §6).
+// Writer: the one owner of every Auth0 write (SPEC §6): scheduler, workers and the event apply
+// loop around the step executor.
 //
-// One scheduler thread applies due inbox events to desired state (each batch in one
-// transaction that also marks the events applied and the touched entities dirty) and hands dirty
-// entities to `workers` worker threads (= auth0.max_in_flight). An entity is worked on by at most
-// one worker at a time, which keeps order per resource and makes the read-modify-write of a list
-// (the application's callbacks) strictly serial; all pending changes to it are folded into one
-// read and one write because the entity is planned from the whole desired state, not per event.
+// One scheduler thread applies due inbox events to desired state and hands dirty entities to
+// worker threads (auth0.max_in_flight of them, plus an email lane of as many for the
+// Authentication API's emails, outside the Management rate budget). An entity is worked on by at
+// most one worker at a time, which keeps order per resource and makes the read-modify-write of a
+// list (the application's callbacks) strictly serial. Access removals (a leaver's block,
+// revocation and membership removals, deletions) are marked with priority and dispatched ahead of
+// every other entity; an entity with many steps gives its worker up after
+// ExecutorOptions::max_steps_per_turn steps and goes back in line.
 //
-// Every Auth0 request is a mutation row committed as in_flight before the request and as
-// done/failed/dead after it, together with the new known state. After a crash, rows left
-// in_flight are marked failed ("interrupted") and their entity re-planned; a create is preceded
-// by a lookup (by email / by name), so it is never duplicated.
+// Applying events: each batch is one transaction; each event in it runs inside a savepoint, so
+// an event that cannot be applied is rolled back alone and marked failed with the reason
+// (visible, replayable, discardable) while the rest flows on. A scheduled event (effective_at)
+// that comes due is superseded — marked applied with a note, without effect — when a newer event
+// of the same kind for the same entity is scheduled later: the later time wins.
 //
-// Thread safety: Start/Stop/SetPaused/Wake from any thread; the rest is internal.
+// What to send is decided by the planners (daemon/planning/) and done by the StepExecutor
+// (daemon/execution/), which owns the mutation log and every Auth0 write.
+//
+// Thread safety: Start/Stop/SetPaused/Wake/SetPolicy/Plan/Stalled from any thread.
 #pragma once
 
 #include <atomic>
@@ -28,26 +35,17 @@
 #include <thread>
 #include <vector>
 
-#include "adapters/auth0/auth0_client.h"
+#include "adapters/auth0/auth0_api.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "daemon/config.h"
+#include "daemon/execution/executor.h"
 #include "storage/sqlite_store.h"
 
 namespace tenantsync {
 
 class Guard;
 class Quarantine;
-
-// One write the writer would send now (Writer::Plan).
-struct PlannedStep {
-  std::string entity;
-  std::string kind;
-  nlohmann::json request;  // what would be sent ("after" for patches)
-  nlohmann::json before;   // patches: the last known values of the changed fields; else null
-  nlohmann::json events;   // the events behind it ("source/event_id")
-  bool destructive = false;
-};
 
 struct WriterOptions {
   int workers = 4;  // auth0.max_in_flight
@@ -63,31 +61,40 @@ struct WriterOptions {
   // After applying events, wait this long for more before planning, so a burst is judged by the
   // guard as one (adds at most this much latency).
   int batch_delay_ms = 100;
-  bool dry_run = false;   // plan and record, never send
+  int max_steps_per_turn = 8;  // see ExecutorOptions
+  // Applying events failing continuously for this long makes Stalled() report it (/readyz).
+  int stall_after_ms = 30000;
+  bool dry_run = false;  // plan and record, never send
 };
 
 // Outcome callbacks for metrics and logs.
 struct WriterObserver {
-  std::function<void(const MutationRow& row, MutationState outcome, double lag_seconds)> on_mutation;
+  std::function<void(const MutationRow& row, MutationState outcome, double lag_seconds)>
+      on_mutation;
   std::function<void(const EventRecord& event, EventState outcome)> on_event_applied;
 };
 
+// The executor's policy from the configuration's [policy] and [auth0] sections.
+ExecutorPolicy MakeExecutorPolicy(const PolicyOptions& policy, const std::string& connection,
+                                  const std::string& application_client_id);
+
 class Writer {
  public:
-  // `client` must not be null (a dry run still reads from Auth0; it only never writes).
-  Writer(SqliteStore& store, Auth0Client* client, Clock& clock, Random& random, WriterOptions options,
+  // `api` must not be null (a dry run still reads from Auth0; it only never writes).
+  Writer(SqliteStore& store, Auth0Api* api, Clock& clock, Random& random, WriterOptions options,
          WriterObserver observer = {});
   ~Writer();
 
   // What the writer would do now for every entity waiting to be reconciled (up to `limit`),
-  // without recording or sending any write. Reads it needs to plan (the application's callbacks,
-  // a user whose last write has an unknown outcome) do go to Auth0. Steps that depend on an
+  // and the entities that wait (kind "wait", with the reason), without recording or sending any
+  // write: nothing is written to SQLite. Reads it needs to plan (the application's callbacks, an
+  // entity whose last write has an unknown outcome) do go to Auth0. Steps that depend on an
   // earlier planned step's result (e.g. the members of an organization not created yet) appear
   // once that step has been done. Callable from any thread.
   Result<std::vector<PlannedStep>> Plan(int limit = 10000);
 
   // The destructive-change guard every destructive step asks first; set before Start().
-  void SetGuard(Guard* guard) { guard_ = guard; }
+  void SetGuard(Guard* guard);
   // While quarantined the writer dispatches one entity per probe interval; set before Start().
   void SetQuarantine(Quarantine* quarantine) { quarantine_ = quarantine; }
   void Start();
@@ -102,64 +109,59 @@ class Writer {
   bool paused() const { return paused_.load(); }
   // SIGHUP: the [policy] section takes effect for the next step.
   void SetPolicy(PolicyOptions policy);
+  // A reason when the pipeline is stalled (applying events has failed continuously for
+  // stall_after_ms), else nullopt.
+  std::optional<std::string> Stalled() const;
+
+  // One scheduler turn, synchronously on the calling thread, without the worker threads: applies
+  // every due event, then reconciles each due entity once, in priority order (as the workers
+  // would). Returns how many entities were reconciled. For tests and tools; never while started.
+  Result<int> RunOnce();
 
   // Steps completed so far (the watchdog checks that it moves while there is work).
   uint64_t progress() const { return progress_.load(); }
   // Wall time (Unix ms) of the last successful Auth0 write, 0 if none yet.
-  int64_t last_success_ms() const { return last_success_ms_.load(); }
+  int64_t last_success_ms() const { return executor_.last_success_ms(); }
   // Whether the scheduler loop ran recently (watchdog: not wedged).
   Clock::MonoTime last_loop() const;
 
  private:
-  enum class Outcome { kDone, kRetry, kWait, kDead };
-  struct Step;
-
   void SchedulerLoop();
   // `commands`: this worker serves the email lane (one-shot commands) instead of the rest.
   void WorkerLoop(bool commands);
   Status ApplyDueEvents(bool* more);
-  Outcome Process(const DirtyItem& item);
-
-  Outcome ReconcileOrg(const DirtyItem& item, const std::string& external_id);
-  Outcome ReconcileUser(const DirtyItem& item, const std::string& external_id);
-  Outcome ReconcileMembers(const DirtyItem& item, const std::string& org_external_id);
-  Outcome ReconcileCallbacks(const DirtyItem& item);
-  Outcome ReconcileConnection(const DirtyItem& item, const std::string& name);
-  Outcome RunCommand(const DirtyItem& item, int64_t id);
-
-  // Runs one Auth0 write as a mutation row: committed in_flight before `call`, then done (with
-  // `on_success` applied in the same transaction), failed (retryable) or dead (permanent).
-  Status Mutate(const DirtyItem& item, const Step& step, const std::function<Status()>& call,
-                const std::function<Status(StateTxn&)>& on_success);
-  // Runs `fn` in one state transaction and commits it.
+  // Reconciles one entity and records the outcome on its dirty mark (cleared, deferred with
+  // backoff, requeued, or kept until its scheduled time).
+  void Process(const DirtyItem& item);
   Status InTxn(const std::function<Status(StateTxn&)>& fn);
-  Outcome Combine(Outcome a, const Status& st) const;
   std::chrono::milliseconds Backoff(int attempts);
+  ExecutorPolicy Policy() const;
 
   SqliteStore& store_;
-  Auth0Client* client_;
+  Auth0Api* api_;
   Guard* guard_ = nullptr;
   Quarantine* quarantine_ = nullptr;
   Clock& clock_;
   Random& random_;
-  const WriterOptions options_;  // options_.policy is the start-up policy; see Policy()
-  PolicyOptions Policy() const;
+  const WriterOptions options_;
   mutable std::mutex policy_mu_;
   PolicyOptions policy_;  // guarded by policy_mu_
   WriterObserver observer_;
+  StepExecutor executor_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;        // scheduler wake-ups and work hand-off
-  std::deque<DirtyItem> queue_;       // guarded by mu_: handed to workers
-  std::deque<DirtyItem> command_queue_;  // guarded by mu_: the email lane
-  std::set<std::string> in_progress_; // guarded by mu_: entities being worked on
-  bool stopping_ = false;             // guarded by mu_
-  bool woken_ = false;                // guarded by mu_
-  Clock::MonoTime last_loop_;         // guarded by mu_
+  std::condition_variable cv_;                          // scheduler wake-ups and work hand-off
+  std::deque<DirtyItem> queue_;                         // guarded by mu_: handed to workers
+  std::deque<DirtyItem> command_queue_;                 // guarded by mu_: the email lane
+  std::set<std::string> in_progress_;                   // guarded by mu_: entities being worked on
+  bool stopping_ = false;                               // guarded by mu_
+  bool woken_ = false;                                  // guarded by mu_
+  Clock::MonoTime last_loop_;                           // guarded by mu_
+  std::optional<Clock::MonoTime> apply_failing_since_;  // guarded by mu_
+  std::string apply_error_;                             // guarded by mu_
 
   std::atomic<bool> paused_{false};
   std::atomic<uint64_t> progress_{0};
-  std::atomic<int64_t> last_success_ms_{0};
   std::thread scheduler_;
   std::vector<std::thread> workers_;
 };

@@ -26,7 +26,8 @@ Result<InsertOutcome> GroupCommitter::Insert(EventRecord record) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status::Retryable("shutting down");
-    if (queue_.size() >= options_.max_queue) return Status::Retryable("too many events waiting for storage");
+    if (queue_.size() >= options_.max_queue)
+      return Status::Retryable("too many events waiting for storage");
     queue_.push_back(Pending{std::move(record), {}});
     answer = queue_.back().done.get_future();
   }

@@ -57,8 +57,10 @@ Result<bool> StateTxn::GuardApproved(const std::string& entity, int64_t since_ms
 Status StateTxn::HoldGuard(const GuardHeld& held) {
   try {
     SQLite::Statement q(db_,
-                        "INSERT INTO guard_held (entity, kind, request, events, held_at_ms, approved) VALUES (?,?,?,?,?,0) "
-                        "ON CONFLICT (entity, kind) DO UPDATE SET request = excluded.request, events = excluded.events, approved = 0");
+                        "INSERT INTO guard_held (entity, kind, request, events, held_at_ms, "
+                        "approved) VALUES (?,?,?,?,?,0) "
+                        "ON CONFLICT (entity, kind) DO UPDATE SET request = excluded.request, "
+                        "events = excluded.events, approved = 0");
     q.bind(1, held.entity);
     q.bind(2, held.kind);
     q.bind(3, held.request.dump());
@@ -73,7 +75,9 @@ Status StateTxn::HoldGuard(const GuardHeld& held) {
 
 Result<std::vector<StateTxn::GuardHeld>> StateTxn::ListGuardHeld(bool approved) {
   try {
-    SQLite::Statement q(db_, "SELECT entity, kind, request, events, held_at_ms FROM guard_held WHERE approved = ? ORDER BY held_at_ms, entity");
+    SQLite::Statement q(db_,
+                        "SELECT entity, kind, request, events, held_at_ms FROM guard_held WHERE "
+                        "approved = ? ORDER BY held_at_ms, entity");
     q.bind(1, approved ? 1 : 0);
     std::vector<GuardHeld> out;
     while (q.executeStep()) {
@@ -95,7 +99,8 @@ Result<std::vector<StateTxn::GuardHeld>> StateTxn::ListGuardHeld(bool approved) 
 Status StateTxn::ApproveGuardHeld(int64_t now_ms) {
   try {
     // held_at_ms becomes the approval time: approvals expire one guard window later.
-    SQLite::Statement q(db_, "UPDATE guard_held SET approved = 1, held_at_ms = ? WHERE approved = 0");
+    SQLite::Statement q(db_,
+                        "UPDATE guard_held SET approved = 1, held_at_ms = ? WHERE approved = 0");
     q.bind(1, static_cast<int64_t>(now_ms));
     q.exec();
     return Status::Ok();
@@ -117,7 +122,8 @@ Status StateTxn::DeleteGuardHeld(bool approved) {
 
 Result<int64_t> StateTxn::CountManaged(const std::string& kind) {
   try {
-    SQLite::Statement q(db_, "SELECT COUNT(*) FROM entities WHERE kind = ? AND auth0_id IS NOT NULL");
+    SQLite::Statement q(db_,
+                        "SELECT COUNT(*) FROM entities WHERE kind = ? AND auth0_id IS NOT NULL");
     q.bind(1, kind);
     q.executeStep();
     return q.getColumn(0).getInt64();

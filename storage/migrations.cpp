@@ -4,7 +4,6 @@
 
 #include <cstdio>
 
-#include "common/clock.h"
 #include "storage/sqlite_store.h"
 
 namespace tenantsync {
@@ -30,7 +29,7 @@ Result<int> SchemaVersion(SQLite::Database& db) {
 }
 
 Result<MigrationReport> ApplyMigrations(SQLite::Database& db,
-                                        const std::vector<Migration>& migrations) {
+                                        const std::vector<Migration>& migrations, int64_t now_ms) {
   MigrationReport report;
   auto current = SchemaVersion(db);
   if (!current.ok()) return current.status();
@@ -59,7 +58,7 @@ Result<MigrationReport> ApplyMigrations(SQLite::Database& db,
                             "VALUES (?, ?, ?)");
       ins.bind(1, m.version);
       ins.bind(2, m.name);
-      ins.bind(3, static_cast<int64_t>(SystemClock().NowUnixMillis()));
+      ins.bind(3, static_cast<int64_t>(now_ms));
       ins.exec();
       tx.commit();
     } catch (const SQLite::Exception& e) {

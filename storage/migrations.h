@@ -4,6 +4,7 @@
 // newer tenantsync) is refused.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,10 @@ struct MigrationReport {
 
 // Applies every migration newer than the database's version. Errors: kInvalid when the
 // database is newer than `migrations` or a migration's SQL fails (that migration is rolled back,
-// earlier ones stay applied); kRetryable when the database is busy.
-Result<MigrationReport> ApplyMigrations(SQLite::Database& db, const std::vector<Migration>& migrations);
+// earlier ones stay applied); kRetryable when the database is busy. `now_ms` is recorded as
+// each migration's applied_at_ms.
+Result<MigrationReport> ApplyMigrations(SQLite::Database& db,
+                                        const std::vector<Migration>& migrations, int64_t now_ms);
 
 // Highest version recorded in the database (0 for a new database).
 Result<int> SchemaVersion(SQLite::Database& db);

@@ -9,16 +9,21 @@ namespace tenantsync {
 
 const char* EventStateName(EventState s) {
   switch (s) {
-    case EventState::kPending: return "pending";
-    case EventState::kApplied: return "applied";
-    case EventState::kRejected: return "rejected";
-    case EventState::kFailed: return "failed";
+    case EventState::kPending:
+      return "pending";
+    case EventState::kApplied:
+      return "applied";
+    case EventState::kRejected:
+      return "rejected";
+    case EventState::kFailed:
+      return "failed";
   }
   return "unknown";
 }
 
 std::optional<EventState> ParseEventState(std::string_view name) {
-  for (auto s : {EventState::kPending, EventState::kApplied, EventState::kRejected, EventState::kFailed}) {
+  for (auto s :
+       {EventState::kPending, EventState::kApplied, EventState::kRejected, EventState::kFailed}) {
     if (name == EventStateName(s)) return s;
   }
   return std::nullopt;
@@ -63,12 +68,17 @@ EventRecord ReadEvent(SQLite::Statement& q) {
   if (!q.getColumn(8).isNull()) r.error = q.getColumn(8).getString();
   r.body = q.getColumn(9).getString();
   r.updated_at_ms = q.getColumn(10).getInt64();
+  if (!q.getColumn(11).isNull()) r.note = q.getColumn(11).getString();
   return r;
+}
+
+int64_t NowMs(const StorageOptions& options) {
+  return (options.clock != nullptr ? *options.clock : SystemClock()).NowUnixMillis();
 }
 
 constexpr const char* kEventColumns =
     "seq, source, event_id, type, occurred_at_ms, effective_at_ms, received_at_ms, state, error, "
-    "body, updated_at_ms";
+    "body, updated_at_ms, note";
 
 }  // namespace
 
@@ -78,14 +88,15 @@ SqliteStore::SqliteStore(std::unique_ptr<SQLite::Database> writer,
 
 SqliteStore::~SqliteStore() = default;
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& options, bool migrate) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& options,
+                                                       bool migrate) {
   try {
     auto writer = std::make_unique<SQLite::Database>(
         options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
     Configure(*writer, options.busy_timeout_ms);
     const auto& migrations = EmbeddedMigrations();
     if (migrate) {
-      auto report = ApplyMigrations(*writer, migrations);
+      auto report = ApplyMigrations(*writer, migrations, NowMs(options));
       if (!report.ok()) return report.status();
     } else {
       auto version = SchemaVersion(*writer);
@@ -99,7 +110,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
     }
     std::unique_ptr<SQLite::Database> reader;
     if (options.path != ":memory:") {
-      reader = std::make_unique<SQLite::Database>(options.path, SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX);
+      reader = std::make_unique<SQLite::Database>(options.path,
+                                                  SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX);
       reader->setBusyTimeout(options.busy_timeout_ms);
     }
     return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), std::move(reader)));
@@ -112,13 +124,14 @@ Result<MigrationReport> SqliteStore::Migrate(const StorageOptions& options) {
   try {
     SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     Configure(db, options.busy_timeout_ms);
-    return ApplyMigrations(db, EmbeddedMigrations());
+    return ApplyMigrations(db, EmbeddedMigrations(), NowMs(options));
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), "opening " + options.path + ": " + e.what());
   }
 }
 
-Result<std::vector<InsertOutcome>> SqliteStore::InsertEvents(const std::vector<EventRecord>& events) {
+Result<std::vector<InsertOutcome>> SqliteStore::InsertEvents(
+    const std::vector<EventRecord>& events) {
   std::lock_guard<std::mutex> lock(write_mu_);
   std::vector<InsertOutcome> out;
   out.reserve(events.size());
@@ -174,20 +187,46 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
   }
 }
 
-Result<std::vector<EventRecord>> SqliteStore::DueEvents(int64_t now_ms, int limit) {
+Result<std::vector<EventRecord>> SqliteStore::SelectEvents(const char* where_order, int64_t now_ms,
+                                                           int limit, const char* what) {
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
   SQLite::Database& db = reader_ ? *reader_ : *writer_;
   try {
-    SQLite::Statement q(db, std::string("SELECT ") + kEventColumns +
-                                " FROM events WHERE state = 'pending' AND (effective_at_ms IS NULL OR "
-                                "effective_at_ms <= ?) ORDER BY seq LIMIT ?");
+    SQLite::Statement q(
+        db, std::string("SELECT ") + kEventColumns + " FROM events WHERE " + where_order);
     q.bind(1, static_cast<int64_t>(now_ms));
     q.bind(2, limit);
     std::vector<EventRecord> out;
     while (q.executeStep()) out.push_back(ReadEvent(q));
     return out;
   } catch (const SQLite::Exception& e) {
-    return SqliteError(e.getErrorCode(), std::string("due events: ") + e.what());
+    return SqliteError(e.getErrorCode(), std::string(what) + ": " + e.what());
+  }
+}
+
+Result<std::vector<EventRecord>> SqliteStore::DueEvents(int64_t now_ms, int limit) {
+  return SelectEvents(
+      "state = 'pending' AND (effective_at_ms IS NULL OR effective_at_ms <= ?) ORDER BY seq LIMIT "
+      "?",
+      now_ms, limit, "due events");
+}
+
+Result<std::vector<EventRecord>> SqliteStore::ScheduledEvents(int64_t now_ms, int limit) {
+  return SelectEvents("state = 'pending' AND effective_at_ms > ? ORDER BY effective_at_ms LIMIT ?",
+                      now_ms, limit, "scheduled events");
+}
+
+Result<int64_t> SqliteStore::CountScheduledEvents(int64_t now_ms) {
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
+  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  try {
+    SQLite::Statement q(
+        db, "SELECT COUNT(*) FROM events WHERE state = 'pending' AND effective_at_ms > ?");
+    q.bind(1, static_cast<int64_t>(now_ms));
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("counting scheduled events: ") + e.what());
   }
 }
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/clock.h"
 #include "storage/migrations.h"
 #include "storage/state_store.h"
 #include "storage/store.h"
@@ -24,13 +25,17 @@ struct StorageOptions {
   std::string path = "/var/lib/tenantsync/tenantsync.db";
   // How long a writer waits for a lock held by another connection (e.g. `tenantsync backup`).
   int busy_timeout_ms = 5000;
+  // Time source for what the store stamps itself (a migration's applied_at_ms); null = the
+  // system clock. Not owned.
+  Clock* clock = nullptr;
 };
 
 class SqliteStore final : public Store {
  public:
   // Opens (creating if needed) and brings the schema up to date when `migrate` is true; with
   // `migrate` false a database that is not at the current version is refused (kInvalid).
-  static Result<std::unique_ptr<SqliteStore>> Open(const StorageOptions& options, bool migrate = true);
+  static Result<std::unique_ptr<SqliteStore>> Open(const StorageOptions& options,
+                                                   bool migrate = true);
   ~SqliteStore() override;
 
   // Opens the database (creating it if needed) and applies pending migrations only.
@@ -50,7 +55,8 @@ class SqliteStore final : public Store {
   Result<std::unique_ptr<StateTxn>> BeginState();
   // Entities due for reconciliation at `now_ms`, oldest mark first.
   // `commands`: only one-shot command entities ("command:N") when true, only the rest when false.
-  Result<std::vector<DirtyItem>> DueDirty(int64_t now_ms, int limit, std::optional<bool> commands = std::nullopt);
+  Result<std::vector<DirtyItem>> DueDirty(int64_t now_ms, int limit,
+                                          std::optional<bool> commands = std::nullopt);
   // Earliest not_before of any dirty entity (to sleep until), or nullopt when none.
   Result<std::optional<int64_t>> NextDirtyAt();
   Result<int64_t> CountDirty();
@@ -65,8 +71,16 @@ class SqliteStore final : public Store {
   Result<std::vector<MutationRow>> ListMutations(const MutationFilter& filter);
   Result<std::optional<MutationRow>> GetMutation(int64_t id);
   Result<std::map<std::string, int64_t>> CountMutationsByState();
-  // Oldest created_at of a pending/in-flight/failed mutation, or of a pending event.
-  Result<std::optional<int64_t>> OldestPendingMs();
+  // Work really waiting at `now_ms`: the oldest receipt of a pending event that is due
+  // (scheduled events are not waiting), or creation of a pending/in-flight/failed mutation
+  // (superseded attempts are not waiting).
+  Result<std::optional<int64_t>> OldestPendingMs(int64_t now_ms);
+  // Pending events whose effective_at is still in the future at `now_ms`.
+  Result<int64_t> CountScheduledEvents(int64_t now_ms);
+  Result<std::vector<EventRecord>> ScheduledEvents(int64_t now_ms, int limit);
+  // Dirty entities due only after `now_ms` without a failed attempt (scheduled work, e.g. a
+  // leaver's deletion), earliest first.
+  Result<std::vector<DirtyItem>> ScheduledDirty(int64_t now_ms, int limit);
   Result<std::vector<CommandRow>> ListCommands(const std::string& user_external_id, int limit);
   Result<std::optional<std::string>> GetSetting(const std::string& key);
   // At start-up: work that was in flight when the process stopped is marked `failed`
@@ -76,6 +90,9 @@ class SqliteStore final : public Store {
 
  private:
   SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader);
+  // Events matching `where_order` (SQL after WHERE, binding ?1 = now_ms and ?2 = limit).
+  Result<std::vector<EventRecord>> SelectEvents(const char* where_order, int64_t now_ms, int limit,
+                                                const char* what);
 
   std::mutex write_mu_;
   std::unique_ptr<SQLite::Database> writer_;  // guarded by write_mu_

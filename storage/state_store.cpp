@@ -22,14 +22,52 @@ const char* MutationStateName(MutationState s) {
       return "dead";
     case MutationState::kDiscarded:
       return "discarded";
+    case MutationState::kSuperseded:
+      return "superseded";
   }
   return "unknown";
 }
 
 std::optional<MutationState> ParseMutationState(std::string_view s) {
   for (auto m : {MutationState::kPending, MutationState::kInFlight, MutationState::kDone,
-                 MutationState::kFailed, MutationState::kDead, MutationState::kDiscarded}) {
+                 MutationState::kFailed, MutationState::kDead, MutationState::kDiscarded,
+                 MutationState::kSuperseded}) {
     if (s == MutationStateName(m)) return m;
+  }
+  return std::nullopt;
+}
+
+const char* CommandKindName(CommandKind kind) {
+  return kind == CommandKind::kPasswordReset ? "password_reset" : "verification_email";
+}
+
+std::optional<CommandKind> ParseCommandKind(std::string_view name) {
+  for (auto k : {CommandKind::kPasswordReset, CommandKind::kVerificationEmail}) {
+    if (name == CommandKindName(k)) return k;
+  }
+  return std::nullopt;
+}
+
+const char* CommandStateName(CommandState state) {
+  switch (state) {
+    case CommandState::kPending:
+      return "pending";
+    case CommandState::kInFlight:
+      return "in_flight";
+    case CommandState::kDone:
+      return "done";
+    case CommandState::kDead:
+      return "dead";
+    case CommandState::kSkipped:
+      return "skipped";
+  }
+  return "unknown";
+}
+
+std::optional<CommandState> ParseCommandState(std::string_view name) {
+  for (auto s : {CommandState::kPending, CommandState::kInFlight, CommandState::kDone,
+                 CommandState::kDead, CommandState::kSkipped}) {
+    if (name == CommandStateName(s)) return s;
   }
   return std::nullopt;
 }
@@ -275,16 +313,20 @@ Result<std::vector<EntityRow>> StateTxn::ListEntities(const std::string& kind, b
   }
 }
 
-Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, bool reset_attempts) {
+Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, bool reset_attempts,
+                           int priority) {
   try {
     SQLite::Statement q(db_,
-                        "INSERT INTO dirty (entity, generation, not_before_ms) VALUES (?, 1, ?) "
+                        "INSERT INTO dirty (entity, generation, not_before_ms, priority) "
+                        "VALUES (?, 1, ?, ?) "
                         "ON CONFLICT (entity) DO UPDATE SET generation = generation + 1, "
                         "not_before_ms = MIN(not_before_ms, excluded.not_before_ms), "
+                        "priority = MAX(priority, excluded.priority), "
                         "attempts = CASE WHEN ? THEN 0 ELSE attempts END");
     q.bind(1, entity);
     q.bind(2, static_cast<int64_t>(not_before_ms));
-    q.bind(3, reset_attempts ? 1 : 0);
+    q.bind(3, priority);
+    q.bind(4, reset_attempts ? 1 : 0);
     q.exec();
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -318,6 +360,83 @@ Status StateTxn::DeferDirty(const std::string& entity, int64_t generation, int64
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "deferring " + entity);
+  }
+}
+
+Status StateTxn::RequeueDirty(const std::string& entity, int64_t generation,
+                              int64_t not_before_ms) {
+  try {
+    // A newer mark (generation moved on) is new work: it keeps the earlier due time.
+    SQLite::Statement q(db_,
+                        "UPDATE dirty SET not_before_ms = CASE WHEN generation = ? THEN ? ELSE "
+                        "MIN(not_before_ms, ?) END WHERE entity = ?");
+    q.bind(1, static_cast<int64_t>(generation));
+    q.bind(2, static_cast<int64_t>(not_before_ms));
+    q.bind(3, static_cast<int64_t>(not_before_ms));
+    q.bind(4, entity);
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "requeueing " + entity);
+  }
+}
+
+Status StateTxn::SupersedeFailed(const std::string& entity) {
+  try {
+    SQLite::Statement q(db_,
+                        "UPDATE mutations SET state = 'superseded' WHERE entity = ? AND state = "
+                        "'failed'");
+    q.bind(1, entity);
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "superseding failed attempts of " + entity);
+  }
+}
+
+Status StateTxn::Savepoint() {
+  try {
+    db_.exec("SAVEPOINT unit");
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "savepoint");
+  }
+}
+
+Status StateTxn::ReleaseSavepoint() {
+  try {
+    db_.exec("RELEASE unit");
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "releasing savepoint");
+  }
+}
+
+Status StateTxn::RollbackToSavepoint() {
+  try {
+    db_.exec("ROLLBACK TO unit");
+    db_.exec("RELEASE unit");
+    failed_ = false;  // the failed work is undone; the transaction is usable again
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "rolling back to savepoint");
+  }
+}
+
+Status StateTxn::NoteEvent(const std::string& source, const std::string& event_id,
+                           const std::string& note, int64_t now_ms) {
+  try {
+    SQLite::Statement q(db_,
+                        "UPDATE events SET note = ?, updated_at_ms = ? WHERE source = ? AND "
+                        "event_id = ?");
+    q.bind(1, note);
+    q.bind(2, static_cast<int64_t>(now_ms));
+    q.bind(3, source);
+    q.bind(4, event_id);
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "noting event");
   }
 }
 
@@ -372,7 +491,7 @@ Result<std::optional<int64_t>> StateTxn::InsertCommand(const CommandRow& row) {
         db_,
         "INSERT INTO commands (kind, user_external_id, event, state, created_at_ms, updated_at_ms) "
         "VALUES (?,?,?,'pending',?,?) ON CONFLICT (kind, event) DO NOTHING");
-    q.bind(1, row.kind);
+    q.bind(1, CommandKindName(row.kind));
     q.bind(2, row.user_external_id);
     q.bind(3, row.event);
     q.bind(4, static_cast<int64_t>(row.created_at_ms));
@@ -384,13 +503,13 @@ Result<std::optional<int64_t>> StateTxn::InsertCommand(const CommandRow& row) {
   }
 }
 
-Status StateTxn::UpdateCommand(int64_t id, const std::string& state, const std::string& last_error,
+Status StateTxn::UpdateCommand(int64_t id, CommandState state, const std::string& last_error,
                                int attempts, int64_t now_ms) {
   try {
     SQLite::Statement q(db_,
                         "UPDATE commands SET state = ?, last_error = ?, attempts = ?, "
                         "updated_at_ms = ? WHERE id = ?");
-    q.bind(1, state);
+    q.bind(1, CommandStateName(state));
     if (!last_error.empty()) q.bind(2, last_error);
     q.bind(3, attempts);
     q.bind(4, static_cast<int64_t>(now_ms));
@@ -399,6 +518,20 @@ Status StateTxn::UpdateCommand(int64_t id, const std::string& state, const std::
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "updating command");
+  }
+}
+
+Result<std::vector<int64_t>> StateTxn::PendingCommands(const std::string& user_external_id) {
+  try {
+    SQLite::Statement q(db_,
+                        "SELECT id FROM commands WHERE user_external_id = ? AND state = 'pending' "
+                        "ORDER BY id");
+    q.bind(1, user_external_id);
+    std::vector<int64_t> out;
+    while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
+    return out;
+  } catch (const std::exception& e) {
+    return Fail(e, "reading pending commands");
   }
 }
 
@@ -411,10 +544,10 @@ Result<std::optional<CommandRow>> StateTxn::GetCommand(int64_t id) {
     if (!q.executeStep()) return std::optional<CommandRow>();
     CommandRow r;
     r.id = q.getColumn(0).getInt64();
-    r.kind = q.getColumn(1).getString();
+    r.kind = ParseCommandKind(q.getColumn(1).getString()).value_or(CommandKind::kPasswordReset);
     r.user_external_id = q.getColumn(2).getString();
     r.event = q.getColumn(3).getString();
-    r.state = q.getColumn(4).getString();
+    r.state = ParseCommandState(q.getColumn(4).getString()).value_or(CommandState::kDead);
     r.attempts = q.getColumn(5).getInt();
     r.last_error = q.getColumn(6).getString();
     r.created_at_ms = q.getColumn(7).getInt64();
@@ -504,14 +637,15 @@ Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit,
   try {
     SQLite::Statement q(
         db,
-        "SELECT entity, generation, not_before_ms, attempts FROM dirty WHERE not_before_ms <= ?" +
-            lane + " ORDER BY not_before_ms, rowid LIMIT ?");
+        "SELECT entity, generation, not_before_ms, attempts, priority FROM dirty WHERE "
+        "not_before_ms <= ?" +
+            lane + " ORDER BY priority DESC, not_before_ms, rowid LIMIT ?");
     q.bind(1, static_cast<int64_t>(now_ms));
     q.bind(2, limit);
     std::vector<DirtyItem> out;
     while (q.executeStep()) {
       out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(),
-                     q.getColumn(2).getInt64(), q.getColumn(3).getInt()});
+                     q.getColumn(2).getInt64(), q.getColumn(3).getInt(), q.getColumn(4).getInt()});
     }
     return out;
   } catch (const SQLite::Exception& e) {
@@ -609,19 +743,40 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountMutationsByState() {
   }
 }
 
-Result<std::optional<int64_t>> SqliteStore::OldestPendingMs() {
+Result<std::optional<int64_t>> SqliteStore::OldestPendingMs(int64_t now_ms) {
   TS_READ_DB;
   try {
     SQLite::Statement q(
         db,
         "SELECT MIN(t) FROM (SELECT MIN(received_at_ms) AS t FROM events WHERE state = 'pending' "
+        "AND (effective_at_ms IS NULL OR effective_at_ms <= ?) "
         "UNION ALL SELECT MIN(created_at_ms) FROM mutations WHERE state IN "
         "('pending','in_flight','failed'))");
+    q.bind(1, static_cast<int64_t>(now_ms));
     q.executeStep();
     if (q.getColumn(0).isNull()) return std::optional<int64_t>();
     return std::optional<int64_t>(q.getColumn(0).getInt64());
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("oldest pending: ") + e.what());
+  }
+}
+
+Result<std::vector<DirtyItem>> SqliteStore::ScheduledDirty(int64_t now_ms, int limit) {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db,
+                        "SELECT entity, generation, not_before_ms, attempts, priority FROM dirty "
+                        "WHERE not_before_ms > ? AND attempts = 0 ORDER BY not_before_ms LIMIT ?");
+    q.bind(1, static_cast<int64_t>(now_ms));
+    q.bind(2, limit);
+    std::vector<DirtyItem> out;
+    while (q.executeStep()) {
+      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(),
+                     q.getColumn(2).getInt64(), q.getColumn(3).getInt(), q.getColumn(4).getInt()});
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("scheduled work: ") + e.what());
   }
 }
 
@@ -639,10 +794,10 @@ Result<std::vector<CommandRow>> SqliteStore::ListCommands(const std::string& use
     while (q.executeStep()) {
       CommandRow r;
       r.id = q.getColumn(0).getInt64();
-      r.kind = q.getColumn(1).getString();
+      r.kind = ParseCommandKind(q.getColumn(1).getString()).value_or(CommandKind::kPasswordReset);
       r.user_external_id = q.getColumn(2).getString();
       r.event = q.getColumn(3).getString();
-      r.state = q.getColumn(4).getString();
+      r.state = ParseCommandState(q.getColumn(4).getString()).value_or(CommandState::kDead);
       r.attempts = q.getColumn(5).getInt();
       r.last_error = q.getColumn(6).getString();
       r.created_at_ms = q.getColumn(7).getInt64();

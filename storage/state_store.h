@@ -46,9 +46,12 @@ struct DirtyItem {
   int64_t generation = 0;
   int64_t not_before_ms = 0;
   int attempts = 0;
+  int priority = 0;  // kAccessRemovalPriority: ahead of every other entity
 };
+inline constexpr int kAccessRemovalPriority = 1;
 
-enum class MutationState { kPending, kInFlight, kDone, kFailed, kDead, kDiscarded };
+// kSuperseded: a failed attempt that a later pass of the same entity made moot.
+enum class MutationState { kPending, kInFlight, kDone, kFailed, kDead, kDiscarded, kSuperseded };
 const char* MutationStateName(MutationState s);
 std::optional<MutationState> ParseMutationState(std::string_view s);
 
@@ -67,12 +70,20 @@ struct MutationRow {
   std::optional<int64_t> first_received_at_ms;
 };
 
+enum class CommandKind { kPasswordReset, kVerificationEmail };
+// kSkipped: not sent, because its user had left, was blocked or deleted when it came to run.
+enum class CommandState { kPending, kInFlight, kDone, kDead, kSkipped };
+const char* CommandKindName(CommandKind kind);  // "password_reset", "verification_email"
+std::optional<CommandKind> ParseCommandKind(std::string_view name);
+const char* CommandStateName(CommandState state);
+std::optional<CommandState> ParseCommandState(std::string_view name);
+
 struct CommandRow {
   int64_t id = 0;
-  std::string kind;  // "password_reset", "verification_email"
+  CommandKind kind = CommandKind::kPasswordReset;
   std::string user_external_id;
   std::string event;  // "source/event_id"
-  std::string state = "pending";
+  CommandState state = CommandState::kPending;
   int attempts = 0;
   std::string last_error;
   int64_t created_at_ms = 0;
@@ -112,12 +123,24 @@ class StateTxn {
   }
 
   // `reset_attempts`: an operator's retry starts the backoff and dead-letter count afresh.
+  // `priority` only rises (kAccessRemovalPriority stays until the mark is cleared).
   Status MarkDirty(const std::string& entity, int64_t not_before_ms = 0,
-                   bool reset_attempts = false);
+                   bool reset_attempts = false, int priority = 0);
   // Removes the mark only if nobody marked it again since `generation` was read.
   Status ClearDirty(const std::string& entity, int64_t generation);
   // Keeps the mark but delays it (retry with backoff); counts the attempt.
   Status DeferDirty(const std::string& entity, int64_t generation, int64_t not_before_ms);
+  // Keeps the mark, due again at `not_before_ms`, without counting an attempt: the entity has
+  // more steps (its turn ended so others get theirs) or scheduled work at that time.
+  Status RequeueDirty(const std::string& entity, int64_t generation, int64_t not_before_ms);
+  // Failed attempts of `entity` become superseded: a later pass re-planned the entity from what
+  // Auth0 holds, so they are no longer waiting work.
+  Status SupersedeFailed(const std::string& entity);
+  // Savepoints isolate one unit of work inside the transaction: rolling back to one undoes only
+  // that work and makes the transaction usable again after an error inside it.
+  Status Savepoint();
+  Status ReleaseSavepoint();
+  Status RollbackToSavepoint();
 
   Result<int64_t> InsertMutation(const MutationRow& row);
   Status UpdateMutation(int64_t id, MutationState state, const std::string& last_error,
@@ -125,11 +148,16 @@ class StateTxn {
 
   // Inserts unless (kind, event) exists (each command runs once per event). Returns its id.
   Result<std::optional<int64_t>> InsertCommand(const CommandRow& row);
-  Status UpdateCommand(int64_t id, const std::string& state, const std::string& last_error,
-                       int attempts, int64_t now_ms);
+  Status UpdateCommand(int64_t id, CommandState state, const std::string& last_error, int attempts,
+                       int64_t now_ms);
   Result<std::optional<CommandRow>> GetCommand(int64_t id);
+  // Ids of the user's commands still pending (they wait for the user to be created).
+  Result<std::vector<int64_t>> PendingCommands(const std::string& user_external_id);
 
   Status SetEventState(int64_t seq, EventState state, const std::string& error, int64_t now_ms);
+  // Notes what happened to an applied event later (events.note), e.g. a guard rejection.
+  Status NoteEvent(const std::string& source, const std::string& event_id, const std::string& note,
+                   int64_t now_ms);
   Status PutSetting(const std::string& key, const std::string& value);
 
   // --- The destructive-change guard (storage/guard_store.cpp) ---

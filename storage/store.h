@@ -33,6 +33,7 @@ struct EventRecord {
   std::string error;
   std::string body;
   int64_t updated_at_ms = 0;
+  std::string note;  // what happened to it after it was applied (e.g. rejected at the guard)
 };
 
 enum class InsertOutcome { kInserted, kDuplicate };
@@ -52,7 +53,8 @@ class Store {
   // Inserts each event unless its (source, event_id) already exists, all in one transaction.
   // Returns one outcome per input, in order (a repeat within the batch is a duplicate of the
   // first). On error nothing of the batch is stored.
-  virtual Result<std::vector<InsertOutcome>> InsertEvents(const std::vector<EventRecord>& events) = 0;
+  virtual Result<std::vector<InsertOutcome>> InsertEvents(
+      const std::vector<EventRecord>& events) = 0;
 
   virtual Result<std::vector<EventRecord>> ListEvents(const EventFilter& filter) = 0;
   // Pending events that are due (no effective_at, or effective_at <= now_ms), in arrival order.

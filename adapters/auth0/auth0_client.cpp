@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <optional>
 
+#include "adapters/auth0/backoff.h"
+#include "adapters/auth0/endpoints.h"
 #include "common/gzip.h"
 
 namespace tenantsync {
@@ -17,12 +20,13 @@ constexpr int kCheckpointTake = 100;    // Auth0's maximum `take`
 constexpr int kOffsetPerPage = 100;     // Auth0's maximum `per_page`
 constexpr int kOffsetCap = 1000;        // Auth0 refuses offset paging past 1000 records
 constexpr int kMaxMembersPerCall = 10;  // Auth0's limit for organization member add/remove
-constexpr size_t kMaxConnectionClientsPerCall = 50;
 // A 429 with a reset far away (clock skew, a daily quota) must not park the writer for hours;
 // the caller gets kRateLimited with the real time instead once the waits are used up.
 constexpr std::chrono::seconds kMaxSingleRateLimitWait{120};
 // Guard against a server that keeps returning the same cursor.
 constexpr int kMaxCheckpointPages = 1000000;
+// Bounds of text from the network quoted in a Status message.
+constexpr size_t kMaxQuoted = 300;
 
 std::optional<int64_t> ParseInt(const std::string& s) {
   if (s.empty()) return std::nullopt;
@@ -38,10 +42,199 @@ bool IsJsonContentType(const std::string& ct) {
 
 std::string Enc(std::string_view s) { return PercentEncode(s); }
 
+// A request body. Strings that are not valid UTF-8 are sent with U+FFFD instead of throwing
+// (nlohmann's dump() throws type_error.316 on them by default).
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 // Whether the calling thread's Management API calls are background reads (BackgroundScope).
 thread_local bool tl_background = false;
 // Management API requests sent by the calling thread (BackgroundScope::requests()).
 thread_local int64_t tl_requests = 0;
+
+// ---- Checking answers into typed results -------------------------------------------------------
+
+Status Malformed(std::string_view endpoint, const std::string& what) {
+  return Status::Invalid(std::string(endpoint) + ": " + what);
+}
+
+// "<what> is <type>, not <expected>", e.g. "user_id is number, not a string".
+std::string WrongType(const std::string& what, const Json& value, const char* expected) {
+  return what + " is " + value.type_name() + ", not " + expected;
+}
+
+// Reads the fields of one object of an answer: the answer itself (`at` = "") or an element of a
+// list answer (`at` = "[3]"). Absent and null fields are both "absent". The first problem found
+// is kept; status() reports it as kInvalid "<endpoint>: <what was wrong>".
+class Fields {
+ public:
+  Fields(const Json& object, std::string_view endpoint, std::string at)
+      : object_(object), endpoint_(endpoint), at_(std::move(at)) {}
+
+  bool ok() const { return error_.ok(); }
+  const Status& status() const { return error_; }
+
+  // A non-empty string that must be present (an id).
+  std::string Id(const char* key) {
+    const Json* v = Find(key);
+    if (v == nullptr) {
+      Fail((at_.empty() ? std::string("answer") : at_) + " has no " + key);
+      return "";
+    }
+    if (!v->is_string()) {
+      Fail(WrongType(Name(key), *v, "a string"));
+      return "";
+    }
+    if (v->get_ref<const std::string&>().empty()) {
+      Fail(Name(key) + " is empty");
+      return "";
+    }
+    return v->get<std::string>();
+  }
+  std::optional<std::string> String(const char* key) {
+    const Json* v = Find(key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_string()) {
+      Fail(WrongType(Name(key), *v, "a string"));
+      return std::nullopt;
+    }
+    return v->get<std::string>();
+  }
+  std::optional<bool> Bool(const char* key) {
+    const Json* v = Find(key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_boolean()) {
+      Fail(WrongType(Name(key), *v, "a boolean"));
+      return std::nullopt;
+    }
+    return v->get<bool>();
+  }
+  const Json* Object(const char* key) { return Typed(key, &Json::is_object, "an object"); }
+  const Json* Array(const char* key) { return Typed(key, &Json::is_array, "an array"); }
+
+  std::string Name(const std::string& key) const { return at_.empty() ? key : at_ + "." + key; }
+  void Fail(const std::string& what) {
+    if (error_.ok()) error_ = Malformed(endpoint_, what);
+  }
+
+ private:
+  const Json* Find(const char* key) const {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+  const Json* Typed(const char* key, bool (Json::*is)() const noexcept, const char* expected) {
+    const Json* v = Find(key);
+    if (v == nullptr) return nullptr;
+    if (!((*v).*is)()) {
+      Fail(WrongType(Name(key), *v, expected));
+      return nullptr;
+    }
+    return v;
+  }
+
+  const Json& object_;
+  std::string_view endpoint_;
+  std::string at_;
+  Status error_;
+};
+
+Status NotAnObject(std::string_view endpoint, const std::string& at, const Json& value) {
+  return Malformed(endpoint, WrongType(at.empty() ? "answer" : at, value, "an object"));
+}
+
+// The profile fields tenantsync owns (Auth0User::profile).
+constexpr const char* kProfileStrings[] = {"email",       "name",     "given_name",
+                                           "family_name", "nickname", "picture"};
+
+Result<Auth0User> ParseUser(const Json& j, std::string_view endpoint, const std::string& at) {
+  if (!j.is_object()) return NotAnObject(endpoint, at, j);
+  Fields f(j, endpoint, at);
+  Auth0User u;
+  u.user_id = f.Id("user_id");
+  for (const char* key : kProfileStrings) {
+    if (auto v = f.String(key)) u.profile[key] = *v;
+  }
+  if (auto v = f.Bool("email_verified")) u.profile["email_verified"] = *v;
+  if (const Json* md = f.Object("app_metadata")) u.app_metadata = *md;
+  if (const Json* md = f.Object("user_metadata")) u.user_metadata = *md;
+  u.blocked = f.Bool("blocked").value_or(false);
+  if (const Json* identities = f.Array("identities")) {
+    for (size_t i = 0; i < identities->size(); ++i) {
+      const Json& identity = (*identities)[i];
+      const std::string name = f.Name("identities[" + std::to_string(i) + "]");
+      if (!identity.is_object()) {
+        f.Fail(WrongType(name, identity, "an object"));
+        break;
+      }
+      auto c = identity.find("connection");
+      if (c == identity.end() || c->is_null()) continue;
+      if (!c->is_string()) {
+        f.Fail(WrongType(name + ".connection", *c, "a string"));
+        break;
+      }
+      u.connections.push_back(c->get<std::string>());
+    }
+  }
+  if (!f.ok()) return f.status();
+  return u;
+}
+
+Result<Auth0Organization> ParseOrganization(const Json& j, std::string_view endpoint) {
+  if (!j.is_object()) return NotAnObject(endpoint, "", j);
+  Fields f(j, endpoint, "");
+  Auth0Organization o;
+  o.id = f.Id("id");
+  o.name = f.Id("name");
+  if (auto v = f.String("display_name")) o.display_name = *v;
+  if (const Json* b = f.Object("branding")) o.branding = *b;
+  if (const Json* md = f.Object("metadata")) o.metadata = *md;
+  if (!f.ok()) return f.status();
+  return o;
+}
+
+Result<Auth0Application> ParseApplication(const Json& j, std::string_view endpoint) {
+  if (!j.is_object()) return NotAnObject(endpoint, "", j);
+  Fields f(j, endpoint, "");
+  Auth0Application a;
+  a.client_id = f.Id("client_id");
+  if (const Json* callbacks = f.Array("callbacks")) {
+    for (size_t i = 0; i < callbacks->size(); ++i) {
+      const Json& url = (*callbacks)[i];
+      if (!url.is_string()) {
+        f.Fail(WrongType("callbacks[" + std::to_string(i) + "]", url, "a string"));
+        break;
+      }
+      a.callbacks.push_back(url.get<std::string>());
+    }
+  }
+  if (!f.ok()) return f.status();
+  return a;
+}
+
+// The items of a list answer: every one must be a JSON object.
+Status CheckObjects(const Json& items, std::string_view endpoint, const std::string& list_key) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].is_object()) {
+      return Malformed(endpoint,
+                       WrongType(list_key + "[" + std::to_string(i) + "]", items[i], "an object"));
+    }
+  }
+  return Status::Ok();
+}
+
+// The array of records in a page: the answer itself, or its `list_key` member.
+Result<Json*> PageItems(Json& body, std::string_view endpoint, const std::string& list_key) {
+  if (body.is_array()) {
+    if (auto s = CheckObjects(body, endpoint, ""); !s.ok()) return s;
+    return &body;
+  }
+  if (!body.is_object()) return Malformed(endpoint, WrongType("answer", body, "an object"));
+  auto it = body.find(list_key);
+  if (it == body.end()) return Malformed(endpoint, "page without '" + list_key + "'");
+  if (!it->is_array()) return Malformed(endpoint, WrongType(list_key, *it, "an array"));
+  if (auto s = CheckObjects(*it, endpoint, list_key); !s.ok()) return s;
+  return &*it;
+}
 
 }  // namespace
 
@@ -59,7 +252,8 @@ Status ClassifyAuth0Response(const HttpResponse& r, std::string_view endpoint,
     const char* what = r.transport_error == TransportError::kTimeout   ? "timed out"
                        : r.transport_error == TransportError::kConnect ? "could not connect"
                                                                        : "connection closed";
-    return Status::Retryable(where + ": " + what + " (" + r.error_message + ")");
+    return Status::Retryable(where + ": " + what + " (" + SafeText(r.error_message, kMaxQuoted) +
+                             ")");
   }
   // Auth0's error body: {"statusCode","error","message","errorCode"}.
   std::string message, error_code;
@@ -70,17 +264,22 @@ Status ClassifyAuth0Response(const HttpResponse& r, std::string_view endpoint,
     if (message.empty() && body.contains("error") && body["error"].is_string())
       message = body["error"];
   }
-  if (message.empty()) message = r.body.substr(0, 200);
+  if (message.empty()) message = r.body;
+  error_code = SafeText(error_code, 100);
   std::string text = where + ": HTTP " + std::to_string(r.status) +
-                     (error_code.empty() ? "" : " " + error_code) + ": " + message;
+                     (error_code.empty() ? "" : " " + error_code) + ": " +
+                     SafeText(message, kMaxQuoted);
   int s = r.status;
   if (s == 429) {
     Clock::WallTime until = now + std::chrono::seconds(1);
     auto reset = ParseInt(r.Header("x-ratelimit-reset"));
     auto retry_after = ParseInt(r.Header("retry-after"));
-    if (reset && Clock::WallTime(std::chrono::seconds(*reset)) > now) {
+    // Bounded: a header far in the future (or absurd) must not overflow the time point.
+    constexpr int64_t kFarFuture = int64_t{1} << 40;
+    if (reset && *reset > 0 && *reset < kFarFuture &&
+        Clock::WallTime(std::chrono::seconds(*reset)) > now) {
       until = Clock::WallTime(std::chrono::seconds(*reset));
-    } else if (retry_after && *retry_after >= 0) {
+    } else if (retry_after && *retry_after >= 0 && *retry_after < kFarFuture) {
       until = now + std::chrono::seconds(*retry_after);
     }
     return Status::RateLimited(until, std::move(text)).WithHttp(s, error_code);
@@ -118,15 +317,6 @@ Result<std::unique_ptr<Auth0Client>> Auth0Client::Create(const Auth0Options& opt
                                        observer);
 }
 
-std::chrono::nanoseconds Auth0Client::Backoff(int retry) {
-  // Full jitter (AWS architecture blog): uniform over [0, min(cap, base * 2^retry)].
-  double ceiling =
-      static_cast<double>(options_.backoff_base.count()) * std::ldexp(1.0, std::min(retry, 30));
-  ceiling = std::min(ceiling, static_cast<double>(options_.backoff_cap.count()));
-  auto ceiling_ms = static_cast<uint64_t>(std::max(1.0, ceiling));
-  return std::chrono::milliseconds(random_.Uniform(ceiling_ms + 1));
-}
-
 void Auth0Client::Shutdown() {
   shutting_down_ = true;
   limiter_.Shutdown();
@@ -144,11 +334,46 @@ bool Auth0Client::Nap(std::chrono::nanoseconds d) {
   return false;
 }
 
+void Auth0Client::Report(std::string_view endpoint, int status, Clock::MonoTime started) {
+  if (observer_ == nullptr) return;
+  observer_->OnRequest(endpoint, status,
+                       std::chrono::duration<double>(clock_.Monotonic() - started).count());
+}
+
+bool Auth0Client::WaitToRetry(const Status& st, bool management_api, int* retries,
+                              int* rate_limit_waits, Status* final) {
+  switch (st.kind()) {
+    case StatusKind::kRateLimited: {
+      if (++*rate_limit_waits > options_.max_rate_limit_waits) return false;
+      auto until = std::min(st.retry_at().value_or(clock_.Now() + std::chrono::seconds(1)),
+                            clock_.Now() + kMaxSingleRateLimitWait);
+      if (management_api) {
+        limiter_.BlockUntil(until);  // every caller waits in Acquire, not just this one
+        return true;
+      }
+      if (Nap(until - clock_.Now())) return true;
+      *final = Status::Retryable("shutting down");
+      return false;
+    }
+    case StatusKind::kRetryable:
+      if (*retries >= options_.max_retries) return false;
+      if (Nap(FullJitterBackoff((*retries)++, options_.backoff_base, options_.backoff_cap,
+                                random_))) {
+        return true;
+      }
+      *final = Status::Retryable("shutting down");
+      return false;
+    default:
+      return false;
+  }
+}
+
 Result<HttpResponse> Auth0Client::Execute(const Call& call) {
   int retries = 0;
   int rate_limit_waits = 0;
   bool renewed = false;
   for (;;) {
+    if (shutting_down_) return Status::Retryable("shutting down: " + call.endpoint + " not sent");
     HttpRequest req;
     req.method = call.method;
     req.target = call.target;
@@ -159,12 +384,12 @@ Result<HttpResponse> Auth0Client::Execute(const Call& call) {
     if (!call.authentication_api) {
       auto t = tokens_.Get();
       if (!t.ok()) {
-        Status st = t.status();
-        if (st.kind() == StatusKind::kRetryable && retries < options_.max_retries) {
-          if (!Nap(Backoff(retries++))) return Status::Retryable("shutting down");
+        Status final;
+        if (WaitToRetry(t.status(), /*management_api=*/false, &retries, &rate_limit_waits,
+                        &final)) {
           continue;
         }
-        return st;
+        return final.ok() ? t.status() : final;
       }
       token = std::move(t).value();
       req.headers.emplace_back("Authorization", "Bearer " + token);
@@ -173,15 +398,12 @@ Result<HttpResponse> Auth0Client::Execute(const Call& call) {
     uint64_t ticket = call.authentication_api ? 0 : limiter_.Acquire(tl_background);
     if (shutting_down_) {
       if (!call.authentication_api) limiter_.Complete(ticket);
-      return Status::Retryable("shutting down: " + std::string(call.endpoint) + " not sent");
+      return Status::Retryable("shutting down: " + call.endpoint + " not sent");
     }
     auto started = clock_.Monotonic();
     if (!call.authentication_api) ++tl_requests;
     HttpResponse resp = transport_->Send(req);
-    if (observer_ != nullptr) {
-      observer_->OnRequest(call.endpoint, resp.status,
-                           std::chrono::duration<double>(clock_.Monotonic() - started).count());
-    }
+    Report(call.endpoint, resp.status, started);
     if (!call.authentication_api) {
       auto limit = ParseInt(resp.Header("x-ratelimit-limit"));
       auto remaining = ParseInt(resp.Header("x-ratelimit-remaining"));
@@ -200,37 +422,25 @@ Result<HttpResponse> Auth0Client::Execute(const Call& call) {
       tokens_.Invalidate(token);
       continue;
     }
-    switch (st.kind()) {
-      case StatusKind::kRateLimited: {
-        if (++rate_limit_waits > options_.max_rate_limit_waits) return st;
-        auto until = std::min(*st.retry_at(), clock_.Now() + kMaxSingleRateLimitWait);
-        spdlog::debug("auth0 {}: 429, waiting until the rate-limit reset", call.endpoint);
-        if (call.authentication_api) {
-          if (!Nap(until - clock_.Now())) return Status::Retryable("shutting down");
-        } else {
-          limiter_.BlockUntil(until);  // every caller waits, not just this one
-        }
-        continue;
-      }
-      case StatusKind::kRetryable:
-        if (retries >= options_.max_retries) return st;
-        spdlog::debug("auth0 {}: retry {} after: {}", call.endpoint, retries + 1, st.message());
-        if (!Nap(Backoff(retries++))) return Status::Retryable("shutting down");
-        continue;
-      default:
-        return st;
+    if (st.kind() == StatusKind::kRateLimited) {
+      spdlog::debug("auth0 {}: 429, waiting until the rate-limit reset", call.endpoint);
+    } else if (st.kind() == StatusKind::kRetryable) {
+      spdlog::debug("auth0 {}: attempt {} failed: {}", call.endpoint, retries + 1, st.message());
     }
+    Status final;
+    if (WaitToRetry(st, !call.authentication_api, &retries, &rate_limit_waits, &final)) continue;
+    return final.ok() ? st : final;
   }
 }
 
-Auth0Client::Call Auth0Client::JsonCall(std::string_view method, std::string_view endpoint,
-                                        std::string target, const Json* body) const {
+Auth0Client::Call Auth0Client::MakeCall(std::string_view endpoint, std::string target,
+                                        const Json* body) const {
   Call c;
-  c.method = std::string(method);
+  c.method = std::string(endpoint.substr(0, endpoint.find(' ')));
   c.endpoint = std::string(endpoint);
   c.target = std::move(target);
   if (body != nullptr) {
-    c.body = body->dump();
+    c.body = Dump(*body);
     c.content_type = "application/json";
   }
   return c;
@@ -240,10 +450,14 @@ Result<Json> Auth0Client::ExecuteJson(const Call& call) {
   auto resp = Execute(call);
   if (!resp.ok()) return resp.status();
   const HttpResponse& r = resp.value();
-  if (r.body.empty()) return Json();
-  if (!IsJsonContentType(r.Header("content-type"))) {
-    return Status::Invalid(call.endpoint + ": answer is not JSON (" + r.Header("content-type") +
+  if (r.body.empty()) {
+    return Status::Invalid(call.endpoint + ": answer is empty (HTTP " + std::to_string(r.status) +
                            ")")
+        .WithHttp(r.status, "");
+  }
+  if (!IsJsonContentType(r.Header("content-type"))) {
+    return Status::Invalid(call.endpoint + ": answer is not JSON (" +
+                           SafeText(r.Header("content-type"), 100) + ")")
         .WithHttp(r.status, "");
   }
   Json j = Json::parse(r.body, nullptr, /*allow_exceptions=*/false);
@@ -253,41 +467,9 @@ Result<Json> Auth0Client::ExecuteJson(const Call& call) {
   return j;
 }
 
-Result<Json> Auth0Client::CallJson(std::string_view endpoint, std::string target,
-                                   const Json* body) {
-  return ExecuteJson(
-      JsonCall(endpoint.substr(0, endpoint.find(' ')), endpoint, std::move(target), body));
-}
-
-Result<Json> Auth0Client::Request(std::string_view method, std::string_view endpoint_template,
-                                  std::string target, const Json* body) {
-  return ExecuteJson(JsonCall(method, endpoint_template, std::move(target), body));
-}
-
-namespace {
-
-Status Discard(const Result<Json>& r) { return r.ok() ? Status::Ok() : r.status(); }
-
-Result<std::vector<Json>> ToVector(Result<Json> r, std::string_view endpoint) {
-  if (!r.ok()) return r.status();
-  if (!r->is_array()) return Status::Invalid(std::string(endpoint) + ": expected a JSON array");
-  std::vector<Json> out;
-  out.reserve(r->size());
-  for (auto& item : r.value()) out.push_back(std::move(item));
-  return out;
-}
-
-Result<Json> ExpectObject(Result<Json> r, std::string_view endpoint) {
-  if (r.ok() && !r->is_object())
-    return Status::Invalid(std::string(endpoint) + ": expected a JSON object");
-  return r;
-}
-
-}  // namespace
-
-Result<Json> Auth0Client::CallObject(std::string_view endpoint, std::string target,
-                                     const Json* body) {
-  return ExpectObject(CallJson(endpoint, std::move(target), body), endpoint);
+Status Auth0Client::ExecuteStatus(const Call& call) {
+  auto r = Execute(call);
+  return r.ok() ? Status::Ok() : r.status();
 }
 
 // ---- Pagination ------------------------------------------------------------------------------
@@ -300,28 +482,25 @@ Status Auth0Client::WalkCheckpoint(std::string_view endpoint, const std::string&
     Params q = params;
     if (!from.empty()) q.emplace_back("from", from);
     q.emplace_back("take", std::to_string(kCheckpointTake));
-    auto r = CallJson(endpoint, path + BuildQuery(q));
+    auto r = ExecuteJson(MakeCall(endpoint, path + BuildQuery(q)));
     if (!r.ok()) return r.status();
     Json& body = r.value();
-    Json* items = nullptr;
-    if (body.is_object() && body.contains(list_key) && body[list_key].is_array()) {
-      items = &body[list_key];
-    } else if (body.is_array()) {
-      items = &body;
-    } else {
-      return Status::Invalid(std::string(endpoint) + ": page without '" + list_key + "'");
-    }
-    bool empty = items->empty();
-    for (auto& item : *items) visit(std::move(item));
+    auto items = PageItems(body, endpoint, list_key);
+    if (!items.ok()) return items.status();
     std::string next;
-    if (body.is_object() && body.contains("next") && body["next"].is_string()) next = body["next"];
+    if (body.is_object()) {
+      auto it = body.find("next");
+      if (it != body.end() && it->is_string()) next = it->get<std::string>();
+    }
+    bool empty = (*items)->empty();
+    for (auto& item : **items) visit(std::move(item));
     // A walk ends on an answer without "next", or — since Auth0 may hand out a cursor with the
     // last, short page — on the empty page that cursor leads to.
     if (next.empty() || empty) return Status::Ok();
-    if (next == from) return Status::Invalid(std::string(endpoint) + ": cursor did not advance");
+    if (next == from) return Malformed(endpoint, "cursor did not advance");
     from = std::move(next);
   }
-  return Status::Invalid(std::string(endpoint) + ": too many pages");
+  return Malformed(endpoint, "too many pages");
 }
 
 Result<bool> Auth0Client::WalkOffset(std::string_view endpoint, const std::string& path,
@@ -334,21 +513,17 @@ Result<bool> Auth0Client::WalkOffset(std::string_view endpoint, const std::strin
     q.emplace_back("page", std::to_string(page));
     q.emplace_back("per_page", std::to_string(kOffsetPerPage));
     q.emplace_back("include_totals", "true");
-    auto r = CallJson(endpoint, path + BuildQuery(q));
+    auto r = ExecuteJson(MakeCall(endpoint, path + BuildQuery(q)));
     if (!r.ok()) return r.status();
     Json& body = r.value();
-    Json* items = nullptr;
-    if (body.is_object() && body.contains(list_key) && body[list_key].is_array()) {
-      items = &body[list_key];
-      if (body.contains("total") && body["total"].is_number_integer())
-        total = body["total"].get<int64_t>();
-    } else if (body.is_array()) {
-      items = &body;
-    } else {
-      return Status::Invalid(std::string(endpoint) + ": page without '" + list_key + "'");
+    auto items = PageItems(body, endpoint, list_key);
+    if (!items.ok()) return items.status();
+    if (body.is_object()) {
+      auto it = body.find("total");
+      if (it != body.end() && it->is_number_integer()) total = it->get<int64_t>();
     }
-    auto n = static_cast<int64_t>(items->size());
-    for (auto& item : *items) visit(std::move(item));
+    auto n = static_cast<int64_t>((*items)->size());
+    for (auto& item : **items) visit(std::move(item));
     seen += n;
     if (total_out != nullptr) *total_out = total;
     if (n < kOffsetPerPage || (total >= 0 && seen >= total)) return false;
@@ -359,46 +534,57 @@ Result<bool> Auth0Client::WalkOffset(std::string_view endpoint, const std::strin
 
 // ---- Users -----------------------------------------------------------------------------------
 
-Result<Json> Auth0Client::CreateUser(Json user) {
+Result<Auth0User> Auth0Client::CreateUser(const Json& user) {
   if (!user.is_object()) return Status::Invalid("CreateUser: user must be a JSON object");
-  if (!user.contains("connection")) user["connection"] = options_.connection;
-  return CallObject("POST /api/v2/users", "/api/v2/users", &user);
+  Json body = user;
+  if (!body.contains("connection")) body["connection"] = options_.connection;
+  auto r = ExecuteJson(MakeCall(endpoints::kCreateUser, "/api/v2/users", &body));
+  if (!r.ok()) return r.status();
+  return ParseUser(*r, endpoints::kCreateUser, "");
 }
 
-Result<Json> Auth0Client::GetUser(std::string_view user_id) {
-  return CallObject("GET /api/v2/users/{id}", "/api/v2/users/" + Enc(user_id));
+Result<Auth0User> Auth0Client::GetUser(std::string_view user_id) {
+  auto r = ExecuteJson(MakeCall(endpoints::kGetUser, "/api/v2/users/" + Enc(user_id)));
+  if (!r.ok()) return r.status();
+  return ParseUser(*r, endpoints::kGetUser, "");
 }
 
-Result<Json> Auth0Client::PatchUser(std::string_view user_id, const Json& patch) {
-  return CallObject("PATCH /api/v2/users/{id}", "/api/v2/users/" + Enc(user_id), &patch);
+Result<Auth0User> Auth0Client::PatchUser(std::string_view user_id, const Json& patch) {
+  if (!patch.is_object()) return Status::Invalid("PatchUser: patch must be a JSON object");
+  auto r = ExecuteJson(MakeCall(endpoints::kPatchUser, "/api/v2/users/" + Enc(user_id), &patch));
+  if (!r.ok()) return r.status();
+  return ParseUser(*r, endpoints::kPatchUser, "");
 }
 
 Status Auth0Client::DeleteUser(std::string_view user_id) {
-  return Discard(CallJson("DELETE /api/v2/users/{id}", "/api/v2/users/" + Enc(user_id)));
+  return ExecuteStatus(MakeCall(endpoints::kDeleteUser, "/api/v2/users/" + Enc(user_id)));
 }
 
-Result<std::vector<Json>> Auth0Client::GetUsersByEmail(std::string_view email) {
-  return ToVector(CallJson("GET /api/v2/users-by-email",
-                           "/api/v2/users-by-email" + BuildQuery({{"email", std::string(email)}})),
-                  "GET /api/v2/users-by-email");
-}
-
-Status Auth0Client::BlockUser(std::string_view user_id) {
-  return Discard(PatchUser(user_id, Json{{"blocked", true}}));
-}
-
-Status Auth0Client::UnblockUser(std::string_view user_id) {
-  return Discard(PatchUser(user_id, Json{{"blocked", false}}));
+Result<std::vector<Auth0User>> Auth0Client::GetUsersByEmail(std::string_view email) {
+  auto r =
+      ExecuteJson(MakeCall(endpoints::kUsersByEmail,
+                           "/api/v2/users-by-email" + BuildQuery({{"email", std::string(email)}})));
+  if (!r.ok()) return r.status();
+  if (!r->is_array())
+    return Malformed(endpoints::kUsersByEmail, WrongType("answer", *r, "an array"));
+  std::vector<Auth0User> out;
+  out.reserve(r->size());
+  for (size_t i = 0; i < r->size(); ++i) {
+    auto u = ParseUser((*r)[i], endpoints::kUsersByEmail, "[" + std::to_string(i) + "]");
+    if (!u.ok()) return u.status();
+    out.push_back(std::move(u).value());
+  }
+  return out;
 }
 
 Status Auth0Client::RevokeSessions(std::string_view user_id) {
-  return Discard(CallJson("DELETE /api/v2/users/{id}/sessions",
-                          "/api/v2/users/" + Enc(user_id) + "/sessions"));
+  return ExecuteStatus(
+      MakeCall(endpoints::kRevokeSessions, "/api/v2/users/" + Enc(user_id) + "/sessions"));
 }
 
 Status Auth0Client::RevokeRefreshTokens(std::string_view user_id) {
-  return Discard(CallJson("DELETE /api/v2/users/{id}/refresh-tokens",
-                          "/api/v2/users/" + Enc(user_id) + "/refresh-tokens"));
+  return ExecuteStatus(MakeCall(endpoints::kRevokeRefreshTokens,
+                                "/api/v2/users/" + Enc(user_id) + "/refresh-tokens"));
 }
 
 Result<std::vector<Json>> Auth0Client::GetUserLogs(std::string_view user_id, int page,
@@ -408,13 +594,18 @@ Result<std::vector<Json>> Auth0Client::GetUserLogs(std::string_view user_id, int
     return Status::Invalid(
         "GetUserLogs: page/per_page out of range (at most 1000 records, 100 per page)");
   }
-  auto r = CallJson(
-      "GET /api/v2/users/{id}/logs",
+  auto r = ExecuteJson(MakeCall(
+      endpoints::kUserLogs,
       "/api/v2/users/" + Enc(user_id) + "/logs" +
-          BuildQuery({{"page", std::to_string(page)}, {"per_page", std::to_string(per_page)}}));
-  if (r.ok() && r->is_object() && r->contains("logs"))
-    return ToVector(Json(std::move((*r)["logs"])), "");
-  return ToVector(std::move(r), "GET /api/v2/users/{id}/logs");
+          BuildQuery({{"page", std::to_string(page)}, {"per_page", std::to_string(per_page)}})));
+  if (!r.ok()) return r.status();
+  // A plain array, or {"logs": [...]} when totals are included.
+  auto items = PageItems(r.value(), endpoints::kUserLogs, "logs");
+  if (!items.ok()) return items.status();
+  std::vector<Json> out;
+  out.reserve((*items)->size());
+  for (auto& item : **items) out.push_back(std::move(item));
+  return out;
 }
 
 Result<UserSearchResult> Auth0Client::SearchUsers(std::string_view query, std::string_view fields) {
@@ -425,7 +616,7 @@ Result<UserSearchResult> Auth0Client::SearchUsers(std::string_view query, std::s
     params.emplace_back("include_fields", "true");
   }
   auto truncated = WalkOffset(
-      "GET /api/v2/users", "/api/v2/users", std::move(params), "users",
+      endpoints::kSearchUsers, "/api/v2/users", std::move(params), "users",
       [&](Json&& u) { out.users.push_back(std::move(u)); }, &out.total);
   if (!truncated.ok()) return truncated.status();
   out.truncated = truncated.value();
@@ -434,54 +625,66 @@ Result<UserSearchResult> Auth0Client::SearchUsers(std::string_view query, std::s
 
 Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
                                             const std::function<void(Json&&)>& visit) {
-  static constexpr char kCreate[] = "POST /api/v2/jobs/users-exports";
-  static constexpr char kStatus[] = "GET /api/v2/jobs/{id}";
   Json body = {{"format", "json"}};
   if (!eo.connection_id.empty()) body["connection_id"] = eo.connection_id;
   Json fields = Json::array();
   for (const auto& f : eo.fields) fields.push_back({{"name", f}});
   if (!fields.empty()) body["fields"] = fields;
-  auto job = CallObject(kCreate, "/api/v2/jobs/users-exports", &body);
+  auto job =
+      ExecuteJson(MakeCall(endpoints::kCreateUsersExport, "/api/v2/jobs/users-exports", &body));
   if (!job.ok()) return job.status();
+  if (!job->is_object()) return NotAnObject(endpoints::kCreateUsersExport, "", *job);
   UserExport out;
-  if (!job->contains("id") || !(*job)["id"].is_string()) {
-    return Status::Invalid(std::string(kCreate) + ": answer without a job id");
+  {
+    Fields f(*job, endpoints::kCreateUsersExport, "");
+    out.job_id = f.Id("id");
+    if (!f.ok()) return f.status();
   }
-  out.job_id = (*job)["id"].get<std::string>();
   const auto deadline = clock_.Monotonic() + eo.timeout;
   std::string location;
   for (;;) {
-    auto st = CallObject(kStatus, "/api/v2/jobs/" + Enc(out.job_id));
+    auto st = ExecuteJson(MakeCall(endpoints::kGetJob, "/api/v2/jobs/" + Enc(out.job_id)));
     ++out.status_polls;
     if (!st.ok()) return st.status();
-    const std::string status = st->value("status", "");
+    if (!st->is_object()) return NotAnObject(endpoints::kGetJob, "", *st);
+    Fields f(*st, endpoints::kGetJob, "");
+    const std::string status = f.String("status").value_or("");
+    if (!f.ok()) return f.status();
     if (status == "completed") {
-      if (st->contains("location") && (*st)["location"].is_string()) location = (*st)["location"];
-      if (location.empty())
-        return Status::Invalid(std::string(kStatus) + ": completed without a location");
+      location = f.String("location").value_or("");
+      if (!f.ok()) return f.status();
+      if (location.empty()) return Malformed(endpoints::kGetJob, "completed without a location");
       break;
     }
     if (status == "failed" || status == "cancelled") {
-      std::string why = st->contains("summary") ? (*st)["summary"].dump() : status;
-      return Status::Permanent("users export job " + out.job_id + " " + status + ": " + why);
+      std::string why = st->contains("summary") ? Dump((*st)["summary"]) : status;
+      return Status::Permanent("users export job " + out.job_id + " " + status + ": " +
+                               SafeText(why, kMaxQuoted));
     }
     if (clock_.Monotonic() + eo.poll_interval > deadline) {
       return Status::Retryable("users export job " + out.job_id + " did not complete within " +
-                               std::to_string(eo.timeout.count()) + " ms (status " + status + ")");
+                               std::to_string(eo.timeout.count()) + " ms (status " +
+                               SafeText(status, 50) + ")");
     }
     if (!Nap(eo.poll_interval)) return Status::Retryable("shutting down");
   }
 
-  // The file lives on storage outside the Management API: no token, no rate-limit draw.
+  // The file lives on storage outside the Management API: no token, no rate-limit draw. Its
+  // URL (with a presigned signature in the query) never appears in a message.
   HttpResponse file;
-  for (int retries = 0;; ++retries) {
+  int retries = 0;
+  int rate_limit_waits = 0;
+  for (;;) {
+    if (shutting_down_) return Status::Retryable("shutting down: users export file not fetched");
+    auto started = clock_.Monotonic();
     file = transport_->Fetch(location);
+    Report(endpoints::kUsersExportFile, file.status, started);
     if (file.transport_error == TransportError::kNone && file.status >= 200 && file.status < 300)
       break;
     Status err = ClassifyAuth0Response(file, "GET users export file", clock_.Now());
-    bool again = err.kind() == StatusKind::kRetryable || err.kind() == StatusKind::kRateLimited;
-    if (!again || retries >= options_.max_retries) return err;
-    if (!Nap(Backoff(retries))) return Status::Retryable("shutting down");
+    Status final;
+    if (WaitToRetry(err, /*management_api=*/false, &retries, &rate_limit_waits, &final)) continue;
+    return final.ok() ? err : final;
   }
   out.bytes = static_cast<int64_t>(file.body.size());
   // Gzip as Auth0 stores it; a plain body (a proxy that decompressed it) passes through.
@@ -513,83 +716,87 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
 
 // ---- Organizations ---------------------------------------------------------------------------
 
-Result<Json> Auth0Client::CreateOrganization(const Json& organization) {
-  return CallObject("POST /api/v2/organizations", "/api/v2/organizations", &organization);
+Result<Auth0Organization> Auth0Client::CreateOrganization(const Json& organization) {
+  if (!organization.is_object()) {
+    return Status::Invalid("CreateOrganization: organization must be a JSON object");
+  }
+  auto r =
+      ExecuteJson(MakeCall(endpoints::kCreateOrganization, "/api/v2/organizations", &organization));
+  if (!r.ok()) return r.status();
+  return ParseOrganization(*r, endpoints::kCreateOrganization);
 }
 
-Result<Json> Auth0Client::GetOrganization(std::string_view org_id) {
-  return CallObject("GET /api/v2/organizations/{id}", "/api/v2/organizations/" + Enc(org_id));
+Result<Auth0Organization> Auth0Client::GetOrganization(std::string_view org_id) {
+  auto r =
+      ExecuteJson(MakeCall(endpoints::kGetOrganization, "/api/v2/organizations/" + Enc(org_id)));
+  if (!r.ok()) return r.status();
+  return ParseOrganization(*r, endpoints::kGetOrganization);
 }
 
-Result<Json> Auth0Client::GetOrganizationByName(std::string_view name) {
-  return CallObject("GET /api/v2/organizations/name/{name}",
-                    "/api/v2/organizations/name/" + Enc(name));
+Result<Auth0Organization> Auth0Client::GetOrganizationByName(std::string_view name) {
+  auto r = ExecuteJson(
+      MakeCall(endpoints::kGetOrganizationByName, "/api/v2/organizations/name/" + Enc(name)));
+  if (!r.ok()) return r.status();
+  return ParseOrganization(*r, endpoints::kGetOrganizationByName);
 }
 
-Result<Json> Auth0Client::PatchOrganization(std::string_view org_id, const Json& patch) {
-  return CallObject("PATCH /api/v2/organizations/{id}", "/api/v2/organizations/" + Enc(org_id),
-                    &patch);
+Result<Auth0Organization> Auth0Client::PatchOrganization(std::string_view org_id,
+                                                         const Json& patch) {
+  if (!patch.is_object()) return Status::Invalid("PatchOrganization: patch must be a JSON object");
+  auto r = ExecuteJson(
+      MakeCall(endpoints::kPatchOrganization, "/api/v2/organizations/" + Enc(org_id), &patch));
+  if (!r.ok()) return r.status();
+  return ParseOrganization(*r, endpoints::kPatchOrganization);
 }
 
 Status Auth0Client::DeleteOrganization(std::string_view org_id) {
-  return Discard(
-      CallJson("DELETE /api/v2/organizations/{id}", "/api/v2/organizations/" + Enc(org_id)));
+  return ExecuteStatus(
+      MakeCall(endpoints::kDeleteOrganization, "/api/v2/organizations/" + Enc(org_id)));
 }
 
 Result<std::vector<Json>> Auth0Client::ListOrganizations() {
   std::vector<Json> out;
-  Status s = WalkCheckpoint("GET /api/v2/organizations", "/api/v2/organizations", {},
+  Status s = WalkCheckpoint(endpoints::kListOrganizations, "/api/v2/organizations", {},
                             "organizations", [&](Json&& o) { out.push_back(std::move(o)); });
   if (!s.ok()) return s;
   return out;
 }
 
-Status Auth0Client::MemberBatches(std::string_view method, std::string_view org_id,
+Status Auth0Client::MemberBatches(std::string_view endpoint, std::string_view org_id,
                                   const std::vector<std::string>& user_ids) {
-  std::string endpoint = std::string(method) + " /api/v2/organizations/{id}/members";
   std::string target = "/api/v2/organizations/" + Enc(org_id) + "/members";
   auto batch = static_cast<size_t>(options_.member_batch_size);
   for (size_t i = 0; i < user_ids.size(); i += batch) {
     Json body{{"members", Json::array()}};
     for (size_t j = i; j < std::min(user_ids.size(), i + batch); ++j)
       body["members"].push_back(user_ids[j]);
-    auto r = ExecuteJson(JsonCall(method, endpoint, target, &body));
-    if (!r.ok()) return r.status();
+    if (Status s = ExecuteStatus(MakeCall(endpoint, target, &body)); !s.ok()) return s;
   }
   return Status::Ok();
 }
 
 Status Auth0Client::AddMembers(std::string_view org_id, const std::vector<std::string>& user_ids) {
-  return MemberBatches("POST", org_id, user_ids);
+  return MemberBatches(endpoints::kAddMembers, org_id, user_ids);
 }
 
 Status Auth0Client::RemoveMembers(std::string_view org_id,
                                   const std::vector<std::string>& user_ids) {
-  return MemberBatches("DELETE", org_id, user_ids);
-}
-
-Result<std::vector<Json>> Auth0Client::ListMembers(std::string_view org_id) {
-  std::vector<Json> out;
-  Status s = WalkCheckpoint("GET /api/v2/organizations/{id}/members",
-                            "/api/v2/organizations/" + Enc(org_id) + "/members", {}, "members",
-                            [&](Json&& m) { out.push_back(std::move(m)); });
-  if (!s.ok()) return s;
-  return out;
+  return MemberBatches(endpoints::kRemoveMembers, org_id, user_ids);
 }
 
 Result<std::vector<Json>> Auth0Client::ListMembersWithRoles(std::string_view org_id) {
-  static constexpr char kEndpoint[] = "GET /api/v2/organizations/{id}/members";
   const std::string path = "/api/v2/organizations/" + Enc(org_id) + "/members";
   const Params fields{{"fields", "user_id,roles"}, {"include_fields", "true"}};
   std::vector<Json> out;
   int64_t total = -1;
   auto truncated = WalkOffset(
-      kEndpoint, path, fields, "members", [&](Json&& m) { out.push_back(std::move(m)); }, &total);
+      endpoints::kListMembers, path, fields, "members",
+      [&](Json&& m) { out.push_back(std::move(m)); }, &total);
   if (!truncated.ok()) return truncated.status();
   if (!truncated.value()) return out;
   // More than offset paging can reach: the checkpoint walk reads the whole list again.
   out.clear();
-  Status s = WalkCheckpoint(kEndpoint, path, fields, "members",
+  Status s = WalkCheckpoint(endpoints::kListMembers, path, fields, "members",
                             [&](Json&& m) { out.push_back(std::move(m)); });
   if (!s.ok()) return s;
   return out;
@@ -597,63 +804,56 @@ Result<std::vector<Json>> Auth0Client::ListMembersWithRoles(std::string_view org
 
 Status Auth0Client::AddMemberRoles(std::string_view org_id, std::string_view user_id,
                                    const std::vector<std::string>& role_ids) {
+  if (role_ids.empty()) return Status::Ok();  // Auth0 refuses an empty list; nothing to do
   Json body{{"roles", role_ids}};
-  return Discard(CallJson(
-      "POST /api/v2/organizations/{id}/members/{user_id}/roles",
+  return ExecuteStatus(MakeCall(
+      endpoints::kAddMemberRoles,
       "/api/v2/organizations/" + Enc(org_id) + "/members/" + Enc(user_id) + "/roles", &body));
 }
 
 Status Auth0Client::RemoveMemberRoles(std::string_view org_id, std::string_view user_id,
                                       const std::vector<std::string>& role_ids) {
+  if (role_ids.empty()) return Status::Ok();
   Json body{{"roles", role_ids}};
-  return Discard(CallJson(
-      "DELETE /api/v2/organizations/{id}/members/{user_id}/roles",
+  return ExecuteStatus(MakeCall(
+      endpoints::kRemoveMemberRoles,
       "/api/v2/organizations/" + Enc(org_id) + "/members/" + Enc(user_id) + "/roles", &body));
 }
 
-Result<std::vector<Json>> Auth0Client::ListMemberRoles(std::string_view org_id,
-                                                       std::string_view user_id) {
-  std::vector<Json> out;
-  auto r =
-      WalkOffset("GET /api/v2/organizations/{id}/members/{user_id}/roles",
-                 "/api/v2/organizations/" + Enc(org_id) + "/members/" + Enc(user_id) + "/roles", {},
-                 "roles", [&](Json&& j) { out.push_back(std::move(j)); });
-  if (!r.ok()) return r.status();
-  return out;
-}
-
-Result<Json> Auth0Client::AddOrganizationConnection(std::string_view org_id,
-                                                    std::string_view connection_id,
-                                                    bool assign_membership_on_login,
-                                                    bool show_as_button) {
+Status Auth0Client::AddOrganizationConnection(std::string_view org_id,
+                                              std::string_view connection_id,
+                                              bool assign_membership_on_login,
+                                              bool show_as_button) {
   Json body{{"connection_id", connection_id},
             {"assign_membership_on_login", assign_membership_on_login},
             {"show_as_button", show_as_button}};
-  return CallObject("POST /api/v2/organizations/{id}/enabled_connections",
-                    "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections", &body);
+  return ExecuteStatus(MakeCall(endpoints::kAddOrganizationConnection,
+                                "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections",
+                                &body));
 }
 
-Result<Json> Auth0Client::PatchOrganizationConnection(std::string_view org_id,
-                                                      std::string_view connection_id,
-                                                      bool assign_membership_on_login,
-                                                      bool show_as_button) {
+Status Auth0Client::PatchOrganizationConnection(std::string_view org_id,
+                                                std::string_view connection_id,
+                                                bool assign_membership_on_login,
+                                                bool show_as_button) {
   Json body{{"assign_membership_on_login", assign_membership_on_login},
             {"show_as_button", show_as_button}};
-  return CallObject(
-      "PATCH /api/v2/organizations/{id}/enabled_connections/{connection_id}",
-      "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections/" + Enc(connection_id), &body);
+  return ExecuteStatus(MakeCall(
+      endpoints::kPatchOrganizationConnection,
+      "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections/" + Enc(connection_id),
+      &body));
 }
 
 Status Auth0Client::RemoveOrganizationConnection(std::string_view org_id,
                                                  std::string_view connection_id) {
-  return Discard(CallJson(
-      "DELETE /api/v2/organizations/{id}/enabled_connections/{connection_id}",
+  return ExecuteStatus(MakeCall(
+      endpoints::kRemoveOrganizationConnection,
       "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections/" + Enc(connection_id)));
 }
 
 Result<std::vector<Json>> Auth0Client::ListOrganizationConnections(std::string_view org_id) {
   std::vector<Json> out;
-  auto r = WalkOffset("GET /api/v2/organizations/{id}/enabled_connections",
+  auto r = WalkOffset(endpoints::kListOrganizationConnections,
                       "/api/v2/organizations/" + Enc(org_id) + "/enabled_connections", {},
                       "enabled_connections", [&](Json&& j) { out.push_back(std::move(j)); });
   if (!r.ok()) return r.status();
@@ -692,77 +892,65 @@ Result<std::string> Auth0Client::CachedLookup(
   return r;
 }
 
+// The id of the record named exactly `name` in an offset-paged list (roles, connections):
+// name_filter / name match loosely, so only an exact name counts. kNotFound naming it when none;
+// kInvalid when the matching record has no usable id.
+Result<std::string> Auth0Client::LookupByName(std::string_view endpoint, const std::string& path,
+                                              const char* param, const char* list_key,
+                                              const char* what, std::string_view name) {
+  std::string id;
+  int index = -1;
+  Status bad;
+  auto r = WalkOffset(endpoint, path, {{param, std::string(name)}}, list_key, [&](Json&& record) {
+    ++index;
+    if (!id.empty() || !bad.ok()) return;
+    auto n = record.find("name");
+    if (n == record.end() || !n->is_string() || n->get_ref<const std::string&>() != name) return;
+    Fields f(record, endpoint, std::string(list_key) + "[" + std::to_string(index) + "]");
+    id = f.Id("id");
+    if (!f.ok()) bad = f.status();
+  });
+  if (!r.ok()) return r.status();
+  if (!bad.ok()) return bad;
+  if (id.empty()) {
+    return Status::NotFound(std::string(what) + " '" + std::string(name) +
+                            "' does not exist in Auth0");
+  }
+  return id;
+}
+
 Result<std::string> Auth0Client::FindRoleId(std::string_view name) {
-  return CachedLookup(role_ids_, name, [&]() -> Result<std::string> {
-    std::string id;
-    // name_filter matches substrings case-insensitively; only an exact name counts.
-    auto r = WalkOffset("GET /api/v2/roles", "/api/v2/roles", {{"name_filter", std::string(name)}},
-                        "roles", [&](Json&& role) {
-                          if (id.empty() && role.value("name", "") == name)
-                            id = role.value("id", "");
-                        });
-    if (!r.ok()) return r.status();
-    if (id.empty())
-      return Status::NotFound("role '" + std::string(name) + "' does not exist in Auth0");
-    return id;
+  return CachedLookup(role_ids_, name, [&]() {
+    return LookupByName(endpoints::kListRoles, "/api/v2/roles", "name_filter", "roles", "role",
+                        name);
   });
 }
 
 Result<std::string> Auth0Client::FindConnectionId(std::string_view name) {
-  return CachedLookup(connection_ids_, name, [&]() -> Result<std::string> {
-    std::string id;
-    auto r = WalkOffset("GET /api/v2/connections", "/api/v2/connections",
-                        {{"name", std::string(name)}}, "connections", [&](Json&& c) {
-                          if (id.empty() && c.value("name", "") == name) id = c.value("id", "");
-                        });
-    if (!r.ok()) return r.status();
-    if (id.empty())
-      return Status::NotFound("connection '" + std::string(name) + "' does not exist in Auth0");
-    return id;
+  return CachedLookup(connection_ids_, name, [&]() {
+    return LookupByName(endpoints::kListConnections, "/api/v2/connections", "name", "connections",
+                        "connection", name);
   });
 }
 
-void Auth0Client::ClearLookupCache() {
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  role_ids_.clear();
-  connection_ids_.clear();
+Status Auth0Client::EnableConnectionClient(std::string_view connection_id,
+                                           std::string_view client_id) {
+  Json body = Json::array({Json{{"client_id", client_id}, {"status", true}}});
+  return ExecuteStatus(MakeCall(endpoints::kPatchConnectionClients,
+                                "/api/v2/connections/" + Enc(connection_id) + "/clients", &body));
 }
 
-Status Auth0Client::UpdateConnectionClients(std::string_view connection_id,
-                                            const std::vector<ConnectionClientChange>& changes) {
-  std::string target = "/api/v2/connections/" + Enc(connection_id) + "/clients";
-  for (size_t i = 0; i < changes.size(); i += kMaxConnectionClientsPerCall) {
-    Json body = Json::array();
-    for (size_t j = i; j < std::min(changes.size(), i + kMaxConnectionClientsPerCall); ++j) {
-      body.push_back(Json{{"client_id", changes[j].client_id}, {"status", changes[j].enabled}});
-    }
-    auto r = CallJson("PATCH /api/v2/connections/{id}/clients", target, &body);
-    if (!r.ok()) return r.status();
-  }
-  return Status::Ok();
+Result<Auth0Application> Auth0Client::GetApplication(std::string_view client_id) {
+  auto r = ExecuteJson(MakeCall(endpoints::kGetClient, "/api/v2/clients/" + Enc(client_id)));
+  if (!r.ok()) return r.status();
+  return ParseApplication(*r, endpoints::kGetClient);
 }
 
-Result<std::vector<std::string>> Auth0Client::GetConnectionClients(std::string_view connection_id) {
-  std::vector<std::string> out;
-  Status s = WalkCheckpoint(
-      "GET /api/v2/connections/{id}/clients",
-      "/api/v2/connections/" + Enc(connection_id) + "/clients", {}, "clients", [&](Json&& c) {
-        if (c.is_object() && c.contains("client_id") && c["client_id"].is_string()) {
-          out.push_back(c["client_id"].get<std::string>());
-        }
-      });
-  if (!s.ok()) return s;
-  return out;
-}
-
-Result<Json> Auth0Client::GetClient(std::string_view client_id) {
-  return CallObject("GET /api/v2/clients/{id}", "/api/v2/clients/" + Enc(client_id));
-}
-
-Result<Json> Auth0Client::PatchClientCallbacks(std::string_view client_id,
-                                               const std::vector<std::string>& callbacks) {
+Status Auth0Client::PatchApplicationCallbacks(std::string_view client_id,
+                                              const std::vector<std::string>& callbacks) {
   Json body{{"callbacks", callbacks}};
-  return CallObject("PATCH /api/v2/clients/{id}", "/api/v2/clients/" + Enc(client_id), &body);
+  return ExecuteStatus(
+      MakeCall(endpoints::kPatchClient, "/api/v2/clients/" + Enc(client_id), &body));
 }
 
 // ---- Emails ----------------------------------------------------------------------------------
@@ -772,31 +960,13 @@ Status Auth0Client::SendChangePasswordEmail(std::string_view email) {
                                                                  : options_.application_client_id},
             {"email", email},
             {"connection", options_.connection}};
-  Call c = JsonCall("POST", "POST /dbconnections/change_password", "/dbconnections/change_password",
-                    &body);
+  Call c = MakeCall(endpoints::kChangePasswordEmail, "/dbconnections/change_password", &body);
   c.authentication_api = true;
-  // Auth0 answers 200 with a plain-text sentence, not JSON.
-  auto r = Execute(c);
-  return r.ok() ? Status::Ok() : r.status();
+  // Auth0 answers 200 with a plain-text sentence, not JSON: only the status matters.
+  return ExecuteStatus(c);
 }
 
-Result<std::string> Auth0Client::CreatePasswordChangeTicket(std::string_view user_id,
-                                                            const PasswordTicketOptions& o) {
-  Json body{{"user_id", user_id},
-            {"mark_email_as_verified", o.mark_email_as_verified},
-            {"includeEmailInRedirect", o.include_email_in_redirect}};
-  if (!o.result_url.empty()) body["result_url"] = o.result_url;
-  if (o.ttl_sec > 0) body["ttl_sec"] = o.ttl_sec;
-  auto r =
-      CallJson("POST /api/v2/tickets/password-change", "/api/v2/tickets/password-change", &body);
-  if (!r.ok()) return r.status();
-  if (!r->is_object() || !r->contains("ticket") || !(*r)["ticket"].is_string()) {
-    return Status::Invalid("POST /api/v2/tickets/password-change: answer has no ticket");
-  }
-  return (*r)["ticket"].get<std::string>();
-}
-
-Result<Json> Auth0Client::SendVerificationEmail(std::string_view user_id) {
+Status Auth0Client::SendVerificationEmail(std::string_view user_id) {
   Json body{{"user_id", user_id}};
   // The identity makes Auth0 pick the right one for users with linked accounts.
   auto bar = user_id.find('|');
@@ -804,8 +974,8 @@ Result<Json> Auth0Client::SendVerificationEmail(std::string_view user_id) {
     body["identity"] =
         Json{{"user_id", user_id.substr(bar + 1)}, {"provider", user_id.substr(0, bar)}};
   }
-  return CallObject("POST /api/v2/jobs/verification-email", "/api/v2/jobs/verification-email",
-                    &body);
+  return ExecuteStatus(
+      MakeCall(endpoints::kVerificationEmail, "/api/v2/jobs/verification-email", &body));
 }
 
 }  // namespace tenantsync

@@ -1,14 +1,14 @@
 // Auth0Client: typed calls to the Auth0 Management API (and the two Authentication API calls
-// tenantsync needs). It is the only code that speaks HTTP to Auth0; the writer and the drift
-// reader use it and nothing else does.
+// tenantsync needs). It is the only code that speaks HTTP to Auth0; the writer (through the
+// Auth0Api interface it implements) and the drift reader use it and nothing else does.
 //
 // Every call:
 // - takes a token from TokenProvider (renewed before expiry; on a 401 it is dropped and the call
 //   is repeated once with a fresh token);
 // - draws a token from the shared RateLimiter before sending (Management API calls only);
 // - retries kRetryable failures (5xx, 408, timeouts, connection errors) up to
-//   Auth0Options::max_retries times with capped exponential backoff and full jitter
-//   (sleep = uniform[0, min(backoff_cap, backoff_base * 2^n)]), and waits out 429s until
+//   Auth0Options::max_retries times with FullJitterBackoff (backoff.h:
+//   sleep = uniform[0, min(backoff_cap, backoff_base * 2^n)]), and waits out 429s until
 //   x-ratelimit-reset (or Retry-After) up to max_rate_limit_waits times;
 // - returns errors as values. Kinds, decided from the HTTP status (and Auth0's errorCode where
 //   it matters), never from message text:
@@ -19,15 +19,25 @@
 //     kPermanent    other 4xx, including 401 after a renewed token and 403 (missing scope);
 //                   http_status() / error_code() carry Auth0's statusCode / errorCode and the
 //                   message carries Auth0's message. Never retried.
-//     kInvalid      a 2xx answer that is not the JSON the call expects, or bad arguments
-// Status messages name the endpoint and Auth0's message; they never contain the client secret,
-// the access token, or a password-change ticket.
+//     kInvalid      a 2xx answer that is not what the call promises, or bad arguments
+// - checks the answer into its typed result where it is received (auth0_api.h): a 2xx answer
+//   that is not JSON, not an object (an array for lists), lacks the id, or has a field of the
+//   wrong type is kInvalid "<METHOD> <endpoint template>: <what was wrong>", e.g.
+//   "POST /api/v2/users: user_id is number, not a string". No answer ever raises an exception.
+//   Calls that return only a Status do not read the answer's body.
+// Status messages name the endpoint and Auth0's message (made valid UTF-8 and bounded,
+// SafeText); they never contain the client secret or the access token.
 //
 // Idempotency: GET, PATCH and DELETE calls are idempotent and safe to repeat. Create calls
 // (CreateUser, CreateOrganization, AddOrganizationConnection) are not: repeated after a lost
 // answer they return kConflict, and the caller adopts the existing object (SPEC §6). The email
-// calls (SendChangePasswordEmail, SendVerificationEmail, CreatePasswordChangeTicket) send or
-// mint something each time they succeed; a retry after a lost answer may send twice.
+// calls (SendChangePasswordEmail, SendVerificationEmail) send each time they succeed; a retry
+// after a lost answer may send twice.
+//
+// Observer: every HTTP attempt (token requests, retries, 401 renewals, the export download) is
+// reported exactly once, after its answer or failure, with its endpoint template (endpoints.h)
+// and status (0 = no answer: timeout, refused, reset). A request that was never sent (Shutdown()
+// came first) is not reported.
 //
 // Thread safety: all methods may be called from many threads at once (the writer keeps up to
 // max_in_flight calls going). Calls block while the rate limiter or a backoff makes them wait.
@@ -45,6 +55,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/auth0/auth0_api.h"
 #include "adapters/auth0/http_transport.h"
 #include "adapters/auth0/observer.h"
 #include "adapters/auth0/options.h"
@@ -80,30 +91,18 @@ struct UserExportOptions {
   std::chrono::milliseconds timeout{600000};      // the job must complete within this
 };
 
-struct ConnectionClientChange {
-  std::string client_id;
-  bool enabled = true;
-};
-
-struct PasswordTicketOptions {
-  std::string result_url;  // where the user lands afterwards; "" = Auth0's default
-  int64_t ttl_sec = 0;     // 0 = Auth0's default (5 days)
-  bool mark_email_as_verified = false;
-  bool include_email_in_redirect = false;
-};
-
 // Maps an answer that is not 2xx (or a transport failure) to a Status (see the kinds above).
 // `endpoint` prefixes the message; `now` anchors relative Retry-After values.
 Status ClassifyAuth0Response(const HttpResponse& response, std::string_view endpoint,
                              Clock::WallTime now);
 
-class Auth0Client {
+class Auth0Client : public Auth0Api {
  public:
   // `transport` is owned; `clock`, `random` and `observer` (may be null) must outlive the client.
   // member_batch_size is clamped to Auth0's maximum of 10 members per request.
   Auth0Client(Auth0Options options, std::unique_ptr<HttpTransport> transport, Clock& clock,
               Random& random, Auth0Observer* observer = nullptr);
-  ~Auth0Client();
+  ~Auth0Client() override;
   Auth0Client(const Auth0Client&) = delete;
   Auth0Client& operator=(const Auth0Client&) = delete;
 
@@ -112,29 +111,30 @@ class Auth0Client {
                                                      Random& random,
                                                      Auth0Observer* observer = nullptr);
 
-  // ---- Users ------------------------------------------------------------------------------
+  // ---- Users (Auth0Api) ---------------------------------------------------------------------
   // POST /api/v2/users. `user` holds Auth0 user fields; "connection" defaults to
   // options.connection. Not idempotent: kConflict when the user already exists.
-  Result<Json> CreateUser(Json user);
+  Result<Auth0User> CreateUser(const Json& user) override;
   // GET /api/v2/users/{id}. Immediately consistent. kNotFound when absent.
-  Result<Json> GetUser(std::string_view user_id);
+  Result<Auth0User> GetUser(std::string_view user_id) override;
   // PATCH /api/v2/users/{id}. Idempotent. Metadata merges at the first level (null deletes).
-  Result<Json> PatchUser(std::string_view user_id, const Json& patch);
+  // Blocking is a patch {"blocked": true|false}.
+  Result<Auth0User> PatchUser(std::string_view user_id, const Json& patch) override;
   // DELETE /api/v2/users/{id}. Idempotent (Auth0 answers 204 for an absent user too).
-  Status DeleteUser(std::string_view user_id);
-  // GET /api/v2/users-by-email?email=. Immediately consistent; an array, possibly empty.
-  Result<std::vector<Json>> GetUsersByEmail(std::string_view email);
-  // PATCH /api/v2/users/{id} {"blocked": true|false}. Idempotent.
-  Status BlockUser(std::string_view user_id);
-  Status UnblockUser(std::string_view user_id);
+  Status DeleteUser(std::string_view user_id) override;
+  // GET /api/v2/users-by-email?email=. Immediately consistent; possibly empty.
+  Result<std::vector<Auth0User>> GetUsersByEmail(std::string_view email) override;
   // DELETE /api/v2/users/{id}/sessions, /refresh-tokens. Idempotent.
-  Status RevokeSessions(std::string_view user_id);
-  Status RevokeRefreshTokens(std::string_view user_id);
-  // GET /api/v2/users/{id}/logs?page=&per_page= (newest first). One page.
+  Status RevokeSessions(std::string_view user_id) override;
+  Status RevokeRefreshTokens(std::string_view user_id) override;
+
+  // ---- Users: raw records for the admin API and the drift reader -------------------------------
+  // GET /api/v2/users/{id}/logs?page=&per_page= (newest first). One page; each log an object.
   Result<std::vector<Json>> GetUserLogs(std::string_view user_id, int page = 0, int per_page = 50);
   // GET /api/v2/users?q=&search_engine=v3, offset-paged 100 at a time, never past 1000 records
   // (Auth0's cap): `truncated` says more exist. Search is eventually consistent (index lag):
   // for the drift reader, never to verify a write. `fields` ("" = all) limits the attributes.
+  // Each record is a JSON object (else kInvalid); its fields are not checked.
   Result<UserSearchResult> SearchUsers(std::string_view query, std::string_view fields = "");
   // Every user (of options.connection_id) through one users export job: POST
   // /api/v2/jobs/users-exports (format json), GET /api/v2/jobs/{id} every poll_interval until
@@ -146,84 +146,76 @@ class Auth0Client {
   Result<UserExport> ExportUsers(const UserExportOptions& options,
                                  const std::function<void(Json&&)>& visit);
 
-  // ---- Organizations -----------------------------------------------------------------------
+  // ---- Organizations (Auth0Api) -------------------------------------------------------------
   // POST /api/v2/organizations. Not idempotent: kConflict when the name is taken.
-  Result<Json> CreateOrganization(const Json& organization);
-  Result<Json> GetOrganization(std::string_view org_id);      // kNotFound when absent
-  Result<Json> GetOrganizationByName(std::string_view name);  // kNotFound when absent
+  Result<Auth0Organization> CreateOrganization(const Json& organization) override;
+  Result<Auth0Organization> GetOrganization(std::string_view org_id) override;  // kNotFound
+  Result<Auth0Organization> GetOrganizationByName(std::string_view name) override;
   // PATCH /api/v2/organizations/{id}. Idempotent. metadata is replaced whole by Auth0.
-  Result<Json> PatchOrganization(std::string_view org_id, const Json& patch);
-  Status DeleteOrganization(std::string_view org_id);
-  // Every organization, by checkpoint pagination (from/take, 100 per page). Each record once.
-  Result<std::vector<Json>> ListOrganizations();
-
+  Result<Auth0Organization> PatchOrganization(std::string_view org_id, const Json& patch) override;
+  Status DeleteOrganization(std::string_view org_id) override;
   // POST|DELETE /api/v2/organizations/{id}/members in batches of member_batch_size (≤ 10).
   // Idempotent. On failure the batches before the failing one are applied; repeat the call.
-  Status AddMembers(std::string_view org_id, const std::vector<std::string>& user_ids);
-  Status RemoveMembers(std::string_view org_id, const std::vector<std::string>& user_ids);
-  // Every member (user_id, email, name, picture), by checkpoint pagination. Member lists lag
-  // behind writes slightly in real Auth0: for drift, not to verify a write.
-  Result<std::vector<Json>> ListMembers(std::string_view org_id);
-  // Every member with its directly assigned roles (fields=user_id,roles; each member carries
-  // "roles": [{"id","name"}]). An organization of at most 1000 members is read with offset pages
-  // and totals (one request for up to 100 members); a larger one by checkpoint pagination, which
-  // is restarted from the beginning.
-  Result<std::vector<Json>> ListMembersWithRoles(std::string_view org_id);
+  Status AddMembers(std::string_view org_id, const std::vector<std::string>& user_ids) override;
+  Status RemoveMembers(std::string_view org_id, const std::vector<std::string>& user_ids) override;
   // POST|DELETE /api/v2/organizations/{id}/members/{user}/roles {"roles": [role ids]}.
   // Idempotent. kNotFound when the user is not a member.
   Status AddMemberRoles(std::string_view org_id, std::string_view user_id,
-                        const std::vector<std::string>& role_ids);
+                        const std::vector<std::string>& role_ids) override;
   Status RemoveMemberRoles(std::string_view org_id, std::string_view user_id,
-                           const std::vector<std::string>& role_ids);
-  Result<std::vector<Json>> ListMemberRoles(std::string_view org_id, std::string_view user_id);
-
+                           const std::vector<std::string>& role_ids) override;
   // POST /api/v2/organizations/{id}/enabled_connections. kConflict when already enabled.
-  Result<Json> AddOrganizationConnection(std::string_view org_id, std::string_view connection_id,
-                                         bool assign_membership_on_login, bool show_as_button);
+  Status AddOrganizationConnection(std::string_view org_id, std::string_view connection_id,
+                                   bool assign_membership_on_login, bool show_as_button) override;
   // PATCH .../enabled_connections/{connection_id} {"assign_membership_on_login","show_as_button"}.
-  Result<Json> PatchOrganizationConnection(std::string_view org_id, std::string_view connection_id,
-                                           bool assign_membership_on_login, bool show_as_button);
-  Status RemoveOrganizationConnection(std::string_view org_id, std::string_view connection_id);
+  Status PatchOrganizationConnection(std::string_view org_id, std::string_view connection_id,
+                                     bool assign_membership_on_login, bool show_as_button) override;
+  Status RemoveOrganizationConnection(std::string_view org_id,
+                                      std::string_view connection_id) override;
+
+  // ---- Organizations: raw records for the drift reader ----------------------------------------
+  // Every organization, by checkpoint pagination (from/take, 100 per page). Each record once;
+  // each a JSON object (else kInvalid), its fields not checked.
+  Result<std::vector<Json>> ListOrganizations();
+  // Every member with its directly assigned roles (fields=user_id,roles; each member carries
+  // "roles": [{"id","name"}]). An organization of at most 1000 members is read with offset pages
+  // and totals (one request for up to 100 members); a larger one by checkpoint pagination, which
+  // is restarted from the beginning. Member lists lag behind writes slightly in real Auth0.
+  Result<std::vector<Json>> ListMembersWithRoles(std::string_view org_id);
+  // The organization's enabled connections ({"connection_id","connection":{"name"},
+  // "assign_membership_on_login","show_as_button"}), offset-paged.
   Result<std::vector<Json>> ListOrganizationConnections(std::string_view org_id);
 
-  // ---- Roles, connections, clients ---------------------------------------------------------
+  // ---- Roles, connections, the application (Auth0Api) ---------------------------------------
   // Id of the role / connection with exactly this name. kNotFound (message naming it) when none.
   // Found ids are cached for lookup_cache_ttl; misses are not cached (an admin may create it).
-  Result<std::string> FindRoleId(std::string_view name);
-  Result<std::string> FindConnectionId(std::string_view name);
-  void ClearLookupCache();
-
-  // PATCH /api/v2/connections/{id}/clients [{"client_id","status"}]: a delta, so concurrent
-  // changes to other clients are not lost. Sent 50 per request. Idempotent.
-  Status UpdateConnectionClients(std::string_view connection_id,
-                                 const std::vector<ConnectionClientChange>& changes);
-  // GET /api/v2/connections/{id}/clients (checkpoint-paged): the enabled client ids.
-  Result<std::vector<std::string>> GetConnectionClients(std::string_view connection_id);
-  // GET /api/v2/clients/{id}.
-  Result<Json> GetClient(std::string_view client_id);
+  Result<std::string> FindRoleId(std::string_view name) override;
+  Result<std::string> FindConnectionId(std::string_view name) override;
+  // PATCH /api/v2/connections/{id}/clients [{"client_id","status":true}]: a delta, so
+  // concurrent changes to other clients are not lost (never the legacy enabled_clients list).
+  // Idempotent.
+  Status EnableConnectionClient(std::string_view connection_id,
+                                std::string_view client_id) override;
+  // GET /api/v2/clients/{id}: the client id and its callbacks.
+  Result<Auth0Application> GetApplication(std::string_view client_id) override;
   // PATCH /api/v2/clients/{id} {"callbacks": [...]}: Auth0 replaces the whole list, so the
   // caller must send the complete desired list after reading it (one writer, serialised).
-  Result<Json> PatchClientCallbacks(std::string_view client_id,
-                                    const std::vector<std::string>& callbacks);
+  Status PatchApplicationCallbacks(std::string_view client_id,
+                                   const std::vector<std::string>& callbacks) override;
 
-  // ---- Emails ------------------------------------------------------------------------------
+  // ---- Emails (Auth0Api) ----------------------------------------------------------------------
   // POST /dbconnections/change_password {"client_id","email","connection"} (Authentication
   // API; no Management token, not drawn from the Management rate limiter). Auth0 emails the
   // user a link. client_id is options.application_client_id (else options.client_id).
-  Status SendChangePasswordEmail(std::string_view email);
-  // POST /api/v2/tickets/password-change: returns the ticket URL. The URL lets its holder set
-  // the password: never log it.
-  Result<std::string> CreatePasswordChangeTicket(std::string_view user_id,
-                                                 const PasswordTicketOptions& options = {});
-  // POST /api/v2/jobs/verification-email: returns the job.
-  Result<Json> SendVerificationEmail(std::string_view user_id);
+  Status SendChangePasswordEmail(std::string_view email) override;
+  // POST /api/v2/jobs/verification-email {"user_id","identity"}.
+  Status SendVerificationEmail(std::string_view user_id) override;
 
-  // ---- Generic and status ------------------------------------------------------------------
-  // One Management API request with the full retry policy, for endpoints without a typed call.
-  // `endpoint_template` names it for metrics ("GET /api/v2/roles/{id}"); `target` is the
-  // encoded path and query; `body` may be null. Returns the parsed body (null when empty).
-  Result<Json> Request(std::string_view method, std::string_view endpoint_template,
-                       std::string target, const Json* body);
+  // ---- Credentials and status -----------------------------------------------------------------
+  // A rotated client secret (SIGHUP): thread-safe; the cached token is dropped and the next
+  // token request uses the new secret. A token request already under way with the old secret
+  // does not install its token.
+  void SetClientSecret(std::string secret) { tokens_.SetClientSecret(std::move(secret)); }
 
   // While an object of this class lives, Management API calls made by the current thread are
   // background reads: they yield to calls from other threads in the rate limiter (RateLimiter,
@@ -250,32 +242,38 @@ class Auth0Client {
     return t.ok() ? Status::Ok() : t.status();
   }
   // The process is stopping: calls waiting in a backoff or rate-limit wait return kRetryable
-  // ("shutting down") promptly instead of sleeping on, and no new request is sent. Irreversible.
-  void Shutdown();
-  const Auth0Options& options() const { return options_; }
+  // ("shutting down") promptly instead of sleeping on, and no new request is sent. A request
+  // already on the wire finishes (bounded by the read timeout) and is reported to the observer.
+  // Irreversible.
+  void Shutdown() override;
 
  private:
   struct Call {
     std::string method;
-    std::string endpoint;  // template for metrics and messages
+    std::string endpoint;  // template for metrics and messages (endpoints.h)
     std::string target;
     std::string body;
     std::string content_type;
     bool authentication_api = false;  // no token, not rate-limited by the Management bucket
   };
+  // A call named by its endpoint template "METHOD /path/{id}" (the method is its first word),
+  // with an optional JSON body.
+  Call MakeCall(std::string_view endpoint, std::string target, const Json* body = nullptr) const;
   // Sends with tokens, rate limiting and retries; returns the 2xx answer or the final error.
   Result<HttpResponse> Execute(const Call& call);
+  // Execute, then the body parsed as JSON: kInvalid for an empty, non-JSON or unparsable body.
   Result<Json> ExecuteJson(const Call& call);
-  Call JsonCall(std::string_view method, std::string_view endpoint, std::string target,
-                const Json* body) const;
-  // One Management API call named by its template "METHOD /path/{id}" (the method is its first
-  // word); CallObject also requires a JSON object back.
-  Result<Json> CallJson(std::string_view endpoint, std::string target, const Json* body = nullptr);
-  Result<Json> CallObject(std::string_view endpoint, std::string target,
-                          const Json* body = nullptr);
-  std::chrono::nanoseconds Backoff(int retry);
+  // Execute, ignoring the answer's body.
+  Status ExecuteStatus(const Call& call);
+  // After the failure `st` of an attempt: when the retry policy allows another attempt, waits
+  // (a backoff, or a 429 wait) and returns true; false when the call must end with `st` (or, if
+  // *final is set, with *final: Shutdown() interrupted the wait).
+  bool WaitToRetry(const Status& st, bool management_api, int* retries, int* rate_limit_waits,
+                   Status* final);
   // Sleeps `d` in short slices against an absolute deadline; false when Shutdown() interrupts.
   bool Nap(std::chrono::nanoseconds d);
+  // Reports one attempt to the observer.
+  void Report(std::string_view endpoint, int status, Clock::MonoTime started);
   std::atomic<bool> shutting_down_{false};
 
   // Checkpoint pagination (from/take): calls `visit` for each item of `list_key`; ends on an
@@ -289,8 +287,14 @@ class Auth0Client {
                           std::vector<std::pair<std::string, std::string>> params,
                           const std::string& list_key, const std::function<void(Json&&)>& visit,
                           int64_t* total = nullptr);
-  Status MemberBatches(std::string_view method, std::string_view org_id,
+  // `endpoint` is kAddMembers or kRemoveMembers.
+  Status MemberBatches(std::string_view endpoint, std::string_view org_id,
                        const std::vector<std::string>& user_ids);
+  // The id of the record named exactly `name` in an offset-paged list (`param` = the name
+  // filter); kNotFound "<what> '<name>' does not exist in Auth0" when none.
+  Result<std::string> LookupByName(std::string_view endpoint, const std::string& path,
+                                   const char* param, const char* list_key, const char* what,
+                                   std::string_view name);
   Result<std::string> CachedLookup(
       std::map<std::string, std::pair<std::string, Clock::MonoTime>>& cache, std::string_view name,
       const std::function<Result<std::string>()>& fetch);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -51,7 +52,8 @@ Result<BaseUrl> ParseUrl(const std::string& url, std::string_view label, bool al
   std::string port_text;
   if (!rest.empty() && rest[0] == '[') {
     auto close = rest.find(']');
-    if (close == std::string::npos) return Status::Invalid(what + ": bad IPv6 host in '" + url + "'");
+    if (close == std::string::npos)
+      return Status::Invalid(what + ": bad IPv6 host in '" + url + "'");
     out.host = rest.substr(1, close - 1);
     std::string after = rest.substr(close + 1);
     if (!after.empty()) {
@@ -120,6 +122,57 @@ std::string BuildQuery(const std::vector<std::pair<std::string, std::string>>& p
     out += PercentEncode(k);
     out += '=';
     out += PercentEncode(v);
+  }
+  return out;
+}
+
+std::string SafeText(std::string_view text, size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes) + 3);
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    // Length of the UTF-8 sequence starting here, 0 when it is not a valid one.
+    size_t len = 0;
+    if (c < 0x80) {
+      len = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+    }
+    if (len > 1) {
+      if (i + len > text.size()) {
+        len = 0;
+      } else {
+        for (size_t k = 1; k < len; ++k) {
+          if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) len = 0;
+        }
+        if (len != 0) {
+          const auto c1 = static_cast<unsigned char>(text[i + 1]);
+          // Overlong forms, UTF-16 surrogates and code points past U+10FFFF.
+          if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
+              (c == 0xF4 && c1 >= 0x90)) {
+            len = 0;
+          }
+        }
+      }
+    }
+    const size_t add = len == 0 ? 1 : len;
+    if (out.size() + add > max_bytes) {
+      out += "...";
+      return out;
+    }
+    if (len == 0) {
+      out.push_back('?');
+    } else if (len == 1) {
+      out.push_back(c < 0x20 || c == 0x7F ? ' ' : static_cast<char>(c));
+    } else {
+      out.append(text.substr(i, len));
+    }
+    i += add;
   }
   return out;
 }

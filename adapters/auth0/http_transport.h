@@ -92,4 +92,9 @@ std::string PercentEncode(std::string_view s);
 // "?k1=v1&k2=v2" with keys and values percent-encoded, in the given order; "" when empty.
 std::string BuildQuery(const std::vector<std::pair<std::string, std::string>>& params);
 
+// Text received from the network made fit for a Status message (which ends up in logs, SQLite
+// and JSON answers): valid UTF-8 (each invalid byte becomes '?'), control characters become
+// spaces, and at most `max_bytes` bytes (cut at a character boundary, "..." appended).
+std::string SafeText(std::string_view text, size_t max_bytes);
+
 }  // namespace tenantsync

@@ -61,18 +61,26 @@ class HttplibTransport final : public HttpTransport {
  private:
   HttpResponse Exchange(httplib::Client& client, const httplib::Request& req) const {
     auto started = std::chrono::steady_clock::now();
-    httplib::Result res = client.send(req);
     HttpResponse out;
-    if (res) {
-      out.status = res->status;
-      for (const auto& [k, v] : res->headers) out.headers.emplace(Lower(k), v);
-      out.body = std::move(res->body);
-    } else {
-      auto elapsed = std::chrono::steady_clock::now() - started;
-      out.transport_error = Classify(res.error(), elapsed);
-      // to_string(Error) names the failure only; the request (and its Authorization header) is
-      // never part of the message.
-      out.error_message = httplib::to_string(res.error());
+    // httplib reports failures as values, but whatever a peer sends must not end the process:
+    // an exception from parsing its answer (or bad_alloc) is one more transport failure.
+    try {
+      httplib::Result res = client.send(req);
+      if (res) {
+        out.status = res->status;
+        for (const auto& [k, v] : res->headers) out.headers.emplace(Lower(k), v);
+        out.body = std::move(res->body);
+      } else {
+        auto elapsed = std::chrono::steady_clock::now() - started;
+        out.transport_error = Classify(res.error(), elapsed);
+        // to_string(Error) names the failure only; the request (and its Authorization header) is
+        // never part of the message.
+        out.error_message = httplib::to_string(res.error());
+      }
+    } catch (const std::exception&) {
+      out = HttpResponse{};
+      out.transport_error = TransportError::kClosed;
+      out.error_message = "the HTTP client failed while reading the answer";
     }
     return out;
   }

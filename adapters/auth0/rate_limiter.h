@@ -46,7 +46,7 @@ class RateLimiter {
     double refill_per_second = 0;     // measured (or fallback) sustained rate
     Clock::WallTime blocked_until{};  // after a 429; epoch when not blocked
     int64_t in_flight = 0;
-    int64_t throttled_total = 0;  // BlockUntil() calls (429s) since start
+    int64_t throttled_total = 0;     // BlockUntil() calls (429s) since start
     int64_t foreground_waiting = 0;  // foreground Acquire() calls waiting for a token now
   };
 

@@ -8,8 +8,16 @@
 //
 // Errors: kPermanent (HTTP 4xx: wrong secret, unknown client, audience not allowed) carrying
 // Auth0's error_description and its OAuth error code (Status::error_code()); kRetryable for 5xx,
-// 429 and transport failures; kInvalid for an answer without access_token. Neither the secret
-// nor the token ever appears in a Status message or a log line.
+// 429 and transport failures; kInvalid for a 2xx answer that is not a JSON object with a
+// non-empty string access_token (and, when present, a positive numeric expires_in). Neither the
+// secret nor the token ever appears in a Status message or a log line.
+//
+// Rotation: SetClientSecret() replaces the secret and drops the cached token, so the next Get()
+// fetches with the new secret. A fetch that was already under way with the old secret does not
+// install its token; Get() fetches again with the new one.
+//
+// Observer: every token request (each attempt) is reported once as "POST /oauth/token" with its
+// HTTP status, 0 when no answer came.
 //
 // Thread safety: all methods may be called concurrently. The transport and clock must outlive
 // the provider. Token requests do not draw from the Management API rate limiter: Auth0 limits
@@ -40,24 +48,27 @@ class TokenProvider {
   void Invalidate(const std::string& token);
   // Whether a token is cached and not yet due for renewal (for readiness checks).
   bool HasValidToken() const;
-  // Number of tokens fetched so far (for tests and metrics).
-  int64_t fetch_count() const;
+  // Replaces the client secret (a rotated credential) and drops the cached token.
+  void SetClientSecret(std::string secret);
 
  private:
-  Status Fetch();  // requires fetch_mu_ held
+  // One token request; requires fetch_mu_ held. On success caches the token and copies it to
+  // *token. Sets *stale when the secret was replaced while the request was under way (its result
+  // is then not cached).
+  Status Fetch(bool* stale, std::string* token);
 
   const std::string domain_;
   const std::string client_id_;
-  const std::string client_secret_;
   HttpTransport& transport_;
   Clock& clock_;
   Auth0Observer* const observer_;
 
   std::mutex fetch_mu_;  // serialises fetches; taken before mu_
   mutable std::mutex mu_;
-  std::string token_;           // guarded by mu_
-  Clock::MonoTime renew_at_{};  // guarded by mu_
-  int64_t fetch_count_ = 0;     // guarded by mu_
+  std::string client_secret_;       // guarded by mu_
+  uint64_t secret_generation_ = 0;  // guarded by mu_; bumped by SetClientSecret
+  std::string token_;               // guarded by mu_
+  Clock::MonoTime renew_at_{};      // guarded by mu_
 };
 
 }  // namespace tenantsync

@@ -11,6 +11,7 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxExternalId = 255;
+constexpr size_t kMaxEventId = 255;  // bytes
 constexpr size_t kMaxDisplayName = 255;
 constexpr size_t kMaxOrgMetadataKeys = 25;
 constexpr size_t kMaxOrgMetadataValue = 255;
@@ -76,7 +77,9 @@ std::string Child(const std::string& path, std::string_view key) {
   return path + "[" + Quote(key) + "]";
 }
 
-std::string Index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+std::string Index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
 
 Status Fail(const std::string& path, std::string_view reason) {
   return Status::Invalid(path + ": " + std::string(reason));
@@ -87,7 +90,11 @@ size_t Utf16Length(std::string_view s) {
   size_t n = 0;
   for (size_t i = 0; i < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 1;
     if (i + len > s.size()) len = 1;
     n += len == 4 ? 2 : 1;
     i += len;
@@ -95,17 +102,32 @@ size_t Utf16Length(std::string_view s) {
   return n;
 }
 
-// C0 controls, DEL, and C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F).
-bool HasControl(std::string_view s) {
+// The first control character as (byte offset, code point): C0 controls, DEL, and C1 controls
+// (U+0080..U+009F, UTF-8 C2 80..C2 9F); nullopt if there is none.
+std::optional<std::pair<size_t, unsigned>> FindControl(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7F) return true;
+    if (c < 0x20 || c == 0x7F) return std::make_pair(i, static_cast<unsigned>(c));
     if (c == 0xC2 && i + 1 < s.size()) {
       unsigned char d = static_cast<unsigned char>(s[i + 1]);
-      if (d >= 0x80 && d <= 0x9F) return true;
+      if (d >= 0x80 && d <= 0x9F) return std::make_pair(i, static_cast<unsigned>(d));
     }
   }
-  return false;
+  return std::nullopt;
+}
+
+bool HasControl(std::string_view s) { return FindControl(s).has_value(); }
+
+std::string HexByte(unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  return std::string("0x") + kHex[c >> 4] + kHex[c & 0xF];
+}
+
+std::string CodePoint(unsigned cp) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "U+";
+  for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xF];
+  return out;
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -233,7 +255,8 @@ bool IsValidEmail(std::string_view s) {
       continue;
     }
     std::string_view label = domain.substr(start, i - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
     ++labels;
     start = i + 1;
   }
@@ -298,7 +321,8 @@ bool IsValidUrl(std::string_view s, const UrlRules& rules) {
     for (size_t i = 0; i <= labels.size(); ++i) {
       if (i < labels.size() && labels[i] != '.') {
         const char c = labels[i];
-        if (!IsAlnum(c) && c != '-' && c != '_' && static_cast<unsigned char>(c) < 0x80) return false;
+        if (!IsAlnum(c) && c != '-' && c != '_' && static_cast<unsigned char>(c) < 0x80)
+          return false;
         continue;
       }
       if (i == start) return false;  // empty label
@@ -370,7 +394,9 @@ Status CheckText(const json& v, const std::string& path, size_t min, size_t max)
     const size_t n = Utf16Length(v.get_ref<const std::string&>());
     if (n >= min && n <= max) return Status::Ok();
   }
-  if (min == 0) return Fail(path, "must be a string of at most " + std::to_string(max) + " characters, or null");
+  if (min == 0)
+    return Fail(path,
+                "must be a string of at most " + std::to_string(max) + " characters, or null");
   return Fail(path, "must be a string of " + std::to_string(min) + " to " + std::to_string(max) +
                         " characters, or null");
 }
@@ -382,7 +408,8 @@ Status CheckBoolOrNull(const json& v, const std::string& path) {
 Status CheckTimestampOrNull(const json& v, const std::string& path) {
   if (v.is_null()) return Status::Ok();
   if (v.is_string() && ParseRfc3339Ms(v.get_ref<const std::string&>())) return Status::Ok();
-  return Fail(path, "must be an RFC 3339 date-time with a time zone (e.g. 2026-11-25T10:00:00Z), or null");
+  return Fail(
+      path, "must be an RFC 3339 date-time with a time zone (e.g. 2026-11-25T10:00:00Z), or null");
 }
 
 // Keys without '.' or '$' at every level (Auth0 stores metadata in a document database that
@@ -441,8 +468,10 @@ Status CheckBranding(const json& v, const std::string& path) {
   }
   if (auto it = v.find("colors"); it != v.end() && !it->is_null()) {
     const std::string cpath = path + ".colors";
-    if (!it->is_object()) return Fail(cpath, "must be an object with primary and page_background, or null");
-    if (Status s = CheckUnknownKeys(*it, cpath, {"primary", "page_background"}, ""); !s.ok()) return s;
+    if (!it->is_object())
+      return Fail(cpath, "must be an object with primary and page_background, or null");
+    if (Status s = CheckUnknownKeys(*it, cpath, {"primary", "page_background"}, ""); !s.ok())
+      return s;
     for (const char* key : {"primary", "page_background"}) {
       auto c = it->find(key);
       if (c == it->end()) return Fail(cpath + "." + key, "required (Auth0 needs both colors)");
@@ -464,7 +493,8 @@ Status CheckConnections(const json& v, const std::string& path) {
     const std::string epath = Index(path, i);
     const json& e = v[i];
     if (!e.is_object()) return Fail(epath, "must be an object");
-    if (Status s = CheckUnknownKeys(e, epath, {"name", "assign_membership_on_login", "show_as_button"}, "");
+    if (Status s = CheckUnknownKeys(e, epath,
+                                    {"name", "assign_membership_on_login", "show_as_button"}, "");
         !s.ok()) {
       return s;
     }
@@ -476,7 +506,8 @@ Status CheckConnections(const json& v, const std::string& path) {
                   "hyphens, starting and ending with a letter or digit");
     }
     if (!seen.insert(name->get<std::string>()).second) {
-      return Fail(epath + ".name", "duplicate connection " + Quote(name->get_ref<const std::string&>()));
+      return Fail(epath + ".name",
+                  "duplicate connection " + Quote(name->get_ref<const std::string&>()));
     }
     for (const char* flag : {"assign_membership_on_login", "show_as_button"}) {
       if (auto f = e.find(flag); f != e.end()) {
@@ -495,8 +526,9 @@ Status CheckCallbackUrls(const json& v, const std::string& path) {
   rules.allow_fragment = false;
   for (size_t i = 0; i < v.size(); ++i) {
     if (!v[i].is_string() || !IsValidUrl(v[i].get_ref<const std::string&>(), rules)) {
-      return Fail(Index(path, i),
-                  "must be an https URL (http only for localhost, 127.0.0.1 or [::1]) without a fragment");
+      return Fail(
+          Index(path, i),
+          "must be an https URL (http only for localhost, 127.0.0.1 or [::1]) without a fragment");
     }
   }
   return Status::Ok();
@@ -506,12 +538,15 @@ Status CheckUserMetadata(const json& v, const std::string& path, bool app) {
   if (!v.is_object()) return Fail(path, "must be an object");
   if (app) {
     static constexpr std::array<std::string_view, 18> kReserved = {
-        "__tenant",   "_id",       "blocked",   "clientID",    "created_at",  "email",
-        "email_verified", "globalClientID", "global_client_id", "identities", "lastIP", "lastLogin",
-        "loginsCount", "metadata", "multifactor", "multifactor_last_modified", "updated_at", "user_id"};
+        "__tenant",         "_id",        "blocked",        "clientID",
+        "created_at",       "email",      "email_verified", "globalClientID",
+        "global_client_id", "identities", "lastIP",         "lastLogin",
+        "loginsCount",      "metadata",   "multifactor",    "multifactor_last_modified",
+        "updated_at",       "user_id"};
     for (const auto& [key, value] : v.items()) {
       for (std::string_view r : kReserved) {
-        if (key == r) return Fail(Child(path, key), "reserved by Auth0; it cannot be stored in app_metadata");
+        if (key == r)
+          return Fail(Child(path, key), "reserved by Auth0; it cannot be stored in app_metadata");
       }
     }
   }
@@ -530,7 +565,8 @@ Status CheckOrganizations(const json& v, const std::string& path) {
     if (id == e.end()) return Fail(epath + ".external_id", "required");
     if (Status s = CheckExternalId(*id, epath + ".external_id"); !s.ok()) return s;
     if (!seen.insert(id->get<std::string>()).second) {
-      return Fail(epath + ".external_id", "duplicate organization " + Quote(id->get_ref<const std::string&>()));
+      return Fail(epath + ".external_id",
+                  "duplicate organization " + Quote(id->get_ref<const std::string&>()));
     }
     auto roles = e.find("roles");
     if (roles == e.end()) continue;  // member without roles
@@ -590,12 +626,14 @@ Status ValidateUserUpserted(const json& d) {
   }
   for (const char* field : {"given_name", "family_name"}) {
     if (auto it = d.find(field); it != d.end()) {
-      if (Status s = CheckText(*it, std::string("data.") + field, 1, kMaxGivenFamilyName); !s.ok()) return s;
+      if (Status s = CheckText(*it, std::string("data.") + field, 1, kMaxGivenFamilyName); !s.ok())
+        return s;
     }
   }
   for (const char* field : {"name", "nickname"}) {
     if (auto it = d.find(field); it != d.end()) {
-      if (Status s = CheckText(*it, std::string("data.") + field, 1, kMaxNameNickname); !s.ok()) return s;
+      if (Status s = CheckText(*it, std::string("data.") + field, 1, kMaxNameNickname); !s.ok())
+        return s;
     }
   }
   if (auto it = d.find("picture"); it != d.end() && !it->is_null()) {
@@ -617,7 +655,8 @@ Status ValidateUserUpserted(const json& d) {
   // Depth is bounded by the checks above, so serialising cannot recurse without limit.
   const size_t bytes = d.dump(-1, ' ', false, json::error_handler_t::replace).size();
   if (bytes > kMaxProfileBytes) {
-    return Fail("data", "profile is at most 10240 bytes serialized (got " + std::to_string(bytes) + ")");
+    return Fail("data",
+                "profile is at most 10240 bytes serialized (got " + std::to_string(bytes) + ")");
   }
   return Status::Ok();
 }
@@ -627,8 +666,8 @@ Status ValidateData(EventType type, const json& d) {
   switch (type) {
     case EventType::kOrganizationUpserted:
       if (Status s = CheckUnknownKeys(d, "data",
-                                      {"external_id", "effective_at", "name", "display_name", "metadata",
-                                       "branding", "connections", "callback_urls"},
+                                      {"external_id", "effective_at", "name", "display_name",
+                                       "metadata", "branding", "connections", "callback_urls"},
                                       type_name);
           !s.ok()) {
         return s;
@@ -636,9 +675,9 @@ Status ValidateData(EventType type, const json& d) {
       break;
     case EventType::kUserUpserted:
       if (Status s = CheckUnknownKeys(d, "data",
-                                      {"external_id", "effective_at", "email", "email_verified", "name",
-                                       "given_name", "family_name", "nickname", "picture", "app_metadata",
-                                       "user_metadata", "organizations"},
+                                      {"external_id", "effective_at", "email", "email_verified",
+                                       "name", "given_name", "family_name", "nickname", "picture",
+                                       "app_metadata", "user_metadata", "organizations"},
                                       type_name);
           !s.ok()) {
         return s;
@@ -646,12 +685,16 @@ Status ValidateData(EventType type, const json& d) {
       break;
     case EventType::kUserBlocked:
     case EventType::kUserUnblocked:
-      if (Status s = CheckUnknownKeys(d, "data", {"external_id", "effective_at", "reason"}, type_name); !s.ok()) {
+      if (Status s =
+              CheckUnknownKeys(d, "data", {"external_id", "effective_at", "reason"}, type_name);
+          !s.ok()) {
         return s;
       }
       break;
     default:
-      if (Status s = CheckUnknownKeys(d, "data", {"external_id", "effective_at"}, type_name); !s.ok()) return s;
+      if (Status s = CheckUnknownKeys(d, "data", {"external_id", "effective_at"}, type_name);
+          !s.ok())
+        return s;
       break;
   }
   auto id = d.find("external_id");
@@ -661,13 +704,17 @@ Status ValidateData(EventType type, const json& d) {
     if (Status s = CheckTimestampOrNull(*it, "data.effective_at"); !s.ok()) return s;
   }
   switch (type) {
-    case EventType::kOrganizationUpserted: return ValidateOrganizationUpserted(d);
-    case EventType::kUserUpserted: return ValidateUserUpserted(d);
+    case EventType::kOrganizationUpserted:
+      return ValidateOrganizationUpserted(d);
+    case EventType::kUserUpserted:
+      return ValidateUserUpserted(d);
     case EventType::kUserBlocked:
     case EventType::kUserUnblocked:
-      if (auto it = d.find("reason"); it != d.end()) return CheckText(*it, "data.reason", 0, kMaxReason);
+      if (auto it = d.find("reason"); it != d.end())
+        return CheckText(*it, "data.reason", 0, kMaxReason);
       return Status::Ok();
-    default: return Status::Ok();
+    default:
+      return Status::Ok();
   }
 }
 
@@ -683,7 +730,8 @@ std::string KnownTypes() {
 Result<ParsedEvent> ParseEventUnchecked(const json& body) {
   if (!body.is_object()) return Status::Invalid("body: must be a JSON object");
   auto data = body.find("data");
-  if (body.contains("password") || (data != body.end() && data->is_object() && data->contains("password"))) {
+  if (body.contains("password") ||
+      (data != body.end() && data->is_object() && data->contains("password"))) {
     return Status::Invalid(kPasswordMessage);
   }
   auto type_it = body.find("type");
@@ -692,14 +740,16 @@ Result<ParsedEvent> ParseEventUnchecked(const json& body) {
   const auto& type_name = type_it->get_ref<const std::string&>();
   auto type = ParseEventType(type_name);
   if (!type) {
-    return Status::Invalid("type: unknown event type " + Quote(type_name) + " (known: " + KnownTypes() + ")");
+    return Status::Invalid("type: unknown event type " + Quote(type_name) +
+                           " (known: " + KnownTypes() + ")");
   }
   auto ts_it = body.find("timestamp");
   if (ts_it == body.end()) return Status::Invalid("timestamp: required");
   std::optional<int64_t> ts;
   if (ts_it->is_string()) ts = ParseRfc3339Ms(ts_it->get_ref<const std::string&>());
   if (!ts) {
-    return Status::Invalid("timestamp: must be an RFC 3339 date-time with a time zone (e.g. 2026-11-25T10:00:00Z)");
+    return Status::Invalid(
+        "timestamp: must be an RFC 3339 date-time with a time zone (e.g. 2026-11-25T10:00:00Z)");
   }
   if (data == body.end()) return Status::Invalid("data: required");
   if (!data->is_object()) return Status::Invalid("data: must be an object");
@@ -742,7 +792,77 @@ Result<ParsedEvent> ParseEvent(const nlohmann::json& body) {
   }
 }
 
+namespace {
+
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD.
+std::string ReplaceInvalidUtf8(std::string_view text) {
+  std::string out;
+  while (auto bad = FindInvalidUtf8(text)) {
+    out.append(text.substr(0, *bad)).append("\xEF\xBF\xBD");
+    text.remove_prefix(*bad + 1);
+  }
+  return out.append(text);
+}
+
+}  // namespace
+
+std::optional<size_t> FindInvalidUtf8(std::string_view text) {
+  const size_t n = text.size();
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  auto in = [&](size_t i, unsigned char lo, unsigned char hi) {
+    return i < n && byte(i) >= lo && byte(i) <= hi;
+  };
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = byte(i);
+    size_t len = 0;
+    if (c < 0x80) {
+      len = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = in(i + 1, 0x80, 0xBF) ? 2 : 0;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      // E0: no overlong forms; ED: no UTF-16 surrogates (RFC 3629 §4).
+      const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+      len = in(i + 1, lo, hi) && in(i + 2, 0x80, 0xBF) ? 3 : 0;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      // F0: no overlong forms; F4: nothing above U+10FFFF.
+      const unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+      len = in(i + 1, lo, hi) && in(i + 2, 0x80, 0xBF) && in(i + 3, 0x80, 0xBF) ? 4 : 0;
+    }
+    if (len == 0) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
+Status ValidateEventId(std::string_view id) {
+  static constexpr std::string_view kRule =
+      "; an event id must be 1 to 255 bytes of UTF-8 without control characters";
+  if (id.empty()) return Status::Invalid("is empty" + std::string(kRule));
+  if (auto bad = FindInvalidUtf8(id)) {
+    return Status::Invalid("is not valid UTF-8 (byte " +
+                           HexByte(static_cast<unsigned char>(id[*bad])) + " at offset " +
+                           std::to_string(*bad) + ")" + std::string(kRule));
+  }
+  if (id.size() > kMaxEventId) {
+    return Status::Invalid("is longer than 255 bytes (got " + std::to_string(id.size()) + ")" +
+                           std::string(kRule));
+  }
+  if (auto control = FindControl(id)) {
+    return Status::Invalid("contains a control character (" + CodePoint(control->second) +
+                           " at offset " + std::to_string(control->first) + ")" +
+                           std::string(kRule));
+  }
+  return Status::Ok();
+}
+
 Result<nlohmann::json> ParseJson(std::string_view text) {
+  // JSON exchanged between systems is UTF-8 (RFC 8259 §8.1). Checked first so the answer names
+  // the byte instead of quoting the parser, whose message would carry the raw byte along.
+  if (auto bad = FindInvalidUtf8(text)) {
+    return Status::Invalid("body is not valid UTF-8 (byte " +
+                           HexByte(static_cast<unsigned char>(text[*bad])) + " at offset " +
+                           std::to_string(*bad) + "); JSON must be sent as UTF-8");
+  }
   // Depth pre-scan: nlohmann parses iteratively, but copying, comparing and dumping recurse.
   int depth = 0;
   bool in_string = false;
@@ -758,8 +878,8 @@ Result<nlohmann::json> ParseJson(std::string_view text) {
       in_string = true;
     } else if (c == '[' || c == '{') {
       if (++depth > kMaxJsonDepth) {
-        return Status::Invalid("body is not valid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
-                               " levels");
+        return Status::Invalid("body is not valid JSON: nested deeper than " +
+                               std::to_string(kMaxJsonDepth) + " levels");
       }
     } else if (c == ']' || c == '}') {
       --depth;
@@ -774,9 +894,11 @@ Result<nlohmann::json> ParseJson(std::string_view text) {
       // Drop the library's "[json.exception.parse_error.101] " tag; keep position and reason.
       std::string_view what = e.what();
       if (size_t tag = what.find("] "); tag != std::string_view::npos) what.remove_prefix(tag + 2);
-      return Status::Invalid("body is not valid JSON: " + std::string(what));
+      // The parser quotes what it last read byte by byte, which can end inside a multi-byte
+      // character: keep the message valid UTF-8 (it goes into JSON answers).
+      return Status::Invalid("body is not valid JSON: " + ReplaceInvalidUtf8(what));
     } catch (const std::exception& e) {
-      return Status::Invalid(std::string("body is not valid JSON: ") + e.what());
+      return Status::Invalid("body is not valid JSON: " + ReplaceInvalidUtf8(e.what()));
     }
     return Status::Invalid("body is not valid JSON");
   }

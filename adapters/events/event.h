@@ -47,11 +47,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 
@@ -94,9 +93,28 @@ struct ParsedEvent {
 // Unknown type: "type: unknown event type \"x\" (known: ...)". Never throws.
 Result<ParsedEvent> ParseEvent(const nlohmann::json& body);
 
-// Parses JSON text. Failure: kInvalid "body is not valid JSON: <parser message>"; nesting deeper
-// than 64 levels is refused the same way before parsing (deep documents would make later
-// recursive copies and serialisation exhaust the stack). Never throws.
+// Parses JSON text. The text must be UTF-8 (RFC 8259 §8.1): a byte that is not part of
+// well-formed UTF-8 fails with kInvalid "body is not valid UTF-8 (byte 0xe9 at offset 42); JSON
+// must be sent as UTF-8". Other failures: kInvalid "body is not valid JSON: <parser message>";
+// nesting deeper than 64 levels is refused the same way before parsing (deep documents would make
+// later recursive copies and serialisation exhaust the stack). Every message is valid UTF-8.
+// Never throws.
 Result<nlohmann::json> ParseJson(std::string_view text);
+
+// The byte offset of the first ill-formed UTF-8 sequence in `text` (RFC 3629: overlong forms,
+// UTF-16 surrogates, code points above U+10FFFF, stray continuation bytes and truncated sequences
+// are ill-formed); nullopt when `text` is valid UTF-8.
+std::optional<size_t> FindInvalidUtf8(std::string_view text);
+
+// Event ids (webhook-id, svix-id, a source's id_header, the body's "id") become storage keys and
+// appear in answers, logs, the admin API and its URLs: an id must be 1 to 255 bytes of valid UTF-8
+// without control characters (C0, DEL, C1). Failure: kInvalid whose message follows the id's
+// origin, e.g. "webhook-id header " + message:
+//   "is empty; an event id must be 1 to 255 bytes of UTF-8 without control characters"
+//   "is not valid UTF-8 (byte 0xff at offset 3); an event id must be ..."
+//   "is longer than 255 bytes (got 300); an event id must be ..."
+//   "contains a control character (U+0007 at offset 2); an event id must be ..."
+// The message never contains the id itself.
+Status ValidateEventId(std::string_view id);
 
 }  // namespace tenantsync

@@ -1,6 +1,5 @@
 #include "adapters/signature/signature.h"
 
-
 #include "adapters/events/event.h"
 #include "common/crypto.h"
 
@@ -11,11 +10,10 @@ constexpr std::string_view kWhsecPrefix = "whsec_";
 // Longest decimal that always fits in int64_t; longer timestamps are refused as malformed rather
 // than risking overflow.
 constexpr size_t kMaxTimestampDigits = 18;
-// webhook-id becomes a storage key and appears in logs and the admin API: keep it short and
-// printable.
-constexpr size_t kMaxEventIdLength = 255;
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
@@ -46,14 +44,6 @@ std::optional<int64_t> ParseUnixSeconds(std::string_view s) {
   return v;
 }
 
-bool IsPrintableId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxEventIdLength) return false;
-  for (unsigned char c : id) {
-    if (c < 0x21 || c == 0x7f) return false;
-  }
-  return true;
-}
-
 // The non-blank secrets, trimmed, in file order, each with its 1-based line number so messages
 // can point at a line without revealing its content.
 std::vector<std::pair<size_t, std::string_view>> UsableLines(const SignatureOptions& o) {
@@ -66,7 +56,8 @@ std::vector<std::pair<size_t, std::string_view>> UsableLines(const SignatureOpti
 }
 
 std::optional<std::string> DecodeWhsec(std::string_view secret) {
-  if (secret.substr(0, kWhsecPrefix.size()) == kWhsecPrefix) secret.remove_prefix(kWhsecPrefix.size());
+  if (secret.substr(0, kWhsecPrefix.size()) == kWhsecPrefix)
+    secret.remove_prefix(kWhsecPrefix.size());
   auto key = crypto::Base64Decode(secret);
   if (!key || key->empty()) return std::nullopt;
   return key;
@@ -111,7 +102,8 @@ Status CheckFreshness(int64_t ts, int64_t now_unix, int64_t tolerance) {
 
 // True when any candidate equals any expected MAC. Every pair is compared, without an early exit
 // inside the loops, so timing reveals at most whether something matched.
-bool AnyMatch(const std::vector<std::string>& candidates, const std::vector<std::string>& expected) {
+bool AnyMatch(const std::vector<std::string>& candidates,
+              const std::vector<std::string>& expected) {
   bool matched = false;
   for (const auto& c : candidates) {
     for (const auto& e : expected) {
@@ -121,46 +113,71 @@ bool AnyMatch(const std::vector<std::string>& candidates, const std::vector<std:
   return matched;
 }
 
-std::vector<std::string> ExpectedMacs(const std::vector<std::string>& keys, std::string_view content) {
+std::vector<std::string> ExpectedMacs(const std::vector<std::string>& keys,
+                                      std::string_view content) {
   std::vector<std::string> out;
   out.reserve(keys.size());
   for (const auto& k : keys) out.push_back(crypto::HmacSha256(k, content));
   return out;
 }
 
-// Event id for schemes that do not sign one: the body's "id" if it is usable, else the body
-// hash. Only called after the signature verified, so untrusted bodies are never parsed here.
-std::string BodyEventId(std::string_view body) {
+// An authentic delivery whose id came from `origin` ("webhook-id header", ...): the id if it is
+// usable, else the reason it is not.
+VerifiedDelivery Delivered(std::string id, const std::string& origin,
+                           std::optional<int64_t> timestamp) {
+  VerifiedDelivery d;
+  d.timestamp = timestamp;
+  if (Status s = ValidateEventId(id); !s.ok()) {
+    d.id_status = Status::Invalid(origin + " " + s.message());
+  } else {
+    d.event_id = std::move(id);
+  }
+  return d;
+}
+
+// For schemes that do not sign an id: the body's "id" (a string, or an integer in decimal), else
+// the body hash when the body has no "id", a null one, or is not JSON (ingress then refuses it
+// as not JSON). Only called after the signature verified, so untrusted bodies are never parsed
+// here.
+VerifiedDelivery FromBody(std::string_view body, std::optional<int64_t> timestamp) {
+  static const std::string kOrigin = "body field \"id\"";
   auto parsed = ParseJson(body);
   if (parsed.ok() && parsed->is_object()) {
     auto it = parsed->find("id");
-    if (it != parsed->end()) {
-      if (it->is_string() && IsPrintableId(it->get_ref<const std::string&>())) {
-        return it->get<std::string>();
-      }
-      if (it->is_number_integer()) return it->dump();
+    if (it != parsed->end() && !it->is_null()) {
+      if (it->is_string()) return Delivered(it->get<std::string>(), kOrigin, timestamp);
+      if (it->is_number_integer()) return Delivered(it->dump(), kOrigin, timestamp);
+      VerifiedDelivery d;
+      d.timestamp = timestamp;
+      d.id_status = Status::Invalid(kOrigin + " must be a string or an integer (got " +
+                                    std::string(it->type_name()) + ")");
+      return d;
     }
   }
-  return crypto::HexEncode(crypto::Sha256(body));
+  return Delivered(crypto::HexEncode(crypto::Sha256(body)), "body SHA-256", timestamp);
 }
 
 Result<VerifiedDelivery> VerifyStandardWebhooks(const SignatureOptions& o,
                                                 const HeaderLookup& headers, std::string_view body,
                                                 int64_t now_unix) {
-  auto get = [&](std::string_view suffix) {
-    auto v = Header(headers, std::string("webhook-") + std::string(suffix));
-    if (!v) v = Header(headers, std::string("svix-") + std::string(suffix));
+  // Each header falls back to its Svix spelling; `used` names the one that was present.
+  auto get = [&](std::string_view suffix, std::string* used = nullptr) {
+    std::string name = "webhook-" + std::string(suffix);
+    auto v = Header(headers, name);
+    if (!v) {
+      name = "svix-" + std::string(suffix);
+      v = Header(headers, name);
+    }
+    if (used) *used = name;
     return v;
   };
-  auto id = get("id");
+  std::string id_header;
+  auto id = get("id", &id_header);
   auto ts_text = get("timestamp");
   auto sig = get("signature");
   if (!id) return Status::Invalid("missing webhook-id header");
   if (!ts_text) return Status::Invalid("missing webhook-timestamp header");
   if (!sig) return Status::Invalid("missing webhook-signature header");
-  if (!IsPrintableId(*id)) {
-    return Status::Invalid("webhook-id must be 1 to 255 printable ASCII characters");
-  }
   auto ts = ParseUnixSeconds(*ts_text);
   if (!ts) return Status::Invalid("webhook-timestamp is not a decimal Unix time");
   if (Status s = CheckFreshness(*ts, now_unix, o.tolerance_seconds); !s.ok()) return s;
@@ -172,7 +189,8 @@ Result<VerifiedDelivery> VerifyStandardWebhooks(const SignatureOptions& o,
     if (comma == std::string_view::npos) continue;
     if (token.substr(0, comma) != "v1") continue;  // other versions (v1a, v2, ...) are skipped
     any_v1 = true;
-    if (auto raw = crypto::Base64Decode(token.substr(comma + 1))) candidates.push_back(std::move(*raw));
+    if (auto raw = crypto::Base64Decode(token.substr(comma + 1)))
+      candidates.push_back(std::move(*raw));
   }
   if (!any_v1) return Status::Invalid("webhook-signature header has no v1 signature");
 
@@ -184,7 +202,7 @@ Result<VerifiedDelivery> VerifyStandardWebhooks(const SignatureOptions& o,
   if (!AnyMatch(candidates, ExpectedMacs(keys, content))) {
     return Status::Invalid("no signature matched");
   }
-  return VerifiedDelivery{*id, *ts};
+  return Delivered(std::move(*id), id_header + " header", *ts);
 }
 
 Result<VerifiedDelivery> VerifyHmacSha256(const SignatureOptions& o, const HeaderLookup& headers,
@@ -209,14 +227,13 @@ Result<VerifiedDelivery> VerifyHmacSha256(const SignatureOptions& o, const Heade
   if (!o.id_header.empty()) {
     event_id = Header(headers, o.id_header);
     if (!event_id) return Status::Invalid("missing " + o.id_header + " header");
-    if (!IsPrintableId(*event_id)) {
-      return Status::Invalid(o.id_header + " must be 1 to 255 printable ASCII characters");
-    }
   }
   auto keys = Keys(o);
   if (keys.empty()) return Status::Invalid("no usable secret configured for this source");
-  if (!AnyMatch(candidates, ExpectedMacs(keys, body))) return Status::Invalid("no signature matched");
-  return VerifiedDelivery{event_id ? std::move(*event_id) : BodyEventId(body), std::nullopt};
+  if (!AnyMatch(candidates, ExpectedMacs(keys, body)))
+    return Status::Invalid("no signature matched");
+  if (event_id) return Delivered(std::move(*event_id), o.id_header + " header", std::nullopt);
+  return FromBody(body, std::nullopt);
 }
 
 Result<VerifiedDelivery> VerifyStripe(const SignatureOptions& o, const HeaderLookup& headers,
@@ -241,7 +258,8 @@ Result<VerifiedDelivery> VerifyStripe(const SignatureOptions& o, const HeaderLoo
   }
   if (!t_text) return Status::Invalid("malformed Stripe-Signature header: no t= timestamp");
   auto ts = ParseUnixSeconds(*t_text);
-  if (!ts) return Status::Invalid("malformed Stripe-Signature header: t is not a decimal Unix time");
+  if (!ts)
+    return Status::Invalid("malformed Stripe-Signature header: t is not a decimal Unix time");
   if (!any_v1) return Status::Invalid("malformed Stripe-Signature header: no v1= signature");
   if (Status s = CheckFreshness(*ts, now_unix, o.tolerance_seconds); !s.ok()) return s;
 
@@ -253,7 +271,7 @@ Result<VerifiedDelivery> VerifyStripe(const SignatureOptions& o, const HeaderLoo
   if (!AnyMatch(candidates, ExpectedMacs(keys, content))) {
     return Status::Invalid("no signature matched");
   }
-  return VerifiedDelivery{BodyEventId(body), *ts};
+  return FromBody(body, *ts);
 }
 
 }  // namespace
@@ -267,9 +285,12 @@ std::optional<SignatureScheme> ParseSignatureScheme(std::string_view name) {
 
 const char* SignatureSchemeName(SignatureScheme s) {
   switch (s) {
-    case SignatureScheme::kStandardWebhooks: return "standard-webhooks";
-    case SignatureScheme::kHmacSha256: return "hmac-sha256";
-    case SignatureScheme::kStripe: return "stripe";
+    case SignatureScheme::kStandardWebhooks:
+      return "standard-webhooks";
+    case SignatureScheme::kHmacSha256:
+      return "hmac-sha256";
+    case SignatureScheme::kStripe:
+      return "stripe";
   }
   return "unknown";
 }
@@ -285,16 +306,18 @@ Status ValidateSignatureOptions(const SignatureOptions& o) {
     case SignatureScheme::kStandardWebhooks:
       for (const auto& [line, secret] : lines) {
         if (!DecodeWhsec(secret)) {
-          return Status::Invalid("secret on line " + std::to_string(line) +
-                                 " is not base64 after the optional \"whsec_\" prefix (standard-webhooks "
-                                 "secrets look like whsec_<base64>)");
+          return Status::Invalid(
+              "secret on line " + std::to_string(line) +
+              " is not base64 after the optional \"whsec_\" prefix (standard-webhooks "
+              "secrets look like whsec_<base64>)");
         }
       }
       break;
     case SignatureScheme::kHmacSha256:
       if (Trim(o.header).empty()) return Status::Invalid("header must name an HTTP header");
       if (o.encoding != "hex" && o.encoding != "base64") {
-        return Status::Invalid("encoding must be \"hex\" or \"base64\" (got \"" + o.encoding + "\")");
+        return Status::Invalid("encoding must be \"hex\" or \"base64\" (got \"" + o.encoding +
+                               "\")");
       }
       break;
     case SignatureScheme::kStripe:
@@ -306,9 +329,12 @@ Status ValidateSignatureOptions(const SignatureOptions& o) {
 Result<VerifiedDelivery> VerifySignature(const SignatureOptions& o, const HeaderLookup& headers,
                                          std::string_view body, int64_t now_unix) {
   switch (o.scheme) {
-    case SignatureScheme::kStandardWebhooks: return VerifyStandardWebhooks(o, headers, body, now_unix);
-    case SignatureScheme::kHmacSha256: return VerifyHmacSha256(o, headers, body);
-    case SignatureScheme::kStripe: return VerifyStripe(o, headers, body, now_unix);
+    case SignatureScheme::kStandardWebhooks:
+      return VerifyStandardWebhooks(o, headers, body, now_unix);
+    case SignatureScheme::kHmacSha256:
+      return VerifyHmacSha256(o, headers, body);
+    case SignatureScheme::kStripe:
+      return VerifyStripe(o, headers, body, now_unix);
   }
   return Status::Invalid("unknown signature scheme");
 }
@@ -328,7 +354,8 @@ std::vector<std::pair<std::string, std::string>> SignDelivery(const SignatureOpt
       content.append(event_id).append(".").append(ts).append(".").append(body);
       out.emplace_back("webhook-id", std::string(event_id));
       out.emplace_back("webhook-timestamp", ts);
-      out.emplace_back("webhook-signature", "v1," + crypto::Base64Encode(crypto::HmacSha256(key, content)));
+      out.emplace_back("webhook-signature",
+                       "v1," + crypto::Base64Encode(crypto::HmacSha256(key, content)));
       break;
     }
     case SignatureScheme::kHmacSha256: {

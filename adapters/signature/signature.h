@@ -44,15 +44,16 @@ std::optional<SignatureScheme> ParseSignatureScheme(std::string_view name);
 // The configuration spelling of `s` ("standard-webhooks", "hmac-sha256", "stripe").
 const char* SignatureSchemeName(SignatureScheme s);
 
-struct SignatureOptions {            // one [[sources]] entry's signing settings
+struct SignatureOptions {  // one [[sources]] entry's signing settings
   SignatureScheme scheme = SignatureScheme::kStandardWebhooks;
-  std::vector<std::string> secrets;  // as read from the secret file, one per line (rotation); raw text
-  int64_t tolerance_seconds = 300;   // standard-webhooks and stripe only
+  std::vector<std::string>
+      secrets;  // as read from the secret file, one per line (rotation); raw text
+  int64_t tolerance_seconds = 300;  // standard-webhooks and stripe only
   // hmac-sha256 only:
   std::string header = "X-Hub-Signature-256";
   std::string prefix = "sha256=";
-  std::string encoding = "hex";      // "hex" or "base64"
-  std::string id_header;             // empty: body's "id" field, else hex SHA-256 of the body
+  std::string encoding = "hex";  // "hex" or "base64"
+  std::string id_header;         // empty: body's "id" field, else hex SHA-256 of the body
 };
 
 // Checks that the options are usable: at least one non-blank secret; for standard-webhooks every
@@ -68,10 +69,16 @@ using HeaderLookup = std::function<std::optional<std::string>(std::string_view n
 struct VerifiedDelivery {
   // standard-webhooks: webhook-id (or svix-id). hmac-sha256: the id_header value when
   // configured. Otherwise (hmac-sha256 without id_header, stripe): the body's top-level "id"
-  // when it is a string of 1 to 255 printable ASCII characters or an integer, else the
-  // lower-case hex SHA-256 of the body. Header-carried ids must be 1 to 255 printable ASCII
-  // characters (they become storage keys and appear in logs), or the delivery is refused.
+  // (a string, or an integer in decimal), else, when the body has no "id" (or a null one) or is
+  // not JSON, the lower-case hex SHA-256 of the body. Empty when id_status is not OK.
   std::string event_id;
+  // Whether the id can be used (ValidateEventId in adapters/events: 1 to 255 bytes of UTF-8
+  // without control characters). Not OK: the delivery is authentic but its id is unusable, and
+  // nothing may be stored (the HTTP layer answers 400 with this message). kInvalid, naming where
+  // the id came from and what is wrong with it, e.g. "webhook-id header is not valid UTF-8 (byte
+  // 0xff at offset 3); an event id must be ...", "body field \"id\" must be a string or an
+  // integer (got object)". Never contains the id's bytes.
+  Status id_status;
   std::optional<int64_t> timestamp;  // signed timestamp (standard-webhooks, stripe), Unix seconds
 };
 
@@ -81,7 +88,8 @@ struct VerifiedDelivery {
 // "missing webhook-signature header", "webhook-timestamp is not a decimal Unix time",
 // "timestamp outside the 300 s tolerance (...)", "no signature matched",
 // "malformed Stripe-Signature header: ...". The freshness check runs before any HMAC is computed,
-// and the body is parsed (for its "id") only after the signature has been verified.
+// the id is judged (VerifiedDelivery::id_status) and the body parsed (for its "id") only after
+// the signature has been verified, so an unsigned delivery learns nothing but 401.
 // Comparisons are constant-time (crypto::ConstantTimeEquals).
 Result<VerifiedDelivery> VerifySignature(const SignatureOptions& o, const HeaderLookup& headers,
                                          std::string_view body, int64_t now_unix);

@@ -20,6 +20,8 @@ void CheckFailure(const Status& s) {
   TS_FUZZ_CHECK(s.message().find('\n') == std::string::npos);
   TS_FUZZ_CHECK(s.message().find('\r') == std::string::npos);
   TS_FUZZ_CHECK(s.message().rfind("event could not be validated", 0) != 0);  // no escaped exception
+  // ... and they go into JSON answers, which need valid UTF-8.
+  TS_FUZZ_CHECK(!FindInvalidUtf8(s.message()).has_value());
 }
 
 void CheckEvent(const json& body) {
@@ -44,26 +46,40 @@ void CheckEvent(const json& body) {
   auto again = ParseEvent(*again_json);
   TS_FUZZ_CHECK(again.ok());
   TS_FUZZ_CHECK(again->type == ev.type && again->timestamp_ms == ev.timestamp_ms &&
-                again->effective_at_ms == ev.effective_at_ms && again->external_id == ev.external_id);
+                again->effective_at_ms == ev.effective_at_ms &&
+                again->external_id == ev.external_id);
 }
 
 }  // namespace
 
 int FuzzEvent(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  // The input as an event id: usable exactly when it is 1 to 255 bytes of UTF-8 without control
+  // characters; a refusal never carries the id's bytes.
+  Status id = ValidateEventId(text);
+  if (id.ok()) {
+    TS_FUZZ_CHECK(!text.empty() && text.size() <= 255 && !FindInvalidUtf8(text).has_value());
+  } else {
+    CheckFailure(id);
+  }
   auto parsed = ParseJson(text);
   if (!parsed.ok()) {
     CheckFailure(parsed.status());
-    TS_FUZZ_CHECK(parsed.status().message().rfind("body is not valid JSON", 0) == 0);
+    const std::string& m = parsed.status().message();
+    TS_FUZZ_CHECK(m.rfind("body is not valid JSON", 0) == 0 ||
+                  m.rfind("body is not valid UTF-8", 0) == 0);
+    TS_FUZZ_CHECK((m.rfind("body is not valid UTF-8", 0) == 0) ==
+                  FindInvalidUtf8(text).has_value());
     return 0;
   }
+  TS_FUZZ_CHECK(!FindInvalidUtf8(text).has_value());
   const json& j = *parsed;
   CheckEvent(j);
   if (j.is_object()) {
     // The input as the data of every type reaches the per-field rules far more often than
     // waiting for the fuzzer to invent a whole envelope.
-    for (const char* type : {"organization.upserted", "organization.deleted", "user.upserted", "user.left",
-                             "user.blocked", "user.password_reset_requested"}) {
+    for (const char* type : {"organization.upserted", "organization.deleted", "user.upserted",
+                             "user.left", "user.blocked", "user.password_reset_requested"}) {
       json body = {{"type", type}, {"timestamp", "2026-11-25T10:00:00Z"}, {"data", j}};
       CheckEvent(body);
       if (j.contains("password")) {

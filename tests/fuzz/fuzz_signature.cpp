@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/events/event.h"
 #include "adapters/signature/signature.h"
 #include "tests/fuzz/fuzz_targets.h"
 
@@ -17,7 +18,8 @@ constexpr int64_t kNow = 1614265330;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -76,12 +78,15 @@ void CheckFailure(const Status& s, const SignatureOptions& o) {
   for (const auto& secret : o.secrets) TS_FUZZ_CHECK(s.message().find(secret) == std::string::npos);
 }
 
-bool Printable(std::string_view id) {
-  if (id.empty() || id.size() > 255) return false;
-  for (unsigned char c : id) {
-    if (c < 0x21 || c == 0x7f) return false;
+// An authentic delivery: either a usable id, or no id and the reason in id_status.
+void CheckDelivered(const VerifiedDelivery& d, const SignatureOptions& o) {
+  if (d.id_status.ok()) {
+    TS_FUZZ_CHECK(ValidateEventId(d.event_id).ok());
+  } else {
+    CheckFailure(d.id_status, o);
+    TS_FUZZ_CHECK(d.event_id.empty());
+    TS_FUZZ_CHECK(!FindInvalidUtf8(d.id_status.message()).has_value());
   }
-  return true;
 }
 
 }  // namespace
@@ -106,7 +111,7 @@ int FuzzSignature(const uint8_t* data, size_t size) {
   const int64_t now = (selector & 0x80) ? kNow : 1700000000;
   auto r = VerifySignature(o, headers.Lookup(), body, now);
   if (r.ok()) {
-    TS_FUZZ_CHECK(!r->event_id.empty());
+    CheckDelivered(*r, o);
     if (o.scheme != SignatureScheme::kHmacSha256) TS_FUZZ_CHECK(r->timestamp.has_value());
   } else {
     CheckFailure(r.status(), o);
@@ -126,10 +131,14 @@ int FuzzSignature(const uint8_t* data, size_t size) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
     return std::string(s);
   }();
-  if (!id_carried || (Printable(event_id) && trimmed_id == event_id)) {
+  if (!id_carried || (!trimmed_id.empty() && trimmed_id == event_id)) {
     if (!v.ok()) std::fprintf(stderr, "round trip refused: %s\n", v.status().message().c_str());
     TS_FUZZ_CHECK(v.ok());
-    if (id_carried) TS_FUZZ_CHECK(v->event_id == event_id);
+    CheckDelivered(*v, o);
+    if (id_carried) {
+      TS_FUZZ_CHECK(v->id_status.ok() == ValidateEventId(event_id).ok());
+      if (v->id_status.ok()) TS_FUZZ_CHECK(v->event_id == event_id);
+    }
   }
 
   // 3. ... and any change to the body breaks it.

@@ -206,7 +206,47 @@ TEST_F(AdminTest, ReadyOnceStorageAndAuth0TokenAreFine) {
       202);
   ASSERT_TRUE(WaitFor([&] { return Get("/readyz").status == 200; })) << Get("/readyz").body;
   EXPECT_EQ(Get("/readyz").Json(),
-            Json({{"ready", true}, {"storage", true}, {"auth0_token", true}}));
+            Json({{"ready", true}, {"storage", true}, {"auth0_token", true}, {"pipeline", "ok"}}));
+}
+
+// Applying events failing for good (here: storage refusing every event update) makes /readyz
+// 503 with the reason, so a load balancer or an operator sees the stalled pipeline; it is ready
+// again once events apply.
+TEST_F(AdminTest, StalledPipelineIsNotReady) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_r1", UserEvent("emp-r1", "r1@example.com")).status, 202);
+  ASSERT_TRUE(WaitFor([&] { return Get("/readyz").status == 200; })) << Get("/readyz").body;
+  {
+    SQLite::Database db(daemon_->db_path(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    db.exec(
+        "CREATE TRIGGER test_refuse_event_updates BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'event updates refused by the test'); END");
+  }
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_r2", UserEvent("emp-r2", "r2@example.com")).status, 202);
+  Json ready;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = Get("/readyz");
+        ready = r.Json();
+        return r.status == 503;
+      },
+      std::chrono::seconds(90)))
+      << ready.dump();
+  EXPECT_EQ(ready["ready"], false) << ready.dump();
+  EXPECT_EQ(ready["storage"], true) << ready.dump();
+  ASSERT_TRUE(ready["pipeline"].is_string()) << ready.dump();
+  EXPECT_NE(ready["pipeline"].get<std::string>(), "ok");
+  EXPECT_NE(ready["pipeline"].get<std::string>().find("event updates refused by the test"),
+            std::string::npos)
+      << ready.dump();
+  {
+    SQLite::Database db(daemon_->db_path(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    db.exec("DROP TRIGGER test_refuse_event_updates");
+  }
+  ASSERT_TRUE(WaitEventState("msg_r2", "applied"));
+  ASSERT_TRUE(WaitFor([&] { return Get("/readyz").status == 200; })) << Get("/readyz").body;
+  EXPECT_EQ(Get("/readyz").Json()["pipeline"], "ok");
 }
 
 TEST(AdminReadyTest, NotReadyWithoutAuth0) {
@@ -215,7 +255,9 @@ TEST(AdminReadyTest, NotReadyWithoutAuth0) {
   ASSERT_EQ(daemon.PostEvent("hr", "msg_1", UserEvent("emp-1", "a@example.com")).status, 202);
   auto r = daemon.AdminGet("/readyz");
   EXPECT_EQ(r.status, 503) << r.body;
-  EXPECT_EQ(r.Json(), Json({{"ready", false}, {"storage", true}, {"auth0_token", false}}));
+  EXPECT_EQ(
+      r.Json(),
+      Json({{"ready", false}, {"storage", true}, {"auth0_token", false}, {"pipeline", "ok"}}));
   // The process is alive though.
   EXPECT_EQ(TestHttpClient("127.0.0.1", daemon.admin_port()).Get("/healthz").status, 200);
 }
@@ -343,6 +385,91 @@ TEST_F(AdminTest, SameIdFromTwoSourcesNeedsSource) {
   EXPECT_EQ(r.Json()["body"]["data"]["external_id"], "emp-2");
   EXPECT_EQ(Get("/v1/events/shared-1?source=hr").Json()["source"], "hr");
   ExpectError(Post("/v1/events/shared-1/replay"), 409, {"shared-1", "source"});
+}
+
+// Ids in paths and query values are percent-decoded; bytes that are not UTF-8 then are refused
+// with a JSON 400 saying where, never a 500 with an empty body.
+TEST_F(AdminTest, PathsAndQueriesThatAreNotUtf8Are400) {
+  for (const std::string path : {"/v1/users/%ff%fe", "/v1/organizations/%ff", "/v1/events/%ff"}) {
+    ExpectError(Get(path), 400,
+                {"the path is not valid UTF-8 once percent-decoded (byte 0xff at offset"});
+  }
+  ExpectError(Post("/v1/events/%ff/replay"), 400, {"the path is not valid UTF-8"});
+  ExpectError(Post("/v1/mutations/%e9/retry"), 400, {"the path is not valid UTF-8", "byte 0xe9"});
+  ExpectError(Get("/v1/events?source=%ff"), 400,
+              {"query parameter \"source\" is not valid UTF-8 once percent-decoded (byte 0xff at "
+               "offset 0)"});
+  ExpectError(Get("/v1/events?state=caf%e9"), 400,
+              {"query parameter \"state\"", "byte 0xe9 at offset 3"});
+  ExpectError(Get("/v1/mutations?entity=%c3"), 400, {"query parameter \"entity\""});
+  // Well-formed UTF-8 is fine.
+  ExpectError(Get("/v1/users/jos%C3%A9"), 404, {"jos\xc3\xa9"});
+}
+
+// Rows an older version stored with bytes that are not UTF-8 (it did not check ids) must not
+// break the listing: they are shown with U+FFFD in place of the bad bytes.
+TEST_F(AdminTest, EventStoredWithBadBytesByAnOlderVersionStillLists) {
+  ASSERT_EQ(Post("/v1/pause").status, 200);
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_old_bytes", UserEvent("emp-1", "ob@example.com")).status,
+            202);
+  {
+    SQLite::Database db(daemon_->db_path(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    ASSERT_EQ(db.exec("UPDATE events SET event_id = CAST(X'6d73675fff' AS TEXT) WHERE event_id = "
+                      "'msg_old_bytes'"),
+              1);
+  }
+  auto r = Get("/v1/events");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto events = r.Json()["events"];
+  ASSERT_EQ(events.size(), 1u) << r.body;
+  EXPECT_EQ(events[0]["event_id"], "msg_\xef\xbf\xbd");  // "msg_" U+FFFD
+  ASSERT_EQ(Post("/v1/resume").status, 200);
+}
+
+// Every POST route answers JSON whether the request has no body at all (curl -X POST: neither
+// Content-Length nor Transfer-Encoding), an empty one, or one that is not JSON: the routes take
+// no body, and the answer never waits for one.
+TEST_F(AdminTest, PostWithoutBodyOrWithAnyBodyAnswersJson) {
+  const std::string token = daemon_->admin_token();
+  struct Route {
+    std::string path;
+    int status;
+  };
+  const std::vector<Route> routes = {{"/v1/pause", 200},
+                                     {"/v1/resume", 200},
+                                     {"/v1/events/nope/replay", 404},
+                                     {"/v1/mutations/999/retry", 404},
+                                     {"/v1/mutations/999/discard", 404},
+                                     {"/v1/guard/approve", 409},
+                                     {"/v1/guard/reject", 409},
+                                     {"/v1/drift/run?mode=report", 200}};
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {"no body", ""},
+      {"empty body", "Content-Length: 0\r\n\r\n"},
+      {"text body", "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"},
+      {"broken JSON", "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{x"}};
+  for (const auto& route : routes) {
+    for (const auto& [what, tail] : bodies) {
+      const std::string request =
+          "POST " + route.path +
+          " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + token + "\r\n" +
+          (tail.empty() ? "\r\n" : tail);
+      const auto start = std::chrono::steady_clock::now();
+      const std::string answer = RawExchange("127.0.0.1", daemon_->admin_port(), request, 8000);
+      const auto took = std::chrono::steady_clock::now() - start;
+      EXPECT_LT(took, 5s) << route.path << " with " << what << " waited for a body";
+      EXPECT_EQ(answer.rfind("HTTP/1.1 " + std::to_string(route.status), 0), 0u)
+          << route.path << " with " << what << ":\n"
+          << answer;
+      const size_t split = answer.find("\r\n\r\n");
+      const std::string body = split == std::string::npos ? "" : answer.substr(split + 4);
+      bodies_.push_back(body);
+      EXPECT_TRUE(Json::parse(body, nullptr, false).is_object())
+          << route.path << " with " << what << " answered a body that is not a JSON object:\n"
+          << answer;
+    }
+  }
 }
 
 // ---- Replay -----------------------------------------------------------------------------------

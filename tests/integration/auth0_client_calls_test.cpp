@@ -119,6 +119,32 @@ class SimTest : public ::testing::Test {
     return testing::SimControl(*control_, method, path, body);
   }
 
+  // A Management API request the way an administrator's tool makes it (roles and applications
+  // are created by administrators, never by tenantsync, so the client has no call for it).
+  Json AdminRequest(const std::string& method, const std::string& path, const Json& body) {
+    HttpRequest token;
+    token.method = "POST";
+    token.target = "/oauth/token";
+    token.content_type = "application/x-www-form-urlencoded";
+    token.body = "audience=" + PercentEncode(std::string("https://") + kDomain + "/api/v2/") +
+                 "&client_id=" + kClientId + "&client_secret=" + kSecret +
+                 "&grant_type=client_credentials";
+    auto got = control_->Send(token);
+    Json access = Json::parse(got.body, nullptr, false);
+    EXPECT_TRUE(access.is_object() && access.contains("access_token")) << got.body;
+    HttpRequest req;
+    req.method = method;
+    req.target = path;
+    req.body = body.dump();
+    req.content_type = "application/json";
+    req.headers.emplace_back("Authorization",
+                             "Bearer " + access.value("access_token", std::string()));
+    auto resp = control_->Send(req);
+    EXPECT_GE(resp.status, 200) << path << " " << resp.body;
+    EXPECT_LT(resp.status, 300) << path << " " << resp.body;
+    return Json::parse(resp.body, nullptr, false);
+  }
+
   // The recorded request for `method` + a path matching `path_re` in fixture `file`.
   std::optional<Json> Recorded(const std::string& file, const std::string& method,
                                const std::string& path_re) {
@@ -228,52 +254,58 @@ T Must(Result<T> r, const char* what) {
 TEST_F(SimTest, EveryCallMatchesRecordedRequestShapes) {
   Control("POST", "/__sim/config", Json{{"index_lag_ms", 0}});
   // Fixtures administrators own: a role and a second application.
-  Json role_body{{"name", "editor"}, {"description", "Editors"}};
-  auto role = client_->Request("POST", "POST /api/v2/roles", "/api/v2/roles", &role_body);
-  ASSERT_TRUE(role.ok()) << role.status().ToString();
-  Json app_body{{"name", "Web App"}, {"app_type", "regular_web"}};
-  auto app = client_->Request("POST", "POST /api/v2/clients", "/api/v2/clients", &app_body);
-  ASSERT_TRUE(app.ok()) << app.status().ToString();
-  std::string app_id = (*app)["client_id"];
-
-  // Token.
-  ExpectBodyKeysMatch("authentication__TestLoginWithClientCredentials__Should_return_tokens.json",
-                      "POST", "/oauth/token", Mode::kEqual);
+  Json role =
+      AdminRequest("POST", "/api/v2/roles", {{"name", "editor"}, {"description", "Editors"}});
+  Json app =
+      AdminRequest("POST", "/api/v2/clients", {{"name", "Web App"}, {"app_type", "regular_web"}});
+  ASSERT_TRUE(app.contains("client_id")) << app.dump();
+  std::string app_id = app["client_id"];
 
   // Users.
-  Json user = ASSERT_OK(client_->CreateUser(Json{{"email", "chuck@example.com"},
-                                                 {"email_verified", true},
-                                                 {"given_name", "Chuck"},
-                                                 {"family_name", "Sanchez"},
-                                                 {"nickname", "Chucky"},
-                                                 {"password", "Un-guessable-Passw0rd!"},
-                                                 {"app_metadata", {{"plan", "gold"}}},
-                                                 {"user_metadata", {{"lang", "fr"}}},
-                                                 {"verify_email", false}}));
-  std::string uid = user["user_id"];
+  Auth0User user = ASSERT_OK(client_->CreateUser(Json{{"email", "chuck@example.com"},
+                                                      {"email_verified", true},
+                                                      {"given_name", "Chuck"},
+                                                      {"family_name", "Sanchez"},
+                                                      {"nickname", "Chucky"},
+                                                      {"password", "Un-guessable-Passw0rd!"},
+                                                      {"app_metadata", {{"plan", "gold"}}},
+                                                      {"user_metadata", {{"lang", "fr"}}},
+                                                      {"verify_email", false}}));
+  std::string uid = user.user_id;
   ASSERT_NE(uid.find('|'), std::string::npos);
+  // The answer, checked into the typed result.
+  EXPECT_EQ(user.profile["given_name"], "Chuck");
+  EXPECT_EQ(user.profile["email_verified"], true);
+  EXPECT_EQ(user.app_metadata, Json::parse(R"({"plan":"gold"})"));
+  EXPECT_EQ(user.user_metadata, Json::parse(R"({"lang":"fr"})"));
+  EXPECT_EQ(user.connections, std::vector<std::string>{"Username-Password-Authentication"});
   ExpectBodyKeysMatch("TestUserManager_Read.json", "POST", "/api/v2/users", Mode::kSubset);
+  // The token the first call fetched.
+  ExpectBodyKeysMatch("authentication__TestLoginWithClientCredentials__Should_return_tokens.json",
+                      "POST", "/oauth/token", Mode::kEqual);
   ASSERT_OK(client_->GetUser(uid));
   ExpectNoBody("TestUserManager_Read.json", "GET", "/api/v2/users/[^/]+");
   {
     auto sent = Sent("GET", "/api/v2/users/[^/]+");
     EXPECT_NE(sent->target.find("%7C"), std::string::npos) << sent->target;
   }
-  ASSERT_OK(client_->PatchUser(uid, Json{{"app_metadata", {{"plan", "silver"}}}}));
+  EXPECT_EQ(ASSERT_OK(client_->PatchUser(uid, Json{{"app_metadata", {{"plan", "silver"}}}}))
+                .app_metadata["plan"],
+            "silver");
   ExpectBodyKeysMatch("TestUserManager_Update.json", "PATCH", "/api/v2/users/[^/]+", Mode::kSubset);
   auto by_email = ASSERT_OK(client_->GetUsersByEmail("chuck@example.com"));
   ASSERT_EQ(by_email.size(), 1u);
   ExpectQueryKeys("TestUserManager_ListByEmail.json", "GET", "/api/v2/users-by-email", {"email"});
-  ASSERT_TRUE(client_->BlockUser(uid).ok());
-  EXPECT_EQ(ASSERT_OK(client_->GetUser(uid))["blocked"], true);
+  EXPECT_TRUE(ASSERT_OK(client_->PatchUser(uid, Json{{"blocked", true}})).blocked);
+  EXPECT_TRUE(ASSERT_OK(client_->GetUser(uid)).blocked);
   // No recording patches "blocked"; real Auth0 accepted it as a user attribute on create.
   ExpectBodyKeysMatch("TestUserManager_Read.json", "POST", "/api/v2/users", Mode::kSubset);
   {
     auto sent = Sent("PATCH", "/api/v2/users/[^/]+");
     EXPECT_EQ(BodyKeys(sent->body, "application/json"), std::set<std::string>{"blocked"});
   }
-  ASSERT_TRUE(client_->UnblockUser(uid).ok());
-  EXPECT_EQ(ASSERT_OK(client_->GetUser(uid)).value("blocked", false), false);
+  EXPECT_FALSE(ASSERT_OK(client_->PatchUser(uid, Json{{"blocked", false}})).blocked);
+  EXPECT_FALSE(ASSERT_OK(client_->GetUser(uid)).blocked);
   ASSERT_TRUE(client_->RevokeSessions(uid).ok());
   ExpectNoBody("TestUserManager_DeleteUserSessions.json", "DELETE", "/api/v2/users/[^/]+/sessions");
   ASSERT_TRUE(client_->RevokeRefreshTokens(uid).ok());
@@ -287,19 +319,22 @@ TEST_F(SimTest, EveryCallMatchesRecordedRequestShapes) {
                   {"q", "search_engine", "per_page", "include_totals"});
 
   // Organizations.
-  Json org = ASSERT_OK(client_->CreateOrganization(
+  Auth0Organization org = ASSERT_OK(client_->CreateOrganization(
       Json{{"name", "acme"},
            {"display_name", "Acme"},
            {"branding", {{"logo_url", "https://example.com/logo.gif"}}}}));
-  std::string org_id = org["id"];
+  std::string org_id = org.id;
+  EXPECT_EQ(org.display_name, "Acme");
+  EXPECT_EQ(org.branding["logo_url"], "https://example.com/logo.gif");
   ExpectBodyKeysMatch("TestOrganizationManager_Create.json", "POST", "/api/v2/organizations",
                       Mode::kSubset);
   ASSERT_OK(client_->GetOrganization(org_id));
   ExpectNoBody("TestOrganizationManager_Read.json", "GET", "/api/v2/organizations/org_[^/]+");
-  EXPECT_EQ(ASSERT_OK(client_->GetOrganizationByName("acme"))["id"], org_id);
+  EXPECT_EQ(ASSERT_OK(client_->GetOrganizationByName("acme")).id, org_id);
   ExpectNoBody("TestOrganizationManager_ReadByName.json", "GET",
                "/api/v2/organizations/name/[^/]+");
-  ASSERT_OK(client_->PatchOrganization(org_id, Json{{"name", "acme-corp"}}));
+  EXPECT_EQ(ASSERT_OK(client_->PatchOrganization(org_id, Json{{"name", "acme-corp"}})).name,
+            "acme-corp");
   ExpectBodyKeysMatch("TestOrganizationManager_Update.json", "PATCH", "/api/v2/organizations/[^/]+",
                       Mode::kEqual);
   ASSERT_OK(client_->PatchOrganization(org_id, Json{{"display_name", "Acme Corp"}}));
@@ -312,36 +347,33 @@ TEST_F(SimTest, EveryCallMatchesRecordedRequestShapes) {
   ExpectBodyKeysMatch("TestOrganizationManager_AddMembers.json", "POST",
                       "/api/v2/organizations/[^/]+/members", Mode::kEqual);
   std::string role_id = ASSERT_OK(client_->FindRoleId("editor"));
-  EXPECT_EQ(role_id, (*role)["id"]);
+  EXPECT_EQ(role_id, role["id"]);
   ExpectQueryKeys("TestRoleManager_List.json", "GET", "/api/v2/roles",
                   {"name_filter", "per_page", "include_totals"});
   ASSERT_TRUE(client_->AddMemberRoles(org_id, uid, {role_id}).ok());
   ExpectBodyKeysMatch("TestOrganizationManager_MemberRoles.json", "POST",
                       "/api/v2/organizations/[^/]+/members/[^/]+/roles", Mode::kEqual);
-  auto roles = ASSERT_OK(client_->ListMemberRoles(org_id, uid));
-  ASSERT_EQ(roles.size(), 1u);
-  ExpectQueryKeys("TestOrganizationManager_MemberRoles.json", "GET",
-                  "/api/v2/organizations/[^/]+/members/[^/]+/roles",
-                  {"per_page", "include_totals"});
+  auto members = ASSERT_OK(client_->ListMembersWithRoles(org_id));
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0]["user_id"], uid);
+  EXPECT_EQ(members[0]["roles"], Json::parse(R"([{"id":")" + role_id + R"(","name":"editor"}])"));
+  ExpectQueryKeys("TestOrganizationManager_Members.json", "GET",
+                  "/api/v2/organizations/[^/]+/members",
+                  {"fields", "include_fields", "include_totals", "per_page"});
   ASSERT_TRUE(client_->RemoveMemberRoles(org_id, uid, {role_id}).ok());
   ExpectBodyKeysMatch("TestOrganizationManager_MemberRoles.json", "DELETE",
                       "/api/v2/organizations/[^/]+/members/[^/]+/roles", Mode::kEqual);
-  EXPECT_TRUE(ASSERT_OK(client_->ListMemberRoles(org_id, uid)).empty());
-  auto members = ASSERT_OK(client_->ListMembers(org_id));
-  ASSERT_EQ(members.size(), 1u);
-  EXPECT_EQ(members[0]["user_id"], uid);
-  ExpectQueryKeys("TestOrganizationManager_MembersCheckpointPagination.json", "GET",
-                  "/api/v2/organizations/[^/]+/members", {"take"});
+  EXPECT_EQ(ASSERT_OK(client_->ListMembersWithRoles(org_id))[0]["roles"], Json::array());
   ASSERT_TRUE(client_->RemoveMembers(org_id, {uid}).ok());
   ExpectBodyKeysMatch("TestOrganizationManager_DeleteMembers.json", "DELETE",
                       "/api/v2/organizations/[^/]+/members", Mode::kEqual);
 
   std::string conn_id = ASSERT_OK(client_->FindConnectionId("Username-Password-Authentication"));
   ExpectQueryKeys("TestJobManager_ExportUsers.json", "GET", "/api/v2/connections", {"name"});
-  ASSERT_OK(client_->AddOrganizationConnection(org_id, conn_id, true, false));
+  ASSERT_TRUE(client_->AddOrganizationConnection(org_id, conn_id, true, false).ok());
   ExpectBodyKeysMatch("TestOrganizationManager_AddConnection.json", "POST",
                       "/api/v2/organizations/[^/]+/enabled_connections", Mode::kEqual);
-  ASSERT_OK(client_->PatchOrganizationConnection(org_id, conn_id, false, true));
+  ASSERT_TRUE(client_->PatchOrganizationConnection(org_id, conn_id, false, true).ok());
   ExpectBodyKeysMatch("TestOrganizationManager_UpdateConnection.json", "PATCH",
                       "/api/v2/organizations/[^/]+/enabled_connections/[^/]+", Mode::kEqual);
   auto org_conns = ASSERT_OK(client_->ListOrganizationConnections(org_id));
@@ -352,18 +384,24 @@ TEST_F(SimTest, EveryCallMatchesRecordedRequestShapes) {
                "/api/v2/organizations/[^/]+/enabled_connections/[^/]+");
 
   // Connections and clients.
-  ASSERT_TRUE(client_->UpdateConnectionClients(conn_id, {{app_id, true}}).ok());
+  ASSERT_TRUE(client_->EnableConnectionClient(conn_id, app_id).ok());
   ExpectBodyKeysMatch("TestConnectionManager_EnabledClients.json", "PATCH",
                       "/api/v2/connections/[^/]+/clients", Mode::kEqual);
-  auto enabled = ASSERT_OK(client_->GetConnectionClients(conn_id));
-  EXPECT_THAT(enabled, ::testing::Contains(app_id));
-  ASSERT_TRUE(client_->UpdateConnectionClients(conn_id, {{app_id, false}}).ok());
-  EXPECT_THAT(ASSERT_OK(client_->GetConnectionClients(conn_id)),
-              ::testing::Not(::testing::Contains(app_id)));
-  ASSERT_OK(client_->GetClient(app_id));
-  Json patched = ASSERT_OK(client_->PatchClientCallbacks(
-      app_id, {"https://a.example.com/cb", "https://b.example.com/cb"}));
-  EXPECT_EQ(patched["callbacks"].size(), 2u);
+  {
+    std::vector<std::string> enabled;
+    const Json state = Control("GET", "/__sim/state");
+    for (auto& c : state["connections"]) {
+      if (c["id"] == conn_id) enabled = c["enabled_clients"].get<std::vector<std::string>>();
+    }
+    EXPECT_THAT(enabled, ::testing::Contains(app_id));
+  }
+  EXPECT_TRUE(ASSERT_OK(client_->GetApplication(app_id)).callbacks.empty());
+  ASSERT_TRUE(client_
+                  ->PatchApplicationCallbacks(
+                      app_id, {"https://a.example.com/cb", "https://b.example.com/cb"})
+                  .ok());
+  EXPECT_EQ(ASSERT_OK(client_->GetApplication(app_id)).callbacks,
+            (std::vector<std::string>{"https://a.example.com/cb", "https://b.example.com/cb"}));
   {
     // No recording patches "callbacks"; check the operation itself was recorded as a PATCH.
     auto rec = Recorded("TestClient_Update.json", "PATCH", "/api/v2/clients/[^/]+");
@@ -380,14 +418,7 @@ TEST_F(SimTest, EveryCallMatchesRecordedRequestShapes) {
     EXPECT_EQ(BodyKeys(sent->body, sent->content_type),
               (std::set<std::string>{"client_id", "email", "connection"}));
   }
-  PasswordTicketOptions ticket_options;
-  ticket_options.result_url = "https://example.com/done";
-  ticket_options.ttl_sec = 3600;
-  auto ticket = ASSERT_OK(client_->CreatePasswordChangeTicket(uid, ticket_options));
-  EXPECT_NE(ticket.find("ticket="), std::string::npos);
-  ExpectBodyKeysMatch("TestTicketManager_ChangePassword.json", "POST",
-                      "/api/v2/tickets/password-change", Mode::kEqual);
-  ASSERT_OK(client_->SendVerificationEmail(uid));
+  ASSERT_TRUE(client_->SendVerificationEmail(uid).ok());
   ExpectBodyKeysMatch("TestJobManager_VerifyEmail.json", "POST", "/api/v2/jobs/verification-email",
                       Mode::kEqual);
 
@@ -405,7 +436,7 @@ TEST_F(SimTest, EveryCallMatchesRecordedRequestShapes) {
   EXPECT_EQ(bad.status().ToString().find(kSecret), std::string::npos);
 
   if (SharedDir()) {
-    EXPECT_GE(compared_, 29);
+    EXPECT_GE(compared_, 27);
     std::cout << "compared " << compared_ << " request shapes with the recorded real exchanges\n";
   } else {
     std::cout << "[  SKIPPED ] TENANTSYNC_SHARED_DIR absent: request shapes not compared with "
@@ -432,6 +463,22 @@ TEST_F(SimTest, WrongSecretIsAPermanentTokenErrorWithoutTheSecret) {
   EXPECT_EQ(r.status().kind(), StatusKind::kPermanent) << r.status().ToString();
   EXPECT_EQ(r.status().ToString().find("definitely-wrong-secret"), std::string::npos);
   EXPECT_FALSE(client.HasValidToken());
+}
+
+TEST_F(SimTest, RotatedSecretTakesEffectWithoutARestart) {
+  Auth0Options o = options_;
+  o.client_secret = "the-old-revoked-secret";
+  auto t = NewHttplibTransport(o);
+  ASSERT_TRUE(t.ok());
+  Auth0Client client(o, std::move(t).value(), SystemClock(), random_);
+  auto refused = client.GetUsersByEmail("nobody@example.com");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().kind(), StatusKind::kPermanent) << refused.status().ToString();
+  client.SetClientSecret(kSecret);  // what SIGHUP does after the credential file changed
+  auto found = client.GetUsersByEmail("nobody@example.com");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(found->empty());
+  EXPECT_TRUE(client.HasValidToken());
 }
 
 }  // namespace

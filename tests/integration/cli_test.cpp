@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -264,6 +265,37 @@ TEST_F(CliTest, SendIsAcceptedAndTheEventIsThenListed) {
   ASSERT_EQ(sj.code, 0) << Describe(sj);
   EXPECT_EQ(sj.JsonOut()["status"], "accepted") << sj.out;
   EXPECT_EQ(Cli("events", {"--json", "--source", "crm"}).JsonOut()["events"].size(), 1u);
+}
+
+// Without --timestamp, `send` stamps now in milliseconds (RFC 3339, UTC): two changes sent within
+// one second keep their order instead of tying on the second (a tie is ordered by event id).
+TEST_F(CliTest, SendStampsMilliseconds) {
+  auto send = [&](const std::string& id, const std::string& name) {
+    return Cli(
+        "send",
+        {"--source", "hr", "--type", "user.upserted", "--data",
+         Json({{"external_id", "emp-ms"}, {"email", "ms@example.com"}, {"name", name}}).dump(),
+         "--id", id, "--url", "127.0.0.1:" + std::to_string(daemon_->ingress_port())});
+  };
+  // "z" sorts after "a": with whole seconds the older change would win the tie.
+  ASSERT_EQ(send("msg_z_first", "First Name").code, 0);
+  ASSERT_EQ(send("msg_a_second", "Second Name").code, 0);
+  const std::regex rfc3339_ms("^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$");
+  int64_t previous = 0;
+  for (const std::string id : {"msg_z_first", "msg_a_second"}) {
+    auto r = Cli("event", {id, "--json"});
+    ASSERT_EQ(r.code, 0) << Describe(r);
+    Json e = r.JsonOut();
+    const std::string ts = e["body"]["timestamp"].get<std::string>();
+    EXPECT_TRUE(std::regex_match(ts, rfc3339_ms)) << ts;
+    const int64_t ms = e["occurred_at_ms"].get<int64_t>();
+    EXPECT_GT(ms, previous) << id << " " << ts;
+    previous = ms;
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    auto u = Cli("user", {"emp-ms", "--json"});
+    return u.code == 0 && u.JsonOut()["desired"].value("name", "") == "Second Name";
+  })) << Cli("user", {"emp-ms", "--json"}).out;
 }
 
 TEST_F(CliTest, SendRefusesInvalidDataLocally) {

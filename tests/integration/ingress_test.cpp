@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <ctime>
 #include <fstream>
 #include <thread>
@@ -12,7 +13,8 @@
 namespace tenantsync::testing {
 namespace {
 
-const std::string kUser = EventBody("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}});
+const std::string kUser =
+    EventBody("user.upserted", {{"external_id", "emp-1"}, {"email", "ada@example.com"}});
 
 int64_t CountRows(const std::string& db, const std::string& where = "1=1") {
   SQLite::Database d(db, SQLite::OPEN_READONLY);
@@ -47,7 +49,9 @@ TEST_F(IngressTest, AcceptsSignedEventAfterStoringIt) {
   EXPECT_EQ(r.Json()["status"], "accepted");
   EXPECT_EQ(r.Json()["event_id"], "msg_1");
   // Stored as accepted (the writer may already have applied it), never as rejected.
-  EXPECT_EQ(CountRows(daemon_->db_path(), "event_id='msg_1' AND state IN ('pending','applied','failed')"), 1);
+  EXPECT_EQ(
+      CountRows(daemon_->db_path(), "event_id='msg_1' AND state IN ('pending','applied','failed')"),
+      1);
 }
 
 TEST_F(IngressTest, EverySchemeIsAccepted) {
@@ -79,16 +83,20 @@ TEST_F(IngressTest, InvalidEventIsStoredAsRejectedWith422) {
   ASSERT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(r.Json()["status"], "rejected");
   EXPECT_NE(r.Json()["error"].get<std::string>().find("data.name"), std::string::npos) << r.body;
-  EXPECT_EQ(CountRows(daemon_->db_path(), "event_id='msg_bad' AND state='rejected' AND error LIKE '%data.name%'"), 1);
+  EXPECT_EQ(CountRows(daemon_->db_path(),
+                      "event_id='msg_bad' AND state='rejected' AND error LIKE '%data.name%'"),
+            1);
 
-  auto unknown = daemon_->PostEvent("hr", "msg_type", EventBody("user.teleported", {{"external_id", "x"}}));
+  auto unknown =
+      daemon_->PostEvent("hr", "msg_type", EventBody("user.teleported", {{"external_id", "x"}}));
   EXPECT_EQ(unknown.status, 422);
   EXPECT_EQ(CountRows(daemon_->db_path(), "event_id='msg_type' AND state='rejected'"), 1);
 }
 
 TEST_F(IngressTest, PasswordIsRefusedWithGuidance) {
   auto r = daemon_->PostEvent("hr", "msg_pw",
-                              EventBody("user.upserted", {{"external_id", "emp-2"}, {"email", "b@example.com"},
+                              EventBody("user.upserted", {{"external_id", "emp-2"},
+                                                          {"email", "b@example.com"},
                                                           {"password", "hunter2hunter2"}}));
   ASSERT_EQ(r.status, 422);
   EXPECT_NE(r.body.find("user.password_reset_requested"), std::string::npos) << r.body;
@@ -106,7 +114,8 @@ TEST_F(IngressTest, BadSignaturesAre401AndNotStored) {
   // Missing signature headers.
   auto missing = c.Post("/webhooks/hr", kUser);
   EXPECT_EQ(missing.status, 401);
-  EXPECT_NE(missing.Json()["error"].get<std::string>().find("missing"), std::string::npos) << missing.body;
+  EXPECT_NE(missing.Json()["error"].get<std::string>().find("missing"), std::string::npos)
+      << missing.body;
   // Stale and future timestamps (tolerance 300 s).
   EXPECT_EQ(daemon_->PostEvent("hr", "msg_old", kUser, std::time(nullptr) - 301).status, 401);
   EXPECT_EQ(daemon_->PostEvent("hr", "msg_future", kUser, std::time(nullptr) + 301).status, 401);
@@ -127,7 +136,8 @@ TEST_F(IngressTest, UnknownSourceIs404) {
 }
 
 TEST_F(IngressTest, OversizedBodyIs413) {
-  std::string big = EventBody("user.upserted", {{"external_id", "e"}, {"name", std::string(1100000, 'a')}});
+  std::string big =
+      EventBody("user.upserted", {{"external_id", "e"}, {"name", std::string(1100000, 'a')}});
   auto r = daemon_->PostEvent("hr", "msg_big", big);
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(CountRows(daemon_->db_path()), 0);
@@ -146,15 +156,139 @@ TEST_F(IngressTest, NonJsonContentTypeIs415) {
   auto signing = daemon_->Signing("hr");
   auto headers = SignDelivery(signing, "msg_ct", std::time(nullptr), kUser);
   TestHttpClient c("127.0.0.1", daemon_->ingress_port());
-  EXPECT_EQ(c.Post("/webhooks/hr", kUser, HeaderList(headers.begin(), headers.end()), "text/plain").status, 415);
+  EXPECT_EQ(c.Post("/webhooks/hr", kUser, HeaderList(headers.begin(), headers.end()), "text/plain")
+                .status,
+            415);
   EXPECT_EQ(c.Post("/webhooks/hr", kUser, HeaderList(headers.begin(), headers.end()),
-                   "application/json; charset=utf-8").status, 202);
+                   "application/json; charset=utf-8")
+                .status,
+            202);
 }
 
 TEST_F(IngressTest, BodyNotJsonIs400) {
   auto r = daemon_->PostEvent("hr", "msg_nj", "{not json");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(CountRows(daemon_->db_path()), 0);
+}
+
+// The JSON answer of `r`, failing the test when the body is not a JSON object.
+nlohmann::json AnswerJson(const TestResponse& r) {
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  EXPECT_TRUE(j.is_object()) << "status " << r.status << ", not a JSON object: \"" << r.body
+                             << "\"";
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+const std::string kIdRule =
+    "; an event id must be 1 to 255 bytes of UTF-8 without control characters";
+
+// A correctly signed delivery whose id cannot be stored, shown or addressed is refused with a
+// JSON 400 naming the header and the problem, and nothing is stored (issue 12: such an id used
+// to be stored, answered 500 with an empty body, and stall every later event).
+TEST_F(IngressTest, SignedDeliveryWithAnUnusableIdIs400AndNotStored) {
+  struct Case {
+    std::string source, id, message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"hr", "msg_\xff\xfe",
+            "webhook-id header is not valid UTF-8 (byte 0xff at offset 4)" + kIdRule},
+           {"hr", "msg_\x01x",
+            "webhook-id header contains a control character (U+0001 at offset 4)" + kIdRule},
+           {"hr", std::string(256, 'm'),
+            "webhook-id header is longer than 255 bytes (got 256)" + kIdRule},
+           {"crm", "req-\xe9",
+            "X-Request-Id header is not valid UTF-8 (byte 0xe9 at offset 4)" + kIdRule}}) {
+    auto r = daemon_->PostEvent(c.source, c.id, kUser);
+    EXPECT_EQ(r.status, 400) << r.body;
+    auto j = AnswerJson(r);
+    EXPECT_EQ(j.value("status", ""), "bad_request") << r.body;
+    EXPECT_TRUE(j["event_id"].is_null()) << r.body;
+    EXPECT_EQ(j.value("error", ""), c.message) << r.body;
+  }
+  // The Svix spelling of the header is named as such.
+  auto signing = daemon_->Signing("hr");
+  HeaderList svix;
+  for (auto& [name, value] : SignDelivery(signing, "msg_\xff", std::time(nullptr), kUser)) {
+    svix.emplace_back("svix-" + name.substr(name.find('-') + 1), value);
+  }
+  TestHttpClient c("127.0.0.1", daemon_->ingress_port());
+  auto r = c.Post("/webhooks/hr", kUser, svix);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(AnswerJson(r).value("error", ""),
+            "svix-id header is not valid UTF-8 (byte 0xff at offset 4)" + kIdRule);
+  // The same bad id without a valid signature is simply unauthorized.
+  signing.secrets = {"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+  auto forged = SignDelivery(signing, "msg_\xff", std::time(nullptr), kUser);
+  EXPECT_EQ(c.Post("/webhooks/hr", kUser, HeaderList(forged.begin(), forged.end())).status, 401);
+
+  EXPECT_EQ(CountRows(daemon_->db_path()), 0);
+  // Nothing is stuck: the next good delivery is accepted.
+  EXPECT_EQ(daemon_->PostEvent("hr", "msg_after", kUser).status, 202);
+}
+
+// Without an id header the body's "id" is the event id (stripe, hmac-sha256 without id_header):
+// it is held to the same rules.
+TEST_F(IngressTest, UnusableBodyIdIs400AndNotStored) {
+  auto body = [](const nlohmann::json& id) {
+    return nlohmann::json{{"id", id},
+                          {"type", "user.upserted"},
+                          {"timestamp", "2026-11-25T10:00:00Z"},
+                          {"data", {{"external_id", "emp-1"}, {"email", "ada@example.com"}}}}
+        .dump();
+  };
+  auto r = daemon_->PostEvent("billing", "", body("evt\x07"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(AnswerJson(r).value("error", ""),
+            "body field \"id\" contains a control character (U+0007 at offset 3)" + kIdRule);
+  r = daemon_->PostEvent("billing", "", body({{"nested", true}}));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(AnswerJson(r).value("error", ""),
+            "body field \"id\" must be a string or an integer (got object)");
+  EXPECT_EQ(CountRows(daemon_->db_path()), 0);
+  EXPECT_EQ(daemon_->PostEvent("billing", "", body("evt_ok")).status, 202);
+}
+
+// JSON must be UTF-8 (RFC 8259 §8.1): a Latin-1 sender's body is refused with a JSON 400 naming
+// the byte, never a 500 with an empty body, and nothing is stored.
+TEST_F(IngressTest, BodyThatIsNotUtf8Is400NamingTheByte) {
+  std::string latin1 = EventBody(
+      "user.upserted", {{"external_id", "emp-9"}, {"email", "jose@example.com"}, {"name", "Jos_"}});
+  const size_t at = latin1.find("Jos_") + 3;
+  latin1[at] = '\xe9';
+  for (const std::string source : {"hr", "billing"}) {
+    auto r = daemon_->PostEvent(source, "msg_latin1", latin1);
+    EXPECT_EQ(r.status, 400) << r.body;
+    auto j = AnswerJson(r);
+    EXPECT_EQ(j.value("status", ""), "bad_request") << r.body;
+    EXPECT_EQ(j.value("error", ""), "body is not valid UTF-8 (byte 0xe9 at offset " +
+                                        std::to_string(at) + "); JSON must be sent as UTF-8")
+        << r.body;
+  }
+  EXPECT_EQ(CountRows(daemon_->db_path()), 0);
+}
+
+// Whatever bytes a path carries, the answer is JSON.
+TEST_F(IngressTest, UnknownSourceThatIsNotUtf8IsAJson404) {
+  TestHttpClient c("127.0.0.1", daemon_->ingress_port());
+  auto r = c.Post("/webhooks/%ff%fe", kUser);
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(AnswerJson(r).value("status", ""), "unknown_source") << r.body;
+  EXPECT_EQ(CountRows(daemon_->db_path()), 0);
+}
+
+// RFC 9112 §6.3: a request without Content-Length or Transfer-Encoding has an empty body. It is
+// answered at once (here: no signature, 401), not after the read timeout with an empty 400.
+TEST_F(IngressTest, PostWithoutContentLengthIsAnsweredAtOnce) {
+  auto start = std::chrono::steady_clock::now();
+  std::string answer =
+      RawExchange("127.0.0.1", daemon_->ingress_port(),
+                  "POST /webhooks/hr HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  "Connection: close\r\n\r\n",
+                  5000);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0u) << answer;
+  auto body = answer.substr(answer.find("\r\n\r\n") + 4);
+  EXPECT_TRUE(nlohmann::json::parse(body, nullptr, false).is_object()) << answer;
 }
 
 TEST_F(IngressTest, StorageUnavailableIs503WithRetryAfter) {
@@ -177,9 +311,10 @@ TEST_F(IngressTest, SecretsNeverReachTheLog) {
   ASSERT_EQ(daemon_->Stop(SIGTERM), 0);
   std::string log = daemon_->Output();
   ASSERT_NE(log.find("msg_log"), std::string::npos) << "the log should mention the event id";
-  for (const std::string secret : {"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "It's a Secret to Everybody",
-                                   "whsec_stripe_plain_secret_value", "test-admin-token-0123456789abcdef",
-                                   "sim-client-secret-0123456789"}) {
+  for (const std::string secret :
+       {"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "It's a Secret to Everybody",
+        "whsec_stripe_plain_secret_value", "test-admin-token-0123456789abcdef",
+        "sim-client-secret-0123456789"}) {
     EXPECT_EQ(log.find(secret), std::string::npos) << "secret leaked into the log: " << secret;
   }
 }

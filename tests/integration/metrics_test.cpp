@@ -6,6 +6,8 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "tests/support/daemon_fixture.h"
 
@@ -25,9 +27,50 @@ std::map<std::string, double> ParseMetrics(const std::string& text) {
   return out;
 }
 
+// Every family named in SPEC §7 and docs/OPERATIONS.md is in /metrics from start-up, before the
+// first event (dashboards and alerts must not see "no data"): each with its TYPE line, and the
+// label-less gauges with a value.
+TEST(Metrics, EveryFamilyIsPresentFromStartUp) {
+  TestDaemon daemon;  // no Auth0 behind it, no event sent
+  ASSERT_TRUE(daemon.Start()) << daemon.Output();
+  auto r = daemon.AdminGet("/metrics");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::vector<std::pair<std::string, std::string>> families = {
+      {"tenantsync_events_total", "counter"},
+      {"tenantsync_mutations_total", "counter"},
+      {"tenantsync_mutations_pending", "gauge"},
+      {"tenantsync_oldest_pending_seconds", "gauge"},
+      {"tenantsync_auth0_requests_total", "counter"},
+      {"tenantsync_auth0_request_seconds", "histogram"},
+      {"tenantsync_auth0_rate_limit_remaining", "gauge"},
+      {"tenantsync_last_success_timestamp_seconds", "gauge"},
+      {"tenantsync_guard_tripped", "gauge"},
+      {"tenantsync_sync_lag_seconds", "histogram"},
+      {"tenantsync_quarantined", "gauge"},
+      {"tenantsync_paused", "gauge"},
+      {"tenantsync_drift_differences", "gauge"},
+  };
+  const auto samples = ParseMetrics(r.body);
+  for (const auto& [name, type] : families) {
+    EXPECT_NE(r.body.find("# TYPE " + name + " " + type + "\n"), std::string::npos)
+        << name << " missing:\n"
+        << r.body;
+    if (type == "gauge") {
+      ASSERT_TRUE(samples.count(name)) << name << " has no value:\n" << r.body;
+    }
+  }
+  EXPECT_EQ(samples.at("tenantsync_guard_tripped"), 0);
+  EXPECT_EQ(samples.at("tenantsync_quarantined"), 0);
+  EXPECT_EQ(samples.at("tenantsync_paused"), 0);
+  EXPECT_EQ(samples.at("tenantsync_drift_differences"), 0);
+  EXPECT_EQ(samples.at("tenantsync_mutations_pending"), 0);
+  EXPECT_EQ(samples.at("tenantsync_oldest_pending_seconds"), 0);
+}
+
 TEST(Metrics, CountsFollowAKnownSequenceOfEvents) {
-  Subprocess sim(BuildPath("auth0-sim"), {"--port", "0", "--domain", "tenant.example.com", "--client-id", "metrics-client",
-                                          "--client-secret", "metrics-secret-value", "--seed", "3"});
+  Subprocess sim(BuildPath("auth0-sim"),
+                 {"--port", "0", "--domain", "tenant.example.com", "--client-id", "metrics-client",
+                  "--client-secret", "metrics-secret-value", "--seed", "3"});
   int sim_port = sim.WaitForPort("listening on");
   ASSERT_GT(sim_port, 0) << sim.Output();
   TestDaemonOptions o;
@@ -44,7 +87,12 @@ TEST(Metrics, CountsFollowAKnownSequenceOfEvents) {
   ASSERT_EQ(daemon.PostEvent("hr", "m-1", user("u1")).status, 202);
   ASSERT_EQ(daemon.PostEvent("hr", "m-2", user("u2")).status, 202);
   ASSERT_EQ(daemon.PostEvent("hr", "m-2", user("u2")).status, 200);
-  ASSERT_EQ(daemon.PostEvent("hr", "m-3", EventBody("organization.upserted", {{"external_id", "o"}, {"name", "Bad Name"}})).status, 422);
+  ASSERT_EQ(daemon
+                .PostEvent("hr", "m-3",
+                           EventBody("organization.upserted",
+                                     {{"external_id", "o"}, {"name", "Bad Name"}}))
+                .status,
+            422);
   TestHttpClient raw("127.0.0.1", daemon.ingress_port());
   ASSERT_EQ(raw.Post("/webhooks/hr", user("u4")).status, 401);
   ASSERT_EQ(raw.Post("/webhooks/nosuchsource", user("u5")).status, 404);
@@ -82,7 +130,8 @@ TEST(Metrics, CountsFollowAKnownSequenceOfEvents) {
   TestHttpClient admin("127.0.0.1", daemon.admin_port());
   EXPECT_EQ(admin.Get("/metrics").status, 401);
   auto body = daemon.AdminGet("/metrics").body;
-  for (const std::string& secret : std::vector<std::string>{"metrics-secret-value", daemon.admin_token(), "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
+  for (const std::string& secret : std::vector<std::string>{
+           "metrics-secret-value", daemon.admin_token(), "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
     EXPECT_EQ(body.find(secret), std::string::npos);
   }
 
@@ -96,7 +145,8 @@ TEST(Metrics, CountsFollowAKnownSequenceOfEvents) {
     ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
     std::string msg = j.value("msg", "");
     saw_event = saw_event || msg.find("id=m-1") != std::string::npos;
-    saw_mutation = saw_mutation || (msg.find("mutation id=") != std::string::npos && msg.find("create_user") != std::string::npos);
+    saw_mutation = saw_mutation || (msg.find("mutation id=") != std::string::npos &&
+                                    msg.find("create_user") != std::string::npos);
     ++lines;
   }
   EXPECT_GT(lines, 5);

@@ -6,7 +6,7 @@ ts_add_test(systemd_test
   LABELS integration TIMEOUT 120)
 target_compile_definitions(systemd_test PRIVATE
   TENANTSYNC_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-add_dependencies(systemd_test tenantsync)
+add_dependencies(systemd_test tenantsync auth0-sim)
 
 # The Debian package builds and carries the binary, unit, sysusers, tmpfiles and example config.
 add_test(NAME deb_package

@@ -5,6 +5,7 @@
 //   - SIGHUP reload of rotated secrets, and of an invalid file (kept running, logged);
 //   - `tenantsync backup` under write load;
 //   - the shipped files: `systemd-analyze verify`/`security`, sysusers, tmpfiles, example config.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -16,8 +17,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include <atomic>
 #include <cerrno>
@@ -77,12 +76,15 @@ std::string UserBody(int i) {
 
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + 1))
+    ++n;
   return n;
 }
 
 // Waits until `needle` occurs at least `n` times in the process output.
-bool WaitForCount(Subprocess& p, const std::string& needle, size_t n, std::chrono::milliseconds timeout = 10s) {
+bool WaitForCount(Subprocess& p, const std::string& needle, size_t n,
+                  std::chrono::milliseconds timeout = 10s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (Count(p.Output(), needle) >= n) return true;
@@ -126,7 +128,8 @@ class FakeNotifySocket {
     return messages_;
   }
   // Waits until a message containing `needle` has arrived at index >= `from`; returns its index.
-  std::optional<size_t> WaitFor(const std::string& needle, size_t from = 0, std::chrono::milliseconds timeout = 10s) {
+  std::optional<size_t> WaitFor(const std::string& needle, size_t from = 0,
+                                std::chrono::milliseconds timeout = 10s) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       auto m = Messages();
@@ -173,18 +176,22 @@ struct NotifyDaemon {
     std::string s;
     for (auto& x : secrets) s += x + "\n";
     WriteFile(dir + "/hr-secret", s);
-    WriteFile(config,
-              "[storage]\npath = \"" + db + "\"\n\n"
-              "[ingress]\nlisten = \"127.0.0.1:0\"\n\n"
-              "[admin]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"admin-token\"\n\n"
-              "[[sources]]\nname = \"hr\"\nscheme = \"standard-webhooks\"\nsecret_file = \"hr-secret\"\n\n"
-              "[auth0]\ndomain = \"tenant.example.com\"\nbase_url = \"http://127.0.0.1:9\"\n"
-              "client_id = \"tenantsync-test-client\"\nclient_secret_file = \"auth0-client-secret\"\n"
-              "application_client_id = \"tenantsync-test-client\"\nmax_retries = 0\n");
+    WriteFile(
+        config,
+        "[storage]\npath = \"" + db +
+            "\"\n\n"
+            "[ingress]\nlisten = \"127.0.0.1:0\"\n\n"
+            "[admin]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"admin-token\"\n\n"
+            "[[sources]]\nname = \"hr\"\nscheme = \"standard-webhooks\"\nsecret_file = "
+            "\"hr-secret\"\n\n"
+            "[auth0]\ndomain = \"tenant.example.com\"\nbase_url = \"http://127.0.0.1:9\"\n"
+            "client_id = \"tenantsync-test-client\"\nclient_secret_file = \"auth0-client-secret\"\n"
+            "application_client_id = \"tenantsync-test-client\"\nmax_retries = 0\n");
   }
   void Start(std::map<std::string, std::string> env) {
     WriteConfig();
-    proc = std::make_unique<Subprocess>(BuildPath("tenantsync"), std::vector<std::string>{"serve", "--config", config},
+    proc = std::make_unique<Subprocess>(BuildPath("tenantsync"),
+                                        std::vector<std::string>{"serve", "--config", config},
                                         std::move(env));
   }
   ~NotifyDaemon() {
@@ -209,7 +216,8 @@ struct RawResult {
 
 class RawClient {
  public:
-  explicit RawClient(int port, int timeout_seconds = 15) : port_(port), timeout_seconds_(timeout_seconds) {}
+  explicit RawClient(int port, int timeout_seconds = 15)
+      : port_(port), timeout_seconds_(timeout_seconds) {}
   ~RawClient() { Close(); }
 
   bool connected() const { return fd_ >= 0; }
@@ -237,7 +245,8 @@ class RawClient {
         return r;
       }
     }
-    std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    std::string req =
+        "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
     for (auto& [k, v] : headers) req += k + ": " + v + "\r\n";
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     size_t sent = 0;
@@ -318,7 +327,8 @@ class RawClient {
 
 HeaderList Signed(const SignatureOptions& signing, const std::string& id, const std::string& body) {
   HeaderList h;
-  for (auto& kv : SignDelivery(signing, id, static_cast<int64_t>(std::time(nullptr)), body)) h.push_back(kv);
+  for (auto& kv : SignDelivery(signing, id, static_cast<int64_t>(std::time(nullptr)), body))
+    h.push_back(kv);
   return h;
 }
 
@@ -360,7 +370,8 @@ TEST(SystemdNotify, ReadyStatusWatchdogThenStoppingOnSigterm) {
   ASSERT_TRUE(third);
   third = notify.WaitFor("WATCHDOG=1", *third + 1, 2s);
   ASSERT_TRUE(third);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms) << "watchdog keep-alives too far apart";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms)
+      << "watchdog keep-alives too far apart";
 
   // STATUS= is refreshed by the main loop after work arrives, and stays one line.
   RawClient client(ingress_port);
@@ -393,7 +404,8 @@ TEST(SystemdNotify, ReadyStatusWatchdogThenStoppingOnSigterm) {
   auto m = notify.Messages();
   EXPECT_NE(m[0].find("STATUS="), std::string::npos) << m[0];
   for (size_t i = 1; i < *stopping; ++i) {
-    EXPECT_TRUE(m[i].rfind("STATUS=", 0) == 0 || m[i] == "WATCHDOG=1") << "message " << i << ": " << m[i];
+    EXPECT_TRUE(m[i].rfind("STATUS=", 0) == 0 || m[i] == "WATCHDOG=1")
+        << "message " << i << ": " << m[i];
     EXPECT_EQ(m[i].find("READY=1"), std::string::npos) << "READY=1 sent twice without a reload";
   }
   EXPECT_EQ(*stopping, m.size() - 1) << "notifications after STOPPING=1: " << m.back();
@@ -425,7 +437,8 @@ TEST(SystemdNotify, SighupSendsReloadingWithMonotonicUsecThenReady) {
   uint64_t after = MonotonicUsec();
   auto m = notify.Messages();
   std::smatch match;
-  ASSERT_TRUE(std::regex_search(m[*reloading], match, std::regex("(^|\n)MONOTONIC_USEC=([0-9]+)(\n|$)")))
+  ASSERT_TRUE(
+      std::regex_search(m[*reloading], match, std::regex("(^|\n)MONOTONIC_USEC=([0-9]+)(\n|$)")))
       << m[*reloading];
   uint64_t usec = std::stoull(match[2].str());
   EXPECT_GE(usec, before);
@@ -480,15 +493,19 @@ TEST(SystemdDrain, SigtermWhileSendersPostLosesNothingAndAnswersEveryRequest) {
           ++answers[r.status];
           if (r.status == 202) acked.push_back(id);
           if (r.status == 202) continue;
-          if (r.status != 503) problems.push_back(id + ": unexpected status " + std::to_string(r.status) + " " + r.body);
+          if (r.status != 503)
+            problems.push_back(id + ": unexpected status " + std::to_string(r.status) + " " +
+                               r.body);
           return;  // 503: a real sender comes back after Retry-After
         }
         if (r.outcome == Outcome::kRefused) {
           ++refused;
           return;
         }
-        problems.push_back(id + (r.outcome == Outcome::kTimeout ? ": no answer within 15 s (hang)"
-                                                                : ": sent but never answered (closed/reset)") +
+        problems.push_back(id +
+                           (r.outcome == Outcome::kTimeout
+                                ? ": no answer within 15 s (hang)"
+                                : ": sent but never answered (closed/reset)") +
                            (r.reused ? " on a kept-alive connection" : " on a fresh connection"));
         return;
       }
@@ -501,14 +518,16 @@ TEST(SystemdDrain, SigtermWhileSendersPostLosesNothingAndAnswersEveryRequest) {
   ASSERT_TRUE(code) << "did not exit after SIGTERM";
   EXPECT_EQ(*code, 0) << d.Output();
 
-  std::string summary = "202=" + std::to_string(answers[202]) + " 503=" + std::to_string(answers[503]) +
+  std::string summary = "202=" + std::to_string(answers[202]) +
+                        " 503=" + std::to_string(answers[503]) +
                         " refused=" + std::to_string(refused);
   std::printf("drain: %s\n", summary.c_str());
-  EXPECT_TRUE(problems.empty()) << summary << "\n" << [&] {
-    std::string s;
-    for (auto& p : problems) s += p + "\n";
-    return s;
-  }();
+  EXPECT_TRUE(problems.empty()) << summary << "\n"
+                                << [&] {
+                                     std::string s;
+                                     for (auto& p : problems) s += p + "\n";
+                                     return s;
+                                   }();
   auto stored = StoredEventIds(d.db_path());
   for (auto& id : acked) EXPECT_TRUE(stored.count(id)) << "acknowledged but not stored: " << id;
   EXPECT_GT(acked.size(), 0u);
@@ -534,9 +553,10 @@ TEST(SystemdDrain, IdleKeepAliveConnectionIsAnsweredOrClosedDuringDrain) {
   d.process()->Signal(SIGTERM);
   ASSERT_TRUE(d.process()->WaitForLine("stopping: draining", 5s));
   std::this_thread::sleep_for(300ms);
-  auto second = client.Post("/webhooks/hr", UserBody(2), Signed(signing, "msg_idle_2", UserBody(2)));
-  std::printf("idle keep-alive delivery during drain: outcome %d status %d\n", static_cast<int>(second.outcome),
-              second.status);
+  auto second =
+      client.Post("/webhooks/hr", UserBody(2), Signed(signing, "msg_idle_2", UserBody(2)));
+  std::printf("idle keep-alive delivery during drain: outcome %d status %d\n",
+              static_cast<int>(second.outcome), second.status);
   if (second.outcome == Outcome::kAnswered) {
     EXPECT_EQ(second.status, 503) << second.body;
   } else {
@@ -559,7 +579,8 @@ TEST(SystemdDrain, SigtermDrainIsBoundedWhileAuth0IsUnreachable) {
   std::this_thread::sleep_for(500ms);  // the writer is now inside its retries
   auto start = std::chrono::steady_clock::now();
   auto code = d.Stop(SIGTERM);
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
   ASSERT_TRUE(code) << "no exit within 20 s of SIGTERM";
   EXPECT_EQ(*code, 0);
   EXPECT_LT(took, 10s) << "SIGTERM drain took " << took.count() << " ms with Auth0 unreachable";
@@ -583,7 +604,8 @@ TEST(SystemdReload, SecretRotationWithoutRestart) {
     return client.Post("/webhooks/hr", UserBody(i), Signed(s, id, UserBody(i)));
   };
 
-  EXPECT_EQ(post(new_only, "msg_rot_0", 0).status, 401) << "new secret accepted before the rotation";
+  EXPECT_EQ(post(new_only, "msg_rot_0", 0).status, 401)
+      << "new secret accepted before the rotation";
 
   // Step 1: both secrets, reload.
   d.RewriteSecrets("hr", {kOldSecret, kNewSecret});
@@ -621,6 +643,64 @@ TEST(SystemdReload, SecretRotationWithoutRestart) {
   client.Close();  // an idle keep-alive connection would hold the drain for keep_alive_seconds
   EXPECT_EQ(d.Output().find(kNewSecret), std::string::npos) << "secret in the log";
   EXPECT_EQ(d.Output().find(kOldSecret), std::string::npos) << "secret in the log";
+  auto code = d.Stop(SIGTERM);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0);
+}
+
+// The Auth0 client secret rotates with SIGHUP too: the next token request uses the new secret
+// (here the simulator only knows the new one, so a token is held only once the reload is done).
+// An unreadable secret file refuses the reload and keeps the running secret; no secret is ever
+// logged.
+TEST(SystemdReload, Auth0ClientSecretRotationWithoutRestart) {
+  const std::string client_id = "sighup-test-client-0123456789";
+  const std::string old_secret = "auth0-old-client-secret-aaaa1111";
+  const std::string new_secret = "auth0-new-client-secret-bbbb2222";
+  Subprocess sim(BuildPath("auth0-sim"),
+                 {"--port", "0", "--domain", "tenant.example.com", "--client-id", client_id,
+                  "--client-secret", new_secret, "--seed", "7"});
+  const int sim_port = sim.WaitForPort("listening on");
+  ASSERT_GT(sim_port, 0) << sim.Output();
+  TestDaemonOptions o;
+  o.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim_port);
+  o.auth0_client_id = o.application_client_id = client_id;
+  o.auth0_client_secret = old_secret;
+  o.extra_toml = "max_retries = 0\n";  // appended inside [auth0]
+  TestDaemon d(o);
+  ASSERT_TRUE(d.Start()) << d.Output();
+  const pid_t pid = d.process()->pid();
+  auto auth0_token = [&] { return d.AdminGet("/readyz").Json().value("auth0_token", false); };
+
+  // The old secret is refused by Auth0: no token, whatever the daemon retries.
+  ASSERT_TRUE(d.process()->WaitForLine("auth0 token")) << d.Output();
+  EXPECT_FALSE(auth0_token());
+
+  WriteFile(d.dir() + "/auth0-client-secret", new_secret + "\n");
+  d.process()->Signal(SIGHUP);
+  ASSERT_TRUE(WaitForCount(*d.process(), "configuration reloaded", 1)) << d.Output();
+  EXPECT_NE(d.Output().find("auth0: client secret reloaded"), std::string::npos) << d.Output();
+  EXPECT_TRUE(WaitFor([&] { return auth0_token(); }, 10s)) << d.Output();
+  // ... and it is used for real work: an event reaches Auth0.
+  ASSERT_EQ(d.PostEvent("hr", "msg_after_rotation", UserBody(1)).status, 202);
+  EXPECT_TRUE(WaitFor(
+      [&] { return d.AdminGet("/v1/status").Json()["mutations"].value("done", 0) >= 1; }, 15s))
+      << d.AdminGet("/v1/mutations").body;
+
+  // An unreadable secret file: the reload is refused, the running secret stays in use.
+  fs::remove(d.dir() + "/auth0-client-secret");
+  d.process()->Signal(SIGHUP);
+  ASSERT_TRUE(WaitForCount(*d.process(), "reload refused", 1)) << d.Output();
+  EXPECT_NE(d.Output().find("auth0-client-secret"), std::string::npos)
+      << "the error names the file";
+  EXPECT_TRUE(auth0_token());
+  ASSERT_EQ(d.PostEvent("hr", "msg_after_refusal", UserBody(2)).status, 202);
+  EXPECT_TRUE(WaitFor(
+      [&] { return d.AdminGet("/v1/status").Json()["mutations"].value("done", 0) >= 2; }, 15s))
+      << d.AdminGet("/v1/mutations").body;
+
+  EXPECT_EQ(d.process()->pid(), pid);
+  EXPECT_EQ(d.Output().find(old_secret), std::string::npos) << "secret in the log";
+  EXPECT_EQ(d.Output().find(new_secret), std::string::npos) << "secret in the log";
   auto code = d.Stop(SIGTERM);
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 0);
@@ -676,12 +756,14 @@ TEST(SystemdBackup, BackupUnderWriteLoadHoldsEveryEarlierAcknowledgedEvent) {
   SQLite::Database db(backup, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
   auto in_backup = StoredEventIds(backup);
-  for (auto& id : before) EXPECT_TRUE(in_backup.count(id)) << "acknowledged before the backup, missing: " << id;
+  for (auto& id : before)
+    EXPECT_TRUE(in_backup.count(id)) << "acknowledged before the backup, missing: " << id;
 
   // The live database keeps serving after the backup.
   EXPECT_EQ(d.PostEvent("hr", "msg_after_backup", UserBody(999999)).status, 202);
   // And a backup never overwrites an existing file.
-  Subprocess again(BuildPath("tenantsync"), {"backup", "--config", d.config_path(), "--to", backup});
+  Subprocess again(BuildPath("tenantsync"),
+                   {"backup", "--config", d.config_path(), "--to", backup});
   auto again_code = again.Wait(10s);
   ASSERT_TRUE(again_code);
   EXPECT_NE(*again_code, 0);
@@ -704,7 +786,8 @@ std::optional<std::string> FindSystemdAnalyze() {
 std::string RenderUnit(const std::string& bindir) {
   std::string unit = ReadFile(SourceDir() + "/systemd/tenantsync.service.in");
   unit = std::regex_replace(unit, std::regex("@CMAKE_INSTALL_FULL_BINDIR@"), bindir);
-  unit = std::regex_replace(unit, std::regex("@CMAKE_INSTALL_FULL_DOCDIR@"), "/usr/share/doc/tenantsync");
+  unit = std::regex_replace(unit, std::regex("@CMAKE_INSTALL_FULL_DOCDIR@"),
+                            "/usr/share/doc/tenantsync");
   return unit;
 }
 
@@ -722,7 +805,8 @@ TEST(SystemdUnit, VerifyIsClean) {
   // verify needs ExecStart's binary to exist: point it at the built one.
   std::string bindir = fs::path(BuildPath("tenantsync")).parent_path().string();
   WriteFile(dir + "/tenantsync.service", RenderUnit(bindir));
-  Subprocess verify(*analyze, {"verify", dir + "/tenantsync.service"}, {{"SYSTEMD_LOG_COLOR", "0"}});
+  Subprocess verify(*analyze, {"verify", dir + "/tenantsync.service"},
+                    {{"SYSTEMD_LOG_COLOR", "0"}});
   auto code = verify.Wait(30s);
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 0) << verify.Output();
@@ -733,14 +817,16 @@ TEST(SystemdUnit, VerifyIsClean) {
 TEST(SystemdUnit, SecurityExposureAtMost1Point5) {
   auto analyze = FindSystemdAnalyze();
   if (!analyze) GTEST_SKIP() << "systemd-analyze not installed (Debian package: systemd)";
-  Subprocess security(*analyze, {"security", "--offline=true", "--no-pager",
-                                 SourceDir() + "/systemd/tenantsync.service"},
-                      {{"SYSTEMD_COLORS", "0"}, {"SYSTEMD_LOG_COLOR", "0"}});
+  Subprocess security(
+      *analyze,
+      {"security", "--offline=true", "--no-pager", SourceDir() + "/systemd/tenantsync.service"},
+      {{"SYSTEMD_COLORS", "0"}, {"SYSTEMD_LOG_COLOR", "0"}});
   auto code = security.Wait(30s);
   ASSERT_TRUE(code);
   std::smatch m;
   std::string out = security.Output();
-  ASSERT_TRUE(std::regex_search(out, m, std::regex("Overall exposure level for tenantsync\\.service: ([0-9]+\\.[0-9]+)")))
+  ASSERT_TRUE(std::regex_search(
+      out, m, std::regex("Overall exposure level for tenantsync\\.service: ([0-9]+\\.[0-9]+)")))
       << out;
   double score = std::stod(m[1].str());
   std::printf("systemd-analyze security: %s\n", m[0].str().c_str());
@@ -752,14 +838,18 @@ TEST(SystemdUnit, EveryRelativeSecretInTheExampleConfigHasALoadCredentialLine) {
   std::string toml = ReadFile(SourceDir() + "/systemd/tenantsync.toml");
   std::regex file_key("^#? ?[a-z_]*_file = \"([^\"/]+)\"", std::regex::multiline);
   std::set<std::string> names;
-  for (std::sregex_iterator it(toml.begin(), toml.end(), file_key), end; it != end; ++it) names.insert((*it)[1]);
-  EXPECT_TRUE(names.count("admin-token") && names.count("auth0-client-secret") && names.count("hr-secret"));
+  for (std::sregex_iterator it(toml.begin(), toml.end(), file_key), end; it != end; ++it)
+    names.insert((*it)[1]);
+  EXPECT_TRUE(names.count("admin-token") && names.count("auth0-client-secret") &&
+              names.count("hr-secret"));
   for (auto& name : names) {
     bool commented = toml.find("# secret_file = \"" + name + "\"") != std::string::npos ||
                      toml.find("# tls_key_file = \"" + name + "\"") != std::string::npos;
-    bool in_unit = unit.find("\nLoadCredential=" + name + ":/etc/tenantsync/" + name + "\n") != std::string::npos;
+    bool in_unit = unit.find("\nLoadCredential=" + name + ":/etc/tenantsync/" + name + "\n") !=
+                   std::string::npos;
     if (commented) {
-      EXPECT_NE(toml.find("LoadCredential=" + name + ":"), std::string::npos) << name << ": say which line to add";
+      EXPECT_NE(toml.find("LoadCredential=" + name + ":"), std::string::npos)
+          << name << ": say which line to add";
     } else {
       EXPECT_TRUE(in_unit) << "no LoadCredential= line for " << name;
     }
@@ -784,7 +874,8 @@ TEST(SystemdUnit, ExampleConfigLoadsWithCredentials) {
 
   auto migrate = [&](const std::string& text, const std::string& name) {
     WriteFile(dir + "/" + name, text);
-    Subprocess p(BuildPath("tenantsync"), {"migrate", "--config", dir + "/" + name}, {{"CREDENTIALS_DIRECTORY", creds}});
+    Subprocess p(BuildPath("tenantsync"), {"migrate", "--config", dir + "/" + name},
+                 {{"CREDENTIALS_DIRECTORY", creds}});
     auto code = p.Wait(20s);
     return std::make_pair(code.value_or(-1), p.Output());
   };
@@ -793,7 +884,8 @@ TEST(SystemdUnit, ExampleConfigLoadsWithCredentials) {
   EXPECT_TRUE(fs::exists(dir + "/tenantsync.db"));
 
   // Uncomment the example [[sources]] (lines "# key = ..." and "# [[sources]]").
-  std::string all = std::regex_replace(toml, std::regex("^# (\\[\\[sources\\]\\]|[a-z_]+ = )", std::regex::multiline), "$1");
+  std::string all = std::regex_replace(
+      toml, std::regex("^# (\\[\\[sources\\]\\]|[a-z_]+ = )", std::regex::multiline), "$1");
   // ...but not the TLS lines (they need real certificate files).
   all = std::regex_replace(all, std::regex("^(tls_[a-z_]+ = )", std::regex::multiline), "# $1");
   ASSERT_EQ(Count(all, "\n[[sources]]"), 3u) << all;
@@ -801,7 +893,8 @@ TEST(SystemdUnit, ExampleConfigLoadsWithCredentials) {
   EXPECT_EQ(code2, 0) << out2;
 
   // Without the credentials directory the error names the missing secret file.
-  Subprocess p(BuildPath("tenantsync"), {"migrate", "--config", dir + "/tenantsync.toml"}, {{"CREDENTIALS_DIRECTORY", dir + "/nope"}});
+  Subprocess p(BuildPath("tenantsync"), {"migrate", "--config", dir + "/tenantsync.toml"},
+               {{"CREDENTIALS_DIRECTORY", dir + "/nope"}});
   auto code3 = p.Wait(20s);
   ASSERT_TRUE(code3);
   EXPECT_NE(*code3, 0);
@@ -810,12 +903,14 @@ TEST(SystemdUnit, ExampleConfigLoadsWithCredentials) {
 }
 
 TEST(SystemdUnit, SysusersAndTmpfilesCreateUserAndDirectories) {
-  if (access("/usr/bin/systemd-sysusers", X_OK) != 0 || access("/usr/bin/systemd-tmpfiles", X_OK) != 0) {
+  if (access("/usr/bin/systemd-sysusers", X_OK) != 0 ||
+      access("/usr/bin/systemd-tmpfiles", X_OK) != 0) {
     GTEST_SKIP() << "systemd-sysusers/systemd-tmpfiles not installed (Debian package: systemd)";
   }
   std::string root = MakeTempDir("tenantsync-root");
   fs::create_directories(root + "/etc");
-  Subprocess users("/usr/bin/systemd-sysusers", {"--root=" + root, SourceDir() + "/systemd/tenantsync.sysusers"});
+  Subprocess users("/usr/bin/systemd-sysusers",
+                   {"--root=" + root, SourceDir() + "/systemd/tenantsync.sysusers"});
   auto code = users.Wait(20s);
   ASSERT_TRUE(code);
   ASSERT_EQ(*code, 0) << users.Output();
@@ -832,7 +927,7 @@ TEST(SystemdUnit, SysusersAndTmpfilesCreateUserAndDirectories) {
   code = tmpfiles.Wait(20s);
   ASSERT_TRUE(code);
   ASSERT_EQ(*code, 0) << tmpfiles.Output();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat((root + "/var/lib/tenantsync").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
   EXPECT_NE(st.st_uid, 0u);

@@ -7,7 +7,8 @@
 
 namespace tenantsync::testing {
 
-std::string EventBody(const std::string& type, const nlohmann::json& data, const std::string& timestamp) {
+std::string EventBody(const std::string& type, const nlohmann::json& data,
+                      const std::string& timestamp) {
   return nlohmann::json{{"type", type}, {"timestamp", timestamp}, {"data", data}}.dump();
 }
 
@@ -22,7 +23,8 @@ TestDaemon::~TestDaemon() {
   if (proc_) Stop(SIGTERM);
 }
 
-void TestDaemon::RewriteSecrets(const std::string& source, const std::vector<std::string>& secrets) {
+void TestDaemon::RewriteSecrets(const std::string& source,
+                                const std::vector<std::string>& secrets) {
   for (auto& s : options_.sources) {
     if (s.name == source) s.secrets = secrets;
   }
@@ -34,16 +36,21 @@ void TestDaemon::WriteConfig() {
   std::ofstream(dir_ + "/admin-token") << admin_token_ << "\n";
   std::ofstream(dir_ + "/auth0-client-secret") << options_.auth0_client_secret << "\n";
   std::ofstream cfg(config_path_);
-  cfg << "[storage]\npath = \"" << db_path_ << "\"\n" << options_.storage_extra_toml << "\n"
-      << "[ingress]\nlisten = \"127.0.0.1:0\"\n" << options_.ingress_extra_toml << "\n"
+  cfg << "[storage]\npath = \"" << db_path_ << "\"\n"
+      << options_.storage_extra_toml << "\n"
+      << "[ingress]\nlisten = \"127.0.0.1:0\"\n"
+      << options_.ingress_extra_toml << "\n"
       << "[admin]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"admin-token\"\n\n";
   for (auto& s : options_.sources) {
     RewriteSecrets(s.name, s.secrets);
-    cfg << "[[sources]]\nname = \"" << s.name << "\"\nscheme = \"" << s.scheme << "\"\nsecret_file = \""
-        << s.name << "-secret\"\n" << s.extra_toml << "\n";
+    cfg << "[[sources]]\nname = \"" << s.name << "\"\nscheme = \"" << s.scheme
+        << "\"\nsecret_file = \"" << s.name << "-secret\"\n"
+        << s.extra_toml << "\n";
   }
-  cfg << "[auth0]\ndomain = \"tenant.example.com\"\nbase_url = \"" << options_.auth0_base_url << "\"\n"
-      << "client_id = \"" << options_.auth0_client_id << "\"\nclient_secret_file = \"auth0-client-secret\"\n"
+  cfg << "[auth0]\ndomain = \"tenant.example.com\"\nbase_url = \"" << options_.auth0_base_url
+      << "\"\n"
+      << "client_id = \"" << options_.auth0_client_id
+      << "\"\nclient_secret_file = \"auth0-client-secret\"\n"
       << "application_client_id = \"" << options_.application_client_id << "\"\n\n"
       << options_.extra_toml;
 }

@@ -3,11 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "adapters/signature/signature.h"
 #include "tests/support/http_client.h"
@@ -28,9 +27,9 @@ struct TestDaemonOptions {
   std::string auth0_client_id = "tenantsync-test-client";
   std::string auth0_client_secret = "sim-client-secret-0123456789";
   std::string application_client_id = "tenantsync-test-client";
-  std::string extra_toml;           // appended verbatim (e.g. a [policy] section)
-  std::string ingress_extra_toml;   // appended inside [ingress]
-  std::string storage_extra_toml;   // appended inside [storage]
+  std::string extra_toml;          // appended verbatim (e.g. a [policy] section)
+  std::string ingress_extra_toml;  // appended inside [ingress]
+  std::string storage_extra_toml;  // appended inside [storage]
   std::vector<std::string> extra_args;
 };
 
@@ -58,8 +57,8 @@ class TestDaemon {
   // The signing settings of a configured source (secrets as written to its file).
   SignatureOptions Signing(const std::string& source) const;
   // Signs `body` as `source` would and posts it to /webhooks/{source}.
-  TestResponse PostEvent(const std::string& source, const std::string& event_id, const std::string& body,
-                         std::optional<int64_t> timestamp = std::nullopt);
+  TestResponse PostEvent(const std::string& source, const std::string& event_id,
+                         const std::string& body, std::optional<int64_t> timestamp = std::nullopt);
   TestResponse AdminGet(const std::string& path);
   TestResponse AdminPost(const std::string& path, const std::string& body = "{}");
 

@@ -86,7 +86,8 @@ std::string RawExchange(const std::string& host, int port, const std::string& ra
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{fd, POLLIN, 0};
     int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    deadline - std::chrono::steady_clock::now()).count());
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
     if (poll(&p, 1, left > 0 ? left : 0) <= 0) break;
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n <= 0) break;

@@ -4,11 +4,10 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace tenantsync::testing {
 
@@ -28,10 +27,12 @@ class TestHttpClient {
   ~TestHttpClient();
 
   TestResponse Get(const std::string& path, const HeaderList& headers = {});
-  TestResponse Post(const std::string& path, const std::string& body, const HeaderList& headers = {},
+  TestResponse Post(const std::string& path, const std::string& body,
+                    const HeaderList& headers = {},
                     const std::string& content_type = "application/json");
   TestResponse Send(const std::string& method, const std::string& path, const std::string& body,
-                    const HeaderList& headers = {}, const std::string& content_type = "application/json");
+                    const HeaderList& headers = {},
+                    const std::string& content_type = "application/json");
 
  private:
   struct Impl;
@@ -40,6 +41,7 @@ class TestHttpClient {
 
 // Sends `raw` bytes on a fresh TCP connection and returns everything read until the peer closes
 // or `timeout_ms` passes (for malformed, chunked or slow requests).
-std::string RawExchange(const std::string& host, int port, const std::string& raw, int timeout_ms = 3000);
+std::string RawExchange(const std::string& host, int port, const std::string& raw,
+                        int timeout_ms = 3000);
 
 }  // namespace tenantsync::testing

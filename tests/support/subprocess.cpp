@@ -23,7 +23,7 @@ std::string BuildPath(const std::string& name) {
 std::optional<std::string> SharedDir() {
   const char* dir = std::getenv("TENANTSYNC_SHARED_DIR");
   if (dir == nullptr) return std::nullopt;
-  struct stat st{};
+  struct stat st {};
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
   return std::string(dir);
 }

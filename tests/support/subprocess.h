@@ -36,8 +36,8 @@ class Subprocess {
 
   // Waits until a line of output contains `needle`; returns that line, or nullopt on timeout or
   // exit. Lines already matched by an earlier call are not skipped, so call in output order.
-  std::optional<std::string> WaitForLine(const std::string& needle,
-                                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::optional<std::string> WaitForLine(
+      const std::string& needle, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Parses "... listening on HOST:PORT" lines: returns PORT for the first line containing `what`.
   int WaitForPort(const std::string& what = "listening on",
                   std::chrono::milliseconds timeout = std::chrono::seconds(10));

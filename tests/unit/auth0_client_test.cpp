@@ -4,12 +4,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <set>
 #include <thread>
 
+#include "adapters/auth0/backoff.h"
+#include "adapters/auth0/endpoints.h"
 #include "common/gzip.h"
 
 namespace tenantsync {
@@ -20,6 +24,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kSecret[] = "s3cr3t-client-secret";
+// The smallest user answer a typed call accepts.
+constexpr char kUser[] = R"({"user_id":"auth0|1"})";
 
 // SleepFor advances time at once (and records it), so retries and rate-limit waits run instantly.
 class AutoClock final : public Clock {
@@ -130,7 +136,8 @@ std::string HeaderOf(const HttpRequest& r, const std::string& name) {
 }
 
 struct Harness {
-  explicit Harness(FakeTransport::Handler handler, std::function<void(Auth0Options&)> tweak = {}) {
+  explicit Harness(FakeTransport::Handler handler, std::function<void(Auth0Options&)> tweak = {},
+                   Auth0Observer* observer = nullptr) {
     Auth0Options o;
     o.domain = "tenant.example.com";
     o.base_url = "http://127.0.0.1:1";
@@ -141,7 +148,7 @@ struct Harness {
     if (tweak) tweak(o);
     auto t = std::make_unique<FakeTransport>(std::move(handler));
     transport = t.get();
-    client = std::make_unique<Auth0Client>(o, std::move(t), clock, random);
+    client = std::make_unique<Auth0Client>(o, std::move(t), clock, random, observer);
   }
   AutoClock clock;
   SeededRandom random{42};
@@ -172,7 +179,7 @@ TEST(Auth0ClientTest, FetchesTokenByClientCredentialsAndCachesIt) {
 }
 
 TEST(Auth0ClientTest, RenewsTokenAtEightyPercentOfLifetime) {
-  Harness h([](const HttpRequest&) { return Answer(200, "{}"); });
+  Harness h([](const HttpRequest&) { return Answer(200, kUser); });
   ASSERT_TRUE(h.client->GetUser("u").ok());
   h.clock.SleepFor(79s);  // lifetime 100 s
   ASSERT_TRUE(h.client->GetUser("u").ok());
@@ -190,7 +197,7 @@ TEST(Auth0ClientTest, RenewsOnceOn401) {
           401,
           R"({"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation","attributes":{"error":"Expired token received for JSON Web Token validation"}})");
     }
-    return Answer(200, "{}");
+    return Answer(200, kUser);
   });
   auto r = h.client->GetUser("u");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -209,7 +216,7 @@ TEST(Auth0ClientTest, Second401IsPermanent) {
 }
 
 TEST(Auth0ClientTest, TokenErrorCarriesErrorDescriptionButNeverTheSecret) {
-  Harness h([](const HttpRequest&) { return Answer(200, "{}"); });
+  Harness h([](const HttpRequest&) { return Answer(200, kUser); });
   h.transport->token_handler_ = [](const HttpRequest&) {
     return Answer(401, R"({"error":"access_denied","error_description":"Unauthorized"})");
   };
@@ -224,7 +231,7 @@ TEST(Auth0ClientTest, TokenErrorCarriesErrorDescriptionButNeverTheSecret) {
 
 TEST(Auth0ClientTest, TokenServerErrorsAreRetried) {
   std::atomic<int> calls{0};
-  Harness h([](const HttpRequest&) { return Answer(200, "{}"); });
+  Harness h([](const HttpRequest&) { return Answer(200, kUser); });
   h.transport->token_handler_ = [&](const HttpRequest&) {
     if (calls++ < 2) return Answer(503, R"({"error":"temporarily_unavailable"})");
     return Answer(200, R"({"access_token":"t","expires_in":86400})");
@@ -259,7 +266,7 @@ TEST(Auth0ClientTest, RetriesServerErrorsAndTimeoutsWithJitteredBackoff) {
       case 2:
         return Failure(TransportError::kClosed);
       default:
-        return Answer(200, R"({"ok":true})");
+        return Answer(200, kUser);
     }
   });
   auto r = h.client->GetUser("u");
@@ -342,7 +349,7 @@ TEST(Auth0ClientTest, WaitsUntilRateLimitResetOn429) {
           R"({"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"})",
           headers);
     }
-    return Answer(200, "{}", RateHeaders(50, 40, hp->clock.NowUnixSeconds() + 1));
+    return Answer(200, kUser, RateHeaders(50, 40, hp->clock.NowUnixSeconds() + 1));
   });
   hp = &h;
   auto r = h.client->GetUser("u");
@@ -384,7 +391,7 @@ TEST(Auth0ClientTest, SecretsNeverAppearInErrors) {
 }
 
 TEST(Auth0ClientTest, ConcurrentCallersShareOneToken) {
-  Harness h([](const HttpRequest&) { return Answer(200, "{}", RateHeaders(1000, 999, 0)); },
+  Harness h([](const HttpRequest&) { return Answer(200, kUser, RateHeaders(1000, 999, 0)); },
             [](Auth0Options& o) { o.rate_limit_fraction = 1.0; });
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
@@ -693,19 +700,15 @@ TEST(Auth0ClientTest, ConfiguredSmallerMemberBatch) {
   EXPECT_EQ(h.transport->ApiRequests().size(), 2u);
 }
 
-TEST(Auth0ClientTest, ConnectionClientsDeltaInChunksOfFifty) {
+TEST(Auth0ClientTest, EnablingTheApplicationOnAConnectionIsADelta) {
   Harness h([](const HttpRequest&) { return Answer(204); });
-  std::vector<ConnectionClientChange> changes;
-  for (int i = 0; i < 120; ++i) changes.push_back({"c" + std::to_string(i), i % 2 == 0});
-  ASSERT_TRUE(h.client->UpdateConnectionClients("con_1", changes).ok());
+  ASSERT_TRUE(h.client->EnableConnectionClient("con_1", "app-client").ok());
   auto reqs = h.transport->ApiRequests();
-  ASSERT_EQ(reqs.size(), 3u);
+  ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].method, "PATCH");
   EXPECT_EQ(reqs[0].target, "/api/v2/connections/con_1/clients");
-  auto first = Json::parse(reqs[0].body);
-  ASSERT_EQ(first.size(), 50u);
-  EXPECT_EQ(first[0], Json::parse(R"({"client_id":"c0","status":true})"));
-  EXPECT_EQ(Json::parse(reqs[2].body).size(), 20u);
+  EXPECT_EQ(Json::parse(reqs[0].body),
+            Json::parse(R"([{"client_id":"app-client","status":true}])"));
 }
 
 // ---- Lookups and emails ----------------------------------------------------------------------
@@ -763,35 +766,539 @@ TEST(Auth0ClientTest, CreateUserDefaultsTheConnection) {
             "Username-Password-Authentication");
 }
 
-class CountingObserver : public Auth0Observer {
- public:
-  void OnRequest(std::string_view endpoint, int status, double) override {
-    std::lock_guard<std::mutex> l(mu);
-    seen.emplace_back(std::string(endpoint), status);
-  }
-  std::mutex mu;
-  std::vector<std::pair<std::string, int>> seen;
+// ---- Typed answers ---------------------------------------------------------------------------
+
+TEST(Auth0ClientTest, UserAnswersAreCheckedIntoTypedResults) {
+  Harness h([](const HttpRequest&) {
+    return Answer(
+        200,
+        R"({"user_id":"auth0|1","email":"a@example.com","email_verified":true,"name":"A B",
+            "given_name":"A","family_name":"B","nickname":"ab","picture":"https://p.example/a.png",
+            "blocked":true,"app_metadata":{"plan":"gold"},"user_metadata":{"lang":"fr"},
+            "identities":[{"connection":"Username-Password-Authentication","provider":"auth0",
+                           "user_id":"1","isSocial":false}],
+            "logins_count":3,"created_at":"2026-11-25T10:00:00.000Z"})");
+  });
+  auto u = h.client->GetUser("auth0|1");
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_EQ(u->user_id, "auth0|1");
+  // Only the profile fields tenantsync owns; logins_count, created_at ... are left out.
+  EXPECT_EQ(u->profile, Json::parse(R"({"email":"a@example.com","email_verified":true,
+      "name":"A B","given_name":"A","family_name":"B","nickname":"ab",
+      "picture":"https://p.example/a.png"})"));
+  EXPECT_TRUE(u->blocked);
+  EXPECT_EQ(u->app_metadata, Json::parse(R"({"plan":"gold"})"));
+  EXPECT_EQ(u->user_metadata, Json::parse(R"({"lang":"fr"})"));
+  EXPECT_EQ(u->connections, std::vector<std::string>{"Username-Password-Authentication"});
+}
+
+TEST(Auth0ClientTest, AbsentOrNullFieldsTakeTheirDefaults) {
+  Harness h([](const HttpRequest&) {
+    return Answer(200, R"({"user_id":"auth0|1","name":null,"blocked":null,"app_metadata":null,
+                 "identities":[{"provider":"auth0"}]})");
+  });
+  auto u = h.client->GetUser("auth0|1");
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_EQ(u->profile, Json::object());
+  EXPECT_FALSE(u->blocked);
+  EXPECT_EQ(u->app_metadata, Json::object());
+  EXPECT_EQ(u->user_metadata, Json::object());
+  EXPECT_TRUE(u->connections.empty());
+}
+
+TEST(Auth0ClientTest, OrganizationApplicationAndUserListAnswersAreTyped) {
+  Harness h([](const HttpRequest& r) {
+    if (r.target.starts_with("/api/v2/organizations")) {
+      return Answer(200, R"({"id":"org_1","name":"acme","display_name":"Acme",
+                             "branding":{"logo_url":"https://l.example/x.png"},
+                             "metadata":{"tier":"gold"}})");
+    }
+    if (r.target.starts_with("/api/v2/clients")) {
+      return Answer(200, R"({"client_id":"app","name":"Web","callbacks":["https://a/cb"]})");
+    }
+    return Answer(200, R"([{"user_id":"auth0|1","identities":[{"connection":"db"}]},
+                           {"user_id":"google-oauth2|2","identities":[{"connection":"google"}]}])");
+  });
+  auto org = h.client->GetOrganizationByName("acme");
+  ASSERT_TRUE(org.ok()) << org.status().ToString();
+  EXPECT_EQ(org->id, "org_1");
+  EXPECT_EQ(org->name, "acme");
+  EXPECT_EQ(org->display_name, "Acme");
+  EXPECT_EQ(org->branding["logo_url"], "https://l.example/x.png");
+  EXPECT_EQ(org->metadata, Json::parse(R"({"tier":"gold"})"));
+  auto app = h.client->GetApplication("app");
+  ASSERT_TRUE(app.ok()) << app.status().ToString();
+  EXPECT_EQ(app->client_id, "app");
+  EXPECT_EQ(app->callbacks, std::vector<std::string>{"https://a/cb"});
+  auto users = h.client->GetUsersByEmail("a@example.com");
+  ASSERT_TRUE(users.ok()) << users.status().ToString();
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[1].user_id, "google-oauth2|2");
+  EXPECT_EQ((*users)[1].connections, std::vector<std::string>{"google"});
+
+  Harness bare([](const HttpRequest&) { return Answer(200, R"({"id":"org_1","name":"acme"})"); });
+  auto plain = bare.client->GetOrganization("org_1");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->display_name.is_null());
+  EXPECT_TRUE(plain->branding.is_null());
+  EXPECT_EQ(plain->metadata, Json::object());
+}
+
+// Every call whose answer is read, by name.
+using AnyCall = std::function<Status(Auth0Client&)>;
+std::map<std::string, AnyCall> ReadingCalls() {
+  auto st = [](auto&& r) { return r.status(); };
+  return {
+      {"CreateUser",
+       [=](Auth0Client& c) {
+         return st(c.CreateUser(Json{{"email", "a@x.io"}}));
+       }},
+      {"GetUser", [=](Auth0Client& c) { return st(c.GetUser("auth0|1")); }},
+      {"PatchUser",
+       [=](Auth0Client& c) {
+         return st(c.PatchUser("auth0|1", Json{{"blocked", true}}));
+       }},
+      {"GetUsersByEmail", [=](Auth0Client& c) { return st(c.GetUsersByEmail("a@x.io")); }},
+      {"CreateOrganization",
+       [=](Auth0Client& c) {
+         return st(c.CreateOrganization(Json{{"name", "acme"}}));
+       }},
+      {"GetOrganization", [=](Auth0Client& c) { return st(c.GetOrganization("org_1")); }},
+      {"GetOrganizationByName",
+       [=](Auth0Client& c) { return st(c.GetOrganizationByName("acme")); }},
+      {"PatchOrganization",
+       [=](Auth0Client& c) {
+         return st(c.PatchOrganization("org_1", Json{{"name", "a"}}));
+       }},
+      {"GetApplication", [=](Auth0Client& c) { return st(c.GetApplication("app")); }},
+      {"FindRoleId", [=](Auth0Client& c) { return st(c.FindRoleId("admin")); }},
+      {"FindConnectionId", [=](Auth0Client& c) { return st(c.FindConnectionId("db")); }},
+      {"ListOrganizations", [=](Auth0Client& c) { return st(c.ListOrganizations()); }},
+      {"ListMembersWithRoles", [=](Auth0Client& c) { return st(c.ListMembersWithRoles("org_1")); }},
+      {"ListOrganizationConnections",
+       [=](Auth0Client& c) { return st(c.ListOrganizationConnections("org_1")); }},
+      {"SearchUsers", [=](Auth0Client& c) { return st(c.SearchUsers("email:x")); }},
+      {"GetUserLogs", [=](Auth0Client& c) { return st(c.GetUserLogs("auth0|1")); }},
+      {"ExportUsers", [=](Auth0Client& c) { return st(c.ExportUsers({}, [](Json&&) {})); }},
+  };
+}
+
+struct MalformedCase {
+  const char* call;
+  const char* answer;    // the 2xx body
+  const char* endpoint;  // the template the message starts with
+  const char* what;      // what the message says was wrong
+  size_t requests = 1;   // Management API requests sent: a malformed answer is not retried
 };
 
-TEST(Auth0ClientTest, ObserverSeesEveryAttemptWithTemplate) {
+TEST(Auth0ClientTest, MalformedAnswersAreInvalidNamingTheEndpoint) {
+  const MalformedCase cases[] = {
+      {"CreateUser", "not json", "POST /api/v2/users", "answer is not valid JSON"},
+      {"CreateUser", "", "POST /api/v2/users", "answer is empty (HTTP 200)"},
+      {"CreateUser", "[]", "POST /api/v2/users", "answer is array, not an object"},
+      {"CreateUser", "{}", "POST /api/v2/users", "answer has no user_id"},
+      {"CreateUser", R"({"user_id": 5})", "POST /api/v2/users", "user_id is number, not a string"},
+      {"CreateUser", R"({"user_id": ""})", "POST /api/v2/users", "user_id is empty"},
+      {"GetUser", R"({"user_id":"x","blocked":"yes"})", "GET /api/v2/users/{id}",
+       "blocked is string, not a boolean"},
+      {"GetUser", R"({"user_id":"x","app_metadata":[]})", "GET /api/v2/users/{id}",
+       "app_metadata is array, not an object"},
+      {"GetUser", R"({"user_id":"x","user_metadata":"x"})", "GET /api/v2/users/{id}",
+       "user_metadata is string, not an object"},
+      {"GetUser", R"({"user_id":"x","email":5})", "GET /api/v2/users/{id}",
+       "email is number, not a string"},
+      {"GetUser", R"({"user_id":"x","email_verified":"true"})", "GET /api/v2/users/{id}",
+       "email_verified is string, not a boolean"},
+      {"GetUser", R"({"user_id":"x","identities":{}})", "GET /api/v2/users/{id}",
+       "identities is object, not an array"},
+      {"GetUser", R"({"user_id":"x","identities":["db"]})", "GET /api/v2/users/{id}",
+       "identities[0] is string, not an object"},
+      {"GetUser", R"({"user_id":"x","identities":[{"connection":1}]})", "GET /api/v2/users/{id}",
+       "identities[0].connection is number, not a string"},
+      {"PatchUser", R"("a string")", "PATCH /api/v2/users/{id}", "answer is string, not an object"},
+      {"PatchUser", R"({"user_id":"x","name":["a"]})", "PATCH /api/v2/users/{id}",
+       "name is array, not a string"},
+      {"GetUsersByEmail", "{}", "GET /api/v2/users-by-email", "answer is object, not an array"},
+      {"GetUsersByEmail", "[5]", "GET /api/v2/users-by-email", "[0] is number, not an object"},
+      {"GetUsersByEmail", R"([{"user_id":"auth0|1"},{"email":"a@x.io"}])",
+       "GET /api/v2/users-by-email", "[1] has no user_id"},
+      {"GetUsersByEmail", R"([{"user_id":"x","blocked":1}])", "GET /api/v2/users-by-email",
+       "[0].blocked is number, not a boolean"},
+      {"CreateOrganization", "{}", "POST /api/v2/organizations", "answer has no id"},
+      {"CreateOrganization", R"({"id":7,"name":"acme"})", "POST /api/v2/organizations",
+       "id is number, not a string"},
+      {"GetOrganization", R"({"id":"org_1"})", "GET /api/v2/organizations/{id}",
+       "answer has no name"},
+      {"GetOrganization", R"({"id":"org_1","name":"acme","metadata":"x"})",
+       "GET /api/v2/organizations/{id}", "metadata is string, not an object"},
+      {"GetOrganizationByName", R"({"id":"org_1","name":"acme","display_name":5})",
+       "GET /api/v2/organizations/name/{name}", "display_name is number, not a string"},
+      {"PatchOrganization", R"({"id":"org_1","name":"acme","branding":[]})",
+       "PATCH /api/v2/organizations/{id}", "branding is array, not an object"},
+      {"PatchOrganization", "null", "PATCH /api/v2/organizations/{id}",
+       "answer is null, not an object"},
+      {"GetApplication", R"({"callbacks":[]})", "GET /api/v2/clients/{id}",
+       "answer has no client_id"},
+      {"GetApplication", R"({"client_id":"app","callbacks":"https://a"})",
+       "GET /api/v2/clients/{id}", "callbacks is string, not an array"},
+      {"GetApplication", R"({"client_id":"app","callbacks":["https://a",5]})",
+       "GET /api/v2/clients/{id}", "callbacks[1] is number, not a string"},
+      {"FindRoleId", R"({"roles":[{"name":"admin","id":5}]})", "GET /api/v2/roles",
+       "roles[0].id is number, not a string"},
+      {"FindRoleId", R"({"roles":["admin"]})", "GET /api/v2/roles",
+       "roles[0] is string, not an object"},
+      {"FindConnectionId", R"({"connections":[{"name":"db"}]})", "GET /api/v2/connections",
+       "connections[0] has no id"},
+      {"ListOrganizations", R"({"organizations":[1]})", "GET /api/v2/organizations",
+       "organizations[0] is number, not an object"},
+      {"ListOrganizations", R"({"organizations":{}})", "GET /api/v2/organizations",
+       "organizations is object, not an array"},
+      {"ListOrganizations", R"("x")", "GET /api/v2/organizations",
+       "answer is string, not an object"},
+      {"ListMembersWithRoles", R"({"members":5})", "GET /api/v2/organizations/{id}/members",
+       "members is number, not an array"},
+      {"ListOrganizationConnections", "[null]",
+       "GET /api/v2/organizations/{id}/enabled_connections", "[0] is null, not an object"},
+      {"SearchUsers", R"({"users":["u"],"total":1})", "GET /api/v2/users",
+       "users[0] is string, not an object"},
+      {"GetUserLogs", R"({"logs":"x"})", "GET /api/v2/users/{id}/logs",
+       "logs is string, not an array"},
+      {"ExportUsers", R"({"id":5})", "POST /api/v2/jobs/users-exports",
+       "id is number, not a string"},
+      // The same answer to the job's status read: a status that is not a string.
+      {"ExportUsers", R"({"id":"job_1","status":5})", "GET /api/v2/jobs/{id}",
+       "status is number, not a string", 2},
+  };
+  auto calls = ReadingCalls();
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.call) + " <- " + c.answer);
+    Harness h([&](const HttpRequest&) { return Answer(200, c.answer); });
+    ASSERT_TRUE(calls.count(c.call));
+    Status st;
+    EXPECT_NO_THROW(st = calls.at(c.call)(*h.client));
+    EXPECT_EQ(st.kind(), StatusKind::kInvalid) << st.ToString();
+    EXPECT_EQ(st.message(), std::string(c.endpoint) + ": " + c.what);
+    EXPECT_EQ(h.transport->ApiRequests().size(), c.requests);
+  }
+}
+
+TEST(Auth0ClientTest, HostileAnswersNeverThrowFromAnyCall) {
+  std::string deep(5000, '[');
+  deep += std::string(5000, ']');
+  const std::vector<std::string> bodies = {
+      "",
+      "null",
+      "true",
+      "-0",
+      "1e999",
+      "\xff\xfe{\"user_id\":1}",
+      R"({"user_id":"\ud800"})",
+      "{\"user_id\":\"a\xc3\"}",
+      deep,
+      R"({"user_id":"x","id":"y","name":"n","client_id":"c","blocked":1e308,"identities":[[]]})",
+      R"({"total":-5,"users":[],"members":[],"organizations":[],"roles":[],"connections":[],
+          "enabled_connections":[],"logs":[],"next":7})",
+      R"({"total":"many","start":null,"users":[{}],"members":[{"user_id":5,"roles":"admin"}],
+          "organizations":[{"id":[]}],"roles":[{"name":"admin"}],"id":"job_1",
+          "status":"completed","location":5})",
+      R"([{"name":"admin","id":"rol_1"},{"name":"db","id":"con_1"}])",
+  };
+  for (const auto& [name, call] : ReadingCalls()) {
+    for (const auto& body : bodies) {
+      SCOPED_TRACE(name + " <- " + body.substr(0, 80));
+      Harness h([&](const HttpRequest&) { return Answer(200, body); });
+      Status st;
+      EXPECT_NO_THROW(st = call(*h.client));
+      if (!st.ok()) {
+        // kRetryable: an export job whose status never reads "completed" times out.
+        EXPECT_TRUE(st.kind() == StatusKind::kInvalid || st.kind() == StatusKind::kNotFound ||
+                    (name == "ExportUsers" && st.kind() == StatusKind::kRetryable))
+            << st.ToString();
+        EXPECT_NO_THROW((void)Json(st.message()).dump()) << "message is not valid UTF-8";
+      }
+    }
+  }
+}
+
+TEST(Auth0ClientTest, TokenAnswersAreChecked) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"access_token":5})", "POST /oauth/token: answer has no access_token"},
+      {R"({"access_token":""})", "POST /oauth/token: answer has no access_token"},
+      {"[]", "POST /oauth/token: answer has no access_token"},
+      {R"({"access_token":"t","expires_in":"soon"})",
+       "POST /oauth/token: expires_in is string, not a number"},
+      {R"({"access_token":"t","expires_in":-1})", "POST /oauth/token: expires_in is not positive"},
+  };
+  for (const auto& [answer, message] : cases) {
+    SCOPED_TRACE(answer);
+    Harness h([](const HttpRequest&) { return Answer(200, kUser); });
+    h.transport->token_handler_ = [a = std::string(answer)](const HttpRequest&) {
+      return Answer(200, a);
+    };
+    Result<Auth0User> r = Status::Ok();
+    EXPECT_NO_THROW(r = h.client->GetUser("auth0|1"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().kind(), StatusKind::kInvalid);
+    EXPECT_EQ(r.status().message(), message);
+    EXPECT_TRUE(h.transport->ApiRequests().empty());
+  }
+  // An enormous lifetime is bounded instead of overflowing the renewal time.
+  Harness h([](const HttpRequest&) { return Answer(200, kUser); });
+  h.transport->token_handler_ = [](const HttpRequest&) {
+    return Answer(200, R"({"access_token":"t","expires_in":1e300})");
+  };
+  EXPECT_TRUE(h.client->GetUser("auth0|1").ok());
+  EXPECT_TRUE(h.client->HasValidToken());
+}
+
+TEST(Auth0ClientTest, CallsReturningOnlyAStatusDoNotReadTheAnswer) {
+  Harness h([](const HttpRequest&) {
+    return Answer(201, "<html>done</html>", {{"content-type", "text/html"}});
+  });
+  Auth0Client& c = *h.client;
+  EXPECT_TRUE(c.DeleteUser("auth0|1").ok());
+  EXPECT_TRUE(c.RevokeSessions("auth0|1").ok());
+  EXPECT_TRUE(c.RevokeRefreshTokens("auth0|1").ok());
+  EXPECT_TRUE(c.DeleteOrganization("org_1").ok());
+  EXPECT_TRUE(c.AddMembers("org_1", {"auth0|1"}).ok());
+  EXPECT_TRUE(c.RemoveMembers("org_1", {"auth0|1"}).ok());
+  EXPECT_TRUE(c.AddMemberRoles("org_1", "auth0|1", {"rol_1"}).ok());
+  EXPECT_TRUE(c.RemoveMemberRoles("org_1", "auth0|1", {"rol_1"}).ok());
+  EXPECT_TRUE(c.AddOrganizationConnection("org_1", "con_1", true, false).ok());
+  EXPECT_TRUE(c.PatchOrganizationConnection("org_1", "con_1", false, true).ok());
+  EXPECT_TRUE(c.RemoveOrganizationConnection("org_1", "con_1").ok());
+  EXPECT_TRUE(c.EnableConnectionClient("con_1", "app").ok());
+  EXPECT_TRUE(c.PatchApplicationCallbacks("app", {"https://a/cb"}).ok());
+  EXPECT_TRUE(c.SendVerificationEmail("auth0|1").ok());
+  EXPECT_TRUE(c.SendChangePasswordEmail("a@x.io").ok());
+  EXPECT_EQ(h.transport->Requests().size(), 16u);  // one token request, 15 calls
+  // Empty role lists are nothing to send (Auth0 refuses them).
+  EXPECT_TRUE(c.AddMemberRoles("org_1", "auth0|1", {}).ok());
+  EXPECT_EQ(h.transport->Requests().size(), 16u);
+}
+
+TEST(Auth0ClientTest, ErrorTextFromTheNetworkIsBoundedValidUtf8) {
+  std::string body = "\xff\xfe\x01 broken ";
+  body += std::string(5000, 'x');
+  body += "\xc3";  // cut in the middle of a character
+  Harness h([&](const HttpRequest&) {
+    return Answer(400, body, {{"content-type", "text/plain"}});
+  });
+  auto r = h.client->GetUser("auth0|1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kPermanent);
+  EXPECT_LT(r.status().message().size(), 400u);
+  EXPECT_THAT(r.status().message(), HasSubstr("??  broken xxx"));
+  EXPECT_NO_THROW((void)Json(r.status().ToString()).dump());
+}
+
+// ---- Observer --------------------------------------------------------------------------------
+
+class RecordingObserver : public Auth0Observer {
+ public:
+  void OnRequest(std::string_view endpoint, int status, double seconds) override {
+    std::lock_guard<std::mutex> l(mu_);
+    EXPECT_GE(seconds, 0.0);
+    seen_.emplace_back(std::string(endpoint), status);
+  }
+  std::vector<std::pair<std::string, int>> Seen() {
+    std::lock_guard<std::mutex> l(mu_);
+    return seen_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::string, int>> seen_;
+};
+
+using Seen = std::vector<std::pair<std::string, int>>;
+
+TEST(Auth0ClientTest, ObserverSeesEveryAttemptOnceIncludingTokensAndUnansweredRequests) {
+  RecordingObserver obs;
   std::atomic<int> n{0};
-  CountingObserver obs;
-  Auth0Options o;
-  o.domain = "d";
-  o.base_url = "http://127.0.0.1:1";
-  o.client_id = "c";
-  o.client_secret = kSecret;
-  AutoClock clock;
-  SeededRandom random(1);
-  Auth0Client client(o, std::make_unique<FakeTransport>([&](const HttpRequest&) {
-                       return n++ == 0 ? Answer(500, "") : Answer(200, "{}");
-                     }),
-                     clock, random, &obs);
-  ASSERT_TRUE(client.PatchClientCallbacks("app", {"https://a.example.com/cb"}).ok());
-  ASSERT_EQ(obs.seen.size(), 3u);
-  EXPECT_EQ(obs.seen[0], (std::pair<std::string, int>{"POST /oauth/token", 200}));
-  EXPECT_EQ(obs.seen[1], (std::pair<std::string, int>{"PATCH /api/v2/clients/{id}", 500}));
-  EXPECT_EQ(obs.seen[2], (std::pair<std::string, int>{"PATCH /api/v2/clients/{id}", 200}));
+  Harness h(
+      [&](const HttpRequest&) {
+        switch (n++) {
+          case 0:
+            return Failure(TransportError::kTimeout);
+          case 1:
+            return Failure(TransportError::kClosed);
+          case 2:
+            return Answer(500, "");
+          case 3:
+            return Answer(429, "", {{"retry-after", "1"}});
+          case 4:
+            return Answer(401, R"({"statusCode":401,"message":"Expired token"})");
+          default:
+            return Answer(200, "{}");
+        }
+      },
+      [](Auth0Options& o) { o.max_retries = 8; }, &obs);
+  std::atomic<int> tokens{0};
+  h.transport->token_handler_ = [&](const HttpRequest&) {
+    if (tokens++ == 0) return Failure(TransportError::kConnect);
+    return Answer(200, R"({"access_token":"tok","expires_in":86400})");
+  };
+  ASSERT_TRUE(h.client->PatchApplicationCallbacks("app", {"https://a.example.com/cb"}).ok());
+  const std::string patch = "PATCH /api/v2/clients/{id}";
+  EXPECT_EQ(obs.Seen(), (Seen{{"POST /oauth/token", 0},
+                              {"POST /oauth/token", 200},
+                              {patch, 0},
+                              {patch, 0},
+                              {patch, 500},
+                              {patch, 429},
+                              {patch, 401},
+                              {"POST /oauth/token", 200},
+                              {patch, 200}}));
+}
+
+TEST(Auth0ClientTest, ObserverSeesAuthenticationApiAndExportDownloads) {
+  RecordingObserver obs;
+  ExportScript script;
+  script.pending_polls = 0;
+  auto jobs = script.Handler();
+  Harness h(
+      [&](const HttpRequest& r) {
+        if (r.target == "/dbconnections/change_password") return Answer(200, "sent");
+        return jobs(r);
+      },
+      {}, &obs);
+  int fetches = 0;
+  h.transport->fetch_handler_ = [&](const std::string&) {
+    return ++fetches == 1 ? Answer(503, "busy") : Answer(200, script.file);
+  };
+  ASSERT_TRUE(h.client->SendChangePasswordEmail("a@example.com").ok());
+  ASSERT_TRUE(h.client->ExportUsers({}, [](Json&&) {}).ok());
+  EXPECT_EQ(obs.Seen(), (Seen{{endpoints::kChangePasswordEmail, 200},
+                              {endpoints::kToken, 200},
+                              {endpoints::kCreateUsersExport, 200},
+                              {endpoints::kGetJob, 200},
+                              {endpoints::kUsersExportFile, 503},
+                              {endpoints::kUsersExportFile, 200}}));
+}
+
+TEST(Auth0ClientTest, RequestCutByShutdownIsReportedOnceAndNotRepeated) {
+  RecordingObserver obs;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, released = false;
+  Harness h(
+      [&](const HttpRequest&) {
+        std::unique_lock<std::mutex> l(mu);
+        entered = true;
+        cv.notify_all();
+        cv.wait(l, [&] { return released; });
+        return Failure(TransportError::kTimeout);  // the read timed out while stopping
+      },
+      [](Auth0Options& o) { o.max_retries = 8; }, &obs);
+  Result<Auth0User> r = Status::Ok();
+  std::thread caller([&] { r = h.client->GetUser("auth0|1"); });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return entered; });
+  }
+  h.client->Shutdown();
+  {
+    std::lock_guard<std::mutex> l(mu);
+    released = true;
+  }
+  cv.notify_all();
+  caller.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kRetryable);
+  EXPECT_THAT(r.status().message(), HasSubstr("shutting down"));
+  EXPECT_EQ(obs.Seen(), (Seen{{"POST /oauth/token", 200}, {"GET /api/v2/users/{id}", 0}}));
+  EXPECT_EQ(h.transport->ApiRequests().size(), 1u);
+  // After Shutdown nothing is sent, so nothing is reported.
+  auto late = h.client->GetUser("auth0|1");
+  EXPECT_EQ(late.status().kind(), StatusKind::kRetryable);
+  EXPECT_EQ(obs.Seen().size(), 2u);
+  EXPECT_EQ(h.transport->ApiRequests().size(), 1u);
+}
+
+// ---- Client secret rotation ------------------------------------------------------------------
+
+std::string SecretOf(const HttpRequest& token_request) {
+  auto q = QueryOf("?" + token_request.body);
+  return q["client_secret"];
+}
+
+TEST(Auth0ClientTest, RotatedSecretDropsTheTokenAndIsUsedForTheNextOne) {
+  Harness h([](const HttpRequest&) { return Answer(200, kUser); });
+  ASSERT_TRUE(h.client->GetUser("auth0|1").ok());
+  EXPECT_TRUE(h.client->HasValidToken());
+  h.client->SetClientSecret("rotated-secret");
+  EXPECT_FALSE(h.client->HasValidToken());
+  ASSERT_TRUE(h.client->GetUser("auth0|1").ok());
+  std::vector<HttpRequest> token_requests;
+  for (auto& r : h.transport->Requests()) {
+    if (r.target == "/oauth/token") token_requests.push_back(r);
+  }
+  ASSERT_EQ(token_requests.size(), 2u);
+  EXPECT_EQ(SecretOf(token_requests[0]), kSecret);
+  EXPECT_EQ(SecretOf(token_requests[1]), "rotated-secret");
+  EXPECT_EQ(HeaderOf(h.transport->ApiRequests().back(), "Authorization"), "Bearer tok-2");
+}
+
+TEST(Auth0ClientTest, TokenFetchedWithTheOldSecretDuringARotationIsNotKept) {
+  Harness* hp = nullptr;
+  Harness h([](const HttpRequest&) { return Answer(200, kUser); });
+  hp = &h;
+  std::vector<std::string> secrets;
+  h.transport->token_handler_ = [&](const HttpRequest& r) {
+    secrets.push_back(SecretOf(r));
+    // SIGHUP arrives while the first token request is on the wire.
+    if (secrets.size() == 1) hp->client->SetClientSecret("rotated-secret");
+    return Answer(200, R"({"access_token":"tok-)" + std::to_string(secrets.size()) +
+                           R"(","expires_in":86400})");
+  };
+  ASSERT_TRUE(h.client->GetUser("auth0|1").ok());
+  EXPECT_EQ(secrets, (std::vector<std::string>{kSecret, "rotated-secret"}));
+  EXPECT_EQ(HeaderOf(h.transport->ApiRequests().back(), "Authorization"), "Bearer tok-2");
+}
+
+TEST(Auth0ClientTest, SecretRotationIsSafeWhileCallsRun) {
+  Harness h([](const HttpRequest&) { return Answer(200, kUser, RateHeaders(1000, 999, 0)); },
+            [](Auth0Options& o) { o.rate_limit_fraction = 1.0; });
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) ok += h.client->GetUser("auth0|1").ok();
+    });
+  }
+  std::thread rotator([&] {
+    for (int i = 0; i < 50 && !done; ++i) h.client->SetClientSecret("secret-" + std::to_string(i));
+  });
+  for (auto& t : callers) t.join();
+  done = true;
+  rotator.join();
+  EXPECT_EQ(ok.load(), 200);
+  for (auto& r : h.transport->Requests()) {
+    if (r.target != "/oauth/token") continue;
+    std::string secret = SecretOf(r);
+    EXPECT_TRUE(secret == kSecret || secret.starts_with("secret-")) << secret;
+  }
+}
+
+// ---- Backoff ---------------------------------------------------------------------------------
+
+TEST(Auth0ClientTest, FullJitterBackoffStaysUnderItsCeiling) {
+  SeededRandom random(7);
+  for (int retry = -1; retry < 40; ++retry) {
+    auto ceiling =
+        std::min<std::chrono::milliseconds>(30s, 200ms * (int64_t{1} << std::clamp(retry, 0, 30)));
+    std::chrono::milliseconds high{0};
+    for (int i = 0; i < 200; ++i) {
+      auto d = FullJitterBackoff(retry, 200ms, 30s, random);
+      EXPECT_GE(d, 0ms);
+      EXPECT_LE(d, ceiling) << retry;
+      high = std::max(high, d);
+    }
+    EXPECT_GE(high, ceiling / 2) << "full jitter spreads over the whole range";
+  }
+  EXPECT_LE(FullJitterBackoff(3, 0ms, 0ms, random), 1ms);
 }
 
 }  // namespace

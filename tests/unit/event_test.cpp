@@ -66,18 +66,20 @@ TEST(EventTypeTest, NamesRoundTrip) {
 // ---- happy paths ----
 
 TEST(ParseEventTest, OrganizationUpsertedFull) {
-  json body = Org({{"name", "acme_corp-1"},
-                   {"display_name", "Acme Corp"},
-                   {"metadata", {{"tier", "gold"}, {"old", nullptr}}},
-                   {"branding",
-                    {{"logo_url", "https://cdn.example.com/logo.png"},
-                     {"colors", {{"primary", "#0059d6"}, {"page_background", "#FFF"}}}}},
-                   {"connections",
-                    {{{"name", "Username-Password-Authentication"}, {"assign_membership_on_login", true}},
-                     {{"name", "google-oauth2"}, {"show_as_button", false}}}},
-                   {"callback_urls", {"https://acme.example.com/callback", "http://localhost:3000/cb",
-                                      "https://*.acme.example.com/cb", "http://127.0.0.1/cb"}},
-                   {"effective_at", "2026-12-01T00:00:00+01:00"}});
+  json body =
+      Org({{"name", "acme_corp-1"},
+           {"display_name", "Acme Corp"},
+           {"metadata", {{"tier", "gold"}, {"old", nullptr}}},
+           {"branding",
+            {{"logo_url", "https://cdn.example.com/logo.png"},
+             {"colors", {{"primary", "#0059d6"}, {"page_background", "#FFF"}}}}},
+           {"connections",
+            {{{"name", "Username-Password-Authentication"}, {"assign_membership_on_login", true}},
+             {{"name", "google-oauth2"}, {"show_as_button", false}}}},
+           {"callback_urls",
+            {"https://acme.example.com/callback", "http://localhost:3000/cb",
+             "https://*.acme.example.com/cb", "http://127.0.0.1/cb"}},
+           {"effective_at", "2026-12-01T00:00:00+01:00"}});
   auto r = ParseEvent(body);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->type, EventType::kOrganizationUpserted);
@@ -124,13 +126,15 @@ TEST(ParseEventTest, UserUpsertedNullsClearFields) {
                  {"nickname", nullptr},
                  {"picture", nullptr},
                  {"effective_at", nullptr}}));
-  ExpectOk(Org({{"display_name", nullptr}, {"branding", {{"logo_url", nullptr}, {"colors", nullptr}}}}));
+  ExpectOk(
+      Org({{"display_name", nullptr}, {"branding", {{"logo_url", nullptr}, {"colors", nullptr}}}}));
 }
 
 TEST(ParseEventTest, EveryUserLifecycleType) {
-  for (const char* type : {"user.left", "user.returned", "user.deleted", "user.password_reset_requested",
-                           "user.verification_email_requested"}) {
-    auto r = ParseEvent(Env(type, {{"external_id", "emp-1"}, {"effective_at", "2026-12-31T17:00:00Z"}}));
+  for (const char* type : {"user.left", "user.returned", "user.deleted",
+                           "user.password_reset_requested", "user.verification_email_requested"}) {
+    auto r =
+        ParseEvent(Env(type, {{"external_id", "emp-1"}, {"effective_at", "2026-12-31T17:00:00Z"}}));
     ASSERT_TRUE(r.ok()) << type << ": " << r.status().message();
     EXPECT_EQ(EventTypeName(r->type), std::string(type));
     EXPECT_EQ(r->effective_at_ms, 1798736400000);
@@ -156,11 +160,14 @@ TEST(ParseEventTest, EnvelopeErrors) {
   ExpectError(json::array(), "body: must be a JSON object");
   ExpectError(json("x"), "body: must be a JSON object");
   ExpectError(json{{"timestamp", kTs}, {"data", json::object()}}, "type: required");
-  ExpectError(json{{"type", 5}, {"timestamp", kTs}, {"data", json::object()}}, "type: must be a string");
-  ExpectError(Env("user.created", {{"external_id", "x"}}),
-              "type: unknown event type \"user.created\" (known: organization.upserted, organization.deleted, "
-              "user.upserted, user.left, user.returned, user.blocked, user.unblocked, user.deleted, "
-              "user.password_reset_requested, user.verification_email_requested)");
+  ExpectError(json{{"type", 5}, {"timestamp", kTs}, {"data", json::object()}},
+              "type: must be a string");
+  ExpectError(
+      Env("user.created", {{"external_id", "x"}}),
+      "type: unknown event type \"user.created\" (known: organization.upserted, "
+      "organization.deleted, "
+      "user.upserted, user.left, user.returned, user.blocked, user.unblocked, user.deleted, "
+      "user.password_reset_requested, user.verification_email_requested)");
   json no_ts = User();
   no_ts.erase("timestamp");
   ExpectError(no_ts, "timestamp: required");
@@ -182,12 +189,14 @@ TEST(ParseEventTest, UnknownTypeIsQuotedAndTruncated) {
 }
 
 TEST(ParseEventTest, Timestamps) {
-  const std::string bad_ts = "timestamp: must be an RFC 3339 date-time with a time zone (e.g. 2026-11-25T10:00:00Z)";
-  for (const char* ts : {"2026-11-25T10:00:00", "2026-11-25 10:00:00Z", "2026-11-25", "2026-13-01T00:00:00Z",
-                         "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-25T24:00:00Z",
-                         "2026-11-25T10:60:00Z", "2026-11-25T10:00:61Z", "2026-11-25T10:00:00.Z",
-                         "2026-11-25T10:00:00+0100", "2026-11-25T10:00:00+24:00", "26-11-25T10:00:00Z",
-                         "2026-11-25T10:00:00Zjunk", "", "1795600800"}) {
+  const std::string bad_ts =
+      "timestamp: must be an RFC 3339 date-time with a time zone (e.g. 2026-11-25T10:00:00Z)";
+  for (const char* ts :
+       {"2026-11-25T10:00:00", "2026-11-25 10:00:00Z", "2026-11-25", "2026-13-01T00:00:00Z",
+        "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-25T24:00:00Z",
+        "2026-11-25T10:60:00Z", "2026-11-25T10:00:61Z", "2026-11-25T10:00:00.Z",
+        "2026-11-25T10:00:00+0100", "2026-11-25T10:00:00+24:00", "26-11-25T10:00:00Z",
+        "2026-11-25T10:00:00Zjunk", "", "1795600800"}) {
     json body = User();
     body["timestamp"] = ts;
     ExpectError(body, bad_ts);
@@ -205,6 +214,8 @@ TEST(ParseEventTest, Timestamps) {
            {"2026-11-25t10:00:00z", kTsMs},
            {"2026-11-25T10:00:00.123Z", kTsMs + 123},
            {"2026-11-25T10:00:00.1Z", kTsMs + 100},
+           {"2026-11-25T10:00:00.007Z", kTsMs + 7},  // what `tenantsync send` stamps
+           {"2026-11-25T11:30:00.250+01:30", kTsMs + 250},
            {"2026-11-25T10:00:00.123456789Z", kTsMs + 123},
            {"2026-11-25T11:30:00+01:30", kTsMs},
            {"2026-11-25T05:00:00-05:00", kTsMs},
@@ -223,16 +234,19 @@ TEST(ParseEventTest, Timestamps) {
 
 TEST(ParseEventTest, EffectiveAt) {
   ExpectError(User({{"effective_at", "tomorrow"}}),
-              "data.effective_at: must be an RFC 3339 date-time with a time zone (e.g. 2026-11-25T10:00:00Z), or null");
+              "data.effective_at: must be an RFC 3339 date-time with a time zone (e.g. "
+              "2026-11-25T10:00:00Z), or null");
   ExpectError(Env("user.left", {{"external_id", "e"}, {"effective_at", 5}}),
-              "data.effective_at: must be an RFC 3339 date-time with a time zone (e.g. 2026-11-25T10:00:00Z), or null");
+              "data.effective_at: must be an RFC 3339 date-time with a time zone (e.g. "
+              "2026-11-25T10:00:00Z), or null");
 }
 
 // ---- password ----
 
 TEST(ParseEventTest, PasswordRefusedInEveryEvent) {
   const std::string msg =
-      "password is not accepted: tenantsync never sets passwords; send user.password_reset_requested so Auth0 "
+      "password is not accepted: tenantsync never sets passwords; send "
+      "user.password_reset_requested so Auth0 "
       "emails the user a change-password link";
   ExpectError(User({{"password", "hunter2"}}), msg);
   ExpectError(User({{"password", nullptr}}), msg);
@@ -250,7 +264,9 @@ TEST(ParseEventTest, PasswordRefusedInEveryEvent) {
 // ---- external_id and unknown fields ----
 
 TEST(ParseEventTest, ExternalId) {
-  const std::string rule = "data.external_id: must be a non-empty string of at most 255 characters without control characters";
+  const std::string rule =
+      "data.external_id: must be a non-empty string of at most 255 characters without control "
+      "characters";
   ExpectError(Env("user.left", json::object()), "data.external_id: required");
   ExpectError(Env("user.left", {{"external_id", nullptr}}), rule);
   ExpectError(Env("user.left", {{"external_id", ""}}), rule);
@@ -272,15 +288,21 @@ TEST(ParseEventTest, ExternalId) {
 
 TEST(ParseEventTest, UnknownFieldsFailLoudly) {
   ExpectError(User({{"emial", "a@b.co"}}), "data.emial: unknown field for user.upserted");
-  ExpectError(Org({{"callbacks", json::array()}}), "data.callbacks: unknown field for organization.upserted");
-  ExpectError(Env("user.left", {{"external_id", "e"}, {"reason", "x"}}), "data.reason: unknown field for user.left");
+  ExpectError(Org({{"callbacks", json::array()}}),
+              "data.callbacks: unknown field for organization.upserted");
+  ExpectError(Env("user.left", {{"external_id", "e"}, {"reason", "x"}}),
+              "data.reason: unknown field for user.left");
   ExpectError(Env("organization.deleted", {{"external_id", "e"}, {"name", "x"}}),
               "data.name: unknown field for organization.deleted");
   ExpectError(User({{"we.ird key", 1}}), "data[\"we.ird key\"]: unknown field for user.upserted");
-  ExpectError(Org({{"branding", {{"logo", "https://x.y/z"}}}}), "data.branding.logo: unknown field");
-  ExpectError(Org({{"branding", {{"colors", {{"primary", "#fff"}, {"page_background", "#000"}, {"text", "#111"}}}}}}),
-              "data.branding.colors.text: unknown field");
-  ExpectError(Org({{"connections", {{{"name", "db"}, {"enabled", true}}}}}), "data.connections[0].enabled: unknown field");
+  ExpectError(Org({{"branding", {{"logo", "https://x.y/z"}}}}),
+              "data.branding.logo: unknown field");
+  ExpectError(
+      Org({{"branding",
+            {{"colors", {{"primary", "#fff"}, {"page_background", "#000"}, {"text", "#111"}}}}}}),
+      "data.branding.colors.text: unknown field");
+  ExpectError(Org({{"connections", {{{"name", "db"}, {"enabled", true}}}}}),
+              "data.connections[0].enabled: unknown field");
   ExpectError(User({{"organizations", {{{"external_id", "o"}, {"role", {"x"}}}}}}),
               "data.organizations[0].role: unknown field");
 }
@@ -289,8 +311,8 @@ TEST(ParseEventTest, UnknownFieldsFailLoudly) {
 
 TEST(ParseEventTest, OrganizationName) {
   const std::string rule = "data.name: must match ^[a-z0-9_-]{1,50}$";
-  for (json name : {json("Acme"), json(""), json(std::string(51, 'a')), json("acme corp"), json("acme.corp"),
-                    json(nullptr), json(5), json("acmé")}) {
+  for (json name : {json("Acme"), json(""), json(std::string(51, 'a')), json("acme corp"),
+                    json("acme.corp"), json(nullptr), json(5), json("acmé")}) {
     ExpectError(Org({{"name", name}}), rule);
   }
   ExpectOk(Org({{"name", std::string(50, 'a')}}));
@@ -314,10 +336,12 @@ TEST(ParseEventTest, OrganizationMetadata) {
   ExpectOk(Org({{"metadata", ok25}}));
   ExpectError(Org({{"metadata", {{"tier", std::string(256, 'x')}}}}),
               "data.metadata.tier: must be a string of at most 255 characters, or null");
-  ExpectError(Org({{"metadata", {{"tier", 3}}}}), "data.metadata.tier: must be a string of at most 255 characters, or null");
+  ExpectError(Org({{"metadata", {{"tier", 3}}}}),
+              "data.metadata.tier: must be a string of at most 255 characters, or null");
   ExpectError(Org({{"metadata", {{"tier", {{"a", "b"}}}}}}),
               "data.metadata.tier: must be a string of at most 255 characters, or null");
-  ExpectError(Org({{"metadata", {{"a.b", "x"}}}}), "data.metadata: key \"a.b\" must not contain '.' or '$'");
+  ExpectError(Org({{"metadata", {{"a.b", "x"}}}}),
+              "data.metadata: key \"a.b\" must not contain '.' or '$'");
   ExpectError(Org({{"metadata", "x"}}), "data.metadata: must be an object");
   ExpectError(Org({{"metadata", nullptr}}), "data.metadata: must be an object");
 }
@@ -326,15 +350,18 @@ TEST(ParseEventTest, OrganizationBranding) {
   ExpectError(Org({{"branding", "x"}}), "data.branding: must be an object");
   ExpectError(Org({{"branding", {{"logo_url", "http://example.com/logo.png"}}}}),
               "data.branding.logo_url: must be an https URL, or null");
-  ExpectError(Org({{"branding", {{"logo_url", "logo.png"}}}}), "data.branding.logo_url: must be an https URL, or null");
-  ExpectError(Org({{"branding", {{"logo_url", "https://"}}}}), "data.branding.logo_url: must be an https URL, or null");
+  ExpectError(Org({{"branding", {{"logo_url", "logo.png"}}}}),
+              "data.branding.logo_url: must be an https URL, or null");
+  ExpectError(Org({{"branding", {{"logo_url", "https://"}}}}),
+              "data.branding.logo_url: must be an https URL, or null");
   ExpectError(Org({{"branding", {{"logo_url", "https://exa mple.com/"}}}}),
               "data.branding.logo_url: must be an https URL, or null");
   ExpectError(Org({{"branding", {{"colors", {{"primary", "#fff"}}}}}}),
               "data.branding.colors.page_background: required (Auth0 needs both colors)");
   for (const char* bad : {"fff", "#ffff", "#gggggg", "#12345", "red", ""}) {
-    ExpectError(Org({{"branding", {{"colors", {{"primary", bad}, {"page_background", "#000000"}}}}}}),
-                "data.branding.colors.primary: must be a hex color #rgb or #rrggbb");
+    ExpectError(
+        Org({{"branding", {{"colors", {{"primary", bad}, {"page_background", "#000000"}}}}}}),
+        "data.branding.colors.primary: must be a hex color #rgb or #rrggbb");
   }
   ExpectError(Org({{"branding", {{"colors", "#fff"}}}}),
               "data.branding.colors: must be an object with primary and page_background, or null");
@@ -348,13 +375,16 @@ TEST(ParseEventTest, OrganizationConnections) {
   ExpectOk(Org({{"connections", eleven}}));
   ExpectError(Org({{"connections", {{"name", "x"}}}}), "data.connections: must be an array");
   ExpectError(Org({{"connections", {"db"}}}), "data.connections[0]: must be an object");
-  ExpectError(Org({{"connections", {{{"show_as_button", true}}}}}), "data.connections[0].name: required");
+  ExpectError(Org({{"connections", {{{"show_as_button", true}}}}}),
+              "data.connections[0].name: required");
   const std::string name_rule =
-      "must be an Auth0 connection name: at most 128 letters, digits and single hyphens, starting and ending "
+      "must be an Auth0 connection name: at most 128 letters, digits and single hyphens, starting "
+      "and ending "
       "with a letter or digit";
-  for (json bad : {json(""), json("-db"), json("db-"), json("a--b"), json("a_b"), json(std::string(129, 'a')),
-                   json(nullptr), json(1)}) {
-    ExpectError(Org({{"connections", {{{"name", "ok"}}, {{"name", bad}}}}}), "data.connections[1].name: " + name_rule);
+  for (json bad : {json(""), json("-db"), json("db-"), json("a--b"), json("a_b"),
+                   json(std::string(129, 'a')), json(nullptr), json(1)}) {
+    ExpectError(Org({{"connections", {{{"name", "ok"}}, {{"name", bad}}}}}),
+                "data.connections[1].name: " + name_rule);
   }
   ExpectError(Org({{"connections", {{{"name", "db"}}, {{"name", "db"}}}}}),
               "data.connections[1].name: duplicate connection \"db\"");
@@ -366,32 +396,38 @@ TEST(ParseEventTest, OrganizationConnections) {
 }
 
 TEST(ParseEventTest, OrganizationCallbackUrls) {
-  const std::string rule = "must be an https URL (http only for localhost, 127.0.0.1 or [::1]) without a fragment";
-  for (const char* bad : {"http://acme.example.com/cb", "https://acme.example.com/cb#frag", "ftp://x.y/z",
-                          "https:/x.y", "https://user@x.y/cb", "https://x..y/cb", "https://x.y:0/cb",
-                          "https://x.y:99999/cb", "https://x.y/a b", "https://*.com/cb", "//x.y/cb", "https://x.y\\cb",
-                          "https://:443/cb", "https://x.y:/cb"}) {
-    ExpectError(Org({{"callback_urls", {"https://ok.example.com/cb", bad}}}), "data.callback_urls[1]: " + rule);
+  const std::string rule =
+      "must be an https URL (http only for localhost, 127.0.0.1 or [::1]) without a fragment";
+  for (const char* bad :
+       {"http://acme.example.com/cb", "https://acme.example.com/cb#frag", "ftp://x.y/z",
+        "https:/x.y", "https://user@x.y/cb", "https://x..y/cb", "https://x.y:0/cb",
+        "https://x.y:99999/cb", "https://x.y/a b", "https://*.com/cb", "//x.y/cb",
+        "https://x.y\\cb", "https://:443/cb", "https://x.y:/cb"}) {
+    ExpectError(Org({{"callback_urls", {"https://ok.example.com/cb", bad}}}),
+                "data.callback_urls[1]: " + rule);
   }
   ExpectError(Org({{"callback_urls", {5}}}), "data.callback_urls[0]: " + rule);
   ExpectError(Org({{"callback_urls", "https://x.y"}}), "data.callback_urls: must be an array");
   ExpectError(Org({{"callback_urls", nullptr}}), "data.callback_urls: must be an array");
-  ExpectOk(Org({{"callback_urls", {"https://x.y", "HTTPS://X.Y:8443/cb?x=1", "http://LOCALHOST:3000",
-                                   "http://[::1]:8080/cb", "https://[2001:db8::1]/cb"}}}));
+  ExpectOk(Org({{"callback_urls",
+                 {"https://x.y", "HTTPS://X.Y:8443/cb?x=1", "http://LOCALHOST:3000",
+                  "http://[::1]:8080/cb", "https://[2001:db8::1]/cb"}}}));
 }
 
 // ---- user rules ----
 
 TEST(ParseEventTest, UserEmail) {
-  const std::string rule = "data.email: must be a valid email address of at most 254 characters, or null";
-  for (json bad : {json("plain"), json("a@b"), json("@b.co"), json("a@"), json("a@@b.co"), json("a b@c.co"),
-                   json(".a@b.co"), json("a.@b.co"), json("a..b@c.co"), json("a@-b.co"), json("a@b-.co"),
-                   json("a@b..co"), json("a@b.co."), json(std::string(65, 'a') + "@b.co"),
-                   json("a@" + std::string(250, 'b') + ".co"), json(5), json("a\n@b.co")}) {
+  const std::string rule =
+      "data.email: must be a valid email address of at most 254 characters, or null";
+  for (json bad :
+       {json("plain"), json("a@b"), json("@b.co"), json("a@"), json("a@@b.co"), json("a b@c.co"),
+        json(".a@b.co"), json("a.@b.co"), json("a..b@c.co"), json("a@-b.co"), json("a@b-.co"),
+        json("a@b..co"), json("a@b.co."), json(std::string(65, 'a') + "@b.co"),
+        json("a@" + std::string(250, 'b') + ".co"), json(5), json("a\n@b.co")}) {
     ExpectError(User({{"email", bad}}), rule);
   }
-  for (const char* ok : {"a@b.co", "first.last+tag@sub.example.org", "o'brien@example.ie", "user@xn--bcher-kva.ch",
-                         "jörg@bücher.de"}) {
+  for (const char* ok : {"a@b.co", "first.last+tag@sub.example.org", "o'brien@example.ie",
+                         "user@xn--bcher-kva.ch", "jörg@bücher.de"}) {
     ExpectOk(User({{"email", ok}}));
   }
   ExpectOk(User({{"email", std::string(64, 'a') + "@b.co"}}));
@@ -402,18 +438,23 @@ TEST(ParseEventTest, UserNames) {
               "data.given_name: must be a string of 1 to 150 characters, or null");
   ExpectError(User({{"family_name", std::string(151, 'x')}}),
               "data.family_name: must be a string of 1 to 150 characters, or null");
-  ExpectError(User({{"given_name", ""}}), "data.given_name: must be a string of 1 to 150 characters, or null");
+  ExpectError(User({{"given_name", ""}}),
+              "data.given_name: must be a string of 1 to 150 characters, or null");
   ExpectOk(User({{"given_name", std::string(150, 'x')}, {"family_name", std::string(150, 'x')}}));
-  ExpectError(User({{"name", std::string(301, 'x')}}), "data.name: must be a string of 1 to 300 characters, or null");
+  ExpectError(User({{"name", std::string(301, 'x')}}),
+              "data.name: must be a string of 1 to 300 characters, or null");
   ExpectError(User({{"nickname", std::string(301, 'x')}}),
               "data.nickname: must be a string of 1 to 300 characters, or null");
-  ExpectError(User({{"nickname", false}}), "data.nickname: must be a string of 1 to 300 characters, or null");
+  ExpectError(User({{"nickname", false}}),
+              "data.nickname: must be a string of 1 to 300 characters, or null");
   ExpectOk(User({{"name", std::string(300, 'x')}, {"nickname", std::string(300, 'x')}}));
-  ExpectError(User({{"email_verified", "yes"}}), "data.email_verified: must be true, false or null");
+  ExpectError(User({{"email_verified", "yes"}}),
+              "data.email_verified: must be true, false or null");
 }
 
 TEST(ParseEventTest, UserPicture) {
-  for (const char* bad : {"example.com/p.png", "javascript:alert(1)", "data:image/png;base64,AAAA", "https://"}) {
+  for (const char* bad :
+       {"example.com/p.png", "javascript:alert(1)", "data:image/png;base64,AAAA", "https://"}) {
     ExpectError(User({{"picture", bad}}), "data.picture: must be an http or https URL, or null");
   }
   ExpectOk(User({{"picture", "http://example.com/p.png#x"}}));
@@ -423,41 +464,51 @@ TEST(ParseEventTest, UserMetadata) {
   ExpectError(User({{"app_metadata", "x"}}), "data.app_metadata: must be an object");
   ExpectError(User({{"user_metadata", json::array()}}), "data.user_metadata: must be an object");
   ExpectError(User({{"app_metadata", nullptr}}), "data.app_metadata: must be an object");
-  ExpectError(User({{"user_metadata", {{"a.b", 1}}}}), "data.user_metadata: key \"a.b\" must not contain '.' or '$'");
-  ExpectError(User({{"app_metadata", {{"$set", 1}}}}), "data.app_metadata: key \"$set\" must not contain '.' or '$'");
+  ExpectError(User({{"user_metadata", {{"a.b", 1}}}}),
+              "data.user_metadata: key \"a.b\" must not contain '.' or '$'");
+  ExpectError(User({{"app_metadata", {{"$set", 1}}}}),
+              "data.app_metadata: key \"$set\" must not contain '.' or '$'");
   ExpectError(User({{"user_metadata", {{"prefs", {{"ui", {{"x.y", 1}}}}}}}}),
               "data.user_metadata.prefs.ui: key \"x.y\" must not contain '.' or '$'");
   ExpectError(User({{"user_metadata", {{"list", {1, {{"a$", 2}}}}}}}),
               "data.user_metadata.list[1]: key \"a$\" must not contain '.' or '$'");
   for (const char* reserved :
-       {"__tenant", "_id", "blocked", "clientID", "created_at", "email", "email_verified", "globalClientID",
-        "global_client_id", "identities", "lastIP", "lastLogin", "loginsCount", "metadata", "multifactor",
-        "multifactor_last_modified", "updated_at", "user_id"}) {
+       {"__tenant", "_id", "blocked", "clientID", "created_at", "email", "email_verified",
+        "globalClientID", "global_client_id", "identities", "lastIP", "lastLogin", "loginsCount",
+        "metadata", "multifactor", "multifactor_last_modified", "updated_at", "user_id"}) {
     ExpectError(User({{"app_metadata", {{reserved, "x"}}}}),
-                "data.app_metadata." + std::string(reserved) + ": reserved by Auth0; it cannot be stored in app_metadata");
+                "data.app_metadata." + std::string(reserved) +
+                    ": reserved by Auth0; it cannot be stored in app_metadata");
     ExpectOk(User({{"user_metadata", {{reserved, "x"}}}}));  // only app_metadata reserves them
   }
   json deep = "leaf";
   for (int i = 0; i < 40; ++i) deep = json{{"n", deep}};
   auto r = ParseEvent(User({{"user_metadata", deep}}));
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("nested deeper than 32 levels"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("nested deeper than 32 levels"), std::string::npos)
+      << r.status().message();
 }
 
 TEST(ParseEventTest, UserOrganizations) {
-  ExpectError(User({{"organizations", {{"external_id", "o"}}}}), "data.organizations: must be an array");
-  ExpectError(User({{"organizations", {"acme"}}}), "data.organizations[0]: must be an object with external_id and roles");
-  ExpectError(User({{"organizations", {{{"roles", {"a"}}}}}}), "data.organizations[0].external_id: required");
+  ExpectError(User({{"organizations", {{"external_id", "o"}}}}),
+              "data.organizations: must be an array");
+  ExpectError(User({{"organizations", {"acme"}}}),
+              "data.organizations[0]: must be an object with external_id and roles");
+  ExpectError(User({{"organizations", {{{"roles", {"a"}}}}}}),
+              "data.organizations[0].external_id: required");
   ExpectError(User({{"organizations", {{{"external_id", ""}}}}}),
-              "data.organizations[0].external_id: must be a non-empty string of at most 255 characters without "
+              "data.organizations[0].external_id: must be a non-empty string of at most 255 "
+              "characters without "
               "control characters");
   ExpectError(User({{"organizations", {{{"external_id", "a"}}, {{"external_id", "a"}}}}}),
               "data.organizations[1].external_id: duplicate organization \"a\"");
   ExpectError(User({{"organizations", {{{"external_id", "a"}, {"roles", "admin"}}}}}),
               "data.organizations[0].roles: must be an array of role names");
   for (json bad : {json(""), json(std::string(51, 'r')), json(3), json(nullptr)}) {
-    ExpectError(User({{"organizations", {{{"external_id", "a"}}, {{"external_id", "b"}, {"roles", {bad}}}}}}),
-                "data.organizations[1].roles[0]: must be a non-empty string of at most 50 characters");
+    ExpectError(
+        User({{"organizations",
+               {{{"external_id", "a"}}, {{"external_id", "b"}, {"roles", {bad}}}}}}),
+        "data.organizations[1].roles[0]: must be a non-empty string of at most 50 characters");
   }
   ExpectError(User({{"organizations", {{{"external_id", "a"}, {"roles", {"x", "x"}}}}}}),
               "data.organizations[0].roles[1]: duplicate role \"x\"");
@@ -469,7 +520,8 @@ TEST(ParseEventTest, UserProfileSize) {
   ExpectOk(small);
   auto r = ParseEvent(User({{"user_metadata", {{"blob", std::string(10300, 'x')}}}}));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message().rfind("data: profile is at most 10240 bytes serialized (got ", 0), 0u)
+  EXPECT_EQ(r.status().message().rfind("data: profile is at most 10240 bytes serialized (got ", 0),
+            0u)
       << r.status().message();
 }
 
@@ -489,11 +541,46 @@ TEST(ParseJsonTest, ValidAndInvalid) {
   auto bad = ParseJson("{\"a\":");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().kind(), StatusKind::kInvalid);
-  EXPECT_EQ(bad.status().message().rfind("body is not valid JSON: ", 0), 0u) << bad.status().message();
-  EXPECT_EQ(bad.status().message().find("[json.exception"), std::string::npos) << bad.status().message();
+  EXPECT_EQ(bad.status().message().rfind("body is not valid JSON: ", 0), 0u)
+      << bad.status().message();
+  EXPECT_EQ(bad.status().message().find("[json.exception"), std::string::npos)
+      << bad.status().message();
   EXPECT_FALSE(ParseJson("").ok());
   EXPECT_FALSE(ParseJson("{} x").ok());
   EXPECT_FALSE(ParseJson("\"\xff\"").ok());  // invalid UTF-8
+}
+
+TEST(ParseJsonTest, InvalidUtf8IsRefusedNamingTheByteAndItsOffset) {
+  // A Latin-1 sender: "José" with é as the single byte 0xE9.
+  std::string latin1 = R"({"type":"user.upserted","data":{"name":"Jos_"}})";
+  const size_t at = latin1.find('_');
+  latin1[at] = '\xe9';
+  auto r = ParseJson(latin1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kInvalid);
+  EXPECT_EQ(r.status().message(), "body is not valid UTF-8 (byte 0xe9 at offset " +
+                                      std::to_string(at) + "); JSON must be sent as UTF-8");
+  // Outside strings too, and every message can itself go into a JSON answer.
+  for (const std::string& text :
+       {std::string("{\xff}"), std::string("\"\xff\""), std::string("{\"a\":1}\xc3"),
+        std::string("[\"\xed\xa0\x80\"]")}) {
+    auto bad = ParseJson(text);
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_EQ(bad.status().message().rfind("body is not valid UTF-8 (byte 0x", 0), 0u)
+        << bad.status().message();
+    EXPECT_EQ(FindInvalidUtf8(bad.status().message()), std::nullopt);
+  }
+  // The parser quotes what it read last byte by byte; for well-formed text that ends inside a
+  // multi-byte character, the message still stays valid UTF-8.
+  auto cut = ParseJson("{\"type\"\xc3\xa9}");
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.status().message().rfind("body is not valid JSON: ", 0), 0u)
+      << cut.status().message();
+  EXPECT_EQ(FindInvalidUtf8(cut.status().message()), std::nullopt) << cut.status().message();
+  // Well-formed multi-byte text is fine.
+  auto ok = ParseJson("{\"name\":\"Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ((*ok)["name"], "Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 }
 
 TEST(ParseJsonTest, DeepNestingRefusedBeforeParsing) {
@@ -512,6 +599,64 @@ TEST(ParseJsonTest, EndToEndFromText) {
   auto e = ParseEvent(*j);
   ASSERT_TRUE(e.ok()) << e.status().message();
   EXPECT_EQ(e->data["email"], "a@b.co");
+}
+
+// ---- UTF-8 and event ids ----
+
+TEST(Utf8Test, FindsTheFirstIllFormedSequence) {
+  EXPECT_EQ(FindInvalidUtf8(""), std::nullopt);
+  EXPECT_EQ(FindInvalidUtf8("plain ascii\x01\x7f"), std::nullopt);
+  EXPECT_EQ(FindInvalidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"),
+            std::nullopt);
+  EXPECT_EQ(FindInvalidUtf8("caf\xe9"), 3u);  // Latin-1 é
+  EXPECT_EQ(FindInvalidUtf8("ab\xff\xfe"), 2u);
+  EXPECT_EQ(FindInvalidUtf8("a\x80"), 1u);             // stray continuation byte
+  EXPECT_EQ(FindInvalidUtf8("\xc3"), 0u);              // truncated 2-byte sequence
+  EXPECT_EQ(FindInvalidUtf8("x\xe2\x82"), 1u);         // truncated 3-byte sequence
+  EXPECT_EQ(FindInvalidUtf8("\xc3\xa9\xc0\xaf"), 2u);  // overlong '/'
+  EXPECT_EQ(FindInvalidUtf8("\xe0\x80\xaf"), 0u);      // overlong, 3 bytes
+  EXPECT_EQ(FindInvalidUtf8("\xf0\x80\x80\xaf"), 0u);  // overlong, 4 bytes
+  EXPECT_EQ(FindInvalidUtf8("\xed\xa0\x80"), 0u);      // UTF-16 surrogate U+D800
+  EXPECT_EQ(FindInvalidUtf8("\xf4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(FindInvalidUtf8("\xf5\x80\x80\x80"), 0u);
+}
+
+TEST(EventIdTest, UsableIdsPass) {
+  for (const std::string& id :
+       {std::string("msg_p5jXN8AQM9LWM0D4loKWxJek"), std::string("1"), std::string("msg/a?b#c%d"),
+        std::string("\xc3\xa9v\xc3\xa9nement-1"), std::string("id with a space"),
+        std::string(255, 'a')}) {
+    EXPECT_TRUE(ValidateEventId(id).ok()) << id << ": " << ValidateEventId(id).message();
+  }
+  std::string multibyte;
+  for (int i = 0; i < 127; ++i) multibyte += "\xc3\xa9";  // 254 bytes
+  EXPECT_TRUE(ValidateEventId(multibyte).ok());
+}
+
+TEST(EventIdTest, UnusableIdsAreRefusedWithTheReason) {
+  const std::string rule =
+      "; an event id must be 1 to 255 bytes of UTF-8 without control characters";
+  auto expect = [&](const std::string& id, const std::string& reason) {
+    Status s = ValidateEventId(id);
+    ASSERT_FALSE(s.ok()) << "accepted: " << id;
+    EXPECT_EQ(s.kind(), StatusKind::kInvalid);
+    EXPECT_EQ(s.message(), reason + rule);
+    EXPECT_EQ(FindInvalidUtf8(s.message()), std::nullopt)
+        << "the message must not carry the id's bytes";
+  };
+  expect("", "is empty");
+  expect("msg_\xff\xfe", "is not valid UTF-8 (byte 0xff at offset 4)");
+  expect("caf\xe9", "is not valid UTF-8 (byte 0xe9 at offset 3)");
+  expect("\xed\xa0\x80", "is not valid UTF-8 (byte 0xed at offset 0)");
+  expect(std::string(256, 'a'), "is longer than 255 bytes (got 256)");
+  std::string multibyte;
+  for (int i = 0; i < 128; ++i) multibyte += "\xc3\xa9";  // 128 characters, 256 bytes
+  expect(multibyte, "is longer than 255 bytes (got 256)");
+  expect("msg\x07", "contains a control character (U+0007 at offset 3)");
+  expect("a\tb", "contains a control character (U+0009 at offset 1)");
+  expect(std::string("a\0b", 3), "contains a control character (U+0000 at offset 1)");
+  expect("a\x7f", "contains a control character (U+007F at offset 1)");
+  expect("ab\xc2\x85", "contains a control character (U+0085 at offset 2)");  // NEL (C1)
 }
 
 }  // namespace

@@ -50,7 +50,8 @@ constexpr const char* kSwSig = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 // SPEC §4 hmac-sha256 vector.
 constexpr const char* kGhSecret = "It's a Secret to Everybody";
 constexpr const char* kGhBody = "Hello, World!";
-constexpr const char* kGhSig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+constexpr const char* kGhSig =
+    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 
 // Stripe vector computed independently (Python hmac) for secret "whsec_test_secret".
 constexpr const char* kStSecret = "whsec_test_secret";
@@ -78,7 +79,9 @@ SignatureOptions St(std::vector<std::string> secrets = {kStSecret}) {
 }
 
 Headers SwHeaders(const std::string& sig = kSwSig) {
-  return Headers{{"webhook-id", kSwId}, {"webhook-timestamp", std::to_string(kSwTs)}, {"webhook-signature", sig}};
+  return Headers{{"webhook-id", kSwId},
+                 {"webhook-timestamp", std::to_string(kSwTs)},
+                 {"webhook-signature", sig}};
 }
 
 void ExpectInvalid(const Result<VerifiedDelivery>& r, const std::string& message_part) {
@@ -88,7 +91,8 @@ void ExpectInvalid(const Result<VerifiedDelivery>& r, const std::string& message
 }
 
 TEST(SignatureSchemeTest, ParsesAndNames) {
-  for (auto s : {SignatureScheme::kStandardWebhooks, SignatureScheme::kHmacSha256, SignatureScheme::kStripe}) {
+  for (auto s : {SignatureScheme::kStandardWebhooks, SignatureScheme::kHmacSha256,
+                 SignatureScheme::kStripe}) {
     EXPECT_EQ(ParseSignatureScheme(SignatureSchemeName(s)), s);
   }
   EXPECT_EQ(ParseSignatureScheme("Stripe"), std::nullopt);
@@ -115,23 +119,28 @@ TEST(StandardWebhooksTest, SignDeliveryReproducesSpecVector) {
 }
 
 TEST(StandardWebhooksTest, SvixSpellings) {
-  Headers h{{"svix-id", kSwId}, {"svix-timestamp", std::to_string(kSwTs)}, {"svix-signature", kSwSig}};
+  Headers h{
+      {"svix-id", kSwId}, {"svix-timestamp", std::to_string(kSwTs)}, {"svix-signature", kSwSig}};
   auto r = VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->event_id, kSwId);
 }
 
 TEST(StandardWebhooksTest, HeaderNamesAreCaseInsensitiveThroughLookup) {
-  Headers h{{"Webhook-Id", kSwId}, {"WEBHOOK-TIMESTAMP", std::to_string(kSwTs)}, {"Webhook-Signature", kSwSig}};
+  Headers h{{"Webhook-Id", kSwId},
+            {"WEBHOOK-TIMESTAMP", std::to_string(kSwTs)},
+            {"Webhook-Signature", kSwSig}};
   EXPECT_TRUE(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs).ok());
 }
 
 TEST(StandardWebhooksTest, SecretWithoutPrefixAndUnpadded) {
   // The vector's secret is 32 base64 chars (no padding needed); strip prefix, and also try a
   // secret whose base64 needs padding, given without it.
-  EXPECT_TRUE(VerifySignature(Sw({"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}), SwHeaders().Lookup(), kSwBody, kSwTs).ok());
+  EXPECT_TRUE(VerifySignature(Sw({"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}), SwHeaders().Lookup(),
+                              kSwBody, kSwTs)
+                  .ok());
 
-  const std::string key22 = "0123456789abcdefghij!!";   // 22 bytes → base64 ends with "=="
+  const std::string key22 = "0123456789abcdefghij!!";  // 22 bytes → base64 ends with "=="
   std::string padded = crypto::Base64Encode(key22);
   ASSERT_EQ(padded.substr(padded.size() - 2), "==");
   std::string unpadded = padded.substr(0, padded.size() - 2);
@@ -145,14 +154,19 @@ TEST(StandardWebhooksTest, SecretWithoutPrefixAndUnpadded) {
 TEST(StandardWebhooksTest, SeveralSignaturesAnyValidOnePasses) {
   const std::string bad = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
   EXPECT_TRUE(VerifySignature(Sw(), SwHeaders(bad + " " + kSwSig).Lookup(), kSwBody, kSwTs).ok());
-  EXPECT_TRUE(VerifySignature(Sw(), SwHeaders(std::string(kSwSig) + " " + bad).Lookup(), kSwBody, kSwTs).ok());
-  // Unknown versions are skipped, even when their payload would match.
   EXPECT_TRUE(
-      VerifySignature(Sw(), SwHeaders("v1a,xyz v2,abc " + std::string(kSwSig)).Lookup(), kSwBody, kSwTs).ok());
-  ExpectInvalid(VerifySignature(Sw(), SwHeaders("v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=").Lookup(),
-                                kSwBody, kSwTs),
-                "no v1 signature");
-  ExpectInvalid(VerifySignature(Sw(), SwHeaders(bad).Lookup(), kSwBody, kSwTs), "no signature matched");
+      VerifySignature(Sw(), SwHeaders(std::string(kSwSig) + " " + bad).Lookup(), kSwBody, kSwTs)
+          .ok());
+  // Unknown versions are skipped, even when their payload would match.
+  EXPECT_TRUE(VerifySignature(Sw(), SwHeaders("v1a,xyz v2,abc " + std::string(kSwSig)).Lookup(),
+                              kSwBody, kSwTs)
+                  .ok());
+  ExpectInvalid(
+      VerifySignature(Sw(), SwHeaders("v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=").Lookup(),
+                      kSwBody, kSwTs),
+      "no v1 signature");
+  ExpectInvalid(VerifySignature(Sw(), SwHeaders(bad).Lookup(), kSwBody, kSwTs),
+                "no signature matched");
 }
 
 TEST(StandardWebhooksTest, RotationTriesEverySecret) {
@@ -160,14 +174,16 @@ TEST(StandardWebhooksTest, RotationTriesEverySecret) {
   EXPECT_TRUE(VerifySignature(Sw({other, kSwSecret}), SwHeaders().Lookup(), kSwBody, kSwTs).ok());
   EXPECT_TRUE(VerifySignature(Sw({kSwSecret, other}), SwHeaders().Lookup(), kSwBody, kSwTs).ok());
   // Blank lines and CRLF endings in the secret file are harmless.
-  EXPECT_TRUE(VerifySignature(Sw({"", other + "\r", std::string(kSwSecret) + "\r", "  "}), SwHeaders().Lookup(),
-                              kSwBody, kSwTs)
+  EXPECT_TRUE(VerifySignature(Sw({"", other + "\r", std::string(kSwSecret) + "\r", "  "}),
+                              SwHeaders().Lookup(), kSwBody, kSwTs)
                   .ok());
-  ExpectInvalid(VerifySignature(Sw({other}), SwHeaders().Lookup(), kSwBody, kSwTs), "no signature matched");
+  ExpectInvalid(VerifySignature(Sw({other}), SwHeaders().Lookup(), kSwBody, kSwTs),
+                "no signature matched");
 }
 
 TEST(StandardWebhooksTest, TamperedBodyIdOrTimestamp) {
-  ExpectInvalid(VerifySignature(Sw(), SwHeaders().Lookup(), R"({"test": 2432232315})", kSwTs), "no signature matched");
+  ExpectInvalid(VerifySignature(Sw(), SwHeaders().Lookup(), R"({"test": 2432232315})", kSwTs),
+                "no signature matched");
   auto h = SwHeaders();
   h.Set("webhook-id", "msg_other");
   ExpectInvalid(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs), "no signature matched");
@@ -199,31 +215,73 @@ TEST(StandardWebhooksTest, MissingHeaders) {
   for (const char* name : {"webhook-id", "webhook-timestamp", "webhook-signature"}) {
     auto h = SwHeaders();
     h.Erase(name);
-    ExpectInvalid(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs), std::string("missing ") + name + " header");
+    ExpectInvalid(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs),
+                  std::string("missing ") + name + " header");
   }
-  ExpectInvalid(VerifySignature(Sw(), Headers{}.Lookup(), kSwBody, kSwTs), "missing webhook-id header");
+  ExpectInvalid(VerifySignature(Sw(), Headers{}.Lookup(), kSwBody, kSwTs),
+                "missing webhook-id header");
   ExpectInvalid(VerifySignature(Sw(), HeaderLookup{}, kSwBody, kSwTs), "missing");
   auto h = SwHeaders();
   h.Set("webhook-signature", "   ");
-  ExpectInvalid(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs), "missing webhook-signature header");
+  ExpectInvalid(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs),
+                "missing webhook-signature header");
 }
 
 TEST(StandardWebhooksTest, MalformedHeaders) {
-  for (const char* ts : {"abc", "-1614265330", "1614265330.5", "+1614265330", "1e9", "99999999999999999999999"}) {
+  for (const char* ts :
+       {"abc", "-1614265330", "1614265330.5", "+1614265330", "1e9", "99999999999999999999999"}) {
     auto h = SwHeaders();
     h.Set("webhook-timestamp", ts);
-    ExpectInvalid(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs), "webhook-timestamp is not a decimal Unix time");
+    ExpectInvalid(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs),
+                  "webhook-timestamp is not a decimal Unix time");
   }
   for (const char* sig : {"garbage", "v1", "v1;abc", ","}) {
-    ExpectInvalid(VerifySignature(Sw(), SwHeaders(sig).Lookup(), kSwBody, kSwTs), "no v1 signature");
+    ExpectInvalid(VerifySignature(Sw(), SwHeaders(sig).Lookup(), kSwBody, kSwTs),
+                  "no v1 signature");
   }
-  ExpectInvalid(VerifySignature(Sw(), SwHeaders("v1,!!!notbase64").Lookup(), kSwBody, kSwTs), "no signature matched");
-  ExpectInvalid(VerifySignature(Sw(), SwHeaders("v1,").Lookup(), kSwBody, kSwTs), "no signature matched");
-  auto h = SwHeaders();
-  h.Set("webhook-id", "msg with space");
-  ExpectInvalid(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs), "webhook-id must be");
-  h.Set("webhook-id", std::string(256, 'a'));
-  ExpectInvalid(VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs), "webhook-id must be");
+  ExpectInvalid(VerifySignature(Sw(), SwHeaders("v1,!!!notbase64").Lookup(), kSwBody, kSwTs),
+                "no signature matched");
+  ExpectInvalid(VerifySignature(Sw(), SwHeaders("v1,").Lookup(), kSwBody, kSwTs),
+                "no signature matched");
+}
+
+// An unusable id is judged only once the delivery is authentic: a signed one is reported in
+// id_status (the HTTP layer answers 400 and stores nothing), an unsigned one is simply refused.
+TEST(StandardWebhooksTest, UnusableIdIsReportedAfterVerification) {
+  const std::string rule =
+      "; an event id must be 1 to 255 bytes of UTF-8 without control characters";
+  struct Case {
+    std::string id, reason;
+  };
+  for (const auto& c :
+       std::vector<Case>{{"msg_\xff\xfe", "is not valid UTF-8 (byte 0xff at offset 4)"},
+                         {"msg_\x01", "contains a control character (U+0001 at offset 4)"},
+                         {std::string(256, 'a'), "is longer than 255 bytes (got 256)"}}) {
+    for (const std::string prefix : {"webhook-", "svix-"}) {
+      Headers h;
+      for (const auto& [name, value] : SignDelivery(Sw(), c.id, kSwTs, kSwBody)) {
+        h.Set(prefix + name.substr(name.find('-') + 1), value);
+      }
+      auto r = VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs);
+      ASSERT_TRUE(r.ok()) << r.status().message();
+      EXPECT_EQ(r->id_status.kind(), StatusKind::kInvalid);
+      EXPECT_EQ(r->id_status.message(), prefix + "id header " + c.reason + rule);
+      EXPECT_EQ(r->event_id, "");
+      // Not signed with a configured secret: 401 as always, without a word about the id.
+      ExpectInvalid(VerifySignature(Sw({"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}), h.Lookup(),
+                                    kSwBody, kSwTs),
+                    "no signature matched");
+    }
+  }
+  // Any UTF-8 without control characters is a usable id, spaces and non-ASCII letters included.
+  for (const std::string& id :
+       {std::string("msg with space"), std::string("\xc3\xa9v\xc3\xa9nement-1")}) {
+    Headers h(SignDelivery(Sw(), id, kSwTs, kSwBody));
+    auto r = VerifySignature(Sw(), h.Lookup(), kSwBody, kSwTs);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(r->id_status.ok()) << r->id_status.message();
+    EXPECT_EQ(r->event_id, id);
+  }
 }
 
 TEST(StandardWebhooksTest, WhitespaceAroundHeaderValuesIsTolerated) {
@@ -235,7 +293,8 @@ TEST(StandardWebhooksTest, WhitespaceAroundHeaderValuesIsTolerated) {
 
 TEST(StandardWebhooksTest, NoUsableSecretFailsClosed) {
   ExpectInvalid(VerifySignature(Sw({}), SwHeaders().Lookup(), kSwBody, kSwTs), "no usable secret");
-  ExpectInvalid(VerifySignature(Sw({"whsec_***"}), SwHeaders().Lookup(), kSwBody, kSwTs), "no usable secret");
+  ExpectInvalid(VerifySignature(Sw({"whsec_***"}), SwHeaders().Lookup(), kSwBody, kSwTs),
+                "no usable secret");
 }
 
 TEST(StandardWebhooksTest, NegativeToleranceNeverWidensTheWindow) {
@@ -259,7 +318,8 @@ TEST(HmacSha256Test, SpecVector) {
 
 TEST(HmacSha256Test, UpperCaseHexAccepted) {
   std::string sig = kGhSig;
-  std::transform(sig.begin() + 7, sig.end(), sig.begin() + 7, [](unsigned char c) { return std::toupper(c); });
+  std::transform(sig.begin() + 7, sig.end(), sig.begin() + 7,
+                 [](unsigned char c) { return std::toupper(c); });
   Headers h{{"x-hub-signature-256", sig}};
   EXPECT_TRUE(VerifySignature(Gh(), h.Lookup(), kGhBody, 0).ok());
 }
@@ -282,17 +342,20 @@ TEST(HmacSha256Test, SeveralSignaturesAndRotation) {
   EXPECT_TRUE(VerifySignature(Gh(), h.Lookup(), kGhBody, 0).ok());
   Headers h2{{"X-Hub-Signature-256", kGhSig}};
   EXPECT_TRUE(VerifySignature(Gh({"old secret", kGhSecret}), h2.Lookup(), kGhBody, 0).ok());
-  ExpectInvalid(VerifySignature(Gh({"old secret"}), h2.Lookup(), kGhBody, 0), "no signature matched");
+  ExpectInvalid(VerifySignature(Gh({"old secret"}), h2.Lookup(), kGhBody, 0),
+                "no signature matched");
 }
 
 TEST(HmacSha256Test, TamperedAndMalformed) {
   Headers h{{"X-Hub-Signature-256", kGhSig}};
   ExpectInvalid(VerifySignature(Gh(), h.Lookup(), "Hello, World?", 0), "no signature matched");
-  ExpectInvalid(VerifySignature(Gh(), Headers{}.Lookup(), kGhBody, 0), "missing X-Hub-Signature-256 header");
-  for (const char* bad : {"757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", "sha256=xyz",
-                          "sha1=757107ea", "sha256="}) {
+  ExpectInvalid(VerifySignature(Gh(), Headers{}.Lookup(), kGhBody, 0),
+                "missing X-Hub-Signature-256 header");
+  for (const char* bad : {"757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+                          "sha256=xyz", "sha1=757107ea", "sha256="}) {
     Headers m{{"X-Hub-Signature-256", bad}};
-    ExpectInvalid(VerifySignature(Gh(), m.Lookup(), kGhBody, 0), "malformed X-Hub-Signature-256 header");
+    ExpectInvalid(VerifySignature(Gh(), m.Lookup(), kGhBody, 0),
+                  "malformed X-Hub-Signature-256 header");
   }
   // Truncated MAC decodes but never matches.
   Headers t{{"X-Hub-Signature-256", std::string(kGhSig).substr(0, 21)}};
@@ -314,7 +377,8 @@ TEST(HmacSha256Test, EventIdFromHeaderBodyOrHash) {
 
   const std::string no_id = R"({"type":"user.left"})";
   Headers h2(SignDelivery(o, "", 0, no_id));
-  EXPECT_EQ(VerifySignature(o, h2.Lookup(), no_id, 0)->event_id, crypto::HexEncode(crypto::Sha256(no_id)));
+  EXPECT_EQ(VerifySignature(o, h2.Lookup(), no_id, 0)->event_id,
+            crypto::HexEncode(crypto::Sha256(no_id)));
 
   o.id_header = "X-Request-Id";
   auto with_id = SignDelivery(o, "req-7", 0, body);
@@ -324,6 +388,55 @@ TEST(HmacSha256Test, EventIdFromHeaderBodyOrHash) {
   EXPECT_EQ(r3->event_id, "req-7");
   h3.Erase("X-Request-Id");
   ExpectInvalid(VerifySignature(o, h3.Lookup(), body, 0), "missing X-Request-Id header");
+
+  // An id header that is not usable: authentic, but reported in id_status.
+  Headers bad(SignDelivery(o, "req-\xe9", 0, body));
+  auto rb = VerifySignature(o, bad.Lookup(), body, 0);
+  ASSERT_TRUE(rb.ok()) << rb.status().message();
+  EXPECT_EQ(rb->id_status.message(),
+            "X-Request-Id header is not valid UTF-8 (byte 0xe9 at offset 4); an event id must be 1 "
+            "to 255 bytes of "
+            "UTF-8 without control characters");
+}
+
+// Without an id header the body's "id" is the event id: a string or an integer is used (or
+// refused in id_status when unusable), anything else is refused; no "id" (or null) means the
+// body's SHA-256.
+TEST(HmacSha256Test, BodyIdIsCheckedLikeAHeaderId) {
+  const std::string rule =
+      "; an event id must be 1 to 255 bytes of UTF-8 without control characters";
+  auto verify = [](const std::string& body) {
+    Headers h(SignDelivery(Gh(), "", 0, body));
+    auto r = VerifySignature(Gh(), h.Lookup(), body, 0);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : VerifiedDelivery{};
+  };
+  struct Case {
+    std::string body, message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {R"({"id":"evt\u0007x"})",
+            "body field \"id\" contains a control character (U+0007 at offset 3)" + rule},
+           {R"({"id":""})", "body field \"id\" is empty" + rule},
+           {"{\"id\":\"" + std::string(300, 'e') + "\"}",
+            "body field \"id\" is longer than 255 bytes (got 300)" + rule},
+           {R"({"id":1.5})", "body field \"id\" must be a string or an integer (got number)"},
+           {R"({"id":true})", "body field \"id\" must be a string or an integer (got boolean)"},
+           {R"({"id":{"a":1}})", "body field \"id\" must be a string or an integer (got object)"},
+           {R"({"id":["x"]})", "body field \"id\" must be a string or an integer (got array)"}}) {
+    VerifiedDelivery d = verify(c.body);
+    EXPECT_EQ(d.id_status.kind(), StatusKind::kInvalid) << c.body;
+    EXPECT_EQ(d.id_status.message(), c.message);
+    EXPECT_EQ(d.event_id, "");
+  }
+  const std::string null_id = R"({"id":null,"type":"user.left"})";
+  VerifiedDelivery d = verify(null_id);
+  EXPECT_TRUE(d.id_status.ok());
+  EXPECT_EQ(d.event_id, crypto::HexEncode(crypto::Sha256(null_id)));
+  const std::string latin1 = "{\"id\":\"evt\xe9\"}";  // not JSON (not UTF-8): the hash
+  d = verify(latin1);
+  EXPECT_TRUE(d.id_status.ok());
+  EXPECT_EQ(d.event_id, crypto::HexEncode(crypto::Sha256(latin1)));
 }
 
 // ---- stripe ----
@@ -342,11 +455,12 @@ TEST(StripeTest, Vector) {
 
 TEST(StripeTest, SeveralSignaturesOtherSchemesAndRotation) {
   const std::string ts = std::to_string(kStTs);
-  Headers h{{"Stripe-Signature", "t=" + ts + ", v1=" + std::string(64, 'a') + ", v0=" + std::string(64, 'b') +
-                                     ", v1=" + kStSig}};
+  Headers h{{"Stripe-Signature", "t=" + ts + ", v1=" + std::string(64, 'a') +
+                                     ", v0=" + std::string(64, 'b') + ", v1=" + kStSig}};
   EXPECT_TRUE(VerifySignature(St(), h.Lookup(), kStBody, kStTs).ok());
   EXPECT_TRUE(VerifySignature(St({"whsec_rotated", kStSecret}), h.Lookup(), kStBody, kStTs).ok());
-  ExpectInvalid(VerifySignature(St({"whsec_rotated"}), h.Lookup(), kStBody, kStTs), "no signature matched");
+  ExpectInvalid(VerifySignature(St({"whsec_rotated"}), h.Lookup(), kStBody, kStTs),
+                "no signature matched");
   // Order of t and v1 does not matter.
   Headers rev{{"Stripe-Signature", std::string("v1=") + kStSig + ",t=" + ts}};
   EXPECT_TRUE(VerifySignature(St(), rev.Lookup(), kStBody, kStTs).ok());
@@ -357,14 +471,17 @@ TEST(StripeTest, TamperedStaleFuture) {
   Headers h{{"Stripe-Signature", header}};
   ExpectInvalid(VerifySignature(St(), h.Lookup(), R"({"id":"evt_2","type":"user.left"})", kStTs),
                 "no signature matched");
-  ExpectInvalid(VerifySignature(St(), h.Lookup(), kStBody, kStTs + 301), "timestamp outside the 300 s tolerance");
-  ExpectInvalid(VerifySignature(St(), h.Lookup(), kStBody, kStTs - 301), "timestamp outside the 300 s tolerance");
+  ExpectInvalid(VerifySignature(St(), h.Lookup(), kStBody, kStTs + 301),
+                "timestamp outside the 300 s tolerance");
+  ExpectInvalid(VerifySignature(St(), h.Lookup(), kStBody, kStTs - 301),
+                "timestamp outside the 300 s tolerance");
   Headers moved{{"Stripe-Signature", "t=" + std::to_string(kStTs + 1) + ",v1=" + kStSig}};
   ExpectInvalid(VerifySignature(St(), moved.Lookup(), kStBody, kStTs), "no signature matched");
 }
 
 TEST(StripeTest, MalformedAndMissing) {
-  ExpectInvalid(VerifySignature(St(), Headers{}.Lookup(), kStBody, kStTs), "missing Stripe-Signature header");
+  ExpectInvalid(VerifySignature(St(), Headers{}.Lookup(), kStBody, kStTs),
+                "missing Stripe-Signature header");
   const std::string sig = std::string("v1=") + kStSig;
   struct Case {
     std::string header;
@@ -376,7 +493,8 @@ TEST(StripeTest, MalformedAndMissing) {
            {"t=," + sig, "malformed Stripe-Signature header: t is not a decimal Unix time"},
            {"t=1,t=2," + sig, "malformed Stripe-Signature header: more than one t="},
            {"t=" + std::to_string(kStTs), "malformed Stripe-Signature header: no v1= signature"},
-           {"t=" + std::to_string(kStTs) + ",v0=" + kStSig, "malformed Stripe-Signature header: no v1= signature"},
+           {"t=" + std::to_string(kStTs) + ",v0=" + kStSig,
+            "malformed Stripe-Signature header: no v1= signature"},
            {"garbage", "malformed Stripe-Signature header"},
            {"t=" + std::to_string(kStTs) + ",v1=zz", "no signature matched"},
        }) {
@@ -388,7 +506,8 @@ TEST(StripeTest, MalformedAndMissing) {
 // ---- round trips and options ----
 
 TEST(SignatureRoundTripTest, EverySchemeVerifiesItsOwnSignature) {
-  const std::string body = R"({"type":"user.left","timestamp":"2026-11-25T10:00:00Z","data":{"external_id":"e1"}})";
+  const std::string body =
+      R"({"type":"user.left","timestamp":"2026-11-25T10:00:00Z","data":{"external_id":"e1"}})";
   std::vector<SignatureOptions> all = {Sw(), Gh(), St()};
   auto gh_b64 = Gh();
   gh_b64.encoding = "base64";
@@ -409,8 +528,9 @@ TEST(SignatureRoundTripTest, EverySchemeVerifiesItsOwnSignature) {
     }
     // Signed with the first secret; a verifier holding only a different secret refuses it.
     auto other = o;
-    other.secrets = {o.scheme == SignatureScheme::kStandardWebhooks ? "whsec_" + crypto::Base64Encode("other-key")
-                                                                    : "other-key"};
+    other.secrets = {o.scheme == SignatureScheme::kStandardWebhooks
+                         ? "whsec_" + crypto::Base64Encode("other-key")
+                         : "other-key"};
     EXPECT_FALSE(VerifySignature(other, h.Lookup(), body, 1800000000).ok());
     EXPECT_FALSE(VerifySignature(o, h.Lookup(), body + " ", 1800000000).ok());
   }

@@ -1,5 +1,3 @@
-#include "storage/sqlite_store.h"
-
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
@@ -7,6 +5,7 @@
 
 #include "storage/group_commit.h"
 #include "storage/migrations.h"
+#include "storage/sqlite_store.h"
 #include "tests/support/subprocess.h"
 
 namespace tenantsync {
@@ -46,7 +45,7 @@ TEST(Migrations, FailingMigrationIsRolledBackAlone) {
   SQLite::Database db(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
   std::vector<Migration> ms = {{1, "good", "CREATE TABLE a(x);"},
                                {2, "bad", "CREATE TABLE b(x); THIS IS NOT SQL;"}};
-  auto r = ApplyMigrations(db, ms);
+  auto r = ApplyMigrations(db, ms, 1);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("0002_bad"), std::string::npos) << r.status().message();
   EXPECT_TRUE(db.tableExists("a"));
@@ -63,7 +62,45 @@ TEST(Migrations, NewerDatabaseIsRefused) {
   }
   auto opened = SqliteStore::Open(o);
   ASSERT_FALSE(opened.ok());
-  EXPECT_NE(opened.status().message().find("newer"), std::string::npos) << opened.status().message();
+  EXPECT_NE(opened.status().message().find("newer"), std::string::npos)
+      << opened.status().message();
+}
+
+TEST(Migrations, PlannerStatesKeepEveryRowOfAVersion3Database) {
+  auto o = TempDb();
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::vector<Migration> first3(EmbeddedMigrations().begin(), EmbeddedMigrations().begin() + 3);
+    ASSERT_TRUE(ApplyMigrations(db, first3, 1).ok());
+    db.exec(
+        "INSERT INTO mutations (entity, kind, state, created_at_ms, updated_at_ms) VALUES "
+        "('user:a', 'patch_user', 'failed', 5, 6)");
+    db.exec(
+        "INSERT INTO commands (kind, user_external_id, event, state, created_at_ms, updated_at_ms) "
+        "VALUES ('password_reset', 'a', 'hr/1', 'pending', 5, 6)");
+    db.exec("INSERT INTO dirty (entity) VALUES ('user:a')");
+  }
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto rows = (*store)->ListMutations({});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().state, MutationState::kFailed);
+  auto cmds = (*store)->ListCommands("a", 10);
+  ASSERT_EQ(cmds->size(), 1u);
+  EXPECT_EQ(cmds->front().state, CommandState::kPending);
+  // The new states are accepted.
+  auto txn = (*store)->BeginState();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_TRUE((*txn)
+                  ->UpdateCommand(cmds->front().id, CommandState::kSkipped,
+                                  "not sent: user a has left", 1, 7)
+                  .ok());
+  EXPECT_TRUE((*txn)->SupersedeFailed("user:a").ok());
+  ASSERT_TRUE((*txn)->Commit().ok());
+  txn->reset();
+  EXPECT_EQ((*store)->ListMutations({})->front().state, MutationState::kSuperseded);
+  EXPECT_EQ((*store)->ListCommands("a", 10)->front().state, CommandState::kSkipped);
 }
 
 TEST(SqliteStore, InsertIsIdempotentPerSourceAndId) {
@@ -125,6 +162,77 @@ TEST(GroupCommitter, RefusesAfterStop) {
   auto r = gc.Insert(Event("late"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), StatusKind::kRetryable);
+}
+
+TEST(StateTxn, AccessRemovalsAreDueFirst) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE((*txn)->MarkDirty("user:hire1").ok());
+    ASSERT_TRUE((*txn)->MarkDirty("user:hire2").ok());
+    ASSERT_TRUE((*txn)->MarkDirty("user:leaver", 0, false, kAccessRemovalPriority).ok());
+    // A later ordinary mark does not lower the priority.
+    ASSERT_TRUE((*txn)->MarkDirty("user:leaver").ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto due = (*store)->DueDirty(1000, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ(due->front().entity, "user:leaver");
+  EXPECT_EQ(due->front().priority, kAccessRemovalPriority);
+}
+
+TEST(StateTxn, RollingBackToASavepointUndoesOnlyThatWorkAndKeepsTheTransactionUsable) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE((*txn)->MarkDirty("user:kept").ok());
+    ASSERT_TRUE((*txn)->Savepoint().ok());
+    ASSERT_TRUE((*txn)->MarkDirty("user:undone").ok());
+    ASSERT_TRUE((*txn)->RollbackToSavepoint().ok());
+    ASSERT_TRUE((*txn)->Savepoint().ok());
+    ASSERT_TRUE((*txn)->MarkDirty("user:after").ok());
+    ASSERT_TRUE((*txn)->ReleaseSavepoint().ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  std::vector<std::string> keys;
+  auto due = (*store)->DueDirty(1000, 10);
+  ASSERT_TRUE(due.ok());
+  for (auto& d : *due) keys.push_back(d.entity);
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"user:after", "user:kept"}));
+}
+
+TEST(SqliteStore, OldestPendingCountsOnlyWorkReallyWaiting) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  auto scheduled = Event("later");
+  scheduled.received_at_ms = 100;
+  scheduled.effective_at_ms = 1'000'000;  // due long after "now"
+  ASSERT_TRUE((*store)->InsertEvents({scheduled}).ok());
+  EXPECT_FALSE((*store)->OldestPendingMs(5000)->has_value()) << "a scheduled event is not waiting";
+  EXPECT_EQ(*(*store)->CountScheduledEvents(5000), 1);
+  EXPECT_EQ(**(*store)->OldestPendingMs(2'000'000), 100) << "once due it is";
+  {
+    auto txn = (*store)->BeginState();
+    MutationRow m;
+    m.entity = "user:a";
+    m.kind = "patch_user";
+    m.state = MutationState::kFailed;
+    m.created_at_ms = 200;
+    ASSERT_TRUE((*txn)->InsertMutation(m).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  EXPECT_EQ(**(*store)->OldestPendingMs(5000), 200);
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE((*txn)->SupersedeFailed("user:a").ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  EXPECT_FALSE((*store)->OldestPendingMs(5000)->has_value())
+      << "a superseded attempt is not waiting";
 }
 
 }  // namespace

@@ -1,0 +1,1073 @@
+#include "daemon/execution/executor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/crypto.h"
+#include "common/random.h"
+#include "daemon/desired_state.h"
+#include "daemon/guard.h"
+#include "daemon/planning/json_fields.h"
+
+namespace tenantsync {
+
+using Json = nlohmann::json;
+
+struct StepExecutor::Pass {
+  DirtyItem item;
+  ExecMode mode = ExecMode::kSend;
+  ExecutorPolicy policy;
+  std::vector<PlannedStep>* planned = nullptr;
+  std::vector<Step> given_up;  // failed permanently or held: not repeated in this pass
+  bool dead = false;
+};
+
+namespace {
+
+bool Retryable(const Status& s) {
+  return s.kind() == StatusKind::kRetryable || s.kind() == StatusKind::kRateLimited;
+}
+
+// A password nobody ever sees: the user sets their own through the emailed link.
+std::string RandomPassword() { return "Ts1!" + crypto::Base64Encode(SecureRandom::Bytes(30)); }
+
+// Known state of a user as Auth0 answered it (after adopting it or re-reading it).
+Json KnownFromAuth0(const Auth0User& u) {
+  Json k = u.profile.is_object() ? u.profile : Json::object();
+  k["app_metadata"] = u.app_metadata.is_object() ? u.app_metadata : Json::object();
+  k["user_metadata"] = u.user_metadata.is_object() ? u.user_metadata : Json::object();
+  k["blocked"] = u.blocked;
+  return k;
+}
+
+void SetOrgKnownFromAuth0(Json& known, const Auth0Organization& o) {
+  known["name"] = o.name;
+  for (auto [field, value] :
+       {std::pair{"display_name", &o.display_name}, std::pair{"branding", &o.branding}}) {
+    if (value->is_null()) {
+      known.erase(field);
+    } else {
+      known[field] = *value;
+    }
+  }
+  known["metadata"] = o.metadata.is_object() ? o.metadata : Json::object();
+}
+
+// Stores what the executor learned of Auth0 (known, auth0_id) onto the entity as it is now:
+// desired state is the scheduler's to write, and it may have changed since the entity was read.
+Status PutKnown(StateTxn& txn, const EntityRow& row, int64_t now_ms) {
+  auto fresh = txn.GetEntity(row.kind, row.external_id);
+  if (!fresh.ok()) return fresh.status();
+  fresh->known = row.known;
+  fresh->auth0_id = row.auth0_id;
+  return txn.PutEntity(*fresh, now_ms);
+}
+
+// A create that stays idempotent across crashes: only a create that may already have reached
+// Auth0 (an earlier attempt interrupted or failed) looks first; otherwise Auth0's 409 says the
+// object exists and costs one request instead of two. `find_existing` answers kNotFound when
+// there is nothing to adopt.
+Status CreateOrAdopt(bool attempted, const std::function<Status()>& find_existing,
+                     const std::function<Status()>& create) {
+  if (attempted) {
+    Status found = find_existing();
+    if (found.kind() != StatusKind::kNotFound) return found;
+  }
+  Status created = create();
+  if (created.kind() != StatusKind::kConflict) return created;
+  Status found = find_existing();
+  return found.kind() == StatusKind::kNotFound ? created : found;
+}
+
+Status MissingConnection(const Status& s, const std::string& name) {
+  if (s.kind() != StatusKind::kNotFound) return s;
+  return Status::Permanent("connection \"" + name +
+                           "\" does not exist in Auth0 (tenantsync never creates connections)");
+}
+
+}  // namespace
+
+void StepExecutor::RecordWaiting(EntityRow& row, const std::string& waiting) {
+  const Json& recorded = Field(row.known, "waiting");
+  if (recorded.is_string() ? recorded.get<std::string>() == waiting : waiting.empty()) return;
+  EntityRow copy = row;
+  if (waiting.empty()) {
+    copy.known.erase("waiting");
+  } else {
+    copy.known["waiting"] = waiting;
+  }
+  if (InTxn([&](StateTxn& txn) { return PutKnown(txn, copy, clock_.NowUnixMillis()); }).ok()) {
+    row.known = copy.known;
+  }
+}
+
+StepExecutor::StepExecutor(SqliteStore& store, Auth0Api& api, Clock& clock, ExecutorOptions options,
+                           ExecutorObserver observer)
+    : store_(store), api_(api), clock_(clock), options_(options), observer_(std::move(observer)) {}
+
+Status StepExecutor::InTxn(const std::function<Status(StateTxn&)>& fn) {
+  auto txn = store_.BeginState();
+  if (!txn.ok()) return txn.status();
+  if (auto st = fn(**txn); !st.ok()) return st;
+  return (*txn)->Commit();
+}
+
+bool StepExecutor::LatestWriteUnfinished(const std::string& entity, StepKind kind) {
+  SqliteStore::MutationFilter f;
+  f.entity = entity;
+  f.limit = 200;
+  auto rows = store_.ListMutations(f);
+  if (!rows.ok()) return false;
+  for (auto& m : *rows) {  // newest first
+    if (m.kind != StepKindName(kind)) continue;
+    return m.state == MutationState::kFailed || m.state == MutationState::kInFlight ||
+           m.state == MutationState::kPending;
+  }
+  return false;
+}
+
+StepExecutor::RunResult StepExecutor::Run(const DirtyItem& item, ExecMode mode,
+                                          const ExecutorPolicy& policy,
+                                          std::vector<PlannedStep>* planned) {
+  Pass pass;
+  pass.item = item;
+  pass.mode = mode;
+  pass.policy = policy;
+  pass.planned = planned;
+  const std::string& e = item.entity;
+  auto after = [&](std::string_view prefix) -> std::optional<std::string> {
+    if (e.rfind(prefix, 0) != 0) return std::nullopt;
+    return e.substr(prefix.size());
+  };
+  if (auto ext = after("org:")) return RunOrganization(pass, *ext);
+  if (auto ext = after("user:")) return RunUser(pass, *ext);
+  if (auto ext = after("members:")) return RunMembers(pass, *ext);
+  if (auto name = after("connection:")) return RunConnection(pass, *name);
+  if (auto id = after("command:")) {
+    char* end = nullptr;
+    const long long n = std::strtoll(id->c_str(), &end, 10);
+    if (!id->empty() && end != nullptr && *end == '\0') return RunCommand(pass, n);
+  }
+  if (e == kCallbacksKey) return RunCallbacks(pass);
+  spdlog::error("writer: unknown entity key {}", e);
+  return {Outcome::kDead, std::nullopt};
+}
+
+StepExecutor::RunResult StepExecutor::Loop(Pass& pass, const std::function<Plan()>& plan_fn,
+                                           const std::function<Status(const Step&)>& execute) {
+  RunResult result;
+  for (int n = 0;; ++n) {
+    Plan plan = plan_fn();
+    if (pass.mode == ExecMode::kPlan) {
+      if (pass.planned == nullptr) return result;
+      if (!plan.waiting.empty()) {
+        pass.planned->push_back(PlannedStep{
+            pass.item.entity, "wait", {{"reason", plan.waiting}}, nullptr, Json::array(), false});
+      }
+      for (auto& s : plan.steps) {
+        pass.planned->push_back(PlannedStep{s.entity, StepKindName(s.kind), s.request, s.before,
+                                            s.events, s.destructive});
+      }
+      return result;
+    }
+    const Step* next = nullptr;
+    for (auto& s : plan.steps) {
+      if (std::find(pass.given_up.begin(), pass.given_up.end(), s) == pass.given_up.end()) {
+        next = &s;
+        break;
+      }
+    }
+    if (next == nullptr) {
+      result.revisit_at_ms = plan.revisit_at_ms;
+      result.outcome = pass.dead ? Outcome::kDead : Outcome::kDone;
+      return result;
+    }
+    if (n >= options_.max_steps_per_turn) {
+      result.outcome = Outcome::kMore;
+      return result;
+    }
+    const Step step = *next;
+    Status st = execute(step);
+    if (st.ok()) continue;
+    if (Retryable(st)) {
+      result.outcome = Outcome::kRetry;
+      return result;
+    }
+    pass.given_up.push_back(step);
+    pass.dead = true;
+  }
+}
+
+Status StepExecutor::DeadLetter(Pass& pass, const Step& step, const std::string& error) {
+  if (pass.mode != ExecMode::kSend) return Status::Ok();
+  SqliteStore::MutationFilter f;
+  f.entity = step.entity;
+  f.limit = 50;
+  if (auto rows = store_.ListMutations(f); rows.ok()) {
+    for (auto& m : *rows) {
+      if (m.kind == StepKindName(step.kind) && m.request == step.request) {
+        if (m.state == MutationState::kDead) return Status::Ok();  // already reported
+        break;
+      }
+    }
+  }
+  MutationRow row;
+  row.entity = step.entity;
+  row.kind = StepKindName(step.kind);
+  row.request = step.request;
+  row.events = step.events;
+  row.state = MutationState::kDead;
+  row.attempts = 1;
+  row.last_error = error;
+  row.created_at_ms = clock_.NowUnixMillis();
+  Status st = InTxn([&](StateTxn& txn) { return txn.InsertMutation(row).status(); });
+  if (!st.ok()) return st;
+  spdlog::error("mutation entity={} kind={} result=dead error={}", row.entity, row.kind, error);
+  if (observer_.on_mutation) observer_.on_mutation(row, MutationState::kDead, 0);
+  return Status::Ok();
+}
+
+Status StepExecutor::Mutate(Pass& pass, const Step& step, const std::function<Status()>& call,
+                            const std::function<Status(StateTxn&)>& effect) {
+  const std::string kind = StepKindName(step.kind);
+  // The same request already dead-lettered (and not retried by an operator since): a re-plan
+  // of the entity would send it again and add another dead row per pass.
+  {
+    SqliteStore::MutationFilter f;
+    f.entity = step.entity;
+    f.limit = 50;
+    auto rows = store_.ListMutations(f);
+    if (rows.ok()) {
+      for (auto& m : *rows) {  // newest first
+        if (m.kind != kind || m.request != step.request) continue;
+        if (m.state == MutationState::kDead) {
+          return Status::Permanent("already dead-lettered as mutation " + std::to_string(m.id) +
+                                   ": " + m.last_error);
+        }
+        break;
+      }
+    }
+  }
+  const bool dry_run = pass.mode == ExecMode::kDryRun;
+  if (step.destructive && guard_ != nullptr && !dry_run) {
+    // Asked before anything is recorded or sent: a held step leaves no mutation row, only the
+    // guard's held entry, and is planned again when an operator approves.
+    auto decision = guard_->Check(step.entity, kind, step.request, step.events);
+    if (!decision.ok()) return Status::Retryable("guard: " + decision.status().message());
+    if (*decision == Guard::Decision::kHold) {
+      spdlog::warn("mutation entity={} kind={} held by the destructive-change guard", step.entity,
+                   kind);
+      return Status::Conflict("held by the destructive-change guard");
+    }
+  }
+  const int64_t start = clock_.NowUnixMillis();
+  MutationRow row;
+  row.entity = step.entity;
+  row.kind = kind;
+  row.request = step.request;
+  row.events = step.events;
+  row.destructive = step.destructive;
+  row.state = dry_run ? MutationState::kPending : MutationState::kInFlight;
+  row.attempts = pass.item.attempts + 1;
+  row.created_at_ms = start;
+  if (step.first_received_ms > 0) row.first_received_at_ms = step.first_received_ms;
+  if (dry_run) row.last_error = "dry run: planned, not sent";
+  int64_t id = 0;
+  Status recorded = InTxn([&](StateTxn& txn) {
+    auto r = txn.InsertMutation(row);
+    if (!r.ok()) return r.status();
+    id = *r;
+    return Status::Ok();
+  });
+  if (!recorded.ok()) return Status::Retryable("recording mutation: " + recorded.message());
+  row.id = id;
+  if (dry_run) return Status::Permanent("dry run");
+
+  Status result = call();
+  const int64_t end = clock_.NowUnixMillis();
+  MutationState state = MutationState::kDone;
+  std::string error;
+  if (!result.ok()) {
+    error = result.ToString();
+    bool retryable = Retryable(result);
+    if (retryable && row.attempts >= options_.max_attempts) {
+      error = "gave up after " + std::to_string(row.attempts) + " attempts: " + error;
+      result = Status::Permanent(error);
+      retryable = false;
+    }
+    state = retryable ? MutationState::kFailed : MutationState::kDead;
+  }
+  Status saved = InTxn([&](StateTxn& txn) {
+    if (auto s = txn.UpdateMutation(id, state, error, row.attempts, end); !s.ok()) return s;
+    if (state == MutationState::kDone && effect) return effect(txn);
+    return Status::Ok();
+  });
+  if (!saved.ok()) {
+    // The write happened but its outcome is not recorded: re-plan from Auth0 later.
+    spdlog::error("mutation id={} entity={} kind={}: outcome not recorded: {}", id, step.entity,
+                  kind, saved.message());
+    return Status::Retryable(saved.message());
+  }
+  if (state == MutationState::kDone) last_success_ms_ = end;
+  const double lag =
+      step.first_received_ms > 0 ? static_cast<double>(end - step.first_received_ms) / 1000.0 : 0.0;
+  if (state == MutationState::kDead) {
+    spdlog::error("mutation id={} entity={} kind={} result=dead error={}", id, step.entity, kind,
+                  error);
+  } else if (state == MutationState::kFailed) {
+    spdlog::warn("mutation id={} entity={} kind={} result=failed attempt={} error={}", id,
+                 step.entity, kind, row.attempts, error);
+  } else {
+    spdlog::info("mutation id={} entity={} kind={} result=done ms={}", id, step.entity, kind,
+                 end - start);
+  }
+  if (observer_.on_mutation) observer_.on_mutation(row, state, lag);
+  return result;
+}
+
+// ---- Organizations ---------------------------------------------------------------------------
+
+StepExecutor::RunResult StepExecutor::RunOrganization(Pass& pass, const std::string& ext) {
+  auto read = store_.ReadEntity("org", ext);
+  if (!read.ok()) return {Outcome::kRetry, std::nullopt};
+  EntityRow org = std::move(read).value();
+  if (!org.exists) return {};
+  const std::string key = OrgKey(ext);
+  const bool writes = pass.mode != ExecMode::kPlan;
+
+  // After a patch with an unknown outcome, known cannot be trusted: read what Auth0 holds.
+  if (org.auth0_id && LatestWriteUnfinished(key, StepKind::kPatchOrganization)) {
+    auto fresh = api_.GetOrganization(*org.auth0_id);
+    if (!fresh.ok()) {
+      return {Retryable(fresh.status()) ? Outcome::kRetry : Outcome::kDead, std::nullopt};
+    }
+    SetOrgKnownFromAuth0(org.known, *fresh);
+  }
+  const bool attempted = Truthy(Field(org.known, "create_attempted")) ||
+                         LatestWriteUnfinished(key, StepKind::kCreateOrganization);
+  auto plan = [&] {
+    Plan p = PlanOrganization(org);
+    if (writes) RecordWaiting(org, p.waiting);
+    return p;
+  };
+
+  auto execute = [&](const Step& step) -> Status {
+    const int64_t now = clock_.NowUnixMillis();
+    switch (step.kind) {
+      case StepKind::kDeleteOrganization:
+        return Mutate(
+            pass, step,
+            [&] {
+              Status s = api_.DeleteOrganization(*org.auth0_id);
+              return s.kind() == StatusKind::kNotFound ? Status::Ok() : s;  // already gone
+            },
+            [&](StateTxn& txn) {
+              // Forget the Auth0 id and the memberships Auth0 dropped with it: a later upsert
+              // revives the organization by creating a new one.
+              org.known = {{"deleted", true}};
+              org.auth0_id.reset();
+              auto members = txn.KnownMembers(ext);
+              if (!members.ok()) return members.status();
+              for (auto& m : *members) {
+                if (auto s = txn.SetKnownMember(ext, m.user_external_id, std::nullopt); !s.ok())
+                  return s;
+              }
+              if (auto s = PutKnown(txn, org, now); !s.ok()) return s;
+              return txn.MarkDirty(kCallbacksKey);
+            });
+      case StepKind::kCreateOrganization: {
+        const std::string name = Field(step.request, "name").get<std::string>();
+        Json body = step.request;
+        body.erase("connections");
+        Json enabled = Json::array(), sent = Json::object();
+        for (auto& c : Field(step.request, "connections")) {
+          const std::string cname = Field(c, "name").get<std::string>();
+          auto cid = api_.FindConnectionId(cname);
+          if (!cid.ok()) {
+            if (Retryable(cid.status())) return cid.status();
+            continue;  // the connection step names it when it dead-letters
+          }
+          Json flags = c;
+          flags.erase("name");
+          Json entry = flags;
+          entry["connection_id"] = *cid;
+          enabled.push_back(entry);
+          sent[cname] = flags;
+        }
+        if (!enabled.empty()) body["enabled_connections"] = enabled;
+        std::string id, how = "created";
+        // Found rather than created by this call (adopted, or ours from an earlier attempt that
+        // may have sent other fields): known is what Auth0 answered.
+        std::optional<Auth0Organization> found;
+        bool connections_sent = false;
+        auto find_existing = [&]() -> Status {
+          auto existing = api_.GetOrganizationByName(name);
+          if (!existing.ok()) return existing.status();
+          id = existing->id;
+          found = *existing;
+          if (attempted) return Status::Ok();  // ours, from an earlier attempt
+          if (!pass.policy.adopt_existing) {
+            return Status::Permanent("organization \"" + name +
+                                     "\" already exists in Auth0 and adopt_existing is false");
+          }
+          how = "adopted";
+          return Status::Ok();
+        };
+        Status st = Mutate(
+            pass, step,
+            [&] {
+              return CreateOrAdopt(attempted, find_existing, [&]() -> Status {
+                auto created = api_.CreateOrganization(body);
+                if (!created.ok()) return created.status();
+                id = created->id;
+                connections_sent = !enabled.empty();
+                return Status::Ok();
+              });
+            },
+            [&](StateTxn& txn) {
+              org.auth0_id = id;
+              if (found) {
+                // Known is what Auth0 holds, so the next plan sends what differs.
+                org.known = Json::object();
+                SetOrgKnownFromAuth0(org.known, *found);
+              } else {
+                org.known = step.request;
+                org.known.erase("connections");
+                if (!org.known.contains("metadata")) org.known["metadata"] = Json::object();
+                if (connections_sent) org.known["connections"] = sent;
+              }
+              if (auto s = PutKnown(txn, org, now); !s.ok()) return s;
+              if (auto s = txn.AddRegistry("org", id, ext, how, now); !s.ok()) return s;
+              if (connections_sent) {
+                for (auto& [cname, flags] : sent.items()) {
+                  if (auto s = txn.MarkDirty(ConnectionKey(cname)); !s.ok()) return s;
+                }
+              }
+              if (auto s = txn.MarkDirty(MembersKey(ext)); !s.ok()) return s;
+              return txn.MarkDirty(kCallbacksKey);
+            });
+        if (!st.ok() && pass.mode == ExecMode::kSend) {
+          // Remember the attempt: a retry after a crash adopts what the attempt created.
+          InTxn([&](StateTxn& txn) {
+            auto fresh = txn.GetEntity("org", ext);
+            if (!fresh.ok()) return fresh.status();
+            fresh->known["create_attempted"] = true;
+            return txn.PutEntity(*fresh, clock_.NowUnixMillis());
+          });
+        }
+        return st;
+      }
+      case StepKind::kPatchOrganization:
+        return Mutate(
+            pass, step,
+            [&] { return api_.PatchOrganization(*org.auth0_id, step.request).status(); },
+            [&](StateTxn& txn) {
+              for (auto& [k, v] : step.request.items()) org.known[k] = v;
+              return PutKnown(txn, org, now);
+            });
+      case StepKind::kEnableOrganizationConnection:
+      case StepKind::kPatchOrganizationConnection: {
+        const std::string cname = Field(step.request, "connection").get<std::string>();
+        const bool assign = Truthy(Field(step.request, "assign_membership_on_login"));
+        const bool button = Truthy(Field(step.request, "show_as_button"));
+        const bool exists = step.kind == StepKind::kPatchOrganizationConnection;
+        return Mutate(
+            pass, step,
+            [&]() -> Status {
+              auto conn = api_.FindConnectionId(cname);
+              if (!conn.ok()) return MissingConnection(conn.status(), cname);
+              if (exists)
+                return api_.PatchOrganizationConnection(*org.auth0_id, *conn, assign, button);
+              Status added = api_.AddOrganizationConnection(*org.auth0_id, *conn, assign, button);
+              if (added.kind() != StatusKind::kConflict) return added;
+              return api_.PatchOrganizationConnection(*org.auth0_id, *conn, assign, button);
+            },
+            [&](StateTxn& txn) {
+              if (!Field(org.known, "connections").is_object())
+                org.known["connections"] = Json::object();
+              org.known["connections"][cname] = {{"assign_membership_on_login", assign},
+                                                 {"show_as_button", button}};
+              if (auto s = PutKnown(txn, org, now); !s.ok()) return s;
+              return txn.MarkDirty(ConnectionKey(cname));
+            });
+      }
+      case StepKind::kDisableOrganizationConnection: {
+        const std::string cname = Field(step.request, "connection").get<std::string>();
+        return Mutate(
+            pass, step,
+            [&]() -> Status {
+              auto conn = api_.FindConnectionId(cname);
+              if (!conn.ok())
+                return conn.status().kind() == StatusKind::kNotFound ? Status::Ok() : conn.status();
+              Status s = api_.RemoveOrganizationConnection(*org.auth0_id, *conn);
+              return s.kind() == StatusKind::kNotFound ? Status::Ok() : s;
+            },
+            [&](StateTxn& txn) {
+              org.known["connections"].erase(cname);
+              return PutKnown(txn, org, now);
+            });
+      }
+      default:
+        return Status::Invalid(std::string("not an organization step: ") + StepKindName(step.kind));
+    }
+  };
+  return Loop(pass, plan, execute);
+}
+
+// ---- Users -----------------------------------------------------------------------------------
+
+StepExecutor::RunResult StepExecutor::RunUser(Pass& pass, const std::string& ext) {
+  auto read = store_.ReadEntity("user", ext);
+  if (!read.ok()) return {Outcome::kRetry, std::nullopt};
+  EntityRow user = std::move(read).value();
+  if (!user.exists) return {};
+  const std::string key = UserKey(ext);
+  const bool writes = pass.mode != ExecMode::kPlan;
+
+  // A patch whose outcome is unknown (interrupted by a crash, or failed retryably) may or may not
+  // have reached Auth0: read the user (immediately consistent) before planning.
+  if (user.auth0_id && LatestWriteUnfinished(key, StepKind::kPatchUser)) {
+    auto fresh = api_.GetUser(*user.auth0_id);
+    if (!fresh.ok()) {
+      return {Retryable(fresh.status()) ? Outcome::kRetry : Outcome::kDead, std::nullopt};
+    }
+    Json k = KnownFromAuth0(*fresh);
+    for (auto keep : {"sessions_revoked_for", "sessions_revoked"}) {
+      if (user.known.contains(keep)) k[keep] = user.known[keep];
+    }
+    user.known = k;
+  }
+  const bool attempted = Truthy(Field(user.known, "create_attempted")) ||
+                         LatestWriteUnfinished(key, StepKind::kCreateUser);
+  const int64_t now_ms = clock_.NowUnixMillis();
+
+  auto plan = [&] {
+    Plan p = PlanUser(user, pass.policy.plan, now_ms);
+    if (writes) RecordWaiting(user, p.waiting);
+    return p;
+  };
+
+  auto execute = [&](const Step& step) -> Status {
+    const int64_t now = clock_.NowUnixMillis();
+    switch (step.kind) {
+      case StepKind::kDeleteUser: {
+        const bool purge = Field(step.request, "reason") == "delete_after_days";
+        return Mutate(
+            pass, step, [&] { return api_.DeleteUser(*user.auth0_id); },
+            [&](StateTxn& txn) {
+              // A later upsert revives a deleted user by creating it again (SPEC §5); a purged
+              // leaver is re-created only if it returns.
+              user.known = {{"deleted", true}};
+              if (purge) user.known["purged"] = true;
+              user.auth0_id.reset();
+              if (auto s = PutKnown(txn, user, now); !s.ok()) return s;
+              return txn.ForgetKnownMemberships(ext);
+            });
+      }
+      case StepKind::kCreateUser: {
+        const std::string email = Field(step.request, "email").get<std::string>();
+        const std::string& connection = pass.policy.plan.connection;
+        const bool blocked = Truthy(Field(step.request, "blocked"));
+        std::string id, how = "created";
+        // Found rather than created by this call (adopted, or ours from an earlier attempt that
+        // may have sent other fields): known is what Auth0 answered.
+        std::optional<Auth0User> found;
+        auto find_existing = [&]() -> Status {
+          auto existing = api_.GetUsersByEmail(email);
+          if (!existing.ok()) return existing.status();
+          for (auto& u : *existing) {
+            if (std::find(u.connections.begin(), u.connections.end(), connection) ==
+                u.connections.end())
+              continue;
+            id = u.user_id;
+            found = u;
+            if (attempted) return Status::Ok();  // ours, from an earlier attempt
+            if (!pass.policy.adopt_existing) {
+              return Status::Permanent("a user with email " + email + " already exists in " +
+                                       connection + " and adopt_existing is false");
+            }
+            how = "adopted";
+            return Status::Ok();
+          }
+          return Status::NotFound("no user with email " + email + " in " + connection);
+        };
+        Status st = Mutate(
+            pass, step,
+            [&] {
+              return CreateOrAdopt(attempted, find_existing, [&]() -> Status {
+                Json body = step.request;
+                body["password"] = RandomPassword();
+                auto created = api_.CreateUser(body);
+                if (!created.ok()) return created.status();
+                id = created->user_id;
+                return Status::Ok();
+              });
+            },
+            [&](StateTxn& txn) {
+              user.auth0_id = id;
+              if (found) {
+                user.known = KnownFromAuth0(*found);  // the next plan sends what differs
+              } else {
+                Json k = Json::object();
+                const Json view = View(user.desired);
+                for (auto f : kUserProfileFields) {
+                  if (view.contains(f)) k[f] = view[f];
+                }
+                k["app_metadata"] = Field(step.request, "app_metadata").is_object()
+                                        ? step.request["app_metadata"]
+                                        : Json::object();
+                k["user_metadata"] = Field(step.request, "user_metadata").is_object()
+                                         ? step.request["user_metadata"]
+                                         : Json::object();
+                k["blocked"] = blocked;
+                user.known = k;
+              }
+              if (auto s = PutKnown(txn, user, now); !s.ok()) return s;
+              if (auto s = txn.AddRegistry("user", id, ext, how, now); !s.ok()) return s;
+              auto orgs = txn.UserMemberships(ext);
+              if (!orgs.ok()) return orgs.status();
+              for (auto& m : *orgs) {
+                if (auto s = txn.MarkDirty(MembersKey(m.org_external_id)); !s.ok()) return s;
+              }
+              // Invitations only for users tenantsync created who may sign in: never for one
+              // created blocked (a leaver, or blocked before creation).
+              if (how == "created" && !blocked) {
+                for (auto kind : pass.policy.on_create) {
+                  CommandRow cmd;
+                  cmd.kind = kind;
+                  cmd.user_external_id = ext;
+                  cmd.event = "on_create/" + id;
+                  cmd.created_at_ms = now;
+                  auto cid = txn.InsertCommand(cmd);
+                  if (!cid.ok()) return cid.status();
+                  if (*cid) {
+                    if (auto s = txn.MarkDirty(CommandKey(**cid)); !s.ok()) return s;
+                  }
+                }
+              }
+              // Commands that waited for this user to exist can run now.
+              auto waiting = txn.PendingCommands(ext);
+              if (!waiting.ok()) return waiting.status();
+              for (auto cid : *waiting) {
+                if (auto s = txn.MarkDirty(CommandKey(cid)); !s.ok()) return s;
+              }
+              return Status::Ok();
+            });
+        if (!st.ok() && pass.mode == ExecMode::kSend) {
+          InTxn([&](StateTxn& txn) {
+            auto fresh = txn.GetEntity("user", ext);
+            if (!fresh.ok()) return fresh.status();
+            fresh->known["create_attempted"] = true;
+            return txn.PutEntity(*fresh, clock_.NowUnixMillis());
+          });
+        }
+        return st;
+      }
+      case StepKind::kPatchUser:
+        return Mutate(
+            pass, step, [&] { return api_.PatchUser(*user.auth0_id, step.request).status(); },
+            [&](StateTxn& txn) {
+              for (auto& [k, v] : step.request.items()) {
+                if (k == "app_metadata" || k == "user_metadata") {
+                  if (!Field(user.known, k.c_str()).is_object()) user.known[k] = Json::object();
+                  for (auto& [mk, mv] : v.items()) {
+                    if (mv.is_null()) {
+                      user.known[k].erase(mk);
+                    } else {
+                      user.known[k][mk] = mv;
+                    }
+                  }
+                } else {
+                  user.known[k] = v;
+                }
+              }
+              return PutKnown(txn, user, now);
+            });
+      case StepKind::kRevokeSessions: {
+        const Json departure = Field(Field(user.desired, "left"), "ev");
+        return Mutate(
+            pass, step,
+            [&]() -> Status {
+              if (auto s = api_.RevokeSessions(*user.auth0_id); !s.ok()) return s;
+              return api_.RevokeRefreshTokens(*user.auth0_id);
+            },
+            [&](StateTxn& txn) {
+              user.known["sessions_revoked_for"] = departure.is_string() ? departure : Json("");
+              user.known.erase("sessions_revoked");
+              return PutKnown(txn, user, now);
+            });
+      }
+      default:
+        return Status::Invalid(std::string("not a user step: ") + StepKindName(step.kind));
+    }
+  };
+  return Loop(pass, plan, execute);
+}
+
+// ---- Memberships -----------------------------------------------------------------------------
+
+StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& org_ext) {
+  const bool remove_leavers = pass.policy.plan.remove_memberships_on_leave;
+  MembersInput in;
+  in.org_external_id = org_ext;
+  std::map<std::string, std::string> ext_of;  // Auth0 user id -> external id
+  Status read = InTxn([&](StateTxn& txn) {
+    auto o = txn.GetEntity("org", org_ext);
+    if (!o.ok()) return o.status();
+    in.org_auth0_id = o->auth0_id;
+    in.org_deleted = !o->exists || Truthy(Field(View(o->desired), "deleted"));
+    auto d = txn.DesiredMembers(org_ext);
+    if (!d.ok()) return d.status();
+    auto k = txn.KnownMembers(org_ext);
+    if (!k.ok()) return k.status();
+    for (auto& m : *k) in.known[m.user_external_id] = m.roles;
+    for (auto& m : *d) {
+      auto u = txn.GetEntity("user", m.user_external_id);
+      if (!u.ok()) return u.status();
+      if (!u->exists || !u->auth0_id) continue;  // created later; its creation marks us again
+      const Json view = View(u->desired);
+      if (Truthy(Field(view, "deleted"))) continue;
+      in.auth0_ids[m.user_external_id] = *u->auth0_id;
+      if (Truthy(Field(view, "left"))) {
+        in.leavers[m.user_external_id] = EventsBehind(u->desired, {"left"}, nullptr);
+        if (remove_leavers) continue;
+      }
+      in.desired[m.user_external_id] = m.roles;
+    }
+    for (auto& [u, roles] : in.known) {
+      if (in.auth0_ids.count(u)) continue;
+      auto row = txn.GetEntity("user", u);
+      if (!row.ok()) return row.status();
+      if (row->auth0_id) in.auth0_ids[u] = *row->auth0_id;
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return {Outcome::kRetry, std::nullopt};
+  for (auto& [u, id] : in.auth0_ids) ext_of[id] = u;
+  const std::string key = MembersKey(org_ext);
+
+  // Writes with an unknown outcome (interrupted, or failed retryably): known_memberships cannot
+  // be trusted for those members, so the idempotent write that yields the desired state is sent
+  // again (see MembersInput).
+  {
+    SqliteStore::MutationFilter f;
+    f.entity = key;
+    f.limit = 200;
+    auto rows = store_.ListMutations(f);
+    if (!rows.ok()) return {Outcome::kRetry, std::nullopt};
+    std::set<std::string> settled, roles_settled;
+    for (auto& m : *rows) {  // newest first: the latest write per member decides
+      if (m.state == MutationState::kDead || m.state == MutationState::kDiscarded) continue;
+      if (m.kind == "add_member_roles" || m.kind == "remove_member_roles") {
+        const Json& uid = Field(m.request, "user_id");
+        if (!uid.is_string() || !roles_settled.insert(uid.get<std::string>()).second) continue;
+        auto e = ext_of.find(uid.get<std::string>());
+        if (m.state == MutationState::kFailed && e != ext_of.end()) {
+          in.uncertain_roles[e->second] = {m.kind == "add_member_roles", Field(m.request, "roles")};
+        }
+        continue;
+      }
+      if (m.kind != "add_members" && m.kind != "remove_members") continue;
+      for (auto& id : Field(m.request, "members")) {
+        if (!id.is_string() || !settled.insert(id.get<std::string>()).second) continue;
+        auto e = ext_of.find(id.get<std::string>());
+        if (m.state == MutationState::kFailed && e != ext_of.end()) in.uncertain.insert(e->second);
+      }
+    }
+  }
+  const std::string org_id = in.org_auth0_id.value_or("");  // PlanMembers waits without one
+
+  // The organization or a member's user may be deleted by another worker meanwhile: Auth0's 404
+  // is then a plan overtaken by events, not a permanent error: retry, and the re-plan sees it.
+  auto gone = [&](Status s, const Json& user_ids) -> Status {
+    if (s.kind() != StatusKind::kNotFound) return s;
+    auto fresh = store_.ReadEntity("org", org_ext);
+    bool deleted = fresh.ok() && (Truthy(Field(View(fresh->desired), "deleted")) ||
+                                  fresh->auth0_id != in.org_auth0_id);
+    for (auto& id : user_ids) {
+      auto e = ext_of.find(id.get<std::string>());
+      if (e == ext_of.end()) continue;
+      auto fu = store_.ReadEntity("user", e->second);
+      deleted = deleted || (fu.ok() && (Truthy(Field(View(fu->desired), "deleted")) ||
+                                        fu->auth0_id != id.get<std::string>()));
+    }
+    return deleted ? Status::Retryable("deleted meanwhile; re-planned: " + s.message()) : s;
+  };
+  auto ids_of = [](const Json& members) {
+    std::vector<std::string> out;
+    for (auto& id : members) out.push_back(id.get<std::string>());
+    return out;
+  };
+
+  auto execute = [&](const Step& step) -> Status {
+    switch (step.kind) {
+      case StepKind::kAddMembers:
+      case StepKind::kRemoveMembers: {
+        const bool adding = step.kind == StepKind::kAddMembers;
+        const Json& members = step.request["members"];
+        return Mutate(
+            pass, step,
+            [&] {
+              auto ids = ids_of(members);
+              return gone(adding ? api_.AddMembers(org_id, ids) : api_.RemoveMembers(org_id, ids),
+                          members);
+            },
+            [&](StateTxn& txn) {
+              for (auto& id : members) {
+                const std::string& u = ext_of.at(id.get<std::string>());
+                in.uncertain.erase(u);
+                if (adding) {
+                  in.known[u] = Json::array();  // re-adding drops nothing, but roles are re-sent
+                } else {
+                  in.known.erase(u);
+                }
+                if (auto s = txn.SetKnownMember(
+                        org_ext, u, adding ? std::optional<Json>(Json::array()) : std::nullopt);
+                    !s.ok())
+                  return s;
+              }
+              return Status::Ok();
+            });
+      }
+      case StepKind::kAddMemberRoles:
+      case StepKind::kRemoveMemberRoles: {
+        const bool adding = step.kind == StepKind::kAddMemberRoles;
+        const std::string user_id = step.request["user_id"].get<std::string>();
+        const std::string& u = ext_of.at(user_id);
+        // Roles are resolved by name; one that does not exist fails alone (SPEC §5: the rest of
+        // the entity still converges) and is reported by name.
+        std::vector<std::string> ids;
+        Json resolved = Json::array(), missing = Json::array();
+        for (auto& r : step.request["roles"]) {
+          auto id = api_.FindRoleId(r.get<std::string>());
+          if (id.ok()) {
+            ids.push_back(*id);
+            resolved.push_back(r);
+          } else if (id.status().kind() == StatusKind::kNotFound) {
+            missing.push_back(r);
+          } else {
+            return id.status();
+          }
+        }
+        auto apply = [&](StateTxn& txn, const Json& names) {
+          std::set<std::string> now;
+          for (auto& r : in.known[u]) now.insert(r.get<std::string>());
+          for (auto& r : names) {
+            if (adding) {
+              now.insert(r.get<std::string>());
+            } else {
+              now.erase(r.get<std::string>());
+            }
+          }
+          in.known[u] = Json(std::vector<std::string>(now.begin(), now.end()));
+          in.uncertain_roles.erase(u);
+          return txn.SetKnownMember(org_ext, u, in.known[u]);
+        };
+        if (!missing.empty() && !adding) {
+          // A role tenantsync assigned that no longer exists is no longer assigned either.
+          if (auto s = InTxn([&](StateTxn& txn) { return apply(txn, missing); }); !s.ok()) return s;
+          if (resolved.empty()) return Status::Ok();
+        }
+        if (!missing.empty() && adding) {
+          Step failed = step;
+          failed.request["roles"] = missing;
+          std::string names;
+          for (auto& r : missing)
+            names += (names.empty() ? "\"" : ", \"") + r.get<std::string>() + "\"";
+          Status st = DeadLetter(
+              pass, failed,
+              "role " + names + " does not exist in Auth0 (tenantsync never creates roles)");
+          if (!st.ok()) return Status::Retryable(st.message());
+          pass.given_up.push_back(failed);
+          pass.dead = true;
+          if (resolved.empty()) return Status::Ok();
+        }
+        Step send = step;
+        send.request["roles"] = resolved;
+        return Mutate(
+            pass, send,
+            [&] {
+              return gone(adding ? api_.AddMemberRoles(org_id, user_id, ids)
+                                 : api_.RemoveMemberRoles(org_id, user_id, ids),
+                          Json::array({user_id}));
+            },
+            [&](StateTxn& txn) { return apply(txn, resolved); });
+      }
+      default:
+        return Status::Invalid(std::string("not a membership step: ") + StepKindName(step.kind));
+    }
+  };
+  return Loop(
+      pass, [&] { return PlanMembers(in); }, execute);
+}
+
+// ---- Application callbacks (a list Auth0 replaces whole) ---------------------------------------
+
+StepExecutor::RunResult StepExecutor::RunCallbacks(Pass& pass) {
+  CallbacksInput in;
+  in.application_client_id = pass.policy.plan.application_client_id;
+  Status read = InTxn([&](StateTxn& txn) {
+    auto orgs = txn.AllEntities("org");
+    if (!orgs.ok()) return orgs.status();
+    for (auto& o : *orgs) {
+      const Json view = View(o.desired);
+      if (Truthy(Field(view, "deleted"))) continue;
+      for (auto& url : Field(view, "callback_urls")) {
+        if (url.is_string()) in.desired.insert(url.get<std::string>());
+      }
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return {Outcome::kRetry, std::nullopt};
+  if (auto managed = store_.GetSetting("callbacks_managed"); managed.ok() && managed->has_value()) {
+    for (auto& u : Json::parse(**managed, nullptr, false)) {
+      if (u.is_string()) in.managed.insert(u.get<std::string>());
+    }
+  }
+  // One read, then one write carrying every pending addition and removal.
+  auto app = api_.GetApplication(in.application_client_id);
+  if (!app.ok()) return {Retryable(app.status()) ? Outcome::kRetry : Outcome::kDead, std::nullopt};
+  in.current = app->callbacks;
+  const Json desired(std::vector<std::string>(in.desired.begin(), in.desired.end()));
+  auto save_managed = [&](StateTxn& txn) {
+    return txn.PutSetting("callbacks_managed", desired.dump());
+  };
+  auto plan = [&] {
+    Plan p = PlanCallbacks(in);
+    if (p.steps.empty() && pass.mode != ExecMode::kPlan && in.managed != in.desired) {
+      if (InTxn(save_managed).ok()) in.managed = in.desired;
+    }
+    return p;
+  };
+  return Loop(pass, plan, [&](const Step& step) {
+    std::vector<std::string> next;
+    for (auto& u : step.request["callbacks"]) next.push_back(u.get<std::string>());
+    return Mutate(
+        pass, step, [&] { return api_.PatchApplicationCallbacks(in.application_client_id, next); },
+        [&](StateTxn& txn) {
+          in.current = next;
+          in.managed = in.desired;
+          return save_managed(txn);
+        });
+  });
+}
+
+// ---- The application enabled on a connection ----------------------------------------------------
+
+StepExecutor::RunResult StepExecutor::RunConnection(Pass& pass, const std::string& name) {
+  const std::string setting = "connection_enabled:" + name;
+  auto done = store_.GetSetting(setting);
+  bool enabled = done.ok() && done->has_value();
+  const std::string& app = pass.policy.plan.application_client_id;
+  return Loop(
+      pass, [&] { return PlanConnectionClient(name, enabled, app); },
+      [&](const Step& step) {
+        return Mutate(
+            pass, step,
+            [&]() -> Status {
+              auto id = api_.FindConnectionId(name);
+              if (!id.ok()) return MissingConnection(id.status(), name);
+              // The delta endpoint: concurrent changes to other clients of the connection are not
+              // lost.
+              return api_.EnableConnectionClient(*id, app);
+            },
+            [&](StateTxn& txn) {
+              enabled = true;
+              return txn.PutSetting(setting, "true");
+            });
+      });
+}
+
+// ---- One-shot commands -------------------------------------------------------------------------
+
+StepExecutor::RunResult StepExecutor::RunCommand(Pass& pass, int64_t id) {
+  std::optional<CommandRow> cmd;
+  EntityRow user;
+  Status read = InTxn([&](StateTxn& txn) {
+    auto c = txn.GetCommand(id);
+    if (!c.ok()) return c.status();
+    cmd = *c;
+    if (!cmd) return Status::Ok();
+    auto u = txn.GetEntity("user", cmd->user_external_id);
+    if (!u.ok()) return u.status();
+    user = *u;
+    return Status::Ok();
+  });
+  if (!read.ok()) return {Outcome::kRetry, std::nullopt};
+  if (!cmd) return {};
+  const bool writes = pass.mode == ExecMode::kSend || pass.mode == ExecMode::kDryRun;
+  auto finish = [&](CommandState state, const std::string& error) {
+    if (!writes) return;
+    InTxn([&](StateTxn& txn) {
+      return txn.UpdateCommand(id, state, error, cmd->attempts + 1, clock_.NowUnixMillis());
+    });
+  };
+  using Action = CommandDecision::Action;
+  CommandDecision d = PlanCommand(*cmd, user);
+  switch (d.action) {
+    case Action::kNothing:
+      return {};
+    case Action::kWait:
+      if (pass.mode == ExecMode::kPlan && pass.planned) {
+        pass.planned->push_back(PlannedStep{CommandKey(id),
+                                            "wait",
+                                            {{"reason", d.reason}},
+                                            nullptr,
+                                            Json::array({cmd->event}),
+                                            false});
+      }
+      return {};  // the user's creation marks pending commands again
+    case Action::kSkip:
+      if (writes)
+        spdlog::info("command id={} kind={} skipped: {}", id, CommandKindName(cmd->kind), d.reason);
+      finish(CommandState::kSkipped, d.reason);
+      return {};
+    case Action::kDead:
+      finish(CommandState::kDead, d.reason);
+      return {Outcome::kDead, std::nullopt};
+    case Action::kSend:
+      break;
+  }
+  const Step step = *d.step;
+  if (pass.mode == ExecMode::kPlan) {
+    if (pass.planned) {
+      pass.planned->push_back(PlannedStep{step.entity, StepKindName(step.kind), step.request,
+                                          nullptr, step.events, false});
+    }
+    return {};
+  }
+  const std::string email = Field(View(user.desired), "email").is_string()
+                                ? View(user.desired)["email"].get<std::string>()
+                                : "";
+  const bool reset = step.kind == StepKind::kSendPasswordResetEmail;
+  // in_flight is committed before sending: after a crash between sending and recording, the
+  // command goes back to pending and runs at most once more.
+  if (pass.mode == ExecMode::kSend) {
+    InTxn([&](StateTxn& txn) {
+      return txn.UpdateCommand(id, CommandState::kInFlight, "", cmd->attempts,
+                               clock_.NowUnixMillis());
+    });
+  }
+  Status st = Mutate(
+      pass, step,
+      [&] {
+        return reset ? api_.SendChangePasswordEmail(email)
+                     : api_.SendVerificationEmail(*user.auth0_id);
+      },
+      [&](StateTxn& txn) {
+        return txn.UpdateCommand(id, CommandState::kDone, "", cmd->attempts + 1,
+                                 clock_.NowUnixMillis());
+      });
+  if (st.ok()) return {};
+  if (Retryable(st)) {
+    finish(CommandState::kPending, st.ToString());
+    return {Outcome::kRetry, std::nullopt};
+  }
+  if (pass.mode == ExecMode::kSend) finish(CommandState::kDead, st.ToString());
+  return {Outcome::kDead, std::nullopt};
+}
+
+}  // namespace tenantsync

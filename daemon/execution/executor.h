@@ -1,0 +1,135 @@
+// StepExecutor: runs the planners' steps for one reconciler entity — the only code that writes to
+// Auth0 (SPEC §6).
+//
+// For an entity it loads what the planner needs (desired and known state from SQLite; a fresh
+// read from Auth0 when the last write's outcome is unknown), plans (daemon/planning/planners.h),
+// runs the first step, applies the step's effect to the known state, and plans again, until the
+// plan is empty, a step must be retried, or the entity's turn is used up. Every step is a mutation
+// row committed as in_flight before its request and as done/failed/dead after it, together with
+// the new known state, in one transaction. A step that fails permanently (or is held by the
+// guard) is not repeated in the same pass; the rest of the entity still converges.
+//
+// Modes are explicit (ExecMode), never a thread-local:
+//   kSend    the daemon: steps are sent.
+//   kDryRun  serve --dry-run: steps are recorded as pending mutations, never sent.
+//   kPlan    tenantsync plan: steps are collected; nothing is written to SQLite or Auth0 (reads
+//            needed to plan — the application's callbacks, an entity whose last write has an
+//            unknown outcome — do go to Auth0).
+//
+// Destructive steps ask the guard first (held steps leave no mutation row). Commands (emails)
+// are decided when they run, from the user's state then.
+//
+// Thread safety: Run() may be called from several threads at once for different entities; the
+// writer never runs one entity on two threads at once.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters/auth0/auth0_api.h"
+#include "common/clock.h"
+#include "daemon/planning/planners.h"
+#include "storage/sqlite_store.h"
+
+namespace tenantsync {
+
+class Guard;
+
+enum class ExecMode { kSend, kDryRun, kPlan };
+
+// One write the writer would send now (tenantsync plan), or an entity that waits.
+struct PlannedStep {
+  std::string entity;
+  std::string kind;        // StepKindName, or "wait" for an entity that cannot proceed yet
+  nlohmann::json request;  // what would be sent ("after" for patches); for "wait": {"reason"}
+  nlohmann::json before;   // patches: the last known values of the changed fields; else null
+  nlohmann::json events;   // the events behind it ("source/event_id")
+  bool destructive = false;
+};
+
+struct ExecutorPolicy {
+  PlanPolicy plan;
+  bool adopt_existing = true;
+  std::vector<CommandKind> on_create = {CommandKind::kPasswordReset};
+};
+
+// Outcome callbacks for metrics and logs.
+struct ExecutorObserver {
+  std::function<void(const MutationRow& row, MutationState outcome, double lag_seconds)>
+      on_mutation;
+};
+
+struct ExecutorOptions {
+  // A retryable failure of a step is retried (by the writer, with backoff); the attempt that
+  // reaches max_attempts goes to the dead-letter list.
+  int max_attempts = 12;
+  // Steps one entity may run per turn before it goes back in line (an organization with hundreds
+  // of member-role writes must not keep a worker from a leaver's block).
+  int max_steps_per_turn = 8;
+};
+
+class StepExecutor {
+ public:
+  enum class Outcome {
+    kDone,   // converged (or nothing more can be done now); the entity's mark is cleared
+    kRetry,  // a retryable failure: come back after a backoff
+    kDead,   // a step failed permanently (dead-lettered) or was held; the rest was done
+    kMore,   // turn used up with steps left: back in line, due now
+  };
+  struct RunResult {
+    Outcome outcome = Outcome::kDone;
+    std::optional<int64_t> revisit_at_ms;  // scheduled work: plan again then
+  };
+
+  // `api`, `store`, `clock` and `guard` (may be null) must outlive the executor.
+  StepExecutor(SqliteStore& store, Auth0Api& api, Clock& clock, ExecutorOptions options,
+               ExecutorObserver observer = {});
+  void SetGuard(Guard* guard) { guard_ = guard; }
+
+  // Reconciles one entity. In kPlan mode appends what would be done to `planned`.
+  RunResult Run(const DirtyItem& item, ExecMode mode, const ExecutorPolicy& policy,
+                std::vector<PlannedStep>* planned = nullptr);
+
+  // Wall time (Unix ms) of the last successful Auth0 write, 0 if none yet.
+  int64_t last_success_ms() const { return last_success_ms_.load(); }
+
+ private:
+  struct Pass;  // one Run: mode, policy, the steps given up on this pass
+
+  RunResult RunOrganization(Pass& pass, const std::string& external_id);
+  RunResult RunUser(Pass& pass, const std::string& external_id);
+  RunResult RunMembers(Pass& pass, const std::string& org_external_id);
+  RunResult RunCallbacks(Pass& pass);
+  RunResult RunConnection(Pass& pass, const std::string& name);
+  RunResult RunCommand(Pass& pass, int64_t id);
+
+  // The plan → execute → plan again loop. `plan` plans from the current in-memory state;
+  // `execute` runs one step (through Mutate) and applies its effect on success.
+  RunResult Loop(Pass& pass, const std::function<Plan()>& plan,
+                 const std::function<Status(const Step&)>& execute);
+  // Runs one Auth0 write as a mutation row (see the class comment). `call` sends it; `effect`
+  // applies its result to SQLite in the transaction that records it done.
+  Status Mutate(Pass& pass, const Step& step, const std::function<Status()>& call,
+                const std::function<Status(StateTxn&)>& effect);
+  // Records a step that cannot be sent as dead (e.g. a role that does not exist), once.
+  Status DeadLetter(Pass& pass, const Step& step, const std::string& error);
+  Status InTxn(const std::function<Status(StateTxn&)>& fn);
+  // Keeps known["waiting"] equal to the planner's reason for waiting (shown by tenantsync user /
+  // org and counted by status); writes only when it changes.
+  void RecordWaiting(EntityRow& row, const std::string& waiting);
+  // Whether the latest `kind` mutation of `entity` never finished (it may have reached Auth0).
+  bool LatestWriteUnfinished(const std::string& entity, StepKind kind);
+
+  SqliteStore& store_;
+  Auth0Api& api_;
+  Clock& clock_;
+  Guard* guard_ = nullptr;
+  const ExecutorOptions options_;
+  ExecutorObserver observer_;
+  std::atomic<int64_t> last_success_ms_{0};
+};
+
+}  // namespace tenantsync
