@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "adapters/auth0/backoff.h"
 #include "adapters/events/event.h"
 #include "daemon/desired_state.h"
 #include "daemon/guard.h"
@@ -206,16 +207,6 @@ Status Writer::InTxn(const std::function<Status(StateTxn&)>& fn) {
   return (*txn)->Commit();
 }
 
-std::chrono::milliseconds Writer::Backoff(int attempts) {
-  // Capped exponential backoff with full jitter: spreads retries so a recovering Auth0 is not
-  // hit by every entity at once.
-  int64_t cap = options_.backoff_cap.count();
-  int64_t exp = options_.backoff_base.count() << std::min(attempts, 20);
-  int64_t ceiling = std::max<int64_t>(1, std::min(cap, exp));
-  return std::chrono::milliseconds(
-      static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(ceiling))) + 1);
-}
-
 void Writer::SchedulerLoop() {
   auto apply = [&](bool* more) {
     Status st = ApplyDueEvents(more);
@@ -292,7 +283,11 @@ void Writer::Process(const DirtyItem& item) {
   Status st = InTxn([&](StateTxn& txn) {
     switch (result.outcome) {
       case Outcome::kRetry:
-        return txn.DeferDirty(item.entity, item.generation, now + Backoff(item.attempts).count());
+        return txn.DeferDirty(
+            item.entity, item.generation,
+            now + std::max<int64_t>(1, FullJitterBackoff(item.attempts, options_.backoff_base,
+                                                         options_.backoff_cap, random_)
+                                           .count()));
       case Outcome::kMore:
         return txn.RequeueDirty(item.entity, item.generation, now);
       case Outcome::kDone:

@@ -134,7 +134,6 @@ class Writer {
   // backoff, requeued, or kept until its scheduled time).
   void Process(const DirtyItem& item);
   Status InTxn(const std::function<Status(StateTxn&)>& fn);
-  std::chrono::milliseconds Backoff(int attempts);
   ExecutorPolicy Policy() const;
 
   SqliteStore& store_;

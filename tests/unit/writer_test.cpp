@@ -1,0 +1,106 @@
+// The writer's event apply loop (isolation, rescheduling) on a fake clock, without threads.
+#include "daemon/writer.h"
+
+#include <gtest/gtest.h>
+
+#include "adapters/auth0/endpoints.h"
+#include "tests/support/writer_harness.h"
+
+namespace tenantsync {
+namespace {
+
+using Json = nlohmann::json;
+using testing::FakeTenant;
+using testing::WriterHarness;
+
+std::optional<FakeTenant::User> UserByEmail(const FakeTenant& t, const std::string& email) {
+  for (auto& u : t.Users()) {
+    if (u.profile.value("email", "") == email) return u;
+  }
+  return std::nullopt;
+}
+
+std::string Rfc3339(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// 6. One bad event stalled everything, for good.
+TEST(WriterTest, AnEventThatCannotBeAppliedFailsAloneAndTheRestFlowsOn) {
+  WriterHarness h;
+  h.Start();
+  h.Send("user.upserted", {{"external_id", "before"}, {"email", "before@example.com"}});
+  // Stored by an older version that did not check ids: not valid UTF-8, which made every
+  // transaction that touched it fail.
+  EventRecord bad;
+  bad.source = "hr";
+  bad.event_id = "bad-\xff\xfe";
+  bad.type = "user.upserted";
+  bad.received_at_ms = h.clock.NowUnixMillis();
+  bad.body = Json({{"type", "user.upserted"},
+                   {"timestamp", Rfc3339(h.clock.NowUnixMillis())},
+                   {"data", {{"external_id", "victim"}, {"email", "victim@example.com"}}}})
+                 .dump();
+  h.Store(bad);
+  h.Send("user.upserted", {{"external_id", "after"}, {"email", "after@example.com"}});
+  h.Drain();
+  EXPECT_TRUE(UserByEmail(h.tenant, "before@example.com").has_value());
+  EXPECT_TRUE(UserByEmail(h.tenant, "after@example.com").has_value());
+  EventFilter f;
+  f.state = EventState::kFailed;
+  auto failed = h.store->ListEvents(f);
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ(failed->front().event_id, bad.event_id);
+  EXPECT_FALSE(failed->front().error.empty());
+  EXPECT_FALSE(h.Entity("user", "victim").exists) << "the failed event's effect was rolled back";
+  EXPECT_FALSE(h.writer->Stalled().has_value());
+  // Later events keep flowing.
+  h.Send("user.upserted", {{"external_id", "later"}, {"email", "later@example.com"}});
+  h.Drain();
+  EXPECT_TRUE(UserByEmail(h.tenant, "later@example.com").has_value());
+}
+
+// 9. A newer event with a later effective_at did not reschedule.
+TEST(WriterTest, ANewerEventScheduledLaterReschedulesTheEarlierOne) {
+  WriterHarness h;
+  h.Start();
+  h.Send("user.upserted", {{"external_id", "e1"}, {"email", "a@example.com"}});
+  h.Drain();
+  const int64_t now = h.clock.NowUnixMillis();
+  const std::string first = h.Send(
+      "user.left", {{"external_id", "e1"}, {"effective_at", Rfc3339(now + 3600000)}}, now - 2000);
+  const std::string moved = h.Send(
+      "user.left", {{"external_id", "e1"}, {"effective_at", Rfc3339(now + 7200000)}}, now - 1000);
+  EXPECT_EQ(*h.store->CountScheduledEvents(now), 2);
+  h.clock.Advance(std::chrono::minutes(61));
+  h.Drain(0);
+  EXPECT_FALSE(UserByEmail(h.tenant, "a@example.com")->blocked) << "the earlier time still fired";
+  EXPECT_NE(h.Event(first).note.find("superseded by hr/" + moved), std::string::npos)
+      << h.Event(first).note;
+  EXPECT_EQ(h.Event(first).state, EventState::kApplied);
+  h.clock.Advance(std::chrono::minutes(60));
+  h.Drain();
+  EXPECT_TRUE(UserByEmail(h.tenant, "a@example.com")->blocked);
+}
+
+TEST(WriterTest, AnEarlierScheduledEventOfAnotherKindStillFires) {
+  WriterHarness h;
+  h.Start();
+  h.Send("user.upserted", {{"external_id", "e1"}, {"email", "a@example.com"}});
+  h.Drain();
+  const int64_t now = h.clock.NowUnixMillis();
+  h.Send("user.left", {{"external_id", "e1"}, {"effective_at", Rfc3339(now + 3600000)}},
+         now - 2000);
+  h.Send("user.upserted",
+         {{"external_id", "e1"}, {"name", "Later"}, {"effective_at", Rfc3339(now + 7200000)}},
+         now - 1000);
+  h.clock.Advance(std::chrono::minutes(61));
+  h.Drain(0);
+  EXPECT_TRUE(UserByEmail(h.tenant, "a@example.com")->blocked);
+}
+
+}  // namespace
+}  // namespace tenantsync
