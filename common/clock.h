@@ -1,13 +1,13 @@
-// Clock: the only source of time for tenantsync code. Production uses SystemClock(); tests use
-// FakeClock and advance it instead of sleeping.
+// Clock: the only source of time for tenantsync code. The process takes SystemClock() where it
+// starts (main for the CLI, RunServe for the daemon) and hands it down as a Clock&; components
+// keep that reference (a null StorageOptions::clock is the one default to SystemClock()). Tests
+// pass a FakeClock (tests/support/fake_clock.h) and advance it instead of sleeping.
 //
 // Thread safety: every method of every implementation may be called from any thread.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 
 namespace tenantsync {
 
@@ -34,27 +34,5 @@ class Clock {
 
 // The process-wide real clock; never null, never destroyed.
 Clock& SystemClock();
-
-// A manually advanced clock for tests. Starts at a fixed, documented instant
-// (2026-11-25T10:00:00Z) unless given another.
-class FakeClock : public Clock {
- public:
-  FakeClock();
-  explicit FakeClock(WallTime start);
-
-  WallTime Now() const override;
-  MonoTime Monotonic() const override;
-  // Waits until another thread advances the clock past the deadline.
-  void SleepFor(std::chrono::nanoseconds d) override;
-
-  void Advance(std::chrono::nanoseconds d);
-  void SetWall(WallTime t);
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  WallTime wall_;                    // guarded by mu_
-  std::chrono::nanoseconds mono_{};  // guarded by mu_
-};
 
 }  // namespace tenantsync

@@ -1,5 +1,6 @@
 #include "daemon/admin.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -33,17 +34,25 @@ ServerResponse Error(int status, const std::string& message) {
 
 Json OptionalJson(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
 
-Json EventJson(const EventRecord& e) {
+// A pending event whose effective_at is still ahead of `now_ms`: it is applied then, on purpose
+// (a pending event that is not scheduled is due: the writer is busy or paused).
+bool Scheduled(const EventRecord& e, int64_t now_ms) {
+  return e.state == EventState::kPending && e.effective_at_ms && *e.effective_at_ms > now_ms;
+}
+
+Json EventJson(const EventRecord& e, int64_t now_ms) {
   return {{"seq", e.seq},
           {"source", e.source},
           {"event_id", e.event_id},
           {"type", e.type ? Json(*e.type) : Json(nullptr)},
           {"state", EventStateName(e.state)},
+          {"scheduled", Scheduled(e, now_ms)},
           {"occurred_at_ms", OptionalJson(e.occurred_at_ms)},
           {"effective_at_ms", OptionalJson(e.effective_at_ms)},
           {"received_at_ms", e.received_at_ms},
           {"updated_at_ms", e.updated_at_ms},
-          {"error", e.error.empty() ? Json(nullptr) : Json(e.error)}};
+          {"error", e.error.empty() ? Json(nullptr) : Json(e.error)},
+          {"note", e.note.empty() ? Json(nullptr) : Json(e.note)}};
 }
 
 Json MutationJson(const MutationRow& m) {
@@ -101,10 +110,52 @@ std::optional<std::string> RequestTextProblem(const ServerRequest& req) {
   return std::nullopt;
 }
 
+// Who rejects held work, from the optional body of POST /v1/guard/reject: {"by": "NAME"}, NAME
+// 1 to 100 characters of UTF-8 without control characters (it is stored in event notes and
+// mutation errors and logged). No body, an empty one, `{}` or "by": null: `fallback`.
+Result<std::string> RejectedBy(const std::string& body, const std::string& fallback) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return fallback;
+  if (auto p = Utf8Problem(body))
+    return Status::Invalid("the body is not valid UTF-8 (" + *p + ")");
+  const Json j = Json::parse(body, nullptr, false);
+  if (!j.is_object())
+    return Status::Invalid("the body must be a JSON object such as {\"by\": \"NAME\"}");
+  for (const auto& [key, value] : j.items()) {
+    if (key != "by")
+      return Status::Invalid("unknown field \"" + key + "\" (only \"by\" is accepted)");
+  }
+  if (!j.contains("by") || j["by"].is_null()) return fallback;
+  const std::string kRule = "\"by\" must be a string of 1 to 100 characters";
+  if (!j["by"].is_string()) return Status::Invalid(kRule);
+  const std::string by = j["by"].get<std::string>();
+  size_t characters = 0;
+  for (size_t i = 0; i < by.size(); ++i) {
+    const auto c = static_cast<unsigned char>(by[i]);
+    if ((c & 0xC0) != 0x80) ++characters;  // not a continuation byte: a new character
+    const bool c1 = c == 0xC2 && i + 1 < by.size() &&
+                    static_cast<unsigned char>(by[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(by[i + 1]) <= 0x9F;  // U+0080..U+009F
+    if (c < 0x20 || c == 0x7F || c1)
+      return Status::Invalid("\"by\" must not contain control characters");
+  }
+  if (characters < 1 || characters > 100) return Status::Invalid(kRule);
+  if (by.find_first_not_of(' ') == std::string::npos)
+    return Status::Invalid("\"by\" must not be blank");
+  return by;
+}
+
+// The default `by` of a reject without one.
+constexpr char kRejectedByDefault[] = "admin API";
+
+// Entity keys as the writer names them ("user:emp-1", "org:acme").
+std::string EntityKey(const std::string& kind, const std::string& ext) {
+  return kind == "org" ? OrgKey(ext) : UserKey(ext);
+}
+
 }  // namespace
 
-AdminApi::AdminApi(std::string token, SqliteStore& store, AdminHooks hooks)
-    : token_(std::move(token)), store_(store), hooks_(std::move(hooks)) {}
+AdminApi::AdminApi(std::string token, SqliteStore& store, Clock& clock, AdminHooks hooks)
+    : token_(std::move(token)), store_(store), clock_(clock), hooks_(std::move(hooks)) {}
 
 void AdminApi::ReplaceToken(std::string token) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -157,7 +208,7 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
   if (get && p == "/v1/mutations") return Mutations(req);
   if (get && p == "/v1/plan") return Plan();
   if (post && (p == "/v1/guard/approve" || p == "/v1/guard/reject"))
-    return GuardAction(p.substr(10));
+    return GuardAction(req, p.substr(10));
   if (post && p == "/v1/drift/run") return DriftRun(req);
   if (post && p == "/v1/pause") return Pause(true);
   if (post && p == "/v1/resume") return Pause(false);
@@ -180,27 +231,43 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
 }
 
 ServerResponse AdminApi::Status() {
-  const int64_t now = SystemClock().NowUnixMillis();
-  auto events = store_.CountEventsByState();
+  const int64_t now = clock_.NowUnixMillis();
+  auto events = store_.CountEventsAt(now);
   auto mutations = store_.CountMutationsByState();
   auto oldest = store_.OldestPendingMs(now);
   auto dirty = store_.CountDirty();
-  if (!events.ok() || !mutations.ok() || !oldest.ok() || !dirty.ok()) {
+  auto scheduled_dirty = store_.CountScheduledDirty(now);
+  auto next_scheduled = store_.ScheduledDirty(now, 5);
+  auto waiting = store_.CountWaitingEntities();
+  auto waiting_examples = store_.WaitingEntities(5);
+  if (!events.ok() || !mutations.ok() || !oldest.ok() || !dirty.ok() || !scheduled_dirty.ok() ||
+      !next_scheduled.ok() || !waiting.ok() || !waiting_examples.ok()) {
     return Error(503, "storage unavailable");
   }
+  // pending = every event not applied yet = due (now) + scheduled (effective_at still ahead).
   Json ev = Json::object();
-  for (auto state : {"pending", "applied", "rejected", "failed"})
+  for (auto state : {"pending", "scheduled", "applied", "rejected", "failed"})
     ev[state] = events->count(state) ? events->at(state) : 0;
-  auto scheduled = store_.DueEvents(now, 1);  // due pending; the rest of pending are scheduled
+  ev["due"] = std::max<int64_t>(0, ev["pending"].get<int64_t>() - ev["scheduled"].get<int64_t>());
   Json mu = Json::object();
-  for (auto state : {"pending", "in_flight", "done", "failed", "dead", "discarded"}) {
+  for (auto state : {"pending", "in_flight", "done", "failed", "dead", "discarded", "superseded"}) {
     mu[state] = mutations->count(state) ? mutations->at(state) : 0;
   }
-  Json body = {{"events", ev},
-               {"mutations", mu},
-               {"entities_to_reconcile", *dirty},
-               {"oldest_pending_seconds",
-                oldest->has_value() ? Json((now - **oldest) / 1000.0) : Json(nullptr)}};
+  Json next = Json::array();
+  for (const auto& d : *next_scheduled)
+    next.push_back({{"entity", d.entity}, {"due_at_ms", d.not_before_ms}});
+  Json examples = Json::array();
+  for (const auto& w : *waiting_examples)
+    examples.push_back({{"entity", EntityKey(w.kind, w.external_id)}, {"reason", w.reason}});
+  Json body = {
+      {"events", ev},
+      {"mutations", mu},
+      // Every entity marked for reconciliation, scheduled work included (counted apart below).
+      {"entities_to_reconcile", *dirty},
+      {"scheduled_work", {{"total", *scheduled_dirty}, {"next", next}}},
+      {"waiting", {{"total", *waiting}, {"examples", examples}}},
+      {"oldest_pending_seconds",
+       oldest->has_value() ? Json((now - **oldest) / 1000.0) : Json(nullptr)}};
   if (hooks_.writer) {
     body["paused"] = hooks_.writer->paused();
     int64_t last = hooks_.writer->last_success_ms();
@@ -243,11 +310,20 @@ ServerResponse AdminApi::Status() {
 
 ServerResponse AdminApi::Events(const ServerRequest& req) {
   EventFilter f;
+  // "pending" is every event not applied yet; "due" and "scheduled" split it by whether its
+  // effective_at is still ahead.
+  std::optional<bool> scheduled;
   if (auto s = req.Param("state")) {
-    f.state = ParseEventState(*s);
-    if (!f.state)
-      return Error(400,
-                   "state must be one of pending, applied, rejected, failed (got \"" + *s + "\")");
+    if (*s == "scheduled" || *s == "due") {
+      scheduled = *s == "scheduled";
+    } else {
+      f.state = ParseEventState(*s);
+      if (!f.state)
+        return Error(400,
+                     "state must be one of pending, due, scheduled, applied, rejected, failed "
+                     "(got \"" +
+                         *s + "\")");
+    }
   }
   if (auto s = req.Param("source")) f.source = *s;
   std::string error;
@@ -256,10 +332,11 @@ ServerResponse AdminApi::Events(const ServerRequest& req) {
   if (!limit || !after) return Error(400, error);
   f.limit = static_cast<int>(*limit);
   f.after_seq = *after;
-  auto list = store_.ListEvents(f);
+  const int64_t now = clock_.NowUnixMillis();
+  auto list = scheduled ? store_.ListPendingEvents(f, now, *scheduled) : store_.ListEvents(f);
   if (!list.ok()) return Error(503, list.status().message());
   Json items = Json::array();
-  for (auto& e : *list) items.push_back(EventJson(e));
+  for (auto& e : *list) items.push_back(EventJson(e, now));
   Json body = {{"events", items}};
   body["next_after"] =
       list->size() == static_cast<size_t>(f.limit) ? Json(list->back().seq) : Json(nullptr);
@@ -288,7 +365,7 @@ ServerResponse AdminApi::Event(const ServerRequest& req, const std::string& id) 
   ServerResponse error;
   auto e = FindEvent(req, id, &error);
   if (!e) return error;
-  auto j = EventJson(*e);
+  auto j = EventJson(*e, clock_.NowUnixMillis());
   j["body"] = Json::parse(e->body, nullptr, false);
   if (j["body"].is_discarded()) j["body"] = e->body;
   return JsonAnswer(200, j);
@@ -310,16 +387,16 @@ ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id)
   if (!parsed.ok()) return Error(422, "still not valid: " + parsed.status().message());
   auto txn = store_.BeginState();
   if (!txn.ok()) return Error(503, txn.status().message());
-  if (auto st =
-          (*txn)->SetEventState(e.seq, EventState::kPending, "", SystemClock().NowUnixMillis());
-      !st.ok()) {
+  const int64_t now = clock_.NowUnixMillis();
+  if (auto st = (*txn)->SetEventState(e.seq, EventState::kPending, "", now); !st.ok()) {
     return Error(503, st.message());
   }
   if (auto st = (*txn)->Commit(); !st.ok()) return Error(503, st.message());
   txn->reset();
   if (hooks_.writer) hooks_.writer->Wake();
-  auto j = EventJson(e);
-  j["state"] = "pending";
+  EventRecord replayed = e;
+  replayed.state = EventState::kPending;
+  auto j = EventJson(replayed, now);
   j["error"] = nullptr;
   return JsonAnswer(200, j);
 }
@@ -331,11 +408,20 @@ ServerResponse AdminApi::Entity(const ServerRequest& req, const std::string& kin
   if (!row->exists)
     return Error(404, std::string("no ") + (kind == "org" ? "organization" : "user") +
                           " with external_id \"" + ext + "\"");
-  const std::string key = kind == "org" ? OrgKey(ext) : UserKey(ext);
+  const std::string key = EntityKey(kind, ext);
+  // known.waiting is the executor's note on why nothing can be done yet, not Auth0 state: it is
+  // shown on its own.
+  Json known = row->known;
+  Json waiting = nullptr;
+  if (known.is_object() && known.contains("waiting")) {
+    if (known["waiting"].is_string()) waiting = known["waiting"];
+    known.erase("waiting");
+  }
   Json body = {{"external_id", ext},
                {"auth0_id", row->auth0_id ? Json(*row->auth0_id) : Json(nullptr)},
+               {"waiting", waiting},
                {"desired", View(row->desired)},
-               {"last_known_auth0", row->known},
+               {"last_known_auth0", known},
                {"events", EventsBehind(row->desired, {}, nullptr)}};
   Json mutations = Json::array();
   for (const std::string& entity : {key, kind == "org" ? MembersKey(ext) : std::string()}) {
@@ -361,6 +447,16 @@ ServerResponse AdminApi::Entity(const ServerRequest& req, const std::string& kin
                           {"error", c.last_error.empty() ? Json(nullptr) : Json(c.last_error)}});
     }
     body["commands"] = commands;
+    // Membership writes that died or keep failing for this person (e.g. a role that does not
+    // exist in Auth0): they belong to the organization's member list, so they are found by the
+    // user's Auth0 id in their request.
+    Json problems = Json::array();
+    if (row->auth0_id) {
+      auto list = store_.MembershipProblems(*row->auth0_id, 20);
+      if (!list.ok()) return Error(503, list.status().message());
+      for (auto& m : *list) problems.push_back(MutationJson(m));
+    }
+    body["membership_problems"] = problems;
     if (req.Param("logs") == std::optional<std::string>("true")) {
       if (!hooks_.auth0 || !row->auth0_id) {
         body["auth0_logs"] = nullptr;
@@ -379,8 +475,10 @@ ServerResponse AdminApi::Mutations(const ServerRequest& req) {
     f.state = ParseMutationState(*s);
     if (!f.state)
       return Error(
-          400, "state must be one of pending, in_flight, done, failed, dead, discarded (got \"" +
-                   *s + "\")");
+          400,
+          "state must be one of pending, in_flight, done, failed, dead, discarded, superseded "
+          "(got \"" +
+              *s + "\")");
   }
   if (auto s = req.Param("entity")) f.entity = *s;
   std::string error;
@@ -417,7 +515,7 @@ ServerResponse AdminApi::MutationAction(const std::string& id_text, const std::s
   }
   auto txn = store_.BeginState();
   if (!txn.ok()) return Error(503, txn.status().message());
-  const int64_t now = SystemClock().NowUnixMillis();
+  const int64_t now = clock_.NowUnixMillis();
   MutationState next = action == "retry" ? MutationState::kFailed : MutationState::kDiscarded;
   std::string note = action == "retry" ? "retried by an operator: re-planned from desired state"
                                        : "discarded by an operator";
@@ -434,7 +532,13 @@ ServerResponse AdminApi::MutationAction(const std::string& id_text, const std::s
   return JsonAnswer(200, fresh.ok() && *fresh ? MutationJson(**fresh) : Json({{"id", id}}));
 }
 
-ServerResponse AdminApi::GuardAction(const std::string& action) {
+ServerResponse AdminApi::GuardAction(const ServerRequest& req, const std::string& action) {
+  std::string by;
+  if (action == "reject") {
+    auto parsed = RejectedBy(req.body, kRejectedByDefault);
+    if (!parsed.ok()) return Error(400, parsed.status().message());
+    by = *parsed;
+  }
   if (!hooks_.guard) return Error(503, "the guard is not running");
   if (!hooks_.guard->tripped()) return Error(409, "the guard is not tripped; nothing is held");
   if (action == "approve") {
@@ -443,9 +547,10 @@ ServerResponse AdminApi::GuardAction(const std::string& action) {
     if (hooks_.writer) hooks_.writer->Wake();
     return JsonAnswer(200, {{"approved", released->size()}, {"entities", *released}});
   }
-  auto discarded = hooks_.guard->Reject();
+  auto discarded = hooks_.guard->Reject(by);
   if (!discarded.ok()) return Error(503, discarded.status().message());
-  return JsonAnswer(200, {{"rejected", *discarded}});
+  if (hooks_.writer) hooks_.writer->Wake();  // the entities whose intent was undone re-plan
+  return JsonAnswer(200, {{"rejected", *discarded}, {"by", by}});
 }
 
 ServerResponse AdminApi::Plan() {

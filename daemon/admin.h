@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
 #include "daemon/http_server.h"
 #include "storage/sqlite_store.h"
 
@@ -45,7 +46,9 @@ struct AdminHooks {
 
 class AdminApi {
  public:
-  AdminApi(std::string token, SqliteStore& store, AdminHooks hooks);
+  // `clock` is the daemon's clock: what is due or scheduled, ages, and the times written by
+  // replay, retry and discard.
+  AdminApi(std::string token, SqliteStore& store, Clock& clock, AdminHooks hooks);
   ServerResponse Handle(const ServerRequest& req);
   void ReplaceToken(std::string token);
 
@@ -64,13 +67,14 @@ class AdminApi {
   ServerResponse Mutations(const ServerRequest& req);
   ServerResponse MutationAction(const std::string& id, const std::string& action);
   ServerResponse Pause(bool paused);
-  ServerResponse GuardAction(const std::string& action);
+  ServerResponse GuardAction(const ServerRequest& req, const std::string& action);
   ServerResponse Plan();
   ServerResponse DriftRun(const ServerRequest& req);
 
   std::mutex mu_;
   std::string token_;  // guarded by mu_; secret: never logged or returned
   SqliteStore& store_;
+  Clock& clock_;
   AdminHooks hooks_;
 };
 

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "adapters/events/event.h"
 #include "common/clock.h"
@@ -36,8 +38,8 @@ std::string PercentEncode(const std::string& s) {
 
 // Now as RFC 3339 UTC with milliseconds ("2026-11-25T10:00:00.123Z"): `timestamp` orders the
 // changes, so two events sent within one second must not tie (a tie is broken by event id).
-std::string RfcNow() {
-  const int64_t ms = SystemClock().NowUnixMillis();
+std::string RfcNow(const Clock& clock) {
+  const int64_t ms = clock.NowUnixMillis();
   const std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm utc{};
   gmtime_r(&t, &utc);
@@ -135,7 +137,7 @@ std::string FormatMs(const nlohmann::json& ms) {
 
 }  // namespace
 
-int CliSend(const CliOptions& cli, const SendOptions& send) {
+int CliSend(const CliOptions& cli, const SendOptions& send, const Clock& clock) {
   auto cfg = LoadConfig(cli.config_path);
   if (!cfg.ok()) return Fail(2, cfg.status().message());
   const SourceConfig* src = cfg->FindSource(send.source);
@@ -143,7 +145,7 @@ int CliSend(const CliOptions& cli, const SendOptions& send) {
   auto data = nlohmann::json::parse(send.data, nullptr, false);
   if (data.is_discarded() || !data.is_object()) return Fail(2, "--data must be a JSON object");
   nlohmann::json body = {{"type", send.type},
-                         {"timestamp", send.timestamp.empty() ? RfcNow() : send.timestamp},
+                         {"timestamp", send.timestamp.empty() ? RfcNow(clock) : send.timestamp},
                          {"data", data}};
   // Check locally first so a typo is explained here, not only by a 422.
   if (auto parsed = ParseEvent(body); !parsed.ok())
@@ -151,7 +153,7 @@ int CliSend(const CliOptions& cli, const SendOptions& send) {
   std::string id = send.id.empty() ? "msg_" + crypto::HexEncode(SecureRandom::Bytes(12)) : send.id;
   std::string text = body.dump();
   std::vector<std::pair<std::string, std::string>> headers =
-      SignDelivery(src->signature, id, static_cast<int64_t>(std::time(nullptr)), text);
+      SignDelivery(src->signature, id, clock.NowUnixSeconds(), text);
   std::string url = send.url.empty() ? LocalAddress(cfg->ingress.listen) : send.url;
   CliHttp http(url);
   auto r = http.Send("POST", "/webhooks/" + send.source, text, headers);
@@ -168,6 +170,60 @@ int CliSend(const CliOptions& cli, const SendOptions& send) {
   return r.status >= 200 && r.status < 300 ? 0 : 1;
 }
 
+namespace {
+
+int64_t Count(const nlohmann::json& section, const char* key) {
+  return section.is_object() && section.contains(key) && section[key].is_number_integer()
+             ? section[key].get<int64_t>()
+             : 0;
+}
+
+// One line per item of a list inside a status section (scheduled work, waiting entities).
+std::string StatusItem(const nlohmann::json& item) {
+  if (!item.is_object()) return Str(item);
+  if (item.contains("due_at_ms"))
+    return Str(item.value("entity", nlohmann::json())) + " due " + FormatMs(item["due_at_ms"]);
+  if (item.contains("reason"))
+    return Str(item.value("entity", nlohmann::json())) + ": " + Str(item["reason"]);
+  return item.dump();
+}
+
+// What needs the operator, each with the command that shows the details.
+void PrintStatusHints(const nlohmann::json& j) {
+  std::vector<std::string> hints;
+  const auto& mutations = j.value("mutations", nlohmann::json::object());
+  const auto& events = j.value("events", nlohmann::json::object());
+  if (int64_t n = Count(mutations, "dead"); n > 0) {
+    hints.push_back(std::to_string(n) +
+                    " dead mutation(s) need you: tenantsync mutations --state dead (fix the cause, "
+                    "then tenantsync retry ID, or tenantsync discard ID)");
+  }
+  if (int64_t n = Count(events, "failed"); n > 0) {
+    hints.push_back(std::to_string(n) +
+                    " event(s) could not be applied: tenantsync events --state failed");
+  }
+  if (int64_t n = Count(j.value("waiting", nlohmann::json::object()), "total"); n > 0) {
+    hints.push_back(std::to_string(n) +
+                    " user(s)/organization(s) waiting for data (see waiting.examples): tenantsync "
+                    "user ID or tenantsync org ID says what they wait for");
+  }
+  if (int64_t n = Count(events, "scheduled"); n > 0) {
+    hints.push_back(std::to_string(n) +
+                    " event(s) scheduled for later (effective_at): tenantsync events --state "
+                    "scheduled");
+  }
+  if (j.contains("guard") && j["guard"].is_object() && j["guard"].value("tripped", false)) {
+    hints.push_back(
+        "the guard is tripped and holds destructive work (guard.held): tenantsync guard approve "
+        "or tenantsync guard reject");
+  }
+  if (hints.empty()) return;
+  std::printf("\n");
+  for (const auto& h : hints) std::printf("%s\n", h.c_str());
+}
+
+}  // namespace
+
 int CliStatus(const CliOptions& cli) {
   int code = 0;
   auto j = Admin(cli, "GET", "/v1/status", &code);
@@ -179,12 +235,20 @@ int CliStatus(const CliOptions& cli) {
   std::printf("%-28s %s\n", "SECTION", "VALUE");
   for (auto& [section, value] : j->items()) {
     if (value.is_object()) {
-      for (auto& [k, v] : value.items())
-        std::printf("%-28s %s\n", (section + "." + k).c_str(), Str(v).c_str());
+      for (auto& [k, v] : value.items()) {
+        const std::string name = section + "." + k;
+        if (v.is_array() && !v.empty() && v[0].is_object() &&
+            (v[0].contains("due_at_ms") || v[0].contains("reason"))) {
+          for (auto& item : v) std::printf("%-28s %s\n", name.c_str(), StatusItem(item).c_str());
+        } else {
+          std::printf("%-28s %s\n", name.c_str(), Str(v).c_str());
+        }
+      }
     } else {
       std::printf("%-28s %s\n", section.c_str(), Str(value).c_str());
     }
   }
+  PrintStatusHints(*j);
   return 0;
 }
 
@@ -200,13 +264,19 @@ int CliEvents(const CliOptions& cli, const std::string& state, const std::string
     std::printf("%s\n", j->dump(2).c_str());
     return 0;
   }
-  std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %s\n", "SEQ", "SOURCE", "EVENT ID", "TYPE",
-              "STATE", "RECEIVED", "ERROR");
+  std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %-20s %s\n", "SEQ", "SOURCE", "EVENT ID", "TYPE",
+              "STATE", "RECEIVED", "DUE", "ERROR");
   for (auto& e : (*j)["events"]) {
-    std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %s\n", Str(e["seq"]).c_str(),
+    // A pending event whose effective_at is still ahead reads "scheduled" (its DUE time).
+    const std::string shown = e.value("scheduled", false) ? "scheduled" : Str(e["state"]);
+    std::printf("%-8s %-10s %-36s %-34s %-9s %-20s %-20s %s\n", Str(e["seq"]).c_str(),
                 Str(e["source"]).c_str(), Str(e["event_id"]).c_str(), Str(e["type"]).c_str(),
-                Str(e["state"]).c_str(), FormatMs(e["received_at_ms"]).c_str(),
+                shown.c_str(), FormatMs(e["received_at_ms"]).c_str(),
+                FormatMs(e.value("effective_at_ms", nlohmann::json())).c_str(),
                 Str(e["error"]).c_str());
+    // What happened to it later (superseded, rejected at the guard): under its row.
+    if (e.value("note", nlohmann::json()).is_string())
+      std::printf("%-8s note: %s\n", "", e["note"].get<std::string>().c_str());
   }
   return 0;
 }
@@ -221,10 +291,16 @@ int CliEvent(const CliOptions& cli, const std::string& id, const std::string& so
     std::printf("%s\n", j->dump(2).c_str());
     return 0;
   }
-  for (auto key : {"event_id", "source", "type", "state", "error"})
-    std::printf("%-12s %s\n", key, Str((*j)[key]).c_str());
-  std::printf("%-12s %s\n%-12s %s\n", "occurred", FormatMs((*j)["occurred_at_ms"]).c_str(),
-              "received", FormatMs((*j)["received_at_ms"]).c_str());
+  for (auto key : {"event_id", "source", "type", "state", "error", "note"}) {
+    std::string value = Str(j->value(key, nlohmann::json()));
+    if (std::string(key) == "state" && j->value("scheduled", false))
+      value += " (scheduled: applied when due)";
+    std::printf("%-12s %s\n", key, value.c_str());
+  }
+  std::printf("%-12s %s\n%-12s %s\n%-12s %s\n", "occurred",
+              FormatMs((*j)["occurred_at_ms"]).c_str(), "received",
+              FormatMs((*j)["received_at_ms"]).c_str(), "due",
+              FormatMs(j->value("effective_at_ms", nlohmann::json())).c_str());
   std::printf("body\n%s\n", (*j)["body"].dump(2).c_str());
   return 0;
 }
@@ -269,10 +345,21 @@ int CliEntity(const CliOptions& cli, const std::string& kind, const std::string&
   }
   std::printf("%-12s %s\n%-12s %s\n", "external_id", external_id.c_str(), "auth0_id",
               Str((*j)["auth0_id"]).c_str());
+  // Why nothing happens for it yet: right under the ids, before anything else.
+  if (j->value("waiting", nlohmann::json()).is_string())
+    std::printf("%-12s %s\n", "WAITING", (*j)["waiting"].get<std::string>().c_str());
   std::printf("desired      %s\n", (*j)["desired"].dump().c_str());
   std::printf("auth0 (last known) %s\n", (*j)["last_known_auth0"].dump().c_str());
   std::printf("events       %s\n\nmutations (newest first)\n", (*j)["events"].dump().c_str());
   PrintMutationTable((*j)["mutations"]);
+  const auto problems = j->value("membership_problems", nlohmann::json::array());
+  if (!problems.empty()) {
+    std::printf(
+        "\nmembership problems (%zu): organization memberships or roles that could not be written; "
+        "fix the cause (e.g. create the role in Auth0), then tenantsync retry ID\n",
+        problems.size());
+    PrintMutationTable(problems);
+  }
   if (j->contains("commands") && !(*j)["commands"].empty()) {
     std::printf("\ncommands\n%-6s %-20s %-10s %s\n", "ID", "KIND", "STATE", "EVENT");
     for (auto& c : (*j)["commands"]) {
@@ -324,9 +411,14 @@ int CliPlan(const CliOptions& cli) {
     return 0;
   }
   std::printf("%-26s %-32s %-4s %-48s %s\n", "ENTITY", "KIND", "DEST", "CHANGES", "EVENTS");
+  size_t waiting = 0;
   for (auto& st : plan) {
     std::string changes;
-    if (st["before"].is_object()) {
+    if (st["kind"] == "wait") {
+      // Not a write: an entity that cannot proceed yet, and why.
+      ++waiting;
+      changes = Str(st["request"].value("reason", nlohmann::json()));
+    } else if (st["before"].is_object()) {
       for (auto& [k, after] : st["request"].items()) {
         changes += (changes.empty() ? "" : "; ") + k + ": " +
                    st["before"].value(k, nlohmann::json()).dump() + " -> " + after.dump();
@@ -339,7 +431,10 @@ int CliPlan(const CliOptions& cli) {
     std::printf("%-26s %-32s %-4s %-48s %s\n", Str(st["entity"]).c_str(), Str(st["kind"]).c_str(),
                 st["destructive"].get<bool>() ? "yes" : "", changes.c_str(), events.c_str());
   }
-  std::printf("%zu write(s) planned\n", plan.size());
+  std::printf("%zu write(s) planned", plan.size() - waiting);
+  if (waiting > 0)
+    std::printf("; %zu entity(ies) waiting (kind wait): nothing can be sent yet", waiting);
+  std::printf("\n");
   return 0;
 }
 
@@ -371,6 +466,16 @@ int CliDrift(const CliOptions& cli, const std::string& mode) {
               (*j)["mode"] == "correct"
                   ? "; the writer repairs them through the normal mutation path"
                   : "; nothing changed");
+  return 0;
+}
+
+int CliGuard(const CliOptions& cli, const std::string& action,
+             const std::optional<std::string>& by) {
+  const std::string body = by ? nlohmann::json({{"by", *by}}).dump() : "{}";
+  int code = 0;
+  auto j = Admin(cli, "POST", "/v1/guard/" + action, &code, body);
+  if (!j) return code;
+  std::printf("%s\n", cli.json ? j->dump(2).c_str() : j->dump().c_str());
   return 0;
 }
 

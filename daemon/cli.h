@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
+
 namespace tenantsync {
 
 struct CliOptions {
@@ -27,7 +29,8 @@ struct SendOptions {
   std::string url;        // default: http://<[ingress].listen>
 };
 
-int CliSend(const CliOptions& cli, const SendOptions& send);
+// `clock` stamps the event's default timestamp and the signature's time.
+int CliSend(const CliOptions& cli, const SendOptions& send, const Clock& clock);
 int CliStatus(const CliOptions& cli);
 int CliEvents(const CliOptions& cli, const std::string& state, const std::string& source,
               int limit);
@@ -42,6 +45,10 @@ int CliMutationAction(const CliOptions& cli, const std::string& id, const std::s
 int CliPlan(const CliOptions& cli);
 // Runs a drift comparison now (POST /v1/drift/run); mode "report", "correct" or "" (configured).
 int CliDrift(const CliOptions& cli, const std::string& mode);
+// action: "approve" or "reject"; `by` (reject only; nullopt: the daemon's default) names who
+// rejects, recorded with the rejected events.
+int CliGuard(const CliOptions& cli, const std::string& action,
+             const std::optional<std::string>& by);
 // path: "/v1/pause", "/v1/resume", ... (a POST without body whose answer is printed).
 int CliPost(const CliOptions& cli, const std::string& path);
 

@@ -146,6 +146,8 @@ int RunServe(const ServeFlags& flags) {
     return 2;
   }
   Config config = std::move(cfg).value();
+  Clock& clock = SystemClock();  // the one clock of the daemon, handed to every component
+  config.storage.clock = &clock;
 
   auto opened = SqliteStore::Open(config.storage, /*migrate=*/true);
   if (!opened.ok()) {
@@ -155,9 +157,8 @@ int RunServe(const ServeFlags& flags) {
   std::unique_ptr<SqliteStore> store = std::move(opened).value();
   spdlog::info("storage open at {}", config.storage.path);
 
-  Clock& clock = SystemClock();
   SecureRandom random;
-  Metrics metrics;
+  Metrics metrics(clock);
   Quarantine quarantine(clock, config.quarantine, &metrics);  // sees every Auth0 answer first
   std::unique_ptr<Auth0Client> auth0;
   {
@@ -241,7 +242,7 @@ int RunServe(const ServeFlags& flags) {
     return drift.Run(m == "correct");
   };
   hooks.drift_last = [&] { return drift.Last(); };
-  AdminApi admin(config.admin.token, *store, hooks);
+  AdminApi admin(config.admin.token, *store, clock, hooks);
   HttpServer admin_server(AdminServerOptions(config.admin));
   admin_server.SetHandler([&](const ServerRequest& r) { return admin.Handle(r); });
   if (auto st = admin_server.Bind(); !st.ok()) {
@@ -339,14 +340,16 @@ int RunServe(const ServeFlags& flags) {
         if (auto r = drift.Run(correct); !r.ok()) spdlog::warn("drift: {}", r.status().ToString());
       });
     }
-    auto counts = store->CountEventsByState();
+    auto counts = store->CountEventsAt(clock.NowUnixMillis());
     if (counts.ok()) {
       int64_t pending = counts->count("pending") ? counts->at("pending") : 0;
+      int64_t scheduled = counts->count("scheduled") ? counts->at("scheduled") : 0;
       auto dirty = store->CountDirty();
       int64_t last = writer.last_success_ms();
       Notify("STATUS=" + std::string(writer.paused() ? "paused; " : "") + std::to_string(pending) +
-             " event(s) pending, " + std::to_string(dirty.ok() ? *dirty : -1) +
-             " entity(ies) to reconcile" +
+             " event(s) pending" +
+             (scheduled > 0 ? " (" + std::to_string(scheduled) + " of them scheduled)" : "") +
+             ", " + std::to_string(dirty.ok() ? *dirty : -1) + " entity(ies) to reconcile" +
              (last > 0 ? ", last Auth0 write " +
                              std::to_string((clock.NowUnixMillis() - last) / 1000) + " s ago"
                        : ""));

@@ -1,7 +1,11 @@
 // tenantsync: one binary for the daemon (`serve`) and the operator commands.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "daemon/cli.h"
 #include "daemon/daemon.h"
@@ -79,13 +83,17 @@ int main(int argc, char** argv) {
   std::string ev_state, ev_source;
   int ev_limit = 50;
   auto* events_cmd = operator_command("events", "List received events");
-  events_cmd->add_option("--state", ev_state, "pending, applied, rejected or failed")
-      ->check(CLI::IsMember({"pending", "applied", "rejected", "failed"}));
+  events_cmd
+      ->add_option("--state", ev_state,
+                   "pending (not applied yet: due or scheduled), due (pending and due now), "
+                   "scheduled (pending, effective_at still ahead), applied, rejected or failed")
+      ->check(CLI::IsMember({"pending", "due", "scheduled", "applied", "rejected", "failed"}));
   events_cmd->add_option("--source", ev_source, "Only this source");
   events_cmd->add_option("--limit", ev_limit, "At most this many (1-1000)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  events_cmd->footer("Example:\n  tenantsync events --state rejected");
+  events_cmd->footer(
+      "Example:\n  tenantsync events --state rejected\n  tenantsync events --state scheduled");
 
   std::string event_id;
   auto* event_cmd = operator_command("event", "Show one event, its body and what happened to it");
@@ -117,8 +125,10 @@ int main(int argc, char** argv) {
   int mu_limit = 50;
   auto* mutations_cmd = operator_command("mutations", "List Auth0 writes (newest first)");
   mutations_cmd
-      ->add_option("--state", mu_state, "pending, in_flight, done, failed, dead or discarded")
-      ->check(CLI::IsMember({"pending", "in_flight", "done", "failed", "dead", "discarded"}));
+      ->add_option("--state", mu_state,
+                   "pending, in_flight, done, failed, dead, discarded or superseded")
+      ->check(CLI::IsMember(
+          {"pending", "in_flight", "done", "failed", "dead", "discarded", "superseded"}));
   mutations_cmd->add_option("--limit", mu_limit, "At most this many (1-1000)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -145,9 +155,13 @@ int main(int argc, char** argv) {
                    "approve (held work proceeds) or reject (held work is discarded)")
       ->required()
       ->check(CLI::IsMember({"approve", "reject"}));
+  std::string guard_by;
+  auto* guard_by_opt = guard_cmd->add_option(
+      "--by", guard_by,
+      "reject only: who rejects, recorded with the rejected events (default: $USER)");
   guard_cmd->footer(
       "Example:\n  tenantsync status        # guard.held shows what is held\n  tenantsync guard "
-      "approve");
+      "approve\n  tenantsync guard reject --by alice");
 
   auto* plan_cmd =
       operator_command("plan", "Show what the writer would send to Auth0 now, without sending it");
@@ -184,7 +198,7 @@ int main(int argc, char** argv) {
   }
   if (*migrate) return tenantsync::RunMigrate(config_path);
   if (*backup) return tenantsync::RunBackup(config_path, backup_to);
-  if (*send_cmd) return tenantsync::CliSend(cli, send);
+  if (*send_cmd) return tenantsync::CliSend(cli, send, tenantsync::SystemClock());
   if (*status_cmd) return tenantsync::CliStatus(cli);
   if (*events_cmd) return tenantsync::CliEvents(cli, ev_state, ev_source, ev_limit);
   if (*event_cmd) return tenantsync::CliEvent(cli, event_id, ev_source);
@@ -195,7 +209,23 @@ int main(int argc, char** argv) {
   if (*retry_cmd) return tenantsync::CliMutationAction(cli, mutation_id, "retry");
   if (*discard_cmd) return tenantsync::CliMutationAction(cli, mutation_id, "discard");
   if (*pause_cmd) return tenantsync::CliPost(cli, "/v1/pause");
-  if (*guard_cmd) return tenantsync::CliPost(cli, "/v1/guard/" + guard_action);
+  if (*guard_cmd) {
+    if (guard_action != "reject") {
+      if (guard_by_opt->count() > 0) {
+        std::fprintf(stderr, "tenantsync: --by applies to guard reject only\n");
+        return 2;
+      }
+      return tenantsync::CliGuard(cli, guard_action, std::nullopt);
+    }
+    // Who rejects: --by, else the login name; without either the daemon records "admin API".
+    std::optional<std::string> by;
+    if (guard_by_opt->count() > 0) {
+      by = guard_by;
+    } else if (const char* user = std::getenv("USER"); user != nullptr && *user != '\0') {
+      by = user;
+    }
+    return tenantsync::CliGuard(cli, guard_action, by);
+  }
   if (*plan_cmd) return tenantsync::CliPlan(cli);
   if (*drift_cmd) return tenantsync::CliDrift(cli, drift_mode);
   if (*resume_cmd) return tenantsync::CliPost(cli, "/v1/resume");

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "adapters/auth0/auth0_client.h"
-#include "common/clock.h"
 #include "daemon/guard.h"
 #include "daemon/quarantine.h"
 #include "daemon/writer.h"
@@ -31,6 +30,8 @@ struct Declared {
 }  // namespace
 
 struct Metrics::Impl {
+  explicit Impl(Clock& c) : clock(c) {}
+  Clock& clock;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::vector<Declared> declared;
 
@@ -56,9 +57,12 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& mutations =
       Counter("tenantsync_mutations_total", "Auth0 writes finished, by kind and result");
   prometheus::Family<prometheus::Gauge>& pending =
-      Gauge("tenantsync_mutations_pending", "Entities waiting to be reconciled into Auth0");
-  prometheus::Family<prometheus::Gauge>& oldest = Gauge(
-      "tenantsync_oldest_pending_seconds", "Age of the oldest event or mutation not yet done");
+      Gauge("tenantsync_mutations_pending",
+            "Entities marked to be reconciled into Auth0 (scheduled work included)");
+  prometheus::Family<prometheus::Gauge>& oldest =
+      Gauge("tenantsync_oldest_pending_seconds",
+            "Age of the oldest work really waiting: a due event not applied, or a pending, "
+            "in-flight or failed mutation");
   prometheus::Family<prometheus::Counter>& requests =
       Counter("tenantsync_auth0_requests_total",
               "Requests sent to Auth0, by endpoint and HTTP status (0: no answer)");
@@ -86,7 +90,7 @@ struct Metrics::Impl {
       {}, prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600});
 };
 
-Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::Metrics(Clock& clock) : impl_(std::make_unique<Impl>(clock)) {}
 Metrics::~Metrics() = default;
 
 void Metrics::EventReceived(const std::string& source, const std::string& result) {
@@ -113,9 +117,9 @@ std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* aut
   if (quarantine) impl_->quarantined.Add({}).Set(quarantine->active() ? 1 : 0);
   if (guard) impl_->guard_tripped.Add({}).Set(guard->tripped() ? 1 : 0);
   if (store) {
+    const int64_t now = impl_->clock.NowUnixMillis();
     if (auto dirty = store->CountDirty(); dirty.ok())
       impl_->pending.Add({}).Set(static_cast<double>(*dirty));
-    const int64_t now = SystemClock().NowUnixMillis();
     if (auto oldest = store->OldestPendingMs(now); oldest.ok()) {
       double age = oldest->has_value() ? static_cast<double>(now - **oldest) / 1000.0 : 0.0;
       impl_->oldest.Add({}).Set(age);

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "adapters/auth0/observer.h"
+#include "common/clock.h"
 
 namespace prometheus {
 class Registry;
@@ -27,7 +28,8 @@ class Quarantine;
 
 class Metrics final : public Auth0Observer {
  public:
-  Metrics();
+  // `clock` (the daemon's) dates the gauges read at scrape time (oldest pending age, what is due).
+  explicit Metrics(Clock& clock);
   ~Metrics() override;
 
   // tenantsync_events_total{source,result}: one per delivery answered by ingress.

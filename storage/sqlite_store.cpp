@@ -243,6 +243,55 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsByState() {
   }
 }
 
+Result<std::map<std::string, int64_t>> SqliteStore::CountEventsAt(int64_t now_ms) {
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
+  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  try {
+    // One statement, so one snapshot; both parts read only the events_by_state index (the
+    // scheduled count also the pending rows), never the bodies of every event.
+    SQLite::Statement q(db,
+                        "SELECT state, COUNT(*) FROM events GROUP BY state UNION ALL "
+                        "SELECT 'scheduled', COUNT(*) FROM events WHERE state = 'pending' AND "
+                        "effective_at_ms > ?");
+    q.bind(1, static_cast<int64_t>(now_ms));
+    std::map<std::string, int64_t> out;
+    while (q.executeStep()) {
+      if (q.getColumn(1).getInt64() > 0)
+        out[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("counting events: ") + e.what());
+  }
+}
+
+Result<std::vector<EventRecord>> SqliteStore::ListPendingEvents(const EventFilter& filter,
+                                                                int64_t now_ms, bool scheduled) {
+  std::string sql =
+      std::string("SELECT ") + kEventColumns +
+      " FROM events WHERE state = 'pending' AND seq > ? AND " +
+      (scheduled ? "effective_at_ms > ?" : "(effective_at_ms IS NULL OR effective_at_ms <= ?)");
+  if (filter.source) sql += " AND source = ?";
+  if (filter.event_id) sql += " AND event_id = ?";
+  sql += " ORDER BY seq LIMIT ?";
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
+  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  try {
+    SQLite::Statement q(db, sql);
+    int i = 1;
+    q.bind(i++, static_cast<int64_t>(filter.after_seq));
+    q.bind(i++, static_cast<int64_t>(now_ms));
+    if (filter.source) q.bind(i++, *filter.source);
+    if (filter.event_id) q.bind(i++, *filter.event_id);
+    q.bind(i++, filter.limit);
+    std::vector<EventRecord> out;
+    while (q.executeStep()) out.push_back(ReadEvent(q));
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("listing pending events: ") + e.what());
+  }
+}
+
 Status SqliteStore::Backup(const std::string& to) {
   std::lock_guard<std::mutex> lock(write_mu_);
   try {

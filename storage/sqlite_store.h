@@ -81,6 +81,32 @@ class SqliteStore final : public Store {
   // Dirty entities due only after `now_ms` without a failed attempt (scheduled work, e.g. a
   // leaver's deletion), earliest first.
   Result<std::vector<DirtyItem>> ScheduledDirty(int64_t now_ms, int limit);
+  // --- Read-only views for operators (admin API, CLI) ---
+  // Events by state name like CountEventsByState, plus "scheduled": how many of the pending ones
+  // have an effective_at still in the future at `now_ms` (a subset of "pending"). One snapshot.
+  // Names with none are absent.
+  Result<std::map<std::string, int64_t>> CountEventsAt(int64_t now_ms);
+  // Pending events at `now_ms` filtered and paged like ListEvents (filter.state is ignored): the
+  // due ones (no effective_at, or effective_at <= now_ms) or, with `scheduled`, the ones whose
+  // effective_at is later. Arrival order (ascending seq).
+  Result<std::vector<EventRecord>> ListPendingEvents(const EventFilter& filter, int64_t now_ms,
+                                                     bool scheduled);
+  // How many entities ScheduledDirty(now_ms, ...) would list without a limit.
+  Result<int64_t> CountScheduledDirty(int64_t now_ms);
+  // Entities that cannot proceed and say why: known.waiting set by the executor (e.g. a user
+  // waiting for an event with its email). A full scan of `entities` (json_extract per row; no
+  // index), fine at tens of thousands of entities.
+  struct WaitingEntity {
+    std::string kind;  // "org" or "user"
+    std::string external_id;
+    std::string reason;
+  };
+  Result<int64_t> CountWaitingEntities();
+  Result<std::vector<WaitingEntity>> WaitingEntities(int limit);
+  // Dead or failed mutations of member lists ("members:ORG") that concern the Auth0 user
+  // `user_auth0_id` (request.user_id, or one of request.members), newest first: e.g. a role
+  // that does not exist in Auth0.
+  Result<std::vector<MutationRow>> MembershipProblems(const std::string& user_auth0_id, int limit);
   Result<std::vector<CommandRow>> ListCommands(const std::string& user_external_id, int limit);
   Result<std::optional<std::string>> GetSetting(const std::string& key);
   // At start-up: work that was in flight when the process stopped is marked `failed`

@@ -780,6 +780,77 @@ Result<std::vector<DirtyItem>> SqliteStore::ScheduledDirty(int64_t now_ms, int l
   }
 }
 
+Result<int64_t> SqliteStore::CountScheduledDirty(int64_t now_ms) {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db, "SELECT COUNT(*) FROM dirty WHERE not_before_ms > ? AND attempts = 0");
+    q.bind(1, static_cast<int64_t>(now_ms));
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("scheduled work: ") + e.what());
+  }
+}
+
+namespace {
+// known.waiting of an entity row when it is a string (rows whose JSON does not parse are skipped
+// instead of failing the whole query).
+constexpr const char* kWaitingReason =
+    "CASE WHEN json_valid(known) AND json_type(known, '$.waiting') = 'text' THEN "
+    "json_extract(known, '$.waiting') END";
+}  // namespace
+
+Result<int64_t> SqliteStore::CountWaitingEntities() {
+  TS_READ_DB;
+  try {
+    return db
+        .execAndGet(std::string("SELECT COUNT(*) FROM entities WHERE ") + kWaitingReason +
+                    " IS NOT NULL")
+        .getInt64();
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("waiting entities: ") + e.what());
+  }
+}
+
+Result<std::vector<SqliteStore::WaitingEntity>> SqliteStore::WaitingEntities(int limit) {
+  TS_READ_DB;
+  try {
+    SQLite::Statement q(db, std::string("SELECT kind, external_id, ") + kWaitingReason +
+                                " AS reason FROM entities WHERE reason IS NOT NULL "
+                                "ORDER BY updated_at_ms, kind, external_id LIMIT ?");
+    q.bind(1, limit);
+    std::vector<WaitingEntity> out;
+    while (q.executeStep()) {
+      out.push_back(
+          {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString()});
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("waiting entities: ") + e.what());
+  }
+}
+
+Result<std::vector<MutationRow>> SqliteStore::MembershipProblems(const std::string& user_auth0_id,
+                                                                 int limit) {
+  TS_READ_DB;
+  try {
+    // mutations_by_state narrows this to the (few) dead and failed rows first.
+    SQLite::Statement q(
+        db, std::string("SELECT ") + kMutationColumns +
+                " FROM mutations WHERE state IN ('dead', 'failed') AND entity LIKE 'members:%' "
+                "AND json_valid(request) AND (json_extract(request, '$.user_id') = ?1 OR EXISTS "
+                "(SELECT 1 FROM json_each(request, '$.members') WHERE value = ?1)) "
+                "ORDER BY id DESC LIMIT ?2");
+    q.bind(1, user_auth0_id);
+    q.bind(2, limit);
+    std::vector<MutationRow> out;
+    while (q.executeStep()) out.push_back(ReadMutation(q));
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("membership problems: ") + e.what());
+  }
+}
+
 Result<std::vector<CommandRow>> SqliteStore::ListCommands(const std::string& user_external_id,
                                                           int limit) {
   TS_READ_DB;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/gzip.h"
+#include "tests/support/fake_clock.h"
 
 namespace tenantsync::sim {
 namespace {

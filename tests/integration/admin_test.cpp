@@ -8,7 +8,9 @@
 #include <functional>
 #include <thread>
 
+#include "common/clock.h"
 #include "tests/support/daemon_fixture.h"
+#include "tests/support/rfc3339.h"
 
 namespace tenantsync::testing {
 namespace {
@@ -45,7 +47,14 @@ class AdminTest : public ::testing::Test {
     sim_port_ = sim_->WaitForPort();
     ASSERT_GT(sim_port_, 0) << sim_->Output();
     sim_client_ = std::make_unique<TestHttpClient>("127.0.0.1", sim_port_);
+    ASSERT_NO_FATAL_FAILURE(Restart(""));
+  }
 
+  // (Re)starts the daemon against the simulator; `extra_toml` is appended to the configuration
+  // (e.g. a [policy] section).
+  void Restart(const std::string& extra_toml) {
+    http_.reset();
+    daemon_.reset();
     TestDaemonOptions o;
     o.sources[0].secrets = {kHrSecret};
     TestSource crm;
@@ -59,7 +68,7 @@ class AdminTest : public ::testing::Test {
     o.auth0_client_secret = kClientSecret;
     o.application_client_id = kClientId;
     // A failing Auth0 call fails its mutation at once instead of retrying inside the call.
-    o.extra_toml = "max_retries = 0\n";
+    o.extra_toml = "max_retries = 0\n" + extra_toml;
     daemon_ = std::make_unique<TestDaemon>(o);
     ASSERT_TRUE(daemon_->Start()) << daemon_->Output();
     http_ = std::make_unique<TestHttpClient>("127.0.0.1", daemon_->admin_port());
@@ -89,7 +98,9 @@ class AdminTest : public ::testing::Test {
     return r;
   }
   TestResponse Get(const std::string& path) { return Keep(daemon_->AdminGet(path)); }
-  TestResponse Post(const std::string& path) { return Keep(daemon_->AdminPost(path)); }
+  TestResponse Post(const std::string& path, const std::string& body = "{}") {
+    return Keep(daemon_->AdminPost(path, body));
+  }
   TestResponse Raw(const std::string& method, const std::string& path, const HeaderList& headers) {
     return Keep(http_->Send(method, path, method == "GET" ? "" : "{}", headers));
   }
@@ -119,6 +130,24 @@ class AdminTest : public ::testing::Test {
     return found;
   }
   Json SimState() { return sim_client_->Get("/__sim/state").Json(); }
+  Json SimUser(const std::string& email) {
+    const Json state = SimState();
+    for (auto& u : state["users"]) {
+      if (u.value("email", "") == email) return u;
+    }
+    return nullptr;
+  }
+  Json Status() { return Get("/v1/status").Json(); }
+  // Waits until the user exists in Auth0 (has an auth0_id) and returns its view.
+  Json WaitUserCreated(const std::string& ext) {
+    Json u;
+    WaitFor([&] {
+      auto r = Get("/v1/users/" + ext);
+      u = r.status == 200 ? r.Json() : Json();
+      return u.is_object() && u["auth0_id"].is_string();
+    });
+    return u;
+  }
   bool SimHasUser(const std::string& email) {
     const Json state = SimState();
     for (auto& u : state["users"]) {
@@ -266,11 +295,13 @@ TEST_F(AdminTest, StatusCountsEventsAndMutations) {
   auto r = Get("/v1/status");
   ASSERT_EQ(r.status, 200) << r.body;
   Json s = r.Json();
-  for (auto state : {"pending", "applied", "rejected", "failed"})
+  for (auto state : {"pending", "due", "scheduled", "applied", "rejected", "failed"})
     EXPECT_EQ(s["events"][state], 0) << state;
-  for (auto state : {"pending", "in_flight", "done", "failed", "dead", "discarded"}) {
+  for (auto state : {"pending", "in_flight", "done", "failed", "dead", "discarded", "superseded"}) {
     EXPECT_EQ(s["mutations"][state], 0) << state;
   }
+  EXPECT_EQ(s["scheduled_work"], Json({{"total", 0}, {"next", Json::array()}}));
+  EXPECT_EQ(s["waiting"], Json({{"total", 0}, {"examples", Json::array()}}));
   EXPECT_EQ(s["paused"], false);
   EXPECT_TRUE(s["oldest_pending_seconds"].is_null());
   EXPECT_TRUE(s["last_success_ms"].is_null());
@@ -287,6 +318,158 @@ TEST_F(AdminTest, StatusCountsEventsAndMutations) {
   EXPECT_EQ(s["events"]["rejected"], 1);
   EXPECT_TRUE(s["last_success_ms"].is_number()) << s.dump();
   EXPECT_TRUE(s["entities_to_reconcile"].is_number());
+}
+
+// A pending (not yet applied) event is either due now or "scheduled" (its data.effective_at is
+// still ahead): status counts both apart, the list filters by them, each event says which, and a
+// scheduled event is not waiting work.
+TEST_F(AdminTest, ScheduledEventsAreCountedAndListedApartFromDueOnes) {
+  const int64_t later_ms = 4070908800000;  // 2099-01-01T00:00:00Z
+  ASSERT_EQ(daemon_
+                ->PostEvent("hr", "msg_later",
+                            EventBody("user.upserted", {{"external_id", "emp-later"},
+                                                        {"email", "later@example.com"},
+                                                        {"effective_at", Rfc3339Ms(later_ms)}}))
+                .status,
+            202);
+  // A due event held back by a pause is pending; the scheduled one is not.
+  ASSERT_EQ(Post("/v1/pause").status, 200);
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_now", UserEvent("emp-now", "now@example.com")).status,
+            202);
+  Json s = Status();
+  EXPECT_EQ(s["events"]["pending"], 2) << s.dump();
+  EXPECT_EQ(s["events"]["due"], 1) << s.dump();
+  EXPECT_EQ(s["events"]["scheduled"], 1) << s.dump();
+
+  Json scheduled = Get("/v1/events?state=scheduled").Json()["events"];
+  ASSERT_EQ(scheduled.size(), 1u) << scheduled.dump();
+  EXPECT_EQ(scheduled[0]["event_id"], "msg_later");
+  EXPECT_EQ(scheduled[0]["state"], "pending");
+  EXPECT_EQ(scheduled[0]["scheduled"], true);
+  EXPECT_EQ(scheduled[0]["effective_at_ms"], later_ms);
+  EXPECT_TRUE(scheduled[0].contains("note") && scheduled[0]["note"].is_null()) << scheduled.dump();
+  Json due = Get("/v1/events?state=due").Json()["events"];
+  ASSERT_EQ(due.size(), 1u) << due.dump();
+  EXPECT_EQ(due[0]["event_id"], "msg_now");
+  EXPECT_EQ(due[0]["scheduled"], false);
+  std::vector<std::string> pending;
+  const Json all_pending = Get("/v1/events?state=pending").Json();
+  for (auto& e : all_pending["events"]) pending.push_back(e["event_id"]);
+  EXPECT_EQ(pending, (std::vector<std::string>{"msg_later", "msg_now"})) << "due and scheduled";
+  EXPECT_EQ(Get("/v1/events?state=scheduled&source=crm").Json()["events"].size(), 0u);
+  EXPECT_EQ(Get("/v1/events/msg_later").Json()["scheduled"], true);
+
+  // Once the due one is done, nothing is waiting: the scheduled event does not age.
+  ASSERT_EQ(Post("/v1/resume").status, 200);
+  ASSERT_TRUE(WaitEventState("msg_now", "applied"));
+  ASSERT_TRUE(WaitFor([&] { return Status()["oldest_pending_seconds"].is_null(); }))
+      << Status().dump();
+  s = Status();
+  EXPECT_EQ(s["events"]["pending"], 1) << s.dump();
+  EXPECT_EQ(s["events"]["due"], 0) << s.dump();
+  EXPECT_EQ(s["events"]["scheduled"], 1) << s.dump();
+  EXPECT_FALSE(SimHasUser("later@example.com"));
+
+  ExpectError(Get("/v1/events?state=later"), 400, {"due", "scheduled", "later"});
+}
+
+// An event scheduled for later supersedes an older scheduled one of its kind; the superseded one
+// says so in its note.
+TEST_F(AdminTest, SupersededScheduledEventCarriesANote) {
+  const int64_t now = SystemClock().NowUnixMillis();
+  ASSERT_EQ(daemon_
+                ->PostEvent("hr", "msg_leave_soon",
+                            EventBody("user.left",
+                                      {{"external_id", "emp-move"},
+                                       {"effective_at", Rfc3339Ms(now + 1500)}},
+                                      Rfc3339Ms(now - 2000)))
+                .status,
+            202);
+  ASSERT_EQ(daemon_
+                ->PostEvent("hr", "msg_leave_later",
+                            EventBody("user.left",
+                                      {{"external_id", "emp-move"},
+                                       {"effective_at", "2099-01-01T00:00:00Z"}},
+                                      Rfc3339Ms(now - 1000)))
+                .status,
+            202);
+  Json e;
+  ASSERT_TRUE(WaitFor([&] {
+    e = Get("/v1/events/msg_leave_soon").Json();
+    return e["note"].is_string();
+  })) << e.dump();
+  EXPECT_EQ(e["state"], "applied");
+  EXPECT_NE(e["note"].get<std::string>().find("superseded by hr/msg_leave_later"),
+            std::string::npos)
+      << e.dump();
+  Json listed = Get("/v1/events?state=applied").Json()["events"];
+  ASSERT_EQ(listed.size(), 1u) << listed.dump();
+  EXPECT_EQ(listed[0]["note"], e["note"]);
+  Json later = Get("/v1/events?state=scheduled").Json()["events"];
+  ASSERT_EQ(later.size(), 1u) << later.dump();
+  EXPECT_EQ(later[0]["event_id"], "msg_leave_later");
+}
+
+// [policy] delete_after_days: a leaver's deletion is scheduled work, visible with its entity and
+// due time (counted from the departure); it is marked for reconciliation but not waiting work.
+TEST_F(AdminTest, LeaversDeletionIsScheduledWork) {
+  ASSERT_NO_FATAL_FAILURE(Restart("\n[policy]\ndelete_after_days = 2\n"));
+  ASSERT_EQ(
+      daemon_->PostEvent("hr", "msg_join", UserEvent("emp-leaver", "leaver@example.com")).status,
+      202);
+  ASSERT_TRUE(WaitUserCreated("emp-leaver").is_object());
+  const int64_t left_ms = SystemClock().NowUnixMillis();
+  ASSERT_EQ(
+      daemon_
+          ->PostEvent("hr", "msg_leave",
+                      EventBody("user.left", {{"external_id", "emp-leaver"}}, Rfc3339Ms(left_ms)))
+          .status,
+      202);
+  // The block waits guard_settle_ms (scheduled work for those 2 s too); then the deletion is
+  // the one thing scheduled.
+  Json s;
+  ASSERT_TRUE(WaitFor([&] {
+    s = Status();
+    const Json next = s["scheduled_work"]["next"];
+    return s["scheduled_work"]["total"] == 1 && next.size() == 1 &&
+           next[0]["due_at_ms"].get<int64_t>() > left_ms + 86400000LL &&
+           s["entities_to_reconcile"] == 1 && s["oldest_pending_seconds"].is_null();
+  })) << s.dump();
+  ASSERT_EQ(s["scheduled_work"]["next"].size(), 1u) << s.dump();
+  EXPECT_EQ(s["scheduled_work"]["next"][0]["entity"], "user:emp-leaver") << s.dump();
+  EXPECT_EQ(s["scheduled_work"]["next"][0]["due_at_ms"], left_ms + 2 * 86400000LL) << s.dump();
+  EXPECT_EQ(s["events"]["scheduled"], 0) << "the deletion is work, not an event: " << s.dump();
+  // Blocked now, deleted only later.
+  ASSERT_TRUE(WaitFor([&] { return SimUser("leaver@example.com").value("blocked", false); }))
+      << SimState().dump();
+}
+
+// A first user.upserted without an email cannot create the user: the user visibly waits, in
+// status and in the user view, until an event brings the email.
+TEST_F(AdminTest, UserWithoutEmailShowsAsWaiting) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_noemail", UserEvent("emp-wait")).status, 202);
+  Json s;
+  ASSERT_TRUE(WaitFor([&] {
+    s = Status();
+    return s["waiting"]["total"] == 1;
+  })) << s.dump();
+  ASSERT_EQ(s["waiting"]["examples"].size(), 1u) << s.dump();
+  EXPECT_EQ(s["waiting"]["examples"][0]["entity"], "user:emp-wait");
+  const Json reason = s["waiting"]["examples"][0]["reason"];
+  ASSERT_TRUE(reason.is_string()) << s.dump();
+  EXPECT_NE(reason.get<std::string>().find("email"), std::string::npos) << s.dump();
+
+  Json u = Get("/v1/users/emp-wait").Json();
+  EXPECT_EQ(u["waiting"], reason) << u.dump();
+  EXPECT_TRUE(u["auth0_id"].is_null()) << u.dump();
+  EXPECT_FALSE(u["last_known_auth0"].contains("waiting"))
+      << "the reason is not Auth0 state: " << u.dump();
+
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_email", UserEvent("emp-wait", "wait@example.com")).status,
+            202);
+  u = WaitUserCreated("emp-wait");
+  EXPECT_TRUE(u["waiting"].is_null()) << u.dump();
+  ASSERT_TRUE(WaitFor([&] { return Status()["waiting"]["total"] == 0; })) << Status().dump();
 }
 
 // ---- Events -----------------------------------------------------------------------------------
@@ -428,13 +611,16 @@ TEST_F(AdminTest, EventStoredWithBadBytesByAnOlderVersionStillLists) {
 }
 
 // Every POST route answers JSON whether the request has no body at all (curl -X POST: neither
-// Content-Length nor Transfer-Encoding), an empty one, or one that is not JSON: the routes take
-// no body, and the answer never waits for one.
+// Content-Length nor Transfer-Encoding), an empty one, or one that is not JSON, and the answer
+// never waits for a body. The routes take no body, except guard/reject's optional {"by": NAME}:
+// there a body that is not a JSON object is refused (400) rather than ignored, so a mistyped
+// name is never silently recorded as the default.
 TEST_F(AdminTest, PostWithoutBodyOrWithAnyBodyAnswersJson) {
   const std::string token = daemon_->admin_token();
   struct Route {
     std::string path;
     int status;
+    int status_with_text = status;  // for the text and broken JSON bodies
   };
   const std::vector<Route> routes = {{"/v1/pause", 200},
                                      {"/v1/resume", 200},
@@ -442,7 +628,7 @@ TEST_F(AdminTest, PostWithoutBodyOrWithAnyBodyAnswersJson) {
                                      {"/v1/mutations/999/retry", 404},
                                      {"/v1/mutations/999/discard", 404},
                                      {"/v1/guard/approve", 409},
-                                     {"/v1/guard/reject", 409},
+                                     {"/v1/guard/reject", 409, 400},
                                      {"/v1/drift/run?mode=report", 200}};
   const std::vector<std::pair<std::string, std::string>> bodies = {
       {"no body", ""},
@@ -459,7 +645,9 @@ TEST_F(AdminTest, PostWithoutBodyOrWithAnyBodyAnswersJson) {
       const std::string answer = RawExchange("127.0.0.1", daemon_->admin_port(), request, 8000);
       const auto took = std::chrono::steady_clock::now() - start;
       EXPECT_LT(took, 5s) << route.path << " with " << what << " waited for a body";
-      EXPECT_EQ(answer.rfind("HTTP/1.1 " + std::to_string(route.status), 0), 0u)
+      const int expected =
+          what == "text body" || what == "broken JSON" ? route.status_with_text : route.status;
+      EXPECT_EQ(answer.rfind("HTTP/1.1 " + std::to_string(expected), 0), 0u)
           << route.path << " with " << what << ":\n"
           << answer;
       const size_t split = answer.find("\r\n\r\n");
@@ -585,6 +773,43 @@ TEST_F(AdminTest, OrganizationShowsDesiredStateAuth0IdAndMutations) {
   ExpectError(Get("/v1/organizations/emp-1"), 404, {"emp-1"});
 }
 
+// A role that does not exist in Auth0 fails alone (a dead add_member_roles of the member list),
+// and the person's view shows it, so `tenantsync user` answers "why has she no role?".
+TEST_F(AdminTest, UnknownRoleShowsInTheUserView) {
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_org", OrgEvent("acme")).status, 202);
+  Json member = {{"external_id", "emp-role"},
+                 {"email", "role@example.com"},
+                 {"organizations", {{{"external_id", "acme"}, {"roles", {"no-such-role"}}}}}};
+  Json other = {{"external_id", "emp-plain"},
+                {"email", "plain@example.com"},
+                {"organizations", {{{"external_id", "acme"}, {"roles", Json::array()}}}}};
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_role", EventBody("user.upserted", member)).status, 202);
+  ASSERT_EQ(daemon_->PostEvent("hr", "msg_plain", EventBody("user.upserted", other)).status, 202);
+  Json u;
+  ASSERT_TRUE(WaitFor([&] {
+    u = Get("/v1/users/emp-role").Json();
+    return u.value("membership_problems", Json::array()).size() > 0;
+  })) << u.dump();
+  const Json& problem = u["membership_problems"][0];
+  EXPECT_EQ(problem["entity"], "members:acme") << problem.dump();
+  EXPECT_EQ(problem["kind"], "add_member_roles") << problem.dump();
+  EXPECT_EQ(problem["state"], "dead") << problem.dump();
+  EXPECT_EQ(problem["request"]["roles"], Json({"no-such-role"})) << problem.dump();
+  EXPECT_EQ(problem["request"]["user_id"], u["auth0_id"]) << problem.dump();
+  EXPECT_NE(
+      problem["error"].get<std::string>().find("role \"no-such-role\" does not exist in Auth0"),
+      std::string::npos)
+      << problem.dump();
+  EXPECT_GE(Status()["mutations"]["dead"].get<int>(), 1);
+
+  // Someone else in the same organization has no such problem.
+  Json plain = WaitUserCreated("emp-plain");
+  ASSERT_TRUE(plain["membership_problems"].is_array()) << plain.dump();
+  EXPECT_TRUE(plain["membership_problems"].empty()) << plain.dump();
+  // Organizations show their member-list mutations already; they have no such field.
+  EXPECT_FALSE(Get("/v1/organizations/acme").Json().contains("membership_problems"));
+}
+
 // ---- Mutations --------------------------------------------------------------------------------
 
 TEST_F(AdminTest, MutationsListFiltersAndPagesNewestFirst) {
@@ -694,6 +919,82 @@ TEST_F(AdminTest, FailedMutationsCanBeRetriedAndDiscarded) {
   ASSERT_EQ(sim_client_->Post("/__sim/faults", R"({"error_rate":0})").status, 200);
   auto r = Post("/v1/mutations/" + failed["id"].dump() + "/retry");
   EXPECT_EQ(r.status, 409) << r.body;
+}
+
+// ---- Guard ------------------------------------------------------------------------------------
+
+// POST /v1/guard/reject records who rejected: {"by": NAME} (1-100 characters, UTF-8, no control
+// characters), else "admin API". The name is in the answer, the rejected event's note and the
+// discarded mutations; a malformed name is refused and changes nothing.
+TEST_F(AdminTest, GuardRejectRecordsWhoRejected) {
+  // Any destructive change trips the guard.
+  ASSERT_NO_FATAL_FAILURE(Restart(
+      "\n[policy]\nguard_max_destructive = 0\nguard_max_fraction = 0.0\nguard_settle_ms = 0\n"));
+  auto trip = [&](const std::string& ext) {
+    ASSERT_EQ(
+        daemon_->PostEvent("hr", "msg_join_" + ext, UserEvent(ext, ext + "@example.com")).status,
+        202);
+    ASSERT_TRUE(WaitUserCreated(ext).is_object());
+    ASSERT_EQ(daemon_
+                  ->PostEvent("hr", "msg_left_" + ext,
+                              EventBody("user.left", {{"external_id", ext}},
+                                        Rfc3339Ms(SystemClock().NowUnixMillis())))
+                  .status,
+              202);
+    Json s;
+    ASSERT_TRUE(WaitFor([&] {
+      s = Status();
+      return s["guard"]["tripped"] == true && s["guard"]["held"]["total"].get<int>() >= 1;
+    })) << s.dump();
+  };
+  ASSERT_NO_FATAL_FAILURE(trip("emp-g1"));
+
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {R"({"by": 42})", "by"},
+      {R"({"by": ""})", "by"},
+      {R"({"by": "   "})", "by"},
+      {Json({{"by", std::string(101, 'x')}}).dump(), "100"},
+      {R"({"by": "ann\u0007"})", "control"},
+      {R"({"by": "ann\nbob"})", "control"},
+      {R"({"who": "ann"})", "who"},
+      {R"(["ann"])", "JSON object"},
+      {"ann", "JSON object"},
+      {"{\"by\": \"ann\xff\"}", "UTF-8"}};
+  for (const auto& [body, mention] : refused) {
+    SCOPED_TRACE(body);
+    ExpectError(Post("/v1/guard/reject", body), 400, {mention});
+  }
+  EXPECT_EQ(Status()["guard"]["tripped"], true) << "a refused reject changes nothing";
+
+  const std::string by = "Zo\xc3\xab " + std::string(96, 'o');  // 100 characters, 101 bytes
+  auto r = Post("/v1/guard/reject", Json({{"by", by}}).dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["by"], by);
+  EXPECT_GE(r.Json()["rejected"].get<int>(), 1) << r.body;
+  EXPECT_EQ(Status()["guard"]["tripped"], false);
+  Json e = Get("/v1/events/msg_left_emp-g1").Json();
+  ASSERT_TRUE(e["note"].is_string()) << e.dump();
+  EXPECT_NE(e["note"].get<std::string>().find("rejected at the guard by " + by), std::string::npos)
+      << e.dump();
+  bool discarded = false;
+  for (auto& m : Mutations("?state=discarded")) {
+    discarded =
+        discarded || (m["entity"] == "user:emp-g1" &&
+                      m["error"].get<std::string>().find("(" + by + ")") != std::string::npos);
+  }
+  EXPECT_TRUE(discarded) << Get("/v1/mutations").body;
+  EXPECT_FALSE(SimUser("emp-g1@example.com").value("blocked", false)) << "nobody was blocked";
+
+  // Without a body the API records itself.
+  ASSERT_NO_FATAL_FAILURE(trip("emp-g2"));
+  r = Post("/v1/guard/reject", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["by"], "admin API");
+  EXPECT_NE(Get("/v1/events/msg_left_emp-g2")
+                .Json()["note"]
+                .get<std::string>()
+                .find("rejected at the guard by admin API"),
+            std::string::npos);
 }
 
 // ---- Pause and resume -------------------------------------------------------------------------

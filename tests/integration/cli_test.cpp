@@ -11,11 +11,14 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "common/clock.h"
 #include "tests/support/daemon_fixture.h"
+#include "tests/support/rfc3339.h"
 
 namespace tenantsync::testing {
 namespace {
@@ -40,8 +43,11 @@ std::string ReadAll(const std::string& path) {
   return s.str();
 }
 
+// Environment changes for one run: a value sets the variable, nullopt unsets it.
+using EnvChanges = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
 // Runs build/tenantsync with `args`, stdout and stderr captured separately.
-CliResult RunCli(const std::vector<std::string>& args) {
+CliResult RunCli(const std::vector<std::string>& args, const EnvChanges& env = {}) {
   static const std::string dir = MakeTempDir("ts-cli");
   const std::string out_path = dir + "/out", err_path = dir + "/err";
   std::string program = BuildPath("tenantsync");
@@ -53,6 +59,13 @@ CliResult RunCli(const std::vector<std::string>& args) {
     dup2(err, 2);
     close(out);
     close(err);
+    for (const auto& [name, value] : env) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
+    }
     std::vector<char*> argv = {program.data()};
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
@@ -81,8 +94,15 @@ class CliTest : public ::testing::Test {
         std::vector<std::string>{"--port", "0", "--domain", "tenant.example.com", "--client-id",
                                  kClientId, "--client-secret", kClientSecret, "--index-lag-ms",
                                  "0"});
-    int sim_port = sim_->WaitForPort();
-    ASSERT_GT(sim_port, 0) << sim_->Output();
+    sim_port_ = sim_->WaitForPort();
+    ASSERT_GT(sim_port_, 0) << sim_->Output();
+    ASSERT_NO_FATAL_FAILURE(Restart(""));
+  }
+
+  // (Re)starts the daemon against the simulator; `extra_toml` is appended to the configuration
+  // (e.g. a [policy] section).
+  void Restart(const std::string& extra_toml) {
+    daemon_.reset();
     TestDaemonOptions o;
     TestSource crm;
     crm.name = "crm";
@@ -90,28 +110,49 @@ class CliTest : public ::testing::Test {
     crm.secrets = {"crm-secret-for-cli-test"};
     crm.extra_toml = "id_header = \"X-Request-Id\"\n";
     o.sources.push_back(crm);
-    o.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim_port);
+    o.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim_port_);
     o.auth0_client_id = kClientId;
     o.auth0_client_secret = kClientSecret;
     o.application_client_id = kClientId;
+    o.extra_toml = extra_toml;
     daemon_ = std::make_unique<TestDaemon>(o);
     ASSERT_TRUE(daemon_->Start()) << daemon_->Output();
   }
 
   // `tenantsync CMD ARGS... --config CFG --admin 127.0.0.1:PORT`
-  CliResult Cli(const std::string& cmd, std::vector<std::string> args = {}) {
+  CliResult Cli(const std::string& cmd, std::vector<std::string> args = {},
+                const EnvChanges& env = {}) {
     std::vector<std::string> all = {cmd};
     all.insert(all.end(), args.begin(), args.end());
     for (auto& a : {std::string("--config"), daemon_->config_path(), std::string("--admin"),
                     "127.0.0.1:" + std::to_string(daemon_->admin_port())}) {
       all.push_back(a);
     }
-    return RunCli(all);
+    return RunCli(all, env);
   }
   CliResult Send(const std::string& type, const Json& data, const std::string& id,
                  const std::string& source = "hr") {
     return Cli("send", {"--source", source, "--type", type, "--data", data.dump(), "--id", id,
                         "--url", "127.0.0.1:" + std::to_string(daemon_->ingress_port())});
+  }
+  // `send` with an explicit timestamp (Unix ms).
+  CliResult SendAt(const std::string& type, const Json& data, const std::string& id,
+                   int64_t timestamp_ms) {
+    return Cli("send", {"--source", "hr", "--type", type, "--data", data.dump(), "--id", id,
+                        "--timestamp", Rfc3339Ms(timestamp_ms), "--url",
+                        "127.0.0.1:" + std::to_string(daemon_->ingress_port())});
+  }
+  Json StatusJson() { return Cli("status", {"--json"}).JsonOut(); }
+  // Sends a user with an email and waits until Auth0 has it.
+  void CreateUser(const std::string& ext) {
+    ASSERT_EQ(Send("user.upserted", {{"external_id", ext}, {"email", ext + "@example.com"}},
+                   "msg_join_" + ext)
+                  .code,
+              0);
+    ASSERT_TRUE(WaitFor([&] {
+      auto u = Cli("user", {ext, "--json"});
+      return u.code == 0 && u.JsonOut()["auth0_id"].is_string();
+    })) << Cli("user", {ext, "--json"}).out;
   }
   std::string EventState(const std::string& id) {
     auto r = Cli("event", {id, "--json"});
@@ -127,6 +168,7 @@ class CliTest : public ::testing::Test {
   }
 
   std::unique_ptr<Subprocess> sim_;
+  int sim_port_ = 0;
   std::unique_ptr<TestDaemon> daemon_;
 };
 
@@ -160,7 +202,8 @@ TEST(CliUsageTest, UsageErrorsExitTwo) {
            {"discard", "0"},
            {"status", "--no-such-flag"},
            {"no-such-command"},
-           {"send", "--type", "user.upserted"}}) {  // --source missing
+           {"send", "--type", "user.upserted"},     // --source missing
+           {"guard", "approve", "--by", "ann"}}) {  // --by is for reject only
     auto r = RunCli(args);
     std::string joined;
     for (auto& a : args) joined += a + " ";
@@ -488,6 +531,156 @@ TEST_F(CliTest, MutationsRetryAndDiscard) {
   auto done = Cli("mutations", {"--state", "done", "--json"}).JsonOut()["mutations"];
   ASSERT_FALSE(done.empty());
   ExpectFailure(Cli("retry", {done[0]["id"].dump()}), 1, "done");
+}
+
+// `events` shows scheduled events apart from due ones, with their due time, and what happened
+// to an event later (its note) under its row; `status` counts them apart and says where to look.
+TEST_F(CliTest, ScheduledEventsWithDueTimeAndNotes) {
+  const int64_t now = SystemClock().NowUnixMillis();
+  ASSERT_EQ(
+      SendAt("user.left", {{"external_id", "emp-move"}, {"effective_at", Rfc3339Ms(now + 1500)}},
+             "msg_soon", now - 2000)
+          .code,
+      0);
+  ASSERT_EQ(
+      SendAt("user.left", {{"external_id", "emp-move"}, {"effective_at", "2099-01-01T00:00:00Z"}},
+             "msg_later", now - 1000)
+          .code,
+      0);
+  auto scheduled = Cli("events", {"--state", "scheduled"});
+  ASSERT_EQ(scheduled.code, 0) << Describe(scheduled);
+  for (auto s : {"DUE", "msg_later", "scheduled", "2099-01-01T00:00:00Z"})
+    EXPECT_NE(scheduled.out.find(s), std::string::npos) << s << " in " << scheduled.out;
+  EXPECT_EQ(Cli("events", {"--state", "due", "--json"}).JsonOut()["events"].size(), 0u);
+  EXPECT_EQ(Cli("events", {"--state", "pending", "--json"}).JsonOut()["events"].size(), 2u);
+
+  // The sooner one comes due and is superseded by the later one: its note says so.
+  ASSERT_TRUE(WaitFor([&] {
+    const Json e = Cli("event", {"msg_soon", "--json"}).JsonOut();
+    return e.is_object() && e.value("note", Json()).is_string();
+  })) << Cli("event", {"msg_soon", "--json"}).out;
+  auto list = Cli("events");
+  ASSERT_EQ(list.code, 0) << Describe(list);
+  EXPECT_NE(list.out.find("note: superseded by hr/msg_later"), std::string::npos) << list.out;
+  auto one = Cli("event", {"msg_soon"});
+  ASSERT_EQ(one.code, 0) << Describe(one);
+  EXPECT_NE(one.out.find("superseded by hr/msg_later"), std::string::npos) << one.out;
+
+  auto status = Cli("status");
+  ASSERT_EQ(status.code, 0) << Describe(status);
+  EXPECT_TRUE(std::regex_search(status.out, std::regex("events\\.scheduled +1\\n"))) << status.out;
+  EXPECT_TRUE(std::regex_search(status.out, std::regex("events\\.pending +1\\n"))) << status.out;
+  EXPECT_TRUE(std::regex_search(status.out, std::regex("events\\.due +0\\n"))) << status.out;
+  EXPECT_NE(status.out.find("tenantsync events --state scheduled"), std::string::npos)
+      << status.out;
+}
+
+// [policy] delete_after_days: `status` lists the leaver's deletion as scheduled work, with the
+// entity and when it is due.
+TEST_F(CliTest, StatusShowsScheduledWork) {
+  ASSERT_NO_FATAL_FAILURE(Restart("\n[policy]\ndelete_after_days = 2\n"));
+  ASSERT_NO_FATAL_FAILURE(CreateUser("emp-leaver"));
+  const int64_t left_ms = SystemClock().NowUnixMillis() / 1000 * 1000;
+  ASSERT_EQ(SendAt("user.left", {{"external_id", "emp-leaver"}}, "msg_leave", left_ms).code, 0);
+  // The block waits guard_settle_ms first (scheduled work for those 2 s too).
+  ASSERT_TRUE(WaitFor([&] {
+    const Json next = StatusJson()["scheduled_work"]["next"];
+    return next.size() == 1 && next[0]["due_at_ms"].get<int64_t>() > left_ms + 86400000LL;
+  })) << StatusJson().dump();
+  auto status = Cli("status");
+  ASSERT_EQ(status.code, 0) << Describe(status);
+  const std::string due = Rfc3339Ms(left_ms + 2 * 86400000LL).substr(0, 19) + "Z";
+  EXPECT_TRUE(std::regex_search(status.out,
+                                std::regex("scheduled_work\\.next +user:emp-leaver due " + due)))
+      << due << " in " << status.out;
+  EXPECT_TRUE(std::regex_search(status.out, std::regex("scheduled_work\\.total +1\\n")))
+      << status.out;
+}
+
+// A user waiting for its email says so at the top of `tenantsync user`, and `status` counts it.
+TEST_F(CliTest, UserShowsWhatItWaitsFor) {
+  ASSERT_EQ(Send("user.upserted", {{"external_id", "emp-w"}, {"name", "Wanda"}}, "msg_w").code, 0);
+  ASSERT_TRUE(WaitFor([&] { return StatusJson()["waiting"]["total"] == 1; }))
+      << StatusJson().dump();
+  auto r = Cli("user", {"emp-w"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  const size_t waiting = r.out.find("WAITING");
+  ASSERT_NE(waiting, std::string::npos) << r.out;
+  EXPECT_LT(waiting, r.out.find("desired")) << "before everything else: " << r.out;
+  const std::string line = r.out.substr(waiting, r.out.find('\n', waiting) - waiting);
+  EXPECT_NE(line.find("email"), std::string::npos) << line;
+
+  auto status = Cli("status");
+  ASSERT_EQ(status.code, 0) << Describe(status);
+  EXPECT_TRUE(std::regex_search(status.out, std::regex("waiting\\.total +1\\n"))) << status.out;
+  EXPECT_TRUE(std::regex_search(status.out, std::regex("waiting\\.examples +user:emp-w: .*email")))
+      << status.out;
+  EXPECT_NE(status.out.find("tenantsync user ID"), std::string::npos) << status.out;
+}
+
+// A role that does not exist in Auth0: `tenantsync user` shows the failed role assignment and
+// `tenantsync status` points at the dead mutations.
+TEST_F(CliTest, UnknownRoleShowsInUserAndStatusPointsAtDeadMutations) {
+  ASSERT_EQ(
+      Send("organization.upserted", {{"external_id", "acme"}, {"name", "acme"}}, "msg_org").code,
+      0);
+  ASSERT_EQ(Send("user.upserted",
+                 {{"external_id", "emp-r"},
+                  {"email", "r@example.com"},
+                  {"organizations", {{{"external_id", "acme"}, {"roles", {"no-such-role"}}}}}},
+                 "msg_r")
+                .code,
+            0);
+  ASSERT_TRUE(WaitFor([&] {
+    const Json u = Cli("user", {"emp-r", "--json"}).JsonOut();
+    return u.is_object() && !u.value("membership_problems", Json::array()).empty();
+  })) << Cli("user", {"emp-r", "--json"}).out;
+  auto r = Cli("user", {"emp-r"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  const size_t section = r.out.find("membership problems");
+  ASSERT_NE(section, std::string::npos) << r.out;
+  const std::string problems = r.out.substr(section);
+  for (auto s : {"members:acme", "add_member_roles", "dead", "no-such-role",
+                 "does not exist in Auth0", "tenantsync retry"}) {
+    EXPECT_NE(problems.find(s), std::string::npos) << s << " in " << problems;
+  }
+  auto status = Cli("status");
+  ASSERT_EQ(status.code, 0) << Describe(status);
+  EXPECT_NE(status.out.find("tenantsync mutations --state dead"), std::string::npos) << status.out;
+}
+
+// `guard reject --by NAME` records who rejected; without --by the login name ($USER) is sent.
+TEST_F(CliTest, GuardRejectRecordsWho) {
+  ASSERT_NO_FATAL_FAILURE(Restart(
+      "\n[policy]\nguard_max_destructive = 0\nguard_max_fraction = 0.0\nguard_settle_ms = 0\n"));
+  // A name the daemon refuses: its message, exit 1, nothing changed.
+  ExpectFailure(Cli("guard", {"reject", "--by", ""}), 1, "by");
+  auto trip = [&](const std::string& ext) {
+    ASSERT_NO_FATAL_FAILURE(CreateUser(ext));
+    ASSERT_EQ(SendAt("user.left", {{"external_id", ext}}, "msg_left_" + ext,
+                     SystemClock().NowUnixMillis())
+                  .code,
+              0);
+    ASSERT_TRUE(WaitFor([&] {
+      Json s = StatusJson();
+      return s["guard"]["tripped"] == true && s["guard"]["held"]["total"].get<int>() >= 1;
+    })) << StatusJson().dump();
+  };
+  ASSERT_NO_FATAL_FAILURE(trip("emp-g1"));
+  auto status = Cli("status");
+  EXPECT_NE(status.out.find("tenantsync guard reject"), std::string::npos) << status.out;
+  auto r = Cli("guard", {"reject", "--by", "alice"}, {{"USER", "not-alice"}});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("\"by\":\"alice\""), std::string::npos) << r.out;
+  EXPECT_NE(Cli("event", {"msg_left_emp-g1"}).out.find("rejected at the guard by alice"),
+            std::string::npos);
+
+  ASSERT_NO_FATAL_FAILURE(trip("emp-g2"));
+  r = Cli("guard", {"reject", "--json"}, {{"USER", "ci-bob"}});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_EQ(r.JsonOut()["by"], "ci-bob") << r.out;
+  EXPECT_NE(Cli("event", {"msg_left_emp-g2"}).out.find("rejected at the guard by ci-bob"),
+            std::string::npos);
 }
 
 TEST_F(CliTest, PauseAndResume) {

@@ -9,7 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "tests/support/daemon_fixture.h"
+#include "tests/support/rfc3339.h"
 
 namespace tenantsync::testing {
 namespace {
@@ -65,6 +67,75 @@ TEST(Metrics, EveryFamilyIsPresentFromStartUp) {
   EXPECT_EQ(samples.at("tenantsync_drift_differences"), 0);
   EXPECT_EQ(samples.at("tenantsync_mutations_pending"), 0);
   EXPECT_EQ(samples.at("tenantsync_oldest_pending_seconds"), 0);
+}
+
+// tenantsync_oldest_pending_seconds, the alerting gauge, counts only work really waiting
+// (docs/OPERATIONS.md): an event scheduled for later (data.effective_at) and a leaver's deletion
+// scheduled by delete_after_days do not age it; a due event that is not applied (here: paused)
+// does.
+TEST(Metrics, OldestPendingCountsOnlyWorkReallyWaiting) {
+  Subprocess sim(BuildPath("auth0-sim"),
+                 {"--port", "0", "--domain", "tenant.example.com", "--client-id", "metrics-client",
+                  "--client-secret", "metrics-secret-value", "--index-lag-ms", "0"});
+  int sim_port = sim.WaitForPort("listening on");
+  ASSERT_GT(sim_port, 0) << sim.Output();
+  TestDaemonOptions o;
+  o.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim_port);
+  o.auth0_client_id = o.application_client_id = "metrics-client";
+  o.auth0_client_secret = "metrics-secret-value";
+  o.extra_toml = "\n[policy]\ndelete_after_days = 2\n";
+  TestDaemon daemon(o);
+  ASSERT_TRUE(daemon.Start()) << daemon.Output();
+  auto metrics = [&] { return ParseMetrics(daemon.AdminGet("/metrics").body); };
+  auto status = [&] { return daemon.AdminGet("/v1/status").Json(); };
+
+  ASSERT_EQ(daemon
+                .PostEvent("hr", "m-later",
+                           EventBody("user.upserted", {{"external_id", "later"},
+                                                       {"email", "later@example.com"},
+                                                       {"effective_at", "2099-01-01T00:00:00Z"}}))
+                .status,
+            202);
+  ASSERT_EQ(daemon
+                .PostEvent("hr", "m-join",
+                           EventBody("user.upserted",
+                                     {{"external_id", "leaver"}, {"email", "leaver@example.com"}}))
+                .status,
+            202);
+  ASSERT_TRUE(WaitFor([&] {
+    auto u = daemon.AdminGet("/v1/users/leaver");
+    return u.status == 200 && u.Json()["auth0_id"].is_string();
+  }));
+  const int64_t left_ms = SystemClock().NowUnixMillis();
+  ASSERT_EQ(daemon
+                .PostEvent("hr", "m-left",
+                           EventBody("user.left", {{"external_id", "leaver"}}, Rfc3339Ms(left_ms)))
+                .status,
+            202);
+  // Blocked (after guard_settle_ms); the deletion is scheduled two days on.
+  nlohmann::json s;
+  ASSERT_TRUE(WaitFor([&] {
+    s = status();
+    const nlohmann::json next = s["scheduled_work"]["next"];
+    return next.size() == 1 && next[0]["due_at_ms"].get<int64_t>() > left_ms + 86400000LL &&
+           s["oldest_pending_seconds"].is_null();
+  })) << s.dump();
+  ASSERT_EQ(s["events"]["scheduled"], 1) << s.dump();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto m = metrics();
+  EXPECT_EQ(m.at("tenantsync_oldest_pending_seconds"), 0);
+  EXPECT_EQ(m.at("tenantsync_mutations_pending"), 1) << "the leaver stays marked until deleted";
+
+  // A due event not applied yet is waiting work: it ages.
+  ASSERT_EQ(daemon.AdminPost("/v1/pause").status, 200);
+  ASSERT_EQ(daemon
+                .PostEvent("hr", "m-due",
+                           EventBody("user.upserted",
+                                     {{"external_id", "due"}, {"email", "due@example.com"}}))
+                .status,
+            202);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_GE(metrics().at("tenantsync_oldest_pending_seconds"), 1.0);
 }
 
 TEST(Metrics, CountsFollowAKnownSequenceOfEvents) {

@@ -8,11 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/clock.h"
 #include "common/random.h"
 #include "daemon/guard.h"
 #include "daemon/writer.h"
 #include "storage/sqlite_store.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/fake_tenant.h"
 
 namespace tenantsync::testing {
