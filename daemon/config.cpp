@@ -1,13 +1,13 @@
 #include "daemon/config.h"
 
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace tenantsync {
 namespace {
@@ -28,15 +28,19 @@ class Section {
   void String(const std::string& key, std::string* out) {
     auto* node = Take(key);
     if (!node) return;
-    if (auto v = node->value<std::string>()) *out = *v;
-    else Error(key, "must be a string");
+    if (auto v = node->value<std::string>())
+      *out = *v;
+    else
+      Error(key, "must be a string");
   }
 
   void Bool(const std::string& key, bool* out) {
     auto* node = Take(key);
     if (!node) return;
-    if (auto v = node->value<bool>()) *out = *v;
-    else Error(key, "must be true or false");
+    if (auto v = node->value<bool>())
+      *out = *v;
+    else
+      Error(key, "must be true or false");
   }
 
   template <typename Int>
@@ -59,7 +63,8 @@ class Section {
     if (!v) return Error(key, "must be a number");
     if (!(*v > min_exclusive && *v <= max)) {
       std::ostringstream os;
-      os << "must be greater than " << min_exclusive << " and at most " << max << " (got " << *v << ")";
+      os << "must be greater than " << min_exclusive << " and at most " << max << " (got " << *v
+         << ")";
       return Error(key, os.str());
     }
     *out = *v;
@@ -94,7 +99,9 @@ class Section {
     }
   }
 
-  std::string Key(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
+  std::string Key(const std::string& key) const {
+    return prefix_.empty() ? key : prefix_ + "." + key;
+  }
 
  private:
   const toml::node* Take(const std::string& key) {
@@ -116,7 +123,7 @@ std::string DirName(const std::string& path) {
 }
 
 bool FileExists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -139,7 +146,8 @@ bool ParseHostPort(const std::string& listen, std::string* host, int* port) {
   std::string h, p;
   if (!listen.empty() && listen[0] == '[') {
     auto close = listen.find(']');
-    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') return false;
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':')
+      return false;
     h = listen.substr(1, close - 1);
     p = listen.substr(close + 2);
   } else {
@@ -149,7 +157,8 @@ bool ParseHostPort(const std::string& listen, std::string* host, int* port) {
     p = listen.substr(colon + 1);
   }
   if (h.empty() || p.empty() || p.size() > 5) return false;
-  for (char c : p) if (c < '0' || c > '9') return false;
+  for (char c : p)
+    if (c < '0' || c > '9') return false;
   int n = std::atoi(p.c_str());
   if (n > 65535) return false;
   *host = h;
@@ -157,14 +166,16 @@ bool ParseHostPort(const std::string& listen, std::string* host, int* port) {
   return true;
 }
 
-Result<std::vector<std::string>> ReadSecretLines(const std::string& name, const std::string& base_dir) {
+Result<std::vector<std::string>> ReadSecretLines(const std::string& name,
+                                                 const std::string& base_dir) {
   std::string path = ResolveFile(name, base_dir);
   std::ifstream in(path);
   if (!in) return Status::Invalid("cannot read secret file " + path);
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.pop_back();
     size_t start = line.find_first_not_of(" \t");
     if (start == std::string::npos) continue;
     lines.push_back(line.substr(start));
@@ -206,7 +217,8 @@ Result<Config> LoadConfig(const std::string& path) {
   Section top(&root, "", &errors);
   for (auto& [k, v] : root) {
     std::string key(k.str());
-    static const std::set<std::string> kKnown = {"storage", "ingress", "admin", "sources", "auth0", "policy"};
+    static const std::set<std::string> kKnown = {"storage", "ingress", "admin",
+                                                 "sources", "auth0",   "policy"};
     if (!kKnown.count(key)) top.Error(key, "unknown section");
   }
 
@@ -230,11 +242,36 @@ Result<Config> LoadConfig(const std::string& path) {
   ingress.Integer("write_timeout_seconds", &in.write_timeout_seconds, 1, 300);
   ingress.Integer("keep_alive_seconds", &in.keep_alive_seconds, 1, 300);
   ingress.Integer("retry_after_seconds", &in.retry_after_seconds, 1, 3600);
+  ingress.Integer("max_connections", &in.max_connections, 8, 65536);
+  ingress.Integer("max_connections_per_peer", &in.max_connections_per_peer, 0, 65536);
+  ingress.Integer("request_head_timeout_seconds", &in.request_head_timeout_seconds, 1, 300);
+  ingress.Integer("request_body_timeout_seconds", &in.request_body_timeout_seconds, 1, 3600);
+  ingress.Integer("max_head_bytes", &in.max_head_bytes, 1024, 1048576);
+  ingress.Integer("log_events_per_second", &in.log_events_per_second, 0, 1000000);
   ingress.RejectUnknown();
+  if (!in.tls_cert_file.empty()) {
+    // The TLS listener is cpp-httplib's thread-per-connection server: these limits belong to the
+    // plain-HTTP event loop, so setting them with TLS would do nothing.
+    const IngressOptions d;
+    for (auto [key, set] :
+         {std::pair{"max_connections", in.max_connections != d.max_connections},
+          {"max_connections_per_peer", in.max_connections_per_peer != d.max_connections_per_peer},
+          {"request_head_timeout_seconds",
+           in.request_head_timeout_seconds != d.request_head_timeout_seconds},
+          {"request_body_timeout_seconds",
+           in.request_body_timeout_seconds != d.request_body_timeout_seconds},
+          {"max_head_bytes", in.max_head_bytes != d.max_head_bytes}}) {
+      if (set)
+        ingress.Error(key,
+                      "applies to plain-HTTP listeners only; with tls_cert_file set, "
+                      "terminate TLS in a reverse proxy instead (docs/OPERATIONS.md)");
+    }
+  }
   {
     std::string h;
     int p;
-    if (!ParseHostPort(in.listen, &h, &p)) ingress.Error("listen", "must be HOST:PORT (got \"" + in.listen + "\")");
+    if (!ParseHostPort(in.listen, &h, &p))
+      ingress.Error("listen", "must be HOST:PORT (got \"" + in.listen + "\")");
   }
   if (in.tls_cert_file.empty() != in.tls_key_file.empty()) {
     ingress.Error(in.tls_cert_file.empty() ? "tls_cert_file" : "tls_key_file",
@@ -248,18 +285,22 @@ Result<Config> LoadConfig(const std::string& path) {
   Section admin(root["admin"].as_table(), "admin", &errors);
   admin.String("listen", &cfg.admin.listen);
   admin.String("token_file", &cfg.admin.token_file);
+  admin.Integer("max_connections", &cfg.admin.max_connections, 8, 4096);
+  admin.Integer("request_head_timeout_seconds", &cfg.admin.request_head_timeout_seconds, 1, 300);
   admin.RejectUnknown();
   {
     std::string h;
     int p;
     if (cfg.admin.listen.rfind("unix:/", 0) != 0 && !ParseHostPort(cfg.admin.listen, &h, &p)) {
-      admin.Error("listen", "must be HOST:PORT or unix:/absolute/path (got \"" + cfg.admin.listen + "\")");
+      admin.Error("listen",
+                  "must be HOST:PORT or unix:/absolute/path (got \"" + cfg.admin.listen + "\")");
     }
     std::vector<std::string> lines;
     secret(admin, "token_file", cfg.admin.token_file, &lines);
     if (!lines.empty()) {
       cfg.admin.token = lines[0];
-      if (cfg.admin.token.size() < 16) admin.Error("token_file", "the admin token must be at least 16 characters");
+      if (cfg.admin.token.size() < 16)
+        admin.Error("token_file", "the admin token must be at least 16 characters");
     }
   }
 
@@ -296,7 +337,8 @@ Result<Config> LoadConfig(const std::string& path) {
       if (auto parsed = ParseSignatureScheme(scheme)) {
         src.signature.scheme = *parsed;
       } else {
-        s.Error("scheme", "must be one of standard-webhooks, hmac-sha256, stripe (got \"" + scheme + "\")");
+        s.Error("scheme",
+                "must be one of standard-webhooks, hmac-sha256, stripe (got \"" + scheme + "\")");
       }
       if (src.signature.scheme != SignatureScheme::kHmacSha256) {
         for (auto key : {"header", "prefix", "encoding", "id_header"}) {
@@ -340,9 +382,13 @@ Result<Config> LoadConfig(const std::string& path) {
   if (!auth0.present()) {
     top.Error("auth0", "section is required");
   } else {
-    static const std::regex kDomain("^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$");
-    if (a.domain.empty()) auth0.Error("domain", "is required");
-    else if (!std::regex_match(a.domain, kDomain)) auth0.Error("domain", "must be a host name such as example.eu.auth0.com (got \"" + a.domain + "\")");
+    static const std::regex kDomain(
+        "^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$");
+    if (a.domain.empty())
+      auth0.Error("domain", "is required");
+    else if (!std::regex_match(a.domain, kDomain))
+      auth0.Error("domain",
+                  "must be a host name such as example.eu.auth0.com (got \"" + a.domain + "\")");
     if (a.client_id.empty()) auth0.Error("client_id", "is required");
     if (a.application_client_id.empty()) auth0.Error("application_client_id", "is required");
     if (a.connection.empty()) auth0.Error("connection", "must not be empty");
@@ -355,7 +401,9 @@ Result<Config> LoadConfig(const std::string& path) {
         std::string host = m[2].str();
         if (!host.empty() && host[0] == '[') host = host.substr(1, host.size() - 2);
         if (m[1] == "http" && !IsLoopbackHost(host)) {
-          auth0.Error("base_url", "plain http is only allowed to a loopback address (127.0.0.1, ::1, localhost)");
+          auth0.Error(
+              "base_url",
+              "plain http is only allowed to a loopback address (127.0.0.1, ::1, localhost)");
         }
       }
     }

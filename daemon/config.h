@@ -21,18 +21,28 @@ struct IngressOptions {
   std::string tls_cert_file;            // both set: HTTPS
   std::string tls_key_file;
   size_t max_body_bytes = 1048576;
-  int worker_threads = 32;          // connections served at once
-  int max_queued_connections = 64;  // beyond this, new connections get 503 + Retry-After
-  int read_timeout_seconds = 10;    // slow senders are cut off
+  int worker_threads = 32;          // requests handled at once
+  int max_queued_connections = 64;  // complete requests waiting for a worker; beyond: 503
+  int read_timeout_seconds = 10;    // longest silence within a request (TLS: per read)
   int write_timeout_seconds = 10;
-  int keep_alive_seconds = 5;  // idle keep-alive connections release their worker after this
+  int keep_alive_seconds = 5;   // idle keep-alive connections are closed after this
   int retry_after_seconds = 5;  // Retry-After on 503
+  // Plain-HTTP listener limits (docs/CONFIGURATION.md; refused together with TLS).
+  int max_connections = 1024;             // open connections
+  int max_connections_per_peer = 128;     // per remote address; 0 = no cap
+  int request_head_timeout_seconds = 5;   // whole request head
+  int request_body_timeout_seconds = 20;  // whole body, after the head
+  size_t max_head_bytes = 16384;          // request line and header fields
+  // accepted/duplicate event lines per second; beyond, counted in one summary line (0 = all)
+  int log_events_per_second = 100;
 };
 
 struct AdminOptions {
   std::string listen = "127.0.0.1:8081";  // or "unix:/run/tenantsync/admin.sock"
   std::string token_file = "admin-token";
-  std::string token;  // secret, read from token_file
+  std::string token;                     // secret, read from token_file
+  int max_connections = 64;              // open connections (slow ones closed first at the cap)
+  int request_head_timeout_seconds = 5;  // whole request head
 };
 
 struct SourceConfig {
@@ -80,6 +90,7 @@ bool ParseHostPort(const std::string& listen, std::string* host, int* port);
 // Reads a secret file: `name` relative → $CREDENTIALS_DIRECTORY/name if it exists, else
 // relative to `base_dir`. Returns the non-empty lines (trailing whitespace trimmed). Errors name
 // the file, never its content.
-Result<std::vector<std::string>> ReadSecretLines(const std::string& name, const std::string& base_dir);
+Result<std::vector<std::string>> ReadSecretLines(const std::string& name,
+                                                 const std::string& base_dir);
 
 }  // namespace tenantsync

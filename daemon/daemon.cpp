@@ -41,6 +41,11 @@ HttpServerOptions IngressServerOptions(const IngressOptions& in) {
   o.write_timeout_seconds = in.write_timeout_seconds;
   o.keep_alive_seconds = in.keep_alive_seconds;
   o.retry_after_seconds = in.retry_after_seconds;
+  o.max_connections = in.max_connections;
+  o.max_connections_per_peer = in.max_connections_per_peer;
+  o.head_timeout_seconds = in.request_head_timeout_seconds;
+  o.body_timeout_seconds = in.request_body_timeout_seconds;
+  o.max_head_bytes = in.max_head_bytes;
   return o;
 }
 
@@ -50,6 +55,10 @@ HttpServerOptions AdminServerOptions(const AdminOptions& a) {
   o.max_body_bytes = 65536;
   o.worker_threads = 4;
   o.max_queued_connections = 16;
+  o.max_connections = a.max_connections;
+  o.max_connections_per_peer = 0;  // loopback or a unix socket: every client is one peer
+  o.head_timeout_seconds = a.request_head_timeout_seconds;
+  o.priority_paths = {"/healthz", "/readyz"};
   return o;
 }
 
@@ -208,6 +217,7 @@ int RunServe(const ServeFlags& flags) {
 
   GroupCommitter committer(*store);
   Ingress ingress(config.sources, committer, clock, config.ingress.retry_after_seconds);
+  ingress.SetLogEventsPerSecond(config.ingress.log_events_per_second);
   ingress.SetObserver(
       [&](const std::string& source, const std::string&, const std::string& result, int) {
         // A path under /webhooks/ that names no configured source must not mint new label values.

@@ -14,9 +14,16 @@
 #include <thread>
 
 #include "daemon/config.h"
+#include "daemon/http/event_loop.h"
+#include "daemon/http/http1.h"
 
 namespace tenantsync {
 namespace {
+
+using http::ErrorBody;
+using http::Guarded;
+using http::InternalError;
+using http::Refusal;
 
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -123,50 +130,6 @@ void Apply(const ServerResponse& from, httplib::Response& to, bool draining = fa
   to.set_content(from.body, from.content_type.c_str());
 }
 
-// Request text in a JSON answer or a log line: JSON-quoted, bytes that are not UTF-8 replaced.
-std::string Quoted(std::string_view text) {
-  return nlohmann::json(std::string(text))
-      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// The body of an answer the server gives itself (not a handler): the ingress answer's shape,
-// which also carries the admin API's "error".
-std::string ErrorBody(const std::string& message) {
-  return R"({"status":"error","event_id":null,"error":)" + Quoted(message) + "}";
-}
-
-ServerResponse Refusal(int status, const std::string& message, int retry_after = 0) {
-  ServerResponse r;
-  r.status = status;
-  r.body = ErrorBody(message);
-  if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
-  r.close_connection = true;
-  return r;
-}
-
-// An exception escaped a handler: a defect, but never an empty answer or a dead worker. The
-// client gets a JSON 500; the log gets what was thrown.
-ServerResponse InternalError(const std::string& method, const std::string& path,
-                             std::string_view what) {
-  spdlog::error("http: {} {} failed: {}", method, Quoted(path), Quoted(what));
-  ServerResponse r;
-  r.status = 500;
-  r.body = ErrorBody(
-      "internal error: the request could not be handled; the daemon's log has the details");
-  return r;
-}
-
-template <typename Call>
-auto Guarded(const ServerRequest& req, Call&& call) -> decltype(call()) {
-  try {
-    return call();
-  } catch (const std::exception& e) {
-    return InternalError(req.method, req.path, e.what());
-  } catch (...) {
-    return InternalError(req.method, req.path, "unknown exception");
-  }
-}
-
 // Reason phrases for the errors httplib produces itself (malformed request line, URI too long,
 // unread body, ...), so that even those answers are JSON.
 std::string ReasonPhrase(int status) {
@@ -232,6 +195,7 @@ struct HttpServer::Impl {
   int listen_fd = -1;
   BoundedTaskQueue* queue = nullptr;  // owned by the httplib server
   std::atomic<bool> draining{false};
+  std::unique_ptr<http::EventLoopServer> loop;  // plain HTTP and unix sockets
 };
 
 HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -247,14 +211,23 @@ void HttpServer::SetHandler(Handler handler, Precheck precheck) {
 
 Status HttpServer::Bind() {
   auto& o = impl_->options;
-  if (!o.tls_cert_file.empty()) {
+  Impl* impl = impl_.get();
+  if (o.tls_cert_file.empty()) {
+    // Plain HTTP and unix sockets: the event loop (slow and idle connections hold no worker).
+    impl_->loop = std::make_unique<http::EventLoopServer>(
+        o, [impl](const ServerRequest& req) { return impl->handler(req); },
+        [impl](const ServerRequest& req) -> std::optional<ServerResponse> {
+          if (!impl->precheck) return std::nullopt;
+          return impl->precheck(req);
+        });
+    return impl_->loop->Bind();
+  }
+  {
     auto ssl =
         std::make_unique<httplib::SSLServer>(o.tls_cert_file.c_str(), o.tls_key_file.c_str());
     if (!ssl->is_valid())
       return Status::Invalid("cannot load TLS certificate or key for " + o.listen);
     impl_->server = std::move(ssl);
-  } else {
-    impl_->server = std::make_unique<httplib::Server>();
   }
   auto& svr = *impl_->server;
   svr.set_tcp_nodelay(true);
@@ -264,7 +237,6 @@ Status HttpServer::Bind() {
   svr.set_keep_alive_max_count(1000);
   svr.set_payload_max_length(o.max_body_bytes);
   const int workers = o.worker_threads, queue = o.max_queued_connections;
-  Impl* impl = impl_.get();
   svr.new_task_queue = [impl, workers, queue] {
     impl->queue = new BoundedTaskQueue(workers, queue, 2);
     return impl->queue;
@@ -389,14 +361,18 @@ Status HttpServer::Bind() {
   return Status::Ok();
 }
 
-std::string HttpServer::BoundAddress() const { return impl_->bound; }
-int HttpServer::port() const { return impl_->port; }
+std::string HttpServer::BoundAddress() const {
+  return impl_->loop ? impl_->loop->BoundAddress() : impl_->bound;
+}
+int HttpServer::port() const { return impl_->loop ? impl_->loop->port() : impl_->port; }
 
 void HttpServer::Start() {
+  if (impl_->loop) return impl_->loop->Start();
   impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
 }
 
 void HttpServer::Drain(std::chrono::milliseconds grace) {
+  if (impl_->loop) return impl_->loop->Drain(grace);
   impl_->draining = true;
   // Requests in progress are answered; idle keep-alive connections either send one more request
   // (answered with Connection: close) or time out. Capped so a stuck client cannot hold the stop.
@@ -409,6 +385,7 @@ void HttpServer::Drain(std::chrono::milliseconds grace) {
 }
 
 void HttpServer::Stop() {
+  if (impl_->loop) return impl_->loop->Stop();
   if (impl_->server) impl_->server->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
   if (!impl_->unix_path.empty()) ::unlink(impl_->unix_path.c_str());

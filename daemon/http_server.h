@@ -1,19 +1,25 @@
-// HttpServer: tenantsync's own small HTTP server interface over cpp-httplib, so that only
-// http_server.cpp includes the (heavy) httplib header.
+// HttpServer: tenantsync's own small HTTP server interface. Two implementations behind it:
 //
-// Protections every listener gets: read/write timeouts (slow senders are cut off), a bounded
-// worker pool, and a bounded queue of accepted connections; a connection that arrives when the
-// queue is full is answered 503 with Retry-After by a small overflow pool instead of waiting.
-// A request is first offered to the `precheck` hook with headers only (no body read yet), so
-// oversized, chunked or unwanted requests are refused before their body is read. A request with
-// neither Content-Length nor Transfer-Encoding has an empty body (RFC 9112 §6.3) and goes to the
-// handler at once, instead of httplib reading until the read timeout.
+// - plain HTTP and unix sockets (every admin listener, and ingress without TLS):
+//   http::EventLoopServer (daemon/http/event_loop.h) — one epoll thread reads heads and bodies
+//   under whole-head/whole-body deadlines, caps connections globally and per peer, answers
+//   overflow itself (503 + Retry-After, close) and hands only complete requests to the bounded
+//   worker pool, so slow or idle connections never hold a worker (issue 13);
+// - TLS (tls_cert_file/tls_key_file): cpp-httplib's SSLServer, thread-per-connection, with
+//   per-read timeouts, the worker pool and a bounded queue of connections (overflow: 503 from a
+//   small overflow pool). Without the deadlines and caps: docs/OPERATIONS.md recommends
+//   terminating TLS in a reverse proxy. Only this file includes the (heavy) httplib header.
 //
-// Every answer has a JSON body: an exception escaping a handler or the precheck (a defect) is
-// logged and answered 500 {"status":"error","event_id":null,"error":"internal error: ..."}, and
-// the errors httplib answers itself (malformed request, body cut short, ...) get the same shape.
+// Both: a request is first offered to the `precheck` hook with headers only (no body read yet),
+// so oversized, chunked or unwanted requests are refused before their body is read, and such a
+// refusal closes the connection. A request with neither Content-Length nor Transfer-Encoding
+// has an empty body (RFC 9112 §6.3). Every answer has a JSON body: an exception escaping a
+// handler or the precheck (a defect) is logged and answered 500
+// {"status":"error","event_id":null,"error":"internal error: ..."}, and the errors the server
+// answers itself (malformed request, timeouts, caps) get the same shape.
 //
-// Thread safety: handlers run on worker threads concurrently; Start/Stop from one thread.
+// Thread safety: handlers run on worker threads concurrently (the precheck, on the event loop's
+// thread for plain HTTP); Start/Stop from one thread.
 #pragma once
 
 #include <chrono>
@@ -62,6 +68,15 @@ struct HttpServerOptions {
   int retry_after_seconds = 5;
   // Permissions for a unix socket (admin: owner only).
   unsigned unix_socket_mode = 0600;
+  // Plain-HTTP and unix-socket listeners (daemon/http/event_loop.h); TLS listeners use cpp-httplib
+  // with the per-read read_timeout_seconds instead.
+  int max_connections = 1024;          // open connections; beyond: idle ones closed, then 503
+  int max_connections_per_peer = 128;  // per remote address (TCP); 0 = no cap
+  int head_timeout_seconds = 5;        // whole request head
+  int body_timeout_seconds = 20;       // whole request body, from the end of the head
+  size_t max_head_bytes = 16384;       // request line and header fields
+  // Requests for these paths have a worker of their own (admin: /healthz, /readyz).
+  std::vector<std::string> priority_paths;
 };
 
 class HttpServer {

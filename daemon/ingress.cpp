@@ -77,11 +77,44 @@ ServerResponse Ingress::Answer(const std::string& source, const std::string& eve
   if (status >= 500) {
     spdlog::warn("event source={} id={} result={} status={} error={}", shown, event_id, result,
                  status, error);
-  } else {
+  } else if (status >= 300 || LogThisSuccess(result)) {
     spdlog::info("event source={} id={} result={} status={}{}{}", shown, event_id, result, status,
                  error.empty() ? "" : " error=", error);
   }
   return r;
+}
+
+bool Ingress::LogThisSuccess(const std::string& result) const {
+  const int limit = log_events_per_second_.load(std::memory_order_relaxed);
+  if (limit <= 0) return true;
+  const int64_t second = clock_.NowUnixMillis() / 1000;
+  uint64_t accepted = 0, duplicate = 0;
+  int64_t window = 0;
+  bool log = false;
+  {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    if (second != log_window_) {
+      accepted = unlogged_accepted_;
+      duplicate = unlogged_duplicate_;
+      window = log_window_;
+      unlogged_accepted_ = unlogged_duplicate_ = 0;
+      logged_in_window_ = 0;
+      log_window_ = second;
+    }
+    log = logged_in_window_ < limit;
+    if (log) {
+      ++logged_in_window_;
+    } else {
+      ++(result == "accepted" ? unlogged_accepted_ : unlogged_duplicate_);
+    }
+  }
+  if (accepted + duplicate > 0) {
+    spdlog::info(
+        "events not logged one per line (over log_events_per_second={} in the second starting "
+        "{}): accepted={} duplicate={}; every event is in the inbox (tenantsync events)",
+        limit, window, accepted, duplicate);
+  }
+  return log;
 }
 
 std::optional<ServerResponse> Ingress::Precheck(const ServerRequest& req) const {
@@ -107,14 +140,22 @@ std::optional<ServerResponse> Ingress::Precheck(const ServerRequest& req) const 
 }
 
 ServerResponse Ingress::Handle(const ServerRequest& req) {
-  if (auto refusal = Precheck(req)) return *refusal;
-  const std::string source = *SourceName(req.path);
+  // The server ran Precheck on this request's head (path, method, source, content type); only
+  // what may have changed since is looked at again: the sources (SIGHUP) and draining (SIGTERM).
+  auto name = SourceName(req.path);
+  if (!name) return *Precheck(req);
+  const std::string& source = *name;
   auto sources = Sources();
   const SourceConfig* src = nullptr;
   for (auto& s : *sources) {
     if (s.name == source) src = &s;
   }
   if (!src) return Answer(source, "", "unknown_source", 404, "unknown source " + Quoted(source));
+  if (draining_) {
+    ServerResponse r = Answer(source, "", "unavailable", 503, "shutting down; retry later");
+    r.close_connection = true;
+    return r;
+  }
 
   const int64_t now_ms = clock_.NowUnixMillis();
   auto verified = VerifySignature(

@@ -9,6 +9,13 @@
 // accepted. Nothing answered 4xx but 422 is stored, so everything stored can be shown, replayed
 // and applied. Every answer is a JSON object, whatever bytes the request carried.
 //
+// Precheck must have passed for a request before Handle is called (HttpServer guarantees it);
+// Handle re-checks only what can change in between (sources on SIGHUP, draining on SIGTERM).
+//
+// Logs: one line per answered delivery (SPEC §7), except that 2xx lines (accepted, duplicate)
+// beyond log_events_per_second in one second are counted into a summary line instead; refusals
+// and failures always get their own line. docs/INGRESS.md "Logs" explains the trade.
+//
 // Thread safety: Precheck/Handle run concurrently on HTTP worker threads. ReplaceSources and
 // SetDraining may be called from the main loop at any time.
 #pragma once
@@ -44,6 +51,10 @@ class Ingress {
   // SIGTERM: new webhooks get 503 + Retry-After.
   void SetDraining(bool draining) { draining_ = draining; }
   void SetObserver(IngressObserver observer) { observer_ = std::move(observer); }
+  // At most this many 2xx (accepted/duplicate) event lines per second of the clock; the rest are
+  // counted and reported in one summary line when the next second's first 2xx event is answered.
+  // Every other answer (4xx, 5xx) keeps its own line. 0: a line for every event.
+  void SetLogEventsPerSecond(int limit) { log_events_per_second_ = limit; }
 
   // Monotonic count of deliveries answered (for the watchdog's progress check).
   uint64_t answered() const { return answered_.load(); }
@@ -60,7 +71,17 @@ class Ingress {
   std::shared_ptr<const std::vector<SourceConfig>> sources_;  // guarded by mu_
   std::atomic<bool> draining_{false};
   mutable std::atomic<uint64_t> answered_{0};
+  // Whether a 2xx event's line is within log_events_per_second_; logs the summary of the
+  // previous second when a new one starts.
+  bool LogThisSuccess(const std::string& result) const;
+
   IngressObserver observer_;  // set before serving starts
+  std::atomic<int> log_events_per_second_{100};
+  mutable std::mutex log_mu_;
+  mutable int64_t log_window_ = 0;           // guarded by log_mu_: Unix second
+  mutable int logged_in_window_ = 0;         // guarded by log_mu_
+  mutable uint64_t unlogged_accepted_ = 0;   // guarded by log_mu_
+  mutable uint64_t unlogged_duplicate_ = 0;  // guarded by log_mu_
 };
 
 }  // namespace tenantsync

@@ -15,20 +15,25 @@ class ConfigTest : public ::testing::Test {
   void SetUp() override {
     dir_ = testing::MakeTempDir("config-test");
     Write("admin-token", "an-admin-token-of-enough-length\n");
-    Write("hr-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n\nwhsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24\n");
+    Write("hr-secret",
+          "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n\nwhsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24\n");
     Write("auth0-client-secret", "super-secret-client-value\n");
     unsetenv("CREDENTIALS_DIRECTORY");
   }
-  void Write(const std::string& name, const std::string& content) { std::ofstream(dir_ + "/" + name) << content; }
+  void Write(const std::string& name, const std::string& content) {
+    std::ofstream(dir_ + "/" + name) << content;
+  }
   Result<Config> Load(const std::string& toml) {
     Write("t.toml", toml);
     return LoadConfig(dir_ + "/t.toml");
   }
   std::string Valid(const std::string& extra = "") {
-    return "[storage]\npath = \"" + dir_ + "/db\"\n[admin]\ntoken_file = \"admin-token\"\n"
+    return "[storage]\npath = \"" + dir_ +
+           "/db\"\n[admin]\ntoken_file = \"admin-token\"\n"
            "[[sources]]\nname = \"hr\"\nsecret_file = \"hr-secret\"\n"
            "[auth0]\ndomain = \"example.eu.auth0.com\"\nclient_id = \"cid\"\n"
-           "client_secret_file = \"auth0-client-secret\"\napplication_client_id = \"app\"\n" + extra;
+           "client_secret_file = \"auth0-client-secret\"\napplication_client_id = \"app\"\n" +
+           extra;
   }
   std::string dir_;
 };
@@ -49,21 +54,25 @@ TEST_F(ConfigTest, ValidConfigLoadsWithDefaultsAndEverySecret) {
 TEST_F(ConfigTest, UnknownKeyNamesFileKeyAndReason) {
   auto c = Load(Valid("[policy]\nguard_max_destructiv = 5\n"));
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find(dir_ + "/t.toml: policy.guard_max_destructiv: unknown key"), std::string::npos)
+  EXPECT_NE(c.status().message().find(dir_ + "/t.toml: policy.guard_max_destructiv: unknown key"),
+            std::string::npos)
       << c.status().message();
 }
 
 TEST_F(ConfigTest, InvalidValuesAreRefusedAndAllReported) {
   auto c = Load(Valid("[policy]\ndrift_mode = \"fix\"\nguard_window_seconds = 0\n"));
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("policy.drift_mode: must be"), std::string::npos) << c.status().message();
-  EXPECT_NE(c.status().message().find("policy.guard_window_seconds: must be between"), std::string::npos);
+  EXPECT_NE(c.status().message().find("policy.drift_mode: must be"), std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find("policy.guard_window_seconds: must be between"),
+            std::string::npos);
 }
 
 TEST_F(ConfigTest, TypeErrorsSayWhatWasExpected) {
   auto c = Load(Valid("[ingress]\nmax_body_bytes = \"big\"\n"));
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("ingress.max_body_bytes: must be an integer"), std::string::npos);
+  EXPECT_NE(c.status().message().find("ingress.max_body_bytes: must be an integer"),
+            std::string::npos);
 }
 
 TEST_F(ConfigTest, PlainHttpOnlyToLoopback) {
@@ -75,9 +84,12 @@ TEST_F(ConfigTest, PlainHttpOnlyToLoopback) {
 
 TEST_F(ConfigTest, MissingSecretFileIsNamedButNoSecretIsShown) {
   Write("t2.toml", "");
-  auto c = Load(Valid() + "\n[[sources]]\nname = \"crm\"\nscheme = \"hmac-sha256\"\nsecret_file = \"nope\"\n");
+  auto c =
+      Load(Valid() +
+           "\n[[sources]]\nname = \"crm\"\nscheme = \"hmac-sha256\"\nsecret_file = \"nope\"\n");
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("sources[1].secret_file: cannot read secret file"), std::string::npos)
+  EXPECT_NE(c.status().message().find("sources[1].secret_file: cannot read secret file"),
+            std::string::npos)
       << c.status().message();
   EXPECT_EQ(c.status().message().find("super-secret-client-value"), std::string::npos);
 }
@@ -86,7 +98,8 @@ TEST_F(ConfigTest, BadStandardWebhooksSecretIsRefusedWithoutEchoingIt) {
   Write("hr-secret", "whsec_!!!not-base64!!!\n");
   auto c = Load(Valid());
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("sources[0].secret_file"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("sources[0].secret_file"), std::string::npos)
+      << c.status().message();
   EXPECT_EQ(c.status().message().find("not-base64"), std::string::npos);
 }
 
@@ -101,15 +114,18 @@ TEST_F(ConfigTest, CredentialsDirectoryIsSearchedFirst) {
 }
 
 TEST_F(ConfigTest, HmacOnlyKeysRefusedOnOtherSchemes) {
-  auto c = Load(Valid() + "\n[[sources]]\nname = \"s2\"\nsecret_file = \"hr-secret\"\nheader = \"X-Sig\"\n");
+  auto c = Load(Valid() +
+                "\n[[sources]]\nname = \"s2\"\nsecret_file = \"hr-secret\"\nheader = \"X-Sig\"\n");
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("sources[1].header: only applies"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("sources[1].header: only applies"), std::string::npos)
+      << c.status().message();
 }
 
 TEST_F(ConfigTest, SyntaxErrorNamesLine) {
   auto c = Load("[storage\npath = 1\n");
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find(dir_ + "/t.toml:1:"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find(dir_ + "/t.toml:1:"), std::string::npos)
+      << c.status().message();
 }
 
 TEST(ParseHostPort, Forms) {
@@ -121,6 +137,76 @@ TEST(ParseHostPort, Forms) {
   EXPECT_EQ(h, "::1");
   EXPECT_FALSE(ParseHostPort("localhost", &h, &p));
   EXPECT_FALSE(ParseHostPort("h:99999", &h, &p));
+}
+
+}  // namespace
+}  // namespace tenantsync
+
+namespace tenantsync {
+namespace {
+
+class ListenerLimitsConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("config-limits");
+    std::ofstream(dir_ + "/admin-token") << "an-admin-token-of-enough-length\n";
+    std::ofstream(dir_ + "/hr-secret") << "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n";
+    std::ofstream(dir_ + "/auth0-client-secret") << "super-secret-client-value\n";
+  }
+  Result<Config> Load(const std::string& ingress, const std::string& admin = "") {
+    std::ofstream(dir_ + "/t.toml")
+        << "[storage]\npath = \"" << dir_ << "/db\"\n[ingress]\n"
+        << ingress << "[admin]\ntoken_file = \"admin-token\"\n"
+        << admin << "[[sources]]\nname = \"hr\"\nsecret_file = \"hr-secret\"\n"
+        << "[auth0]\ndomain = \"example.eu.auth0.com\"\nclient_id = \"cid\"\n"
+        << "client_secret_file = \"auth0-client-secret\"\napplication_client_id = \"app\"\n";
+    return LoadConfig(dir_ + "/t.toml");
+  }
+  std::string dir_;
+};
+
+TEST_F(ListenerLimitsConfigTest, DefaultsAndValues) {
+  auto d = Load("");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->ingress.max_connections, 1024);
+  EXPECT_EQ(d->ingress.max_connections_per_peer, 128);
+  EXPECT_EQ(d->ingress.request_head_timeout_seconds, 5);
+  EXPECT_EQ(d->ingress.request_body_timeout_seconds, 20);
+  EXPECT_EQ(d->ingress.max_head_bytes, 16384u);
+  EXPECT_EQ(d->ingress.log_events_per_second, 100);
+  EXPECT_EQ(d->admin.max_connections, 64);
+  auto c = Load(
+      "max_connections = 200\nmax_connections_per_peer = 0\nrequest_head_timeout_seconds = 2\n"
+      "request_body_timeout_seconds = 30\nmax_head_bytes = 8192\nlog_events_per_second = 0\n",
+      "max_connections = 16\nrequest_head_timeout_seconds = 3\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->ingress.max_connections, 200);
+  EXPECT_EQ(c->ingress.max_connections_per_peer, 0);
+  EXPECT_EQ(c->ingress.request_head_timeout_seconds, 2);
+  EXPECT_EQ(c->ingress.request_body_timeout_seconds, 30);
+  EXPECT_EQ(c->ingress.max_head_bytes, 8192u);
+  EXPECT_EQ(c->ingress.log_events_per_second, 0);
+  EXPECT_EQ(c->admin.max_connections, 16);
+  EXPECT_EQ(c->admin.request_head_timeout_seconds, 3);
+}
+
+TEST_F(ListenerLimitsConfigTest, OutOfRangeAndTlsCombinationsAreRefused) {
+  auto c = Load("max_connections = 4\nrequest_head_timeout_seconds = 0\n", "max_connections = 0\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("ingress.max_connections: must be between 8 and 65536"),
+            std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find("ingress.request_head_timeout_seconds: must be between"),
+            std::string::npos);
+  EXPECT_NE(c.status().message().find("admin.max_connections: must be between"), std::string::npos);
+  c = Load("tls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\nmax_connections = 100\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("ingress.max_connections: applies to plain-HTTP listeners "
+                                      "only; with tls_cert_file set, terminate TLS in a reverse "
+                                      "proxy"),
+            std::string::npos)
+      << c.status().message();
+  EXPECT_TRUE(Load("tls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\n").ok());
 }
 
 }  // namespace

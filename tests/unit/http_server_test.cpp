@@ -1,0 +1,235 @@
+// The event-loop HTTP server: the request-head parser and answer writer (daemon/http/http1.*),
+// and the loop itself in-process on 127.0.0.1 port 0 (keep-alive, pipelining, 100-continue,
+// refusals before the body). No sleeps: every wait is a bounded poll.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "daemon/http/event_loop.h"
+#include "daemon/http/http1.h"
+
+namespace tenantsync::http {
+namespace {
+
+ParseResult Parse(const std::string& head, HeadLimits limits = {}) {
+  return ParseHead(head, limits);
+}
+
+TEST(Http1, FindsTheEndOfAHeadArrivingByteByByte) {
+  const std::string head = "GET / HTTP/1.1\r\nHost: a\r\n\r\nBODY";
+  std::string buf;
+  size_t scanned = 0;
+  std::optional<size_t> end;
+  for (char c : head) {
+    buf.push_back(c);
+    end = FindHeadEnd(buf, &scanned);
+    if (end) break;
+  }
+  ASSERT_TRUE(end);
+  EXPECT_EQ(*end, head.find("BODY"));
+  size_t s2 = 0;
+  EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\nHost: a\n\nX", &s2), 24u);  // bare LF accepted
+}
+
+TEST(Http1, ParsesRequestLineHeadersAndQuery) {
+  auto r = Parse(
+      "POST /webhooks/hr%2Dx?a=1&b=x+y&c=%ff HTTP/1.1\r\nHOST: h\r\n"
+      "content-length:  12 \r\nX-Empty:\r\n\r\n");
+  ASSERT_TRUE(r.head) << r.error.message;
+  EXPECT_EQ(r.head->request.method, "POST");
+  EXPECT_EQ(r.head->request.path, "/webhooks/hr-x");
+  EXPECT_EQ(r.head->request.Param("b"), "x y");
+  EXPECT_EQ(r.head->request.Param("c"), "\xff");
+  EXPECT_EQ(r.head->request.Header("Content-Length"), "12");
+  EXPECT_EQ(r.head->request.Header("x-empty"), "");
+  // Other control characters are the handler's to judge (an event id names them).
+  EXPECT_EQ(Parse("GET / HTTP/1.1\r\nwebhook-id: a\x01\r\n\r\n").head->request.Header("Webhook-Id"),
+            "a\x01");
+  EXPECT_EQ(r.head->content_length, 12u);
+  EXPECT_TRUE(r.head->keep_alive);
+}
+
+TEST(Http1, ConnectionAndVersionDecideKeepAlive) {
+  EXPECT_FALSE(Parse("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n").head->keep_alive);
+  EXPECT_FALSE(Parse("GET / HTTP/1.0\r\n\r\n").head->keep_alive);
+  EXPECT_TRUE(Parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").head->keep_alive);
+  EXPECT_TRUE(Parse("POST / HTTP/1.1\r\nExpect: 100-Continue\r\n\r\n").head->expect_continue);
+  EXPECT_FALSE(Parse("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").head->expect_continue);
+}
+
+TEST(Http1, RefusesMalformedHeadsWithSpecificAnswers) {
+  struct Case {
+    std::string head;
+    int status;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"GET /\r\n\r\n", 400, "METHOD TARGET HTTP-VERSION"},
+      {"GET / HTTP/2.0\r\n\r\n", 505, "only HTTP/1.0 and HTTP/1.1"},
+      {"GET / FTP/1.1\r\n\r\n", 400, "HTTP/1.1 or HTTP/1.0"},
+      {"GET http://x/ HTTP/1.1\r\n\r\n", 400, "starting with"},
+      {"G(T / HTTP/1.1\r\n\r\n", 400, "not a token"},
+      {"GET / HTTP/1.1\r\nNo colon\r\n\r\n", 400, "no field name"},
+      {"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400, "is not a token"},
+      {"GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", 400, "folding"},
+      {"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", 400, "holds a CR character"},
+      {std::string("GET / HTTP/1.1\r\nA: b\0c\r\n\r\n", 26), 400, "holds a NUL character"},
+      {"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400, "decimal number"},
+      {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, "twice"},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 411, "chunked bodies"},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "not supported"},
+      {"POST / HTTP/1.1\r\nExpect: magic\r\n\r\n", 417, "100-continue"},
+      {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n", 414, "URI too long"},
+  };
+  for (auto& c : cases) {
+    auto r = Parse(c.head);
+    EXPECT_FALSE(r.head) << c.head;
+    EXPECT_EQ(r.error.status, c.status) << c.head;
+    EXPECT_NE(r.error.message.find(c.says), std::string::npos) << r.error.message;
+  }
+  std::string many = "GET / HTTP/1.1\r\n";
+  for (int i = 0; i < 101; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(Parse(many + "\r\n").error.status, 431);
+}
+
+TEST(Http1, FormatsAnswersWithFramingAndConnection) {
+  ServerResponse r;
+  r.status = 503;
+  r.body = "{}";
+  r.headers = {{"Retry-After", "5"}, {"Content-Length", "99"}};
+  EXPECT_EQ(FormatResponse(r, false, 5, false),
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: "
+            "application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+  std::string head_only = FormatResponse(r, true, 7, true);
+  EXPECT_NE(head_only.find("Keep-Alive: timeout=7\r\n\r\n"), std::string::npos);
+  EXPECT_EQ(head_only.substr(head_only.size() - 4), "\r\n\r\n");
+}
+
+// A blocking loopback client for the in-process server.
+int Connect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  return fd;
+}
+
+// Reads until `count` final answers have been seen, or with count 0 one interim answer (or
+// EOF, or 3 s).
+std::string ReadAnswers(int fd, int count) {
+  std::string got;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < until) {
+    if (count == 0 && got.find("\r\n\r\n") != std::string::npos) break;  // an interim answer
+    int seen = 0;
+    for (size_t p = got.find("HTTP/1.1 "); p != std::string::npos; p = got.find("HTTP/1.1 ", p + 1))
+      if (got.compare(p, 12, "HTTP/1.1 100") != 0) ++seen;
+    if (seen >= count && got.size() > got.rfind("\r\n\r\n")) {
+      // The last answer's body has arrived when its length is satisfied.
+      size_t head_end = got.rfind("\r\n\r\n");
+      size_t cl = got.rfind("Content-Length: ");
+      if (cl != std::string::npos && cl < head_end &&
+          got.size() - head_end - 4 >= std::stoul(got.substr(cl + 16)))
+        break;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+class EventLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.worker_threads = 2;
+    o.max_body_bytes = 1000;
+    server_ = std::make_unique<EventLoopServer>(
+        o,
+        [](const ServerRequest& req) {
+          ServerResponse r;
+          r.status = 202;
+          r.body = req.method + " " + req.path + " " + req.body;
+          return r;
+        },
+        [](const ServerRequest& req) -> std::optional<ServerResponse> {
+          if (req.path == "/refuse") return Refusal(415, "refused in the precheck");
+          return std::nullopt;
+        });
+    ASSERT_TRUE(server_->Bind().ok());
+    server_->Start();
+    fd_ = Connect(server_->port());
+  }
+  void TearDown() override {
+    ::close(fd_);
+    server_->Stop();
+  }
+  void Send(const std::string& bytes) {
+    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  std::unique_ptr<EventLoopServer> server_;
+  int fd_ = -1;
+};
+
+TEST_F(EventLoopTest, ServesKeepAliveAndPipelinedRequests) {
+  Send("POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n");
+  std::string got = ReadAnswers(fd_, 2);
+  EXPECT_NE(got.find("HTTP/1.1 202 Accepted"), std::string::npos) << got;
+  EXPECT_NE(got.find("POST /a abc"), std::string::npos) << got;
+  EXPECT_NE(got.find("GET /b "), std::string::npos) << got;
+  EXPECT_NE(got.find("Connection: keep-alive"), std::string::npos) << got;
+}
+
+TEST_F(EventLoopTest, AnswersContinueBeforeTheBody) {
+  Send("POST /c HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+  std::string got = ReadAnswers(fd_, 0);
+  EXPECT_EQ(got.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0u) << got;
+  Send("hi");
+  EXPECT_NE(ReadAnswers(fd_, 1).find("POST /c hi"), std::string::npos);
+}
+
+TEST_F(EventLoopTest, RefusesBeforeTheBodyAndCloses) {
+  Send("POST /x HTTP/1.1\r\nContent-Length: 5000\r\n\r\n");
+  std::string got = ReadAnswers(fd_, 1);
+  EXPECT_EQ(got.rfind("HTTP/1.1 413 Payload Too Large", 0), 0u) << got;
+  EXPECT_NE(got.find(R"("error":"body larger than 1000 bytes")"), std::string::npos) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+
+  int fd = Connect(server_->port());
+  std::string raw = "POST /refuse HTTP/1.1\r\nContent-Length: 3\r\n\r\n";
+  ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
+  got = ReadAnswers(fd, 1);
+  EXPECT_EQ(got.rfind("HTTP/1.1 415", 0), 0u) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+  ::close(fd);
+
+  fd = Connect(server_->port());
+  raw = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
+  got = ReadAnswers(fd, 1);
+  EXPECT_EQ(got.rfind("HTTP/1.1 411 Length Required", 0), 0u) << got;
+  ::close(fd);
+}
+
+TEST_F(EventLoopTest, HttpOneZeroIsAnsweredAndClosed) {
+  Send("GET /old HTTP/1.0\r\n\r\n");
+  std::string got = ReadAnswers(fd_, 1);
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+  EXPECT_NE(got.find("GET /old "), std::string::npos) << got;
+}
+
+}  // namespace
+}  // namespace tenantsync::http
