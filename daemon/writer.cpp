@@ -105,7 +105,8 @@ Writer::Writer(SqliteStore& store, Auth0Api* api, Clock& clock, Random& random,
       options_(std::move(options)),
       observer_(std::move(observer)),
       executor_(store, *api, clock,
-                ExecutorOptions{options_.max_attempts, options_.max_steps_per_turn},
+                ExecutorOptions{options_.max_attempts, options_.max_steps_per_turn,
+                                [this] { return urgent_waiting_.load() > 0; }},
                 ExecutorObserver{observer_.on_mutation}),
       last_loop_(clock.Monotonic()) {
   policy_ = options_.policy;
@@ -153,6 +154,7 @@ void Writer::Stop() {
     stopping_ = true;
     queue_.clear();  // not started: stays dirty in SQLite and resumes after a restart
     command_queue_.clear();
+    urgent_waiting_ = 0;
   }
   // Only a started writer has threads that may wait in Auth0 retries; one driven by RunOnce()
   // leaves the client to its owner.
@@ -256,6 +258,7 @@ void Writer::SchedulerLoop() {
           if (budget > 0) --budget;
           in_progress_.insert(item.entity);
           if (urgent) {
+            ++urgent_waiting_;
             lane.push_front(item);
           } else {
             lane.push_back(item);
@@ -331,6 +334,7 @@ void Writer::WorkerLoop(bool commands) {
       if (lane.empty()) return;
       item = lane.front();
       lane.pop_front();
+      if (item.priority >= kAccessRemovalPriority) --urgent_waiting_;
     }
     Process(item);
     ++progress_;

@@ -159,6 +159,7 @@ class Writer {
   std::optional<Clock::MonoTime> apply_failing_since_;  // guarded by mu_
   std::string apply_error_;                             // guarded by mu_
 
+  std::atomic<int> urgent_waiting_{0};  // access removals in a lane, not yet taken by a worker
   std::atomic<bool> paused_{false};
   std::atomic<uint64_t> progress_{0};
   std::thread scheduler_;

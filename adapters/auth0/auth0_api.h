@@ -117,6 +117,11 @@ class Auth0Api {
 
   // The process is stopping: waits are cut short (kRetryable "shutting down").
   virtual void Shutdown() {}
+
+  // While true, the calling thread's requests are access removals (a leaver's block, session
+  // revocation, membership removal, a delete): they take rate-limit tokens ahead of every other
+  // request, so they never queue behind a backlog. Per thread; no effect in fakes.
+  virtual void SetThreadUrgent(bool urgent) { (void)urgent; }
 };
 
 }  // namespace tenantsync

@@ -46,8 +46,9 @@ std::string Enc(std::string_view s) { return PercentEncode(s); }
 // (nlohmann's dump() throws type_error.316 on them by default).
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
-// Whether the calling thread's Management API calls are background reads (BackgroundScope).
-thread_local bool tl_background = false;
+// The priority of the calling thread's Management API calls: background reads (BackgroundScope)
+// or urgent access removals (SetThreadUrgent).
+thread_local RateLimiter::Priority tl_priority = RateLimiter::Priority::kNormal;
 // Management API requests sent by the calling thread (BackgroundScope::requests()).
 thread_local int64_t tl_requests = 0;
 
@@ -239,11 +240,15 @@ Result<Json*> PageItems(Json& body, std::string_view endpoint, const std::string
 }  // namespace
 
 Auth0Client::BackgroundScope::BackgroundScope()
-    : previous_(tl_background), requests_at_start_(tl_requests) {
-  tl_background = true;
+    : previous_(tl_priority), requests_at_start_(tl_requests) {
+  tl_priority = RateLimiter::Priority::kBackground;
 }
 int64_t Auth0Client::BackgroundScope::requests() const { return tl_requests - requests_at_start_; }
-Auth0Client::BackgroundScope::~BackgroundScope() { tl_background = previous_; }
+Auth0Client::BackgroundScope::~BackgroundScope() { tl_priority = previous_; }
+
+void Auth0Client::SetThreadUrgent(bool urgent) {
+  tl_priority = urgent ? RateLimiter::Priority::kUrgent : RateLimiter::Priority::kNormal;
+}
 
 Status ClassifyAuth0Response(const HttpResponse& r, std::string_view endpoint,
                              Clock::WallTime now) {
@@ -395,7 +400,7 @@ Result<HttpResponse> Auth0Client::Execute(const Call& call) {
       req.headers.emplace_back("Authorization", "Bearer " + token);
     }
 
-    uint64_t ticket = call.authentication_api ? 0 : limiter_.Acquire(tl_background);
+    uint64_t ticket = call.authentication_api ? 0 : limiter_.Acquire(tl_priority);
     if (shutting_down_) {
       if (!call.authentication_api) limiter_.Complete(ticket);
       return Status::Retryable("shutting down: " + call.endpoint + " not sent");

@@ -230,7 +230,7 @@ class Auth0Client : public Auth0Api {
     int64_t requests() const;
 
    private:
-    bool previous_;
+    RateLimiter::Priority previous_;
     int64_t requests_at_start_;
   };
 
@@ -246,6 +246,7 @@ class Auth0Client : public Auth0Api {
   // already on the wire finishes (bounded by the read timeout) and is reported to the observer.
   // Irreversible.
   void Shutdown() override;
+  void SetThreadUrgent(bool urgent) override;
 
  private:
   struct Call {

@@ -41,16 +41,20 @@ void RateLimiter::Shutdown() {
   shutdown_ = true;
 }
 
-uint64_t RateLimiter::Acquire(bool background) {
+uint64_t RateLimiter::Acquire(Priority priority) {
   std::unique_lock<std::mutex> lock(mu_);
-  // Counted while waiting so background readers can step aside.
+  const bool background = priority == Priority::kBackground;
+  const bool urgent = priority == Priority::kUrgent;
+  // Counted while waiting so lower priorities can step aside.
   struct Waiting {
     int64_t* n;
     ~Waiting() {
       if (n != nullptr) --*n;
     }
-  } waiting{background ? nullptr : &foreground_waiting_};
+  } waiting{background ? nullptr : &foreground_waiting_},
+      waiting_urgent{urgent ? &urgent_waiting_ : nullptr};
   if (!background) ++foreground_waiting_;
+  if (urgent) ++urgent_waiting_;
   for (;;) {
     if (shutdown_) {
       ++in_flight_;
@@ -75,7 +79,8 @@ uint64_t RateLimiter::Acquire(bool background) {
     // Foreground work waiting, or a bucket too low to keep the writer's headroom: step aside.
     const double capacity = CapacityLocked();
     const double headroom = capacity > 1 ? std::max(1.0, std::floor(capacity / 4)) : 0.0;
-    const bool yield = background && (foreground_waiting_ > 0 || tokens_ < 1 + headroom);
+    const bool yield = (!urgent && urgent_waiting_ > 0) ||
+                       (background && (foreground_waiting_ > 0 || tokens_ < 1 + headroom));
     if (!yield && tokens_ >= 1) {
       tokens_ -= 1;
       ++in_flight_;
@@ -164,6 +169,7 @@ RateLimiter::View RateLimiter::GetView() const {
   v.in_flight = in_flight_;
   v.throttled_total = throttled_total_;
   v.foreground_waiting = foreground_waiting_;
+  v.urgent_waiting = urgent_waiting_;
   return v;
 }
 

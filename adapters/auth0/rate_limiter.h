@@ -20,7 +20,8 @@
 // - Priority. Background reads (drift) yield to writes: a background Acquire() waits while any
 //   foreground Acquire() is waiting, and takes a token only while a quarter of the bucket (at
 //   least one token when the bucket holds more than one) stays free for the writer. Alone, a
-//   background reader still gets the full sustained rate.
+//   background reader still gets the full sustained rate. Urgent requests (access removals) go
+//   first: while one waits, normal and background requests do not take tokens.
 //
 // Thread safety: all methods may be called concurrently. Waiting goes through Clock::SleepFor,
 // so tests with a FakeClock never sleep for real.
@@ -48,15 +49,19 @@ class RateLimiter {
     int64_t in_flight = 0;
     int64_t throttled_total = 0;     // BlockUntil() calls (429s) since start
     int64_t foreground_waiting = 0;  // foreground Acquire() calls waiting for a token now
+    int64_t urgent_waiting = 0;      // of which urgent (access removals)
   };
 
   // `fraction` in (0, 1]; `fallback_rate` > 0 requests per second. `clock` must outlive this.
   RateLimiter(Clock& clock, double fraction, double fallback_rate);
 
+  // kUrgent: access removals (a leaver's block, revocation, membership removal): while one
+  // waits, no other request takes a token. kBackground: drift reads (see Priority above).
+  enum class Priority { kBackground, kNormal, kUrgent };
+
   // Blocks until a token is available and takes it. Returns a ticket (increasing with send
   // order) that must be passed to Complete() once the answer (or the failure) is in.
-  // `background` marks a read that yields to foreground work (see Priority above).
-  uint64_t Acquire(bool background = false);
+  uint64_t Acquire(Priority priority = Priority::kNormal);
   // Records the rate-limit headers of the answer to the request holding `ticket`. Call before
   // Complete() for the same ticket.
   void Update(uint64_t ticket, int64_t limit, int64_t remaining, int64_t reset_unix);
@@ -94,6 +99,7 @@ class RateLimiter {
   int64_t in_flight_ = 0;
   int64_t throttled_total_ = 0;
   int64_t foreground_waiting_ = 0;
+  int64_t urgent_waiting_ = 0;
   bool measured_ = false;  // rate_ comes from headers, not the fallback
   // Anchor of the sustained-rate measurement: an answer with the bucket not full.
   struct Anchor {

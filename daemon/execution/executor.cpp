@@ -190,8 +190,19 @@ StepExecutor::RunResult StepExecutor::Loop(Pass& pass, const std::function<Plan(
       return result;
     }
     const Step step = *next;
+    // An access removal takes rate-limit tokens ahead of every other request.
+    if (step.access_removal) api_.SetThreadUrgent(true);
     Status st = execute(step);
-    if (st.ok()) continue;
+    if (step.access_removal) api_.SetThreadUrgent(false);
+    if (st.ok()) {
+      // Other work gives its worker up as soon as an access removal is waiting for one.
+      if (pass.item.priority < kAccessRemovalPriority && options_.urgent_waiting &&
+          options_.urgent_waiting()) {
+        result.outcome = Outcome::kMore;
+        return result;
+      }
+      continue;
+    }
     if (Retryable(st)) {
       result.outcome = Outcome::kRetry;
       return result;
@@ -623,6 +634,11 @@ StepExecutor::RunResult StepExecutor::RunUser(Pass& pass, const std::string& ext
                                          ? step.request["user_metadata"]
                                          : Json::object();
                 k["blocked"] = blocked;
+                // Created after leaving: it never had a session, so there is nothing to revoke.
+                const Json& departure = Field(Field(user.desired, "left"), "ev");
+                if (Truthy(Field(view, "left")) && departure.is_string()) {
+                  k["sessions_revoked_for"] = departure;
+                }
                 user.known = k;
               }
               if (auto s = PutKnown(txn, user, now); !s.ok()) return s;

@@ -69,6 +69,9 @@ struct ExecutorOptions {
   // Steps one entity may run per turn before it goes back in line (an organization with hundreds
   // of member-role writes must not keep a worker from a leaver's block).
   int max_steps_per_turn = 8;
+  // Whether an access removal waits for a worker: other entities then end their turn after the
+  // step in progress. Null: never.
+  std::function<bool()> urgent_waiting;
 };
 
 class StepExecutor {

@@ -4,7 +4,7 @@ if(NOT TARGET GTest::gtest_main)
   find_package(GTest REQUIRED)
 endif()
 ts_add_test(auth0_client_rate_limiter_test
-  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/auth0_rate_limiter_test.cpp LIBS ts_auth0 TIMEOUT 60)
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/auth0_rate_limiter_test.cpp LIBS ts_auth0 ts_fake_clock TIMEOUT 60)
 ts_add_test(auth0_client_transport_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/auth0_transport_test.cpp LIBS ts_auth0 TIMEOUT 60)
 ts_add_test(auth0_client_unit_test

@@ -1,11 +1,14 @@
 // RateLimiter: token bucket kept in step with Auth0's x-ratelimit-* headers.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "adapters/auth0/rate_limiter.h"
+#include "tests/support/fake_clock.h"
 
 namespace tenantsync {
 namespace {
@@ -82,16 +85,49 @@ TEST(RateLimiterTest, BackgroundReadsLeaveHeadroomForTheWriter) {
   rl.Update(t, 50, 49, clock.UnixSeconds() + 1);
   rl.Complete(t);
   // 39 tokens in a bucket of 40: background reads stop at a quarter of the bucket (10 tokens).
-  for (int i = 0; i < 29; ++i) rl.Complete(rl.Acquire(/*background=*/true));
+  for (int i = 0; i < 29; ++i) rl.Complete(rl.Acquire(RateLimiter::Priority::kBackground));
   EXPECT_EQ(clock.TakeSlept(), 0ns);
   EXPECT_NEAR(rl.GetView().tokens, 10, 1e-6);
   // The writer still finds tokens at once...
   for (int i = 0; i < 5; ++i) rl.Complete(rl.Acquire());
   EXPECT_EQ(clock.TakeSlept(), 0ns);
   // ...while the next background read waits for the bucket to refill above the headroom.
-  rl.Complete(rl.Acquire(/*background=*/true));
+  rl.Complete(rl.Acquire(RateLimiter::Priority::kBackground));
   EXPECT_GT(clock.TakeSlept(), 0ns);
   EXPECT_EQ(rl.GetView().foreground_waiting, 0);
+}
+
+TEST(RateLimiterTest, AnUrgentRequestTakesTheNextTokenAheadOfWaitingOnes) {
+  FakeClock clock;
+  RateLimiter rl(clock, 1.0, 10.0);  // 10 tokens/s before any header: one per 100 ms
+  rl.Complete(rl.Acquire());         // the one token of a fresh limiter
+  std::atomic<int> order{0};
+  std::atomic<int> normal_done{0}, urgent_done{0};
+  std::thread normal([&] {
+    rl.Complete(rl.Acquire());
+    normal_done = ++order;
+  });
+  for (int i = 0; i < 2000 && rl.GetView().foreground_waiting < 1; ++i)
+    std::this_thread::sleep_for(1ms);
+  std::thread urgent([&] {
+    rl.Complete(rl.Acquire(RateLimiter::Priority::kUrgent));
+    urgent_done = ++order;
+  });
+  for (int i = 0; i < 2000 && rl.GetView().urgent_waiting < 1; ++i)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(rl.GetView().foreground_waiting, 2);
+  // One token's time passes: the urgent request takes it, the normal one keeps waiting.
+  clock.Advance(100ms);
+  for (int i = 0; i < 2000 && urgent_done == 0; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(normal_done, 0);
+  for (int i = 0; i < 2000 && normal_done == 0; ++i) {
+    clock.Advance(100ms);
+    std::this_thread::sleep_for(1ms);
+  }
+  normal.join();
+  urgent.join();
+  EXPECT_EQ(urgent_done, 1) << "the urgent request waited behind the earlier normal one";
+  EXPECT_EQ(normal_done, 2);
 }
 
 TEST(RateLimiterTest, InFlightRequestsCountAgainstReportedRemaining) {

@@ -52,6 +52,34 @@ TEST(ExecutorTest, AUserWhoLeftBeforeCreationIsCreatedBlockedAndNeverInvited) {
   EXPECT_TRUE(leaver->blocked);
   EXPECT_TRUE(blocked->blocked);
   EXPECT_TRUE(h.tenant.Emails().empty()) << "a blocked or departed user received an email";
+  EXPECT_EQ(h.tenant.CountRequests(endpoints::kRevokeSessions), 0u)
+      << "a user created after leaving never had a session to revoke";
+}
+
+TEST(ExecutorTest, ALeaversMembershipRemovalWaitsTheGuardsSettleTimeInABusyOrganization) {
+  WriterHarness h;
+  h.Start(PolicyOptions(), GuardOptions{});  // settle_ms 2000
+  h.Send("organization.upserted", {{"external_id", "acme"}, {"name", "acme"}});
+  for (auto u : {"a", "b"}) {
+    h.Send("user.upserted", {{"external_id", u},
+                             {"email", std::string(u) + "@example.com"},
+                             {"organizations", Json::array({{{"external_id", "acme"}}})}});
+  }
+  h.Drain();
+  auto org = OrgByName(h.tenant, "acme");
+  ASSERT_TRUE(org.has_value());
+  const std::string b = UserByEmail(h.tenant, "b@example.com")->user_id;
+  // A hire makes the organization's members due now; then b leaves.
+  h.Send("user.upserted", {{"external_id", "c"},
+                           {"email", "c@example.com"},
+                           {"organizations", Json::array({{{"external_id", "acme"}}})}});
+  h.Send("user.left", {{"external_id", "b"}});
+  ASSERT_TRUE(h.writer->RunOnce().ok());
+  EXPECT_EQ(h.tenant.Members(org->id).count(b), 1u) << "removed before the guard's settle time";
+  h.clock.Advance(std::chrono::milliseconds(2100));
+  h.Drain();
+  EXPECT_EQ(h.tenant.Members(org->id).count(b), 0u);
+  EXPECT_TRUE(UserByEmail(h.tenant, "b@example.com")->blocked);
 }
 
 TEST(ExecutorTest, AnInvitationQueuedBeforeTheUserLeftIsSkippedWhenItRuns) {
