@@ -148,8 +148,8 @@ Result<std::string> RejectedBy(const std::string& body, const std::string& fallb
 constexpr char kRejectedByDefault[] = "admin API";
 
 // Entity keys as the writer names them ("user:emp-1", "org:acme").
-std::string EntityKey(const std::string& kind, const std::string& ext) {
-  return kind == "org" ? OrgKey(ext) : UserKey(ext);
+std::string EntityKey(EntityKind kind, const std::string& ext) {
+  return kind == EntityKind::kOrganization ? OrgKey(ext) : UserKey(ext);
 }
 
 }  // namespace
@@ -220,8 +220,9 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
     }
     if (get) return Event(req, *id);
   }
-  if (auto ext = rest("/v1/users/"); ext && get) return Entity(req, "user", *ext);
-  if (auto ext = rest("/v1/organizations/"); ext && get) return Entity(req, "org", *ext);
+  if (auto ext = rest("/v1/users/"); ext && get) return Entity(req, EntityKind::kUser, *ext);
+  if (auto ext = rest("/v1/organizations/"); ext && get)
+    return Entity(req, EntityKind::kOrganization, *ext);
   if (auto tail = rest("/v1/mutations/"); tail && post) {
     auto slash = tail->find('/');
     if (slash != std::string::npos)
@@ -401,12 +402,12 @@ ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id)
   return JsonAnswer(200, j);
 }
 
-ServerResponse AdminApi::Entity(const ServerRequest& req, const std::string& kind,
-                                const std::string& ext) {
+ServerResponse AdminApi::Entity(const ServerRequest& req, EntityKind kind, const std::string& ext) {
   auto row = store_.ReadEntity(kind, ext);
   if (!row.ok()) return Error(503, row.status().message());
   if (!row->exists)
-    return Error(404, std::string("no ") + (kind == "org" ? "organization" : "user") +
+    return Error(404, std::string("no ") +
+                          (kind == EntityKind::kOrganization ? "organization" : "user") +
                           " with external_id \"" + ext + "\"");
   const std::string key = EntityKey(kind, ext);
   // known.waiting is the executor's note on why nothing can be done yet, not Auth0 state: it is
@@ -424,7 +425,8 @@ ServerResponse AdminApi::Entity(const ServerRequest& req, const std::string& kin
                {"last_known_auth0", known},
                {"events", EventsBehind(row->desired, {}, nullptr)}};
   Json mutations = Json::array();
-  for (const std::string& entity : {key, kind == "org" ? MembersKey(ext) : std::string()}) {
+  for (const std::string& entity :
+       {key, kind == EntityKind::kOrganization ? MembersKey(ext) : std::string()}) {
     if (entity.empty()) continue;
     SqliteStore::MutationFilter f;
     f.entity = entity;
@@ -434,7 +436,7 @@ ServerResponse AdminApi::Entity(const ServerRequest& req, const std::string& kin
     for (auto& m : *list) mutations.push_back(MutationJson(m));
   }
   body["mutations"] = mutations;
-  if (kind == "user") {
+  if (kind == EntityKind::kUser) {
     auto cmds = store_.ListCommands(ext, 20);
     if (!cmds.ok()) return Error(503, cmds.status().message());
     Json commands = Json::array();

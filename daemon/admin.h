@@ -62,8 +62,7 @@ class AdminApi {
   // The one event with this sender id (and ?source=); nullopt with *error set (404, 409, 503).
   std::optional<EventRecord> FindEvent(const ServerRequest& req, const std::string& id,
                                        ServerResponse* error);
-  ServerResponse Entity(const ServerRequest& req, const std::string& kind,
-                        const std::string& external_id);
+  ServerResponse Entity(const ServerRequest& req, EntityKind kind, const std::string& external_id);
   ServerResponse Mutations(const ServerRequest& req);
   ServerResponse MutationAction(const std::string& id, const std::string& action);
   ServerResponse Pause(bool paused);

@@ -332,10 +332,10 @@ void PrintMutationTable(const nlohmann::json& list) {
 }
 }  // namespace
 
-int CliEntity(const CliOptions& cli, const std::string& kind, const std::string& external_id,
-              bool logs) {
-  std::string path = std::string(kind == "org" ? "/v1/organizations/" : "/v1/users/") +
-                     PercentEncode(external_id) + (logs ? "?logs=true" : "");
+int CliEntity(const CliOptions& cli, EntityKind kind, const std::string& external_id, bool logs) {
+  std::string path =
+      std::string(kind == EntityKind::kOrganization ? "/v1/organizations/" : "/v1/users/") +
+      PercentEncode(external_id) + (logs ? "?logs=true" : "");
   int code = 0;
   auto j = Admin(cli, "GET", path, &code);
   if (!j) return code;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "storage/state_store.h"
 
 namespace tenantsync {
 
@@ -37,8 +38,7 @@ int CliEvents(const CliOptions& cli, const std::string& state, const std::string
 int CliEvent(const CliOptions& cli, const std::string& id, const std::string& source);
 int CliReplay(const CliOptions& cli, const std::string& id, const std::string& source);
 // kind: "user" or "org". logs: also fetch the user's recent Auth0 log events.
-int CliEntity(const CliOptions& cli, const std::string& kind, const std::string& external_id,
-              bool logs);
+int CliEntity(const CliOptions& cli, EntityKind kind, const std::string& external_id, bool logs);
 int CliMutations(const CliOptions& cli, const std::string& state, int limit);
 // action: "retry" or "discard".
 int CliMutationAction(const CliOptions& cli, const std::string& id, const std::string& action);

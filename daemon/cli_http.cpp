@@ -9,7 +9,8 @@ struct CliHttp::Impl {
   std::unique_ptr<httplib::Client> client;
 };
 
-CliHttp::CliHttp(const std::string& address, int timeout_seconds) : impl_(std::make_unique<Impl>()) {
+CliHttp::CliHttp(const std::string& address, int timeout_seconds)
+    : impl_(std::make_unique<Impl>()) {
   if (address.rfind("unix:", 0) == 0) {
     impl_->client = std::make_unique<httplib::Client>(address.substr(5));
     impl_->client->set_address_family(AF_UNIX);
@@ -25,7 +26,8 @@ CliHttp::CliHttp(const std::string& address, int timeout_seconds) : impl_(std::m
 
 CliHttp::~CliHttp() = default;
 
-CliHttpResponse CliHttp::Send(const std::string& method, const std::string& path, const std::string& body,
+CliHttpResponse CliHttp::Send(const std::string& method, const std::string& path,
+                              const std::string& body,
                               const std::vector<std::pair<std::string, std::string>>& headers) {
   httplib::Request req;
   req.method = method;
@@ -33,7 +35,8 @@ CliHttpResponse CliHttp::Send(const std::string& method, const std::string& path
   for (auto& [k, v] : headers) req.headers.emplace(k, v);
   if (method != "GET") {
     req.body = body;
-    if (req.headers.find("Content-Type") == req.headers.end()) req.headers.emplace("Content-Type", "application/json");
+    if (req.headers.find("Content-Type") == req.headers.end())
+      req.headers.emplace("Content-Type", "application/json");
   }
   CliHttpResponse out;
   auto res = impl_->client->send(req);

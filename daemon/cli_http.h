@@ -10,8 +10,8 @@
 namespace tenantsync {
 
 struct CliHttpResponse {
-  int status = 0;       // 0: no answer (connection refused, timeout)
-  std::string error;    // why there was no answer
+  int status = 0;     // 0: no answer (connection refused, timeout)
+  std::string error;  // why there was no answer
   std::string body;
 };
 

@@ -81,7 +81,8 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
   const FieldStamp stamp{event.timestamp_ms, record.source + "/" + record.event_id,
                          record.received_at_ms};
   const bool is_org = IsOrganizationEvent(event.type);
-  auto row = txn.GetEntity(is_org ? "org" : "user", event.external_id);
+  auto row =
+      txn.GetEntity(is_org ? EntityKind::kOrganization : EntityKind::kUser, event.external_id);
   if (!row.ok()) return row.status();
   EntityRow entity = std::move(row).value();
   const nlohmann::json& data = event.data;
@@ -203,7 +204,8 @@ Status RejectDestructiveIntent(StateTxn& txn, const EventRecord& record, const P
                                const nlohmann::json& rejection, std::vector<std::string>* dirty) {
   if (!IsDestructiveEvent(event.type)) return Status::Ok();
   const bool is_org = IsOrganizationEvent(event.type);
-  auto row = txn.GetEntity(is_org ? "org" : "user", event.external_id);
+  auto row =
+      txn.GetEntity(is_org ? EntityKind::kOrganization : EntityKind::kUser, event.external_id);
   if (!row.ok()) return row.status();
   if (!row->exists) return Status::Ok();
   const std::string key = record.source + "/" + record.event_id;

@@ -146,7 +146,7 @@ Result<Json> Drift::RunLocked(bool correct) {
   {
     auto txn = store_.BeginState();
     if (!txn.ok()) return txn.status();
-    auto o = (*txn)->ManagedEntities("org");
+    auto o = (*txn)->ManagedEntities(EntityKind::kOrganization);
     if (!o.ok()) return o.status();
     for (auto& row : *o) {
       if (Truthy(Field(row.known, "deleted"))) continue;
@@ -154,7 +154,7 @@ Result<Json> Drift::RunLocked(bool correct) {
       if (!m.ok()) return m.status();
       orgs.push_back({std::move(row), std::move(m).value()});
     }
-    auto u = (*txn)->ManagedEntities("user");
+    auto u = (*txn)->ManagedEntities(EntityKind::kUser);
     if (!u.ok()) return u.status();
     users.reserve(u->size());
     for (auto& row : *u) {
@@ -458,7 +458,7 @@ Result<Json> Drift::RunLocked(bool correct) {
     };
     for (auto& snap : orgs) {
       const std::string& ext = snap.row.external_id;
-      auto fresh = t.GetEntity("org", ext);
+      auto fresh = t.GetEntity(EntityKind::kOrganization, ext);
       if (!fresh.ok()) return fresh.status();
       if (!fresh->exists || fresh->auth0_id != snap.row.auth0_id) continue;  // changed meanwhile
       if (org_gone.count(ext)) {
@@ -506,7 +506,7 @@ Result<Json> Drift::RunLocked(bool correct) {
       const bool gone = user_gone.count(ext) > 0;
       auto it = user_known.find(ext);
       if (!gone && it == user_known.end()) continue;
-      auto fresh = t.GetEntity("user", ext);
+      auto fresh = t.GetEntity(EntityKind::kUser, ext);
       if (!fresh.ok()) return fresh.status();
       if (!fresh->exists || fresh->auth0_id != user.auth0_id) continue;
       if (gone) {

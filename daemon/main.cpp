@@ -203,8 +203,10 @@ int main(int argc, char** argv) {
   if (*events_cmd) return tenantsync::CliEvents(cli, ev_state, ev_source, ev_limit);
   if (*event_cmd) return tenantsync::CliEvent(cli, event_id, ev_source);
   if (*replay_cmd) return tenantsync::CliReplay(cli, event_id, ev_source);
-  if (*user_cmd) return tenantsync::CliEntity(cli, "user", external_id, with_logs);
-  if (*org_cmd) return tenantsync::CliEntity(cli, "org", external_id, false);
+  if (*user_cmd)
+    return tenantsync::CliEntity(cli, tenantsync::EntityKind::kUser, external_id, with_logs);
+  if (*org_cmd)
+    return tenantsync::CliEntity(cli, tenantsync::EntityKind::kOrganization, external_id, false);
   if (*mutations_cmd) return tenantsync::CliMutations(cli, mu_state, mu_limit);
   if (*retry_cmd) return tenantsync::CliMutationAction(cli, mutation_id, "retry");
   if (*discard_cmd) return tenantsync::CliMutationAction(cli, mutation_id, "discard");

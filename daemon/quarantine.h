@@ -10,9 +10,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "adapters/auth0/observer.h"
 #include "common/clock.h"
@@ -20,9 +19,9 @@
 namespace tenantsync {
 
 struct QuarantineOptions {
-  int window_seconds = 60;        // outcomes considered
-  int min_requests = 20;          // fewer than this in the window never quarantines
-  double failure_fraction = 0.9;  // share of failures (no answer, 5xx, 401, 403) that does
+  int window_seconds = 60;          // outcomes considered
+  int min_requests = 20;            // fewer than this in the window never quarantines
+  double failure_fraction = 0.9;    // share of failures (no answer, 5xx, 401, 403) that does
   int probe_interval_seconds = 30;  // while quarantined, one entity is tried this often
 };
 
@@ -50,11 +49,11 @@ class Quarantine final : public Auth0Observer {
     bool failed;
     std::string what;
   };
-  std::deque<Outcome> window_;  // guarded by mu_
-  size_t failures_ = 0;         // failed outcomes in window_; guarded by mu_
-  bool active_ = false;         // guarded by mu_
-  int64_t since_ms_ = 0;        // guarded by mu_
-  std::string reason_;          // guarded by mu_
+  std::deque<Outcome> window_;    // guarded by mu_
+  size_t failures_ = 0;           // failed outcomes in window_; guarded by mu_
+  bool active_ = false;           // guarded by mu_
+  int64_t since_ms_ = 0;          // guarded by mu_
+  std::string reason_;            // guarded by mu_
   Clock::MonoTime last_probe_{};  // guarded by mu_
 };
 

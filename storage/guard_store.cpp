@@ -120,11 +120,11 @@ Status StateTxn::DeleteGuardHeld(bool approved) {
   }
 }
 
-Result<int64_t> StateTxn::CountManaged(const std::string& kind) {
+Result<int64_t> StateTxn::CountManaged(EntityKind kind) {
   try {
     SQLite::Statement q(db_,
                         "SELECT COUNT(*) FROM entities WHERE kind = ? AND auth0_id IS NOT NULL");
-    q.bind(1, kind);
+    q.bind(1, EntityKindName(kind));
     q.executeStep();
     return q.getColumn(0).getInt64();
   } catch (const std::exception& e) {

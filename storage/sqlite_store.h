@@ -61,7 +61,7 @@ class SqliteStore final : public Store {
   Result<std::optional<int64_t>> NextDirtyAt();
   Result<int64_t> CountDirty();
   // Read-only snapshot of one entity.
-  Result<EntityRow> ReadEntity(const std::string& kind, const std::string& external_id);
+  Result<EntityRow> ReadEntity(EntityKind kind, const std::string& external_id);
   struct MutationFilter {
     std::optional<MutationState> state;
     std::optional<std::string> entity;
@@ -97,7 +97,7 @@ class SqliteStore final : public Store {
   // waiting for an event with its email). A full scan of `entities` (json_extract per row; no
   // index), fine at tens of thousands of entities.
   struct WaitingEntity {
-    std::string kind;  // "org" or "user"
+    EntityKind kind;
     std::string external_id;
     std::string reason;
   };

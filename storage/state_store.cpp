@@ -37,6 +37,10 @@ std::optional<MutationState> ParseMutationState(std::string_view s) {
   return std::nullopt;
 }
 
+const char* EntityKindName(EntityKind kind) {
+  return kind == EntityKind::kOrganization ? "org" : "user";
+}
+
 const char* CommandKindName(CommandKind kind) {
   return kind == CommandKind::kPasswordReset ? "password_reset" : "verification_email";
 }
@@ -121,11 +125,11 @@ Status StateTxn::Commit() {
   }
 }
 
-Result<EntityRow> StateTxn::GetEntity(const std::string& kind, const std::string& external_id) {
+Result<EntityRow> StateTxn::GetEntity(EntityKind kind, const std::string& external_id) {
   try {
     SQLite::Statement q(
         db_, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
-    q.bind(1, kind);
+    q.bind(1, EntityKindName(kind));
     q.bind(2, external_id);
     EntityRow r;
     r.kind = kind;
@@ -138,7 +142,7 @@ Result<EntityRow> StateTxn::GetEntity(const std::string& kind, const std::string
     }
     return r;
   } catch (const std::exception& e) {
-    return Fail(e, "reading " + kind + " " + external_id);
+    return Fail(e, std::string("reading ") + EntityKindName(kind) + " " + external_id);
   }
 }
 
@@ -150,7 +154,7 @@ Status StateTxn::PutEntity(const EntityRow& row, int64_t now_ms) {
         "VALUES (?,?,?,?,?,?) ON CONFLICT (kind, external_id) DO UPDATE SET "
         "desired = excluded.desired, known = excluded.known, auth0_id = excluded.auth0_id, "
         "updated_at_ms = excluded.updated_at_ms");
-    q.bind(1, row.kind);
+    q.bind(1, EntityKindName(row.kind));
     q.bind(2, row.external_id);
     q.bind(3, row.desired.dump());
     q.bind(4, row.known.dump());
@@ -159,18 +163,18 @@ Status StateTxn::PutEntity(const EntityRow& row, int64_t now_ms) {
     q.exec();
     return Status::Ok();
   } catch (const std::exception& e) {
-    return Fail(e, "storing " + row.kind + " " + row.external_id);
+    return Fail(e, std::string("storing ") + EntityKindName(row.kind) + " " + row.external_id);
   }
 }
 
-Status StateTxn::AddRegistry(const std::string& kind, const std::string& auth0_id,
+Status StateTxn::AddRegistry(EntityKind kind, const std::string& auth0_id,
                              const std::string& external_id, const std::string& how,
                              int64_t now_ms) {
   try {
     SQLite::Statement q(db_,
                         "INSERT OR IGNORE INTO registry (kind, auth0_id, external_id, how, at_ms) "
                         "VALUES (?,?,?,?,?)");
-    q.bind(1, kind);
+    q.bind(1, EntityKindName(kind));
     q.bind(2, auth0_id);
     q.bind(3, external_id);
     q.bind(4, how);
@@ -286,7 +290,7 @@ Status StateTxn::ForgetKnownMemberships(const std::string& user_external_id) {
   }
 }
 
-Result<std::vector<EntityRow>> StateTxn::ListEntities(const std::string& kind, bool managed_only) {
+Result<std::vector<EntityRow>> StateTxn::ListEntities(EntityKind kind, bool managed_only) {
   try {
     // The drift snapshot (managed_only) skips desired state: it is most of a row's size.
     SQLite::Statement q(db_, managed_only
@@ -294,7 +298,7 @@ Result<std::vector<EntityRow>> StateTxn::ListEntities(const std::string& kind, b
                                    "WHERE kind = ? AND auth0_id IS NOT NULL ORDER BY external_id"
                                  : "SELECT external_id, desired, known, auth0_id FROM entities "
                                    "WHERE kind = ? ORDER BY external_id");
-    q.bind(1, kind);
+    q.bind(1, EntityKindName(kind));
     std::vector<EntityRow> out;
     while (q.executeStep()) {
       EntityRow r;
@@ -309,7 +313,7 @@ Result<std::vector<EntityRow>> StateTxn::ListEntities(const std::string& kind, b
     }
     return out;
   } catch (const std::exception& e) {
-    return Fail(e, "listing " + kind);
+    return Fail(e, std::string("listing ") + EntityKindName(kind));
   }
 }
 
@@ -676,12 +680,12 @@ Result<int64_t> SqliteStore::CountDirty() {
   }
 }
 
-Result<EntityRow> SqliteStore::ReadEntity(const std::string& kind, const std::string& external_id) {
+Result<EntityRow> SqliteStore::ReadEntity(EntityKind kind, const std::string& external_id) {
   TS_READ_DB;
   try {
     SQLite::Statement q(
         db, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
-    q.bind(1, kind);
+    q.bind(1, EntityKindName(kind));
     q.bind(2, external_id);
     EntityRow r;
     r.kind = kind;
@@ -824,7 +828,8 @@ Result<std::vector<SqliteStore::WaitingEntity>> SqliteStore::WaitingEntities(int
     std::vector<WaitingEntity> out;
     while (q.executeStep()) {
       out.push_back(
-          {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString()});
+          {q.getColumn(0).getString() == "org" ? EntityKind::kOrganization : EntityKind::kUser,
+           q.getColumn(1).getString(), q.getColumn(2).getString()});
     }
     return out;
   } catch (const SQLite::Exception& e) {

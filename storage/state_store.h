@@ -26,8 +26,12 @@ class Transaction;
 
 namespace tenantsync {
 
+// What an entity row describes; stored as "org" / "user".
+enum class EntityKind { kOrganization, kUser };
+const char* EntityKindName(EntityKind kind);
+
 struct EntityRow {
-  std::string kind;  // "org" or "user"
+  EntityKind kind = EntityKind::kUser;
   std::string external_id;
   nlohmann::json desired = nlohmann::json::object();
   nlohmann::json known = nlohmann::json::object();
@@ -95,10 +99,10 @@ class StateTxn {
   StateTxn(const StateTxn&) = delete;
   StateTxn& operator=(const StateTxn&) = delete;
 
-  Result<EntityRow> GetEntity(const std::string& kind, const std::string& external_id);
+  Result<EntityRow> GetEntity(EntityKind kind, const std::string& external_id);
   Status PutEntity(const EntityRow& row, int64_t now_ms);
-  Status AddRegistry(const std::string& kind, const std::string& auth0_id,
-                     const std::string& external_id, const std::string& how, int64_t now_ms);
+  Status AddRegistry(EntityKind kind, const std::string& auth0_id, const std::string& external_id,
+                     const std::string& how, int64_t now_ms);
 
   // Replaces the desired memberships of one user. Returns the organizations whose member set may
   // have changed (old ∪ new).
@@ -113,12 +117,10 @@ class StateTxn {
   // Forgets every known membership of a user (after Auth0 deleted the user with them).
   Status ForgetKnownMemberships(const std::string& user_external_id);
   // Every entity of `kind` (ordered by external id) with its desired and known JSON.
-  Result<std::vector<EntityRow>> AllEntities(const std::string& kind) {
-    return ListEntities(kind, false);
-  }
+  Result<std::vector<EntityRow>> AllEntities(EntityKind kind) { return ListEntities(kind, false); }
   // Only the entities of `kind` with an Auth0 id (created or adopted), without desired state: the
   // drift reader's snapshot, kept small for tenants of many thousand users.
-  Result<std::vector<EntityRow>> ManagedEntities(const std::string& kind) {
+  Result<std::vector<EntityRow>> ManagedEntities(EntityKind kind) {
     return ListEntities(kind, true);
   }
 
@@ -181,13 +183,13 @@ class StateTxn {
   Status ApproveGuardHeld(int64_t now_ms);
   Status DeleteGuardHeld(bool approved);
   // Users or organizations tenantsync manages (with an Auth0 id).
-  Result<int64_t> CountManaged(const std::string& kind);
+  Result<int64_t> CountManaged(EntityKind kind);
   Result<std::optional<std::string>> GetSetting(const std::string& key);
 
   Status Commit();
 
  private:
-  Result<std::vector<EntityRow>> ListEntities(const std::string& kind, bool managed_only);
+  Result<std::vector<EntityRow>> ListEntities(EntityKind kind, bool managed_only);
   friend class SqliteStore;
   StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db);
   Status Fail(const std::exception& e, const std::string& what);

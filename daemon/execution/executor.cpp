@@ -342,7 +342,7 @@ Status StepExecutor::Mutate(Pass& pass, const Step& step, const std::function<St
 // ---- Organizations ---------------------------------------------------------------------------
 
 StepExecutor::RunResult StepExecutor::RunOrganization(Pass& pass, const std::string& ext) {
-  auto read = store_.ReadEntity("org", ext);
+  auto read = store_.ReadEntity(EntityKind::kOrganization, ext);
   if (!read.ok()) return {Outcome::kRetry, std::nullopt};
   EntityRow org = std::move(read).value();
   if (!org.exists) return {};
@@ -451,7 +451,8 @@ StepExecutor::RunResult StepExecutor::RunOrganization(Pass& pass, const std::str
                 if (connections_sent) org.known["connections"] = sent;
               }
               if (auto s = PutKnown(txn, org, now); !s.ok()) return s;
-              if (auto s = txn.AddRegistry("org", id, ext, how, now); !s.ok()) return s;
+              if (auto s = txn.AddRegistry(EntityKind::kOrganization, id, ext, how, now); !s.ok())
+                return s;
               if (connections_sent) {
                 for (auto& [cname, flags] : sent.items()) {
                   if (auto s = txn.MarkDirty(ConnectionKey(cname)); !s.ok()) return s;
@@ -463,7 +464,7 @@ StepExecutor::RunResult StepExecutor::RunOrganization(Pass& pass, const std::str
         if (!st.ok() && pass.mode == ExecMode::kSend) {
           // Remember the attempt: a retry after a crash adopts what the attempt created.
           InTxn([&](StateTxn& txn) {
-            auto fresh = txn.GetEntity("org", ext);
+            auto fresh = txn.GetEntity(EntityKind::kOrganization, ext);
             if (!fresh.ok()) return fresh.status();
             fresh->known["create_attempted"] = true;
             return txn.PutEntity(*fresh, clock_.NowUnixMillis());
@@ -531,7 +532,7 @@ StepExecutor::RunResult StepExecutor::RunOrganization(Pass& pass, const std::str
 // ---- Users -----------------------------------------------------------------------------------
 
 StepExecutor::RunResult StepExecutor::RunUser(Pass& pass, const std::string& ext) {
-  auto read = store_.ReadEntity("user", ext);
+  auto read = store_.ReadEntity(EntityKind::kUser, ext);
   if (!read.ok()) return {Outcome::kRetry, std::nullopt};
   EntityRow user = std::move(read).value();
   if (!user.exists) return {};
@@ -642,7 +643,7 @@ StepExecutor::RunResult StepExecutor::RunUser(Pass& pass, const std::string& ext
                 user.known = k;
               }
               if (auto s = PutKnown(txn, user, now); !s.ok()) return s;
-              if (auto s = txn.AddRegistry("user", id, ext, how, now); !s.ok()) return s;
+              if (auto s = txn.AddRegistry(EntityKind::kUser, id, ext, how, now); !s.ok()) return s;
               auto orgs = txn.UserMemberships(ext);
               if (!orgs.ok()) return orgs.status();
               for (auto& m : *orgs) {
@@ -674,7 +675,7 @@ StepExecutor::RunResult StepExecutor::RunUser(Pass& pass, const std::string& ext
             });
         if (!st.ok() && pass.mode == ExecMode::kSend) {
           InTxn([&](StateTxn& txn) {
-            auto fresh = txn.GetEntity("user", ext);
+            auto fresh = txn.GetEntity(EntityKind::kUser, ext);
             if (!fresh.ok()) return fresh.status();
             fresh->known["create_attempted"] = true;
             return txn.PutEntity(*fresh, clock_.NowUnixMillis());
@@ -731,7 +732,7 @@ StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& 
   in.org_external_id = org_ext;
   std::map<std::string, std::string> ext_of;  // Auth0 user id -> external id
   Status read = InTxn([&](StateTxn& txn) {
-    auto o = txn.GetEntity("org", org_ext);
+    auto o = txn.GetEntity(EntityKind::kOrganization, org_ext);
     if (!o.ok()) return o.status();
     in.org_auth0_id = o->auth0_id;
     in.org_deleted = !o->exists || Truthy(Field(View(o->desired), "deleted"));
@@ -741,7 +742,7 @@ StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& 
     if (!k.ok()) return k.status();
     for (auto& m : *k) in.known[m.user_external_id] = m.roles;
     for (auto& m : *d) {
-      auto u = txn.GetEntity("user", m.user_external_id);
+      auto u = txn.GetEntity(EntityKind::kUser, m.user_external_id);
       if (!u.ok()) return u.status();
       if (!u->exists || !u->auth0_id) continue;  // created later; its creation marks us again
       const Json view = View(u->desired);
@@ -755,7 +756,7 @@ StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& 
     }
     for (auto& [u, roles] : in.known) {
       if (in.auth0_ids.count(u)) continue;
-      auto row = txn.GetEntity("user", u);
+      auto row = txn.GetEntity(EntityKind::kUser, u);
       if (!row.ok()) return row.status();
       if (row->auth0_id) in.auth0_ids[u] = *row->auth0_id;
     }
@@ -800,13 +801,13 @@ StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& 
   // is then a plan overtaken by events, not a permanent error: retry, and the re-plan sees it.
   auto gone = [&](Status s, const Json& user_ids) -> Status {
     if (s.kind() != StatusKind::kNotFound) return s;
-    auto fresh = store_.ReadEntity("org", org_ext);
+    auto fresh = store_.ReadEntity(EntityKind::kOrganization, org_ext);
     bool deleted = fresh.ok() && (Truthy(Field(View(fresh->desired), "deleted")) ||
                                   fresh->auth0_id != in.org_auth0_id);
     for (auto& id : user_ids) {
       auto e = ext_of.find(id.get<std::string>());
       if (e == ext_of.end()) continue;
-      auto fu = store_.ReadEntity("user", e->second);
+      auto fu = store_.ReadEntity(EntityKind::kUser, e->second);
       deleted = deleted || (fu.ok() && (Truthy(Field(View(fu->desired), "deleted")) ||
                                         fu->auth0_id != id.get<std::string>()));
     }
@@ -926,7 +927,7 @@ StepExecutor::RunResult StepExecutor::RunCallbacks(Pass& pass) {
   CallbacksInput in;
   in.application_client_id = pass.policy.plan.application_client_id;
   Status read = InTxn([&](StateTxn& txn) {
-    auto orgs = txn.AllEntities("org");
+    auto orgs = txn.AllEntities(EntityKind::kOrganization);
     if (!orgs.ok()) return orgs.status();
     for (auto& o : *orgs) {
       const Json view = View(o.desired);
@@ -1007,7 +1008,7 @@ StepExecutor::RunResult StepExecutor::RunCommand(Pass& pass, int64_t id) {
     if (!c.ok()) return c.status();
     cmd = *c;
     if (!cmd) return Status::Ok();
-    auto u = txn.GetEntity("user", cmd->user_external_id);
+    auto u = txn.GetEntity(EntityKind::kUser, cmd->user_external_id);
     if (!u.ok()) return u.status();
     user = *u;
     return Status::Ok();

@@ -91,7 +91,7 @@ void WriterHarness::Drain(int64_t horizon_ms) {
   FAIL() << "the writer did not settle within 2000 turns";
 }
 
-EntityRow WriterHarness::Entity(const std::string& kind, const std::string& external_id) {
+EntityRow WriterHarness::Entity(EntityKind kind, const std::string& external_id) {
   auto row = store->ReadEntity(kind, external_id);
   EXPECT_TRUE(row.ok());
   return row.ok() ? *row : EntityRow{};

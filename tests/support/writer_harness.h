@@ -40,7 +40,7 @@ class WriterHarness {
   void Drain(int64_t horizon_ms = 600000);
 
   // Reconciliation state of one entity, as stored.
-  EntityRow Entity(const std::string& kind, const std::string& external_id);
+  EntityRow Entity(EntityKind kind, const std::string& external_id);
   std::vector<MutationRow> Mutations(const std::string& entity = "");
   EventRecord Event(const std::string& event_id);
   // A copy of every table's rows, to prove an operation wrote nothing.

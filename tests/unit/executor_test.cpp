@@ -136,7 +136,7 @@ TEST(ExecutorTest, AnAdoptedUserIsReadAndWhatDiffersIsSent) {
   EXPECT_EQ(u->app_metadata, Json({{"theirs", "kept"}, {"plan", "gold"}}));
   EXPECT_EQ(h.tenant.Users().size(), 1u);
   EXPECT_TRUE(h.tenant.Emails().empty()) << "an adopted user is not invited";
-  EXPECT_EQ(h.Entity("user", "e1").auth0_id, id);
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "e1").auth0_id, id);
   auto plan = h.writer->Plan();
   ASSERT_TRUE(plan.ok());
   EXPECT_TRUE(plan->empty());
@@ -264,7 +264,7 @@ TEST(ExecutorTest, AMalformedAnswerIsAPermanentErrorOfThatMutationAndRetryingCon
   }
   h.Drain();
   EXPECT_EQ(h.tenant.Users().size(), 1u);
-  EXPECT_EQ(h.Entity("user", "e1").auth0_id, h.tenant.Users().front().user_id);
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "e1").auth0_id, h.tenant.Users().front().user_id);
 }
 
 // 7. A first upsert without an email was silently "applied".
@@ -274,7 +274,7 @@ TEST(ExecutorTest, AUserWithoutAnEmailVisiblyWaitsForIt) {
   h.Send("user.upserted", {{"external_id", "e1"}, {"name", "No Email"}});
   h.Drain();
   EXPECT_TRUE(h.tenant.Users().empty());
-  EXPECT_EQ(h.Entity("user", "e1").known["waiting"],
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "e1").known["waiting"],
             "waiting for an event with its email before it is created");
   auto txn = h.store->BeginState();
   ASSERT_TRUE((*txn)->MarkDirty("user:e1").ok());
@@ -289,7 +289,7 @@ TEST(ExecutorTest, AUserWithoutAnEmailVisiblyWaitsForIt) {
   h.Send("user.upserted", {{"external_id", "e1"}, {"email", "late@example.com"}});
   h.Drain();
   EXPECT_TRUE(UserByEmail(h.tenant, "late@example.com").has_value());
-  EXPECT_FALSE(h.Entity("user", "e1").known.contains("waiting"));
+  EXPECT_FALSE(h.Entity(EntityKind::kUser, "e1").known.contains("waiting"));
 }
 
 // 8. delete_after_days did nothing.
@@ -491,7 +491,7 @@ Json RandomEvent(SeededRandom& r, const World& w, std::string* type) {
 void ExpectConverged(WriterHarness& h, const World& w, const std::string& label) {
   std::map<std::string, std::string> org_ids;  // external id -> Auth0 id of a live org
   for (auto& o : w.orgs) {
-    EntityRow row = h.Entity("org", o);
+    EntityRow row = h.Entity(EntityKind::kOrganization, o);
     if (!row.exists) continue;
     const Json view = View(row.desired);
     auto found = OrgByName(h.tenant, "org-" + o);
@@ -524,7 +524,7 @@ void ExpectConverged(WriterHarness& h, const World& w, const std::string& label)
     }
   }
   for (auto& u : w.users) {
-    EntityRow row = h.Entity("user", u);
+    EntityRow row = h.Entity(EntityKind::kUser, u);
     if (!row.exists) continue;
     const Json view = View(row.desired);
     auto found = UserByEmail(h.tenant, u + "@example.com");

@@ -17,7 +17,8 @@ class GuardTest : public ::testing::Test {
     store_ = std::move(SqliteStore::Open(o).value());
   }
   Guard::Decision Check(Guard& g, const std::string& entity) {
-    auto d = g.Check(entity, "patch_user", {{"blocked", true}}, nlohmann::json::array({"hr/" + entity}));
+    auto d =
+        g.Check(entity, "patch_user", {{"blocked", true}}, nlohmann::json::array({"hr/" + entity}));
     EXPECT_TRUE(d.ok()) << d.status().ToString();
     return *d;
   }
@@ -49,7 +50,8 @@ TEST_F(GuardTest, WindowSlides) {
   Guard g(*store_, clock_, options_);
   for (auto e : {"user:a", "user:b", "user:c"}) EXPECT_EQ(Check(g, e), Guard::Decision::kAllow);
   clock_.Advance(std::chrono::seconds(601));
-  EXPECT_EQ(Check(g, "user:d"), Guard::Decision::kAllow) << "old destructive writes left the window";
+  EXPECT_EQ(Check(g, "user:d"), Guard::Decision::kAllow)
+      << "old destructive writes left the window";
 }
 
 TEST_F(GuardTest, TrippedStateSurvivesARestart) {
@@ -76,7 +78,8 @@ TEST_F(GuardTest, ApproveReleasesEveryDestructiveStepOfHeldEntitiesForOneWindow)
   EXPECT_FALSE(g.tripped());
   EXPECT_EQ(Check(g, "user:d"), Guard::Decision::kAllow);
   // The approved leaver's next destructive step (e.g. revoking sessions) passes too.
-  EXPECT_EQ(*g.Check("user:d", "revoke_sessions", {}, nlohmann::json::array()), Guard::Decision::kAllow);
+  EXPECT_EQ(*g.Check("user:d", "revoke_sessions", {}, nlohmann::json::array()),
+            Guard::Decision::kAllow);
   auto due = store_->DueDirty(clock_.NowUnixMillis(), 10);
   ASSERT_TRUE(due.ok());
   EXPECT_EQ(due->size(), 2u) << "released entities are re-planned";
@@ -126,7 +129,7 @@ TEST_F(GuardTest, FractionOfManagedUsersRaisesTheLimit) {
     auto txn = store_->BeginState();
     for (int i = 0; i < 100; ++i) {
       EntityRow r;
-      r.kind = "user";
+      r.kind = EntityKind::kUser;
       r.external_id = "u" + std::to_string(i);
       r.auth0_id = "auth0|" + std::to_string(i);
       ASSERT_TRUE((*txn)->PutEntity(r, 0).ok());
@@ -134,7 +137,8 @@ TEST_F(GuardTest, FractionOfManagedUsersRaisesTheLimit) {
     ASSERT_TRUE((*txn)->Commit().ok());
   }
   Guard g(*store_, clock_, GuardOptions{3, 0.05, 600});
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(Check(g, "user:u" + std::to_string(i)), Guard::Decision::kAllow);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(Check(g, "user:u" + std::to_string(i)), Guard::Decision::kAllow);
   EXPECT_EQ(Check(g, "user:u5"), Guard::Decision::kHold);
 }
 

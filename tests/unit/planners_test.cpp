@@ -26,7 +26,7 @@ struct DesiredBuilder {
 EntityRow User(const Json& desired, const Json& known = Json::object(),
                std::optional<std::string> auth0_id = std::nullopt) {
   EntityRow r;
-  r.kind = "user";
+  r.kind = EntityKind::kUser;
   r.external_id = "e1";
   r.desired = desired;
   r.known = known;
@@ -38,7 +38,7 @@ EntityRow User(const Json& desired, const Json& known = Json::object(),
 EntityRow Org(const Json& desired, const Json& known = Json::object(),
               std::optional<std::string> auth0_id = std::nullopt) {
   EntityRow r = User(desired, known, std::move(auth0_id));
-  r.kind = "org";
+  r.kind = EntityKind::kOrganization;
   r.external_id = "acme";
   return r;
 }

@@ -55,7 +55,8 @@ TEST(WriterTest, AnEventThatCannotBeAppliedFailsAloneAndTheRestFlowsOn) {
   ASSERT_EQ(failed->size(), 1u);
   EXPECT_EQ(failed->front().event_id, bad.event_id);
   EXPECT_FALSE(failed->front().error.empty());
-  EXPECT_FALSE(h.Entity("user", "victim").exists) << "the failed event's effect was rolled back";
+  EXPECT_FALSE(h.Entity(EntityKind::kUser, "victim").exists)
+      << "the failed event's effect was rolled back";
   EXPECT_FALSE(h.writer->Stalled().has_value());
   // Later events keep flowing.
   h.Send("user.upserted", {{"external_id", "later"}, {"email", "later@example.com"}});
