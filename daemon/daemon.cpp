@@ -225,7 +225,11 @@ int RunServe(const ServeFlags& flags) {
             result == "unknown_source" || result == "not_found" ? "(unknown)" : source, result);
         if (result == "accepted") writer.Wake();
       });
-  HttpServer ingress_server(IngressServerOptions(config.ingress));
+  HttpServerOptions ingress_options = IngressServerOptions(config.ingress);
+  ingress_options.on_refused = [&metrics](const char* reason) {
+    metrics.ListenerRefused("ingress", reason);
+  };
+  HttpServer ingress_server(ingress_options);
   ingress_server.SetHandler([&](const ServerRequest& r) { return ingress.Handle(r); },
                             [&](const ServerRequest& r) { return ingress.Precheck(r); });
   if (auto st = ingress_server.Bind(); !st.ok()) {
@@ -253,7 +257,11 @@ int RunServe(const ServeFlags& flags) {
   };
   hooks.drift_last = [&] { return drift.Last(); };
   AdminApi admin(config.admin.token, *store, clock, hooks);
-  HttpServer admin_server(AdminServerOptions(config.admin));
+  HttpServerOptions admin_options = AdminServerOptions(config.admin);
+  admin_options.on_refused = [&metrics](const char* reason) {
+    metrics.ListenerRefused("admin", reason);
+  };
+  HttpServer admin_server(admin_options);
   admin_server.SetHandler([&](const ServerRequest& r) { return admin.Handle(r); });
   if (auto st = admin_server.Bind(); !st.ok()) {
     spdlog::error("admin: {}", st.message());

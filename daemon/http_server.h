@@ -77,6 +77,10 @@ struct HttpServerOptions {
   size_t max_head_bytes = 16384;       // request line and header fields
   // Requests for these paths have a worker of their own (admin: /healthz, /readyz).
   std::vector<std::string> priority_paths;
+  // Told of each connection or request the event loop refuses or cuts off, with the reason:
+  // connection_cap, peer_cap, evicted, workers_busy, head_timeout, body_timeout, silent. Called
+  // on the loop thread: must be cheap and must not block. Null: not observed.
+  std::function<void(const char* reason)> on_refused;
 };
 
 class HttpServer {

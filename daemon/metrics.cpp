@@ -54,6 +54,9 @@ struct Metrics::Impl {
 
   prometheus::Family<prometheus::Counter>& events =
       Counter("tenantsync_events_total", "Webhook deliveries answered, by source and result");
+  prometheus::Family<prometheus::Counter>& refused = Counter(
+      "tenantsync_http_refused_total",
+      "Connections or requests a listener refused or cut off (caps, deadlines, busy workers)");
   prometheus::Family<prometheus::Counter>& mutations =
       Counter("tenantsync_mutations_total", "Auth0 writes finished, by kind and result");
   prometheus::Family<prometheus::Gauge>& pending =
@@ -108,6 +111,10 @@ void Metrics::OnRequest(std::string_view endpoint_template, int status, double s
       .Add({{"endpoint", std::string(endpoint_template)}, {"code", std::to_string(status)}})
       .Increment();
   impl_->request_hist.Observe(seconds);
+}
+
+void Metrics::ListenerRefused(const char* listener, const char* reason) {
+  impl_->refused.Add({{"listener", listener}, {"reason", reason}}).Increment();
 }
 
 void Metrics::SetDriftDifferences(int64_t n) { impl_->drift.Add({}).Set(static_cast<double>(n)); }

@@ -40,6 +40,9 @@ class Metrics final : public Auth0Observer {
   // Auth0Observer: tenantsync_auth0_requests_total{endpoint,code} and
   // tenantsync_auth0_request_seconds.
   void OnRequest(std::string_view endpoint_template, int status, double seconds) override;
+  // tenantsync_http_refused_total{listener,reason}: connections or requests a listener refused
+  // or cut off under load (HttpServerOptions::on_refused).
+  void ListenerRefused(const char* listener, const char* reason);
   // tenantsync_drift_differences: differences found by the last drift run.
   void SetDriftDifferences(int64_t n);
 

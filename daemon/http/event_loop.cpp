@@ -175,6 +175,11 @@ struct EventLoopServer::Impl {
     uint64_t over_cap = 0, over_peer_cap = 0, queue_full = 0, head_timeouts = 0, body_timeouts = 0,
              evicted = 0, silent = 0;
   } counters;
+  // Counts a refused or cut-off connection or request, and tells the observer (metrics).
+  void Refused(uint64_t& counter, const char* reason) {
+    ++counter;
+    if (options.on_refused) options.on_refused(reason);
+  }
 
   // Worker → loop.
   std::mutex done_mu;
@@ -370,13 +375,13 @@ struct EventLoopServer::Impl {
       }
       std::string peer = tcp ? PeerAddress(addr) : "";
       if (conns.size() >= static_cast<size_t>(options.max_connections) && !MakeRoom()) {
-        ++counters.over_cap;
+        Refused(counters.over_cap, "connection_cap");
         Overflow(fd, "server busy: too many connections; retry later");
         continue;
       }
       const int peer_cap = options.max_connections_per_peer;
       if (tcp && peer_cap > 0 && per_peer[peer] >= peer_cap) {
-        ++counters.over_peer_cap;
+        Refused(counters.over_peer_cap, "peer_cap");
         Overflow(fd, "server busy: too many connections from " + peer + "; retry later");
         continue;
       }
@@ -410,7 +415,7 @@ struct EventLoopServer::Impl {
     // belongs to a sender that may be about to reuse it (and would then see it closed).
     Conn* victim = slow ? slow : idle;
     if (!victim) return false;
-    ++counters.evicted;
+    Refused(counters.evicted, "evicted");
     Close(victim->id);
     return true;
   }
@@ -587,7 +592,7 @@ struct EventLoopServer::Impl {
       Wake();
     };
     if (!pool.TryPush(std::move(job))) {
-      ++counters.queue_full;
+      Refused(counters.queue_full, "workers_busy");
       Respond(c, Refusal(503, "server busy: every worker is taken; retry later",
                          options.retry_after_seconds));
     }
@@ -703,7 +708,7 @@ struct EventLoopServer::Impl {
     }
     for (auto id : close_ids) Close(id);
     for (auto id : late_heads) {
-      ++counters.head_timeouts;
+      Refused(counters.head_timeouts, "head_timeout");
       Respond(*conns.at(id),
               Refusal(408,
                       "request timeout: the request head was not received "
@@ -711,7 +716,7 @@ struct EventLoopServer::Impl {
                           std::to_string(options.head_timeout_seconds) + " seconds"));
     }
     for (auto id : late_bodies) {
-      ++counters.body_timeouts;
+      Refused(counters.body_timeouts, "body_timeout");
       Respond(*conns.at(id),
               Refusal(408,
                       "request timeout: the request body was not received "
@@ -719,7 +724,7 @@ struct EventLoopServer::Impl {
                           std::to_string(options.body_timeout_seconds) + " seconds"));
     }
     for (auto id : silent) {
-      ++counters.silent;
+      Refused(counters.silent, "silent");
       Respond(*conns.at(id),
               Refusal(408,
                       "request timeout: no bytes of the request were received "

@@ -159,6 +159,12 @@ void SlowlorisRun(const std::string& extra_toml, bool expect_accepted) {
     if (c.closed) latest_close = std::max(latest_close, Seconds(*c.closed - c.opened));
   }
   EXPECT_LT(latest_close, 2.6);
+  // Operators see the attack in the metrics: the slow heads were cut off at the deadline.
+  const std::string metrics = daemon.AdminGet("/metrics").body;
+  EXPECT_NE(
+      metrics.find("tenantsync_http_refused_total{listener=\"ingress\",reason=\"head_timeout\"}"),
+      std::string::npos)
+      << metrics.substr(0, 2000);
   if (expect_accepted) {
     EXPECT_EQ(accepted, 8);
   }
