@@ -42,9 +42,9 @@ nlohmann::json View(const nlohmann::json& desired) {
 }
 
 nlohmann::json EventsBehind(const nlohmann::json& desired, const std::vector<std::string>& fields,
-                            int64_t* first_received_ms) {
+                            int64_t* first_received_ms, int64_t* last_received_ms) {
   std::set<std::string> events;
-  int64_t first = 0;
+  int64_t first = 0, last = 0;
   for (auto& [field, slot] : desired.items()) {
     bool wanted = fields.empty();
     for (auto& f : fields) wanted = wanted || field == f || field.rfind(f + ".", 0) == 0;
@@ -52,8 +52,10 @@ nlohmann::json EventsBehind(const nlohmann::json& desired, const std::vector<std
     events.insert(slot.value("ev", std::string()));
     int64_t rt = slot.value("rt", int64_t{0});
     if (rt > 0 && (first == 0 || rt < first)) first = rt;
+    last = std::max(last, rt);
   }
   if (first_received_ms) *first_received_ms = first;
+  if (last_received_ms) *last_received_ms = last;
   nlohmann::json out = nlohmann::json::array();
   for (auto& e : events) {
     if (!e.empty()) out.push_back(e);

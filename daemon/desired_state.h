@@ -35,9 +35,9 @@ bool SetField(nlohmann::json& desired, const std::string& field, const nlohmann:
 nlohmann::json View(const nlohmann::json& desired);
 
 // The distinct events behind the given fields (all fields when `fields` is empty), and the
-// earliest receipt time among them.
+// earliest and latest receipt times among them.
 nlohmann::json EventsBehind(const nlohmann::json& desired, const std::vector<std::string>& fields,
-                            int64_t* first_received_ms);
+                            int64_t* first_received_ms, int64_t* last_received_ms = nullptr);
 
 // Applies one validated event. Appends the entity keys that must be reconciled to `dirty`.
 // Errors: kInvalid when the event cannot apply (e.g. a user's first upsert without email): the

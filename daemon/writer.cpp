@@ -367,13 +367,11 @@ Status Writer::ApplyDueEvents(bool* more) {
     }
   }
   std::vector<std::pair<const EventRecord*, EventState>> outcomes;
-  // Destructive steps wait the guard's settle time so it sees a spread-out burst whole first.
-  const int64_t settle_ms = guard_ != nullptr && !options_.dry_run ? guard_->settle_ms() : 0;
   int64_t destructive = 0;
   Status st = InTxn([&](StateTxn& txn) {
     outcomes.clear();
     destructive = 0;
-    std::map<std::string, std::pair<int64_t, int>> marks;  // key -> (not_before, priority)
+    std::map<std::string, int> marks;  // entity key -> priority
     for (const auto& record : *events) {
       auto json = ParseJson(record.body);
       Result<ParsedEvent> parsed =
@@ -411,16 +409,13 @@ Status Writer::ApplyDueEvents(bool* more) {
                            IsDestructiveEvent(parsed->type);
       if (removal) ++destructive;
       for (auto& key : dirty) {
-        auto [it, inserted] = marks.try_emplace(key, 0, 0);
-        if (removal) {
-          it->second.first = std::max(it->second.first, settle_ms > 0 ? now + settle_ms : 0);
-          it->second.second = kAccessRemovalPriority;
-        }
+        int& priority = marks[key];
+        if (removal) priority = kAccessRemovalPriority;
       }
       outcomes.emplace_back(&record, state);
     }
-    for (auto& [key, mark] : marks) {
-      if (auto s = txn.MarkDirty(key, mark.first, false, mark.second); !s.ok()) return s;
+    for (auto& [key, priority] : marks) {
+      if (auto s = txn.MarkDirty(key, 0, false, priority); !s.ok()) return s;
     }
     return Status::Ok();
   });

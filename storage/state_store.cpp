@@ -324,9 +324,7 @@ Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, boo
                         "INSERT INTO dirty (entity, generation, not_before_ms, priority) "
                         "VALUES (?, 1, ?, ?) "
                         "ON CONFLICT (entity) DO UPDATE SET generation = generation + 1, "
-                        "not_before_ms = CASE WHEN excluded.priority > 0 AND "
-                        "excluded.not_before_ms > 0 THEN excluded.not_before_ms ELSE "
-                        "MIN(not_before_ms, excluded.not_before_ms) END, "
+                        "not_before_ms = MIN(not_before_ms, excluded.not_before_ms), "
                         "priority = MAX(priority, excluded.priority), "
                         "attempts = CASE WHEN ? THEN 0 ELSE attempts END");
     q.bind(1, entity);

@@ -125,10 +125,8 @@ class StateTxn {
   }
 
   // `reset_attempts`: an operator's retry starts the backoff and dead-letter count afresh.
-  // `priority` only rises (kAccessRemovalPriority stays until the mark is cleared). A mark keeps
-  // the earliest due time, except an access-removal mark with a due time (the guard's settle
-  // delay): it sets its own, so the destructive step waits the settle time even in an entity
-  // that was already due (other work of that entity waits with it).
+  // `priority` only rises (kAccessRemovalPriority stays until the mark is cleared); a mark keeps
+  // the earliest due time.
   Status MarkDirty(const std::string& entity, int64_t not_before_ms = 0,
                    bool reset_attempts = false, int priority = 0);
   // Removes the mark only if nobody marked it again since `generation` was read.

@@ -23,6 +23,8 @@ struct StepExecutor::Pass {
   std::vector<PlannedStep>* planned = nullptr;
   std::vector<Step> given_up;  // failed permanently or held: not repeated in this pass
   bool dead = false;
+  int64_t now_ms = 0;
+  int64_t settle_ms = 0;  // the guard's settle time; 0 in dry runs and without a guard
 };
 
 namespace {
@@ -137,6 +139,8 @@ StepExecutor::RunResult StepExecutor::Run(const DirtyItem& item, ExecMode mode,
   pass.mode = mode;
   pass.policy = policy;
   pass.planned = planned;
+  pass.now_ms = clock_.NowUnixMillis();
+  pass.settle_ms = guard_ != nullptr && mode == ExecMode::kSend ? guard_->settle_ms() : 0;
   const std::string& e = item.entity;
   auto after = [&](std::string_view prefix) -> std::optional<std::string> {
     if (e.rfind(prefix, 0) != 0) return std::nullopt;
@@ -174,14 +178,27 @@ StepExecutor::RunResult StepExecutor::Loop(Pass& pass, const std::function<Plan(
       return result;
     }
     const Step* next = nullptr;
+    std::optional<int64_t> settles_at;
     for (auto& s : plan.steps) {
-      if (std::find(pass.given_up.begin(), pass.given_up.end(), s) == pass.given_up.end()) {
-        next = &s;
-        break;
+      if (std::find(pass.given_up.begin(), pass.given_up.end(), s) != pass.given_up.end()) continue;
+      // A destructive step waits the guard's settle time after its latest event, so a burst
+      // trickling in is judged whole (Guard::Anticipate) before any of it is sent. Other steps of
+      // the entity go on meanwhile (a leaver not created yet is created blocked at once).
+      if (s.destructive && pass.settle_ms > 0 &&
+          s.last_received_ms + pass.settle_ms > pass.now_ms) {
+        const int64_t at = s.last_received_ms + pass.settle_ms;
+        settles_at = settles_at ? std::min(*settles_at, at) : at;
+        continue;
       }
+      next = &s;
+      break;
     }
     if (next == nullptr) {
       result.revisit_at_ms = plan.revisit_at_ms;
+      if (settles_at) {
+        result.revisit_at_ms =
+            result.revisit_at_ms ? std::min(*result.revisit_at_ms, *settles_at) : *settles_at;
+      }
       result.outcome = pass.dead ? Outcome::kDead : Outcome::kDone;
       return result;
     }
@@ -749,7 +766,8 @@ StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& 
       if (Truthy(Field(view, "deleted"))) continue;
       in.auth0_ids[m.user_external_id] = *u->auth0_id;
       if (Truthy(Field(view, "left"))) {
-        in.leavers[m.user_external_id] = EventsBehind(u->desired, {"left"}, nullptr);
+        in.leavers[m.user_external_id] = EventsBehind(u->desired, {"left"}, nullptr,
+                                                      &in.leavers_received_ms[m.user_external_id]);
         if (remove_leavers) continue;
       }
       in.desired[m.user_external_id] = m.roles;

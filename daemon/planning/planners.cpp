@@ -42,7 +42,7 @@ Step MakeStep(StepKind kind, const std::string& entity, Json request, const Json
   s.kind = kind;
   s.entity = entity;
   s.request = std::move(request);
-  s.events = EventsBehind(desired, fields, &s.first_received_ms);
+  s.events = EventsBehind(desired, fields, &s.first_received_ms, &s.last_received_ms);
   return s;
 }
 
@@ -384,6 +384,9 @@ Plan PlanMembers(const MembersInput& in) {
     for (auto& u : remove_leavers) {
       for (auto& e : in.leavers.at(u)) {
         if (e.is_string()) events.insert(e.get<std::string>());
+      }
+      if (auto rt = in.leavers_received_ms.find(u); rt != in.leavers_received_ms.end()) {
+        s.last_received_ms = std::max(s.last_received_ms, rt->second);
       }
     }
     s.events = Json(std::vector<std::string>(events.begin(), events.end()));

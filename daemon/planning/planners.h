@@ -80,6 +80,7 @@ struct MembersInput {
   // Desired members who have left (not in `desired` when leavers' memberships are removed), with
   // the events behind their departure.
   std::map<std::string, nlohmann::json> leavers;
+  std::map<std::string, int64_t> leavers_received_ms;  // latest receipt behind each departure
   // Members whose latest membership write has an unknown outcome (it may or may not have
   // landed): the idempotent write that yields the desired state is sent again.
   std::set<std::string> uncertain;

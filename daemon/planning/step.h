@@ -48,6 +48,8 @@ struct Step {
   nlohmann::json before = nullptr;  // patches: last known values of the changed fields
   nlohmann::json events = nlohmann::json::array();  // "source/event_id" behind it
   int64_t first_received_ms = 0;                    // earliest receipt of those events (sync lag)
+  // Latest receipt of those events: a destructive step waits the guard's settle time after it.
+  int64_t last_received_ms = 0;
   // Passes the destructive-change guard before it is sent (block, delete, leaver removal,
   // callback removal, session revocation).
   bool destructive = false;

@@ -56,6 +56,25 @@ TEST(ExecutorTest, AUserWhoLeftBeforeCreationIsCreatedBlockedAndNeverInvited) {
       << "a user created after leaving never had a session to revoke";
 }
 
+TEST(ExecutorTest, TheSettleTimeDelaysDestructiveStepsOnly) {
+  WriterHarness h;
+  h.Start(PolicyOptions(), GuardOptions{});  // settle_ms 2000
+  h.Send("user.upserted", {{"external_id", "known"}, {"email", "known@example.com"}});
+  h.Drain();
+  // A leaver not created yet is created blocked at once (creating it is not destructive); an
+  // existing user's block waits the settle time.
+  h.Send("user.upserted", {{"external_id", "new"}, {"email", "new@example.com"}});
+  h.Send("user.left", {{"external_id", "new"}});
+  h.Send("user.left", {{"external_id", "known"}});
+  ASSERT_TRUE(h.writer->RunOnce().ok());
+  ASSERT_TRUE(UserByEmail(h.tenant, "new@example.com").has_value());
+  EXPECT_TRUE(UserByEmail(h.tenant, "new@example.com")->blocked);
+  EXPECT_FALSE(UserByEmail(h.tenant, "known@example.com")->blocked);
+  h.clock.Advance(std::chrono::milliseconds(2001));
+  h.Drain();
+  EXPECT_TRUE(UserByEmail(h.tenant, "known@example.com")->blocked);
+}
+
 TEST(ExecutorTest, ALeaversMembershipRemovalWaitsTheGuardsSettleTimeInABusyOrganization) {
   WriterHarness h;
   h.Start(PolicyOptions(), GuardOptions{});  // settle_ms 2000
