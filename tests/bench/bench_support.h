@@ -4,8 +4,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -13,12 +17,49 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace tenantsync::bench {
 
 // Seconds since `t0` on the steady clock.
 inline double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Wall-clock time in Unix milliseconds (comparable with timestamps the simulator records).
+inline int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Unix milliseconds of an RFC 3339 UTC time as auth0-sim writes it ("2026-11-30T10:39:47.123Z";
+// the fraction is optional); -1 when it does not parse.
+inline int64_t ParseRfc3339Ms(const std::string& s) {
+  std::tm tm{};
+  int ms = 0, n = 0;
+  if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+    return -1;
+  if (s.size() > static_cast<size_t>(n) + 1 && s[static_cast<size_t>(n)] == '.') {
+    int digits = 0;
+    for (size_t i = static_cast<size_t>(n) + 1;
+         i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && digits < 3;
+         ++i, ++digits)
+      ms = ms * 10 + (s[i] - '0');
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+// Nearest-rank percentile (0 < p <= 100) of `v`; 0 for an empty `v`.
+inline double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
 }
 
 // RFC 3339 UTC time of a Unix timestamp.
