@@ -16,15 +16,26 @@ namespace {
 // JSON object whatever the message contains.
 class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
     static const char* kHex = "0123456789abcdef";
     for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
       switch (c) {
-        case '"': dest.append(std::string_view("\\\"")); break;
-        case '\\': dest.append(std::string_view("\\\\")); break;
-        case '\n': dest.append(std::string_view("\\n")); break;
-        case '\r': dest.append(std::string_view("\\r")); break;
-        case '\t': dest.append(std::string_view("\\t")); break;
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
+        case '\r':
+          dest.append(std::string_view("\\r"));
+          break;
+        case '\t':
+          dest.append(std::string_view("\\t"));
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             const char esc[] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
@@ -35,7 +46,9 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
       }
     }
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonEscapedMessage>(); }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
 };
 
 }  // namespace
@@ -43,7 +56,7 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
 bool StderrIsJournal() {
   const char* js = std::getenv("JOURNAL_STREAM");
   if (js == nullptr) return false;
-  struct stat st{};
+  struct stat st {};
   if (fstat(fileno(stderr), &st) != 0) return false;
   unsigned long long dev = 0, ino = 0;
   if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
@@ -54,11 +67,13 @@ bool StderrIsJournal() {
 bool InitLogging(const LogOptions& options) {
   auto level = spdlog::level::from_str(options.level);
   if (level == spdlog::level::off && options.level != "off") return false;
-  auto logger = spdlog::stderr_logger_mt("tenantsync-" + std::to_string(reinterpret_cast<uintptr_t>(&options)));
+  auto logger = spdlog::stderr_logger_mt("tenantsync-" +
+                                         std::to_string(reinterpret_cast<uintptr_t>(&options)));
   if (options.format == LogFormat::kJson) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
-        options.journald ? R"({"level":"%l","msg":"%*"})" : R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"})");
+        options.journald ? R"({"level":"%l","msg":"%*"})"
+                         : R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"})");
     logger->set_formatter(std::move(formatter));
   } else {
     logger->set_pattern(options.journald ? "%l: %v" : "%Y-%m-%dT%H:%M:%S.%eZ %l %v",

@@ -17,7 +17,9 @@ class Random {
   // Uniform in [0, bound). bound must be > 0.
   virtual uint64_t Uniform(uint64_t bound) = 0;
   // Uniform in [0, 1).
-  double UniformDouble() { return static_cast<double>(Uniform(1ULL << 53)) / static_cast<double>(1ULL << 53); }
+  double UniformDouble() {
+    return static_cast<double>(Uniform(1ULL << 53)) / static_cast<double>(1ULL << 53);
+  }
 };
 
 // Deterministic pseudo-random numbers from a seed (tests, the simulator's --seed).

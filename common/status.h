@@ -30,7 +30,9 @@ class Status {
   Status() = default;  // OK
 
   static Status Ok() { return Status(); }
-  static Status Retryable(std::string msg) { return Status(StatusKind::kRetryable, std::move(msg)); }
+  static Status Retryable(std::string msg) {
+    return Status(StatusKind::kRetryable, std::move(msg));
+  }
   static Status RateLimited(std::chrono::system_clock::time_point until, std::string msg) {
     Status s(StatusKind::kRateLimited, std::move(msg));
     s.retry_at_ = until;
@@ -38,7 +40,9 @@ class Status {
   }
   static Status Conflict(std::string msg) { return Status(StatusKind::kConflict, std::move(msg)); }
   static Status NotFound(std::string msg) { return Status(StatusKind::kNotFound, std::move(msg)); }
-  static Status Permanent(std::string msg) { return Status(StatusKind::kPermanent, std::move(msg)); }
+  static Status Permanent(std::string msg) {
+    return Status(StatusKind::kPermanent, std::move(msg));
+  }
   static Status Invalid(std::string msg) { return Status(StatusKind::kInvalid, std::move(msg)); }
 
   bool ok() const { return kind_ == StatusKind::kOk; }
@@ -73,8 +77,8 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
-  Result(Status status) : status_(std::move(status)) {}    // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
+  Result(Status status) : status_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }

@@ -399,8 +399,9 @@ struct SimServer::Impl {
         d.allowed = false;
         d.remaining = 0;
         // Real Auth0 always names a reset in the future on a 429; a forced one says "1 s".
-        int64_t now_unix = std::chrono::duration_cast<std::chrono::seconds>(
-                               clock.Now().time_since_epoch()).count();
+        int64_t now_unix =
+            std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch())
+                .count();
         d.reset_unix = std::max(d.reset_unix, now_unix + 1);
         res.set_header("Retry-After", "1");
       }

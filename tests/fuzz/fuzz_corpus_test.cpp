@@ -37,8 +37,9 @@ std::vector<std::string> LoadCorpus(const std::string& target) {
 // A small libFuzzer-like mutator: bit flips, interesting bytes, inserts, erases, duplication and
 // splicing with another seed.
 std::string Mutate(std::string s, const std::vector<std::string>& seeds, std::mt19937_64& rng) {
-  static constexpr char kInteresting[] = {'\0', '\xff', '"', '\\', '{', '}', '[', ']', ',', ':', '\n', '=',
-                                          ' ',  '.',    '$', '0',  '9', '-', 'e', 'u', '#', '@', '/'};
+  static constexpr char kInteresting[] = {'\0', '\xff', '"',  '\\', '{', '}', '[', ']',
+                                          ',',  ':',    '\n', '=',  ' ', '.', '$', '0',
+                                          '9',  '-',    'e',  'u',  '#', '@', '/'};
   auto pick = [&](size_t n) { return n == 0 ? size_t{0} : static_cast<size_t>(rng() % n); };
   const int rounds = 1 + static_cast<int>(rng() % 4);
   for (int i = 0; i < rounds; ++i) {
@@ -50,7 +51,8 @@ std::string Mutate(std::string s, const std::vector<std::string>& seeds, std::mt
         if (!s.empty()) s[pick(s.size())] = kInteresting[pick(sizeof(kInteresting))];
         break;
       case 2:
-        s.insert(s.begin() + static_cast<std::ptrdiff_t>(pick(s.size() + 1)), kInteresting[pick(sizeof(kInteresting))]);
+        s.insert(s.begin() + static_cast<std::ptrdiff_t>(pick(s.size() + 1)),
+                 kInteresting[pick(sizeof(kInteresting))]);
         break;
       case 3:
         if (!s.empty()) {

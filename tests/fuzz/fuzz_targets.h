@@ -10,12 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define TS_FUZZ_CHECK(cond)                                                              \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
+#define TS_FUZZ_CHECK(cond)                                                                    \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
       std::fprintf(stderr, "fuzz invariant failed: %s at %s:%d\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                      \
-    }                                                                                    \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (0)
 
 namespace tenantsync::fuzz {

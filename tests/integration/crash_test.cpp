@@ -28,8 +28,10 @@ TEST(CrashTest, AcknowledgedEventsSurviveSigkill) {
         TestHttpClient c("127.0.0.1", daemon.ingress_port(), 5);
         auto signing = daemon.Signing("hr");
         for (int i = 0; i < 5000 && !stop; ++i) {
-          std::string id = "r" + std::to_string(round) + "-t" + std::to_string(t) + "-" + std::to_string(i);
-          std::string body = EventBody("user.upserted", {{"external_id", id}, {"email", id + "@example.com"}});
+          std::string id =
+              "r" + std::to_string(round) + "-t" + std::to_string(t) + "-" + std::to_string(i);
+          std::string body =
+              EventBody("user.upserted", {{"external_id", id}, {"email", id + "@example.com"}});
           bool forge = i % 7 == 3;  // a forged delivery the daemon must refuse
           auto headers = SignDelivery(signing, id, std::time(nullptr), forge ? body + "x" : body);
           auto r = c.Post("/webhooks/hr", body, HeaderList(headers.begin(), headers.end()));
@@ -64,7 +66,9 @@ TEST(CrashTest, AcknowledgedEventsSurviveSigkill) {
   int checked = 0;
   for (auto& id : acknowledged) {
     if (++checked > 50) break;
-    auto r = daemon.PostEvent("hr", id, EventBody("user.upserted", {{"external_id", id}, {"email", id + "@example.com"}}));
+    auto r = daemon.PostEvent(
+        "hr", id,
+        EventBody("user.upserted", {{"external_id", id}, {"email", id + "@example.com"}}));
     EXPECT_EQ(r.status, 200) << id << " " << r.body;
   }
 }

@@ -10,8 +10,9 @@ namespace tenantsync::testing {
 namespace {
 
 TEST(DryRun, PlansEverythingAndSendsNoWrite) {
-  Subprocess sim(BuildPath("auth0-sim"), {"--port", "0", "--domain", "tenant.example.com", "--client-id", "dry-client",
-                                          "--client-secret", "dry-secret-value", "--seed", "5"});
+  Subprocess sim(BuildPath("auth0-sim"),
+                 {"--port", "0", "--domain", "tenant.example.com", "--client-id", "dry-client",
+                  "--client-secret", "dry-secret-value", "--seed", "5"});
   int sim_port = sim.WaitForPort("listening on");
   ASSERT_GT(sim_port, 0) << sim.Output();
   TestDaemonOptions o;
@@ -22,10 +23,24 @@ TEST(DryRun, PlansEverythingAndSendsNoWrite) {
   TestDaemon daemon(o);
   ASSERT_TRUE(daemon.Start()) << daemon.Output();
 
-  ASSERT_EQ(daemon.PostEvent("hr", "d-1", EventBody("organization.upserted", {{"external_id", "acme"}, {"name", "acme"},
-                                                                             {"callback_urls", {"https://acme.example.com/cb"}}})).status, 202);
-  ASSERT_EQ(daemon.PostEvent("hr", "d-2", EventBody("user.upserted", {{"external_id", "e1"}, {"email", "e1@example.com"},
-                                                                     {"organizations", {{{"external_id", "acme"}, {"roles", nlohmann::json::array()}}}}})).status, 202);
+  ASSERT_EQ(daemon
+                .PostEvent("hr", "d-1",
+                           EventBody("organization.upserted",
+                                     {{"external_id", "acme"},
+                                      {"name", "acme"},
+                                      {"callback_urls", {"https://acme.example.com/cb"}}}))
+                .status,
+            202);
+  ASSERT_EQ(
+      daemon
+          .PostEvent("hr", "d-2",
+                     EventBody("user.upserted",
+                               {{"external_id", "e1"},
+                                {"email", "e1@example.com"},
+                                {"organizations",
+                                 {{{"external_id", "acme"}, {"roles", nlohmann::json::array()}}}}}))
+          .status,
+      202);
   nlohmann::json status;
   for (int i = 0; i < 100; ++i) {
     status = daemon.AdminGet("/v1/status").Json();

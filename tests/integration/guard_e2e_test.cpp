@@ -21,13 +21,21 @@ std::string Email(int i) { return "p" + std::to_string(i) + "@example.com"; }
 std::string Org(int i) { return "org" + std::to_string(i % kOrgs); }
 
 Ev Upsert(int i) {
-  return {"up-p" + std::to_string(i), "user.upserted",
-          {{"external_id", "p" + std::to_string(i)}, {"email", Email(i)}, {"name", "Person " + std::to_string(i)},
+  return {"up-p" + std::to_string(i),
+          "user.upserted",
+          {{"external_id", "p" + std::to_string(i)},
+           {"email", Email(i)},
+           {"name", "Person " + std::to_string(i)},
            {"organizations", {{{"external_id", Org(i)}, {"roles", {"member"}}}}}},
           Ts(100 + i)};
 }
 
-Ev Leave(int i) { return {"left-p" + std::to_string(i), "user.left", {{"external_id", "p" + std::to_string(i)}}, Ts(10000 + i)}; }
+Ev Leave(int i) {
+  return {"left-p" + std::to_string(i),
+          "user.left",
+          {{"external_id", "p" + std::to_string(i)}},
+          Ts(10000 + i)};
+}
 
 // Posts `events` from kThreads threads at once, each with its own connection (TestHttpClient is
 // not thread-safe), so a burst lands as close together as a real sender's would.
@@ -42,7 +50,8 @@ void PostParallel(TestDaemon& d, const std::vector<Ev>& events) {
       for (size_t i = next++; i < events.size(); i = next++) {
         const std::string body = events[i].Body();
         HeaderList headers;
-        for (auto& h : SignDelivery(signing, events[i].id, std::time(nullptr), body)) headers.push_back(h);
+        for (auto& h : SignDelivery(signing, events[i].id, std::time(nullptr), body))
+          headers.push_back(h);
         auto r = client.Post("/webhooks/hr", body, headers);
         if (r.status < 200 || r.status >= 300) ++failures;
       }
@@ -65,7 +74,8 @@ void PostBurst(TestDaemon& d, const std::vector<Ev>& events) {
 }
 
 // Polls /v1/status until the guard is tripped, the blocks of all `held_users` leavers are held
-// (a block is a destructive `patch_user`) and nothing is left to reconcile. Returns the last status.
+// (a block is a destructive `patch_user`) and nothing is left to reconcile. Returns the last
+// status.
 Json WaitTrippedAndHeld(TestDaemon& d, int64_t held_users) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   Json s;
@@ -74,13 +84,15 @@ Json WaitTrippedAndHeld(TestDaemon& d, int64_t held_users) {
     if (r.status == 200) {
       s = r.Json();
       const Json& g = s["guard"];
-      bool done = g.value("tripped", false) && s["entities_to_reconcile"] == 0 && s["events"]["pending"] == 0 &&
+      bool done = g.value("tripped", false) && s["entities_to_reconcile"] == 0 &&
+                  s["events"]["pending"] == 0 &&
                   g["held"]["by_kind"].value("patch_user", int64_t{0}) >= held_users;
       if (done) return s;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ADD_FAILURE() << "guard did not trip with " << held_users << " leavers held; last status: " << s.dump();
+  ADD_FAILURE() << "guard did not trip with " << held_users
+                << " leavers held; last status: " << s.dump();
   return s;
 }
 
@@ -108,8 +120,10 @@ TEST(GuardE2E, BurstOfLeaversTripsHoldsSurvivesRestartApproveAndReject) {
 
   std::vector<Ev> setup;
   for (int o = 0; o < kOrgs; ++o) {
-    setup.push_back({"org-" + Org(o), "organization.upserted",
-                     {{"external_id", Org(o)}, {"name", Org(o)}, {"display_name", "Org " + Org(o)}}, Ts(o + 1)});
+    setup.push_back({"org-" + Org(o),
+                     "organization.upserted",
+                     {{"external_id", Org(o)}, {"name", Org(o)}, {"display_name", "Org " + Org(o)}},
+                     Ts(o + 1)});
   }
   for (auto& ev : setup) ASSERT_TRUE(Send(d, ev));
   std::vector<Ev> users;
@@ -131,20 +145,25 @@ TEST(GuardE2E, BurstOfLeaversTripsHoldsSurvivesRestartApproveAndReject) {
   st = WaitTrippedAndHeld(d, 50);
   ASSERT_TRUE(st["guard"]["tripped"].get<bool>()) << st["guard"].dump();
   tenant = Normalize(sim.State());
-  EXPECT_EQ(CountBlocked(tenant, 0, kUsers), 0) << "no block reaches Auth0 while the guard is tripped";
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(Memberships(tenant, i), 1) << Email(i) << " kept its membership";
+  EXPECT_EQ(CountBlocked(tenant, 0, kUsers), 0)
+      << "no block reaches Auth0 while the guard is tripped";
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(Memberships(tenant, i), 1) << Email(i) << " kept its membership";
   Json by_kind = st["guard"]["held"]["by_kind"];
   int64_t held_total = st["guard"]["held"]["total"].get<int64_t>();
   // Every leaver's block is held, and the removal of leavers from each organization.
   EXPECT_GE(held_total, 50) << st["guard"].dump();
-  EXPECT_EQ(by_kind.value("patch_user", int64_t{0}), 50) << "one held block per leaver: " << by_kind.dump();
-  EXPECT_EQ(st["mutations"]["dead"], 0) << "held work is not dead-lettered: " << Mutations(d, "&state=dead").dump();
+  EXPECT_EQ(by_kind.value("patch_user", int64_t{0}), 50)
+      << "one held block per leaver: " << by_kind.dump();
+  EXPECT_EQ(st["mutations"]["dead"], 0)
+      << "held work is not dead-lettered: " << Mutations(d, "&state=dead").dump();
 
   // ---- Non-destructive work keeps flowing while tripped. ---------------------------------------
   ASSERT_TRUE(Send(d, Upsert(kUsers)));
   WaitConverged(d);
   tenant = Normalize(sim.State());
-  EXPECT_TRUE(tenant["users"].contains(Email(kUsers))) << "a new hire is created while the guard is tripped";
+  EXPECT_TRUE(tenant["users"].contains(Email(kUsers)))
+      << "a new hire is created while the guard is tripped";
   EXPECT_EQ(Memberships(tenant, kUsers), 1);
   EXPECT_TRUE(Status(d)["guard"]["tripped"].get<bool>());
 
@@ -153,14 +172,16 @@ TEST(GuardE2E, BurstOfLeaversTripsHoldsSurvivesRestartApproveAndReject) {
   ASSERT_TRUE(code.has_value());
   ASSERT_TRUE(d.Start()) << d.Output();
   st = WaitConverged(d);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // give a wrongly released block time to land
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(300));  // give a wrongly released block time to land
   st = Status(d);
   EXPECT_TRUE(st["guard"]["tripped"].get<bool>()) << st["guard"].dump();
   EXPECT_EQ(st["guard"]["held"]["total"], held_total) << st["guard"].dump();
   tenant = Normalize(sim.State());
   EXPECT_EQ(CountBlocked(tenant, 0, kUsers + 1), 0) << "still nothing blocked after the restart";
 
-  // ---- Approve: every held leaver is applied. ----------------------------------------------------
+  // ---- Approve: every held leaver is applied.
+  // ----------------------------------------------------
   auto r = d.AdminPost("/v1/guard/approve");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["approved"], held_total) << r.body;
@@ -170,7 +191,8 @@ TEST(GuardE2E, BurstOfLeaversTripsHoldsSurvivesRestartApproveAndReject) {
   tenant = Normalize(sim.State());
   EXPECT_EQ(CountBlocked(tenant, 0, 50), 50) << "approval applies every held block";
   EXPECT_EQ(CountBlocked(tenant, 50, kUsers + 1), 0) << "and nothing else";
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(Memberships(tenant, i), 0) << Email(i) << " removed from its organization";
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(Memberships(tenant, i), 0) << Email(i) << " removed from its organization";
   EXPECT_EQ(st["mutations"]["dead"], 0) << Mutations(d, "&state=dead").dump();
 
   // ---- 50 different leavers at once: tripped again, then rejected. -----------------------------
@@ -189,11 +211,13 @@ TEST(GuardE2E, BurstOfLeaversTripsHoldsSurvivesRestartApproveAndReject) {
   st = WaitConverged(d);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   st = Status(d);
-  EXPECT_FALSE(st["guard"]["tripped"].get<bool>()) << "rejection untrips the guard: " << st["guard"].dump();
+  EXPECT_FALSE(st["guard"]["tripped"].get<bool>())
+      << "rejection untrips the guard: " << st["guard"].dump();
   EXPECT_EQ(st["guard"]["held"]["total"], 0) << st["guard"].dump();
   tenant = Normalize(sim.State());
   EXPECT_EQ(CountBlocked(tenant, 100, 150), 0) << "rejection applies none of them";
-  for (int i = 100; i < 150; ++i) EXPECT_EQ(Memberships(tenant, i), 1) << Email(i) << " kept its membership";
+  for (int i = 100; i < 150; ++i)
+    EXPECT_EQ(Memberships(tenant, i), 1) << Email(i) << " kept its membership";
   EXPECT_EQ(CountBlocked(tenant, 0, 50), 50) << "the approved leavers stay blocked";
 
   // Rejection says so: one discarded mutation per held step, naming the operator's rejection.
@@ -201,7 +225,9 @@ TEST(GuardE2E, BurstOfLeaversTripsHoldsSurvivesRestartApproveAndReject) {
   std::set<std::string> rejected_entities;
   int rejected_rows = 0;
   for (auto& m : discarded) {
-    if (!m["error"].is_string() || m["error"].get<std::string>().find("rejected by an operator") == std::string::npos) continue;
+    if (!m["error"].is_string() ||
+        m["error"].get<std::string>().find("rejected by an operator") == std::string::npos)
+      continue;
     ++rejected_rows;
     rejected_entities.insert(m["entity"].get<std::string>());
   }
@@ -209,14 +235,19 @@ TEST(GuardE2E, BurstOfLeaversTripsHoldsSurvivesRestartApproveAndReject) {
   EXPECT_GE(rejected_entities.size(), 50u) << discarded.dump();
   for (int i = 100; i < 150; ++i) {
     bool named = false;
-    for (auto& e : rejected_entities) named = named || e.find("p" + std::to_string(i)) != std::string::npos;
+    for (auto& e : rejected_entities)
+      named = named || e.find("p" + std::to_string(i)) != std::string::npos;
     EXPECT_TRUE(named) << "p" << i << " is listed as rejected: " << discarded.dump();
   }
   EXPECT_EQ(d.AdminPost("/v1/guard/reject").status, 409) << "nothing left to reject";
 
-  RecordProperty("setup_ms", static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(setup_done - started).count()));
+  RecordProperty(
+      "setup_ms",
+      static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(setup_done - started).count()));
   RecordProperty("guard_ms", static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                   std::chrono::steady_clock::now() - setup_done).count()));
+                                                  std::chrono::steady_clock::now() - setup_done)
+                                                  .count()));
 }
 
 // Leavers that trickle in one by one, each applied in its own batch, are still one burst: the
@@ -231,8 +262,11 @@ TEST(GuardE2E, LeaversSpreadOverSecondsStillTripBeforeAnyBlock) {
   TestDaemon d(DaemonFor(sim, "\n[policy]\nguard_max_destructive = 5\nguard_settle_ms = 5000\n"));
   ASSERT_TRUE(d.Start()) << d.Output();
   for (int o = 0; o < kOrgs; ++o) {
-    ASSERT_TRUE(Send(d, {"org-" + Org(o), "organization.upserted",
-                         {{"external_id", Org(o)}, {"name", Org(o)}, {"display_name", "Org " + Org(o)}}, Ts(o + 1)}));
+    ASSERT_TRUE(
+        Send(d, {"org-" + Org(o),
+                 "organization.upserted",
+                 {{"external_id", Org(o)}, {"name", Org(o)}, {"display_name", "Org " + Org(o)}},
+                 Ts(o + 1)}));
   }
   std::vector<Ev> users;
   for (int i = 0; i < kSmall; ++i) users.push_back(Upsert(i));
@@ -242,11 +276,13 @@ TEST(GuardE2E, LeaversSpreadOverSecondsStillTripBeforeAnyBlock) {
 
   for (int i = 0; i < 12; ++i) {
     ASSERT_TRUE(Send(d, Leave(i)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));  // longer than the 100 ms batch delay
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(150));  // longer than the 100 ms batch delay
   }
   st = WaitTrippedAndHeld(d, 12);
   ASSERT_TRUE(st["guard"]["tripped"].get<bool>()) << st["guard"].dump();
-  EXPECT_EQ(CountBlocked(Normalize(sim.State()), 0, kSmall), 0) << "no block was sent before the guard tripped";
+  EXPECT_EQ(CountBlocked(Normalize(sim.State()), 0, kSmall), 0)
+      << "no block was sent before the guard tripped";
   EXPECT_EQ(sim.Requests("PATCH /api/v2/users/{id}"), 0);
 }
 

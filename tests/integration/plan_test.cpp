@@ -10,8 +10,9 @@ namespace {
 
 TEST(Plan, ListsExactlyThePendingWritesWithoutSendingThem) {
   // Auth0 answers every request with a 5xx, so the work stays pending (retrying).
-  Subprocess sim(BuildPath("auth0-sim"), {"--port", "0", "--domain", "tenant.example.com", "--client-id", "plan-client",
-                                          "--client-secret", "plan-secret-value", "--seed", "9", "--error-rate", "1"});
+  Subprocess sim(BuildPath("auth0-sim"),
+                 {"--port", "0", "--domain", "tenant.example.com", "--client-id", "plan-client",
+                  "--client-secret", "plan-secret-value", "--seed", "9", "--error-rate", "1"});
   int sim_port = sim.WaitForPort("listening on");
   ASSERT_GT(sim_port, 0) << sim.Output();
   TestDaemonOptions o;
@@ -22,10 +23,20 @@ TEST(Plan, ListsExactlyThePendingWritesWithoutSendingThem) {
   TestDaemon daemon(o);
   ASSERT_TRUE(daemon.Start()) << daemon.Output();
 
-  ASSERT_EQ(daemon.PostEvent("hr", "p-1", EventBody("organization.upserted", {{"external_id", "acme"}, {"name", "acme"},
-                                                                             {"display_name", "Acme"}})).status, 202);
-  ASSERT_EQ(daemon.PostEvent("hr", "p-2", EventBody("user.upserted", {{"external_id", "e1"}, {"email", "e1@example.com"},
-                                                                     {"name", "Ada"}})).status, 202);
+  ASSERT_EQ(daemon
+                .PostEvent("hr", "p-1",
+                           EventBody("organization.upserted", {{"external_id", "acme"},
+                                                               {"name", "acme"},
+                                                               {"display_name", "Acme"}}))
+                .status,
+            202);
+  ASSERT_EQ(daemon
+                .PostEvent("hr", "p-2",
+                           EventBody("user.upserted", {{"external_id", "e1"},
+                                                       {"email", "e1@example.com"},
+                                                       {"name", "Ada"}}))
+                .status,
+            202);
   for (int i = 0; i < 100; ++i) {
     auto failed = daemon.AdminGet("/v1/mutations?state=failed").Json()["mutations"];
     if (failed.size() >= 2) break;
@@ -49,7 +60,8 @@ TEST(Plan, ListsExactlyThePendingWritesWithoutSendingThem) {
   EXPECT_EQ(by_entity["user:e1"]["request"]["email"], "e1@example.com");
   EXPECT_EQ(by_entity["user:e1"]["request"].count("password"), 0u) << "never shows a password";
   EXPECT_EQ(by_entity["user:e1"]["events"], nlohmann::json::array({"hr/p-2"}));
-  EXPECT_EQ(sim_client.Get("/__sim/stats").Json()["writes_total"], 0) << "planning must not write to Auth0";
+  EXPECT_EQ(sim_client.Get("/__sim/stats").Json()["writes_total"], 0)
+      << "planning must not write to Auth0";
 
   // The CLI prints the same plan as a table.
   Subprocess cli(BuildPath("tenantsync"), {"plan", "--config", daemon.config_path(), "--admin",

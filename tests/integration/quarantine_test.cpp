@@ -10,25 +10,34 @@ namespace tenantsync::testing {
 namespace {
 
 TEST(Quarantine, EntersOnSustainedFailureAndLiftsItself) {
-  Subprocess sim(BuildPath("auth0-sim"), {"--port", "0", "--domain", "tenant.example.com", "--client-id", "q-client",
-                                          "--client-secret", "q-secret-value", "--seed", "4"});
+  Subprocess sim(BuildPath("auth0-sim"),
+                 {"--port", "0", "--domain", "tenant.example.com", "--client-id", "q-client",
+                  "--client-secret", "q-secret-value", "--seed", "4"});
   int sim_port = sim.WaitForPort("listening on");
   ASSERT_GT(sim_port, 0) << sim.Output();
   TestDaemonOptions o;
   o.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim_port);
   o.auth0_client_id = o.application_client_id = "q-client";
   o.auth0_client_secret = "q-secret-value";
-  o.extra_toml = "max_retries = 0\nquarantine_window_seconds = 60\nquarantine_min_requests = 5\nquarantine_probe_seconds = 1\n";
+  o.extra_toml =
+      "max_retries = 0\nquarantine_window_seconds = 60\nquarantine_min_requests = "
+      "5\nquarantine_probe_seconds = 1\n";
   TestDaemon daemon(o);
   ASSERT_TRUE(daemon.Start()) << daemon.Output();
   TestHttpClient sim_client("127.0.0.1", sim_port);
   // Wait for the start-up token so the failures below are Management API answers.
-  for (int i = 0; i < 100 && daemon.AdminGet("/readyz").status != 200; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 100 && daemon.AdminGet("/readyz").status != 200; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   sim_client.Post("/__sim/faults", R"({"error_rate": 1})");
 
   for (int i = 0; i < 10; ++i) {
     std::string id = "q" + std::to_string(i);
-    ASSERT_EQ(daemon.PostEvent("hr", id, EventBody("user.upserted", {{"external_id", id}, {"email", id + "@example.com"}})).status, 202);
+    ASSERT_EQ(daemon
+                  .PostEvent("hr", id,
+                             EventBody("user.upserted",
+                                       {{"external_id", id}, {"email", id + "@example.com"}}))
+                  .status,
+              202);
   }
   nlohmann::json q;
   for (int i = 0; i < 200; ++i) {

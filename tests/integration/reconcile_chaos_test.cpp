@@ -15,18 +15,22 @@ namespace {
 // normalised tenant it implies under the default policy (leavers blocked, memberships removed).
 struct Model {
   std::vector<Ev> events;
-  std::map<std::string, std::string> org_names;                        // ext -> name
-  std::map<std::string, Json> users;                                   // ext -> {email, name, orgs{ext: roles}, left}
+  std::map<std::string, std::string> org_names;  // ext -> name
+  std::map<std::string, Json> users;             // ext -> {email, name, orgs{ext: roles}, left}
   int t = 0;
 
   void Org(const std::string& ext) {
     org_names[ext] = ext;
-    events.push_back({"org-" + ext, "organization.upserted",
-                      {{"external_id", ext}, {"name", ext}, {"display_name", "Org " + ext},
+    events.push_back({"org-" + ext,
+                      "organization.upserted",
+                      {{"external_id", ext},
+                       {"name", ext},
+                       {"display_name", "Org " + ext},
                        {"callback_urls", {"https://" + ext + ".example.com/cb"}}},
                       Ts(++t)});
   }
-  void User(const std::string& ext, const std::string& name, const std::map<std::string, std::vector<std::string>>& orgs) {
+  void User(const std::string& ext, const std::string& name,
+            const std::map<std::string, std::vector<std::string>>& orgs) {
     Json& u = users[ext];
     if (!u.contains("email")) u["email"] = ext + "@example.com";
     u["name"] = name;
@@ -39,35 +43,48 @@ struct Model {
       list.push_back({{"external_id", o}, {"roles", roles}});
     }
     if (!u.contains("left")) u["left"] = false;
-    events.push_back({"user-" + ext + "-" + std::to_string(events.size()), "user.upserted",
-                      {{"external_id", ext}, {"email", u["email"]}, {"name", name}, {"organizations", list}},
-                      Ts(++t)});
+    events.push_back(
+        {"user-" + ext + "-" + std::to_string(events.size()),
+         "user.upserted",
+         {{"external_id", ext}, {"email", u["email"]}, {"name", name}, {"organizations", list}},
+         Ts(++t)});
   }
   void Left(const std::string& ext, bool left) {
     users[ext]["left"] = left;
-    events.push_back({"left-" + ext + "-" + std::to_string(events.size()), left ? "user.left" : "user.returned",
-                      {{"external_id", ext}}, Ts(++t)});
+    events.push_back({"left-" + ext + "-" + std::to_string(events.size()),
+                      left ? "user.left" : "user.returned",
+                      {{"external_id", ext}},
+                      Ts(++t)});
   }
 
   Json Expected() const {
-    Json out = Normalize(Json{{"users", Json::array()}, {"organizations", Json::array()}, {"clients", Json::array()},
+    Json out = Normalize(Json{{"users", Json::array()},
+                              {"organizations", Json::array()},
+                              {"clients", Json::array()},
                               {"connections", Json::array()}});
     out.erase("connection_clients");
     std::vector<std::string> callbacks;
     for (auto& [ext, name] : org_names) {
-      out["organizations"][name] = {{"display_name", "Org " + ext}, {"metadata", Json::object()}, {"branding", nullptr},
-                                    {"members", Json::object()}, {"connections", Json::object()}};
+      out["organizations"][name] = {{"display_name", "Org " + ext},
+                                    {"metadata", Json::object()},
+                                    {"branding", nullptr},
+                                    {"members", Json::object()},
+                                    {"connections", Json::object()}};
       callbacks.push_back("https://" + ext + ".example.com/cb");
     }
     std::sort(callbacks.begin(), callbacks.end());
     out["callbacks"] = callbacks;
     for (auto& [ext, u] : users) {
       bool left = u["left"].get<bool>();
-      out["users"][u["email"].get<std::string>()] = {{"email", u["email"]}, {"email_verified", false}, {"name", u["name"]},
-                                                     {"app_metadata", Json::object()}, {"user_metadata", Json::object()},
+      out["users"][u["email"].get<std::string>()] = {{"email", u["email"]},
+                                                     {"email_verified", false},
+                                                     {"name", u["name"]},
+                                                     {"app_metadata", Json::object()},
+                                                     {"user_metadata", Json::object()},
                                                      {"blocked", left}};
       if (left) continue;
-      for (auto& [o, roles] : u["orgs"].items()) out["organizations"][org_names.at(o)]["members"][u["email"].get<std::string>()] = roles;
+      for (auto& [o, roles] : u["orgs"].items())
+        out["organizations"][org_names.at(o)]["members"][u["email"].get<std::string>()] = roles;
     }
     return out;
   }
@@ -86,11 +103,13 @@ Model Workload(int users, int orgs) {
   Model m;
   for (int o = 0; o < orgs; ++o) m.Org("org" + std::to_string(o));
   for (int i = 0; i < users; ++i) {
-    m.User("p" + std::to_string(i), "Person " + std::to_string(i), {{"org" + std::to_string(i % orgs), {"member"}}});
+    m.User("p" + std::to_string(i), "Person " + std::to_string(i),
+           {{"org" + std::to_string(i % orgs), {"member"}}});
   }
   for (int i = 0; i < users; i += 2) {
     m.User("p" + std::to_string(i), "Person " + std::to_string(i) + " v2",
-           {{"org" + std::to_string((i + 1) % orgs), {"admin", "member"}}, {"org" + std::to_string(i % orgs), {}}});
+           {{"org" + std::to_string((i + 1) % orgs), {"admin", "member"}},
+            {"org" + std::to_string(i % orgs), {}}});
   }
   for (int i = 1; i < users; i += 5) m.Left("p" + std::to_string(i), true);
   for (int i = 1; i < users; i += 10) m.Left("p" + std::to_string(i), false);
@@ -112,7 +131,8 @@ TEST(ReconcileChaos, SigkillAtRandomMomentsConverges) {
   const auto started = std::chrono::steady_clock::now();
   for (int round = 0; round < kKills; ++round) {
     ASSERT_TRUE(d.Start()) << d.Output();
-    for (size_t i = 0; i < per_round && next < m.events.size(); ++i) ASSERT_TRUE(Send(d, m.events[next++]));
+    for (size_t i = 0; i < per_round && next < m.events.size(); ++i)
+      ASSERT_TRUE(Send(d, m.events[next++]));
     std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 300));
     auto code = d.Stop(SIGKILL);
     ASSERT_TRUE(code.has_value());
@@ -129,20 +149,25 @@ TEST(ReconcileChaos, SigkillAtRandomMomentsConverges) {
   EXPECT_EQ(t["duplicate_emails"], Json::array()) << "no duplicate users";
   Json want = m.Expected();
   Json got = Comparable(t);
-  EXPECT_EQ(got["organizations"], want["organizations"]) << "got:\n" << got["organizations"].dump(1);
+  EXPECT_EQ(got["organizations"], want["organizations"]) << "got:\n"
+                                                         << got["organizations"].dump(1);
   EXPECT_EQ(got["users"], want["users"]);
   EXPECT_EQ(got["callbacks"], want["callbacks"]);
   auto st = Status(d);
   EXPECT_EQ(st["mutations"]["dead"], 0) << Mutations(d, "&state=dead").dump();
   EXPECT_EQ(st["mutations"]["in_flight"], 0);
   int interrupted = 0;
-  for (auto& mu : Mutations(d)) interrupted += mu["error"].is_string() && mu["error"].get<std::string>().find("interrupted") != std::string::npos;
+  for (auto& mu : Mutations(d))
+    interrupted += mu["error"].is_string() &&
+                   mu["error"].get<std::string>().find("interrupted") != std::string::npos;
   RecordProperty("interrupted_mutations", interrupted);
-  EXPECT_GE(interrupted, 1) << "no kill landed while a request was in flight: the test exercised nothing";
+  EXPECT_GE(interrupted, 1)
+      << "no kill landed while a request was in flight: the test exercised nothing";
   // Every created user got its on_create change-password link (at least once; a crash between
   // sending and recording may repeat it, never lose it).
   auto emails = Emails(state);
-  for (auto& [ext, u] : m.users) EXPECT_GE(emails["change_password"][u["email"].get<std::string>()], 1) << ext;
+  for (auto& [ext, u] : m.users)
+    EXPECT_GE(emails["change_password"][u["email"].get<std::string>()], 1) << ext;
 }
 
 TEST(ReconcileChaos, FaultsConvergeWithNothingLost) {
@@ -163,7 +188,8 @@ TEST(ReconcileChaos, FaultsConvergeWithNothingLost) {
   EXPECT_EQ(t["duplicate_emails"], Json::array());
   Json want = m.Expected();
   Json got = Comparable(t);
-  EXPECT_EQ(got["organizations"], want["organizations"]) << "got:\n" << got["organizations"].dump(1);
+  EXPECT_EQ(got["organizations"], want["organizations"]) << "got:\n"
+                                                         << got["organizations"].dump(1);
   EXPECT_EQ(got["users"], want["users"]);
   EXPECT_EQ(got["callbacks"], want["callbacks"]);
   auto st = Status(d);
@@ -174,7 +200,8 @@ TEST(ReconcileChaos, FaultsConvergeWithNothingLost) {
   int64_t faults = 0;
   for (auto& [route, codes] : stats["by_endpoint"].items()) {
     for (auto& [code, n] : codes.items()) {
-      if (code == "500" || code == "502" || code == "503" || code == "timeout") faults += n.get<int64_t>();
+      if (code == "500" || code == "502" || code == "503" || code == "timeout")
+        faults += n.get<int64_t>();
     }
   }
   EXPECT_GT(faults, 0) << "the faults were exercised: " << stats.dump();
@@ -188,16 +215,24 @@ TEST(ReconcileChaos, PermanentErrorDeadLettersThenRetrySucceeds) {
   sim.CreateRole("member");
   TestDaemon d(DaemonFor(sim));
   ASSERT_TRUE(d.Start()) << d.Output();
-  ASSERT_TRUE(Send(d, {"o", "organization.upserted", {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}}, Ts(1)}));
-  ASSERT_TRUE(Send(d, {"u", "user.upserted",
-                       {{"external_id", "e1"}, {"email", "ada@example.com"}, {"name", "Ada"},
-                        {"organizations", {{{"external_id", "acme"}, {"roles", {"member", "auditor"}}}}}},
-                       Ts(2)}));
+  ASSERT_TRUE(Send(d, {"o",
+                       "organization.upserted",
+                       {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"}},
+                       Ts(1)}));
+  ASSERT_TRUE(
+      Send(d, {"u",
+               "user.upserted",
+               {{"external_id", "e1"},
+                {"email", "ada@example.com"},
+                {"name", "Ada"},
+                {"organizations", {{{"external_id", "acme"}, {"roles", {"member", "auditor"}}}}}},
+               Ts(2)}));
   WaitConverged(d);
   Json dead = Mutations(d, "&state=dead");
   ASSERT_EQ(dead.size(), 1u) << dead.dump();
   EXPECT_EQ(dead[0]["kind"], "add_member_roles");
-  EXPECT_NE(dead[0]["error"].get<std::string>().find("auditor"), std::string::npos) << dead[0].dump();
+  EXPECT_NE(dead[0]["error"].get<std::string>().find("auditor"), std::string::npos)
+      << dead[0].dump();
   // The rest of the entity converged: the membership exists.
   Json t = Normalize(sim.State());
   ASSERT_TRUE(t["organizations"]["acme"]["members"].contains("ada@example.com")) << t.dump();
@@ -221,14 +256,19 @@ TEST(ReconcileChaos, UnknownConnectionDeadLettersThenRetrySucceeds) {
   ASSERT_TRUE(sim.ok());
   TestDaemon d(DaemonFor(sim));
   ASSERT_TRUE(d.Start()) << d.Output();
-  ASSERT_TRUE(Send(d, {"o", "organization.upserted",
-                       {{"external_id", "acme"}, {"name", "acme"}, {"display_name", "Acme"},
-                        {"connections", {{{"name", "partners-db"}, {"assign_membership_on_login", false}}}}},
-                       Ts(1)}));
+  ASSERT_TRUE(Send(
+      d, {"o",
+          "organization.upserted",
+          {{"external_id", "acme"},
+           {"name", "acme"},
+           {"display_name", "Acme"},
+           {"connections", {{{"name", "partners-db"}, {"assign_membership_on_login", false}}}}},
+          Ts(1)}));
   WaitConverged(d);
   Json dead = Mutations(d, "&state=dead");
   ASSERT_EQ(dead.size(), 1u) << dead.dump();
-  EXPECT_NE(dead[0]["error"].get<std::string>().find("partners-db"), std::string::npos) << dead[0].dump();
+  EXPECT_NE(dead[0]["error"].get<std::string>().find("partners-db"), std::string::npos)
+      << dead[0].dump();
   auto created = sim.Api("POST", "/connections", {{"name", "partners-db"}, {"strategy", "auth0"}});
   ASSERT_EQ(created.status, 201) << created.body;
   auto r = d.AdminPost("/v1/mutations/" + std::to_string(dead[0]["id"].get<int64_t>()) + "/retry");
@@ -236,7 +276,8 @@ TEST(ReconcileChaos, UnknownConnectionDeadLettersThenRetrySucceeds) {
   WaitConverged(d);
   Json t = Normalize(sim.State());
   EXPECT_TRUE(t["organizations"]["acme"]["connections"].contains("partners-db")) << t.dump();
-  EXPECT_EQ(t["connection_clients"]["partners-db"], true) << "the application enabled on the connection";
+  EXPECT_EQ(t["connection_clients"]["partners-db"], true)
+      << "the application enabled on the connection";
   EXPECT_EQ(Status(d)["mutations"]["dead"], 0) << Mutations(d, "&state=dead").dump();
 }
 

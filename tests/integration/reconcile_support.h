@@ -12,13 +12,12 @@
 #include <ctime>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/support/daemon_fixture.h"
 #include "tests/support/http_client.h"
@@ -36,8 +35,10 @@ inline constexpr const char* kConnection = "Username-Password-Authentication";
 class Sim {
  public:
   explicit Sim(std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> args = {"--port", "0", "--domain", "tenant.example.com", "--client-id", kSimClientId,
-                                     "--client-secret", kSimClientSecret, "--seed", "1"};
+    std::vector<std::string> args = {
+        "--port",      "0",          "--domain",        "tenant.example.com",
+        "--client-id", kSimClientId, "--client-secret", kSimClientSecret,
+        "--seed",      "1"};
     for (auto& a : extra_args) args.push_back(a);
     proc_ = std::make_unique<Subprocess>(BuildPath("auth0-sim"), args);
     port_ = proc_->WaitForPort("listening on");
@@ -52,7 +53,8 @@ class Sim {
   TestResponse SetFaults(const Json& faults) { return http_->Post("/__sim/faults", faults.dump()); }
 
   // Management API call with a token of the M2M client (setup only: faults off while used).
-  TestResponse Api(const std::string& method, const std::string& path, const Json& body = Json::object()) {
+  TestResponse Api(const std::string& method, const std::string& path,
+                   const Json& body = Json::object()) {
     if (token_.empty()) {
       auto r = http_->Post("/oauth/token", Json{{"grant_type", "client_credentials"},
                                                 {"client_id", kSimClientId},
@@ -143,7 +145,8 @@ inline Json Status(TestDaemon& d) { return d.AdminGet("/v1/status").Json(); }
 
 // Polls /v1/status until nothing is left to apply or reconcile (`scheduled` = pending events
 // expected to stay pending because their effective_at is in the future). Returns the last status.
-inline Json WaitConverged(TestDaemon& d, std::chrono::milliseconds timeout = std::chrono::seconds(30),
+inline Json WaitConverged(TestDaemon& d,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(30),
                           int64_t scheduled = 0) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   Json s;
@@ -159,7 +162,8 @@ inline Json WaitConverged(TestDaemon& d, std::chrono::milliseconds timeout = std
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ADD_FAILURE() << "tenantsync did not converge within " << timeout.count() << " ms; last status: " << s.dump();
+  ADD_FAILURE() << "tenantsync did not converge within " << timeout.count()
+                << " ms; last status: " << s.dump();
   return s;
 }
 
@@ -167,7 +171,8 @@ inline Json Mutations(TestDaemon& d, const std::string& query = "") {
   return d.AdminGet("/v1/mutations?limit=1000" + query).Json()["mutations"];
 }
 
-// ---- Normalised tenant ---------------------------------------------------------------------------
+// ---- Normalised tenant
+// ---------------------------------------------------------------------------
 
 inline Json SortedStrings(const Json& a) {
   std::vector<std::string> v;
@@ -183,8 +188,11 @@ inline Json SortedStrings(const Json& a) {
 //  "callbacks": [sorted urls of `app_client_id`], "duplicate_emails": [...],
 //  "connection_clients": {connection name: has app_client_id}}
 inline Json Normalize(const Json& state, const std::string& app_client_id = kSimClientId) {
-  Json out = {{"users", Json::object()}, {"organizations", Json::object()}, {"callbacks", Json::array()},
-              {"duplicate_emails", Json::array()}, {"connection_clients", Json::object()}};
+  Json out = {{"users", Json::object()},
+              {"organizations", Json::object()},
+              {"callbacks", Json::array()},
+              {"duplicate_emails", Json::array()},
+              {"connection_clients", Json::object()}};
   std::map<std::string, std::string> email_of;
   std::map<std::string, int> email_count;
   for (auto& u : state["users"]) {
@@ -192,7 +200,8 @@ inline Json Normalize(const Json& state, const std::string& app_client_id = kSim
     email_of[u["user_id"].get<std::string>()] = email;
     if (++email_count[email] == 2) out["duplicate_emails"].push_back(email);
     Json n = Json::object();
-    for (auto f : {"email", "email_verified", "name", "given_name", "family_name", "nickname", "picture"}) {
+    for (auto f :
+         {"email", "email_verified", "name", "given_name", "family_name", "nickname", "picture"}) {
       if (u.contains(f)) n[f] = u[f];
     }
     n["app_metadata"] = u.contains("app_metadata") ? u["app_metadata"] : Json::object();

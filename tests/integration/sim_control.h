@@ -12,8 +12,7 @@
 namespace tenantsync::testing {
 
 inline nlohmann::json SimControl(HttpTransport& transport, const std::string& method,
-                                 const std::string& path,
-                                 const nlohmann::json& body = nullptr) {
+                                 const std::string& path, const nlohmann::json& body = nullptr) {
   HttpRequest req;
   req.method = method;
   req.target = path;

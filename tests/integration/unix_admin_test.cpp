@@ -15,16 +15,19 @@ TEST(UnixAdmin, SocketIsOwnerOnlyAndServesTheCli) {
   std::ofstream(dir + "/admin-token") << "unix-admin-token-0123456789\n";
   std::ofstream(dir + "/hr-secret") << "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n";
   std::ofstream(dir + "/auth0-secret") << "x\n";
-  std::ofstream(dir + "/t.toml") << "[storage]\npath = \"" << dir << "/t.db\"\n"
-                                 << "[ingress]\nlisten = \"127.0.0.1:0\"\n"
-                                 << "[admin]\nlisten = \"unix:" << dir << "/admin.sock\"\ntoken_file = \"admin-token\"\n"
-                                 << "[[sources]]\nname = \"hr\"\nsecret_file = \"hr-secret\"\n"
-                                 << "[auth0]\ndomain = \"tenant.example.com\"\nbase_url = \"http://127.0.0.1:9\"\n"
-                                 << "client_id = \"c\"\nclient_secret_file = \"auth0-secret\"\napplication_client_id = \"c\"\n";
+  std::ofstream(dir + "/t.toml")
+      << "[storage]\npath = \"" << dir << "/t.db\"\n"
+      << "[ingress]\nlisten = \"127.0.0.1:0\"\n"
+      << "[admin]\nlisten = \"unix:" << dir << "/admin.sock\"\ntoken_file = \"admin-token\"\n"
+      << "[[sources]]\nname = \"hr\"\nsecret_file = \"hr-secret\"\n"
+      << "[auth0]\ndomain = \"tenant.example.com\"\nbase_url = \"http://127.0.0.1:9\"\n"
+      << "client_id = \"c\"\nclient_secret_file = \"auth0-secret\"\napplication_client_id = "
+         "\"c\"\n";
   Subprocess daemon(BuildPath("tenantsync"), {"serve", "--config", dir + "/t.toml"});
-  ASSERT_TRUE(daemon.WaitForLine("admin listening on unix:" + dir + "/admin.sock")) << daemon.Output();
+  ASSERT_TRUE(daemon.WaitForLine("admin listening on unix:" + dir + "/admin.sock"))
+      << daemon.Output();
 
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat((dir + "/admin.sock").c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "the admin socket must be owner-only";
