@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "daemon/writer.h"
+#include "tests/support/rfc3339.h"
 #include "tests/support/writer_harness.h"
 
 namespace tenantsync {
@@ -12,21 +13,9 @@ namespace {
 
 using Json = nlohmann::json;
 using testing::FakeTenant;
+using testing::OrgByName;
+using testing::UserByEmail;
 using testing::WriterHarness;
-
-std::optional<FakeTenant::User> UserByEmail(const FakeTenant& t, const std::string& email) {
-  for (auto& u : t.Users()) {
-    if (u.profile.value("email", "") == email) return u;
-  }
-  return std::nullopt;
-}
-
-std::string Rfc3339(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 // An Auth0Api that paces every Management API request to `per_second` across all threads, like
 // a tight rate limit (the change-password email is the Authentication API: not paced).
@@ -142,10 +131,10 @@ TEST(WriterTest, ALeaverIsBlockedAheadOfABacklogOfHires) {
     e.event_id = id;
     e.type = type;
     e.received_at_ms = SystemClock().NowUnixMillis();
-    e.body =
-        Json(
-            {{"type", type}, {"timestamp", Rfc3339(SystemClock().NowUnixMillis())}, {"data", data}})
-            .dump();
+    e.body = Json({{"type", type},
+                   {"timestamp", testing::Rfc3339Ms(SystemClock().NowUnixMillis())},
+                   {"data", data}})
+                 .dump();
     ASSERT_TRUE(h.store->InsertEvents({e}).ok());
     writer.Wake();
   };
@@ -165,7 +154,7 @@ TEST(WriterTest, ALeaverIsBlockedAheadOfABacklogOfHires) {
     e.type = "user.upserted";
     e.received_at_ms = SystemClock().NowUnixMillis();
     e.body = Json({{"type", "user.upserted"},
-                   {"timestamp", Rfc3339(SystemClock().NowUnixMillis())},
+                   {"timestamp", testing::Rfc3339Ms(SystemClock().NowUnixMillis())},
                    {"data",
                     {{"external_id", "h" + std::to_string(i)},
                      {"email", "h" + std::to_string(i) + "@example.com"}}}})

@@ -6,24 +6,25 @@
 #include <ctime>
 
 #include "adapters/events/event.h"
+#include "tests/support/rfc3339.h"
 #include "tests/support/subprocess.h"
 
 namespace tenantsync::testing {
 
-namespace {
-
-std::string Rfc3339(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
-  char out[48];
-  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-  return out;
+std::optional<FakeTenant::User> UserByEmail(const FakeTenant& tenant, const std::string& email) {
+  for (auto& u : tenant.Users()) {
+    if (u.profile.value("email", "") == email) return u;
+  }
+  return std::nullopt;
 }
 
-}  // namespace
+std::optional<FakeTenant::Organization> OrgByName(const FakeTenant& tenant,
+                                                  const std::string& name) {
+  for (auto& o : tenant.Organizations()) {
+    if (o.name == name) return o;
+  }
+  return std::nullopt;
+}
 
 WriterHarness::WriterHarness() {
   path_ = MakeTempDir("writer-harness") + "/t.db";
@@ -55,7 +56,7 @@ std::string WriterHarness::Send(const std::string& type, const nlohmann::json& d
                                 std::optional<int64_t> timestamp_ms) {
   const std::string id = "ev-" + std::to_string(next_event_++);
   nlohmann::json body = {{"type", type},
-                         {"timestamp", Rfc3339(timestamp_ms.value_or(clock.NowUnixMillis()))},
+                         {"timestamp", Rfc3339Ms(timestamp_ms.value_or(clock.NowUnixMillis()))},
                          {"data", data}};
   EventRecord e;
   e.source = "hr";

@@ -17,6 +17,11 @@
 
 namespace tenantsync::testing {
 
+// The fake tenant's user with this email / organization with this name, if any.
+std::optional<FakeTenant::User> UserByEmail(const FakeTenant& tenant, const std::string& email);
+std::optional<FakeTenant::Organization> OrgByName(const FakeTenant& tenant,
+                                                  const std::string& name);
+
 class WriterHarness {
  public:
   static constexpr char kApp[] = "app-client";

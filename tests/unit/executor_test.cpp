@@ -14,23 +14,11 @@ namespace {
 
 using Json = nlohmann::json;
 using testing::FakeTenant;
+using testing::OrgByName;
+using testing::UserByEmail;
 using testing::WriterHarness;
 
 constexpr int64_t kDayMs = 86400000;
-
-std::optional<FakeTenant::User> UserByEmail(const FakeTenant& t, const std::string& email) {
-  for (auto& u : t.Users()) {
-    if (u.profile.value("email", "") == email) return u;
-  }
-  return std::nullopt;
-}
-
-std::optional<FakeTenant::Organization> OrgByName(const FakeTenant& t, const std::string& name) {
-  for (auto& o : t.Organizations()) {
-    if (o.name == name) return o;
-  }
-  return std::nullopt;
-}
 
 size_t CountState(const std::vector<MutationRow>& rows, MutationState state) {
   return std::count_if(rows.begin(), rows.end(),

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "adapters/auth0/endpoints.h"
+#include "tests/support/rfc3339.h"
 #include "tests/support/writer_harness.h"
 
 namespace tenantsync {
@@ -11,21 +12,9 @@ namespace {
 
 using Json = nlohmann::json;
 using testing::FakeTenant;
+using testing::OrgByName;
+using testing::UserByEmail;
 using testing::WriterHarness;
-
-std::optional<FakeTenant::User> UserByEmail(const FakeTenant& t, const std::string& email) {
-  for (auto& u : t.Users()) {
-    if (u.profile.value("email", "") == email) return u;
-  }
-  return std::nullopt;
-}
-
-std::string Rfc3339(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 // 6. One bad event stalled everything, for good.
 TEST(WriterTest, AnEventThatCannotBeAppliedFailsAloneAndTheRestFlowsOn) {
@@ -40,7 +29,7 @@ TEST(WriterTest, AnEventThatCannotBeAppliedFailsAloneAndTheRestFlowsOn) {
   bad.type = "user.upserted";
   bad.received_at_ms = h.clock.NowUnixMillis();
   bad.body = Json({{"type", "user.upserted"},
-                   {"timestamp", Rfc3339(h.clock.NowUnixMillis())},
+                   {"timestamp", testing::Rfc3339Ms(h.clock.NowUnixMillis())},
                    {"data", {{"external_id", "victim"}, {"email", "victim@example.com"}}}})
                  .dump();
   h.Store(bad);
@@ -72,9 +61,11 @@ TEST(WriterTest, ANewerEventScheduledLaterReschedulesTheEarlierOne) {
   h.Drain();
   const int64_t now = h.clock.NowUnixMillis();
   const std::string first = h.Send(
-      "user.left", {{"external_id", "e1"}, {"effective_at", Rfc3339(now + 3600000)}}, now - 2000);
+      "user.left", {{"external_id", "e1"}, {"effective_at", testing::Rfc3339Ms(now + 3600000)}},
+      now - 2000);
   const std::string moved = h.Send(
-      "user.left", {{"external_id", "e1"}, {"effective_at", Rfc3339(now + 7200000)}}, now - 1000);
+      "user.left", {{"external_id", "e1"}, {"effective_at", testing::Rfc3339Ms(now + 7200000)}},
+      now - 1000);
   EXPECT_EQ(*h.store->CountScheduledEvents(now), 2);
   h.clock.Advance(std::chrono::minutes(61));
   h.Drain(0);
@@ -93,10 +84,12 @@ TEST(WriterTest, AnEarlierScheduledEventOfAnotherKindStillFires) {
   h.Send("user.upserted", {{"external_id", "e1"}, {"email", "a@example.com"}});
   h.Drain();
   const int64_t now = h.clock.NowUnixMillis();
-  h.Send("user.left", {{"external_id", "e1"}, {"effective_at", Rfc3339(now + 3600000)}},
+  h.Send("user.left", {{"external_id", "e1"}, {"effective_at", testing::Rfc3339Ms(now + 3600000)}},
          now - 2000);
   h.Send("user.upserted",
-         {{"external_id", "e1"}, {"name", "Later"}, {"effective_at", Rfc3339(now + 7200000)}},
+         {{"external_id", "e1"},
+          {"name", "Later"},
+          {"effective_at", testing::Rfc3339Ms(now + 7200000)}},
          now - 1000);
   h.clock.Advance(std::chrono::minutes(61));
   h.Drain(0);
