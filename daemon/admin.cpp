@@ -334,7 +334,8 @@ ServerResponse AdminApi::Events(const ServerRequest& req) {
   f.limit = static_cast<int>(*limit);
   f.after_seq = *after;
   const int64_t now = clock_.NowUnixMillis();
-  auto list = scheduled ? store_.ListPendingEvents(f, now, *scheduled) : store_.ListEvents(f);
+  if (scheduled) f.pending_at = EventFilter::Timing{now, *scheduled};
+  auto list = store_.ListEvents(f);
   if (!list.ok()) return Error(503, list.status().message());
   Json items = Json::array();
   for (auto& e : *list) items.push_back(EventJson(e, now));

@@ -8,8 +8,9 @@
 // approves (held work proceeds: for one window, a destructive step of an approved entity passes
 // if its kind was not held or its request is the one that was held; the window count starts
 // afresh) or rejects (held work is discarded and recorded as
-// such). A burst of destructive events trips it before any is sent (Anticipate): the writer
-// holds each destructive step back for `settle_ms` after its event was applied, and Anticipate
+// such). A burst of destructive events trips it before any is sent (Anticipate): the step
+// executor holds each destructive step back for `settle_ms` after its latest event arrived (the
+// rest of the entity proceeds), and Anticipate
 // adds up the destructive events that arrived within that time, so a burst spread over up to
 // `settle_ms` is judged as one. Non-destructive work is never held. State lives in SQLite, so a
 // restart keeps the guard tripped.

@@ -168,6 +168,11 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
   if (filter.state) sql += " AND state = ?";
   if (filter.source) sql += " AND source = ?";
   if (filter.event_id) sql += " AND event_id = ?";
+  if (filter.pending_at) {
+    sql += filter.pending_at->scheduled
+               ? " AND state = 'pending' AND effective_at_ms > ?"
+               : " AND state = 'pending' AND (effective_at_ms IS NULL OR effective_at_ms <= ?)";
+  }
   sql += " ORDER BY seq LIMIT ?";
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
   SQLite::Database& db = reader_ ? *reader_ : *writer_;
@@ -178,6 +183,7 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
     if (filter.state) q.bind(i++, EventStateName(*filter.state));
     if (filter.source) q.bind(i++, *filter.source);
     if (filter.event_id) q.bind(i++, *filter.event_id);
+    if (filter.pending_at) q.bind(i++, static_cast<int64_t>(filter.pending_at->now_ms));
     q.bind(i++, filter.limit);
     std::vector<EventRecord> out;
     while (q.executeStep()) out.push_back(ReadEvent(q));
@@ -262,33 +268,6 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsAt(int64_t now_ms
     return out;
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("counting events: ") + e.what());
-  }
-}
-
-Result<std::vector<EventRecord>> SqliteStore::ListPendingEvents(const EventFilter& filter,
-                                                                int64_t now_ms, bool scheduled) {
-  std::string sql =
-      std::string("SELECT ") + kEventColumns +
-      " FROM events WHERE state = 'pending' AND seq > ? AND " +
-      (scheduled ? "effective_at_ms > ?" : "(effective_at_ms IS NULL OR effective_at_ms <= ?)");
-  if (filter.source) sql += " AND source = ?";
-  if (filter.event_id) sql += " AND event_id = ?";
-  sql += " ORDER BY seq LIMIT ?";
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  SQLite::Database& db = reader_ ? *reader_ : *writer_;
-  try {
-    SQLite::Statement q(db, sql);
-    int i = 1;
-    q.bind(i++, static_cast<int64_t>(filter.after_seq));
-    q.bind(i++, static_cast<int64_t>(now_ms));
-    if (filter.source) q.bind(i++, *filter.source);
-    if (filter.event_id) q.bind(i++, *filter.event_id);
-    q.bind(i++, filter.limit);
-    std::vector<EventRecord> out;
-    while (q.executeStep()) out.push_back(ReadEvent(q));
-    return out;
-  } catch (const SQLite::Exception& e) {
-    return SqliteError(e.getErrorCode(), std::string("listing pending events: ") + e.what());
   }
 }
 

@@ -86,11 +86,6 @@ class SqliteStore final : public Store {
   // have an effective_at still in the future at `now_ms` (a subset of "pending"). One snapshot.
   // Names with none are absent.
   Result<std::map<std::string, int64_t>> CountEventsAt(int64_t now_ms);
-  // Pending events at `now_ms` filtered and paged like ListEvents (filter.state is ignored): the
-  // due ones (no effective_at, or effective_at <= now_ms) or, with `scheduled`, the ones whose
-  // effective_at is later. Arrival order (ascending seq).
-  Result<std::vector<EventRecord>> ListPendingEvents(const EventFilter& filter, int64_t now_ms,
-                                                     bool scheduled);
   // How many entities ScheduledDirty(now_ms, ...) would list without a limit.
   Result<int64_t> CountScheduledDirty(int64_t now_ms);
   // Entities that cannot proceed and say why: known.waiting set by the executor (e.g. a user

@@ -44,6 +44,13 @@ struct EventFilter {
   std::optional<std::string> event_id;
   int64_t after_seq = 0;  // paging: only events with seq > after_seq
   int limit = 100;
+  // Only pending events split by effective_at at `now_ms`: the due ones (no effective_at, or
+  // effective_at <= now_ms) or, with `scheduled`, the ones whose effective_at is later.
+  struct Timing {
+    int64_t now_ms = 0;
+    bool scheduled = false;
+  };
+  std::optional<Timing> pending_at;
 };
 
 class Store {

@@ -707,30 +707,22 @@ struct EventLoopServer::Impl {
       }
     }
     for (auto id : close_ids) Close(id);
-    for (auto id : late_heads) {
-      Refused(counters.head_timeouts, "head_timeout");
-      Respond(*conns.at(id),
-              Refusal(408,
-                      "request timeout: the request head was not received "
-                      "within " +
-                          std::to_string(options.head_timeout_seconds) + " seconds"));
-    }
-    for (auto id : late_bodies) {
-      Refused(counters.body_timeouts, "body_timeout");
-      Respond(*conns.at(id),
-              Refusal(408,
-                      "request timeout: the request body was not received "
-                      "within " +
-                          std::to_string(options.body_timeout_seconds) + " seconds"));
-    }
-    for (auto id : silent) {
-      Refused(counters.silent, "silent");
-      Respond(*conns.at(id),
-              Refusal(408,
-                      "request timeout: no bytes of the request were received "
-                      "for " +
-                          std::to_string(options.read_timeout_seconds) + " seconds"));
-    }
+    auto time_out = [&](const std::vector<uint64_t>& ids, uint64_t& counter, const char* reason,
+                        const std::string& what) {
+      for (auto id : ids) {
+        Refused(counter, reason);
+        Respond(*conns.at(id), Refusal(408, "request timeout: " + what));
+      }
+    };
+    time_out(late_heads, counters.head_timeouts, "head_timeout",
+             "the request head was not received within " +
+                 std::to_string(options.head_timeout_seconds) + " seconds");
+    time_out(late_bodies, counters.body_timeouts, "body_timeout",
+             "the request body was not received within " +
+                 std::to_string(options.body_timeout_seconds) + " seconds");
+    time_out(silent, counters.silent, "silent",
+             "no bytes of the request were received for " +
+                 std::to_string(options.read_timeout_seconds) + " seconds");
     active = in_progress;
     ++sweeps;
     if (now >= next_report) Report(now);

@@ -824,33 +824,20 @@ Status CheckMemberRoles(std::string_view endpoint, bool org_exists, bool user_ex
 
 Status FakeTenant::AddMemberRoles(std::string_view org_id, std::string_view user_id,
                                   const std::vector<std::string>& role_ids) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (shut_down_) return NotSent(ep::kAddMemberRoles);
-  Call call(*this, ep::kAddMemberRoles,
-            Path("/api/v2/organizations/", org_id, "/members/" + std::string(user_id) + "/roles"),
-            Json{{"roles", role_ids}});
-  if (auto refused = call.Refused()) return *refused;
-  StoredOrg* o = OrgLocked(org_id);
-  std::set<std::string>* member_roles = nullptr;  // the member's role ids
-  if (o != nullptr) {
-    auto m = o->members.find(std::string(user_id));
-    if (m != o->members.end()) member_roles = &m->second;
-  }
-  const bool roles_exist = std::all_of(role_ids.begin(), role_ids.end(),
-                                       [&](const std::string& r) { return roles_.count(r) > 0; });
-  Status s =
-      CheckMemberRoles(ep::kAddMemberRoles, o != nullptr, users_.count(std::string(user_id)) > 0,
-                       member_roles != nullptr, roles_exist);
-  if (!s.ok()) return call.Finish(s);
-  member_roles->insert(role_ids.begin(), role_ids.end());
-  return call.Finish(Status::Ok());
+  return ChangeMemberRoles(ep::kAddMemberRoles, org_id, user_id, role_ids, true);
 }
 
 Status FakeTenant::RemoveMemberRoles(std::string_view org_id, std::string_view user_id,
                                      const std::vector<std::string>& role_ids) {
+  return ChangeMemberRoles(ep::kRemoveMemberRoles, org_id, user_id, role_ids, false);
+}
+
+Status FakeTenant::ChangeMemberRoles(const char* endpoint, std::string_view org_id,
+                                     std::string_view user_id,
+                                     const std::vector<std::string>& role_ids, bool adding) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (shut_down_) return NotSent(ep::kRemoveMemberRoles);
-  Call call(*this, ep::kRemoveMemberRoles,
+  if (shut_down_) return NotSent(endpoint);
+  Call call(*this, endpoint,
             Path("/api/v2/organizations/", org_id, "/members/" + std::string(user_id) + "/roles"),
             Json{{"roles", role_ids}});
   if (auto refused = call.Refused()) return *refused;
@@ -862,11 +849,16 @@ Status FakeTenant::RemoveMemberRoles(std::string_view org_id, std::string_view u
   }
   const bool roles_exist = std::all_of(role_ids.begin(), role_ids.end(),
                                        [&](const std::string& r) { return roles_.count(r) > 0; });
-  Status s =
-      CheckMemberRoles(ep::kRemoveMemberRoles, o != nullptr, users_.count(std::string(user_id)) > 0,
-                       member_roles != nullptr, roles_exist);
+  Status s = CheckMemberRoles(endpoint, o != nullptr, users_.count(std::string(user_id)) > 0,
+                              member_roles != nullptr, roles_exist);
   if (!s.ok()) return call.Finish(s);
-  for (const auto& r : role_ids) member_roles->erase(r);
+  for (const auto& r : role_ids) {
+    if (adding) {
+      member_roles->insert(r);
+    } else {
+      member_roles->erase(r);
+    }
+  }
   return call.Finish(Status::Ok());
 }
 

@@ -204,6 +204,9 @@ class FakeTenant final : public Auth0Api {
   // One call in progress (mu_ held): takes the endpoint's next fault, records the request.
   class Call;
 
+  // Add or remove member roles (both endpoints behave alike but for the change).
+  Status ChangeMemberRoles(const char* endpoint, std::string_view org_id, std::string_view user_id,
+                           const std::vector<std::string>& role_ids, bool adding);
   std::string NextId(const char* prefix, size_t hex_digits);  // mu_ held
   Auth0User ViewLocked(const StoredUser& u) const;
   Auth0Organization ViewLocked(const StoredOrg& o) const;
