@@ -46,6 +46,7 @@ HttpServerOptions IngressServerOptions(const IngressOptions& in) {
   o.head_timeout_seconds = in.request_head_timeout_seconds;
   o.body_timeout_seconds = in.request_body_timeout_seconds;
   o.max_head_bytes = in.max_head_bytes;
+  o.thread_name = "ts-in";
   return o;
 }
 
@@ -59,6 +60,7 @@ HttpServerOptions AdminServerOptions(const AdminOptions& a) {
   o.max_connections_per_peer = 0;  // loopback or a unix socket: every client is one peer
   o.head_timeout_seconds = a.request_head_timeout_seconds;
   o.priority_paths = {"/healthz", "/readyz"};
+  o.thread_name = "ts-admin";
   return o;
 }
 

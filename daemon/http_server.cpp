@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/thread_name.h"
 #include "daemon/config.h"
 #include "daemon/http/event_loop.h"
 #include "daemon/http/http1.h"
@@ -46,9 +47,18 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
  public:
   BoundedTaskQueue(int workers, int max_queue, int overflow_workers)
       : max_queue_(static_cast<size_t>(max_queue)) {
-    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(jobs_, false); });
-    for (int i = 0; i < overflow_workers; ++i)
-      threads_.emplace_back([this] { Work(overflow_, true); });
+    for (int i = 0; i < workers; ++i) {
+      threads_.emplace_back([this] {
+        SetCurrentThreadName("ts-tls-work");
+        Work(jobs_, false);
+      });
+    }
+    for (int i = 0; i < overflow_workers; ++i) {
+      threads_.emplace_back([this] {
+        SetCurrentThreadName("ts-tls-overflow");
+        Work(overflow_, true);
+      });
+    }
   }
 
   void enqueue(std::function<void()> fn) override {

@@ -81,6 +81,9 @@ struct HttpServerOptions {
   // connection_cap, peer_cap, evicted, workers_busy, head_timeout, body_timeout, silent. Called
   // on the loop thread: must be cheap and must not block. Null: not observed.
   std::function<void(const char* reason)> on_refused;
+  // Prefix of the server's thread names (+ "-loop", "-work", "-prio"): ingress "ts-in", admin
+  // "ts-admin", so `top -H` and the ingest benchmark can tell them apart.
+  std::string thread_name = "ts-http";
 };
 
 class HttpServer {

@@ -166,7 +166,8 @@ ServerResponse Ingress::Handle(const ServerRequest& req) {
     return Answer(source, "", "bad_request", 400, verified->id_status.message());
   const std::string& event_id = verified->event_id;
 
-  auto json = ParseJson(req.body);
+  // Parsed once: schemes that take the id from the body hand over what they parsed.
+  auto json = verified->parsed_body ? std::move(*verified->parsed_body) : ParseJson(req.body);
   if (!json.ok()) return Answer(source, event_id, "bad_request", 400, json.status().message());
 
   EventRecord record;

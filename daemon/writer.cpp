@@ -8,6 +8,7 @@
 
 #include "adapters/auth0/backoff.h"
 #include "adapters/events/event.h"
+#include "common/thread_name.h"
 #include "daemon/desired_state.h"
 #include "daemon/guard.h"
 #include "daemon/quarantine.h"
@@ -159,7 +160,8 @@ void Writer::Stop() {
   // Only a started writer has threads that may wait in Auth0 retries; one driven by RunOnce()
   // leaves the client to its owner.
   if (api_ && scheduler_.joinable()) api_->Shutdown();
-  cv_.notify_all();
+  sched_cv_.notify_all();
+  lane_cv_.notify_all();
   if (scheduler_.joinable()) scheduler_.join();
   for (auto& w : workers_) {
     if (w.joinable()) w.join();
@@ -170,9 +172,11 @@ void Writer::Stop() {
 void Writer::Wake() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Already woken: the scheduler has not run since, and will see everything up to now.
+    if (woken_) return;
     woken_ = true;
   }
-  cv_.notify_all();
+  sched_cv_.notify_one();
 }
 
 Status Writer::SetPaused(bool paused) {
@@ -210,6 +214,7 @@ Status Writer::InTxn(const std::function<Status(StateTxn&)>& fn) {
 }
 
 void Writer::SchedulerLoop() {
+  SetCurrentThreadName("ts-writer-sched");
   auto apply = [&](bool* more) {
     Status st = ApplyDueEvents(more);
     std::lock_guard<std::mutex> lock(mu_);
@@ -234,8 +239,8 @@ void Writer::SchedulerLoop() {
         // A short pause after applying lets a burst of deliveries land in one batch, so the
         // guard judges the burst as a whole (see Anticipate).
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait_for(lock, std::chrono::milliseconds(options_.batch_delay_ms),
-                     [&] { return stopping_; });
+        sched_cv_.wait_for(lock, std::chrono::milliseconds(options_.batch_delay_ms),
+                           [&] { return stopping_; });
         lock.unlock();
         if (!paused_) apply(&more);
       }
@@ -243,6 +248,7 @@ void Writer::SchedulerLoop() {
       // Quarantined: no retries are spent; one entity is tried per probe interval.
       int budget = -1;
       if (quarantine_ != nullptr && quarantine_->active()) budget = quarantine_->ProbeDue() ? 1 : 0;
+      bool handed = false;
       for (bool commands : {false, true}) {
         if (budget == 0) break;
         auto due = store_.DueDirty(clock_.NowUnixMillis(), 256, commands);
@@ -257,6 +263,7 @@ void Writer::SchedulerLoop() {
           if (in_progress_.count(item.entity)) continue;
           if (budget > 0) --budget;
           in_progress_.insert(item.entity);
+          handed = true;
           if (urgent) {
             ++urgent_waiting_;
             lane.push_front(item);
@@ -265,15 +272,15 @@ void Writer::SchedulerLoop() {
           }
         }
       }
-      cv_.notify_all();
+      if (handed) lane_cv_.notify_all();
     }
     std::unique_lock<std::mutex> lock(mu_);
     if (!more) {
-      cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || woken_; });
+      sched_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || woken_; });
     }
     woken_ = false;
   }
-  cv_.notify_all();
+  lane_cv_.notify_all();
 }
 
 void Writer::Process(const DirtyItem& item) {
@@ -325,12 +332,13 @@ Result<int> Writer::RunOnce() {
 }
 
 void Writer::WorkerLoop(bool commands) {
+  SetCurrentThreadName(commands ? "ts-writer-cmd" : "ts-writer");
   while (true) {
     DirtyItem item;
     {
       std::unique_lock<std::mutex> lock(mu_);
       auto& lane = commands ? command_queue_ : queue_;
-      cv_.wait(lock, [&] { return stopping_ || !lane.empty(); });
+      lane_cv_.wait(lock, [&] { return stopping_ || !lane.empty(); });
       if (lane.empty()) return;
       item = lane.front();
       lane.pop_front();
@@ -343,7 +351,7 @@ void Writer::WorkerLoop(bool commands) {
       in_progress_.erase(item.entity);
       woken_ = true;
     }
-    cv_.notify_all();
+    sched_cv_.notify_one();
   }
 }
 

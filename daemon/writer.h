@@ -149,7 +149,10 @@ class Writer {
   StepExecutor executor_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;                          // scheduler wake-ups and work hand-off
+  // Two, so that a wake-up reaches only who needs it: Wake() (called by ingress for every
+  // accepted event) and finished work wake the scheduler; new work in a lane wakes the workers.
+  std::condition_variable sched_cv_;
+  std::condition_variable lane_cv_;
   std::deque<DirtyItem> queue_;                         // guarded by mu_: handed to workers
   std::deque<DirtyItem> command_queue_;                 // guarded by mu_: the email lane
   std::set<std::string> in_progress_;                   // guarded by mu_: entities being worked on

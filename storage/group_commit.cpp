@@ -1,5 +1,7 @@
 #include "storage/group_commit.h"
 
+#include "common/thread_name.h"
+
 namespace tenantsync {
 
 GroupCommitter::GroupCommitter(Store& store, GroupCommitOptions options)
@@ -36,6 +38,7 @@ Result<InsertOutcome> GroupCommitter::Insert(EventRecord record) {
 }
 
 void GroupCommitter::Run() {
+  SetCurrentThreadName("ts-commit");
   while (true) {
     std::vector<Pending> batch;
     {

@@ -3,15 +3,16 @@
 
 #include "storage/sqlite_store.h"
 #include "storage/state_store.h"
+#include "storage/statement_cache.h"
 
 namespace tenantsync {
 
 Result<int64_t> StateTxn::CountGuardWindow(int64_t since_ms) {
   try {
-    SQLite::Statement q(db_, "SELECT COUNT(*) FROM guard_window WHERE at_ms >= ?");
-    q.bind(1, static_cast<int64_t>(since_ms));
-    q.executeStep();
-    return q.getColumn(0).getInt64();
+    auto q = stmts_.Get("SELECT COUNT(*) FROM guard_window WHERE at_ms >= ?");
+    q->bind(1, static_cast<int64_t>(since_ms));
+    q->executeStep();
+    return q->getColumn(0).getInt64();
   } catch (const std::exception& e) {
     return Fail(e, "guard window");
   }
@@ -19,13 +20,13 @@ Result<int64_t> StateTxn::CountGuardWindow(int64_t since_ms) {
 
 Status StateTxn::AddGuardWindow(int64_t at_ms, const std::string& kind, int64_t prune_before_ms) {
   try {
-    SQLite::Statement prune(db_, "DELETE FROM guard_window WHERE at_ms < ?");
-    prune.bind(1, static_cast<int64_t>(prune_before_ms));
-    prune.exec();
-    SQLite::Statement q(db_, "INSERT INTO guard_window (at_ms, kind) VALUES (?, ?)");
-    q.bind(1, static_cast<int64_t>(at_ms));
-    q.bind(2, kind);
-    q.exec();
+    auto prune = stmts_.Get("DELETE FROM guard_window WHERE at_ms < ?");
+    prune->bind(1, static_cast<int64_t>(prune_before_ms));
+    prune->exec();
+    auto q = stmts_.Get("INSERT INTO guard_window (at_ms, kind) VALUES (?, ?)");
+    q->bind(1, static_cast<int64_t>(at_ms));
+    q->bind(2, kind);
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "guard window");
@@ -34,7 +35,7 @@ Status StateTxn::AddGuardWindow(int64_t at_ms, const std::string& kind, int64_t 
 
 Status StateTxn::ClearGuardWindow() {
   try {
-    db_.exec("DELETE FROM guard_window");
+    stmts_.Get("DELETE FROM guard_window")->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "guard window");
@@ -43,12 +44,12 @@ Status StateTxn::ClearGuardWindow() {
 
 Result<bool> StateTxn::GuardApproved(const std::string& entity, int64_t since_ms) {
   try {
-    SQLite::Statement prune(db_, "DELETE FROM guard_held WHERE approved = 1 AND held_at_ms < ?");
-    prune.bind(1, static_cast<int64_t>(since_ms));
-    prune.exec();
-    SQLite::Statement q(db_, "SELECT 1 FROM guard_held WHERE entity = ? AND approved = 1 LIMIT 1");
-    q.bind(1, entity);
-    return q.executeStep();
+    auto prune = stmts_.Get("DELETE FROM guard_held WHERE approved = 1 AND held_at_ms < ?");
+    prune->bind(1, static_cast<int64_t>(since_ms));
+    prune->exec();
+    auto q = stmts_.Get("SELECT 1 FROM guard_held WHERE entity = ? AND approved = 1 LIMIT 1");
+    q->bind(1, entity);
+    return q->executeStep();
   } catch (const std::exception& e) {
     return Fail(e, "guard approval");
   }
@@ -56,17 +57,17 @@ Result<bool> StateTxn::GuardApproved(const std::string& entity, int64_t since_ms
 
 Status StateTxn::HoldGuard(const GuardHeld& held) {
   try {
-    SQLite::Statement q(db_,
-                        "INSERT INTO guard_held (entity, kind, request, events, held_at_ms, "
-                        "approved) VALUES (?,?,?,?,?,0) "
-                        "ON CONFLICT (entity, kind) DO UPDATE SET request = excluded.request, "
-                        "events = excluded.events, approved = 0");
-    q.bind(1, held.entity);
-    q.bind(2, held.kind);
-    q.bind(3, held.request.dump());
-    q.bind(4, held.events.dump());
-    q.bind(5, static_cast<int64_t>(held.held_at_ms));
-    q.exec();
+    auto q = stmts_.Get(
+        "INSERT INTO guard_held (entity, kind, request, events, held_at_ms, "
+        "approved) VALUES (?,?,?,?,?,0) "
+        "ON CONFLICT (entity, kind) DO UPDATE SET request = excluded.request, "
+        "events = excluded.events, approved = 0");
+    q->bind(1, held.entity);
+    q->bind(2, held.kind);
+    q->bind(3, held.request.dump());
+    q->bind(4, held.events.dump());
+    q->bind(5, static_cast<int64_t>(held.held_at_ms));
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "guard hold");
@@ -75,18 +76,18 @@ Status StateTxn::HoldGuard(const GuardHeld& held) {
 
 Result<std::vector<StateTxn::GuardHeld>> StateTxn::ListGuardHeld(bool approved) {
   try {
-    SQLite::Statement q(db_,
-                        "SELECT entity, kind, request, events, held_at_ms FROM guard_held WHERE "
-                        "approved = ? ORDER BY held_at_ms, entity");
-    q.bind(1, approved ? 1 : 0);
+    auto q = stmts_.Get(
+        "SELECT entity, kind, request, events, held_at_ms FROM guard_held WHERE "
+        "approved = ? ORDER BY held_at_ms, entity");
+    q->bind(1, approved ? 1 : 0);
     std::vector<GuardHeld> out;
-    while (q.executeStep()) {
+    while (q->executeStep()) {
       GuardHeld h;
-      h.entity = q.getColumn(0).getString();
-      h.kind = q.getColumn(1).getString();
-      h.request = nlohmann::json::parse(q.getColumn(2).getString(), nullptr, false);
-      h.events = nlohmann::json::parse(q.getColumn(3).getString(), nullptr, false);
-      h.held_at_ms = q.getColumn(4).getInt64();
+      h.entity = q->getColumn(0).getString();
+      h.kind = q->getColumn(1).getString();
+      h.request = nlohmann::json::parse(q->getColumn(2).getString(), nullptr, false);
+      h.events = nlohmann::json::parse(q->getColumn(3).getString(), nullptr, false);
+      h.held_at_ms = q->getColumn(4).getInt64();
       h.approved = approved;
       out.push_back(std::move(h));
     }
@@ -99,10 +100,9 @@ Result<std::vector<StateTxn::GuardHeld>> StateTxn::ListGuardHeld(bool approved) 
 Status StateTxn::ApproveGuardHeld(int64_t now_ms) {
   try {
     // held_at_ms becomes the approval time: approvals expire one guard window later.
-    SQLite::Statement q(db_,
-                        "UPDATE guard_held SET approved = 1, held_at_ms = ? WHERE approved = 0");
-    q.bind(1, static_cast<int64_t>(now_ms));
-    q.exec();
+    auto q = stmts_.Get("UPDATE guard_held SET approved = 1, held_at_ms = ? WHERE approved = 0");
+    q->bind(1, static_cast<int64_t>(now_ms));
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "guard approve");
@@ -111,9 +111,9 @@ Status StateTxn::ApproveGuardHeld(int64_t now_ms) {
 
 Status StateTxn::DeleteGuardHeld(bool approved) {
   try {
-    SQLite::Statement q(db_, "DELETE FROM guard_held WHERE approved = ?");
-    q.bind(1, approved ? 1 : 0);
-    q.exec();
+    auto q = stmts_.Get("DELETE FROM guard_held WHERE approved = ?");
+    q->bind(1, approved ? 1 : 0);
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "guard reject");
@@ -122,11 +122,10 @@ Status StateTxn::DeleteGuardHeld(bool approved) {
 
 Result<int64_t> StateTxn::CountManaged(EntityKind kind) {
   try {
-    SQLite::Statement q(db_,
-                        "SELECT COUNT(*) FROM entities WHERE kind = ? AND auth0_id IS NOT NULL");
-    q.bind(1, EntityKindName(kind));
-    q.executeStep();
-    return q.getColumn(0).getInt64();
+    auto q = stmts_.Get("SELECT COUNT(*) FROM entities WHERE kind = ? AND auth0_id IS NOT NULL");
+    q->bind(1, EntityKindName(kind));
+    q->executeStep();
+    return q->getColumn(0).getInt64();
   } catch (const std::exception& e) {
     return Fail(e, "counting managed");
   }
@@ -134,10 +133,10 @@ Result<int64_t> StateTxn::CountManaged(EntityKind kind) {
 
 Result<std::optional<std::string>> StateTxn::GetSetting(const std::string& key) {
   try {
-    SQLite::Statement q(db_, "SELECT value FROM settings WHERE key = ?");
-    q.bind(1, key);
-    if (!q.executeStep()) return std::optional<std::string>();
-    return std::optional<std::string>(q.getColumn(0).getString());
+    auto q = stmts_.Get("SELECT value FROM settings WHERE key = ?");
+    q->bind(1, key);
+    if (!q->executeStep()) return std::optional<std::string>();
+    return std::optional<std::string>(q->getColumn(0).getString());
   } catch (const std::exception& e) {
     return Fail(e, "setting " + key);
   }

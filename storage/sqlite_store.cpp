@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "storage/migrations.h"
+#include "storage/statement_cache.h"
 
 namespace tenantsync {
 
@@ -84,7 +85,10 @@ constexpr const char* kEventColumns =
 
 SqliteStore::SqliteStore(std::unique_ptr<SQLite::Database> writer,
                          std::unique_ptr<SQLite::Database> reader)
-    : writer_(std::move(writer)), reader_(std::move(reader)) {}
+    : writer_(std::move(writer)),
+      reader_(std::move(reader)),
+      writer_stmts_(std::make_unique<StatementCache>(*writer_)),
+      reader_stmts_(reader_ ? std::make_unique<StatementCache>(*reader_) : nullptr) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -137,24 +141,24 @@ Result<std::vector<InsertOutcome>> SqliteStore::InsertEvents(
   out.reserve(events.size());
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement ins(*writer_,
-                          "INSERT INTO events (source, event_id, type, occurred_at_ms, "
-                          "effective_at_ms, received_at_ms, state, error, body, updated_at_ms) "
-                          "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
+    auto ins = writer_stmts_->Get(
+        "INSERT INTO events (source, event_id, type, occurred_at_ms, "
+        "effective_at_ms, received_at_ms, state, error, body, updated_at_ms) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
     for (const auto& e : events) {
-      ins.reset();
-      ins.clearBindings();
-      ins.bind(1, e.source);
-      ins.bind(2, e.event_id);
-      if (e.type) ins.bind(3, *e.type);
-      if (e.occurred_at_ms) ins.bind(4, static_cast<int64_t>(*e.occurred_at_ms));
-      if (e.effective_at_ms) ins.bind(5, static_cast<int64_t>(*e.effective_at_ms));
-      ins.bind(6, static_cast<int64_t>(e.received_at_ms));
-      ins.bind(7, EventStateName(e.state));
-      if (!e.error.empty()) ins.bind(8, e.error);
-      ins.bind(9, e.body);
-      ins.bind(10, static_cast<int64_t>(e.received_at_ms));
-      out.push_back(ins.exec() == 1 ? InsertOutcome::kInserted : InsertOutcome::kDuplicate);
+      ins->reset();
+      ins->clearBindings();
+      ins->bind(1, e.source);
+      ins->bind(2, e.event_id);
+      if (e.type) ins->bind(3, *e.type);
+      if (e.occurred_at_ms) ins->bind(4, static_cast<int64_t>(*e.occurred_at_ms));
+      if (e.effective_at_ms) ins->bind(5, static_cast<int64_t>(*e.effective_at_ms));
+      ins->bind(6, static_cast<int64_t>(e.received_at_ms));
+      ins->bind(7, EventStateName(e.state));
+      if (!e.error.empty()) ins->bind(8, e.error);
+      ins->bind(9, e.body);
+      ins->bind(10, static_cast<int64_t>(e.received_at_ms));
+      out.push_back(ins->exec() == 1 ? InsertOutcome::kInserted : InsertOutcome::kDuplicate);
     }
     tx.commit();
   } catch (const SQLite::Exception& e) {
@@ -175,18 +179,18 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
   }
   sql += " ORDER BY seq LIMIT ?";
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
   try {
-    SQLite::Statement q(db, sql);
+    auto q = stmts.Get(sql);
     int i = 1;
-    q.bind(i++, static_cast<int64_t>(filter.after_seq));
-    if (filter.state) q.bind(i++, EventStateName(*filter.state));
-    if (filter.source) q.bind(i++, *filter.source);
-    if (filter.event_id) q.bind(i++, *filter.event_id);
-    if (filter.pending_at) q.bind(i++, static_cast<int64_t>(filter.pending_at->now_ms));
-    q.bind(i++, filter.limit);
+    q->bind(i++, static_cast<int64_t>(filter.after_seq));
+    if (filter.state) q->bind(i++, EventStateName(*filter.state));
+    if (filter.source) q->bind(i++, *filter.source);
+    if (filter.event_id) q->bind(i++, *filter.event_id);
+    if (filter.pending_at) q->bind(i++, static_cast<int64_t>(filter.pending_at->now_ms));
+    q->bind(i++, filter.limit);
     std::vector<EventRecord> out;
-    while (q.executeStep()) out.push_back(ReadEvent(q));
+    while (q->executeStep()) out.push_back(ReadEvent(*q));
     return out;
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("listing events: ") + e.what());
@@ -196,14 +200,14 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
 Result<std::vector<EventRecord>> SqliteStore::SelectEvents(const char* where_order, int64_t now_ms,
                                                            int limit, const char* what) {
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
   try {
-    SQLite::Statement q(
-        db, std::string("SELECT ") + kEventColumns + " FROM events WHERE " + where_order);
-    q.bind(1, static_cast<int64_t>(now_ms));
-    q.bind(2, limit);
+    auto q =
+        stmts.Get(std::string("SELECT ") + kEventColumns + " FROM events WHERE " + where_order);
+    q->bind(1, static_cast<int64_t>(now_ms));
+    q->bind(2, limit);
     std::vector<EventRecord> out;
-    while (q.executeStep()) out.push_back(ReadEvent(q));
+    while (q->executeStep()) out.push_back(ReadEvent(*q));
     return out;
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string(what) + ": " + e.what());
@@ -224,13 +228,13 @@ Result<std::vector<EventRecord>> SqliteStore::ScheduledEvents(int64_t now_ms, in
 
 Result<int64_t> SqliteStore::CountScheduledEvents(int64_t now_ms) {
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
   try {
-    SQLite::Statement q(
-        db, "SELECT COUNT(*) FROM events WHERE state = 'pending' AND effective_at_ms > ?");
-    q.bind(1, static_cast<int64_t>(now_ms));
-    q.executeStep();
-    return q.getColumn(0).getInt64();
+    auto q =
+        stmts.Get("SELECT COUNT(*) FROM events WHERE state = 'pending' AND effective_at_ms > ?");
+    q->bind(1, static_cast<int64_t>(now_ms));
+    q->executeStep();
+    return q->getColumn(0).getInt64();
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("counting scheduled events: ") + e.what());
   }
@@ -238,11 +242,11 @@ Result<int64_t> SqliteStore::CountScheduledEvents(int64_t now_ms) {
 
 Result<std::map<std::string, int64_t>> SqliteStore::CountEventsByState() {
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
   try {
-    SQLite::Statement q(db, "SELECT state, COUNT(*) FROM events GROUP BY state");
+    auto q = stmts.Get("SELECT state, COUNT(*) FROM events GROUP BY state");
     std::map<std::string, int64_t> out;
-    while (q.executeStep()) out[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+    while (q->executeStep()) out[q->getColumn(0).getString()] = q->getColumn(1).getInt64();
     return out;
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("counting events: ") + e.what());
@@ -251,19 +255,19 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsByState() {
 
 Result<std::map<std::string, int64_t>> SqliteStore::CountEventsAt(int64_t now_ms) {
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  SQLite::Database& db = reader_ ? *reader_ : *writer_;
+  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
   try {
     // One statement, so one snapshot; both parts read only the events_by_state index (the
     // scheduled count also the pending rows), never the bodies of every event.
-    SQLite::Statement q(db,
-                        "SELECT state, COUNT(*) FROM events GROUP BY state UNION ALL "
-                        "SELECT 'scheduled', COUNT(*) FROM events WHERE state = 'pending' AND "
-                        "effective_at_ms > ?");
-    q.bind(1, static_cast<int64_t>(now_ms));
+    auto q = stmts.Get(
+        "SELECT state, COUNT(*) FROM events GROUP BY state UNION ALL "
+        "SELECT 'scheduled', COUNT(*) FROM events WHERE state = 'pending' AND "
+        "effective_at_ms > ?");
+    q->bind(1, static_cast<int64_t>(now_ms));
     std::map<std::string, int64_t> out;
-    while (q.executeStep()) {
-      if (q.getColumn(1).getInt64() > 0)
-        out[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+    while (q->executeStep()) {
+      if (q->getColumn(1).getInt64() > 0)
+        out[q->getColumn(0).getString()] = q->getColumn(1).getInt64();
     }
     return out;
   } catch (const SQLite::Exception& e) {
@@ -275,9 +279,9 @@ Status SqliteStore::Backup(const std::string& to) {
   std::lock_guard<std::mutex> lock(write_mu_);
   try {
     // VACUUM INTO writes a transactionally consistent, compacted copy without blocking readers.
-    SQLite::Statement q(*writer_, "VACUUM INTO ?");
-    q.bind(1, to);
-    q.exec();
+    auto q = writer_stmts_->Get("VACUUM INTO ?");
+    q->bind(1, to);
+    q->exec();
     return Status::Ok();
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), "backup to " + to + ": " + e.what());

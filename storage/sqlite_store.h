@@ -20,6 +20,8 @@ class Database;
 
 namespace tenantsync {
 
+class StatementCache;
+
 struct StorageOptions {
   // Database file; its directory must exist. ":memory:" is accepted for tests.
   std::string path = "/var/lib/tenantsync/tenantsync.db";
@@ -119,6 +121,10 @@ class SqliteStore final : public Store {
   std::unique_ptr<SQLite::Database> writer_;  // guarded by write_mu_
   std::mutex read_mu_;
   std::unique_ptr<SQLite::Database> reader_;  // guarded by read_mu_
+  // Prepared statements of each connection, under the same mutex; declared after the
+  // connections so that they are finalized first.
+  std::unique_ptr<StatementCache> writer_stmts_;
+  std::unique_ptr<StatementCache> reader_stmts_;
 };
 
 // Maps a SQLite result code to a Status kind: busy/locked/full/I/O → kRetryable, else kInvalid.

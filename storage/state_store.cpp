@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "storage/sqlite_store.h"
+#include "storage/statement_cache.h"
 
 namespace tenantsync {
 
@@ -98,9 +99,10 @@ std::vector<MembershipRow> ReadMemberships(SQLite::Statement& q) {
 
 }  // namespace
 
-StateTxn::StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db)
+StateTxn::StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db, StatementCache& stmts)
     : lock_(std::move(lock)),
       db_(db),
+      stmts_(stmts),
       tx_(std::make_unique<SQLite::Transaction>(db, SQLite::TransactionBehavior::IMMEDIATE)) {}
 
 StateTxn::~StateTxn() {
@@ -127,18 +129,18 @@ Status StateTxn::Commit() {
 
 Result<EntityRow> StateTxn::GetEntity(EntityKind kind, const std::string& external_id) {
   try {
-    SQLite::Statement q(
-        db_, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
-    q.bind(1, EntityKindName(kind));
-    q.bind(2, external_id);
+    auto q = stmts_.Get(
+        "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
+    q->bind(1, EntityKindName(kind));
+    q->bind(2, external_id);
     EntityRow r;
     r.kind = kind;
     r.external_id = external_id;
-    if (q.executeStep()) {
+    if (q->executeStep()) {
       r.exists = true;
-      r.desired = ParseJsonColumn(q.getColumn(0), nlohmann::json::object());
-      r.known = ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
-      if (!q.getColumn(2).isNull()) r.auth0_id = q.getColumn(2).getString();
+      r.desired = ParseJsonColumn(q->getColumn(0), nlohmann::json::object());
+      r.known = ParseJsonColumn(q->getColumn(1), nlohmann::json::object());
+      if (!q->getColumn(2).isNull()) r.auth0_id = q->getColumn(2).getString();
     }
     return r;
   } catch (const std::exception& e) {
@@ -148,19 +150,18 @@ Result<EntityRow> StateTxn::GetEntity(EntityKind kind, const std::string& extern
 
 Status StateTxn::PutEntity(const EntityRow& row, int64_t now_ms) {
   try {
-    SQLite::Statement q(
-        db_,
+    auto q = stmts_.Get(
         "INSERT INTO entities (kind, external_id, desired, known, auth0_id, updated_at_ms) "
         "VALUES (?,?,?,?,?,?) ON CONFLICT (kind, external_id) DO UPDATE SET "
         "desired = excluded.desired, known = excluded.known, auth0_id = excluded.auth0_id, "
         "updated_at_ms = excluded.updated_at_ms");
-    q.bind(1, EntityKindName(row.kind));
-    q.bind(2, row.external_id);
-    q.bind(3, row.desired.dump());
-    q.bind(4, row.known.dump());
-    if (row.auth0_id) q.bind(5, *row.auth0_id);
-    q.bind(6, static_cast<int64_t>(now_ms));
-    q.exec();
+    q->bind(1, EntityKindName(row.kind));
+    q->bind(2, row.external_id);
+    q->bind(3, row.desired.dump());
+    q->bind(4, row.known.dump());
+    if (row.auth0_id) q->bind(5, *row.auth0_id);
+    q->bind(6, static_cast<int64_t>(now_ms));
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, std::string("storing ") + EntityKindName(row.kind) + " " + row.external_id);
@@ -171,15 +172,15 @@ Status StateTxn::AddRegistry(EntityKind kind, const std::string& auth0_id,
                              const std::string& external_id, const std::string& how,
                              int64_t now_ms) {
   try {
-    SQLite::Statement q(db_,
-                        "INSERT OR IGNORE INTO registry (kind, auth0_id, external_id, how, at_ms) "
-                        "VALUES (?,?,?,?,?)");
-    q.bind(1, EntityKindName(kind));
-    q.bind(2, auth0_id);
-    q.bind(3, external_id);
-    q.bind(4, how);
-    q.bind(5, static_cast<int64_t>(now_ms));
-    q.exec();
+    auto q = stmts_.Get(
+        "INSERT OR IGNORE INTO registry (kind, auth0_id, external_id, how, at_ms) "
+        "VALUES (?,?,?,?,?)");
+    q->bind(1, EntityKindName(kind));
+    q->bind(2, auth0_id);
+    q->bind(3, external_id);
+    q->bind(4, how);
+    q->bind(5, static_cast<int64_t>(now_ms));
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "registry");
@@ -191,23 +192,22 @@ Result<std::vector<std::string>> StateTxn::SetUserMemberships(
   try {
     std::vector<std::string> touched;
     {
-      SQLite::Statement q(db_,
-                          "SELECT org_external_id FROM memberships WHERE user_external_id = ?");
-      q.bind(1, user_external_id);
-      while (q.executeStep()) touched.push_back(q.getColumn(0).getString());
+      auto q = stmts_.Get("SELECT org_external_id FROM memberships WHERE user_external_id = ?");
+      q->bind(1, user_external_id);
+      while (q->executeStep()) touched.push_back(q->getColumn(0).getString());
     }
-    SQLite::Statement del(db_, "DELETE FROM memberships WHERE user_external_id = ?");
-    del.bind(1, user_external_id);
-    del.exec();
-    SQLite::Statement ins(db_,
-                          "INSERT OR REPLACE INTO memberships (org_external_id, user_external_id, "
-                          "roles) VALUES (?,?,?)");
+    auto del = stmts_.Get("DELETE FROM memberships WHERE user_external_id = ?");
+    del->bind(1, user_external_id);
+    del->exec();
+    auto ins = stmts_.Get(
+        "INSERT OR REPLACE INTO memberships (org_external_id, user_external_id, "
+        "roles) VALUES (?,?,?)");
     for (const auto& r : rows) {
-      ins.reset();
-      ins.bind(1, r.org_external_id);
-      ins.bind(2, user_external_id);
-      ins.bind(3, r.roles.dump());
-      ins.exec();
+      ins->reset();
+      ins->bind(1, r.org_external_id);
+      ins->bind(2, user_external_id);
+      ins->bind(3, r.roles.dump());
+      ins->exec();
       touched.push_back(r.org_external_id);
     }
     std::sort(touched.begin(), touched.end());
@@ -220,11 +220,11 @@ Result<std::vector<std::string>> StateTxn::SetUserMemberships(
 
 Result<std::vector<MembershipRow>> StateTxn::DesiredMembers(const std::string& org_external_id) {
   try {
-    SQLite::Statement q(db_,
-                        "SELECT org_external_id, user_external_id, roles FROM memberships WHERE "
-                        "org_external_id = ? ORDER BY user_external_id");
-    q.bind(1, org_external_id);
-    return ReadMemberships(q);
+    auto q = stmts_.Get(
+        "SELECT org_external_id, user_external_id, roles FROM memberships WHERE "
+        "org_external_id = ? ORDER BY user_external_id");
+    q->bind(1, org_external_id);
+    return ReadMemberships(*q);
   } catch (const std::exception& e) {
     return Fail(e, "members of " + org_external_id);
   }
@@ -232,11 +232,11 @@ Result<std::vector<MembershipRow>> StateTxn::DesiredMembers(const std::string& o
 
 Result<std::vector<MembershipRow>> StateTxn::UserMemberships(const std::string& user_external_id) {
   try {
-    SQLite::Statement q(db_,
-                        "SELECT org_external_id, user_external_id, roles FROM memberships WHERE "
-                        "user_external_id = ? ORDER BY org_external_id");
-    q.bind(1, user_external_id);
-    return ReadMemberships(q);
+    auto q = stmts_.Get(
+        "SELECT org_external_id, user_external_id, roles FROM memberships WHERE "
+        "user_external_id = ? ORDER BY org_external_id");
+    q->bind(1, user_external_id);
+    return ReadMemberships(*q);
   } catch (const std::exception& e) {
     return Fail(e, "memberships of " + user_external_id);
   }
@@ -244,11 +244,11 @@ Result<std::vector<MembershipRow>> StateTxn::UserMemberships(const std::string& 
 
 Result<std::vector<MembershipRow>> StateTxn::KnownMembers(const std::string& org_external_id) {
   try {
-    SQLite::Statement q(db_,
-                        "SELECT org_external_id, user_external_id, roles FROM known_memberships "
-                        "WHERE org_external_id = ? ORDER BY user_external_id");
-    q.bind(1, org_external_id);
-    return ReadMemberships(q);
+    auto q = stmts_.Get(
+        "SELECT org_external_id, user_external_id, roles FROM known_memberships "
+        "WHERE org_external_id = ? ORDER BY user_external_id");
+    q->bind(1, org_external_id);
+    return ReadMemberships(*q);
   } catch (const std::exception& e) {
     return Fail(e, "known members of " + org_external_id);
   }
@@ -259,19 +259,19 @@ Status StateTxn::SetKnownMember(const std::string& org_external_id,
                                 const std::optional<nlohmann::json>& roles) {
   try {
     if (roles) {
-      SQLite::Statement q(db_,
-                          "INSERT OR REPLACE INTO known_memberships (org_external_id, "
-                          "user_external_id, roles) VALUES (?,?,?)");
-      q.bind(1, org_external_id);
-      q.bind(2, user_external_id);
-      q.bind(3, roles->dump());
-      q.exec();
+      auto q = stmts_.Get(
+          "INSERT OR REPLACE INTO known_memberships (org_external_id, "
+          "user_external_id, roles) VALUES (?,?,?)");
+      q->bind(1, org_external_id);
+      q->bind(2, user_external_id);
+      q->bind(3, roles->dump());
+      q->exec();
     } else {
-      SQLite::Statement q(
-          db_, "DELETE FROM known_memberships WHERE org_external_id = ? AND user_external_id = ?");
-      q.bind(1, org_external_id);
-      q.bind(2, user_external_id);
-      q.exec();
+      auto q = stmts_.Get(
+          "DELETE FROM known_memberships WHERE org_external_id = ? AND user_external_id = ?");
+      q->bind(1, org_external_id);
+      q->bind(2, user_external_id);
+      q->exec();
     }
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -281,9 +281,9 @@ Status StateTxn::SetKnownMember(const std::string& org_external_id,
 
 Status StateTxn::ForgetKnownMemberships(const std::string& user_external_id) {
   try {
-    SQLite::Statement q(db_, "DELETE FROM known_memberships WHERE user_external_id = ?");
-    q.bind(1, user_external_id);
-    q.exec();
+    auto q = stmts_.Get("DELETE FROM known_memberships WHERE user_external_id = ?");
+    q->bind(1, user_external_id);
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "forgetting memberships");
@@ -293,22 +293,22 @@ Status StateTxn::ForgetKnownMemberships(const std::string& user_external_id) {
 Result<std::vector<EntityRow>> StateTxn::ListEntities(EntityKind kind, bool managed_only) {
   try {
     // The drift snapshot (managed_only) skips desired state: it is most of a row's size.
-    SQLite::Statement q(db_, managed_only
-                                 ? "SELECT external_id, NULL, known, auth0_id FROM entities "
-                                   "WHERE kind = ? AND auth0_id IS NOT NULL ORDER BY external_id"
-                                 : "SELECT external_id, desired, known, auth0_id FROM entities "
-                                   "WHERE kind = ? ORDER BY external_id");
-    q.bind(1, EntityKindName(kind));
+    auto q =
+        stmts_.Get(managed_only ? "SELECT external_id, NULL, known, auth0_id FROM entities "
+                                  "WHERE kind = ? AND auth0_id IS NOT NULL ORDER BY external_id"
+                                : "SELECT external_id, desired, known, auth0_id FROM entities "
+                                  "WHERE kind = ? ORDER BY external_id");
+    q->bind(1, EntityKindName(kind));
     std::vector<EntityRow> out;
-    while (q.executeStep()) {
+    while (q->executeStep()) {
       EntityRow r;
       r.kind = kind;
       r.exists = true;
-      r.external_id = q.getColumn(0).getString();
+      r.external_id = q->getColumn(0).getString();
       r.desired = managed_only ? nlohmann::json()
-                               : ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
-      r.known = ParseJsonColumn(q.getColumn(2), nlohmann::json::object());
-      if (!q.getColumn(3).isNull()) r.auth0_id = q.getColumn(3).getString();
+                               : ParseJsonColumn(q->getColumn(1), nlohmann::json::object());
+      r.known = ParseJsonColumn(q->getColumn(2), nlohmann::json::object());
+      if (!q->getColumn(3).isNull()) r.auth0_id = q->getColumn(3).getString();
       out.push_back(std::move(r));
     }
     return out;
@@ -320,18 +320,18 @@ Result<std::vector<EntityRow>> StateTxn::ListEntities(EntityKind kind, bool mana
 Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, bool reset_attempts,
                            int priority) {
   try {
-    SQLite::Statement q(db_,
-                        "INSERT INTO dirty (entity, generation, not_before_ms, priority) "
-                        "VALUES (?, 1, ?, ?) "
-                        "ON CONFLICT (entity) DO UPDATE SET generation = generation + 1, "
-                        "not_before_ms = MIN(not_before_ms, excluded.not_before_ms), "
-                        "priority = MAX(priority, excluded.priority), "
-                        "attempts = CASE WHEN ? THEN 0 ELSE attempts END");
-    q.bind(1, entity);
-    q.bind(2, static_cast<int64_t>(not_before_ms));
-    q.bind(3, priority);
-    q.bind(4, reset_attempts ? 1 : 0);
-    q.exec();
+    auto q = stmts_.Get(
+        "INSERT INTO dirty (entity, generation, not_before_ms, priority) "
+        "VALUES (?, 1, ?, ?) "
+        "ON CONFLICT (entity) DO UPDATE SET generation = generation + 1, "
+        "not_before_ms = MIN(not_before_ms, excluded.not_before_ms), "
+        "priority = MAX(priority, excluded.priority), "
+        "attempts = CASE WHEN ? THEN 0 ELSE attempts END");
+    q->bind(1, entity);
+    q->bind(2, static_cast<int64_t>(not_before_ms));
+    q->bind(3, priority);
+    q->bind(4, reset_attempts ? 1 : 0);
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "marking " + entity);
@@ -340,10 +340,10 @@ Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, boo
 
 Status StateTxn::ClearDirty(const std::string& entity, int64_t generation) {
   try {
-    SQLite::Statement q(db_, "DELETE FROM dirty WHERE entity = ? AND generation = ?");
-    q.bind(1, entity);
-    q.bind(2, static_cast<int64_t>(generation));
-    q.exec();
+    auto q = stmts_.Get("DELETE FROM dirty WHERE entity = ? AND generation = ?");
+    q->bind(1, entity);
+    q->bind(2, static_cast<int64_t>(generation));
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "clearing " + entity);
@@ -353,14 +353,13 @@ Status StateTxn::ClearDirty(const std::string& entity, int64_t generation) {
 Status StateTxn::DeferDirty(const std::string& entity, int64_t generation, int64_t not_before_ms) {
   try {
     // A newer mark (generation moved on) means new work: keep it due now, but still count.
-    SQLite::Statement q(
-        db_,
+    auto q = stmts_.Get(
         "UPDATE dirty SET attempts = attempts + 1, not_before_ms = CASE WHEN generation = ? "
         "THEN ? ELSE not_before_ms END WHERE entity = ?");
-    q.bind(1, static_cast<int64_t>(generation));
-    q.bind(2, static_cast<int64_t>(not_before_ms));
-    q.bind(3, entity);
-    q.exec();
+    q->bind(1, static_cast<int64_t>(generation));
+    q->bind(2, static_cast<int64_t>(not_before_ms));
+    q->bind(3, entity);
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "deferring " + entity);
@@ -371,14 +370,14 @@ Status StateTxn::RequeueDirty(const std::string& entity, int64_t generation,
                               int64_t not_before_ms) {
   try {
     // A newer mark (generation moved on) is new work: it keeps the earlier due time.
-    SQLite::Statement q(db_,
-                        "UPDATE dirty SET not_before_ms = CASE WHEN generation = ? THEN ? ELSE "
-                        "MIN(not_before_ms, ?) END WHERE entity = ?");
-    q.bind(1, static_cast<int64_t>(generation));
-    q.bind(2, static_cast<int64_t>(not_before_ms));
-    q.bind(3, static_cast<int64_t>(not_before_ms));
-    q.bind(4, entity);
-    q.exec();
+    auto q = stmts_.Get(
+        "UPDATE dirty SET not_before_ms = CASE WHEN generation = ? THEN ? ELSE "
+        "MIN(not_before_ms, ?) END WHERE entity = ?");
+    q->bind(1, static_cast<int64_t>(generation));
+    q->bind(2, static_cast<int64_t>(not_before_ms));
+    q->bind(3, static_cast<int64_t>(not_before_ms));
+    q->bind(4, entity);
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "requeueing " + entity);
@@ -387,11 +386,11 @@ Status StateTxn::RequeueDirty(const std::string& entity, int64_t generation,
 
 Status StateTxn::SupersedeFailed(const std::string& entity) {
   try {
-    SQLite::Statement q(db_,
-                        "UPDATE mutations SET state = 'superseded' WHERE entity = ? AND state = "
-                        "'failed'");
-    q.bind(1, entity);
-    q.exec();
+    auto q = stmts_.Get(
+        "UPDATE mutations SET state = 'superseded' WHERE entity = ? AND state = "
+        "'failed'");
+    q->bind(1, entity);
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "superseding failed attempts of " + entity);
@@ -400,7 +399,7 @@ Status StateTxn::SupersedeFailed(const std::string& entity) {
 
 Status StateTxn::Savepoint() {
   try {
-    db_.exec("SAVEPOINT unit");
+    stmts_.Get("SAVEPOINT unit")->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "savepoint");
@@ -409,7 +408,7 @@ Status StateTxn::Savepoint() {
 
 Status StateTxn::ReleaseSavepoint() {
   try {
-    db_.exec("RELEASE unit");
+    stmts_.Get("RELEASE unit")->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "releasing savepoint");
@@ -418,8 +417,8 @@ Status StateTxn::ReleaseSavepoint() {
 
 Status StateTxn::RollbackToSavepoint() {
   try {
-    db_.exec("ROLLBACK TO unit");
-    db_.exec("RELEASE unit");
+    stmts_.Get("ROLLBACK TO unit")->exec();
+    stmts_.Get("RELEASE unit")->exec();
     failed_ = false;  // the failed work is undone; the transaction is usable again
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -430,14 +429,14 @@ Status StateTxn::RollbackToSavepoint() {
 Status StateTxn::NoteEvent(const std::string& source, const std::string& event_id,
                            const std::string& note, int64_t now_ms) {
   try {
-    SQLite::Statement q(db_,
-                        "UPDATE events SET note = ?, updated_at_ms = ? WHERE source = ? AND "
-                        "event_id = ?");
-    q.bind(1, note);
-    q.bind(2, static_cast<int64_t>(now_ms));
-    q.bind(3, source);
-    q.bind(4, event_id);
-    q.exec();
+    auto q = stmts_.Get(
+        "UPDATE events SET note = ?, updated_at_ms = ? WHERE source = ? AND "
+        "event_id = ?");
+    q->bind(1, note);
+    q->bind(2, static_cast<int64_t>(now_ms));
+    q->bind(3, source);
+    q->bind(4, event_id);
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "noting event");
@@ -446,23 +445,22 @@ Status StateTxn::NoteEvent(const std::string& source, const std::string& event_i
 
 Result<int64_t> StateTxn::InsertMutation(const MutationRow& row) {
   try {
-    SQLite::Statement q(
-        db_,
+    auto q = stmts_.Get(
         "INSERT INTO mutations (entity, kind, request, events, state, destructive, attempts, "
         "last_error, created_at_ms, updated_at_ms, first_received_at_ms) VALUES "
         "(?,?,?,?,?,?,?,?,?,?,?)");
-    q.bind(1, row.entity);
-    q.bind(2, row.kind);
-    q.bind(3, row.request.dump());
-    q.bind(4, row.events.dump());
-    q.bind(5, MutationStateName(row.state));
-    q.bind(6, row.destructive ? 1 : 0);
-    q.bind(7, row.attempts);
-    if (!row.last_error.empty()) q.bind(8, row.last_error);
-    q.bind(9, static_cast<int64_t>(row.created_at_ms));
-    q.bind(10, static_cast<int64_t>(row.created_at_ms));
-    if (row.first_received_at_ms) q.bind(11, static_cast<int64_t>(*row.first_received_at_ms));
-    q.exec();
+    q->bind(1, row.entity);
+    q->bind(2, row.kind);
+    q->bind(3, row.request.dump());
+    q->bind(4, row.events.dump());
+    q->bind(5, MutationStateName(row.state));
+    q->bind(6, row.destructive ? 1 : 0);
+    q->bind(7, row.attempts);
+    if (!row.last_error.empty()) q->bind(8, row.last_error);
+    q->bind(9, static_cast<int64_t>(row.created_at_ms));
+    q->bind(10, static_cast<int64_t>(row.created_at_ms));
+    if (row.first_received_at_ms) q->bind(11, static_cast<int64_t>(*row.first_received_at_ms));
+    q->exec();
     return db_.getLastInsertRowid();
   } catch (const std::exception& e) {
     return Fail(e, "recording mutation");
@@ -472,17 +470,16 @@ Result<int64_t> StateTxn::InsertMutation(const MutationRow& row) {
 Status StateTxn::UpdateMutation(int64_t id, MutationState state, const std::string& last_error,
                                 int attempts, int64_t now_ms, const nlohmann::json* request) {
   try {
-    SQLite::Statement q(
-        db_,
+    auto q = stmts_.Get(
         "UPDATE mutations SET state = ?, last_error = ?, attempts = ?, updated_at_ms = ?, "
         "request = COALESCE(?, request) WHERE id = ?");
-    q.bind(1, MutationStateName(state));
-    if (!last_error.empty()) q.bind(2, last_error);
-    q.bind(3, attempts);
-    q.bind(4, static_cast<int64_t>(now_ms));
-    if (request) q.bind(5, request->dump());
-    q.bind(6, static_cast<int64_t>(id));
-    q.exec();
+    q->bind(1, MutationStateName(state));
+    if (!last_error.empty()) q->bind(2, last_error);
+    q->bind(3, attempts);
+    q->bind(4, static_cast<int64_t>(now_ms));
+    if (request) q->bind(5, request->dump());
+    q->bind(6, static_cast<int64_t>(id));
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "updating mutation");
@@ -491,16 +488,15 @@ Status StateTxn::UpdateMutation(int64_t id, MutationState state, const std::stri
 
 Result<std::optional<int64_t>> StateTxn::InsertCommand(const CommandRow& row) {
   try {
-    SQLite::Statement q(
-        db_,
+    auto q = stmts_.Get(
         "INSERT INTO commands (kind, user_external_id, event, state, created_at_ms, updated_at_ms) "
         "VALUES (?,?,?,'pending',?,?) ON CONFLICT (kind, event) DO NOTHING");
-    q.bind(1, CommandKindName(row.kind));
-    q.bind(2, row.user_external_id);
-    q.bind(3, row.event);
-    q.bind(4, static_cast<int64_t>(row.created_at_ms));
-    q.bind(5, static_cast<int64_t>(row.created_at_ms));
-    if (q.exec() == 0) return std::optional<int64_t>();
+    q->bind(1, CommandKindName(row.kind));
+    q->bind(2, row.user_external_id);
+    q->bind(3, row.event);
+    q->bind(4, static_cast<int64_t>(row.created_at_ms));
+    q->bind(5, static_cast<int64_t>(row.created_at_ms));
+    if (q->exec() == 0) return std::optional<int64_t>();
     return std::optional<int64_t>(db_.getLastInsertRowid());
   } catch (const std::exception& e) {
     return Fail(e, "recording command");
@@ -510,15 +506,15 @@ Result<std::optional<int64_t>> StateTxn::InsertCommand(const CommandRow& row) {
 Status StateTxn::UpdateCommand(int64_t id, CommandState state, const std::string& last_error,
                                int attempts, int64_t now_ms) {
   try {
-    SQLite::Statement q(db_,
-                        "UPDATE commands SET state = ?, last_error = ?, attempts = ?, "
-                        "updated_at_ms = ? WHERE id = ?");
-    q.bind(1, CommandStateName(state));
-    if (!last_error.empty()) q.bind(2, last_error);
-    q.bind(3, attempts);
-    q.bind(4, static_cast<int64_t>(now_ms));
-    q.bind(5, static_cast<int64_t>(id));
-    q.exec();
+    auto q = stmts_.Get(
+        "UPDATE commands SET state = ?, last_error = ?, attempts = ?, "
+        "updated_at_ms = ? WHERE id = ?");
+    q->bind(1, CommandStateName(state));
+    if (!last_error.empty()) q->bind(2, last_error);
+    q->bind(3, attempts);
+    q->bind(4, static_cast<int64_t>(now_ms));
+    q->bind(5, static_cast<int64_t>(id));
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "updating command");
@@ -527,12 +523,12 @@ Status StateTxn::UpdateCommand(int64_t id, CommandState state, const std::string
 
 Result<std::vector<int64_t>> StateTxn::PendingCommands(const std::string& user_external_id) {
   try {
-    SQLite::Statement q(db_,
-                        "SELECT id FROM commands WHERE user_external_id = ? AND state = 'pending' "
-                        "ORDER BY id");
-    q.bind(1, user_external_id);
+    auto q = stmts_.Get(
+        "SELECT id FROM commands WHERE user_external_id = ? AND state = 'pending' "
+        "ORDER BY id");
+    q->bind(1, user_external_id);
     std::vector<int64_t> out;
-    while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
+    while (q->executeStep()) out.push_back(q->getColumn(0).getInt64());
     return out;
   } catch (const std::exception& e) {
     return Fail(e, "reading pending commands");
@@ -541,20 +537,20 @@ Result<std::vector<int64_t>> StateTxn::PendingCommands(const std::string& user_e
 
 Result<std::optional<CommandRow>> StateTxn::GetCommand(int64_t id) {
   try {
-    SQLite::Statement q(db_,
-                        "SELECT id, kind, user_external_id, event, state, attempts, "
-                        "COALESCE(last_error, ''), created_at_ms FROM commands WHERE id = ?");
-    q.bind(1, static_cast<int64_t>(id));
-    if (!q.executeStep()) return std::optional<CommandRow>();
+    auto q = stmts_.Get(
+        "SELECT id, kind, user_external_id, event, state, attempts, "
+        "COALESCE(last_error, ''), created_at_ms FROM commands WHERE id = ?");
+    q->bind(1, static_cast<int64_t>(id));
+    if (!q->executeStep()) return std::optional<CommandRow>();
     CommandRow r;
-    r.id = q.getColumn(0).getInt64();
-    r.kind = ParseCommandKind(q.getColumn(1).getString()).value_or(CommandKind::kPasswordReset);
-    r.user_external_id = q.getColumn(2).getString();
-    r.event = q.getColumn(3).getString();
-    r.state = ParseCommandState(q.getColumn(4).getString()).value_or(CommandState::kDead);
-    r.attempts = q.getColumn(5).getInt();
-    r.last_error = q.getColumn(6).getString();
-    r.created_at_ms = q.getColumn(7).getInt64();
+    r.id = q->getColumn(0).getInt64();
+    r.kind = ParseCommandKind(q->getColumn(1).getString()).value_or(CommandKind::kPasswordReset);
+    r.user_external_id = q->getColumn(2).getString();
+    r.event = q->getColumn(3).getString();
+    r.state = ParseCommandState(q->getColumn(4).getString()).value_or(CommandState::kDead);
+    r.attempts = q->getColumn(5).getInt();
+    r.last_error = q->getColumn(6).getString();
+    r.created_at_ms = q->getColumn(7).getInt64();
     return std::optional<CommandRow>(r);
   } catch (const std::exception& e) {
     return Fail(e, "reading command");
@@ -564,13 +560,12 @@ Result<std::optional<CommandRow>> StateTxn::GetCommand(int64_t id) {
 Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string& error,
                                int64_t now_ms) {
   try {
-    SQLite::Statement q(db_,
-                        "UPDATE events SET state = ?, error = ?, updated_at_ms = ? WHERE seq = ?");
-    q.bind(1, EventStateName(state));
-    if (!error.empty()) q.bind(2, error);
-    q.bind(3, static_cast<int64_t>(now_ms));
-    q.bind(4, static_cast<int64_t>(seq));
-    q.exec();
+    auto q = stmts_.Get("UPDATE events SET state = ?, error = ?, updated_at_ms = ? WHERE seq = ?");
+    q->bind(1, EventStateName(state));
+    if (!error.empty()) q->bind(2, error);
+    q->bind(3, static_cast<int64_t>(now_ms));
+    q->bind(4, static_cast<int64_t>(seq));
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "updating event");
@@ -579,10 +574,10 @@ Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string&
 
 Status StateTxn::PutSetting(const std::string& key, const std::string& value) {
   try {
-    SQLite::Statement q(db_, "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)");
-    q.bind(1, key);
-    q.bind(2, value);
-    q.exec();
+    auto q = stmts_.Get("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)");
+    q->bind(1, key);
+    q->bind(2, value);
+    q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "setting " + key);
@@ -621,12 +616,12 @@ constexpr const char* kMutationColumns =
 // Reads run on the reader connection when there is one (file databases), else on the writer.
 #define TS_READ_DB                                                   \
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_); \
-  SQLite::Database& db = reader_ ? *reader_ : *writer_
+  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_
 
 Result<std::unique_ptr<StateTxn>> SqliteStore::BeginState() {
   std::unique_lock<std::mutex> lock(write_mu_);
   try {
-    return std::unique_ptr<StateTxn>(new StateTxn(std::move(lock), *writer_));
+    return std::unique_ptr<StateTxn>(new StateTxn(std::move(lock), *writer_, *writer_stmts_));
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("begin: ") + e.what());
   }
@@ -639,17 +634,17 @@ Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit,
                 : (*commands ? " AND entity LIKE 'command:%'" : " AND entity NOT LIKE 'command:%'");
   TS_READ_DB;
   try {
-    SQLite::Statement q(
-        db,
+    auto q = stmts.Get(
         "SELECT entity, generation, not_before_ms, attempts, priority FROM dirty WHERE "
         "not_before_ms <= ?" +
-            lane + " ORDER BY priority DESC, not_before_ms, rowid LIMIT ?");
-    q.bind(1, static_cast<int64_t>(now_ms));
-    q.bind(2, limit);
+        lane + " ORDER BY priority DESC, not_before_ms, rowid LIMIT ?");
+    q->bind(1, static_cast<int64_t>(now_ms));
+    q->bind(2, limit);
     std::vector<DirtyItem> out;
-    while (q.executeStep()) {
-      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(),
-                     q.getColumn(2).getInt64(), q.getColumn(3).getInt(), q.getColumn(4).getInt()});
+    while (q->executeStep()) {
+      out.push_back({q->getColumn(0).getString(), q->getColumn(1).getInt64(),
+                     q->getColumn(2).getInt64(), q->getColumn(3).getInt(),
+                     q->getColumn(4).getInt()});
     }
     return out;
   } catch (const SQLite::Exception& e) {
@@ -660,10 +655,10 @@ Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit,
 Result<std::optional<int64_t>> SqliteStore::NextDirtyAt() {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, "SELECT MIN(not_before_ms) FROM dirty");
-    q.executeStep();
-    if (q.getColumn(0).isNull()) return std::optional<int64_t>();
-    return std::optional<int64_t>(q.getColumn(0).getInt64());
+    auto q = stmts.Get("SELECT MIN(not_before_ms) FROM dirty");
+    q->executeStep();
+    if (q->getColumn(0).isNull()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q->getColumn(0).getInt64());
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("dirty queue: ") + e.what());
   }
@@ -672,7 +667,9 @@ Result<std::optional<int64_t>> SqliteStore::NextDirtyAt() {
 Result<int64_t> SqliteStore::CountDirty() {
   TS_READ_DB;
   try {
-    return db.execAndGet("SELECT COUNT(*) FROM dirty").getInt64();
+    auto q = stmts.Get("SELECT COUNT(*) FROM dirty");
+    q->executeStep();
+    return q->getColumn(0).getInt64();
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("dirty queue: ") + e.what());
   }
@@ -681,18 +678,18 @@ Result<int64_t> SqliteStore::CountDirty() {
 Result<EntityRow> SqliteStore::ReadEntity(EntityKind kind, const std::string& external_id) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(
-        db, "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
-    q.bind(1, EntityKindName(kind));
-    q.bind(2, external_id);
+    auto q = stmts.Get(
+        "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
+    q->bind(1, EntityKindName(kind));
+    q->bind(2, external_id);
     EntityRow r;
     r.kind = kind;
     r.external_id = external_id;
-    if (q.executeStep()) {
+    if (q->executeStep()) {
       r.exists = true;
-      r.desired = ParseJsonColumn(q.getColumn(0), nlohmann::json::object());
-      r.known = ParseJsonColumn(q.getColumn(1), nlohmann::json::object());
-      if (!q.getColumn(2).isNull()) r.auth0_id = q.getColumn(2).getString();
+      r.desired = ParseJsonColumn(q->getColumn(0), nlohmann::json::object());
+      r.known = ParseJsonColumn(q->getColumn(1), nlohmann::json::object());
+      if (!q->getColumn(2).isNull()) r.auth0_id = q->getColumn(2).getString();
     }
     return r;
   } catch (const SQLite::Exception& e) {
@@ -708,14 +705,14 @@ Result<std::vector<MutationRow>> SqliteStore::ListMutations(const MutationFilter
   sql += " ORDER BY id DESC LIMIT ?";
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, sql);
+    auto q = stmts.Get(sql);
     int i = 1;
-    if (f.state) q.bind(i++, MutationStateName(*f.state));
-    if (f.entity) q.bind(i++, *f.entity);
-    if (f.before_id > 0) q.bind(i++, static_cast<int64_t>(f.before_id));
-    q.bind(i++, f.limit);
+    if (f.state) q->bind(i++, MutationStateName(*f.state));
+    if (f.entity) q->bind(i++, *f.entity);
+    if (f.before_id > 0) q->bind(i++, static_cast<int64_t>(f.before_id));
+    q->bind(i++, f.limit);
     std::vector<MutationRow> out;
-    while (q.executeStep()) out.push_back(ReadMutation(q));
+    while (q->executeStep()) out.push_back(ReadMutation(*q));
     return out;
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("listing mutations: ") + e.what());
@@ -725,11 +722,10 @@ Result<std::vector<MutationRow>> SqliteStore::ListMutations(const MutationFilter
 Result<std::optional<MutationRow>> SqliteStore::GetMutation(int64_t id) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db,
-                        std::string("SELECT ") + kMutationColumns + " FROM mutations WHERE id = ?");
-    q.bind(1, static_cast<int64_t>(id));
-    if (!q.executeStep()) return std::optional<MutationRow>();
-    return std::optional<MutationRow>(ReadMutation(q));
+    auto q = stmts.Get(std::string("SELECT ") + kMutationColumns + " FROM mutations WHERE id = ?");
+    q->bind(1, static_cast<int64_t>(id));
+    if (!q->executeStep()) return std::optional<MutationRow>();
+    return std::optional<MutationRow>(ReadMutation(*q));
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("reading mutation: ") + e.what());
   }
@@ -738,9 +734,9 @@ Result<std::optional<MutationRow>> SqliteStore::GetMutation(int64_t id) {
 Result<std::map<std::string, int64_t>> SqliteStore::CountMutationsByState() {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, "SELECT state, COUNT(*) FROM mutations GROUP BY state");
+    auto q = stmts.Get("SELECT state, COUNT(*) FROM mutations GROUP BY state");
     std::map<std::string, int64_t> out;
-    while (q.executeStep()) out[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+    while (q->executeStep()) out[q->getColumn(0).getString()] = q->getColumn(1).getInt64();
     return out;
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("counting mutations: ") + e.what());
@@ -750,16 +746,15 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountMutationsByState() {
 Result<std::optional<int64_t>> SqliteStore::OldestPendingMs(int64_t now_ms) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(
-        db,
+    auto q = stmts.Get(
         "SELECT MIN(t) FROM (SELECT MIN(received_at_ms) AS t FROM events WHERE state = 'pending' "
         "AND (effective_at_ms IS NULL OR effective_at_ms <= ?) "
         "UNION ALL SELECT MIN(created_at_ms) FROM mutations WHERE state IN "
         "('pending','in_flight','failed'))");
-    q.bind(1, static_cast<int64_t>(now_ms));
-    q.executeStep();
-    if (q.getColumn(0).isNull()) return std::optional<int64_t>();
-    return std::optional<int64_t>(q.getColumn(0).getInt64());
+    q->bind(1, static_cast<int64_t>(now_ms));
+    q->executeStep();
+    if (q->getColumn(0).isNull()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q->getColumn(0).getInt64());
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("oldest pending: ") + e.what());
   }
@@ -768,15 +763,16 @@ Result<std::optional<int64_t>> SqliteStore::OldestPendingMs(int64_t now_ms) {
 Result<std::vector<DirtyItem>> SqliteStore::ScheduledDirty(int64_t now_ms, int limit) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db,
-                        "SELECT entity, generation, not_before_ms, attempts, priority FROM dirty "
-                        "WHERE not_before_ms > ? AND attempts = 0 ORDER BY not_before_ms LIMIT ?");
-    q.bind(1, static_cast<int64_t>(now_ms));
-    q.bind(2, limit);
+    auto q = stmts.Get(
+        "SELECT entity, generation, not_before_ms, attempts, priority FROM dirty "
+        "WHERE not_before_ms > ? AND attempts = 0 ORDER BY not_before_ms LIMIT ?");
+    q->bind(1, static_cast<int64_t>(now_ms));
+    q->bind(2, limit);
     std::vector<DirtyItem> out;
-    while (q.executeStep()) {
-      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(),
-                     q.getColumn(2).getInt64(), q.getColumn(3).getInt(), q.getColumn(4).getInt()});
+    while (q->executeStep()) {
+      out.push_back({q->getColumn(0).getString(), q->getColumn(1).getInt64(),
+                     q->getColumn(2).getInt64(), q->getColumn(3).getInt(),
+                     q->getColumn(4).getInt()});
     }
     return out;
   } catch (const SQLite::Exception& e) {
@@ -787,10 +783,10 @@ Result<std::vector<DirtyItem>> SqliteStore::ScheduledDirty(int64_t now_ms, int l
 Result<int64_t> SqliteStore::CountScheduledDirty(int64_t now_ms) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, "SELECT COUNT(*) FROM dirty WHERE not_before_ms > ? AND attempts = 0");
-    q.bind(1, static_cast<int64_t>(now_ms));
-    q.executeStep();
-    return q.getColumn(0).getInt64();
+    auto q = stmts.Get("SELECT COUNT(*) FROM dirty WHERE not_before_ms > ? AND attempts = 0");
+    q->bind(1, static_cast<int64_t>(now_ms));
+    q->executeStep();
+    return q->getColumn(0).getInt64();
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("scheduled work: ") + e.what());
   }
@@ -807,10 +803,10 @@ constexpr const char* kWaitingReason =
 Result<int64_t> SqliteStore::CountWaitingEntities() {
   TS_READ_DB;
   try {
-    return db
-        .execAndGet(std::string("SELECT COUNT(*) FROM entities WHERE ") + kWaitingReason +
-                    " IS NOT NULL")
-        .getInt64();
+    auto q = stmts.Get(std::string("SELECT COUNT(*) FROM entities WHERE ") + kWaitingReason +
+                       " IS NOT NULL");
+    q->executeStep();
+    return q->getColumn(0).getInt64();
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("waiting entities: ") + e.what());
   }
@@ -819,15 +815,15 @@ Result<int64_t> SqliteStore::CountWaitingEntities() {
 Result<std::vector<SqliteStore::WaitingEntity>> SqliteStore::WaitingEntities(int limit) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, std::string("SELECT kind, external_id, ") + kWaitingReason +
-                                " AS reason FROM entities WHERE reason IS NOT NULL "
-                                "ORDER BY updated_at_ms, kind, external_id LIMIT ?");
-    q.bind(1, limit);
+    auto q = stmts.Get(std::string("SELECT kind, external_id, ") + kWaitingReason +
+                       " AS reason FROM entities WHERE reason IS NOT NULL "
+                       "ORDER BY updated_at_ms, kind, external_id LIMIT ?");
+    q->bind(1, limit);
     std::vector<WaitingEntity> out;
-    while (q.executeStep()) {
+    while (q->executeStep()) {
       out.push_back(
-          {q.getColumn(0).getString() == "org" ? EntityKind::kOrganization : EntityKind::kUser,
-           q.getColumn(1).getString(), q.getColumn(2).getString()});
+          {q->getColumn(0).getString() == "org" ? EntityKind::kOrganization : EntityKind::kUser,
+           q->getColumn(1).getString(), q->getColumn(2).getString()});
     }
     return out;
   } catch (const SQLite::Exception& e) {
@@ -840,16 +836,16 @@ Result<std::vector<MutationRow>> SqliteStore::MembershipProblems(const std::stri
   TS_READ_DB;
   try {
     // mutations_by_state narrows this to the (few) dead and failed rows first.
-    SQLite::Statement q(
-        db, std::string("SELECT ") + kMutationColumns +
-                " FROM mutations WHERE state IN ('dead', 'failed') AND entity LIKE 'members:%' "
-                "AND json_valid(request) AND (json_extract(request, '$.user_id') = ?1 OR EXISTS "
-                "(SELECT 1 FROM json_each(request, '$.members') WHERE value = ?1)) "
-                "ORDER BY id DESC LIMIT ?2");
-    q.bind(1, user_auth0_id);
-    q.bind(2, limit);
+    auto q =
+        stmts.Get(std::string("SELECT ") + kMutationColumns +
+                  " FROM mutations WHERE state IN ('dead', 'failed') AND entity LIKE 'members:%' "
+                  "AND json_valid(request) AND (json_extract(request, '$.user_id') = ?1 OR EXISTS "
+                  "(SELECT 1 FROM json_each(request, '$.members') WHERE value = ?1)) "
+                  "ORDER BY id DESC LIMIT ?2");
+    q->bind(1, user_auth0_id);
+    q->bind(2, limit);
     std::vector<MutationRow> out;
-    while (q.executeStep()) out.push_back(ReadMutation(q));
+    while (q->executeStep()) out.push_back(ReadMutation(*q));
     return out;
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("membership problems: ") + e.what());
@@ -860,23 +856,22 @@ Result<std::vector<CommandRow>> SqliteStore::ListCommands(const std::string& use
                                                           int limit) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(
-        db,
+    auto q = stmts.Get(
         "SELECT id, kind, user_external_id, event, state, attempts, COALESCE(last_error, ''), "
         "created_at_ms FROM commands WHERE user_external_id = ? ORDER BY id DESC LIMIT ?");
-    q.bind(1, user_external_id);
-    q.bind(2, limit);
+    q->bind(1, user_external_id);
+    q->bind(2, limit);
     std::vector<CommandRow> out;
-    while (q.executeStep()) {
+    while (q->executeStep()) {
       CommandRow r;
-      r.id = q.getColumn(0).getInt64();
-      r.kind = ParseCommandKind(q.getColumn(1).getString()).value_or(CommandKind::kPasswordReset);
-      r.user_external_id = q.getColumn(2).getString();
-      r.event = q.getColumn(3).getString();
-      r.state = ParseCommandState(q.getColumn(4).getString()).value_or(CommandState::kDead);
-      r.attempts = q.getColumn(5).getInt();
-      r.last_error = q.getColumn(6).getString();
-      r.created_at_ms = q.getColumn(7).getInt64();
+      r.id = q->getColumn(0).getInt64();
+      r.kind = ParseCommandKind(q->getColumn(1).getString()).value_or(CommandKind::kPasswordReset);
+      r.user_external_id = q->getColumn(2).getString();
+      r.event = q->getColumn(3).getString();
+      r.state = ParseCommandState(q->getColumn(4).getString()).value_or(CommandState::kDead);
+      r.attempts = q->getColumn(5).getInt();
+      r.last_error = q->getColumn(6).getString();
+      r.created_at_ms = q->getColumn(7).getInt64();
       out.push_back(r);
     }
     return out;
@@ -888,10 +883,10 @@ Result<std::vector<CommandRow>> SqliteStore::ListCommands(const std::string& use
 Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& key) {
   TS_READ_DB;
   try {
-    SQLite::Statement q(db, "SELECT value FROM settings WHERE key = ?");
-    q.bind(1, key);
-    if (!q.executeStep()) return std::optional<std::string>();
-    return std::optional<std::string>(q.getColumn(0).getString());
+    auto q = stmts.Get("SELECT value FROM settings WHERE key = ?");
+    q->bind(1, key);
+    if (!q->executeStep()) return std::optional<std::string>();
+    return std::optional<std::string>(q->getColumn(0).getString());
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("reading setting: ") + e.what());
   }
@@ -907,13 +902,12 @@ Result<int> SqliteStore::RecoverInterrupted(int64_t now_ms) {
         "WHERE state IN ('pending', 'in_flight') ON CONFLICT (entity) DO UPDATE SET generation = "
         "generation + 1, "
         "not_before_ms = 0");
-    SQLite::Statement upd(
-        *writer_,
+    auto upd = writer_stmts_->Get(
         "UPDATE mutations SET state = 'failed', last_error = 'interrupted: the process stopped "
         "before the outcome was recorded; re-planned from Auth0', updated_at_ms = ? "
         "WHERE state IN ('pending', 'in_flight')");
-    upd.bind(1, static_cast<int64_t>(now_ms));
-    int n = upd.exec();
+    upd->bind(1, static_cast<int64_t>(now_ms));
+    int n = upd->exec();
     writer_->exec(
         "INSERT INTO dirty (entity, generation, not_before_ms) SELECT 'command:' || id, 1, 0 FROM "
         "commands "

@@ -26,6 +26,8 @@ class Transaction;
 
 namespace tenantsync {
 
+class StatementCache;
+
 // What an entity row describes; stored as "org" / "user".
 enum class EntityKind { kOrganization, kUser };
 const char* EntityKindName(EntityKind kind);
@@ -189,11 +191,12 @@ class StateTxn {
  private:
   Result<std::vector<EntityRow>> ListEntities(EntityKind kind, bool managed_only);
   friend class SqliteStore;
-  StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db);
+  StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db, StatementCache& stmts);
   Status Fail(const std::exception& e, const std::string& what);
 
   std::unique_lock<std::mutex> lock_;
   SQLite::Database& db_;
+  StatementCache& stmts_;  // the writer connection's, guarded by lock_
   std::unique_ptr<SQLite::Transaction> tx_;
   bool failed_ = false;
 };

@@ -142,19 +142,26 @@ VerifiedDelivery Delivered(std::string id, const std::string& origin,
 VerifiedDelivery FromBody(std::string_view body, std::optional<int64_t> timestamp) {
   static const std::string kOrigin = "body field \"id\"";
   auto parsed = ParseJson(body);
+  VerifiedDelivery d;
   if (parsed.ok() && parsed->is_object()) {
     auto it = parsed->find("id");
     if (it != parsed->end() && !it->is_null()) {
-      if (it->is_string()) return Delivered(it->get<std::string>(), kOrigin, timestamp);
-      if (it->is_number_integer()) return Delivered(it->dump(), kOrigin, timestamp);
-      VerifiedDelivery d;
-      d.timestamp = timestamp;
-      d.id_status = Status::Invalid(kOrigin + " must be a string or an integer (got " +
-                                    std::string(it->type_name()) + ")");
+      if (it->is_string()) {
+        d = Delivered(it->get<std::string>(), kOrigin, timestamp);
+      } else if (it->is_number_integer()) {
+        d = Delivered(it->dump(), kOrigin, timestamp);
+      } else {
+        d.timestamp = timestamp;
+        d.id_status = Status::Invalid(kOrigin + " must be a string or an integer (got " +
+                                      std::string(it->type_name()) + ")");
+      }
+      d.parsed_body = std::move(parsed);
       return d;
     }
   }
-  return Delivered(crypto::HexEncode(crypto::Sha256(body)), "body SHA-256", timestamp);
+  d = Delivered(crypto::HexEncode(crypto::Sha256(body)), "body SHA-256", timestamp);
+  d.parsed_body = std::move(parsed);
+  return d;
 }
 
 Result<VerifiedDelivery> VerifyStandardWebhooks(const SignatureOptions& o,

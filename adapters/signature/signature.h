@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,10 @@ struct VerifiedDelivery {
   // integer (got object)". Never contains the id's bytes.
   Status id_status;
   std::optional<int64_t> timestamp;  // signed timestamp (standard-webhooks, stripe), Unix seconds
+  // The body as parsed for its "id" (hmac-sha256 without id_header, stripe): the JSON, or why it
+  // is not JSON (ParseJson's message). Unset when the scheme did not parse the body; the caller
+  // takes it instead of parsing the same bytes again.
+  std::optional<Result<nlohmann::json>> parsed_body;
 };
 
 // Verifies one delivery against every configured secret. OK: the delivery is authentic and, for

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "daemon/config.h"
 #include "daemon/http/http1.h"
 
@@ -53,8 +54,13 @@ constexpr size_t kMaxReadPerEvent = 4 * kReadChunk;  // fairness between connect
 // Worker threads with a bounded queue; TryPush refuses instead of waiting.
 class WorkerPool {
  public:
-  WorkerPool(int threads, size_t max_queue) : max_queue_(max_queue) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  WorkerPool(int threads, size_t max_queue, std::string name) : max_queue_(max_queue) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this, name] {
+        SetCurrentThreadName(name);
+        Work();
+      });
+    }
   }
   ~WorkerPool() { Shutdown(); }
 
@@ -303,9 +309,12 @@ struct EventLoopServer::Impl {
   // ---- the loop ------------------------------------------------------------------------------
 
   void Run() {
+    SetCurrentThreadName(options.thread_name + "-loop");
     workers = std::make_unique<WorkerPool>(options.worker_threads,
-                                           static_cast<size_t>(options.max_queued_connections));
-    if (!options.priority_paths.empty()) priority_workers = std::make_unique<WorkerPool>(1, 8);
+                                           static_cast<size_t>(options.max_queued_connections),
+                                           options.thread_name + "-work");
+    if (!options.priority_paths.empty())
+      priority_workers = std::make_unique<WorkerPool>(1, 8, options.thread_name + "-prio");
     next_sweep = SteadyClock::now() + kSweepInterval;
     next_report = SteadyClock::now() + std::chrono::seconds(10);
     bool listener_closed = false;
@@ -328,9 +337,9 @@ struct EventLoopServer::Impl {
         if (id == kListenId) {
           if (!stopping) Accept();
         } else if (id == kWakeId) {
+          // One read returns and resets the whole eventfd counter.
           uint64_t count;
-          while (::read(wake_fd, &count, sizeof(count)) > 0) {
-          }
+          [[maybe_unused]] auto got = ::read(wake_fd, &count, sizeof(count));
         } else {
           OnEvent(id, events[i].events);
         }
@@ -489,10 +498,16 @@ struct EventLoopServer::Impl {
     if (it == conns.end()) return;
     Conn& c = *it->second;
     if (c.state == State::kDispatched) {
-      // Hung up while a worker has its request: stop watching; closed when the answer is back.
-      c.peer_gone = true;
+      if (events & (EPOLLERR | EPOLLHUP)) {
+        // Hung up while a worker has its request: stop watching; closed when the answer is back.
+        c.peer_gone = true;
+        Watch(c, 0);
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
+        return;
+      }
+      // Bytes (a pipelined request, or the peer's FIN) while a worker has the request: they wait
+      // in the socket until the answer is written; stop watching until then.
       Watch(c, 0);
-      ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
       return;
     }
     if (c.state == State::kWriting) {
@@ -514,6 +529,9 @@ struct EventLoopServer::Impl {
         if (c.state != State::kLinger) c.in.append(buf, static_cast<size_t>(n));
         // A head cannot be longer than the cap: stop reading once past it.
         if (c.state == State::kHead && c.in.size() > limits.max_head_bytes + kReadChunk) break;
+        // A short read emptied the socket: no second recv just to hear EAGAIN (the listener is
+        // level-triggered, so anything arriving later is reported again).
+        if (static_cast<size_t>(n) < sizeof(buf)) break;
         continue;
       }
       if (n == 0) return Close(c.id);  // peer closed (a half-close ends the exchange too)
@@ -581,15 +599,19 @@ struct EventLoopServer::Impl {
     WorkerPool& pool = priority_workers && IsPriority(req.path) ? *priority_workers : *workers;
     c.state = State::kDispatched;
     c.since = SteadyClock::now();
-    Watch(c, 0);
+    // The connection stays watched for input while dispatched (OnEvent stops watching if bytes
+    // come): re-arming it for every request would cost two epoll_ctl calls per request.
     const uint64_t id = c.id;
     auto job = [this, id, req = std::move(req)]() mutable {
       ServerResponse r = Guarded(req, [&] { return handler(req); });
+      bool first = false;
       {
         std::lock_guard<std::mutex> lock(done_mu);
+        first = done.empty();
         done.emplace_back(id, std::move(r));
       }
-      Wake();
+      // The loop takes every completion at once: one wake-up per batch is enough.
+      if (first) Wake();
     };
     if (!pool.TryPush(std::move(job))) {
       Refused(counters.queue_full, "workers_busy");

@@ -14,6 +14,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -85,6 +86,30 @@ inline double ProcessCpuSeconds(pid_t pid) {
     if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
   }
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// User+system CPU seconds used so far by each live thread of `pid`, summed by thread name
+// (/proc/PID/task/TID/stat: the name in parentheses, fields 14 and 15). tenantsync names its
+// threads (common/thread_name.h); threads that already exited are not counted.
+inline std::map<std::string, double> ThreadCpuSecondsByName(pid_t pid) {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream in(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    const std::string name = stat.substr(open + 1, close - open - 1);
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
+    }
+    out[name] += ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return out;
 }
 
 // Peak resident memory (VmHWM) of process `pid` in KiB; 0 when unreadable.

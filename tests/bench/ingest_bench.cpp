@@ -43,6 +43,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <latch>
 #include <map>
 #include <memory>
@@ -90,8 +91,22 @@ struct RunResult {
   std::vector<int> warmup_errors;  // statuses of warm-up requests not answered 202 (0: no answer)
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
   double server_cpu_s = 0;  // CPU of the server process during the timed run (user+system)
+  // From the start of the timed run until the server went idle after it (bounded by
+  // kMaxSettle): includes the daemon's writer folding the accepted events into desired state.
+  double settled_cpu_s = 0;
+  double settle_s = 0;                         // how long after the run the server took to go idle
+  std::map<std::string, double> thread_cpu_s;  // settled CPU by thread name
   double ServerCpuUsPerEvent() const {
     return accepted > 0 ? server_cpu_s * 1e6 / static_cast<double>(accepted) : 0;
+  }
+  double SettledCpuUsPerEvent() const {
+    return accepted > 0 ? settled_cpu_s * 1e6 / static_cast<double>(accepted) : 0;
+  }
+  double ThreadCpuUsPerEvent(const std::function<bool(const std::string&)>& select) const {
+    double s = 0;
+    for (const auto& [name, cpu] : thread_cpu_s)
+      if (select(name)) s += cpu;
+    return accepted > 0 ? s * 1e6 / static_cast<double>(accepted) : 0;
   }
   double AcceptedPerSecond() const {
     return seconds > 0 ? static_cast<double>(accepted) / seconds : 0;
@@ -194,6 +209,7 @@ RunResult RunLoad(const std::string& target, int port, const std::vector<Deliver
   }
   ready.arrive_and_wait();
   server_cpu0 = ProcessCpuSeconds(server_pid);
+  const auto threads_cpu0 = bench::ThreadCpuSecondsByName(server_pid);
   start = Clock::now();
   deadline = start + std::chrono::seconds(seconds);
   go.store(true, std::memory_order_release);
@@ -202,6 +218,24 @@ RunResult RunLoad(const std::string& target, int port, const std::vector<Deliver
 
   RunResult r;
   r.server_cpu_s = ProcessCpuSeconds(server_pid) - server_cpu0;
+  // Settle: wait until the server uses under 2 % of a CPU over 200 ms (the daemon's writer may
+  // still be folding accepted events), at most kMaxSettle.
+  constexpr auto kSettleTick = std::chrono::milliseconds(200);
+  constexpr auto kMaxSettle = std::chrono::seconds(15);
+  double last = ProcessCpuSeconds(server_pid);
+  while (Clock::now() - end < kMaxSettle) {
+    std::this_thread::sleep_for(kSettleTick);
+    const double now_cpu = ProcessCpuSeconds(server_pid);
+    const bool idle = now_cpu - last < 0.02 * 0.2;
+    last = now_cpu;
+    if (idle) break;
+  }
+  r.settled_cpu_s = last - server_cpu0;
+  r.settle_s = std::chrono::duration<double>(Clock::now() - end).count();
+  for (const auto& [name, cpu] : bench::ThreadCpuSecondsByName(server_pid)) {
+    auto before = threads_cpu0.find(name);
+    r.thread_cpu_s[name] = cpu - (before == threads_cpu0.end() ? 0.0 : before->second);
+  }
   r.target = target;
   r.connections = connections;
   r.seconds = std::chrono::duration<double>(end - start).count();
@@ -627,6 +661,19 @@ void PrintRow(const RunResult& r) {
               r.pool_exhausted ? "  (pool exhausted: raise --max-events)" : "");
   if (r.errors > 0)
     std::printf("              errors by status: %s\n", StatusList(r.error_statuses).c_str());
+  if (r.settle_s > 0.3 || r.thread_cpu_s.size() > 1) {
+    std::printf("              settled %.1f s after the run: %.1f us/event", r.settle_s,
+                r.SettledCpuUsPerEvent());
+    if (r.thread_cpu_s.size() > 1) {
+      std::printf("; by thread:");
+      for (const auto& [name, cpu] : r.thread_cpu_s) {
+        if (cpu <= 0) continue;
+        std::printf(" %s %.1f", name.c_str(),
+                    r.accepted > 0 ? cpu * 1e6 / static_cast<double>(r.accepted) : 0.0);
+      }
+    }
+    std::printf("\n");
+  }
   if (r.other_2xx > 0)
     std::printf("         note: %lld non-202 2xx answers (duplicates?)\n",
                 static_cast<long long>(r.other_2xx));
@@ -832,6 +879,21 @@ int main(int argc, char** argv) {
           "[goal <= 1.5: %s]; daemon on disk %.1f us\n",
           daemon_us, noop_us, cpu_ratio, cpu_ratio > 0 && cpu_ratio <= 1.5 ? "met" : "NOT met",
           g.disk.ServerCpuUsPerEvent());
+      // The receive path alone: the listener's threads and the group committer (what the no-op
+      // server's work corresponds to), against everything the daemon spent until idle.
+      auto receive = [](const std::string& name) {
+        return name.rfind("ts-in-", 0) == 0 || name == "ts-commit";
+      };
+      auto writer = [](const std::string& name) { return name.rfind("ts-writer", 0) == 0; };
+      const double receive_us = g.tmpfs.ThreadCpuUsPerEvent(receive);
+      const double noop_settled_us = g.noop.SettledCpuUsPerEvent();
+      std::printf(
+          "  until idle (tmpfs db): daemon %.1f us/event = receive path (ts-in-*, ts-commit) "
+          "%.1f + writer folding events (ts-writer*) %.1f + other %.1f; no-op %.1f; "
+          "receive path / no-op = %.2f\n",
+          g.tmpfs.SettledCpuUsPerEvent(), receive_us, g.tmpfs.ThreadCpuUsPerEvent(writer),
+          g.tmpfs.SettledCpuUsPerEvent() - receive_us - g.tmpfs.ThreadCpuUsPerEvent(writer),
+          noop_settled_us, noop_settled_us > 0 ? receive_us / noop_settled_us : 0);
     }
     std::vector<std::pair<const RunResult*, int64_t>> checks = {{&g.disk, g.stored_disk}};
     if (g.has_tmpfs) checks.push_back({&g.tmpfs, g.stored_tmpfs});

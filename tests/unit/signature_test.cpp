@@ -447,6 +447,10 @@ TEST(StripeTest, Vector) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->timestamp, kStTs);
   EXPECT_EQ(r->event_id, "evt_1");
+  // The body was parsed for its id; ingress takes that parse instead of a second one.
+  ASSERT_TRUE(r->parsed_body.has_value());
+  ASSERT_TRUE(r->parsed_body->ok());
+  EXPECT_EQ((**r->parsed_body)["id"], "evt_1");
   auto signed_headers = SignDelivery(St(), "evt_1", kStTs, kStBody);
   ASSERT_EQ(signed_headers.size(), 1u);
   EXPECT_EQ(signed_headers[0].first, "Stripe-Signature");

@@ -1,0 +1,94 @@
+// StatementCache: prepared statements of one SQLite connection, kept for reuse.
+//
+// Preparing a statement (parsing and planning its SQL) cost more CPU than running it for the
+// small statements the writer and ingress issue per event, so each connection keeps the ones it
+// has prepared, keyed by their SQL text.
+//
+// Ownership and threads: one cache per SQLite::Database, used under the same mutex as that
+// connection (not thread-safe itself); it must be destroyed before the connection.
+// A Lease gives exclusive use of one statement and, when it ends, resets it (releasing any read
+// snapshot a half-stepped SELECT holds) and clears its bindings, so the next user starts clean.
+// If the same SQL is already leased (a statement run while iterating another copy of itself),
+// the second lease gets a fresh statement that is not cached.
+// Errors: Get throws SQLite::Exception like SQLite::Statement's constructor (callers already
+// catch it at the storage boundary).
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace tenantsync {
+
+class StatementCache {
+ public:
+  explicit StatementCache(SQLite::Database& db) : db_(db) {}
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept
+        : stmt_(other.stmt_), owned_(std::move(other.owned_)), in_use_(other.in_use_) {
+      other.stmt_ = nullptr;
+      other.in_use_ = nullptr;
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (!stmt_ || owned_) return;  // an uncached statement finalizes itself
+      stmt_->tryReset();
+      try {
+        stmt_->clearBindings();
+      } catch (...) {
+        // clearBindings fails only on a misuse SQLite reports elsewhere; the next user rebinds
+        // every parameter it uses anyway.
+      }
+      if (in_use_) *in_use_ = false;
+    }
+    SQLite::Statement& operator*() const { return *stmt_; }
+    SQLite::Statement* operator->() const { return stmt_; }
+
+   private:
+    friend class StatementCache;
+    Lease(SQLite::Statement* stmt, std::unique_ptr<SQLite::Statement> owned, bool* in_use)
+        : stmt_(stmt), owned_(std::move(owned)), in_use_(in_use) {}
+    SQLite::Statement* stmt_;
+    std::unique_ptr<SQLite::Statement> owned_;  // set for an uncached (nested) statement
+    bool* in_use_;
+  };
+
+  Lease Get(const std::string& sql) {
+    auto it = entries_.find(sql);
+    if (it == entries_.end()) {
+      Entry entry{std::make_unique<SQLite::Statement>(db_, sql), false};
+      it = entries_.emplace(sql, std::move(entry)).first;
+    }
+    Entry& entry = it->second;
+    if (entry.in_use) {
+      auto fresh = std::make_unique<SQLite::Statement>(db_, sql);
+      SQLite::Statement* raw = fresh.get();
+      return Lease(raw, std::move(fresh), nullptr);
+    }
+    entry.in_use = true;
+    return Lease(entry.stmt.get(), nullptr, &entry.in_use);
+  }
+
+  // Finalizes every cached statement (none may be leased), e.g. before VACUUM or closing.
+  void Clear() { entries_.clear(); }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::unique_ptr<SQLite::Statement> stmt;
+    bool in_use = false;
+  };
+  SQLite::Database& db_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace tenantsync
