@@ -306,6 +306,42 @@ TEST(Auth0SimHttp, StateStatsAndSeed) {
   EXPECT_EQ(fresh["connections"].size(), 1u);
 }
 
+// The /organizations/{id}/connections family over HTTP: routed, limited and counted as
+// organization endpoints, and sharing its state with enabled_connections (visible in /__sim/state).
+TEST(Auth0SimHttp, OrganizationConnectionsFamily) {
+  Sim sim({"--group-rate", "organizations_write=1:2"});
+  std::string token = sim.Token();
+  auto org = sim.cli().Post("/api/v2/organizations", sim.Auth(token), R"({"name":"acme"})",
+                            "application/json");
+  ASSERT_EQ(org->status, 201);
+  std::string oid = Json::parse(org->body)["id"];
+  Json state = sim.Control("GET", "/__sim/state");
+  std::string db = state["connections"][0]["id"];
+  const std::string path = "/api/v2/organizations/" + oid + "/connections";
+  auto added = sim.cli().Post(path, sim.Auth(token),
+                              Json{{"connection_id", db}, {"is_signup_enabled", true}}.dump(),
+                              "application/json");
+  ASSERT_EQ(added->status, 201) << added->body;
+  EXPECT_EQ(Json::parse(added->body)["organization_access_level"], "none");
+  // The organizations_write bucket (burst 2) is now empty: the next write is refused.
+  auto limited = sim.cli().Patch(path + "/" + db, sim.Auth(token), R"({"show_as_button":false})",
+                                 "application/json");
+  EXPECT_EQ(limited->status, 429);
+  auto listed = sim.cli().Get(path + "?include_totals=true&page=0&per_page=50", sim.Auth(token));
+  ASSERT_EQ(listed->status, 200);
+  Json page = Json::parse(listed->body);
+  EXPECT_EQ(page["total"], 1);
+  EXPECT_EQ(page["limit"], 50);
+  EXPECT_EQ(page["connections"][0]["connection"]["name"], kDb);
+  state = sim.Control("GET", "/__sim/state");
+  EXPECT_EQ(state["organizations"][0]["enabled_connections"][0]["is_signup_enabled"], true);
+  Json stats = sim.Control("GET", "/__sim/stats");
+  EXPECT_EQ(stats["by_endpoint"]["POST /api/v2/organizations/{id}/connections"]["201"], 1);
+  EXPECT_EQ(
+      stats["by_endpoint"]["PATCH /api/v2/organizations/{id}/connections/{connection_id}"]["429"],
+      1);
+}
+
 TEST(Auth0SimHttp, SearchLagIsConfigurable) {
   Sim sim({"--index-lag-ms", "300"});
   std::string token = sim.Token();

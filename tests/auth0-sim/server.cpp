@@ -382,6 +382,7 @@ struct SimServer::Impl {
     for (const auto& [k, v] : req.params) areq.query.emplace(k, v);
     areq.content_type = req.get_header_value("Content-Type");
     areq.body = req.body;
+    areq.ip = req.remote_addr;
     if (req.has_header(kOriginalContentType)) {
       areq.content_type = req.get_header_value(kOriginalContentType);
       areq.form = ParseMultipart(areq.content_type, req.body);
@@ -515,6 +516,8 @@ struct SimServer::Impl {
         return SendJson(res, 200, {{"reset", true}});
       }
       if (p == "/__sim/seed" && req.method == "POST") return SendJson(res, 200, tenant.Seed(body));
+      if (p == "/__sim/login" && req.method == "POST")
+        return SendJson(res, 200, tenant.Login(body));
       if (p == "/__sim/expire-tokens" && req.method == "POST") {
         std::unique_lock<std::shared_mutex> lock(tokens_mu);
         for (auto& [t, info] : tokens) info.expires_ms = 0;

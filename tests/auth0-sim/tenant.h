@@ -27,6 +27,7 @@
 
 #include "common/clock.h"
 #include "common/random.h"
+#include "tests/auth0-sim/logs.h"
 
 namespace tenantsync::sim {
 
@@ -43,6 +44,8 @@ struct ApiRequest {
   std::map<std::string, std::string> form;
   // Client id of the caller's access token ("" for unauthenticated endpoints).
   std::string caller_client_id;
+  // The caller's address, for the `ip` of the log events the request produces.
+  std::string ip;
 };
 
 struct ApiResponse {
@@ -98,6 +101,11 @@ class Tenant {
   void SetIndexLagMs(int64_t ms);
   int64_t IndexLagMs() const;
 
+  // POST /__sim/login: a login attempt of a user, recorded as Auth0 logs it (s, f, fu, fp; a
+  // blocked user's attempt is f "user is blocked"). Answers {"type","log_id",...}. Throws
+  // std::invalid_argument on a malformed request. See docs/AUTH0-SIM.md, "Logs".
+  Json Login(const Json& request);
+
   // Users exports (POST /jobs/users-exports) stay "pending" for this long after creation, then
   // report "completed" with a `location`. Applies to jobs created afterwards. Default 0.
   void SetExportDelayMs(int64_t ms);
@@ -129,11 +137,16 @@ class Tenant {
     uint64_t seq = 0;
     int64_t hidden_from_ms = 0;
   };
+  // A connection of an organization, shared by the enabled_connections and connections endpoint
+  // families. enabled_connections lists only the enabled ones.
   struct OrgConnection {
     std::string connection_id;
     bool assign_membership_on_login = false;
     bool show_as_button = true;
     std::optional<bool> is_signup_enabled;
+    bool is_enabled = true;
+    std::optional<std::string> organization_access_level;     // reported as "none" when unset
+    std::optional<std::string> organization_connection_name;  // reported only when set
   };
   struct Org {
     Json doc;  // id, name, display_name?, branding?, metadata?
@@ -176,6 +189,8 @@ class Tenant {
   const Connection* FindConnectionByName(const std::string& name) const;
   Json ConnectionView(const Connection& c, bool with_enabled_clients) const;
   Json OrgConnectionView(const OrgConnection& oc) const;
+  // The /organizations/{id}/connections shape: every field, with defaults.
+  Json OrgAllConnectionView(const OrgConnection& oc) const;
   bool IsMemberVisible(const Org& org, const std::string& user_id, int64_t now) const;
   std::string AddUserLocked(const Json& body, const Connection& conn, bool gravatar_secure,
                             bool password_set);
@@ -191,6 +206,12 @@ class Tenant {
   ApiResponse UsersByEmail(const ApiRequest& req);
   ApiResponse UserOrganizations(const std::string& id, const ApiRequest& req);
   ApiResponse UserLogs(const std::string& id, const ApiRequest& req);
+  ApiResponse SearchLogs(const ApiRequest& req);
+  ApiResponse GetLog(const std::string& id);
+  // After a request: its sapi event (a successful write) and the emails it sent (svr, scpr).
+  void RecordActivityLocked(const RouteMatch& route, const ApiRequest& req, const ApiResponse& r,
+                            size_t emails_before);
+  Json LogClient(const std::string& client_id) const;  // {"client_id","client_name"}
   ApiResponse RefreshTokens(const std::string& id, const ApiRequest& req);
   ApiResponse ChangePasswordEmail(const Json& body);
   // Organizations
@@ -207,6 +228,12 @@ class Tenant {
   ApiResponse PatchOrgConnection(const std::string& org_id, const std::string& con_id,
                                  const Json& body);
   std::optional<ApiResponse> ValidateOrgConnection(const Json& item, bool require_id);
+  // /organizations/{id}/connections (docs/AUTH0-SIM.md, "Organization connections").
+  ApiResponse ListOrgAllConnections(const std::string& org_id, const ApiRequest& req);
+  ApiResponse AddOrgAllConnection(const std::string& org_id, const Json& body);
+  ApiResponse PatchOrgAllConnection(const std::string& org_id, const std::string& con_id,
+                                    const Json& body);
+  std::optional<ApiResponse> ValidateOrgAllConnection(const Json& body, bool create);
   // Roles, connections, clients
   ApiResponse CreateRole(const Json& body);
   ApiResponse ListRoles(const ApiRequest& req);
@@ -245,6 +272,7 @@ class Tenant {
   std::map<std::string, Job> jobs_;                                // guarded by mu_
   std::map<std::string, std::vector<Json>> refresh_tokens_;        // user id -> tokens; mu_
   std::vector<Json> emails_;                                       // guarded by mu_
+  LogStore logs_;                                                  // guarded by mu_
 };
 
 }  // namespace tenantsync::sim
