@@ -10,6 +10,7 @@
 #include "adapters/events/event.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "daemon/declared_api.h"
 #include "daemon/desired_state.h"
 #include "daemon/guard.h"
 #include "daemon/writer.h"
@@ -212,6 +213,11 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
   if (post && p == "/v1/drift/run") return DriftRun(req);
   if (post && p == "/v1/pause") return Pause(true);
   if (post && p == "/v1/resume") return Pause(false);
+  if (p == "/v1/sources" || p.rfind("/v1/sources/", 0) == 0) {
+    return HandleSourcesRequest(req, store_, clock_,
+                                hooks_.sources ? hooks_.sources() : std::vector<SourceConfig>{},
+                                hooks_.writer);
+  }
   if (auto id = rest("/v1/events/")) {
     const std::string suffix = "/replay";
     if (post && id->size() > suffix.size() &&

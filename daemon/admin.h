@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "daemon/config.h"
 #include "daemon/http_server.h"
 #include "storage/sqlite_store.h"
 
@@ -42,6 +43,9 @@ struct AdminHooks {
   // drift never ran).
   std::function<Result<nlohmann::json>(const std::string& mode)> drift_run;
   std::function<nlohmann::json()> drift_last;
+  // The configured sources (replaced on SIGHUP), for /v1/sources and the declared-source
+  // endpoints (daemon/declared_api.h). Empty: every source is unknown there.
+  std::function<std::vector<SourceConfig>()> sources;
 };
 
 class AdminApi {

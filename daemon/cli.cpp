@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/auth0/log_types.h"
 #include "adapters/events/event.h"
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -320,6 +321,46 @@ int CliReplay(const CliOptions& cli, const std::string& id, const std::string& s
 }
 
 namespace {
+// A value from Auth0 made safe for one table cell: control characters (a newline or an escape
+// sequence in a log description) become '?'.
+std::string Cell(const nlohmann::json& j) {
+  std::string s = j.is_string() ? j.get<std::string>() : (j.is_null() ? "" : j.dump());
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return s.empty() ? "-" : s;
+}
+
+// `auth0_logs` of GET /v1/users/{id}?logs=true: the user's Auth0 log events, newest first, as
+// Auth0 returned them (an array), null when there is nothing to ask for, or {"error": ...}.
+void PrintAuth0Logs(const nlohmann::json& logs) {
+  if (logs.is_object() && logs.contains("error")) {
+    std::printf("\nauth0 logs: could not be read: %s\n", Cell(logs["error"]).c_str());
+    return;
+  }
+  if (!logs.is_array()) {
+    std::printf("\nauth0 logs: not read (the user has no Auth0 id yet, or --dry-run)\n");
+    return;
+  }
+  std::printf("\nauth0 logs (newest first, %zu)\n", logs.size());
+  if (logs.empty()) {
+    std::printf("no log events for this user\n");
+    return;
+  }
+  std::printf("%-24s %-44s %-40s %-15s %s\n", "DATE", "EVENT", "DESCRIPTION", "IP", "APPLICATION");
+  for (const auto& e : logs) {
+    if (!e.is_object()) continue;
+    const std::string type = Cell(e.value("type", nlohmann::json()));
+    std::string event = type;
+    if (auto name = auth0::LogTypeName(type); !name.empty()) event += " " + std::string(name);
+    std::string app = Cell(e.value("client_name", nlohmann::json()));
+    if (app == "-") app = Cell(e.value("client_id", nlohmann::json()));
+    std::printf("%-24s %-44s %-40s %-15s %s\n", Cell(e.value("date", nlohmann::json())).c_str(),
+                event.c_str(), Cell(e.value("description", nlohmann::json())).c_str(),
+                Cell(e.value("ip", nlohmann::json())).c_str(), app.c_str());
+  }
+}
+
 void PrintMutationTable(const nlohmann::json& list) {
   std::printf("%-7s %-26s %-32s %-10s %-4s %-8s %s\n", "ID", "ENTITY", "KIND", "STATE", "DEST",
               "ATTEMPTS", "ERROR");
@@ -367,8 +408,7 @@ int CliEntity(const CliOptions& cli, EntityKind kind, const std::string& externa
                   Str(c["state"]).c_str(), Str(c["event"]).c_str());
     }
   }
-  if (j->contains("auth0_logs"))
-    std::printf("\nauth0 logs\n%s\n", (*j)["auth0_logs"].dump(2).c_str());
+  if (j->contains("auth0_logs")) PrintAuth0Logs((*j)["auth0_logs"]);
   return 0;
 }
 
@@ -485,6 +525,12 @@ int CliPost(const CliOptions& cli, const std::string& path) {
   if (!j) return code;
   std::printf("%s\n", cli.json ? j->dump(2).c_str() : j->dump().c_str());
   return 0;
+}
+
+std::optional<nlohmann::json> CliAdminCall(const CliOptions& cli, const std::string& method,
+                                           const std::string& path, int* code,
+                                           const std::string& body, int timeout_seconds) {
+  return Admin(cli, method, path, code, body, timeout_seconds);
 }
 
 }  // namespace tenantsync

@@ -6,6 +6,7 @@
 // reached. Output is a readable table by default and the daemon's JSON with --json.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -51,5 +52,12 @@ int CliGuard(const CliOptions& cli, const std::string& action,
              const std::optional<std::string>& by);
 // path: "/v1/pause", "/v1/resume", ... (a POST without body whose answer is printed).
 int CliPost(const CliOptions& cli, const std::string& path);
+
+// One admin API call with the address and token `cli` resolves (flags, else the config): the
+// answer's JSON, or nullopt after printing a one-line error with *code set (1 the daemon answered
+// an error, 2 configuration, 3 unreachable). Used by the commands in other files (cli_apply.cpp).
+std::optional<nlohmann::json> CliAdminCall(const CliOptions& cli, const std::string& method,
+                                           const std::string& path, int* code,
+                                           const std::string& body = "", int timeout_seconds = 30);
 
 }  // namespace tenantsync

@@ -334,11 +334,25 @@ Result<Config> LoadConfig(const std::string& path) {
       } else if (!names.insert(src.name).second) {
         s.Error("name", "duplicate source name \"" + src.name + "\"");
       }
+      if (scheme == "declared") {
+        // Nothing is posted to a declared source: no secret, no signature settings.
+        src.declared = true;
+        for (auto key :
+             {"secret_file", "tolerance_seconds", "header", "prefix", "encoding", "id_header"}) {
+          if (t->contains(key))
+            s.Error(key,
+                    "does not apply to scheme \"declared\" (its events come from `tenantsync "
+                    "apply`, nothing is posted to it)");
+        }
+        cfg.sources.push_back(std::move(src));
+        continue;
+      }
       if (auto parsed = ParseSignatureScheme(scheme)) {
         src.signature.scheme = *parsed;
       } else {
         s.Error("scheme",
-                "must be one of standard-webhooks, hmac-sha256, stripe (got \"" + scheme + "\")");
+                "must be one of standard-webhooks, hmac-sha256, stripe, declared (got \"" + scheme +
+                    "\")");
       }
       if (src.signature.scheme != SignatureScheme::kHmacSha256) {
         for (auto key : {"header", "prefix", "encoding", "id_header"}) {

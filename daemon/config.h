@@ -47,6 +47,9 @@ struct AdminOptions {
 
 struct SourceConfig {
   std::string name;  // URL segment: POST /webhooks/{name}; ^[a-z0-9][a-z0-9_-]{0,63}$
+  // scheme = "declared" (issue 15, docs/DECLARED.md): its events come from `tenantsync apply`
+  // through the admin API; it has no secret and ingress refuses webhooks posted to it.
+  bool declared = false;
   std::string secret_file;
   SignatureOptions signature;  // secrets filled from secret_file (one per non-empty line)
 };

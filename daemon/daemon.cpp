@@ -17,6 +17,7 @@
 #include "common/random.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
+#include "daemon/declared_api.h"
 #include "daemon/drift.h"
 #include "daemon/guard.h"
 #include "daemon/http_server.h"
@@ -53,7 +54,7 @@ HttpServerOptions IngressServerOptions(const IngressOptions& in) {
 HttpServerOptions AdminServerOptions(const AdminOptions& a) {
   HttpServerOptions o;
   o.listen = a.listen;
-  o.max_body_bytes = 65536;
+  o.max_body_bytes = kMaxApplyBodyBytes;  // only an apply may be that large (AdminBodyPrecheck)
   o.worker_threads = 4;
   o.max_queued_connections = 16;
   o.max_connections = a.max_connections;
@@ -258,13 +259,15 @@ int RunServe(const ServeFlags& flags) {
     return drift.Run(m == "correct");
   };
   hooks.drift_last = [&] { return drift.Last(); };
+  hooks.sources = [&ingress] { return *ingress.Sources(); };
   AdminApi admin(config.admin.token, *store, clock, hooks);
   HttpServerOptions admin_options = AdminServerOptions(config.admin);
   admin_options.on_refused = [&metrics](const char* reason) {
     metrics.ListenerRefused("admin", reason);
   };
   HttpServer admin_server(admin_options);
-  admin_server.SetHandler([&](const ServerRequest& r) { return admin.Handle(r); });
+  admin_server.SetHandler([&](const ServerRequest& r) { return admin.Handle(r); },
+                          [](const ServerRequest& r) { return AdminBodyPrecheck(r); });
   if (auto st = admin_server.Bind(); !st.ok()) {
     spdlog::error("admin: {}", st.message());
     return 1;

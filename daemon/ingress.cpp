@@ -33,6 +33,13 @@ bool IsJsonContentType(const std::optional<std::string>& ct) {
   return media == "application/json";
 }
 
+// A source with scheme = "declared" takes no webhooks: its events come from `tenantsync apply`.
+std::string DeclaredSourceError(const std::string& name) {
+  return "source " + Quoted(name) +
+         " is declared (scheme = \"declared\"): it takes no webhooks; its events come from "
+         "`tenantsync apply`";
+}
+
 }  // namespace
 
 Ingress::Ingress(std::vector<SourceConfig> sources, GroupCommitter& committer, Clock& clock,
@@ -129,9 +136,12 @@ std::optional<ServerResponse> Ingress::Precheck(const ServerRequest& req) const 
     return refuse(404, "not_found", "no such endpoint; webhooks are POSTed to /webhooks/{source}");
   if (req.method != "POST") return refuse(405, "method_not_allowed", "webhooks must be POSTed");
   auto sources = Sources();
-  bool known = false;
-  for (auto& s : *sources) known = known || s.name == *name;
-  if (!known) return refuse(404, "unknown_source", "unknown source " + Quoted(*name));
+  const SourceConfig* src = nullptr;
+  for (auto& s : *sources) {
+    if (s.name == *name) src = &s;
+  }
+  if (!src) return refuse(404, "unknown_source", "unknown source " + Quoted(*name));
+  if (src->declared) return refuse(403, "declared_source", DeclaredSourceError(*name));
   if (!IsJsonContentType(req.Header("Content-Type"))) {
     return refuse(415, "unsupported_media_type", "Content-Type must be application/json");
   }
@@ -151,6 +161,11 @@ ServerResponse Ingress::Handle(const ServerRequest& req) {
     if (s.name == source) src = &s;
   }
   if (!src) return Answer(source, "", "unknown_source", 404, "unknown source " + Quoted(source));
+  if (src->declared) {
+    ServerResponse r = Answer(source, "", "declared_source", 403, DeclaredSourceError(source));
+    r.close_connection = true;
+    return r;
+  }
   if (draining_) {
     ServerResponse r = Answer(source, "", "unavailable", 503, "shutting down; retry later");
     r.close_connection = true;

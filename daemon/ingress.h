@@ -1,7 +1,8 @@
 // Ingress: POST /webhooks/{source} (SPEC §4). Verifies the signature, validates the event,
 // stores it durably through the GroupCommitter and only then answers 202.
 //
-// Answers, in the order they are checked: 404 unknown source, 415 not JSON content type,
+// Answers, in the order they are checked: 404 unknown source, 403 a declared source (scheme =
+// "declared": it takes no webhooks), 415 not JSON content type,
 // 411/413 (refused in the precheck, before the body is read), 401 bad/missing/stale signature,
 // 400 authentic but with an unusable event id (ValidateEventId: the message names the header or
 // body field), 400 body not UTF-8 or not JSON, 422 event not valid (stored as `rejected`), 503 +
@@ -59,8 +60,10 @@ class Ingress {
   // Monotonic count of deliveries answered (for the watchdog's progress check).
   uint64_t answered() const { return answered_.load(); }
 
- private:
+  // The sources in effect (replaced on SIGHUP); also read by the admin API.
   std::shared_ptr<const std::vector<SourceConfig>> Sources() const;
+
+ private:
   ServerResponse Answer(const std::string& source, const std::string& event_id,
                         const std::string& result, int status, const std::string& error) const;
 

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "daemon/cli.h"
+#include "daemon/cli_apply.h"
 #include "daemon/daemon.h"
 
 int main(int argc, char** argv) {
@@ -113,8 +114,11 @@ int main(int argc, char** argv) {
       "user", "What happened to this person: desired state, Auth0 id, events, mutations");
   user_cmd->add_option("EXTERNAL_ID", external_id, "The user's external_id at the source")
       ->required();
-  user_cmd->add_flag("--logs", with_logs, "Also show the user's recent Auth0 log events");
-  user_cmd->footer("Example:\n  tenantsync user emp-1042 --logs");
+  user_cmd->add_flag("--logs", with_logs,
+                     "Also show the user's 20 latest Auth0 log events (date, event, description, "
+                     "ip, application); with --json, Auth0's events as received, in auth0_logs");
+  user_cmd->footer(
+      "Example:\n  tenantsync user emp-1042 --logs\n  tenantsync user emp-1042 --logs --json");
   auto* org_cmd =
       operator_command("org", "An organization: desired state, Auth0 id, events, mutations");
   org_cmd->add_option("EXTERNAL_ID", external_id, "The organization's external_id at the source")
@@ -177,6 +181,28 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"report", "correct"}));
   drift_cmd->footer("Example:\n  tenantsync drift --mode report");
 
+  tenantsync::ApplyOptions apply;
+  auto* apply_cmd = operator_command(
+      "apply", "Plan and apply organizations and users declared in files (a declared source)");
+  // The plan is text for people (RenderPlan); apply has no JSON form, so no --json to offer.
+  apply_cmd->remove_option(apply_cmd->get_option("--json"));
+  apply_cmd->add_option("FILE_OR_DIR", apply.paths, ".yaml, .yml or .json files, or directories")
+      ->required();
+  apply_cmd->add_option("--source", apply.source,
+                        "Declared source (default: the only one with scheme = \"declared\")");
+  apply_cmd->add_flag("--plan", apply.plan_only, "Only print the plan; change nothing");
+  apply_cmd->add_flag("--prune", apply.prune,
+                      "Remove what is no longer declared (organizations deleted, users left)");
+  apply_cmd->add_flag("--yes", apply.yes, "Apply without asking for confirmation (CI)");
+  apply_cmd->add_flag("--wait", apply.wait,
+                      "Wait until the writer has applied the changes; non-zero on failure");
+  apply_cmd->add_option("--timeout", apply.timeout_seconds, "--wait gives up after SECONDS")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  apply_cmd->footer(
+      "Examples:\n  tenantsync apply declared/ --plan\n"
+      "  tenantsync apply declared/ --yes --wait --timeout 300");
+
   // Usage errors exit 2 like every other usage or configuration error (CLI11's own codes, 100
   // and up, are not part of the documented exit codes); --help exits 0.
   try {
@@ -230,6 +256,7 @@ int main(int argc, char** argv) {
   }
   if (*plan_cmd) return tenantsync::CliPlan(cli);
   if (*drift_cmd) return tenantsync::CliDrift(cli, drift_mode);
+  if (*apply_cmd) return tenantsync::CliApply(cli, apply);
   if (*resume_cmd) return tenantsync::CliPost(cli, "/v1/resume");
   return 1;
 }

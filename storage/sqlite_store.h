@@ -111,6 +111,26 @@ class SqliteStore final : public Store {
   // commands that were in flight go back to pending (so they may run at most once more).
   Result<int> RecoverInterrupted(int64_t now_ms);
 
+  // --- Declared sources (storage/declared_store.cpp; issue 15, docs/DECLARED.md) ---
+  struct DeclaredRow {
+    int64_t revision = 0;  // 0: never applied
+    std::string state;     // JSON text; empty when never applied
+    int64_t applied_at_ms = 0;
+  };
+  // The last applied declared state of `source` and its revision (revision 0 when none).
+  Result<DeclaredRow> ReadDeclared(const std::string& source);
+  // In one write transaction: checks that the stored revision of `source` is `base_revision`
+  // (else kConflict naming both, and nothing is stored), inserts `events` into the inbox like
+  // InsertEvents (duplicates of (source, event_id) are skipped and reported as such), and stores
+  // `state` with revision base_revision + 1. Returns the new revision and one outcome per event.
+  struct DeclaredApplied {
+    int64_t revision = 0;
+    std::vector<InsertOutcome> outcomes;
+  };
+  Result<DeclaredApplied> ApplyDeclared(const std::string& source, int64_t base_revision,
+                                        const std::vector<EventRecord>& events,
+                                        const std::string& state, int64_t now_ms);
+
  private:
   SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader);
   // Events matching `where_order` (SQL after WHERE, binding ?1 = now_ms and ?2 = limit).

@@ -89,6 +89,18 @@ Json OrgMetadataTarget(const Json& desired_raw, const Json& known_metadata) {
   return target;
 }
 
+// Branding as Auth0 takes it: a part set to null (an event's `{"logo_url": null, "colors":
+// null}`, as a declared file without branding sends) is left out, since Auth0 refuses null
+// there ("Expected type string but found type null"); nothing left is no branding at all.
+Json BrandingRequest(const Json& branding) {
+  if (!branding.is_object()) return branding;
+  Json out = Json::object();
+  for (auto& [k, v] : branding.items()) {
+    if (!v.is_null()) out[k] = v;
+  }
+  return out.empty() ? Json(nullptr) : out;
+}
+
 // The enabled-connection flags tenantsync sets for one listed connection (Auth0's defaults when
 // the event leaves them out: no automatic membership, shown as a button).
 Json ConnectionFlags(const Json& c) {
@@ -146,7 +158,8 @@ Plan PlanOrganization(const EntityRow& org) {
 
   Json fields = Json::object();
   for (auto f : {"name", "display_name", "branding"}) {
-    const Json& v = Field(view, f);
+    const Json v =
+        std::string_view(f) == "branding" ? BrandingRequest(Field(view, f)) : Field(view, f);
     if (!v.is_null()) fields[f] = v;
   }
   if (!org.auth0_id) {

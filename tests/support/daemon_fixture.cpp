@@ -42,10 +42,12 @@ void TestDaemon::WriteConfig() {
       << options_.ingress_extra_toml << "\n"
       << "[admin]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"admin-token\"\n\n";
   for (auto& s : options_.sources) {
-    RewriteSecrets(s.name, s.secrets);
-    cfg << "[[sources]]\nname = \"" << s.name << "\"\nscheme = \"" << s.scheme
-        << "\"\nsecret_file = \"" << s.name << "-secret\"\n"
-        << s.extra_toml << "\n";
+    cfg << "[[sources]]\nname = \"" << s.name << "\"\nscheme = \"" << s.scheme << "\"\n";
+    if (s.scheme != "declared") {  // a declared source has no secret
+      RewriteSecrets(s.name, s.secrets);
+      cfg << "secret_file = \"" << s.name << "-secret\"\n";
+    }
+    cfg << s.extra_toml << "\n";
   }
   cfg << "[auth0]\ndomain = \"tenant.example.com\"\nbase_url = \"" << options_.auth0_base_url
       << "\"\n"
@@ -93,7 +95,7 @@ SignatureOptions TestDaemon::Signing(const std::string& source) const {
   SignatureOptions o;
   for (auto& s : options_.sources) {
     if (s.name != source) continue;
-    o.scheme = *ParseSignatureScheme(s.scheme);
+    o.scheme = ParseSignatureScheme(s.scheme).value_or(SignatureScheme::kStandardWebhooks);
     o.secrets = s.secrets;
     if (s.extra_toml.find("id_header") != std::string::npos) {
       auto q1 = s.extra_toml.find('"', s.extra_toml.find("id_header"));

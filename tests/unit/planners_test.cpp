@@ -385,6 +385,22 @@ TEST(PlanOrganizationTest, CreateCarriesListedConnectionsByName) {
                                                              {"show_as_button", true}}}));
 }
 
+// A declared file without branding sends {"logo_url": null, "colors": null}: Auth0 refuses null
+// parts, so they are left out, and nothing left means no branding in the request.
+TEST(PlanOrganizationTest, NullBrandingPartsAreLeftOut) {
+  auto d = DesiredBuilder()
+               .Set("deleted", false)
+               .Set("name", "acme")
+               .Set("branding", {{"logo_url", nullptr}, {"colors", nullptr}});
+  Plan p = PlanOrganization(Org(d.desired));
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_FALSE(p.steps[0].request.contains("branding")) << p.steps[0].request;
+  d.Set("branding", {{"logo_url", "https://cdn.example.com/a.png"}, {"colors", nullptr}}, kNow);
+  p = PlanOrganization(Org(d.desired, {{"name", "acme"}}, "org_1"));
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].request["branding"], Json({{"logo_url", "https://cdn.example.com/a.png"}}));
+}
+
 // ---- Memberships -----------------------------------------------------------------------------
 
 TEST(PlanMembersTest, LeaverRemovalsComeFirstAndAreDestructive) {

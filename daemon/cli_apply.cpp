@@ -1,0 +1,256 @@
+#include "daemon/cli_apply.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/declared/declared.h"
+#include "daemon/declared/state_json.h"
+
+namespace tenantsync {
+namespace {
+
+using Json = nlohmann::json;
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "tenantsync: %s\n", message.c_str());
+  return code;
+}
+
+std::string PathSegment(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The source to apply to: --source, else the only declared one.
+std::optional<std::string> ChooseSource(const CliOptions& cli, const std::string& given,
+                                        int* code) {
+  if (!given.empty()) return given;
+  auto j = CliAdminCall(cli, "GET", "/v1/sources", code);
+  if (!j) return std::nullopt;
+  std::vector<std::string> declared;
+  for (const auto& s : (*j)["sources"]) {
+    if (s.value("scheme", "") == "declared") declared.push_back(s.value("name", ""));
+  }
+  if (declared.size() == 1) return declared.front();
+  if (declared.empty()) {
+    *code = Fail(2,
+                 "no source has scheme = \"declared\" in the daemon's configuration; add one "
+                 "([[sources]] name = \"repo\" scheme = \"declared\") and reload");
+  } else {
+    std::string list;
+    for (const auto& n : declared) list += (list.empty() ? "" : ", ") + n;
+    *code = Fail(2, "several declared sources (" + list + "): name one with --source");
+  }
+  return std::nullopt;
+}
+
+// Scheduled work due within this long counts as still to do for --wait.
+constexpr int64_t kSoonMs = 60000;
+
+struct WaitTarget {
+  std::string source;
+  std::set<std::string> event_ids;
+  std::set<std::string> entities;  // writer keys: "org:X", "members:X", "user:X"
+  int64_t applied_at_ms = 0;
+};
+
+// Polls until the source has no pending event and the writer has nothing due (or scheduled
+// within kSoonMs), then reports the failures that concern this apply.
+int Wait(const CliOptions& cli, const WaitTarget& t, int timeout_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  int code = 0, quiet = 0;
+  Json status;
+  std::string busy_reason;
+  while (true) {
+    auto s = CliAdminCall(cli, "GET", "/v1/status", &code);
+    if (!s) return code;
+    status = *s;
+    auto pending = CliAdminCall(
+        cli, "GET", "/v1/events?state=pending&limit=1&source=" + PathSegment(t.source), &code);
+    if (!pending) return code;
+    const Json& guard = status.value("guard", Json::object());
+    if (guard.value("tripped", false) &&
+        guard.value("held", Json::object()).value("total", 0) > 0) {
+      return Fail(1, "the destructive-change guard tripped and holds " +
+                         std::to_string(guard["held"]["total"].get<int64_t>()) +
+                         " change(s); see `tenantsync status`, then `tenantsync guard approve` or "
+                         "`tenantsync guard reject`");
+    }
+    const int64_t to_reconcile = status.value("entities_to_reconcile", int64_t{0});
+    const Json& scheduled_work = status.value("scheduled_work", Json::object());
+    const int64_t scheduled = scheduled_work.value("total", int64_t{0});
+    // Scheduled work due soon is part of this apply (the guard holds destructive steps for
+    // guard_settle_ms); work due later (a leaver's deletion after delete_after_days) is not
+    // waited for. `next` lists the earliest first.
+    bool due_soon = false;
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    for (const auto& n : scheduled_work.value("next", Json::array())) {
+      due_soon = due_soon || n.value("due_at_ms", int64_t{0}) <= now_ms + kSoonMs;
+    }
+    const bool events_pending = !(*pending)["events"].empty();
+    const bool busy = events_pending || to_reconcile - scheduled > 0 || due_soon;
+    busy_reason = events_pending ? "events of source \"" + t.source + "\" not applied yet"
+                  : due_soon
+                      ? "work scheduled within a minute"
+                      : std::to_string(to_reconcile - scheduled) + " entities still to reconcile";
+    // Twice in a row: a worker that just finished may still be marking follow-up work.
+    quiet = busy ? 0 : quiet + 1;
+    if (quiet >= 2) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Fail(4, "not converged within " + std::to_string(timeout_seconds) + " s (" +
+                         busy_reason + "); `tenantsync status` shows the progress");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+
+  std::vector<std::string> failures;
+  for (const char* state : {"failed", "rejected"}) {
+    auto list = CliAdminCall(
+        cli, "GET",
+        std::string("/v1/events?limit=1000&state=") + state + "&source=" + PathSegment(t.source),
+        &code);
+    if (!list) return code;
+    for (const auto& e : (*list)["events"]) {
+      const std::string id = e.value("event_id", "");
+      if (t.event_ids.count(id)) {
+        failures.push_back("event " + id + " (" + e.value("type", "?") + ") " + state + ": " +
+                           (e["error"].is_string() ? e["error"].get<std::string>() : "-"));
+      }
+    }
+  }
+  for (const char* state : {"dead", "failed"}) {
+    auto list =
+        CliAdminCall(cli, "GET", std::string("/v1/mutations?limit=1000&state=") + state, &code);
+    if (!list) return code;
+    for (const auto& m : (*list)["mutations"]) {
+      if (m.value("created_at_ms", int64_t{0}) < t.applied_at_ms) continue;
+      const std::string entity = m.value("entity", "");
+      if (!t.entities.count(entity)) continue;
+      failures.push_back("mutation " + std::to_string(m.value("id", int64_t{0})) + " " +
+                         m.value("kind", "?") + " of " + entity + " " + state + ": " +
+                         (m["error"].is_string() ? m["error"].get<std::string>() : "-"));
+    }
+  }
+  if (!failures.empty()) {
+    for (const auto& f : failures) std::fprintf(stderr, "  %s\n", f.c_str());
+    return Fail(1, std::to_string(failures.size()) +
+                       " failure(s) while reconciling this apply (listed above); `tenantsync "
+                       "mutations --state dead` and `tenantsync events --state failed` show more");
+  }
+  std::printf("Converged: the writer applied every event of this apply.\n");
+  return 0;
+}
+
+bool Confirm(const std::string& question) {
+  std::printf("%s", question.c_str());
+  std::fflush(stdout);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "yes";
+}
+
+}  // namespace
+
+int CliApply(const CliOptions& cli, const ApplyOptions& options) {
+  if (options.paths.empty()) return Fail(2, "apply needs at least one FILE or DIR");
+  if (options.timeout_seconds <= 0)
+    return Fail(2, "--timeout must be a positive number of seconds");
+  std::vector<declared::Problem> problems;
+  auto declared = declared::ParseDeclared(options.paths, &problems);
+  if (!declared.ok()) {
+    for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+    if (problems.empty()) std::fprintf(stderr, "%s\n", declared.status().message().c_str());
+    return Fail(2, std::to_string(std::max<size_t>(problems.size(), 1)) +
+                       " problem(s) in the declared files; nothing was applied");
+  }
+
+  int code = 0;
+  auto source = ChooseSource(cli, options.source, &code);
+  if (!source) return code;
+  auto current_json =
+      CliAdminCall(cli, "GET", "/v1/sources/" + PathSegment(*source) + "/declared", &code);
+  if (!current_json) return code;
+  if (!(*current_json)["revision"].is_number_integer())
+    return Fail(1, "the daemon answered a declared state without a revision");
+  const int64_t revision = (*current_json)["revision"].get<int64_t>();
+  auto current = declared::StateFromJson((*current_json)["state"]);
+  if (!current.ok())
+    return Fail(1, "the daemon's declared state is unreadable: " + current.status().message());
+
+  declared::DiffOptions diff_options;
+  diff_options.prune = options.prune;
+  diff_options.base_revision = std::to_string(revision);
+  const declared::Plan plan = declared::DiffDeclared(*declared, *current, diff_options);
+  std::printf("%s", declared::RenderPlan(plan).c_str());
+  if (plan.events.empty()) {
+    std::printf("No changes.\n");
+    return 0;
+  }
+  std::printf("%zu event(s) for source \"%s\" (revision %lld).\n", plan.events.size(),
+              source->c_str(), static_cast<long long>(revision));
+  if (options.plan_only) return 0;
+
+  if (!options.yes) {
+    if (!isatty(STDIN_FILENO)) {
+      return Fail(2,
+                  "standard input is not a terminal, so the plan cannot be confirmed; pass "
+                  "--yes to apply without asking (CI), or --plan to only print it");
+    }
+    if (!Confirm("Apply these changes to source \"" + *source + "\"? Only 'yes' applies: ")) {
+      std::printf("Apply cancelled.\n");
+      return 1;
+    }
+  }
+
+  Json events = Json::array();
+  WaitTarget target;
+  target.source = *source;
+  for (const auto& e : plan.events) {
+    events.push_back({{"event_id", e.event_id}, {"type", EventTypeName(e.type)}, {"data", e.data}});
+    target.event_ids.insert(e.event_id);
+    if (IsOrganizationEvent(e.type)) {
+      target.entities.insert("org:" + e.external_id);
+      target.entities.insert("members:" + e.external_id);
+    } else {
+      target.entities.insert("user:" + e.external_id);
+      for (const auto& m : e.data.value("organizations", Json::array()))
+        target.entities.insert("members:" + m.value("external_id", ""));
+    }
+  }
+  const Json state =
+      declared::StateToJson(declared::StateAfterApply(*declared, *current, options.prune));
+  const Json body = {{"base_revision", revision}, {"events", events}, {"state", state}};
+  auto applied = CliAdminCall(cli, "POST", "/v1/sources/" + PathSegment(*source) + "/apply", &code,
+                              body.dump(-1, ' ', false, Json::error_handler_t::replace), 300);
+  if (!applied) return code;
+  const size_t duplicates = (*applied)["duplicates"].size();
+  std::printf("Applied: %zu event(s) stored for source \"%s\"%s; revision %lld.\n",
+              (*applied)["event_ids"].size() - duplicates, source->c_str(),
+              duplicates ? (" (" + std::to_string(duplicates) + " already there)").c_str() : "",
+              static_cast<long long>((*applied).value("revision", int64_t{0})));
+  if (!options.wait) return 0;
+  target.applied_at_ms = (*applied).value("applied_at_ms", int64_t{0});
+  return Wait(cli, target, options.timeout_seconds);
+}
+
+}  // namespace tenantsync
