@@ -1252,7 +1252,16 @@ ApiResponse Tenant::PatchUser(const std::string& id, const Json& body) {
                  "client_id", "username"})) {
     return *e;
   }
-  if (auto e = CheckUserFields(body)) return *e;
+  // Root profile attributes set to null are removed (Auth0, "Update Root Attributes for Users":
+  // "Setting any value to null will remove the attribute for the user"); the rest of the body is
+  // validated as usual.
+  static const char* const kRemovableRoot[] = {"given_name", "family_name", "name", "nickname",
+                                               "picture"};
+  Json checked = body;
+  for (const char* k : kRemovableRoot) {
+    if (checked.contains(k) && checked[k].is_null()) checked.erase(k);
+  }
+  if (auto e = CheckUserFields(checked)) return *e;
   auto it = users_.find(id);
   if (it == users_.end()) return UserNotFound();
   User& u = it->second;
@@ -1273,7 +1282,12 @@ ApiResponse Tenant::PatchUser(const std::string& id, const Json& body) {
   Json doc = u.doc;
   for (const char* k : {"blocked", "email_verified", "phone_number", "phone_verified", "given_name",
                         "family_name", "name", "nickname", "picture", "username"}) {
-    if (body.contains(k)) doc[k] = body[k];
+    if (!body.contains(k)) continue;
+    if (body[k].is_null()) {
+      doc.erase(k);  // only a removable root attribute gets here as null (checked above)
+    } else {
+      doc[k] = body[k];
+    }
   }
   if (body.contains("user_metadata")) MergeMetadata(doc, "user_metadata", body["user_metadata"]);
   if (body.contains("app_metadata")) MergeMetadata(doc, "app_metadata", body["app_metadata"]);

@@ -88,6 +88,26 @@ TEST_F(TenantTest, UserMetadataMergesAtFirstLevelAndNullDeletes) {
   EXPECT_EQ(a.body["user_metadata"], Json({{"x", {{"other", 1}}}}));
 }
 
+// Auth0: "Setting any value to null will remove the attribute for the user"
+// (https://auth0.com/docs/manage-users/user-accounts/user-profiles/root-attributes/update-root-attributes-for-users).
+TEST_F(TenantTest, NullRemovesARootAttribute) {
+  std::string id = CreateUser("named@example.com", {{"given_name", "Ann"},
+                                                    {"family_name", "Example"},
+                                                    {"name", "Ann Example"},
+                                                    {"nickname", "ann"}});
+  auto a = Call("PATCH", "/api/v2/users/" + id,
+                {{"given_name", nullptr}, {"family_name", nullptr}, {"name", "Ann"}});
+  ASSERT_EQ(a.status, 200) << a.body.dump();
+  EXPECT_FALSE(a.body.contains("given_name")) << a.body.dump();
+  EXPECT_FALSE(a.body.contains("family_name")) << a.body.dump();
+  EXPECT_EQ(a.body["name"], "Ann");
+  EXPECT_EQ(a.body["nickname"], "ann");
+  auto read = Call("GET", "/api/v2/users/" + id);
+  EXPECT_FALSE(read.body.contains("given_name")) << read.body.dump();
+  // Null is not a value for the fields that identify the user.
+  EXPECT_EQ(Call("PATCH", "/api/v2/users/" + id, {{"email", nullptr}}).status, 400);
+}
+
 TEST_F(TenantTest, OrganizationMetadataIsReplacedWhole) {
   std::string id = CreateOrg("acme", {{"metadata", {{"a", "1"}, {"b", "2"}}}});
   auto a = Call("PATCH", "/api/v2/organizations/" + id, {{"metadata", {{"c", "3"}}}});

@@ -101,8 +101,9 @@ users:
 )";
 
 // Changes, additions and removals on the same entities: scalars, metadata keys, memberships and
-// roles, blocked. (Not a profile field such as given_name or an organization's display_name set in
-// v2 and absent in v1: clearing those is a writer limitation, see docs/DECLARED.md.)
+// roles, blocked, and profile fields only v2 sets (given_name, family_name: v1 again removes them
+// in Auth0). (Not an organization's display_name set in v2 and absent in v1: clearing that is a
+// writer limitation, see docs/DECLARED.md.)
 constexpr const char* kV2 = R"(organizations:
   - external_id: acme-1
     name: acme
@@ -115,6 +116,8 @@ users:
   - external_id: u-1
     email: ann@example.com
     name: Ann Other
+    given_name: Ann
+    family_name: Other
     app_metadata: {plan: team}
     user_metadata: {language: fr}
     organizations:
@@ -203,6 +206,7 @@ TEST_F(DeclaredApply, PlanApplyReapplyBackOutPruneAndConflicts) {
   EXPECT_NE(v2.out.find("~ organization acme-1"), std::string::npos) << v2.out;
   const Json after_v2 = Tenant();
   EXPECT_EQ(after_v2["organizations"]["acme"]["display_name"], "Acme Corporation");
+  EXPECT_EQ(after_v2["users"]["ann@example.com"]["family_name"], "Other");
   EXPECT_EQ(after_v2["users"]["bob@example.com"]["blocked"], true);
   EXPECT_EQ(after_v2["organizations"]["globex"]["members"], Json({{"ann@example.com", {"admin"}}}));
   EXPECT_NE(after_v2, after_v1);
