@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -11,7 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/config.h"
+#include "daemon/declared/cost.h"
 #include "daemon/declared/declared.h"
+#include "daemon/declared/live_fields.h"
 #include "daemon/declared/state_json.h"
 
 namespace tenantsync {
@@ -161,6 +165,38 @@ int Wait(const CliOptions& cli, const WaitTarget& t, int timeout_seconds) {
   return 0;
 }
 
+// The [policy] and [auth0] settings the cost of a plan depends on; the defaults when the
+// configuration cannot be read here (the daemon's own reading is what counts).
+declared::CostPolicy CostPolicyOf(const CliOptions& cli) {
+  declared::CostPolicy p;
+  auto cfg = LoadConfig(cli.config_path);
+  if (!cfg.ok()) return p;
+  auto has = [](const std::vector<std::string>& list, const char* v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  const PolicyOptions& policy = cfg->policy;
+  p.invite_password_reset = has(policy.on_create, "send_password_reset");
+  p.invite_verification = has(policy.on_create, "send_verification_email");
+  p.block_on_leave = has(policy.on_leave, "block");
+  p.remove_memberships_on_leave = has(policy.on_leave, "remove_memberships");
+  p.revoke_sessions_on_leave = has(policy.on_leave, "revoke_sessions");
+  p.delete_after_days = policy.delete_after_days;
+  p.member_batch_size = cfg->auth0.member_batch_size;
+  return p;
+}
+
+// Warnings about fields a live source set after the source's last apply (SPEC §10.8); "" when
+// there is none; a daemon that cannot say prints its error and the plan goes on.
+std::string LiveWarnings(const CliOptions& cli, const std::string& source,
+                         const declared::DeclaredState& files, const declared::Plan& plan) {
+  int code = 0;
+  auto j = CliAdminCall(cli, "GET", "/v1/sources/" + PathSegment(source) + "/live-fields", &code);
+  if (!j || !j->contains("fields")) return "";
+  auto fields = declared::LiveFieldsFromJson((*j)["fields"]);
+  if (!fields.ok()) return "";
+  return declared::RenderLiveWarnings(*fields, files, plan, source);
+}
+
 bool Confirm(const std::string& question) {
   std::printf("%s", question.c_str());
   std::fflush(stdout);
@@ -175,8 +211,10 @@ int CliApply(const CliOptions& cli, const ApplyOptions& options) {
   if (options.paths.empty()) return Fail(2, "apply needs at least one FILE or DIR");
   if (options.timeout_seconds <= 0)
     return Fail(2, "--timeout must be a positive number of seconds");
-  std::vector<declared::Problem> problems;
-  auto declared = declared::ParseDeclared(options.paths, &problems);
+  std::vector<declared::Problem> problems, warnings;
+  auto declared = declared::ParseDeclared(options.paths, &problems, &warnings);
+  // What a Deploy CLI file holds that tenantsync does not manage (docs/DECLARED.md).
+  for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.ToString().c_str());
   if (!declared.ok()) {
     for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
     if (problems.empty()) std::fprintf(stderr, "%s\n", declared.status().message().c_str());
@@ -202,6 +240,13 @@ int CliApply(const CliOptions& cli, const ApplyOptions& options) {
   diff_options.base_revision = std::to_string(revision);
   const declared::Plan plan = declared::DiffDeclared(*declared, *current, diff_options);
   std::printf("%s", declared::RenderPlan(plan).c_str());
+  if (!plan.events.empty()) {
+    const declared::PlanCost cost =
+        declared::EstimatePlanCost(*declared, *current, plan, CostPolicyOf(cli));
+    std::printf("%s", declared::RenderCost(cost).c_str());
+  }
+  if (const std::string live = LiveWarnings(cli, *source, *declared, plan); !live.empty())
+    std::printf("%s", live.c_str());
   if (plan.events.empty()) {
     std::printf("No changes.\n");
     return 0;

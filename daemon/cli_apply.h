@@ -3,12 +3,14 @@
 //
 // Reads and validates the declared files (ParseDeclared), reads the source's last applied state
 // and revision from the daemon (GET /v1/sources/{name}/declared), plans (DiffDeclared against
-// that revision) and prints the plan (RenderPlan). With --plan nothing else happens. Otherwise,
-// unless the plan has no events ("No changes.", nothing is sent), it asks for confirmation on a
-// terminal (--yes skips it; without a terminal --yes is required) and posts the events and the
-// new state (POST /v1/sources/{name}/apply), which the daemon stores in one transaction only if
-// the revision is still the planned one. --wait then polls the daemon until the events are
-// applied and the writer has nothing left to do, and reports what failed.
+// that revision) and prints the plan (RenderPlan), its cost in Auth0 requests (EstimatePlanCost,
+// with the configuration's [policy]) and warnings about fields a live source set after the last
+// apply (GET /v1/sources/{name}/live-fields, RenderLiveWarnings). With --plan nothing else happens.
+// Otherwise, unless the plan has no events ("No changes.", nothing is sent), it asks for
+// confirmation on a terminal (--yes skips it; without a terminal --yes is required) and posts the
+// events and the new state (POST /v1/sources/{name}/apply), which the daemon stores in one
+// transaction only if the revision is still the planned one. --wait then polls the daemon until the
+// events are applied and the writer has nothing left to do, and reports what failed.
 //
 // Exit codes: 0 done (or converged with --wait); 1 the daemon refused (e.g. 409: another apply
 // landed first), confirmation declined, or --wait saw a failure (failed events, dead or failed

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/events/event.h"
+#include "daemon/declared/live_fields.h"
 #include "daemon/declared/state_json.h"
 #include "daemon/writer.h"
 
@@ -41,7 +42,9 @@ std::string SchemeName(const SourceConfig& s) {
   return s.declared ? "declared" : SignatureSchemeName(s.signature.scheme);
 }
 
-ServerResponse Declared(SqliteStore& store, const std::string& source) {
+// `with_auth0_ids` (?auth0_ids=true, for `tenantsync export`): also "auth0_ids":
+// {"organizations": {external_id: auth0_id}, "users": {...}} for the entities of the state.
+ServerResponse Declared(SqliteStore& store, const std::string& source, bool with_auth0_ids) {
   auto row = store.ReadDeclared(source);
   if (!row.ok()) return Error(503, row.status().message());
   Json state = Json{{"organizations", Json::array()}, {"users", Json::array()}};
@@ -49,11 +52,58 @@ ServerResponse Declared(SqliteStore& store, const std::string& source) {
     state = Json::parse(row->state, nullptr, false);
     if (state.is_discarded()) return Error(503, "the stored declared state is not JSON");
   }
+  Json answer = {{"source", source},
+                 {"revision", row->revision},
+                 {"applied_at_ms", row->revision > 0 ? Json(row->applied_at_ms) : Json(nullptr)},
+                 {"state", state}};
+  if (with_auth0_ids) {
+    Json ids = Json::object();
+    for (auto [kind, key] : {std::pair{"org", "organizations"}, std::pair{"user", "users"}}) {
+      auto known = store.Auth0IdsByExternalId(kind);
+      if (!known.ok()) return Error(503, known.status().message());
+      Json of_kind = Json::object();
+      const Json entities = state.is_object() && state.contains(key) ? state[key] : Json();
+      for (const auto& e : entities.is_array() ? entities : Json::array()) {
+        const std::string ext = e.is_object() ? e.value("external_id", "") : "";
+        if (auto it = known->find(ext); it != known->end()) of_kind[ext] = it->second;
+      }
+      ids[key] = std::move(of_kind);
+    }
+    answer["auth0_ids"] = std::move(ids);
+  }
+  return JsonAnswer(200, answer);
+}
+
+// GET /v1/sources/{name}/live-fields (issue 15 item 6): the fields of the entities in the
+// source's stored state that another source set after the source's last apply (per-field
+// last-writer-wins; `apply --plan` warns about them). {source, since_ms, fields: [...]}.
+ServerResponse LiveFields(SqliteStore& store, const std::string& source) {
+  auto row = store.ReadDeclared(source);
+  if (!row.ok()) return Error(503, row.status().message());
+  const int64_t since = row->revision > 0 ? row->applied_at_ms : 0;
+  std::vector<declared::LiveField> fields;
+  if (!row->state.empty()) {
+    auto state = declared::StateFromJson(Json::parse(row->state, nullptr, false));
+    if (!state.ok()) return Error(503, "the stored declared state: " + state.status().message());
+    auto scan = [&](EntityKind kind, declared::EntityKind as, const std::string& ext) -> Status {
+      auto entity = store.ReadEntity(kind, ext);
+      if (!entity.ok()) return entity.status();
+      for (auto& f : declared::FieldsSetByOthers(as, ext, entity->desired, source, since))
+        fields.push_back(std::move(f));
+      return Status::Ok();
+    };
+    for (const auto& o : state->organizations) {
+      auto st = scan(EntityKind::kOrganization, declared::EntityKind::kOrganization, o.external_id);
+      if (!st.ok()) return Error(503, st.message());
+    }
+    for (const auto& u : state->users) {
+      auto st = scan(EntityKind::kUser, declared::EntityKind::kUser, u.external_id);
+      if (!st.ok()) return Error(503, st.message());
+    }
+  }
   return JsonAnswer(
-      200, {{"source", source},
-            {"revision", row->revision},
-            {"applied_at_ms", row->revision > 0 ? Json(row->applied_at_ms) : Json(nullptr)},
-            {"state", state}});
+      200,
+      {{"source", source}, {"since_ms", since}, {"fields", declared::LiveFieldsToJson(fields)}});
 }
 
 ServerResponse Apply(const ServerRequest& req, SqliteStore& store, Clock& clock,
@@ -157,7 +207,9 @@ ServerResponse HandleSourcesRequest(const ServerRequest& req, SqliteStore& store
     return Error(404, "no such endpoint: " + req.method + " " + p);
   const std::string name = rest.substr(0, slash), action = rest.substr(slash + 1);
   const bool declared = get && action == "declared", apply = post && action == "apply";
-  if (!declared && !apply) return Error(404, "no such endpoint: " + req.method + " " + p);
+  const bool live_fields = get && action == "live-fields";
+  if (!declared && !apply && !live_fields)
+    return Error(404, "no such endpoint: " + req.method + " " + p);
   const SourceConfig* src = nullptr;
   for (const auto& s : sources) {
     if (s.name == name) src = &s;
@@ -167,7 +219,8 @@ ServerResponse HandleSourcesRequest(const ServerRequest& req, SqliteStore& store
     return Error(409, "source \"" + name + "\" is not declared (scheme = \"" + SchemeName(*src) +
                           "\"); apply needs a source with scheme = \"declared\"");
   }
-  if (declared) return Declared(store, name);
+  if (live_fields) return LiveFields(store, name);
+  if (declared) return Declared(store, name, req.Param("auth0_ids").value_or("") == "true");
   return Apply(req, store, clock, name, writer);
 }
 

@@ -2,6 +2,8 @@
 // routed from AdminApi::Route after its token check:
 //   GET  /v1/sources                       every configured source: {"sources": [{name, scheme}]}
 //   GET  /v1/sources/{name}/declared       {source, revision, applied_at_ms, state}
+//   GET  /v1/sources/{name}/live-fields    {source, since_ms, fields}: fields of the source's
+//                                          entities another source set after its last apply
 //   POST /v1/sources/{name}/apply          {base_revision, events, state} → stores the events in
 //                                          the inbox and the state as revision base_revision + 1,
 //                                          in one transaction (409 when the revision moved)

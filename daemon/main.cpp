@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "daemon/cli.h"
 #include "daemon/cli_apply.h"
+#include "daemon/cli_export.h"
 #include "daemon/daemon.h"
 
 int main(int argc, char** argv) {
@@ -203,6 +204,23 @@ int main(int argc, char** argv) {
       "Examples:\n  tenantsync apply declared/ --plan\n"
       "  tenantsync apply declared/ --yes --wait --timeout 300");
 
+  tenantsync::ExportOptions export_opts;
+  auto* export_cmd = operator_command(
+      "export", "Write a declared source's state (with Auth0 ids) as a file apply reads");
+  export_cmd->remove_option(export_cmd->get_option("--json"));
+  export_cmd->add_option("--source", export_opts.source,
+                         "Declared source (default: the only one with scheme = \"declared\")");
+  export_cmd
+      ->add_option("--format", export_opts.format,
+                   "yaml, json or deploy-cli (default: json for an --output ending in .json, "
+                   "else yaml)")
+      ->check(CLI::IsMember({"yaml", "json", "deploy-cli"}));
+  export_cmd->add_option("--output", export_opts.output,
+                         "Write to FILE (through a temporary file and a rename), not stdout");
+  export_cmd->footer(
+      "Examples:\n  tenantsync export --output declared/all.yaml\n"
+      "  tenantsync export --format deploy-cli > tenant.yaml");
+
   // Usage errors exit 2 like every other usage or configuration error (CLI11's own codes, 100
   // and up, are not part of the documented exit codes); --help exits 0.
   try {
@@ -257,6 +275,7 @@ int main(int argc, char** argv) {
   if (*plan_cmd) return tenantsync::CliPlan(cli);
   if (*drift_cmd) return tenantsync::CliDrift(cli, drift_mode);
   if (*apply_cmd) return tenantsync::CliApply(cli, apply);
+  if (*export_cmd) return tenantsync::CliExport(cli, export_opts);
   if (*resume_cmd) return tenantsync::CliPost(cli, "/v1/resume");
   return 1;
 }

@@ -27,6 +27,22 @@ Result<SqliteStore::DeclaredRow> SqliteStore::ReadDeclared(const std::string& so
   }
 }
 
+Result<std::map<std::string, std::string>> SqliteStore::Auth0IdsByExternalId(
+    const std::string& kind) {
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
+  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
+  try {
+    auto q = stmts.Get(
+        "SELECT external_id, auth0_id FROM entities WHERE kind = ? AND auth0_id IS NOT NULL");
+    q->bind(1, kind);
+    std::map<std::string, std::string> out;
+    while (q->executeStep()) out[q->getColumn(0).getString()] = q->getColumn(1).getString();
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), "reading the Auth0 ids of " + kind + ": " + e.what());
+  }
+}
+
 Result<SqliteStore::DeclaredApplied> SqliteStore::ApplyDeclared(
     const std::string& source, int64_t base_revision, const std::vector<EventRecord>& events,
     const std::string& state, int64_t now_ms) {

@@ -119,6 +119,9 @@ class SqliteStore final : public Store {
   };
   // The last applied declared state of `source` and its revision (revision 0 when none).
   Result<DeclaredRow> ReadDeclared(const std::string& source);
+  // Auth0 ids of the entities of `kind` ("org" or "user") that have one, by external id
+  // (`tenantsync export` joins them with a declared state).
+  Result<std::map<std::string, std::string>> Auth0IdsByExternalId(const std::string& kind);
   // In one write transaction: checks that the stored revision of `source` is `base_revision`
   // (else kConflict naming both, and nothing is stored), inserts `events` into the inbox like
   // InsertEvents (duplicates of (source, event_id) are skipped and reported as such), and stores

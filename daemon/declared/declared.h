@@ -130,13 +130,17 @@ enum class FileFormat { kYaml, kJson };
 // Every problem of every file is collected; on any problem the result is kInvalid whose message
 // is every Problem::ToString(), one per line, and `problems` (when given) receives them too.
 // Success: a canonical DeclaredState (entities with `where` set).
+// A read-only `auth0_id` string on an organization or user (written by `tenantsync export`) is
+// accepted and ignored. A file in the Auth0 Deploy CLI layout (deploy_cli.h) is read too; what it
+// holds that tenantsync does not manage is ignored and listed in `warnings` (when given).
 Result<DeclaredState> ParseDeclared(const std::vector<std::string>& paths,
-                                    std::vector<Problem>* problems = nullptr);
+                                    std::vector<Problem>* problems = nullptr,
+                                    std::vector<Problem>* warnings = nullptr);
 
 // The same for text already in memory; `file_name` only labels messages and `where`.
 Result<DeclaredState> ParseDeclaredText(std::string_view text, std::string_view file_name,
-                                        FileFormat format,
-                                        std::vector<Problem>* problems = nullptr);
+                                        FileFormat format, std::vector<Problem>* problems = nullptr,
+                                        std::vector<Problem>* warnings = nullptr);
 
 // ---- the differ ----
 

@@ -13,6 +13,7 @@
 
 #include "adapters/events/event.h"
 #include "daemon/declared/declared.h"
+#include "daemon/declared/deploy_cli.h"
 #include "daemon/declared/yaml_tree.h"
 
 namespace tenantsync::declared {
@@ -259,6 +260,14 @@ struct Validator {
     bool ok = true;
     *data = json::object();
     for (const auto& [key, value] : e.items()) {
+      if (key == "auth0_id") {  // written by `tenantsync export`; read-only, never compared
+        if (!value.is_string() && !value.is_null()) {
+          Report(PointerChild(pointer, key), field + "." + key,
+                 "must be a string (the Auth0 id `tenantsync export` writes; apply ignores it)");
+          ok = false;
+        }
+        continue;
+      }
       if (std::find(keys_begin, keys_end, key) == keys_end) {
         std::string message;
         if (key == "password") {
@@ -466,9 +475,24 @@ struct Validator {
 
 struct Context {
   std::vector<Problem> problems;
+  std::vector<Problem> warnings;  // things read but ignored (the Deploy CLI layout)
   std::map<std::string, Seen> org_ids, org_names, user_ids;
   DeclaredState state;
 };
+
+// "/organizations/3/name" → "organizations[3].name".
+std::string FieldOf(const std::string& pointer) {
+  std::string field;
+  for (size_t i = 1; i <= pointer.size() && !pointer.empty();) {
+    size_t j = pointer.find('/', i);
+    if (j == std::string::npos) j = pointer.size();
+    std::string seg = pointer.substr(i, j - i);
+    const bool index = !seg.empty() && std::all_of(seg.begin(), seg.end(), ::isdigit);
+    field += index ? "[" + seg + "]" : (field.empty() ? "" : ".") + seg;
+    i = j + 1;
+  }
+  return field;
+}
 
 void ParseInto(Context& ctx, std::string_view text, const std::string& file, FileFormat format) {
   const size_t first = ctx.problems.size();
@@ -485,18 +509,24 @@ void ParseInto(Context& ctx, std::string_view text, const std::string& file, Fil
     loaded = LoadYaml(text, &doc, &tree_problems);
   }
   Validator v{file, &doc, &ctx.problems, &ctx.org_ids, &ctx.org_names, &ctx.user_ids, &ctx.state};
+  if (loaded && IsDeployCliDocument(doc.value)) {
+    const size_t first_warning = ctx.warnings.size();
+    std::vector<LayoutNote> notes;
+    ConvertDeployCli(&doc.value, &notes);
+    for (auto& n : notes) {
+      if (n.error) {
+        tree_problems.push_back({v.LineOf(n.pointer), n.pointer, std::move(n.message)});
+      } else {
+        ctx.warnings.push_back({file, v.LineOf(n.pointer), FieldOf(n.pointer), n.message});
+      }
+    }
+    std::stable_sort(ctx.warnings.begin() + static_cast<std::ptrdiff_t>(first_warning),
+                     ctx.warnings.end(),
+                     [](const Problem& a, const Problem& b) { return a.line < b.line; });
+  }
   for (auto& p : tree_problems) {
     // A pointer "/organizations/3/name" reads better as organizations[3].name.
-    std::string field;
-    for (size_t i = 1; i <= p.pointer.size() && !p.pointer.empty();) {
-      size_t j = p.pointer.find('/', i);
-      if (j == std::string::npos) j = p.pointer.size();
-      std::string seg = p.pointer.substr(i, j - i);
-      const bool index = !seg.empty() && std::all_of(seg.begin(), seg.end(), ::isdigit);
-      field += index ? "[" + seg + "]" : (field.empty() ? "" : ".") + seg;
-      i = j + 1;
-    }
-    ctx.problems.push_back({file, p.line, field, p.message});
+    ctx.problems.push_back({file, p.line, FieldOf(p.pointer), p.message});
   }
   if (loaded) v.Document();
   // Reported in file order, whichever check found them.
@@ -527,8 +557,10 @@ void ReadFile(Context& ctx, const std::filesystem::path& path, FileFormat format
   ParseInto(ctx, buffer.str(), path.string(), format);
 }
 
-Result<DeclaredState> Finish(Context& ctx, std::vector<Problem>* problems) {
+Result<DeclaredState> Finish(Context& ctx, std::vector<Problem>* problems,
+                             std::vector<Problem>* warnings) {
   if (problems != nullptr) *problems = ctx.problems;
+  if (warnings != nullptr) *warnings = ctx.warnings;
   if (!ctx.problems.empty()) {
     std::string message;
     for (const auto& p : ctx.problems) {
@@ -552,7 +584,8 @@ std::string Problem::ToString() const {
 }
 
 Result<DeclaredState> ParseDeclaredText(std::string_view text, std::string_view file_name,
-                                        FileFormat format, std::vector<Problem>* problems) {
+                                        FileFormat format, std::vector<Problem>* problems,
+                                        std::vector<Problem>* warnings) {
   Context ctx;
   try {
     ParseInto(ctx, text, std::string(file_name), format);
@@ -560,11 +593,12 @@ Result<DeclaredState> ParseDeclaredText(std::string_view text, std::string_view 
     ctx.problems.push_back(
         {std::string(file_name), 0, "", std::string("internal error: ") + e.what()});
   }
-  return Finish(ctx, problems);
+  return Finish(ctx, problems, warnings);
 }
 
 Result<DeclaredState> ParseDeclared(const std::vector<std::string>& paths,
-                                    std::vector<Problem>* problems) {
+                                    std::vector<Problem>* problems,
+                                    std::vector<Problem>* warnings) {
   namespace fs = std::filesystem;
   Context ctx;
   try {
@@ -600,7 +634,7 @@ Result<DeclaredState> ParseDeclared(const std::vector<std::string>& paths,
   } catch (const std::exception& e) {
     ctx.problems.push_back({"", 0, "", std::string("internal error: ") + e.what()});
   }
-  return Finish(ctx, problems);
+  return Finish(ctx, problems, warnings);
 }
 
 }  // namespace tenantsync::declared

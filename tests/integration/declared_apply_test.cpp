@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tests/integration/reconcile_support.h"
+#include "tests/support/rfc3339.h"
 
 namespace tenantsync::testing::reconcile {
 namespace {
@@ -299,6 +300,64 @@ TEST_F(DeclaredApply, PlanApplyReapplyBackOutPruneAndConflicts) {
   EXPECT_EQ(webhook.Json()["status"], "declared_source") << webhook.body;
 
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(240));
+}
+
+// Both ways at once (issue 15 item 6, SPEC §10.8): a webhook source changes a user's name after
+// an apply; the next --plan of the unchanged file warns about that field (the live value stays,
+// per-field last-writer-wins), and a plan that changes the field says it overwrites it. The plan
+// also ends with its cost in Auth0 requests.
+TEST_F(DeclaredApply, PlanWarnsAboutFieldsALiveSourceSetAfterTheApply) {
+  const std::string v1 = Write("v1.yaml", kV1);
+  CliRun plan = Apply({v1, "--plan"});
+  ASSERT_EQ(plan.code, 0) << plan.out;
+  EXPECT_NE(plan.out.find("Auth0 requests: "), std::string::npos) << plan.out;
+  EXPECT_NE(plan.out.find("POST /api/v2/organizations  (organizations created"), std::string::npos)
+      << plan.out;
+  CliRun applied = Apply({v1, "--yes", "--wait", "--timeout", "90"});
+  ASSERT_EQ(applied.code, 0) << applied.out << daemon_->Output();
+  EXPECT_EQ(applied.out.find("Warning:"), std::string::npos) << applied.out;
+
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  auto webhook =
+      daemon_->PostEvent("hr", "evt-live-name",
+                         EventBody("user.upserted", {{"external_id", "u-1"}, {"name", "Ann Live"}},
+                                   Rfc3339Ms(now_ms + 1000)));
+  ASSERT_EQ(webhook.status, 202) << webhook.body;
+  // 202 means stored; the writer folds it into desired state a moment later, and only then is the
+  // field "set by a live source". Bounded wait for that.
+  bool applied_live = false;
+  for (int i = 0; i < 200 && !applied_live; ++i) {
+    for (const auto& e :
+         daemon_->AdminGet("/v1/events?source=hr&limit=100").Json().value("events", Json::array()))
+      applied_live = applied_live || (e.value("event_id", "") == "evt-live-name" &&
+                                      e.value("state", "") == "applied");
+    if (!applied_live) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(applied_live) << daemon_->Output();
+
+  CliRun again = Apply({v1, "--plan"});
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("No changes."), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("Warning: 1 field(s) were set by a live source after source \"repo\""),
+            std::string::npos)
+      << again.out;
+  EXPECT_NE(again.out.find("  ! user u-1 name: \"Ann Live\" (set by hr at "), std::string::npos)
+      << again.out;
+  EXPECT_NE(again.out.find("the files declare \"Ann Example\"; this plan keeps the live value)"),
+            std::string::npos)
+      << again.out;
+
+  std::string text = kV1;
+  text.replace(text.find("name: Ann Example"), 17, "name: Ann Filed");
+  CliRun changed = Apply({Write("v1b.yaml", text), "--plan"});
+  ASSERT_EQ(changed.code, 0) << changed.out;
+  EXPECT_NE(changed.out.find("user u-1 name: \"Ann Live\""), std::string::npos) << changed.out;
+  EXPECT_NE(changed.out.find("this plan overwrites it with the file's value"), std::string::npos)
+      << changed.out;
+  EXPECT_NE(changed.out.find("1  PATCH /api/v2/users/{id}  (users changed"), std::string::npos)
+      << changed.out;
 }
 
 }  // namespace

@@ -289,7 +289,9 @@ const ErrorCase kErrorCases[] = {
      "f.yaml:3: organizations[0].name: must match ^[a-z0-9_-]{1,50}$"},
     {"org name required", FileFormat::kYaml, "organizations:\n  - external_id: o\n",
      "f.yaml:2: organizations[0].name: required"},
-    {"external_id required", FileFormat::kYaml, "organizations:\n  - name: acme\n",
+    // With `users:` present: without it, organizations that all lack external_id are read in the
+    // Auth0 Deploy CLI layout (external_id = name; tests/unit/declared_deploy_cli_test.cpp).
+    {"external_id required", FileFormat::kYaml, "organizations:\n  - name: acme\nusers: []\n",
      "f.yaml:2: organizations[0].external_id: required"},
     {"external_id empty", FileFormat::kYaml, "organizations:\n  - external_id: ''\n    name: a\n",
      "f.yaml:2: organizations[0].external_id: must be a non-empty string"},

@@ -1,0 +1,348 @@
+// Declared apply benchmark (issue 15): how many Auth0 requests and how much time does
+// `tenantsync apply` need to bring a rate-limited tenant in line with a file of N organizations
+// and M users, against the fewest any writer needs and the Deploy CLI's one request per object?
+//
+// 1. Generates a deterministic declared YAML file (--seed): organizations with one connection, one
+//    callback URL and metadata; users with one or two memberships and roles (as bench-reconcile's
+//    workload).
+// 2. In process: ParseDeclared + DiffDeclared against an empty state (the first apply) and the
+//    plan's cost estimate (EstimatePlanCost); prints the times.
+// 3. Starts auth0-sim (--rate 40 --burst 50 --latency-ms 100, like bench-reconcile), creates the
+//    roles, starts `tenantsync serve` with a declared source "repo", runs `tenantsync apply FILE
+//    --yes --wait` and times it to convergence (bounded by --timeout).
+// 4. Counts the Auth0 requests from /__sim/stats (Management API and /dbconnections; /oauth/token
+//    excluded) and prints them beside the plan's estimate, the lower bound (bench-reconcile's
+//    strict counting: docs/BENCHMARKS.md) and the Deploy-CLI-style naive count: one request per
+//    organization, per user and per membership.
+//
+// Usage: bench-declared [--full] [--orgs N] [--users M] [--seed 1] [--timeout S] [--build-dir DIR]
+// Defaults: 100 organizations, 2,000 users (about 2 minutes); --full: 1,000 and 20,000.
+// A benchmark, not a test: not run by ctest; exit 1 when the apply did not converge.
+// Loopback only; every port chosen at run time (port 0); every wait bounded in time.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/declared/cost.h"
+#include "daemon/declared/declared.h"
+#include "tests/bench/bench_support.h"
+#include "tests/support/daemon_fixture.h"
+#include "tests/support/http_client.h"
+#include "tests/support/subprocess.h"
+
+namespace {
+
+using namespace tenantsync;
+using namespace tenantsync::testing;
+using namespace tenantsync::bench;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kConnection = "Username-Password-Authentication";
+constexpr const char* kDomain = "tenant.example.com";
+constexpr const char* kClientId = "tenantsyncbenchclient0123456789a";
+constexpr const char* kClientSecret = "bench-client-secret-0123456789abcdef";
+const std::vector<std::string> kRoles = {"member", "manager", "admin"};
+
+struct Workload {
+  std::string yaml;
+  int64_t orgs = 0, users = 0, memberships = 0;
+  std::vector<int64_t> members_per_org;
+  int64_t role_calls = 0;  // memberships with roles
+  std::set<std::string> roles_used;
+};
+
+Workload Generate(int n_orgs, int n_users, uint64_t seed) {
+  Workload w;
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+  w.orgs = n_orgs;
+  w.users = n_users;
+  w.members_per_org.assign(static_cast<size_t>(n_orgs), 0);
+  std::string y = "organizations:\n";
+  for (int i = 0; i < n_orgs; ++i) {
+    const std::string n = std::to_string(i);
+    y += "  - external_id: org-" + n + "\n    name: bench-org-" + n +
+         "\n    display_name: Bench Org " + n +
+         "\n    metadata: {region: " + (i % 2 ? "eu" : "us") +
+         "}\n    connections: [{name: " + kConnection +
+         ", assign_membership_on_login: false}]\n    callback_urls: [https://org-" + n +
+         ".example.com/callback]\n";
+  }
+  y += "users:\n";
+  for (int j = 0; j < n_users; ++j) {
+    const std::string n = std::to_string(j);
+    y += "  - external_id: emp-" + n + "\n    email: emp-" + n + "@example.com\n    name: Given" +
+         n + " Family" + n + "\n    given_name: Given" + n + "\n    family_name: Family" + n +
+         "\n    user_metadata: {team: team-" + std::to_string(j % 7) + "}\n    organizations:\n";
+    const int count = (n_orgs >= 2 && pick(2) == 1) ? 2 : 1;
+    std::set<int> chosen;
+    while (static_cast<int>(chosen.size()) < count) chosen.insert(pick(n_orgs));
+    for (int org : chosen) {
+      std::vector<std::string> roles = {"member"};
+      if (pick(3) == 0) roles.push_back(pick(4) == 0 ? "admin" : "manager");
+      y += "      - external_id: org-" + std::to_string(org) + "\n        roles: [";
+      for (size_t r = 0; r < roles.size(); ++r) y += (r ? ", " : "") + roles[r];
+      y += "]\n";
+      ++w.memberships;
+      ++w.members_per_org[static_cast<size_t>(org)];
+      ++w.role_calls;
+      w.roles_used.insert(roles.begin(), roles.end());
+    }
+  }
+  w.yaml = std::move(y);
+  return w;
+}
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// bench-reconcile's strict lower bound (docs/BENCHMARKS.md) for creating this workload.
+struct Bound {
+  int64_t management = 0, authentication = 0;
+};
+Bound LowerBound(const Workload& w) {
+  Bound b;
+  int64_t member_calls = 0;
+  for (auto m : w.members_per_org) member_calls += CeilDiv(m, 10);
+  const int64_t connections = w.orgs > 0 ? 1 : 0;
+  b.management = connections  // GET /connections?name=
+                 + CeilDiv(static_cast<int64_t>(w.roles_used.size()), 100)  // GET /roles
+                 + w.orgs                                                   // POST /organizations
+                 + connections           // PATCH /connections/{id}/clients
+                 + (w.orgs > 0 ? 2 : 0)  // GET + PATCH /clients/{id}
+                 + w.users               // POST /users
+                 + member_calls          // POST .../members
+                 + w.role_calls;         // POST .../roles
+  b.authentication = w.users;            // change_password per created user (on_create)
+  return b;
+}
+
+struct Sim {
+  std::unique_ptr<Subprocess> proc;
+  int port = 0;
+};
+
+Sim StartSim(int rate, int burst, int latency_ms, uint64_t seed) {
+  Sim s;
+  s.proc = std::make_unique<Subprocess>(
+      BuildPath("auth0-sim"),
+      std::vector<std::string>{"--port", "0", "--domain", kDomain, "--client-id", kClientId,
+                               "--client-secret", kClientSecret, "--rate", std::to_string(rate),
+                               "--burst", std::to_string(burst), "--latency-ms",
+                               std::to_string(latency_ms), "--seed", std::to_string(seed),
+                               "--threads", "64"});
+  s.port = s.proc->WaitForPort("listening on");
+  return s;
+}
+
+// Creates the roles (administrators own them), refills the bucket and zeroes the statistics.
+bool PrepareSim(const Sim& sim, int rate, int burst) {
+  TestHttpClient c("127.0.0.1", sim.port, 10);
+  Json body = {{"grant_type", "client_credentials"},
+               {"client_id", kClientId},
+               {"client_secret", kClientSecret},
+               {"audience", std::string("https://") + kDomain + "/api/v2/"}};
+  auto t = c.Post("/oauth/token", body.dump());
+  if (t.status != 200) return false;
+  const std::string token = t.Json().value("access_token", "");
+  for (auto& role : kRoles) {
+    auto r = c.Post("/api/v2/roles", Json{{"name", role}, {"description", "bench role"}}.dump(),
+                    {{"Authorization", "Bearer " + token}});
+    if (r.status != 200 && r.status != 201) return false;
+  }
+  auto cfg = c.Post("/__sim/config",
+                    Json{{"rate", {{"global", {{"rate", rate}, {"burst", burst}}}}}}.dump());
+  auto st = c.Post("/__sim/stats/reset", "{}");
+  return cfg.status == 200 && (st.status == 200 || st.status == 204);
+}
+
+struct Counts {
+  int64_t management = 0, authentication = 0, rate_limited = 0;
+  std::map<std::string, int64_t> by_endpoint;
+};
+
+Counts Count(const Json& stats) {
+  Counts c;
+  c.rate_limited = stats.value("rate_limited_total", int64_t{0});
+  for (auto& [key, statuses] : stats["by_endpoint"].items()) {
+    int64_t n = 0;
+    for (auto& [status, count] : statuses.items()) n += count.get<int64_t>();
+    if (key.find("/api/v2/") != std::string::npos) {
+      c.management += n;
+    } else if (key.find("/dbconnections/") != std::string::npos) {
+      c.authentication += n;
+    } else {
+      continue;  // /oauth/token, /__sim
+    }
+    c.by_endpoint[key] = n;
+  }
+  return c;
+}
+
+std::string Machine() {
+  std::string model = "?";
+  std::ifstream cpu("/proc/cpuinfo");
+  for (std::string line; std::getline(cpu, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  std::ifstream load("/proc/loadavg");
+  std::string l1, l5, l15;
+  load >> l1 >> l5 >> l15;
+  return "nproc " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + ", " + model +
+         ", load average " + l1 + " " + l5 + " " + l15;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tenantsync declared apply benchmark (issue 15)"};
+  bool full = false;
+  uint64_t seed = 1;
+  int orgs = -1, users = -1, rate = 40, burst = 50, latency_ms = 100;
+  double timeout_s = 0;
+  std::string build_dir_flag;
+  app.add_flag("--full", full, "1,000 organizations and 20,000 users (a long run)");
+  app.add_option("--orgs", orgs, "Organizations (default 100)")->check(CLI::Range(1, 1000));
+  app.add_option("--users", users, "Users (default 2,000)")->check(CLI::Range(1, 20000));
+  app.add_option("--seed", seed, "Workload and simulator seed");
+  app.add_option("--timeout", timeout_s,
+                 "Give up converging after this many seconds (default 600, --full 3600)")
+      ->check(CLI::Range(1.0, 7200.0));
+  app.add_option("--build-dir", build_dir_flag, "Directory holding tenantsync and auth0-sim");
+  CLI11_PARSE(app, argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  if (orgs < 0) orgs = full ? 1000 : 100;
+  if (users < 0) users = full ? 20000 : 2000;
+  if (timeout_s <= 0) timeout_s = full ? 3600 : 600;
+  const std::string build_dir = FindBuildDir(build_dir_flag);
+  setenv("TENANTSYNC_BUILD_DIR", build_dir.c_str(), 1);  // read by BuildPath()
+  std::printf(
+      "bench-declared: %d organizations, %d users, seed %llu; auth0-sim rate %d/s burst %d "
+      "latency %d ms\nmachine: %s\n",
+      orgs, users, static_cast<unsigned long long>(seed), rate, burst, latency_ms,
+      Machine().c_str());
+
+  const std::string dir = MakeTempDir("bench-declared");
+  const Workload w = Generate(orgs, users, seed);
+  const std::string file = dir + "/customers.yaml";
+  std::ofstream(file) << w.yaml;
+  std::printf("file: %s (%.1f MB), %lld memberships\n", file.c_str(),
+              static_cast<double>(w.yaml.size()) / 1e6, static_cast<long long>(w.memberships));
+
+  // Parse + plan in process (what `apply --plan` does before it talks to the daemon).
+  auto t0 = Clock::now();
+  auto declared = declared::ParseDeclared({file});
+  const double parse_s = Since(t0);
+  if (!declared.ok()) {
+    std::fprintf(stderr, "bench-declared: %s\n", declared.status().ToString().c_str());
+    return 1;
+  }
+  t0 = Clock::now();
+  const declared::DeclaredState empty;
+  const declared::Plan plan = declared::DiffDeclared(*declared, empty, {false, "0"});
+  const double diff_s = Since(t0);
+  t0 = Clock::now();
+  const declared::PlanCost cost = declared::EstimatePlanCost(*declared, empty, plan);
+  const double cost_s = Since(t0);
+  std::printf("parse %.2f s, diff %.2f s, cost estimate %.3f s (parse + plan %.2f s); %zu events\n",
+              parse_s, diff_s, cost_s, parse_s + diff_s + cost_s, plan.events.size());
+
+  Sim sim = StartSim(rate, burst, latency_ms, seed);
+  if (sim.port <= 0 || !PrepareSim(sim, rate, burst)) {
+    std::fprintf(stderr, "bench-declared: auth0-sim did not start\n%s\n",
+                 sim.proc ? sim.proc->Output().c_str() : "");
+    return 1;
+  }
+  TestDaemonOptions options;
+  options.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim.port);
+  options.auth0_client_id = kClientId;
+  options.auth0_client_secret = kClientSecret;
+  options.application_client_id = kClientId;
+  TestSource repo;
+  repo.name = "repo";
+  repo.scheme = "declared";
+  options.sources.push_back(repo);
+  options.extra_toml =
+      "max_in_flight = 8\n\n[policy]\nguard_max_destructive = 1000000\n"
+      "guard_max_fraction = 1.0\n";
+  TestDaemon daemon(options);
+  if (!daemon.Start()) {
+    std::fprintf(stderr, "bench-declared: tenantsync did not start\n%s\n", daemon.Output().c_str());
+    return 1;
+  }
+
+  // `tenantsync apply FILE --yes --wait`: plan against the daemon, post, wait to convergence. The
+  // plan text goes to a file (it lists every field of every entity).
+  const std::string cmd =
+      "exec '" + BuildPath("tenantsync") + "' apply '" + file + "' --yes --wait --timeout " +
+      std::to_string(static_cast<int>(timeout_s)) + " --config '" + daemon.config_path() +
+      "' --admin 127.0.0.1:" + std::to_string(daemon.admin_port()) + " >'" + dir +
+      "/apply.out' 2>&1 </dev/null";
+  t0 = Clock::now();
+  Subprocess apply("/bin/sh", {"-c", cmd});
+  const auto code =
+      apply.Wait(std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000) + 60000));
+  const double apply_s = Since(t0);
+  std::ifstream out_file(dir + "/apply.out");
+  std::string out((std::istreambuf_iterator<char>(out_file)), std::istreambuf_iterator<char>());
+  auto tail = [&](size_t lines) {
+    size_t at = out.size();
+    for (size_t n = 0; n <= lines && at != std::string::npos && at > 0; ++n)
+      at = out.rfind('\n', at - 1);
+    return at == std::string::npos ? out : out.substr(at + 1);
+  };
+
+  TestHttpClient simc("127.0.0.1", sim.port, 30);
+  const Counts counts = Count(simc.Get("/__sim/stats").Json());
+  const Bound bound = LowerBound(w);
+  const int64_t naive = w.orgs + w.users + w.memberships;
+  const double bound_s =
+      std::max<double>(0.0, static_cast<double>(bound.management - burst)) / rate;
+
+  std::printf("\napply --yes --wait: exit %d in %.1f s (lower-bound time %.1f s, ratio %.2f)\n",
+              code.value_or(-1), apply_s, bound_s, bound_s > 0 ? apply_s / bound_s : 0.0);
+  std::printf("%-44s %12s %16s\n", "Auth0 requests", "Management", "Authentication");
+  std::printf("%-44s %12lld %16lld\n", "measured (auth0-sim /__sim/stats)",
+              static_cast<long long>(counts.management),
+              static_cast<long long>(counts.authentication));
+  std::printf("%-44s %12lld %16lld\n", "the plan's estimate (EstimatePlanCost)",
+              static_cast<long long>(cost.management), static_cast<long long>(cost.authentication));
+  std::printf("%-44s %12lld %16lld\n", "lower bound (bench-reconcile strict)",
+              static_cast<long long>(bound.management),
+              static_cast<long long>(bound.authentication));
+  std::printf("%-44s %12lld %16s\n", "Deploy-CLI-style (1 per object and membership)",
+              static_cast<long long>(naive), "-");
+  std::printf("%-44s %12lld %16s\n", "  the same plus 1 per membership with roles",
+              static_cast<long long>(naive + w.role_calls), "-");
+  std::printf("429 answers: %lld\n\nmeasured by endpoint:\n",
+              static_cast<long long>(counts.rate_limited));
+  for (const auto& [k, v] : counts.by_endpoint)
+    std::printf("  %8lld  %s\n", static_cast<long long>(v), k.c_str());
+  std::printf("\nthe plan's estimate:\n%s", declared::RenderCost(cost).c_str());
+  std::printf("\nlast lines of apply:\n%s\n", tail(3).c_str());
+  std::printf("machine at the end: %s\n", Machine().c_str());
+  if (!code || *code != 0) {
+    std::fprintf(stderr, "bench-declared: the apply did not converge (exit %d)\n%s\n",
+                 code.value_or(-1), tail(20).c_str());
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return 0;
+}
