@@ -15,12 +15,6 @@
 #include "daemon/config.h"
 
 namespace tenantsync {
-namespace {
-
-int Fail(int code, const std::string& message) {
-  std::fprintf(stderr, "tenantsync: %s\n", message.c_str());
-  return code;
-}
 
 std::string PercentEncode(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";
@@ -35,6 +29,13 @@ std::string PercentEncode(const std::string& s) {
     }
   }
   return out;
+}
+
+namespace {
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "tenantsync: %s\n", message.c_str());
+  return code;
 }
 
 // Now as RFC 3339 UTC with milliseconds ("2026-11-25T10:00:00.123Z"): `timestamp` orders the
@@ -531,6 +532,28 @@ std::optional<nlohmann::json> CliAdminCall(const CliOptions& cli, const std::str
                                            const std::string& path, int* code,
                                            const std::string& body, int timeout_seconds) {
   return Admin(cli, method, path, code, body, timeout_seconds);
+}
+
+std::optional<std::string> ChooseDeclaredSource(const CliOptions& cli, const std::string& given,
+                                                int* code) {
+  if (!given.empty()) return given;
+  auto j = CliAdminCall(cli, "GET", "/v1/sources", code);
+  if (!j) return std::nullopt;
+  std::vector<std::string> declared;
+  for (const auto& s : (*j)["sources"]) {
+    if (s.value("scheme", "") == "declared") declared.push_back(s.value("name", ""));
+  }
+  if (declared.size() == 1) return declared.front();
+  if (declared.empty()) {
+    *code = Fail(2,
+                 "no source has scheme = \"declared\" in the daemon's configuration; add one "
+                 "([[sources]] name = \"repo\" scheme = \"declared\") and reload");
+  } else {
+    std::string list;
+    for (const auto& n : declared) list += (list.empty() ? "" : ", ") + n;
+    *code = Fail(2, "several declared sources (" + list + "): name one with --source");
+  }
+  return std::nullopt;
 }
 
 }  // namespace tenantsync

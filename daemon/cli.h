@@ -56,6 +56,15 @@ int CliPost(const CliOptions& cli, const std::string& path);
 // One admin API call with the address and token `cli` resolves (flags, else the config): the
 // answer's JSON, or nullopt after printing a one-line error with *code set (1 the daemon answered
 // an error, 2 configuration, 3 unreachable). Used by the commands in other files (cli_apply.cpp).
+// Percent-encodes `s` for one URL path segment or query value (RFC 3986 unreserved bytes kept).
+std::string PercentEncode(const std::string& s);
+
+// The declared source a command acts on (apply, export): `given` when not empty, else the only
+// source with scheme = "declared" (GET /v1/sources). nullopt after a one-line error on stderr,
+// with *code set: 2 when there is none or several, else CliAdminCall's code.
+std::optional<std::string> ChooseDeclaredSource(const CliOptions& cli, const std::string& given,
+                                                int* code);
+
 std::optional<nlohmann::json> CliAdminCall(const CliOptions& cli, const std::string& method,
                                            const std::string& path, int* code,
                                            const std::string& body = "", int timeout_seconds = 30);

@@ -28,44 +28,6 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
-std::string PathSegment(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-// The source to apply to: --source, else the only declared one.
-std::optional<std::string> ChooseSource(const CliOptions& cli, const std::string& given,
-                                        int* code) {
-  if (!given.empty()) return given;
-  auto j = CliAdminCall(cli, "GET", "/v1/sources", code);
-  if (!j) return std::nullopt;
-  std::vector<std::string> declared;
-  for (const auto& s : (*j)["sources"]) {
-    if (s.value("scheme", "") == "declared") declared.push_back(s.value("name", ""));
-  }
-  if (declared.size() == 1) return declared.front();
-  if (declared.empty()) {
-    *code = Fail(2,
-                 "no source has scheme = \"declared\" in the daemon's configuration; add one "
-                 "([[sources]] name = \"repo\" scheme = \"declared\") and reload");
-  } else {
-    std::string list;
-    for (const auto& n : declared) list += (list.empty() ? "" : ", ") + n;
-    *code = Fail(2, "several declared sources (" + list + "): name one with --source");
-  }
-  return std::nullopt;
-}
-
 // Scheduled work due within this long counts as still to do for --wait.
 constexpr int64_t kSoonMs = 60000;
 
@@ -88,7 +50,7 @@ int Wait(const CliOptions& cli, const WaitTarget& t, int timeout_seconds) {
     if (!s) return code;
     status = *s;
     auto pending = CliAdminCall(
-        cli, "GET", "/v1/events?state=pending&limit=1&source=" + PathSegment(t.source), &code);
+        cli, "GET", "/v1/events?state=pending&limit=1&source=" + PercentEncode(t.source), &code);
     if (!pending) return code;
     const Json& guard = status.value("guard", Json::object());
     if (guard.value("tripped", false) &&
@@ -131,7 +93,7 @@ int Wait(const CliOptions& cli, const WaitTarget& t, int timeout_seconds) {
   for (const char* state : {"failed", "rejected"}) {
     auto list = CliAdminCall(
         cli, "GET",
-        std::string("/v1/events?limit=1000&state=") + state + "&source=" + PathSegment(t.source),
+        std::string("/v1/events?limit=1000&state=") + state + "&source=" + PercentEncode(t.source),
         &code);
     if (!list) return code;
     for (const auto& e : (*list)["events"]) {
@@ -190,7 +152,7 @@ declared::CostPolicy CostPolicyOf(const CliOptions& cli) {
 std::string LiveWarnings(const CliOptions& cli, const std::string& source,
                          const declared::DeclaredState& files, const declared::Plan& plan) {
   int code = 0;
-  auto j = CliAdminCall(cli, "GET", "/v1/sources/" + PathSegment(source) + "/live-fields", &code);
+  auto j = CliAdminCall(cli, "GET", "/v1/sources/" + PercentEncode(source) + "/live-fields", &code);
   if (!j || !j->contains("fields")) return "";
   auto fields = declared::LiveFieldsFromJson((*j)["fields"]);
   if (!fields.ok()) return "";
@@ -223,10 +185,10 @@ int CliApply(const CliOptions& cli, const ApplyOptions& options) {
   }
 
   int code = 0;
-  auto source = ChooseSource(cli, options.source, &code);
+  auto source = ChooseDeclaredSource(cli, options.source, &code);
   if (!source) return code;
   auto current_json =
-      CliAdminCall(cli, "GET", "/v1/sources/" + PathSegment(*source) + "/declared", &code);
+      CliAdminCall(cli, "GET", "/v1/sources/" + PercentEncode(*source) + "/declared", &code);
   if (!current_json) return code;
   if (!(*current_json)["revision"].is_number_integer())
     return Fail(1, "the daemon answered a declared state without a revision");
@@ -285,8 +247,9 @@ int CliApply(const CliOptions& cli, const ApplyOptions& options) {
   const Json state =
       declared::StateToJson(declared::StateAfterApply(*declared, *current, options.prune));
   const Json body = {{"base_revision", revision}, {"events", events}, {"state", state}};
-  auto applied = CliAdminCall(cli, "POST", "/v1/sources/" + PathSegment(*source) + "/apply", &code,
-                              body.dump(-1, ' ', false, Json::error_handler_t::replace), 300);
+  auto applied =
+      CliAdminCall(cli, "POST", "/v1/sources/" + PercentEncode(*source) + "/apply", &code,
+                   body.dump(-1, ' ', false, Json::error_handler_t::replace), 300);
   if (!applied) return code;
   const size_t duplicates = (*applied)["duplicates"].size();
   std::printf("Applied: %zu event(s) stored for source \"%s\"%s; revision %lld.\n",

@@ -27,42 +27,6 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
-std::string PathSegment(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-// --source, else the only declared source (as `apply` chooses it).
-std::optional<std::string> ChooseSource(const CliOptions& cli, const std::string& given,
-                                        int* code) {
-  if (!given.empty()) return given;
-  auto j = CliAdminCall(cli, "GET", "/v1/sources", code);
-  if (!j) return std::nullopt;
-  std::vector<std::string> declared;
-  for (const auto& s : (*j)["sources"]) {
-    if (s.value("scheme", "") == "declared") declared.push_back(s.value("name", ""));
-  }
-  if (declared.size() == 1) return declared.front();
-  if (declared.empty()) {
-    *code = Fail(2, "no source has scheme = \"declared\" in the daemon's configuration");
-  } else {
-    std::string list;
-    for (const auto& n : declared) list += (list.empty() ? "" : ", ") + n;
-    *code = Fail(2, "several declared sources (" + list + "): name one with --source");
-  }
-  return std::nullopt;
-}
-
 bool EndsWith(const std::string& s, const std::string& suffix) {
   if (s.size() < suffix.size()) return false;
   for (size_t i = 0; i < suffix.size(); ++i) {
@@ -112,10 +76,10 @@ int CliExport(const CliOptions& cli, const ExportOptions& options) {
     return Fail(2, "--format must be yaml, json or deploy-cli");
 
   int code = 0;
-  auto source = ChooseSource(cli, options.source, &code);
+  auto source = ChooseDeclaredSource(cli, options.source, &code);
   if (!source) return code;
   auto answer = CliAdminCall(
-      cli, "GET", "/v1/sources/" + PathSegment(*source) + "/declared?auth0_ids=true", &code);
+      cli, "GET", "/v1/sources/" + PercentEncode(*source) + "/declared?auth0_ids=true", &code);
   if (!answer) return code;
   auto state = declared::StateFromJson((*answer)["state"]);
   if (!state.ok())
