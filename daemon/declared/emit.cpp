@@ -5,41 +5,13 @@
 #include <exception>
 #include <string_view>
 
+#include "daemon/declared/yaml_tree.h"
+
 namespace tenantsync::declared {
 namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
-
-bool AllDigits(std::string_view s, bool hex, bool octal) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    const bool digit = octal ? (c >= '0' && c <= '7') : (c >= '0' && c <= '9');
-    const bool hexdigit = hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
-    if (!digit && !hexdigit) return false;
-  }
-  return true;
-}
-
-bool CoreFloat(std::string_view s) {
-  size_t i = 0;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  size_t int_digits = 0, frac_digits = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++int_digits;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++frac_digits;
-  }
-  if (int_digits == 0 && frac_digits == 0) return false;
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    size_t exp_digits = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++exp_digits;
-    if (exp_digits == 0) return false;
-  }
-  return i == s.size();
-}
 
 // True when a plain scalar `s` would not be read back as the string s (yaml_tree.cpp's rules:
 // YAML 1.2 core schema, plus the YAML 1.1 words some readers still take for booleans).
@@ -53,10 +25,10 @@ bool NeedsQuotes(std::string_view s) {
     if (s == w) return true;
   }
   std::string_view unsigned_part = (s[0] == '-' || s[0] == '+') ? s.substr(1) : s;
-  if (AllDigits(unsigned_part, false, false)) return true;
-  if (s.substr(0, 2) == "0x" && AllDigits(s.substr(2), true, false)) return true;
-  if (s.substr(0, 2) == "0o" && AllDigits(s.substr(2), false, true)) return true;
-  if (CoreFloat(s)) return true;
+  if (IsDigits(unsigned_part, false, false)) return true;
+  if (s.substr(0, 2) == "0x" && IsDigits(s.substr(2), true, false)) return true;
+  if (s.substr(0, 2) == "0o" && IsDigits(s.substr(2), false, true)) return true;
+  if (IsCoreFloat(s)) return true;
   if (unsigned_part == ".inf" || unsigned_part == ".Inf" || unsigned_part == ".INF") return true;
   // Leading/trailing blanks and anything yaml-cpp might leave plain but a reader could trim.
   return s.front() == ' ' || s.back() == ' ' || s.front() == '\t' || s.back() == '\t';

@@ -8,15 +8,8 @@
 #include <set>
 
 namespace tenantsync::declared {
-namespace {
 
-using nlohmann::json;
-
-constexpr int kMaxDepth = 64;              // as ParseJson: later copies and dumps recurse
-constexpr size_t kMaxValues = 10'000'000;  // aliases can expand a small file exponentially
-constexpr const char* kStrTag = "tag:yaml.org,2002:str";
-
-bool IsDigits(std::string_view s, bool hex = false, bool octal = false) {
+bool IsDigits(std::string_view s, bool hex, bool octal) {
   if (s.empty()) return false;
   for (char c : s) {
     const bool digit = octal ? (c >= '0' && c <= '7') : (c >= '0' && c <= '9');
@@ -46,6 +39,14 @@ bool IsCoreFloat(std::string_view s) {
   }
   return i == s.size();
 }
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxDepth = 64;              // as ParseJson: later copies and dumps recurse
+constexpr size_t kMaxValues = 10'000'000;  // aliases can expand a small file exponentially
+constexpr const char* kStrTag = "tag:yaml.org,2002:str";
 
 class Converter {
  public:

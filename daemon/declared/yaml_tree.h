@@ -31,6 +31,12 @@ struct TreeProblem {
 // (the offending value left out) and true. Never throws.
 bool LoadYaml(std::string_view text, LocatedDocument* out, std::vector<TreeProblem>* problems);
 
+// The core-schema tests LoadYaml resolves plain scalars with: digits (decimal, or hex after
+// "0x", octal after "0o") and floats. The emitter (emit.cpp) quotes every string they would not
+// read back as a string, so both sides share them.
+bool IsDigits(std::string_view s, bool hex = false, bool octal = false);
+bool IsCoreFloat(std::string_view s);
+
 // RFC 6901 pointer helpers.
 std::string PointerChild(const std::string& pointer, std::string_view key);
 std::string PointerIndex(const std::string& pointer, size_t index);
