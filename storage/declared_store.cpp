@@ -65,28 +65,11 @@ Result<SqliteStore::DeclaredApplied> SqliteStore::ApplyDeclared(
                               std::to_string(base_revision) +
                               " (another apply landed in between); plan again");
     }
-    auto ins = writer_stmts_->Get(
-        "INSERT INTO events (source, event_id, type, occurred_at_ms, "
-        "effective_at_ms, received_at_ms, state, error, body, updated_at_ms) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
     for (const auto& e : events) {
       if (e.source != source)
         return Status::Invalid("event " + e.event_id + " is not of source " + source);
-      ins->reset();
-      ins->clearBindings();
-      ins->bind(1, e.source);
-      ins->bind(2, e.event_id);
-      if (e.type) ins->bind(3, *e.type);
-      if (e.occurred_at_ms) ins->bind(4, static_cast<int64_t>(*e.occurred_at_ms));
-      if (e.effective_at_ms) ins->bind(5, static_cast<int64_t>(*e.effective_at_ms));
-      ins->bind(6, static_cast<int64_t>(e.received_at_ms));
-      ins->bind(7, EventStateName(e.state));
-      if (!e.error.empty()) ins->bind(8, e.error);
-      ins->bind(9, e.body);
-      ins->bind(10, static_cast<int64_t>(e.received_at_ms));
-      out.outcomes.push_back(ins->exec() == 1 ? InsertOutcome::kInserted
-                                              : InsertOutcome::kDuplicate);
     }
+    out.outcomes = InsertEventRows(events);
     out.revision = base_revision + 1;
     auto put = writer_stmts_->Get(
         "INSERT INTO declared_sources (source, revision, state, applied_at_ms, events) "

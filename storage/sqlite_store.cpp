@@ -134,32 +134,38 @@ Result<MigrationReport> SqliteStore::Migrate(const StorageOptions& options) {
   }
 }
 
+std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventRecord>& events) {
+  std::vector<InsertOutcome> out;
+  out.reserve(events.size());
+  auto ins = writer_stmts_->Get(
+      "INSERT INTO events (source, event_id, type, occurred_at_ms, "
+      "effective_at_ms, received_at_ms, state, error, body, updated_at_ms) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
+  for (const auto& e : events) {
+    ins->reset();
+    ins->clearBindings();
+    ins->bind(1, e.source);
+    ins->bind(2, e.event_id);
+    if (e.type) ins->bind(3, *e.type);
+    if (e.occurred_at_ms) ins->bind(4, static_cast<int64_t>(*e.occurred_at_ms));
+    if (e.effective_at_ms) ins->bind(5, static_cast<int64_t>(*e.effective_at_ms));
+    ins->bind(6, static_cast<int64_t>(e.received_at_ms));
+    ins->bind(7, EventStateName(e.state));
+    if (!e.error.empty()) ins->bind(8, e.error);
+    ins->bind(9, e.body);
+    ins->bind(10, static_cast<int64_t>(e.received_at_ms));
+    out.push_back(ins->exec() == 1 ? InsertOutcome::kInserted : InsertOutcome::kDuplicate);
+  }
+  return out;
+}
+
 Result<std::vector<InsertOutcome>> SqliteStore::InsertEvents(
     const std::vector<EventRecord>& events) {
   std::lock_guard<std::mutex> lock(write_mu_);
   std::vector<InsertOutcome> out;
-  out.reserve(events.size());
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
-    auto ins = writer_stmts_->Get(
-        "INSERT INTO events (source, event_id, type, occurred_at_ms, "
-        "effective_at_ms, received_at_ms, state, error, body, updated_at_ms) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
-    for (const auto& e : events) {
-      ins->reset();
-      ins->clearBindings();
-      ins->bind(1, e.source);
-      ins->bind(2, e.event_id);
-      if (e.type) ins->bind(3, *e.type);
-      if (e.occurred_at_ms) ins->bind(4, static_cast<int64_t>(*e.occurred_at_ms));
-      if (e.effective_at_ms) ins->bind(5, static_cast<int64_t>(*e.effective_at_ms));
-      ins->bind(6, static_cast<int64_t>(e.received_at_ms));
-      ins->bind(7, EventStateName(e.state));
-      if (!e.error.empty()) ins->bind(8, e.error);
-      ins->bind(9, e.body);
-      ins->bind(10, static_cast<int64_t>(e.received_at_ms));
-      out.push_back(ins->exec() == 1 ? InsertOutcome::kInserted : InsertOutcome::kDuplicate);
-    }
+    out = InsertEventRows(events);
     tx.commit();
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("storing events: ") + e.what());

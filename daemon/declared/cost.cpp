@@ -21,10 +21,9 @@ std::pair<bool, bool> Flags(const OrgConnection& c) {
 // Branding as the planner sends it: null parts left out; nothing left is no branding (not sent).
 json BrandingSent(const Branding& b) {
   json out = json::object();
-  if (b.logo_url) out["logo_url"] = *b.logo_url;
-  if (b.colors) {
-    out["colors"] = {{"primary", b.colors->primary},
-                     {"page_background", b.colors->page_background}};
+  const json full = BrandingJson(b);
+  for (const auto& [key, value] : full.items()) {
+    if (!value.is_null()) out[key] = value;
   }
   return out.empty() ? json(nullptr) : out;
 }

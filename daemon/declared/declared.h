@@ -99,6 +99,10 @@ struct DeclaredState {
 
 // Field-wise equality of the entity contents (ignores `where`).
 bool SameContent(const Organization& a, const Organization& b);
+// The JSON form of branding in events and stored state: {"logo_url", "colors": {"primary",
+// "page_background"}}, absent parts null.
+nlohmann::json BrandingColorsJson(const std::optional<BrandingColors>& colors);
+nlohmann::json BrandingJson(const Branding& branding);
 bool SameContent(const User& a, const User& b);
 
 // Sorts entities by external_id and the set-valued lists (connections, callback URLs,

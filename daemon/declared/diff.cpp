@@ -26,15 +26,6 @@ json ConnectionJson(const OrgConnection& c) {
   return out;
 }
 
-json ColorsJson(const std::optional<BrandingColors>& c) {
-  if (!c) return nullptr;
-  return {{"primary", c->primary}, {"page_background", c->page_background}};
-}
-
-json BrandingJson(const Branding& b) {
-  return {{"logo_url", Opt(b.logo_url)}, {"colors", ColorsJson(b.colors)}};
-}
-
 json ConnectionsJson(const std::vector<OrgConnection>& list) {
   json out = json::array();
   for (const auto& c : list) out.push_back(ConnectionJson(c));
@@ -131,7 +122,8 @@ void DiffOrg(const Organization& c, const Organization& d, std::vector<FieldChan
   DiffMap("metadata", c.metadata, d.metadata, fields, &metadata);
   if (!metadata.empty()) (*data)["metadata"] = metadata;
   AddField(fields, "branding.logo_url", Opt(c.branding.logo_url), Opt(d.branding.logo_url));
-  AddField(fields, "branding.colors", ColorsJson(c.branding.colors), ColorsJson(d.branding.colors));
+  AddField(fields, "branding.colors", BrandingColorsJson(c.branding.colors),
+           BrandingColorsJson(d.branding.colors));
   if (!(c.branding == d.branding)) (*data)["branding"] = BrandingJson(d.branding);
   // Connections by name (both sides sorted by name).
   std::map<std::string, const OrgConnection*> old_conns, new_conns;
@@ -245,6 +237,15 @@ bool ById(const T& a, const T& b) {
 }
 
 }  // namespace
+
+json BrandingColorsJson(const std::optional<BrandingColors>& c) {
+  if (!c) return nullptr;
+  return {{"primary", c->primary}, {"page_background", c->page_background}};
+}
+
+json BrandingJson(const Branding& b) {
+  return {{"logo_url", Opt(b.logo_url)}, {"colors", BrandingColorsJson(b.colors)}};
+}
 
 bool SameContent(const Organization& a, const Organization& b) {
   return a.external_id == b.external_id && a.name == b.name && a.display_name == b.display_name &&

@@ -44,12 +44,7 @@ json DeclaredValue(const Organization& o, const std::string& field) {
     return it == o.metadata.end() ? json(nullptr) : json(it->second);
   }
   if (field == "branding") {
-    json b = {{"logo_url", Opt(o.branding.logo_url)}, {"colors", nullptr}};
-    if (o.branding.colors) {
-      b["colors"] = {{"primary", o.branding.colors->primary},
-                     {"page_background", o.branding.colors->page_background}};
-    }
-    return b;
+    return BrandingJson(o.branding);
   }
   if (field == "connections") {
     json out = json::array();

@@ -104,11 +104,7 @@ json StateToJson(const DeclaredState& in) {
       if (c.show_as_button) cj["show_as_button"] = *c.show_as_button;
       connections.push_back(cj);
     }
-    json colors = nullptr;
-    if (o.branding.colors) {
-      colors = {{"primary", o.branding.colors->primary},
-                {"page_background", o.branding.colors->page_background}};
-    }
+    const json colors = BrandingColorsJson(o.branding.colors);
     json metadata = json::object();
     for (const auto& [k, v] : o.metadata) metadata[k] = v;
     orgs.push_back(
