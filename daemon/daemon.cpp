@@ -190,6 +190,7 @@ int RunServe(const ServeFlags& flags) {
   wopts.policy = config.policy;
   wopts.connection = config.auth0.connection;
   wopts.application_client_id = config.auth0.application_client_id;
+  wopts.member_batch_size = config.auth0.member_batch_size;
   wopts.dry_run = flags.dry_run;
   Guard guard(*store, clock,
               GuardOptions{config.policy.guard_max_destructive, config.policy.guard_max_fraction,

@@ -80,7 +80,7 @@ const EventRecord* SupersededBy(const EventRecord& due, const ParsedEvent& parse
 }  // namespace
 
 ExecutorPolicy MakeExecutorPolicy(const PolicyOptions& policy, const std::string& connection,
-                                  const std::string& application_client_id) {
+                                  const std::string& application_client_id, int member_batch_size) {
   ExecutorPolicy p;
   p.plan.block_on_leave = Has(policy.on_leave, "block");
   p.plan.remove_memberships_on_leave = Has(policy.on_leave, "remove_memberships");
@@ -88,6 +88,7 @@ ExecutorPolicy MakeExecutorPolicy(const PolicyOptions& policy, const std::string
   p.plan.delete_after_days = policy.delete_after_days;
   p.plan.connection = connection;
   p.plan.application_client_id = application_client_id;
+  p.plan.member_batch_size = member_batch_size;
   p.adopt_existing = policy.adopt_existing;
   p.on_create.clear();
   for (auto& action : policy.on_create) {
@@ -129,7 +130,8 @@ void Writer::SetPolicy(PolicyOptions policy) {
 
 ExecutorPolicy Writer::Policy() const {
   std::lock_guard<std::mutex> lock(policy_mu_);
-  return MakeExecutorPolicy(policy_, options_.connection, options_.application_client_id);
+  return MakeExecutorPolicy(policy_, options_.connection, options_.application_client_id,
+                            options_.member_batch_size);
 }
 
 void Writer::Start() {

@@ -52,6 +52,7 @@ struct WriterOptions {
   PolicyOptions policy;
   std::string connection = "Username-Password-Authentication";
   std::string application_client_id;
+  int member_batch_size = 10;  // [auth0].member_batch_size: new members are added in whole batches
   // A retryable failure is retried with capped exponential backoff and full jitter; after
   // max_attempts the mutation goes to the dead-letter list.
   int max_attempts = 12;
@@ -76,7 +77,8 @@ struct WriterObserver {
 
 // The executor's policy from the configuration's [policy] and [auth0] sections.
 ExecutorPolicy MakeExecutorPolicy(const PolicyOptions& policy, const std::string& connection,
-                                  const std::string& application_client_id);
+                                  const std::string& application_client_id,
+                                  int member_batch_size = 10);
 
 class Writer {
  public:

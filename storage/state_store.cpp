@@ -338,6 +338,17 @@ Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, boo
   }
 }
 
+Result<std::optional<int>> StateTxn::DirtyAttempts(const std::string& entity) {
+  try {
+    auto q = stmts_.Get("SELECT attempts FROM dirty WHERE entity = ?");
+    q->bind(1, entity);
+    if (!q->executeStep()) return std::optional<int>();
+    return std::optional<int>(q->getColumn(0).getInt());
+  } catch (const std::exception& e) {
+    return Fail(e, "reading the mark of " + entity);
+  }
+}
+
 Status StateTxn::ClearDirty(const std::string& entity, int64_t generation) {
   try {
     auto q = stmts_.Get("DELETE FROM dirty WHERE entity = ? AND generation = ?");

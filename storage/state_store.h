@@ -131,6 +131,8 @@ class StateTxn {
   // the earliest due time.
   Status MarkDirty(const std::string& entity, int64_t not_before_ms = 0,
                    bool reset_attempts = false, int priority = 0);
+  // The attempts counted on `entity`'s mark; nullopt when it is not marked.
+  Result<std::optional<int>> DirtyAttempts(const std::string& entity);
   // Removes the mark only if nobody marked it again since `generation` was read.
   Status ClearDirty(const std::string& entity, int64_t generation);
   // Keeps the mark but delays it (retry with backoff); counts the attempt.

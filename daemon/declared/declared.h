@@ -166,6 +166,10 @@ struct FieldChange {
   std::string field;
   nlohmann::json old_value;  // null for kAdd
   nlohmann::json new_value;  // null for kRemove
+  // A removal Auth0 cannot apply: an organization's display_name, or its whole branding (neither
+  // is nullable in the Management API). Desired state records it; Auth0 keeps the old value and
+  // RenderPlan says so (docs/DECLARED.md "Known limits").
+  bool stays_in_auth0 = false;
 };
 
 struct EntityChange {
@@ -205,8 +209,9 @@ struct Plan {
   size_t to_create = 0;
   size_t to_change = 0;
   size_t to_remove = 0;
-  size_t kept = 0;       // no longer declared, kept (only without prune)
-  size_t unchanged = 0;  // declared and current with the same content
+  size_t kept = 0;            // no longer declared, kept (only without prune)
+  size_t unchanged = 0;       // declared and current with the same content
+  size_t stays_in_auth0 = 0;  // fields with FieldChange::stays_in_auth0
   bool empty() const { return events.empty() && kept == 0; }
 };
 
@@ -230,8 +235,9 @@ Plan DiffDeclared(const DeclaredState& declared, const DeclaredState& current,
 //   = user u-3: no longer declared, kept (prune removes it)
 //
 //   Plan: 1 to create, 1 to change, 1 to remove, 12 unchanged (1 no longer declared, kept).
-// The summary line is always there (the parenthesis only when something is kept); values are
-// JSON; `+ field` is a value added, `~ field: old → new` a change, `- field: old` a removal.
+// The summary line is always there (the parenthesis only when something is kept or stays in
+// Auth0); values are JSON; `+ field` is a value added, `~ field: old → new` a change,
+// `- field: old` a removal, followed by a `! Auth0 keeps it: …` line when Auth0 cannot remove it.
 std::string RenderPlan(const Plan& plan);
 
 }  // namespace tenantsync::declared

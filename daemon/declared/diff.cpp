@@ -118,12 +118,21 @@ void DiffOrg(const Organization& c, const Organization& d, std::vector<FieldChan
   if (c.name != d.name) (*data)["name"] = d.name;
   AddField(fields, "display_name", Opt(c.display_name), Opt(d.display_name));
   if (c.display_name != d.display_name) (*data)["display_name"] = Opt(d.display_name);
+  if (c.display_name && !d.display_name) fields->back().stays_in_auth0 = true;
   json metadata = json::object();
   DiffMap("metadata", c.metadata, d.metadata, fields, &metadata);
   if (!metadata.empty()) (*data)["metadata"] = metadata;
+  const size_t branding_from = fields->size();
   AddField(fields, "branding.logo_url", Opt(c.branding.logo_url), Opt(d.branding.logo_url));
   AddField(fields, "branding.colors", BrandingColorsJson(c.branding.colors),
            BrandingColorsJson(d.branding.colors));
+  // A branding with a part left is sent whole and replaces the old one; no branding at all
+  // cannot be sent (Auth0 refuses null), so what was there stays.
+  if (!d.branding.logo_url && !d.branding.colors) {
+    for (size_t i = branding_from; i < fields->size(); ++i) {
+      (*fields)[i].stays_in_auth0 = (*fields)[i].op == FieldOp::kRemove;
+    }
+  }
   if (!(c.branding == d.branding)) (*data)["branding"] = BrandingJson(d.branding);
   // Connections by name (both sides sorted by name).
   std::map<std::string, const OrgConnection*> old_conns, new_conns;
@@ -318,6 +327,7 @@ Plan DiffDeclared(const DeclaredState& declared_in, const DeclaredState& current
       change.kind = ChangeKind::kChange;
       json data = {{"external_id", d.external_id}};
       DiffOrg(*it->second, d, &change.fields, &data);
+      for (const auto& f : change.fields) plan.stays_in_auth0 += f.stays_in_auth0 ? 1 : 0;
       event(&org_upserts, EventType::kOrganizationUpserted, d.external_id, std::move(data));
       ++plan.to_change;
     }
@@ -444,13 +454,28 @@ std::string RenderPlan(const Plan& plan) {
           out += "    - " + f.field + ": " + Value(f.old_value) + "\n";
           break;
       }
+      if (f.stays_in_auth0) {
+        out += f.field == "display_name"
+                   ? "      ! Auth0 keeps it: the Management API cannot remove an organization's "
+                     "display_name (a string of 1-255 characters, never null); declare the value "
+                     "you want\n"
+                   : "      ! Auth0 keeps it: the Management API cannot remove an organization's "
+                     "branding (an object, never null); declare the branding you want\n";
+      }
     }
   }
   if (!out.empty()) out += "\n";
   out += "Plan: " + std::to_string(plan.to_create) + " to create, " +
          std::to_string(plan.to_change) + " to change, " + std::to_string(plan.to_remove) +
          " to remove, " + std::to_string(plan.unchanged) + " unchanged";
-  if (plan.kept > 0) out += " (" + std::to_string(plan.kept) + " no longer declared, kept)";
+  std::vector<std::string> notes;
+  if (plan.kept > 0) notes.push_back(std::to_string(plan.kept) + " no longer declared, kept");
+  if (plan.stays_in_auth0 > 0) {
+    notes.push_back(std::to_string(plan.stays_in_auth0) +
+                    (plan.stays_in_auth0 == 1 ? " removal Auth0 keeps" : " removals Auth0 keeps"));
+  }
+  for (size_t i = 0; i < notes.size(); ++i) out += (i == 0 ? " (" : ", ") + notes[i];
+  if (!notes.empty()) out += ")";
   out += ".\n";
   return out;
 }

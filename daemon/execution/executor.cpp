@@ -747,6 +747,8 @@ StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& 
   const bool remove_leavers = pass.policy.plan.remove_memberships_on_leave;
   MembersInput in;
   in.org_external_id = org_ext;
+  in.member_batch_size = pass.policy.plan.member_batch_size;
+  in.now_ms = pass.now_ms;
   std::map<std::string, std::string> ext_of;  // Auth0 user id -> external id
   Status read = InTxn([&](StateTxn& txn) {
     auto o = txn.GetEntity(EntityKind::kOrganization, org_ext);
@@ -761,7 +763,17 @@ StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& 
     for (auto& m : *d) {
       auto u = txn.GetEntity(EntityKind::kUser, m.user_external_id);
       if (!u.ok()) return u.status();
-      if (!u->exists || !u->auth0_id) continue;  // created later; its creation marks us again
+      if (!u->exists) continue;
+      if (!u->auth0_id) {
+        // Created later; its creation marks us again. One being created now (marked, no failed
+        // attempt) holds new members back to fill whole batches (MembersInput::creating).
+        if (!Truthy(Field(View(u->desired), "deleted"))) {
+          auto attempts = txn.DirtyAttempts(UserKey(m.user_external_id));
+          if (!attempts.ok()) return attempts.status();
+          if (*attempts && **attempts == 0) ++in.creating;
+        }
+        continue;
+      }
       const Json view = View(u->desired);
       if (Truthy(Field(view, "deleted"))) continue;
       in.auth0_ids[m.user_external_id] = *u->auth0_id;

@@ -370,10 +370,23 @@ Plan PlanMembers(const MembersInput& in) {
     return it == in.auth0_ids.end() ? nullptr : &it->second;
   };
 
-  std::vector<std::string> add, remove_leavers, remove_others;
+  std::vector<std::string> add, remove_leavers, remove_others, fresh;
   for (auto& [u, roles] : in.desired) {
-    if ((!in.known.count(u) || in.uncertain.count(u)) && id_of(u)) add.push_back(u);
+    if (!id_of(u)) continue;
+    if (in.uncertain.count(u)) {
+      add.push_back(u);  // a re-send settles an unknown outcome: never held back
+    } else if (!in.known.count(u)) {
+      fresh.push_back(u);
+    }
   }
+  // A partly filled batch now and another per user created later would cost a request each;
+  // holding the remainder until the creations under way finish sends full batches instead.
+  const size_t batch = static_cast<size_t>(std::max(1, in.member_batch_size));
+  size_t send = fresh.size();
+  if (in.creating > 0) send -= send % batch;
+  if (send < fresh.size()) plan.revisit_at_ms = in.now_ms + kMemberBatchHoldMs;
+  add.insert(add.end(), fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(send));
+  std::sort(add.begin(), add.end());
   for (auto& [u, roles] : in.known) {
     if (in.desired.count(u) || !id_of(u)) continue;
     (in.leavers.count(u) ? remove_leavers : remove_others).push_back(u);

@@ -39,6 +39,7 @@ struct PlanPolicy {
   int delete_after_days = 0;                                    // 0 = leavers are never deleted
   std::string connection = "Username-Password-Authentication";  // where users are created
   std::string application_client_id;
+  int member_batch_size = 10;  // [auth0].member_batch_size (see MembersInput::creating)
 };
 
 struct Plan {
@@ -86,7 +87,18 @@ struct MembersInput {
   std::set<std::string> uncertain;
   // Members whose latest role write has an unknown outcome: (was an add, its role names).
   std::map<std::string, std::pair<bool, nlohmann::json>> uncertain_roles;
+  // Desired members whose users are being created right now (marked for work, no failed attempt
+  // yet; each creation marks the organization's members again). While there are any, new
+  // members are added in whole batches of member_batch_size only and the rest wait for those
+  // users, so an organization filling up costs ceil(members / batch) requests, not one per
+  // creation that finished. The plan then asks to be revisited (now_ms + kMemberBatchHoldMs) in
+  // case no creation marks the organization again.
+  int creating = 0;
+  int member_batch_size = 10;  // [auth0].member_batch_size: members per POST …/members
+  int64_t now_ms = 0;
 };
+// When a plan that held members back is made again.
+inline constexpr int64_t kMemberBatchHoldMs = 5000;
 // Leavers' removals first (access removal), then additions, other removals, then member roles
 // (the difference between the listed roles and those tenantsync assigned).
 Plan PlanMembers(const MembersInput& input);

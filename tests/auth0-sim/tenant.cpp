@@ -1673,9 +1673,9 @@ std::optional<ApiResponse> CheckOrgFields(const Json& body) {
       }
     }
   }
-  if (body.contains("display_name") && !body["display_name"].is_null()) {
-    if (auto e = CheckString(body, "display_name", 1, 255)) return e;
-  }
+  // display_name and branding are not nullable in Auth0's schema (token_quota is): a null is a
+  // type error, so neither can be cleared once set.
+  if (auto e = CheckString(body, "display_name", 1, 255)) return e;
   if (auto e = CheckBool(body, "is_app_entitlement_active")) return e;
   if (body.contains("third_party_client_access")) {
     const Json& v = body["third_party_client_access"];
@@ -1688,7 +1688,7 @@ std::optional<ApiResponse> CheckOrgFields(const Json& body) {
   if (body.contains("token_quota") && !body["token_quota"].is_null()) {
     if (auto e = CheckObject(body, "token_quota")) return e;
   }
-  if (body.contains("branding") && !body["branding"].is_null()) {
+  if (body.contains("branding")) {
     if (auto e = CheckObject(body, "branding")) return e;
     const Json& b = body["branding"];
     if (auto e = CheckAllowed(b, {"logo_url", "colors"})) return e;

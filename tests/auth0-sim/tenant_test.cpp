@@ -115,6 +115,28 @@ TEST_F(TenantTest, OrganizationMetadataIsReplacedWhole) {
   EXPECT_EQ(a.body["metadata"], Json({{"c", "3"}}));
 }
 
+// Auth0's update schema types display_name as a string of 1-255 characters and branding as an
+// object, neither nullable (token_quota is the one documented as `| null`): a PATCH cannot clear
+// them, and the writer must not be tested against a simulator that lets it.
+TEST_F(TenantTest, OrganizationDisplayNameAndBrandingCannotBeCleared) {
+  std::string id = CreateOrg(
+      "acme",
+      {{"display_name", "Acme"}, {"branding", {{"logo_url", "https://cdn.example.com/a.png"}}}});
+  for (const char* field : {"display_name", "branding"}) {
+    SCOPED_TRACE(field);
+    auto r = Call("PATCH", "/api/v2/organizations/" + id, {{field, nullptr}});
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.value("message", "").find("found type null"), std::string::npos) << r.body;
+  }
+  auto empty = Call("PATCH", "/api/v2/organizations/" + id, {{"display_name", ""}});
+  EXPECT_EQ(empty.status, 400);
+  auto got = Call("GET", "/api/v2/organizations/" + id, nullptr);
+  EXPECT_EQ(got.body["display_name"], "Acme");
+  EXPECT_EQ(got.body["branding"]["logo_url"], "https://cdn.example.com/a.png");
+  auto quota = Call("PATCH", "/api/v2/organizations/" + id, {{"token_quota", nullptr}});
+  EXPECT_EQ(quota.status, 200);
+}
+
 TEST_F(TenantTest, ClientCallbacksAreReplacedWhole) {
   auto c = Call("POST", "/api/v2/clients", {{"name", "app"}, {"callbacks", {"https://a/cb"}}});
   ASSERT_EQ(c.status, 201);

@@ -217,6 +217,7 @@ int main(int argc, char** argv) {
   int orgs = -1, users = -1, rate = 40, burst = 50, latency_ms = 100;
   double timeout_s = 0;
   std::string build_dir_flag;
+  int import_threshold = -1;
   app.add_flag("--full", full, "1,000 organizations and 20,000 users (a long run)");
   app.add_option("--orgs", orgs, "Organizations (default 100)")->check(CLI::Range(1, 1000));
   app.add_option("--users", users, "Users (default 2,000)")->check(CLI::Range(1, 20000));
@@ -225,6 +226,10 @@ int main(int argc, char** argv) {
                  "Give up converging after this many seconds (default 600, --full 3600)")
       ->check(CLI::Range(1.0, 7200.0));
   app.add_option("--build-dir", build_dir_flag, "Directory holding tenantsync and auth0-sim");
+  app.add_option("--import-threshold", import_threshold,
+                 "[auth0].import_threshold for the daemon (0: one POST /users per user; default: "
+                 "the daemon's default)")
+      ->check(CLI::Range(0, 1000000));
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   if (orgs < 0) orgs = full ? 1000 : 100;
@@ -279,6 +284,8 @@ int main(int argc, char** argv) {
   repo.scheme = "declared";
   options.sources.push_back(repo);
   options.extra_toml =
+      (import_threshold >= 0 ? "import_threshold = " + std::to_string(import_threshold) + "\n"
+                             : std::string()) +
       "max_in_flight = 8\n\n[policy]\nguard_max_destructive = 1000000\n"
       "guard_max_fraction = 1.0\n";
   TestDaemon daemon(options);

@@ -804,6 +804,41 @@ TEST(DeclaredRender, LooksLikeTerraformPlan) {
             "kept).\n");
 }
 
+// Auth0 cannot clear an organization's display_name or its whole branding (neither is nullable in
+// the Management API): the plan still records the removal in desired state, but says plainly that
+// Auth0 keeps the value, instead of promising a change that will not happen.
+TEST(DeclaredRender, ClearsAuth0CannotApplyAreSaidSo) {
+  Organization before = Org("globex");
+  before.display_name = "Globex";
+  before.branding.logo_url = "https://cdn.example.com/g.png";
+  Organization after = Org("globex");
+  Plan p = DiffDeclared({{after}, {}}, {{before}, {}});
+  ASSERT_EQ(p.changes.size(), 1u);
+  size_t flagged = 0;
+  for (const auto& f : p.changes[0].fields) flagged += f.stays_in_auth0 ? 1 : 0;
+  EXPECT_EQ(flagged, 2u);  // display_name and branding.logo_url
+  EXPECT_EQ(p.stays_in_auth0, 2u);
+  EXPECT_EQ(RenderPlan(p),
+            "~ organization globex\n"
+            "    - display_name: \"Globex\"\n"
+            "      ! Auth0 keeps it: the Management API cannot remove an organization's "
+            "display_name (a string of 1-255 characters, never null); declare the value you want\n"
+            "    - branding.logo_url: \"https://cdn.example.com/g.png\"\n"
+            "      ! Auth0 keeps it: the Management API cannot remove an organization's branding "
+            "(an object, never null); declare the branding you want\n"
+            "\n"
+            "Plan: 0 to create, 1 to change, 0 to remove, 0 unchanged (2 removals Auth0 keeps).\n");
+
+  // A part of the branding removed while another stays is sent: branding is replaced whole.
+  Organization colors = before;
+  colors.branding.colors = BrandingColors{"#000000", "#ffffff"};
+  Organization logo_gone = colors;
+  logo_gone.branding.logo_url.reset();
+  Plan q = DiffDeclared({{logo_gone}, {}}, {{colors}, {}});
+  EXPECT_EQ(q.stays_in_auth0, 0u);
+  for (const auto& f : q.changes.at(0).fields) EXPECT_FALSE(f.stays_in_auth0) << f.field;
+}
+
 // The scale: 1,000 organizations and 20,000 users parse and plan correctly. The time is
 // printed for a reader; it is not asserted (speed is the benchmarks' business).
 TEST(DeclaredScale, ThousandOrganizationsTwentyThousandUsers) {

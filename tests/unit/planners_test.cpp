@@ -449,6 +449,57 @@ TEST(PlanMembersTest, UncertainWritesAreSentAgain) {
   EXPECT_EQ(p.steps[0].request["members"], Json::array({"auth0|b"}));
 }
 
+// While members' users are still being created, new members are added in full batches only (one
+// POST per member_batch_size members, SPEC §6 "in batches"); the rest go once those users exist,
+// or at the revisit time should a creation never mark the organization again.
+TEST(PlanMembersTest, NewMembersFillWholeBatchesWhileUsersAreBeingCreated) {
+  struct Case {
+    int ready, creating;
+    size_t added;  // members in the add step (0: no add step)
+    bool revisit;
+  };
+  for (const Case& c : {Case{13, 5, 10, true}, Case{13, 0, 13, false}, Case{3, 5, 0, true},
+                        Case{20, 1, 20, false}, Case{0, 4, 0, false}}) {
+    SCOPED_TRACE(testing::Message() << "ready=" << c.ready << " creating=" << c.creating);
+    MembersInput in;
+    in.org_external_id = "acme";
+    in.org_auth0_id = "org_1";
+    in.member_batch_size = 10;
+    in.now_ms = 1'000'000;
+    for (int i = 0; i < c.ready; ++i) {
+      const std::string u = "u" + std::to_string(100 + i);
+      in.desired[u] = Json::array({"member"});
+      in.auth0_ids[u] = "auth0|" + u;
+    }
+    in.creating = c.creating;
+    Plan p = PlanMembers(in);
+    size_t added = 0;
+    for (auto& s : p.steps) {
+      if (s.kind == StepKind::kAddMembers) added = s.request["members"].size();
+    }
+    EXPECT_EQ(added, c.added);
+    EXPECT_EQ(p.revisit_at_ms.has_value(), c.revisit);
+    if (c.revisit) {
+      EXPECT_GT(*p.revisit_at_ms, in.now_ms);
+    }
+    // Roles are written only for members known in Auth0: none of these yet.
+    for (auto& s : p.steps) EXPECT_NE(s.kind, StepKind::kAddMemberRoles);
+  }
+}
+
+TEST(PlanMembersTest, AnUncertainAddIsSentAgainEvenWhileUsersAreBeingCreated) {
+  MembersInput in;
+  in.org_external_id = "acme";
+  in.org_auth0_id = "org_1";
+  in.auth0_ids = {{"a", "auth0|a"}};
+  in.desired = {{"a", Json::array()}};
+  in.uncertain = {"a"};
+  in.creating = 3;
+  Plan p = PlanMembers(in);
+  ASSERT_EQ(Kinds(p), (std::vector<std::string>{"add_members"}));
+  EXPECT_EQ(p.steps[0].request["members"], Json::array({"auth0|a"}));
+}
+
 TEST(PlanMembersTest, WaitsForItsOrganization) {
   MembersInput in;
   in.org_external_id = "acme";
