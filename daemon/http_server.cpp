@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -197,6 +198,7 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   std::unique_ptr<httplib::Server> server;
   Handler handler;
+  AsyncHandler async_handler;  // set: `handler` waits for it (TLS)
   Precheck precheck;
   std::thread thread;
   std::string bound;
@@ -216,7 +218,21 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::SetHandler(Handler handler, Precheck precheck) {
   impl_->handler = std::move(handler);
+  impl_->async_handler = nullptr;
   impl_->precheck = std::move(precheck);
+}
+
+void HttpServer::SetAsyncHandler(AsyncHandler handler, Precheck precheck) {
+  impl_->async_handler = std::move(handler);
+  impl_->precheck = std::move(precheck);
+  // cpp-httplib (TLS) runs a handler per worker thread and needs its answer before returning.
+  Impl* impl = impl_.get();
+  impl_->handler = [impl](const ServerRequest& req) {
+    std::promise<ServerResponse> promise;
+    auto answer = promise.get_future();
+    impl->async_handler(req, [&promise](ServerResponse r) { promise.set_value(std::move(r)); });
+    return answer.get();
+  };
 }
 
 Status HttpServer::Bind() {
@@ -224,12 +240,21 @@ Status HttpServer::Bind() {
   Impl* impl = impl_.get();
   if (o.tls_cert_file.empty()) {
     // Plain HTTP and unix sockets: the event loop (slow and idle connections hold no worker).
-    impl_->loop = std::make_unique<http::EventLoopServer>(
-        o, [impl](const ServerRequest& req) { return impl->handler(req); },
-        [impl](const ServerRequest& req) -> std::optional<ServerResponse> {
-          if (!impl->precheck) return std::nullopt;
-          return impl->precheck(req);
-        });
+    auto precheck = [impl](const ServerRequest& req) -> std::optional<ServerResponse> {
+      if (!impl->precheck) return std::nullopt;
+      return impl->precheck(req);
+    };
+    if (impl_->async_handler) {
+      impl_->loop = std::make_unique<http::EventLoopServer>(
+          o,
+          [impl](ServerRequest req, Responder respond) {
+            impl->async_handler(std::move(req), std::move(respond));
+          },
+          precheck);
+    } else {
+      impl_->loop = std::make_unique<http::EventLoopServer>(
+          o, [impl](const ServerRequest& req) { return impl->handler(req); }, precheck);
+    }
     return impl_->loop->Bind();
   }
   {

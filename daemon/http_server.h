@@ -19,7 +19,8 @@
 // answers itself (malformed request, timeouts, caps) get the same shape.
 //
 // Thread safety: handlers run on worker threads concurrently (the precheck, on the event loop's
-// thread for plain HTTP); Start/Stop from one thread.
+// thread for plain HTTP; an asynchronous handler, on the loop's thread for small bodies under
+// inline_path_prefix, and its answers come from any thread); Start/Stop from one thread.
 #pragma once
 
 #include <chrono>
@@ -39,6 +40,10 @@ struct ServerRequest {
   std::string method;
   std::string path;                                // without the query string
   std::multimap<std::string, std::string> params;  // query parameters
+  // The query string as received, without '?' and '#...', not decoded (a vendor signature such as
+  // HubSpot's v3 covers the URI as sent). Filled by the plain-HTTP listener
+  // (daemon/http/http1.cpp); empty on the TLS listener, which hands over decoded parameters only.
+  std::string query;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // empty in the precheck hook
   std::string remote_addr;
@@ -77,6 +82,12 @@ struct HttpServerOptions {
   size_t max_head_bytes = 16384;       // request line and header fields
   // Requests for these paths have a worker of their own (admin: /healthz, /readyz).
   std::vector<std::string> priority_paths;
+  // With an asynchronous handler (SetAsyncHandler): requests whose path starts with this prefix
+  // and whose body is at most 16 KiB are handed to it on the event loop's own thread (ingress:
+  // "/webhooks/", whose handler only verifies, parses and queues); every other request is handed
+  // to it on a worker, so a handler part that blocks (SCIM's synchronous writes) never holds the
+  // loop. Empty: always on a worker.
+  std::string inline_path_prefix;
   // Told of each connection or request the event loop refuses or cuts off, with the reason:
   // connection_cap, peer_cap, evicted, workers_busy, head_timeout, body_timeout, silent. Called
   // on the loop thread: must be cheap and must not block. Null: not observed.
@@ -91,12 +102,21 @@ class HttpServer {
   using Handler = std::function<ServerResponse(const ServerRequest&)>;
   // Returns a response to refuse the request before its body is read, or nullopt to continue.
   using Precheck = std::function<std::optional<ServerResponse>(const ServerRequest&)>;
+  // Called exactly once with the answer, from any thread.
+  using Responder = std::function<void(ServerResponse)>;
+  // A handler that never blocks: it answers through `respond`, at once or later from another
+  // thread (ingress answers from the group committer once the event is durable). The event loop
+  // calls it on its own thread for small bodies, so it must be quick; TLS listeners call it on a
+  // worker and wait for the answer there.
+  using AsyncHandler = std::function<void(ServerRequest req, Responder respond)>;
 
   explicit HttpServer(HttpServerOptions options);
   ~HttpServer();
 
   // Every request goes to `handler` (the caller routes); `precheck` is optional.
   void SetHandler(Handler handler, Precheck precheck = nullptr);
+  // Instead of SetHandler: the same, answered asynchronously.
+  void SetAsyncHandler(AsyncHandler handler, Precheck precheck = nullptr);
 
   // Binds the listener. Errors: kInvalid (bad address, TLS files) or kRetryable (in use).
   Status Bind();

@@ -1,5 +1,9 @@
 #include "storage/group_commit.h"
 
+#include <spdlog/spdlog.h>
+
+#include <future>
+
 #include "common/thread_name.h"
 
 namespace tenantsync {
@@ -24,45 +28,68 @@ uint64_t GroupCommitter::commits() const {
 }
 
 Result<InsertOutcome> GroupCommitter::Insert(EventRecord record) {
-  std::future<Result<InsertOutcome>> answer;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return Status::Retryable("shutting down");
-    if (queue_.size() >= options_.max_queue)
-      return Status::Retryable("too many events waiting for storage");
-    queue_.push_back(Pending{std::move(record), {}});
-    answer = queue_.back().done.get_future();
-  }
-  cv_.notify_one();
+  std::promise<Result<InsertOutcome>> promise;
+  auto answer = promise.get_future();
+  InsertAsync(std::move(record),
+              [&promise](Result<InsertOutcome> r) { promise.set_value(std::move(r)); });
   return answer.get();
+}
+
+void GroupCommitter::InsertAsync(EventRecord record, Callback done) {
+  bool wake = false;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_ || queue_.size() >= options_.max_queue) {
+      const bool stopping = stopping_;
+      lock.unlock();
+      done(Status::Retryable(stopping ? "shutting down" : "too many events waiting for storage"));
+      return;
+    }
+    queue_.push_back(Pending{std::move(record), std::move(done)});
+    // While a commit is in progress the committer takes the queue when it is done: only an idle
+    // committer needs the (futex) wake-up.
+    wake = idle_;
+  }
+  if (wake) cv_.notify_one();
 }
 
 void GroupCommitter::Run() {
   SetCurrentThreadName("ts-commit");
+  std::vector<Pending> batch;
+  std::vector<EventRecord> records;
   while (true) {
-    std::vector<Pending> batch;
+    batch.clear();
+    records.clear();
     {
       std::unique_lock<std::mutex> lock(mu_);
+      idle_ = true;
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      idle_ = false;
       if (queue_.empty()) return;  // stopping and drained
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    std::vector<EventRecord> records;
+    // The records move into the transaction's input and back: no copy of the bodies.
     records.reserve(batch.size());
-    for (auto& p : batch) records.push_back(p.record);
+    for (auto& p : batch) records.push_back(std::move(p.record));
     auto result = store_.InsertEvents(records);
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++commits_;
     }
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (result.ok()) {
-        batch[i].done.set_value((*result)[i]);
-      } else {
-        batch[i].done.set_value(result.status());
+      try {
+        if (result.ok()) {
+          batch[i].done((*result)[i]);
+        } else {
+          batch[i].done(result.status());
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("group commit: a completion callback threw: {}", e.what());
+      } catch (...) {
+        spdlog::error("group commit: a completion callback threw");
       }
     }
   }

@@ -1,18 +1,24 @@
 // GroupCommitter: shares one durable commit among concurrent inserts.
 //
-// Ingress threads call Insert(), which blocks until the event's transaction is committed and
-// fsynced (or refused). One committer thread takes everything queued while the previous commit
-// was in progress and stores it in one transaction, so N concurrent requests cost about one
-// fsync instead of N.
+// Callers queue events (InsertAsync, or the blocking Insert); one committer thread takes
+// everything queued while the previous commit was in progress and stores it in one
+// transaction, so N concurrent requests cost about one fsync instead of N. A caller learns the
+// outcome only after the transaction holding its event has committed (or was refused).
 //
-// Thread safety: Insert() may be called from any number of threads. Stop() drains what is
-// queued (every queued caller gets its answer) and joins the thread; Insert() after Stop()
-// answers kRetryable.
+// InsertAsync does not wait: its callback runs once, on the committer thread after the commit,
+// or at once on the calling thread when the event is refused before being queued (queue full,
+// stopped). Callbacks of one batch run one after another on the committer thread, so they must
+// be short and must not block (ingress builds its answer and hands it to the event loop). An
+// exception escaping a callback is caught and logged; the other callbacks still run.
+//
+// Thread safety: Insert()/InsertAsync() may be called from any number of threads. Stop() drains
+// what is queued (every queued caller gets its answer) and joins the thread; an insert after
+// Stop() is refused kRetryable.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
-#include <future>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -27,12 +33,17 @@ struct GroupCommitOptions {
 
 class GroupCommitter {
  public:
+  // OK → the outcome (inserted or duplicate) is durable. kRetryable → nothing was stored
+  // (queue full, storage failing, or shutting down); the sender should retry.
+  using Callback = std::function<void(Result<InsertOutcome>)>;
+
   GroupCommitter(Store& store, GroupCommitOptions options = {});
   ~GroupCommitter();
 
-  // OK → the outcome (inserted or duplicate) is durable. kRetryable → nothing was stored
-  // (queue full, storage failing, or shutting down); the sender should retry.
+  // Blocks until the event's transaction has committed (or the insert was refused).
   Result<InsertOutcome> Insert(EventRecord record);
+  // Queues the event and returns; `done` is called exactly once as described above.
+  void InsertAsync(EventRecord record, Callback done);
   void Stop();
 
   // Number of commits done so far (for tests and benchmarks: proves commits are shared).
@@ -41,7 +52,7 @@ class GroupCommitter {
  private:
   struct Pending {
     EventRecord record;
-    std::promise<Result<InsertOutcome>> done;
+    Callback done;
   };
   void Run();
 
@@ -51,6 +62,7 @@ class GroupCommitter {
   std::condition_variable cv_;
   std::deque<Pending> queue_;  // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
+  bool idle_ = false;          // guarded by mu_: the committer waits on cv_
   uint64_t commits_ = 0;       // guarded by mu_
   std::thread thread_;
 };

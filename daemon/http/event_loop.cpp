@@ -50,6 +50,11 @@ constexpr size_t kLingerPerConnection = 4;
 constexpr auto kEvictableHeadAge = std::chrono::seconds(1);
 constexpr size_t kReadChunk = 65536;
 constexpr size_t kMaxReadPerEvent = 4 * kReadChunk;  // fairness between connections
+// An asynchronous handler (ingress) is called on the loop thread itself for bodies up to this
+// size (and paths under inline_path_prefix): a typical webhook is verified and parsed in a few
+// microseconds, less than handing it to a worker costs in wake-ups. Larger bodies go to a worker so
+// the loop is not held.
+constexpr size_t kInlineBodyBytes = 16384;
 
 // Worker threads with a bounded queue; TryPush refuses instead of waiting.
 class WorkerPool {
@@ -138,7 +143,15 @@ struct Conn {
   size_t out_off = 0;
   bool close_after_write = false;
   uint32_t interest = 0;
-  bool peer_gone = false;  // hung up while dispatched
+  bool peer_gone = false;      // hung up while dispatched
+  uint64_t seq = 0;            // requests dispatched so far: matches an answer to its request
+  bool async_pending = false;  // an asynchronous handler has the request (counted in Impl)
+};
+
+// An answer from a handler, for the request `seq` of connection `id`.
+struct Completion {
+  uint64_t id = 0, seq = 0;
+  ServerResponse response;
 };
 
 std::string PeerAddress(const sockaddr_storage& addr) {
@@ -160,9 +173,11 @@ std::string PeerAddress(const sockaddr_storage& addr) {
 
 struct EventLoopServer::Impl {
   HttpServerOptions options;
-  HttpServer::Handler handler;
+  HttpServer::Handler handler;             // or:
+  HttpServer::AsyncHandler async_handler;  // one of the two is set
   HttpServer::Precheck precheck;
   HeadLimits limits;
+  std::thread::id loop_thread_id;
 
   int listen_fd = -1, epoll_fd = -1, wake_fd = -1;
   bool listening_paused = false;  // out of file descriptors: accept resumes at the next sweep
@@ -176,6 +191,10 @@ struct EventLoopServer::Impl {
   std::unordered_map<std::string, int> per_peer;
   uint64_t next_id = 2;
   size_t lingering = 0;
+  // Requests an asynchronous handler has not answered yet: bounded like the worker pool
+  // (worker_threads + max_queued_connections), beyond → 503, so a stalled disk is answered
+  // "busy" instead of piling up connections that wait.
+  size_t async_pending = 0;
   TimePoint next_sweep, next_report;
   struct Counters {
     uint64_t over_cap = 0, over_peer_cap = 0, queue_full = 0, head_timeouts = 0, body_timeouts = 0,
@@ -187,9 +206,12 @@ struct EventLoopServer::Impl {
     if (options.on_refused) options.on_refused(reason);
   }
 
-  // Worker → loop.
+  // Other threads (workers, the group committer) → loop.
   std::mutex done_mu;
-  std::vector<std::pair<uint64_t, ServerResponse>> done;  // guarded by done_mu
+  std::vector<Completion> done;  // guarded by done_mu
+  // Answered on the loop thread itself (an asynchronous handler that answered at once): taken
+  // after the current batch of events, without a wake-up.
+  std::vector<Completion> ready;
 
   std::atomic<bool> stopping{false}, draining{false};
   std::atomic<size_t> active{0};  // connections with a request in progress (last sweep)
@@ -310,6 +332,7 @@ struct EventLoopServer::Impl {
 
   void Run() {
     SetCurrentThreadName(options.thread_name + "-loop");
+    loop_thread_id = std::this_thread::get_id();
     workers = std::make_unique<WorkerPool>(options.worker_threads,
                                            static_cast<size_t>(options.max_queued_connections),
                                            options.thread_name + "-work");
@@ -330,8 +353,9 @@ struct EventLoopServer::Impl {
         CloseQuiet();
       }
       if (stopping && conns.empty()) break;
-      int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()),
-                           static_cast<int>(kSweepInterval.count()));
+      // Answers given on this thread outside an event (none today) must not wait for one.
+      const int timeout = ready.empty() ? static_cast<int>(kSweepInterval.count()) : 0;
+      int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout);
       for (int i = 0; i < n; ++i) {
         uint64_t id = events[i].data.u64;
         if (id == kListenId) {
@@ -484,6 +508,7 @@ struct EventLoopServer::Impl {
     if (it == conns.end()) return;
     Conn& c = *it->second;
     if (c.state == State::kLinger) --lingering;
+    EndAsync(c);
     if (c.counted_peer) {
       auto p = per_peer.find(c.peer);
       if (p != per_peer.end() && --p->second <= 0) per_peer.erase(p);
@@ -590,51 +615,117 @@ struct EventLoopServer::Impl {
     }
   }
 
+  bool InlinePath(const std::string& path) const {
+    const std::string& prefix = options.inline_path_prefix;
+    return !prefix.empty() && path.compare(0, prefix.size(), prefix) == 0;
+  }
+
   bool IsPriority(const std::string& path) const {
     return std::find(options.priority_paths.begin(), options.priority_paths.end(), path) !=
            options.priority_paths.end();
   }
 
   void Dispatch(Conn& c, ServerRequest req) {
-    WorkerPool& pool = priority_workers && IsPriority(req.path) ? *priority_workers : *workers;
+    const bool priority = priority_workers && IsPriority(req.path);
     c.state = State::kDispatched;
     c.since = SteadyClock::now();
     // The connection stays watched for input while dispatched (OnEvent stops watching if bytes
     // come): re-arming it for every request would cost two epoll_ctl calls per request.
-    const uint64_t id = c.id;
-    auto job = [this, id, req = std::move(req)]() mutable {
-      ServerResponse r = Guarded(req, [&] { return handler(req); });
-      bool first = false;
-      {
-        std::lock_guard<std::mutex> lock(done_mu);
-        first = done.empty();
-        done.emplace_back(id, std::move(r));
-      }
-      // The loop takes every completion at once: one wake-up per batch is enough.
-      if (first) Wake();
-    };
+    const uint64_t id = c.id, seq = ++c.seq;
+    std::function<void()> job;
+    if (async_handler) {
+      const size_t cap = static_cast<size_t>(options.worker_threads) +
+                         static_cast<size_t>(options.max_queued_connections);
+      if (async_pending >= cap) return Busy(c);
+      ++async_pending;
+      c.async_pending = true;
+      if (!priority && req.body.size() <= kInlineBodyBytes && InlinePath(req.path))
+        return CallAsync(id, seq, std::move(req));
+      job = [this, id, seq, req = std::move(req)]() mutable { CallAsync(id, seq, std::move(req)); };
+    } else {
+      job = [this, id, seq, req = std::move(req)]() mutable {
+        ServerResponse r = Guarded(req, [&] { return handler(req); });
+        Complete(id, seq, std::move(r));
+      };
+    }
+    WorkerPool& pool = priority ? *priority_workers : *workers;
     if (!pool.TryPush(std::move(job))) {
-      Refused(counters.queue_full, "workers_busy");
-      Respond(c, Refusal(503, "server busy: every worker is taken; retry later",
-                         options.retry_after_seconds));
+      EndAsync(c);
+      Busy(c);
     }
   }
 
+  void Busy(Conn& c) {
+    Refused(counters.queue_full, "workers_busy");
+    Respond(c, Refusal(503, "server busy: every worker is taken; retry later",
+                       options.retry_after_seconds));
+  }
+
+  void EndAsync(Conn& c) {
+    if (!c.async_pending) return;
+    c.async_pending = false;
+    --async_pending;
+  }
+
+  // Runs the asynchronous handler; its answer comes back through Complete, from whichever thread
+  // calls `respond`. An exception escaping the handler (a defect) is answered 500; should the
+  // handler answer too, the second answer is dropped (Finish matches answers by seq).
+  void CallAsync(uint64_t id, uint64_t seq, ServerRequest req) {
+    std::string method = req.method, path = req.path;
+    try {
+      async_handler(std::move(req),
+                    [this, id, seq](ServerResponse r) { Complete(id, seq, std::move(r)); });
+    } catch (const std::exception& e) {
+      Complete(id, seq, InternalError(method, path, e.what()));
+    } catch (...) {
+      Complete(id, seq, InternalError(method, path, "unknown exception"));
+    }
+  }
+
+  // Any thread: hands an answer to the loop.
+  void Complete(uint64_t id, uint64_t seq, ServerResponse r) {
+    if (std::this_thread::get_id() == loop_thread_id) {
+      ready.push_back(Completion{id, seq, std::move(r)});
+      return;
+    }
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> lock(done_mu);
+      first = done.empty();
+      done.push_back(Completion{id, seq, std::move(r)});
+    }
+    // The loop takes every completion at once: one wake-up per batch is enough (a group commit
+    // answers its whole batch with one).
+    if (first) Wake();
+  }
+
   void Completions() {
-    std::vector<std::pair<uint64_t, ServerResponse>> batch;
+    std::vector<Completion> batch;
     {
       std::lock_guard<std::mutex> lock(done_mu);
       batch.swap(done);
     }
-    for (auto& [id, response] : batch) {
-      auto it = conns.find(id);
+    Finish(batch);
+    // Answering may start the next pipelined request, which may be answered at once again.
+    while (!ready.empty()) {
+      batch.clear();
+      batch.swap(ready);
+      Finish(batch);
+    }
+  }
+
+  void Finish(std::vector<Completion>& batch) {
+    for (auto& d : batch) {
+      auto it = conns.find(d.id);
       if (it == conns.end()) continue;
       Conn& c = *it->second;
+      if (c.state != State::kDispatched || c.seq != d.seq) continue;  // a second answer
+      EndAsync(c);
       if (c.peer_gone) {
-        Close(id);
+        Close(d.id);
         continue;
       }
-      Respond(c, std::move(response));
+      Respond(c, std::move(d.response));
     }
   }
 
@@ -776,6 +867,14 @@ EventLoopServer::EventLoopServer(HttpServerOptions options, HttpServer::Handler 
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->handler = std::move(handler);
+  impl_->precheck = std::move(precheck);
+}
+
+EventLoopServer::EventLoopServer(HttpServerOptions options, HttpServer::AsyncHandler handler,
+                                 HttpServer::Precheck precheck)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->async_handler = std::move(handler);
   impl_->precheck = std::move(precheck);
 }
 

@@ -22,8 +22,16 @@
 //   closed after an answer is half-closed and drained for at most 2 s ("lingering close"), so the
 //   peer reads the answer instead of a reset.
 //
+// - an asynchronous handler (ingress) is called on the loop thread itself for bodies up to 16 KiB
+//   on paths under inline_path_prefix, and on a worker for everything else; either way it answers
+//   later, from any thread (the group committer's), and no thread waits for the answer: the loop
+//   writes it when it comes. A request the handler has not yet answered keeps its connection busy
+//   (kDispatched) as before.
+//
 // Timing is checked by a sweep every 100 ms, so deadlines fire up to 100 ms late.
-// Thread safety: Start/Stop/Drain from one thread; handlers run on worker threads.
+// Thread safety: Start/Stop/Drain from one thread; synchronous handlers run on worker threads.
+// Stop() waits for every dispatched request's answer, so an asynchronous handler must answer
+// every request it was given (the server outlives the answers).
 #pragma once
 
 #include <chrono>
@@ -38,6 +46,8 @@ namespace tenantsync::http {
 class EventLoopServer {
  public:
   EventLoopServer(HttpServerOptions options, HttpServer::Handler handler,
+                  HttpServer::Precheck precheck);
+  EventLoopServer(HttpServerOptions options, HttpServer::AsyncHandler handler,
                   HttpServer::Precheck precheck);
   ~EventLoopServer();
 

@@ -164,6 +164,7 @@ ParseResult ParseHead(std::string_view head, const HeadLimits& limits) {
     std::string_view query = target.substr(q + 1);
     size_t hash = query.find('#');
     if (hash != std::string_view::npos) query = query.substr(0, hash);
+    req.query = std::string(query);
     while (!query.empty()) {
       size_t amp = query.find('&');
       std::string_view pair = query.substr(0, amp);

@@ -60,6 +60,25 @@ TEST_F(IngressTest, EverySchemeIsAccepted) {
   EXPECT_EQ(CountRows(daemon_->db_path()), 2);
 }
 
+// Small deliveries are verified on the listener's event-loop thread, larger ones (over 16 KiB) on
+// a worker; both are answered only after their commit, and the stored body is the one signed.
+TEST_F(IngressTest, SmallAndLargeDeliveriesAreStoredExactlyAsSent) {
+  // 100 KB of JSON whitespace: valid, signed and stored byte for byte like any other body.
+  const std::string large =
+      EventBody("user.upserted", {{"external_id", "emp-2"}, {"email", "grace@example.com"}}) +
+      std::string(100000, ' ');
+  for (const auto& [id, body] : {std::pair<std::string, std::string>{"msg_small", kUser},
+                                 std::pair<std::string, std::string>{"msg_large", large}}) {
+    auto r = daemon_->PostEvent("hr", id, body);
+    ASSERT_EQ(r.status, 202) << id << ": " << r.body;
+    SQLite::Database d(daemon_->db_path(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(d, "SELECT body FROM events WHERE event_id = ?");
+    q.bind(1, id);
+    ASSERT_TRUE(q.executeStep()) << id << " acknowledged 202 but not stored";
+    EXPECT_EQ(q.getColumn(0).getString(), body) << id;
+  }
+}
+
 TEST_F(IngressTest, DuplicateIsAnsweredButNotStoredTwice) {
   ASSERT_EQ(daemon_->PostEvent("hr", "msg_dup", kUser).status, 202);
   auto again = daemon_->PostEvent("hr", "msg_dup", kUser);

@@ -1,14 +1,22 @@
 // The event-loop HTTP server: the request-head parser and answer writer (daemon/http/http1.*),
 // and the loop itself in-process on 127.0.0.1 port 0 (keep-alive, pipelining, 100-continue,
-// refusals before the body). No sleeps: every wait is a bounded poll.
+// refusals before the body, asynchronous handlers answered from another thread). No sleeps:
+// every wait is a bounded poll.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "daemon/http/event_loop.h"
 #include "daemon/http/http1.h"
@@ -45,6 +53,10 @@ TEST(Http1, ParsesRequestLineHeadersAndQuery) {
   EXPECT_EQ(r.head->request.path, "/webhooks/hr-x");
   EXPECT_EQ(r.head->request.Param("b"), "x y");
   EXPECT_EQ(r.head->request.Param("c"), "\xff");
+  // The query as sent, undecoded (HubSpot's v3 signature covers it); a fragment is not part of it.
+  EXPECT_EQ(r.head->request.query, "a=1&b=x+y&c=%ff");
+  EXPECT_EQ(Parse("GET /p?x=%3A#frag HTTP/1.1\r\n\r\n").head->request.query, "x=%3A");
+  EXPECT_EQ(Parse("GET /p HTTP/1.1\r\n\r\n").head->request.query, "");
   EXPECT_EQ(r.head->request.Header("Content-Length"), "12");
   EXPECT_EQ(r.head->request.Header("x-empty"), "");
   // Other control characters are the handler's to judge (an event id names them).
@@ -229,6 +241,196 @@ TEST_F(EventLoopTest, HttpOneZeroIsAnsweredAndClosed) {
   std::string got = ReadAnswers(fd_, 1);
   EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
   EXPECT_NE(got.find("GET /old "), std::string::npos) << got;
+}
+
+// Counts final answers (not 100 Continue) in what a client received.
+int CountAnswers(const std::string& got) {
+  int seen = 0;
+  for (size_t p = got.find("HTTP/1.1 "); p != std::string::npos; p = got.find("HTTP/1.1 ", p + 1))
+    if (got.compare(p, 12, "HTTP/1.1 100") != 0) ++seen;
+  return seen;
+}
+
+std::string ThreadName() {
+  char name[32] = {0};
+  pthread_getname_np(pthread_self(), name, sizeof(name));
+  return name;
+}
+
+// An asynchronous handler (as ingress; inline_path_prefix "/in/"): "/in/now" (or any other path)
+// answers at once, "/in/later" is answered by another thread (like the group committer) when the
+// test releases it, "/in/throw" throws, "/in/twice" answers and then throws. Each answer's body
+// names the path, the thread the handler ran on and the body.
+class AsyncEventLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.worker_threads = 2;
+    o.max_queued_connections = 1;  // at most 3 requests unanswered
+    o.inline_path_prefix = "/in/";
+    o.max_body_bytes = 100000;
+    committer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ts-later");
+      std::unique_lock<std::mutex> lock(mu_);
+      while (true) {
+        cv_.wait(lock, [&] { return stop_ || (release_ && !later_.empty()); });
+        if (stop_ && later_.empty()) return;
+        while (!later_.empty()) {
+          auto respond = std::move(later_.front());
+          later_.pop_front();
+          respond(Answer("later", ThreadName()));
+        }
+        release_ = false;
+      }
+    });
+    server_ = std::make_unique<EventLoopServer>(
+        o,
+        [this](ServerRequest req, HttpServer::Responder respond) {
+          const std::string info = ThreadName() + " " + std::to_string(req.body.size());
+          if (req.path == "/in/later") {
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              later_.push_back(std::move(respond));
+            }
+            cv_.notify_all();
+            return;
+          }
+          if (req.path == "/in/throw") throw std::runtime_error("handler failed");
+          respond(Answer(req.path, info));
+          if (req.path == "/in/twice") throw std::runtime_error("after answering");
+        },
+        nullptr);
+    ASSERT_TRUE(server_->Bind().ok());
+    server_->Start();
+    fd_ = Connect(server_->port());
+  }
+  void TearDown() override {
+    Release();
+    ::close(fd_);
+    server_->Stop();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    committer_.join();
+  }
+  static ServerResponse Answer(const std::string& what, const std::string& info) {
+    ServerResponse r;
+    r.status = 202;
+    r.body = what + " " + info;
+    return r;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      release_ = true;
+    }
+    cv_.notify_all();
+  }
+  void Send(const std::string& bytes) {
+    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<HttpServer::Responder> later_;  // guarded by mu_
+  bool release_ = false, stop_ = false;      // guarded by mu_
+  std::thread committer_;
+  std::unique_ptr<EventLoopServer> server_;
+  int fd_ = -1;
+};
+
+TEST_F(AsyncEventLoopTest, AnswersWhenAnotherThreadRespondsAndNotBefore) {
+  Send("POST /in/later HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /in/now HTTP/1.1\r\n\r\n");
+  // Nothing is written while the answer is outstanding (the pipelined request waits its turn).
+  pollfd p{fd_, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 300), 0) << "answered before the handler responded";
+  Release();
+  std::string got = ReadAnswers(fd_, 2);
+  ASSERT_EQ(CountAnswers(got), 2) << got;
+  const size_t later = got.find("later ts-later"), now = got.find("/in/now ts-http-loop");
+  EXPECT_NE(later, std::string::npos) << got;
+  EXPECT_NE(now, std::string::npos) << got;
+  EXPECT_LT(later, now) << "answers out of order: " << got;
+}
+
+TEST_F(AsyncEventLoopTest, SmallBodiesUnderThePrefixRunOnTheLoopTheRestOnAWorker) {
+  Send("POST /in/where HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789");
+  std::string got = ReadAnswers(fd_, 1);
+  EXPECT_NE(got.find("/in/where ts-http-loop 10"), std::string::npos) << got;
+
+  const std::string big(20000, 'b');
+  ::close(fd_);
+  fd_ = Connect(server_->port());
+  Send("POST /in/where HTTP/1.1\r\nContent-Length: 20000\r\n\r\n" + big);
+  got = ReadAnswers(fd_, 1);
+  EXPECT_NE(got.find("/in/where ts-http-work 20000"), std::string::npos) << got;
+
+  // Outside inline_path_prefix (SCIM on the ingress listener): on a worker, whatever the size.
+  Send("POST /scim/where HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789");
+  got = ReadAnswers(fd_, 1);
+  EXPECT_NE(got.find("/scim/where ts-http-work 10"), std::string::npos) << got;
+}
+
+TEST_F(AsyncEventLoopTest, ManyPipelinedRequestsAnsweredAtOnceAreAllWritten) {
+  std::string many;
+  for (int i = 0; i < 60; ++i) many += "GET /in/now HTTP/1.1\r\n\r\n";
+  Send(many);
+  // Each answer starts the next request, answered on the loop again: all within the 3 s read,
+  // not one per 100 ms sweep.
+  EXPECT_EQ(CountAnswers(ReadAnswers(fd_, 60)), 60);
+}
+
+TEST_F(AsyncEventLoopTest, AHandlerThatThrowsIsAnswered500AndAnswersOnlyOnce) {
+  Send("GET /in/throw HTTP/1.1\r\n\r\n");
+  std::string got = ReadAnswers(fd_, 1);
+  EXPECT_EQ(got.rfind("HTTP/1.1 500 Internal Server Error", 0), 0u) << got;
+  EXPECT_NE(got.find("internal error"), std::string::npos) << got;
+
+  ::close(fd_);
+  fd_ = Connect(server_->port());
+  Send("GET /in/twice HTTP/1.1\r\n\r\nGET /in/now HTTP/1.1\r\n\r\n");
+  got = ReadAnswers(fd_, 2);
+  // The answer given before the exception stands; the 500 for the same request is dropped.
+  EXPECT_EQ(CountAnswers(got), 2) << got;
+  EXPECT_EQ(got.find(" 500 "), std::string::npos) << got;
+  EXPECT_NE(got.find("/in/twice ts-http-loop"), std::string::npos) << got;
+  EXPECT_NE(got.find("/in/now ts-http-loop"), std::string::npos) << got;
+}
+
+TEST_F(AsyncEventLoopTest, UnansweredRequestsAreBoundedLikeTheWorkerPool) {
+  // worker_threads 2 + max_queued_connections 1: three requests may wait for their answer (as
+  // events wait for a slow disk); the fourth is refused at once instead of waiting too.
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(Connect(server_->port()));
+    const std::string raw = "POST /in/later HTTP/1.1\r\nContent-Length: 1\r\n\r\nx";
+    ASSERT_EQ(::send(held.back(), raw.data(), raw.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(raw.size()));
+  }
+  // The three are with the handler once it has queued them for the other thread.
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, std::chrono::seconds(3), [&] { return later_.size() == 3; }));
+  }
+  Send("GET /in/now HTTP/1.1\r\n\r\n");
+  std::string got = ReadAnswers(fd_, 1);
+  EXPECT_EQ(got.rfind("HTTP/1.1 503 Service Unavailable", 0), 0u) << got;
+  EXPECT_NE(got.find("server busy"), std::string::npos) << got;
+  EXPECT_NE(got.find("Retry-After: "), std::string::npos) << got;
+
+  Release();
+  for (int fd : held) {
+    EXPECT_NE(ReadAnswers(fd, 1).find("later ts-later"), std::string::npos);
+    ::close(fd);
+  }
+  // Answered: room again.
+  ::close(fd_);
+  fd_ = Connect(server_->port());
+  Send("GET /in/now HTTP/1.1\r\n\r\n");
+  EXPECT_NE(ReadAnswers(fd_, 1).find("/in/now ts-http-loop"), std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "storage/group_commit.h"
@@ -162,6 +164,55 @@ TEST(GroupCommitter, RefusesAfterStop) {
   auto r = gc.Insert(Event("late"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), StatusKind::kRetryable);
+}
+
+TEST(GroupCommitter, AsyncInsertsAreAnsweredAfterTheirCommitWithoutWaiting) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  GroupCommitter gc(**store);
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, inserted = 0, duplicates = 0, not_yet_stored = 0;
+  bool on_caller_thread = false;
+  const auto caller = std::this_thread::get_id();
+  auto callback = [&](Result<InsertOutcome> r) {
+    // Answered only once the event is committed: by then it is in the database.
+    const int64_t stored = (*store)->CountEventsByState()->at("pending");
+    std::lock_guard<std::mutex> lock(mu);
+    if (std::this_thread::get_id() == caller) on_caller_thread = true;
+    if (r.ok() && *r == InsertOutcome::kInserted) ++inserted;
+    if (r.ok() && *r == InsertOutcome::kDuplicate) ++duplicates;
+    if (stored < inserted) ++not_yet_stored;
+    ++answered;
+    cv.notify_all();
+  };
+  // 300 inserts queued from one thread that never waits: they share commits.
+  for (int i = 0; i < 300; ++i) gc.InsertAsync(Event("a-" + std::to_string(i)), callback);
+  gc.InsertAsync(Event("a-7"), callback);  // already queued: a duplicate
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == 301; }));
+  }
+  EXPECT_EQ(inserted, 300);
+  EXPECT_EQ(duplicates, 1);
+  EXPECT_EQ(not_yet_stored, 0) << "an insert was answered before its commit";
+  EXPECT_FALSE(on_caller_thread) << "queued inserts are answered by the committer";
+  EXPECT_LT(gc.commits(), 300u) << "queued inserts should share commits";
+}
+
+TEST(GroupCommitter, AsyncInsertAfterStopIsRefusedAtOnce) {
+  auto store = SqliteStore::Open(TempDb());
+  GroupCommitter gc(**store);
+  gc.Stop();
+  bool called = false;
+  gc.InsertAsync(Event("late"), [&](Result<InsertOutcome> r) {
+    called = true;
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().kind(), StatusKind::kRetryable);
+  });
+  EXPECT_TRUE(called) << "a refused insert is answered on the calling thread, before returning";
+  auto counts = *(*store)->CountEventsByState();
+  EXPECT_EQ(counts.count("pending") ? counts.at("pending") : 0, 0);
 }
 
 TEST(StateTxn, AccessRemovalsAreDueFirst) {
