@@ -144,6 +144,7 @@ declared::CostPolicy CostPolicyOf(const CliOptions& cli) {
   p.revoke_sessions_on_leave = has(policy.on_leave, "revoke_sessions");
   p.delete_after_days = policy.delete_after_days;
   p.member_batch_size = cfg->auth0.member_batch_size;
+  p.import_threshold = cfg->auth0.import_threshold;
   return p;
 }
 

@@ -106,10 +106,11 @@ Writer::Writer(SqliteStore& store, Auth0Api* api, Clock& clock, Random& random,
       random_(random),
       options_(std::move(options)),
       observer_(std::move(observer)),
-      executor_(store, *api, clock,
-                ExecutorOptions{options_.max_attempts, options_.max_steps_per_turn,
-                                [this] { return urgent_waiting_.load() > 0; }},
-                ExecutorObserver{observer_.on_mutation}),
+      executor_(
+          store, *api, clock,
+          ExecutorOptions{options_.max_attempts, options_.max_steps_per_turn,
+                          [this] { return urgent_waiting_.load() > 0; }, options_.import_threshold},
+          ExecutorObserver{observer_.on_mutation}),
       last_loop_(clock.Monotonic()) {
   policy_ = options_.policy;
   auto paused = store_.GetSetting("paused");

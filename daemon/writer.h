@@ -66,6 +66,8 @@ struct WriterOptions {
   // Applying events failing continuously for this long makes Stalled() report it (/readyz).
   int stall_after_ms = 30000;
   bool dry_run = false;  // plan and record, never send
+  // [auth0] import_threshold (ExecutorOptions::import_threshold); 0: no users-imports jobs.
+  int import_threshold = 0;
 };
 
 // Outcome callbacks for metrics and logs.

@@ -891,6 +891,102 @@ Result<std::vector<CommandRow>> SqliteStore::ListCommands(const std::string& use
   }
 }
 
+Result<std::vector<SqliteStore::FoundEntity>> SqliteStore::SearchEntities(const EntitySearch& f) {
+  const bool org = f.kind == EntityKind::kOrganization;
+  // Unscoped, and for organizations, the primary key (kind, external_id) drives the scan in
+  // external-id order (a scope of organizations turns it into lookups). Users of a scope are
+  // read from the memberships primary key (org, user) of the scope's organizations, then looked
+  // up: the cost follows the scope's members, not the tenant's users. A query is a substring
+  // filter over the rows read. (EXPLAIN QUERY PLAN: docs/ADMIN-API.md "Lists".)
+  std::string in;
+  if (f.organizations) {
+    for (size_t i = 0; i < f.organizations->size(); ++i)
+      in += (i ? ", ?" : "?") + std::to_string(6 + i);
+    if (in.empty()) in = "NULL";  // an empty scope holds nothing
+  }
+  const bool scoped_users = !org && f.organizations;
+  std::string sql =
+      "SELECT e.external_id, e.desired, e.known, e.auth0_id, "
+      "EXISTS (SELECT 1 FROM dirty d WHERE d.entity = ?1 || e.external_id) ";
+  if (scoped_users) {
+    sql +=
+        "FROM (SELECT DISTINCT m.user_external_id AS u FROM memberships m WHERE "
+        "m.org_external_id IN (" +
+        in +
+        ") AND m.user_external_id > ?3) s JOIN entities e ON e.kind = ?2 AND e.external_id = s.u "
+        "WHERE 1 = 1";
+  } else {
+    sql += "FROM entities e WHERE e.kind = ?2 AND e.external_id > ?3";
+    if (f.organizations) sql += " AND e.external_id IN (" + in + ")";
+  }
+  if (!f.query.empty()) {
+    sql += org ? " AND (instr(lower(e.external_id), lower(?4)) > 0"
+                 " OR instr(lower(json_extract(e.desired, '$.name.v')), lower(?4)) > 0"
+                 " OR instr(lower(json_extract(e.desired, '$.display_name.v')), lower(?4)) > 0)"
+               : " AND (instr(lower(e.external_id), lower(?4)) > 0"
+                 " OR instr(lower(json_extract(e.desired, '$.email.v')), lower(?4)) > 0)";
+  }
+  sql += " ORDER BY e.external_id LIMIT ?5";
+  TS_READ_DB;
+  try {
+    auto q = stmts.Get(sql);
+    q->bind(1, org ? "org:" : "user:");
+    q->bind(2, EntityKindName(f.kind));
+    q->bind(3, f.after);
+    if (!f.query.empty()) q->bind(4, f.query);
+    q->bind(5, f.limit);
+    if (f.organizations) {
+      for (size_t i = 0; i < f.organizations->size(); ++i)
+        q->bind(static_cast<int>(6 + i), (*f.organizations)[i]);
+    }
+    std::vector<FoundEntity> out;
+    while (q->executeStep()) {
+      FoundEntity e;
+      e.row.kind = f.kind;
+      e.row.exists = true;
+      e.row.external_id = q->getColumn(0).getString();
+      e.row.desired = ParseJsonColumn(q->getColumn(1), nlohmann::json::object());
+      e.row.known = ParseJsonColumn(q->getColumn(2), nlohmann::json::object());
+      if (!q->getColumn(3).isNull()) e.row.auth0_id = q->getColumn(3).getString();
+      e.to_reconcile = q->getColumn(4).getInt() != 0;
+      out.push_back(std::move(e));
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("searching entities: ") + e.what());
+  }
+}
+
+Result<std::vector<MembershipRow>> SqliteStore::ReadUserMemberships(
+    const std::string& user_external_id) {
+  TS_READ_DB;
+  try {
+    auto q = stmts.Get(
+        "SELECT org_external_id, user_external_id, roles FROM memberships "
+        "WHERE user_external_id = ? ORDER BY org_external_id");
+    q->bind(1, user_external_id);
+    return ReadMemberships(*q);
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("reading memberships: ") + e.what());
+  }
+}
+
+Result<std::vector<MembershipRow>> SqliteStore::ReadOrgMembers(const std::string& org_external_id,
+                                                               int limit) {
+  TS_READ_DB;
+  try {
+    // The primary key (org_external_id, user_external_id) gives them in order.
+    auto q = stmts.Get(
+        "SELECT org_external_id, user_external_id, roles FROM memberships "
+        "WHERE org_external_id = ? ORDER BY user_external_id LIMIT ?");
+    q->bind(1, org_external_id);
+    q->bind(2, limit);
+    return ReadMemberships(*q);
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("reading members: ") + e.what());
+  }
+}
+
 Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& key) {
   TS_READ_DB;
   try {

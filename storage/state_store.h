@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -187,6 +188,38 @@ class StateTxn {
   // Users or organizations tenantsync manages (with an Auth0 id).
   Result<int64_t> CountManaged(EntityKind kind);
   Result<std::optional<std::string>> GetSetting(const std::string& key);
+
+  // --- Users import jobs (storage/import_store.cpp; migrations/0007_users_imports.sql) ---
+  // One import file; `users` are written with it. State names as in the migration.
+  struct ImportJobRow {
+    int64_t id = 0;
+    std::string connection;
+    std::string state;  // prepared | sent | completed | failed | abandoned
+    std::optional<std::string> job_id;
+    int polls = 0;
+    nlohmann::json summary = nlohmann::json::object();
+    std::string error;
+    int64_t created_at_ms = 0;
+    int64_t updated_at_ms = 0;
+    struct User {
+      std::string external_id;
+      std::string import_user_id;  // Auth0's id is "auth0|" + it
+      nlohmann::json record;       // as sent in the file
+    };
+    std::vector<User> users;  // filled by ImportJobs(with_users = true)
+  };
+  // Inserts a prepared row with its users; returns its id.
+  Result<int64_t> InsertImportJob(const ImportJobRow& row);
+  // state/job_id/polls/summary/error of row `id`.
+  Status UpdateImportJob(const ImportJobRow& row, int64_t now_ms);
+  // Rows of `connection` in one of `states` (oldest first).
+  Result<std::vector<ImportJobRow>> ImportJobs(const std::string& connection,
+                                               const std::vector<std::string>& states,
+                                               bool with_users);
+  // The open (prepared or sent) import row holding the user, if any.
+  Result<std::optional<int64_t>> OpenImportOf(const std::string& user_external_id);
+  // Users in open (prepared or sent) import rows, per connection: pending creation by import.
+  Result<std::map<std::string, int64_t>> CountOpenImportUsers();
 
   Status Commit();
 

@@ -49,6 +49,31 @@ struct Auth0Application {
   std::vector<std::string> callbacks;
 };
 
+// A job of the Management API (GET /api/v2/jobs/{id}), limited to what the import path reads.
+enum class Auth0JobStatus { kPending, kProcessing, kCompleted, kFailed, kExpired };
+struct Auth0Job {
+  std::string id;
+  Auth0JobStatus status = Auth0JobStatus::kPending;
+  std::string type;         // "users_import", ...
+  std::string external_id;  // "" when absent
+  // Users import summary counts once completed (0 when absent).
+  int64_t total = 0, inserted = 0, updated = 0, failed = 0;
+};
+
+// One user a users import job could not import (GET /api/v2/jobs/{id}/errors): the record as it
+// was in the file and Auth0's first error for it.
+struct Auth0ImportError {
+  nlohmann::json user = nlohmann::json::object();
+  std::string code;     // e.g. "DUPLICATED_USER", "INVALID_FORMAT"
+  std::string message;  // Auth0's message
+};
+
+struct UsersImportOptions {
+  bool upsert = false;
+  std::string external_id;  // "" = not sent
+  bool send_completion_email = false;
+};
+
 class Auth0Api {
  public:
   virtual ~Auth0Api() = default;
@@ -108,6 +133,28 @@ class Auth0Api {
   // PATCH /api/v2/clients/{id} {"callbacks"}: Auth0 replaces the whole list.
   virtual Status PatchApplicationCallbacks(std::string_view client_id,
                                            const std::vector<std::string>& callbacks) = 0;
+
+  // ---- Users import jobs ---------------------------------------------------------------------
+  // POST /api/v2/jobs/users-imports (multipart: users file, connection_id, upsert, external_id,
+  // send_completion_email). `users_json` is the file: a JSON array of import records (at most
+  // 500 KB, Auth0's limit). Not idempotent: every successful call starts a job. The default
+  // implementation answers kPermanent (an API without bulk imports; callers create one by one).
+  virtual Result<Auth0Job> CreateUsersImportJob(std::string_view connection_id,
+                                                const std::string& users_json,
+                                                const UsersImportOptions& options) {
+    (void)connection_id, (void)users_json, (void)options;
+    return Status::Permanent("users-imports jobs are not available through this API");
+  }
+  // GET /api/v2/jobs/{id}. kNotFound for an unknown (or expired) job.
+  virtual Result<Auth0Job> GetJob(std::string_view job_id) {
+    (void)job_id;
+    return Status::Permanent("jobs are not available through this API");
+  }
+  // GET /api/v2/jobs/{id}/errors: empty when the job has no failed users (Auth0 answers 204).
+  virtual Result<std::vector<Auth0ImportError>> GetJobErrors(std::string_view job_id) {
+    (void)job_id;
+    return Status::Permanent("jobs are not available through this API");
+  }
 
   // ---- Emails --------------------------------------------------------------------------------
   // POST /dbconnections/change_password: Auth0 emails the user a change-password link.

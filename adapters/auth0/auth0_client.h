@@ -96,6 +96,21 @@ struct UserExportOptions {
 Status ClassifyAuth0Response(const HttpResponse& response, std::string_view endpoint,
                              Clock::WallTime now);
 
+// Auth0's limit on a users import file (docs/AUTH0-CLIENT.md, "Users import jobs").
+inline constexpr size_t kUsersImportMaxBytes = 500 * 1024;
+
+// The multipart/form-data body of POST /api/v2/jobs/users-imports: the file part "users"
+// (filename users.json, application/json) then connection_id, upsert, send_completion_email and
+// external_id (when not empty) as text parts, delimited by `boundary` (RFC 7578). Returns the
+// body; kInvalid when the boundary occurs in a value (choose another).
+Result<std::string> BuildUsersImportBody(std::string_view boundary, std::string_view connection_id,
+                                         const std::string& users_json,
+                                         const UsersImportOptions& options);
+// Checks a job answer into Auth0Job (kInvalid "<endpoint>: ..." when malformed).
+Result<Auth0Job> ParseJob(const Json& j, std::string_view endpoint);
+// Checks a GET /jobs/{id}/errors answer (an array of {user, errors:[{code,message}]}).
+Result<std::vector<Auth0ImportError>> ParseJobErrors(const Json& j);
+
 class Auth0Client : public Auth0Api {
  public:
   // `transport` is owned; `clock`, `random` and `observer` (may be null) must outlive the client.
@@ -145,6 +160,16 @@ class Auth0Client : public Auth0Api {
   // Exports read a snapshot and may trail the newest writes by the job's duration.
   Result<UserExport> ExportUsers(const UserExportOptions& options,
                                  const std::function<void(Json&&)>& visit);
+
+  // ---- Users import jobs (Auth0Api) ----------------------------------------------------------
+  // POST /api/v2/jobs/users-imports as multipart/form-data (BuildUsersImportBody). The file is
+  // checked against Auth0's 500 KB limit before sending (kInvalid). A 429 (rate limit, or too
+  // many import jobs running in the tenant) is waited out like any other.
+  Result<Auth0Job> CreateUsersImportJob(std::string_view connection_id,
+                                        const std::string& users_json,
+                                        const UsersImportOptions& options) override;
+  Result<Auth0Job> GetJob(std::string_view job_id) override;
+  Result<std::vector<Auth0ImportError>> GetJobErrors(std::string_view job_id) override;
 
   // ---- Organizations (Auth0Api) -------------------------------------------------------------
   // POST /api/v2/organizations. Not idempotent: kConflict when the name is taken.

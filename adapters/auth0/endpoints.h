@@ -21,6 +21,8 @@ inline constexpr char kUserLogs[] = "GET /api/v2/users/{id}/logs";
 inline constexpr char kSearchUsers[] = "GET /api/v2/users";
 inline constexpr char kCreateUsersExport[] = "POST /api/v2/jobs/users-exports";
 inline constexpr char kGetJob[] = "GET /api/v2/jobs/{id}";
+inline constexpr char kCreateUsersImport[] = "POST /api/v2/jobs/users-imports";
+inline constexpr char kGetJobErrors[] = "GET /api/v2/jobs/{id}/errors";
 // The export file at the job's `location` (a presigned storage URL outside the Management API).
 inline constexpr char kUsersExportFile[] = "GET {users export location}";
 inline constexpr char kVerificationEmail[] = "POST /api/v2/jobs/verification-email";

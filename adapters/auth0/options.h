@@ -46,6 +46,9 @@ struct Auth0Options {
   std::string ca_cert_path = "/etc/ssl/certs/ca-certificates.crt";
   // Role and connection ids looked up by name are kept this long (0 = until the process ends).
   std::chrono::seconds lookup_cache_ttl{600};
+  // Users pending creation in the connection from which the writer creates them by users-imports
+  // jobs instead of one request each (docs/AUTH0-CLIENT.md, "Users import jobs"); 0 disables.
+  int import_threshold = 50;
 };
 
 }  // namespace tenantsync

@@ -6,11 +6,27 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
+#include <vector>
+
+#include "daemon/planning/imports.h"
 
 namespace tenantsync::declared {
 namespace {
 
 using nlohmann::json;
+
+// A users-file record as the writer writes it for `u` (ImportRecord: the create's fields; the
+// size decides how many users fit in a file).
+json ImportLike(const User& u) {
+  json r = {{"user_id", ImportUserId(u.external_id)}, {"email", *u.email}};
+  if (u.name) r["name"] = *u.name;
+  if (u.given_name) r["given_name"] = *u.given_name;
+  if (u.family_name) r["family_name"] = *u.family_name;
+  if (!u.app_metadata.empty()) r["app_metadata"] = json(u.app_metadata);
+  if (!u.user_metadata.empty()) r["user_metadata"] = json(u.user_metadata);
+  return r;
+}
 
 // The flags the organization planner sets for a listed connection (Auth0's defaults when the
 // file leaves them out): PlanOrganization's ConnectionFlags.
@@ -42,6 +58,7 @@ struct Counter {
   int64_t org_create = 0, org_patch = 0, org_delete = 0;
   int64_t conn_enable = 0, conn_patch = 0, conn_disable = 0;
   int64_t user_create = 0, user_patch = 0, user_block = 0, revoke = 0, later = 0;
+  std::vector<std::pair<std::string, nlohmann::json>> import_candidates;  // created, may sign in
   int64_t invite_reset = 0, invite_verify = 0;
   // Per organization external id: members added, removed (others), removed (leavers).
   std::map<std::string, int64_t> adds, removes, leaver_removes;
@@ -198,6 +215,7 @@ PlanCost EstimatePlanCost(const DeclaredState& declared_in, const DeclaredState&
         if (d == d_users.end()) break;
         const User& u = *d->second;
         ++n.user_create, ++n.naive;
+        if (!u.blocked && u.email) n.import_candidates.emplace_back(u.external_id, ImportLike(u));
         if (!u.blocked) {
           n.invite_reset += policy.invite_password_reset ? 1 : 0;
           n.invite_verify += policy.invite_verification ? 1 : 0;
@@ -269,8 +287,19 @@ PlanCost EstimatePlanCost(const DeclaredState& declared_in, const DeclaredState&
       n.callbacks_read ? (n.callbacks_reread ? 2 : 1) : 0);
   add("PATCH /api/v2/clients/{id}", "the application's callbacks, every change in one write",
       n.callbacks_write ? 1 : 0);
+  // The import planner itself decides which creates go into which file.
+  const ImportPlan imports = PlanImports(std::move(n.import_candidates),
+                                         ImportPolicy{std::max(0, policy.import_threshold)});
+  int64_t imported = 0;
+  for (const auto& f : imports.files) imported += static_cast<int64_t>(f.users.size());
+  const auto jobs = static_cast<int64_t>(imports.files.size());
+  add("POST /api/v2/jobs/users-imports",
+      "users created in import jobs of up to 500 KB (" + std::to_string(imported) + " users)",
+      jobs);
+  add("GET /api/v2/jobs/{id}", "each import job polled (one more per poll while it runs)", jobs);
+  add("GET /api/v2/jobs/{id}/errors", "each import job's failed users read", jobs);
   add("POST /api/v2/users", "users created (one more GET per user adopted by email)",
-      n.user_create);
+      n.user_create - imported);
   add("PATCH /api/v2/users/{id}", "users changed (profile, metadata, unblock)", n.user_patch);
   add("PATCH /api/v2/users/{id}", "users blocked (own step, passes the guard)", n.user_block);
   add("DELETE /api/v2/users/{id}/sessions", "leavers' sessions revoked", n.revoke);

@@ -19,6 +19,10 @@
 //   - the application's callbacks are read once and written once per apply that changes an
 //     organization (every organization event makes the writer re-read the list); a second read
 //     happens when the writer reads the list before and after an organization is created.
+//   - users created by import jobs: the files are counted from records like the writer's (the
+//     same fields, no password), and each job as polled once; a job still running when first
+//     polled costs one GET more per poll, and the writer imports only the creates pending when it
+//     looks, so a burst folded in several batches may give more, smaller jobs;
 //   - the deletion of a pruned user delete_after_days later (`later`) is not part of the apply.
 #pragma once
 
@@ -39,6 +43,10 @@ struct CostPolicy {
   bool revoke_sessions_on_leave = true;     // on_leave has "revoke_sessions"
   int delete_after_days = 0;
   int member_batch_size = 10;  // [auth0].member_batch_size (1..10)
+  // [auth0].import_threshold: at least this many users created (not blocked) go to Auth0 as
+  // users-imports jobs (daemon/planning/imports.h), counted as 1 POST + 1 GET of the job + 1 GET
+  // of its errors per file; 0: one POST /users each.
+  int import_threshold = 50;
 };
 
 // One kind of request and how many of it the plan costs.

@@ -10,6 +10,7 @@
 #include "common/random.h"
 #include "daemon/desired_state.h"
 #include "daemon/guard.h"
+#include "daemon/planning/imports.h"
 #include "daemon/planning/json_fields.h"
 
 namespace tenantsync {
@@ -150,6 +151,7 @@ StepExecutor::RunResult StepExecutor::Run(const DirtyItem& item, ExecMode mode,
   if (auto ext = after("user:")) return RunUser(pass, *ext);
   if (auto ext = after("members:")) return RunMembers(pass, *ext);
   if (auto name = after("connection:")) return RunConnection(pass, *name);
+  if (auto conn = after("imports:")) return RunImports(pass, *conn);
   if (auto id = after("command:")) {
     char* end = nullptr;
     const long long n = std::strtoll(id->c_str(), &end, 10);
@@ -572,6 +574,7 @@ StepExecutor::RunResult StepExecutor::RunUser(Pass& pass, const std::string& ext
   const bool attempted = Truthy(Field(user.known, "create_attempted")) ||
                          LatestWriteUnfinished(key, StepKind::kCreateUser);
   const int64_t now_ms = clock_.NowUnixMillis();
+  if (auto deferred = DeferToImport(pass, user, attempted)) return *deferred;
 
   auto plan = [&] {
     Plan p = PlanUser(user, pass.policy.plan, now_ms);
@@ -1115,6 +1118,424 @@ StepExecutor::RunResult StepExecutor::RunCommand(Pass& pass, int64_t id) {
   }
   if (pass.mode == ExecMode::kSend) finish(CommandState::kDead, st.ToString());
   return {Outcome::kDead, std::nullopt};
+}
+
+// ---- Users import jobs -------------------------------------------------------------------------
+
+std::string ImportsKey(const std::string& connection) { return "imports:" + connection; }
+
+namespace {
+
+constexpr int kImportJobsAtOnce = 2;          // Auth0 runs few import jobs per tenant at once
+constexpr int64_t kRefusedWindowMs = 600000;  // after Auth0 refused or failed a job
+constexpr int64_t kDeferRevisitMs = 5000;     // a deferred user looks again after this
+constexpr int64_t kSettleMs = 1000;           // a growing burst is looked at again after this
+constexpr int64_t kInJobRevisitMs = 60000;    // a user in a running job (its end marks it)
+const std::vector<std::string> kOpenImportStates = {"prepared", "sent"};
+
+// Known state of a user created by an import, from the record sent (what a single create of the
+// same request would have recorded).
+Json KnownFromImportRecord(const Json& record) {
+  Json k = Json::object();
+  for (auto f : kUserProfileFields) {
+    if (record.contains(f)) k[f] = record[f];
+  }
+  k["app_metadata"] =
+      Field(record, "app_metadata").is_object() ? record["app_metadata"] : Json::object();
+  k["user_metadata"] =
+      Field(record, "user_metadata").is_object() ? record["user_metadata"] : Json::object();
+  k["blocked"] = false;
+  return k;
+}
+
+}  // namespace
+
+int64_t StepExecutor::ImportPollDelayMs(int polls) {
+  return std::min<int64_t>(30000, int64_t{500} << std::min(polls, 6));
+}
+
+std::optional<StepExecutor::RunResult> StepExecutor::DeferToImport(Pass& pass,
+                                                                   const EntityRow& user,
+                                                                   bool attempted) {
+  if (pass.mode != ExecMode::kSend || options_.import_threshold <= 0 || user.auth0_id ||
+      attempted || Truthy(Field(user.known, "import_duplicate"))) {
+    return std::nullopt;
+  }
+  const int64_t now = clock_.NowUnixMillis();
+  if (!ImportRecord(user, pass.policy.plan, now)) return std::nullopt;
+  // Auth0 refused this user's record; its dead letter says why. A new event changes the desired
+  // state and lets it try again (one by one).
+  const Json& failed = Field(user.known, "import_failed");
+  if (failed.is_object()) {
+    if (Field(failed, "desired") == View(user.desired)) return RunResult{Outcome::kDead, {}};
+    return std::nullopt;
+  }
+  std::optional<int64_t> open;
+  if (!InTxn([&](StateTxn& txn) {
+         auto o = txn.OpenImportOf(user.external_id);
+         if (!o.ok()) return o.status();
+         open = *o;
+         return Status::Ok();
+       }).ok()) {
+    return RunResult{Outcome::kRetry, {}};
+  }
+  if (open) return RunResult{Outcome::kDone, now + kInJobRevisitMs};  // its job's end marks it
+  const std::string& conn = pass.policy.plan.connection;
+  // Every pending create is a marked entity: with fewer marks than the threshold no import can
+  // be due, and the user is created at once (a lone hire never waits for the import path).
+  if (auto marked = store_.CountDirty(); marked.ok() && *marked < options_.import_threshold) {
+    return std::nullopt;
+  }
+  bool mark = false;
+  {
+    std::lock_guard<std::mutex> lock(import_mu_);
+    if (now < single_until_ms_[conn] || single_users_[conn].count(user.external_id)) {
+      return std::nullopt;
+    }
+    int64_t& marked = import_marked_ms_[conn];
+    if (now - marked >= 1000) {
+      marked = now;
+      mark = true;
+    }
+  }
+  if (mark && !InTxn([&](StateTxn& txn) { return txn.MarkDirty(ImportsKey(conn)); }).ok()) {
+    return RunResult{Outcome::kRetry, {}};
+  }
+  return RunResult{Outcome::kDone, now + kDeferRevisitMs};
+}
+
+StepExecutor::RunResult StepExecutor::RunImports(Pass& pass, const std::string& conn) {
+  if (pass.mode != ExecMode::kSend || options_.import_threshold <= 0) return {};
+  const int64_t start = clock_.NowUnixMillis();
+  auto go_single = [&](int64_t for_ms) {
+    std::lock_guard<std::mutex> lock(import_mu_);
+    single_until_ms_[conn] = std::max(single_until_ms_[conn], clock_.NowUnixMillis() + for_ms);
+  };
+  auto retry = [](const Status& s) {
+    return RunResult{Retryable(s) ? Outcome::kRetry : Outcome::kDead, std::nullopt};
+  };
+
+  // A user the job created (or an earlier attempt did): the effect of a single create — its id,
+  // its known state, the registry, its memberships and on_create invitations.
+  auto created = [&](StateTxn& txn, const std::string& ext, const std::string& id,
+                     const Json& known) -> Status {
+    const int64_t now = clock_.NowUnixMillis();
+    auto u = txn.GetEntity(EntityKind::kUser, ext);
+    if (!u.ok()) return u.status();
+    if (!u->exists || u->auth0_id) return Status::Ok();
+    u->auth0_id = id;
+    u->known = known;
+    if (auto s = txn.PutEntity(*u, now); !s.ok()) return s;
+    if (auto s = txn.AddRegistry(EntityKind::kUser, id, ext, "created", now); !s.ok()) return s;
+    auto orgs = txn.UserMemberships(ext);
+    if (!orgs.ok()) return orgs.status();
+    for (auto& m : *orgs) {
+      if (auto s = txn.MarkDirty(MembersKey(m.org_external_id)); !s.ok()) return s;
+    }
+    for (auto kind : pass.policy.on_create) {
+      CommandRow cmd;
+      cmd.kind = kind;
+      cmd.user_external_id = ext;
+      cmd.event = "on_create/" + id;
+      cmd.created_at_ms = now;
+      auto cid = txn.InsertCommand(cmd);
+      if (!cid.ok()) return cid.status();
+      if (*cid) {
+        if (auto s = txn.MarkDirty(CommandKey(**cid)); !s.ok()) return s;
+      }
+    }
+    auto waiting = txn.PendingCommands(ext);
+    if (!waiting.ok()) return waiting.status();
+    for (auto cid : *waiting) {
+      if (auto s = txn.MarkDirty(CommandKey(cid)); !s.ok()) return s;
+    }
+    // Planned again: anything that changed since the file was written is patched.
+    return txn.MarkDirty(UserKey(ext));
+  };
+  auto mark_users = [&](StateTxn& txn, const std::vector<StateTxn::ImportJobRow::User>& users) {
+    for (auto& u : users) {
+      if (auto s = txn.MarkDirty(UserKey(u.external_id)); !s.ok()) return s;
+    }
+    return Status::Ok();
+  };
+  // Looks the row's users up by their deterministic ids: those found were created by the job.
+  auto adopt_found = [&](StateTxn::ImportJobRow& row) -> Status {
+    for (auto& u : row.users) {
+      auto found = api_.GetUser("auth0|" + u.import_user_id);
+      if (found.status().kind() == StatusKind::kNotFound) continue;
+      if (!found.ok()) return found.status();
+      Status st = InTxn([&](StateTxn& txn) {
+        return created(txn, u.external_id, found->user_id, KnownFromAuth0(*found));
+      });
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  };
+  auto close = [&](StateTxn::ImportJobRow& row, const std::string& state,
+                   const std::string& error) {
+    row.state = state;
+    row.error = error;
+    return InTxn([&](StateTxn& txn) {
+      if (auto s = txn.UpdateImportJob(row, clock_.NowUnixMillis()); !s.ok()) return s;
+      return mark_users(txn, row.users);
+    });
+  };
+
+  // 1. Open jobs first.
+  std::vector<StateTxn::ImportJobRow> open;
+  if (Status st = InTxn([&](StateTxn& txn) {
+        auto rows = txn.ImportJobs(conn, kOpenImportStates, true);
+        if (!rows.ok()) return rows.status();
+        open = std::move(rows).value();
+        return Status::Ok();
+      });
+      !st.ok()) {
+    return {Outcome::kRetry, std::nullopt};
+  }
+  std::optional<int64_t> next_poll;
+  for (auto& row : open) {
+    if (row.state == "prepared" || !row.job_id) {
+      // The POST may or may not have reached Auth0 (the process stopped, or its answer was
+      // lost): never send the file again blindly; whoever exists under its id was created.
+      if (Status st = adopt_found(row); !st.ok()) return retry(st);
+      if (Status st = close(row, "abandoned", "recovered: the job's outcome was not recorded");
+          !st.ok())
+        return {Outcome::kRetry, std::nullopt};
+      spdlog::warn("users import {}: outcome unknown after a restart; {} user(s) looked up by id",
+                   row.id, row.users.size());
+      continue;
+    }
+    auto job = api_.GetJob(*row.job_id);
+    if (job.status().kind() == StatusKind::kNotFound) {
+      if (Status st = adopt_found(row); !st.ok()) return retry(st);
+      if (!close(row, "abandoned", "job " + *row.job_id + " no longer exists in Auth0").ok())
+        return {Outcome::kRetry, std::nullopt};
+      continue;
+    }
+    if (!job.ok()) return retry(job.status());
+    if (job->status == Auth0JobStatus::kPending || job->status == Auth0JobStatus::kProcessing) {
+      ++row.polls;
+      InTxn([&](StateTxn& txn) { return txn.UpdateImportJob(row, clock_.NowUnixMillis()); });
+      const int64_t at = clock_.NowUnixMillis() + ImportPollDelayMs(row.polls);
+      next_poll = next_poll ? std::min(*next_poll, at) : at;
+      continue;
+    }
+    row.summary = {{"total", job->total},
+                   {"inserted", job->inserted},
+                   {"updated", job->updated},
+                   {"failed", job->failed}};
+    if (job->status != Auth0JobStatus::kCompleted) {
+      // A failed (or expired) job imported nothing: its users are created one by one.
+      go_single(kRefusedWindowMs);
+      if (Status st = adopt_found(row); !st.ok()) return retry(st);
+      if (!close(row, "failed",
+                 "Auth0 reported the users import job " + *row.job_id +
+                     (job->status == Auth0JobStatus::kFailed ? " failed" : " expired"))
+               .ok())
+        return {Outcome::kRetry, std::nullopt};
+      spdlog::warn("users import {} (job {}): not completed; its users are created one by one",
+                   row.id, *row.job_id);
+      continue;
+    }
+    auto errors = api_.GetJobErrors(*row.job_id);
+    if (!errors.ok()) return retry(errors.status());
+    std::map<std::string, const Auth0ImportError*> error_of;  // import user_id (or email) -> error
+    for (auto& e : *errors) {
+      const Json& uid = Field(e.user, "user_id");
+      const Json& email = Field(e.user, "email");
+      if (uid.is_string()) error_of[uid.get<std::string>()] = &e;
+      if (email.is_string()) error_of["email:" + email.get<std::string>()] = &e;
+    }
+    int made = 0, dead = 0, duplicates = 0;
+    for (auto& u : row.users) {
+      const Auth0ImportError* err = nullptr;
+      if (auto it = error_of.find(u.import_user_id); it != error_of.end()) err = it->second;
+      const Json& email = Field(u.record, "email");
+      if (err == nullptr && email.is_string()) {
+        if (auto it = error_of.find("email:" + email.get<std::string>()); it != error_of.end())
+          err = it->second;
+      }
+      Status st;
+      if (err == nullptr) {
+        st = InTxn([&](StateTxn& txn) {
+          return created(txn, u.external_id, "auth0|" + u.import_user_id,
+                         KnownFromImportRecord(u.record));
+        });
+        ++made;
+      } else if (err->code == "DUPLICATED_USER") {
+        // Ours from an earlier file (same id), or someone else's user with this email: the
+        // one-by-one path matches it by email under adopt_existing, never duplicates it.
+        auto mine = api_.GetUser("auth0|" + u.import_user_id);
+        if (mine.ok()) {
+          st = InTxn([&](StateTxn& txn) {
+            return created(txn, u.external_id, mine->user_id, KnownFromAuth0(*mine));
+          });
+          ++made;
+        } else if (mine.status().kind() == StatusKind::kNotFound) {
+          st = InTxn([&](StateTxn& txn) {
+            auto e = txn.GetEntity(EntityKind::kUser, u.external_id);
+            if (!e.ok()) return e.status();
+            if (!e->exists) return Status::Ok();
+            e->known["import_duplicate"] = true;
+            if (auto s = txn.PutEntity(*e, clock_.NowUnixMillis()); !s.ok()) return s;
+            return txn.MarkDirty(UserKey(u.external_id));
+          });
+          ++duplicates;
+        } else {
+          return retry(mine.status());
+        }
+      } else {
+        Step step;
+        step.kind = StepKind::kCreateUser;
+        step.entity = UserKey(u.external_id);
+        step.request = u.record;
+        step.request["import_job"] = *row.job_id;
+        const std::string message =
+            "users import job " + *row.job_id + ": " + err->code + ": " + err->message;
+        st = DeadLetter(pass, step, message);
+        if (st.ok()) {
+          st = InTxn([&](StateTxn& txn) {
+            auto e = txn.GetEntity(EntityKind::kUser, u.external_id);
+            if (!e.ok()) return e.status();
+            if (!e->exists) return Status::Ok();
+            e->known["import_failed"] = {{"message", message}, {"desired", View(e->desired)}};
+            return txn.PutEntity(*e, clock_.NowUnixMillis());
+          });
+        }
+        ++dead;
+      }
+      if (!st.ok()) return {Outcome::kRetry, std::nullopt};
+    }
+    if (!close(row, "completed", "").ok()) return {Outcome::kRetry, std::nullopt};
+    last_success_ms_ = clock_.NowUnixMillis();
+    spdlog::info(
+        "users import {} (job {}): {} created, {} failed (dead-lettered), {} already existed",
+        row.id, *row.job_id, made, dead, duplicates);
+  }
+  int running = 0;
+  std::set<std::string> in_jobs;  // users of jobs still running: not in a second file
+  for (auto& row : open) {
+    if (row.state != "sent") continue;
+    ++running;
+    for (auto& u : row.users) in_jobs.insert(u.external_id);
+  }
+  if (running >= kImportJobsAtOnce) return {Outcome::kDone, next_poll};
+
+  // 2. New files from the users pending creation now, unless Auth0 just refused or failed a job
+  // (its users are being created one by one meanwhile).
+  {
+    std::lock_guard<std::mutex> lock(import_mu_);
+    if (clock_.NowUnixMillis() < single_until_ms_[conn]) return {Outcome::kDone, next_poll};
+  }
+  std::vector<std::pair<std::string, Json>> candidates;
+  if (Status st = InTxn([&](StateTxn& txn) {
+        auto users = txn.AllEntities(EntityKind::kUser);
+        if (!users.ok()) return users.status();
+        for (auto& u : *users) {
+          if (u.auth0_id || in_jobs.count(u.external_id) ||
+              Truthy(Field(u.known, "create_attempted")) ||
+              Truthy(Field(u.known, "import_duplicate")) ||
+              Field(u.known, "import_failed").is_object()) {
+            continue;
+          }
+          if (auto record = ImportRecord(u, pass.policy.plan, start)) {
+            candidates.emplace_back(u.external_id, std::move(*record));
+          }
+        }
+        return Status::Ok();
+      });
+      !st.ok()) {
+    return {Outcome::kRetry, std::nullopt};
+  }
+  ImportPolicy ip;
+  ip.threshold = options_.import_threshold;
+  const size_t seen = candidates.size();
+  ImportPlan plan = PlanImports(std::move(candidates), ip);
+  // A burst still arriving (more candidates than at the last look, and no full file yet) is
+  // given a second to land whole: fewer, fuller files, and a trickle is not mistaken for a few.
+  bool growing = false;
+  {
+    std::lock_guard<std::mutex> lock(import_mu_);
+    size_t& last = import_seen_[conn];
+    growing = seen > last && plan.files.size() <= 1;
+    last = growing ? seen : 0;
+  }
+  if (growing && seen > 0) {
+    const int64_t again = clock_.NowUnixMillis() + kSettleMs;
+    return {Outcome::kDone, next_poll ? std::min(*next_poll, again) : again};
+  }
+  if (plan.files.empty()) {
+    // Too few for a job: these users are created one by one (and marked so they go now).
+    {
+      std::lock_guard<std::mutex> lock(import_mu_);
+      single_users_[conn] = std::set<std::string>(plan.single.begin(), plan.single.end());
+    }
+    InTxn([&](StateTxn& txn) {
+      for (auto& ext : plan.single) {
+        if (auto s = txn.MarkDirty(UserKey(ext)); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+    return {Outcome::kDone, next_poll};
+  }
+  auto conn_id = api_.FindConnectionId(conn);
+  if (!conn_id.ok()) {
+    if (!Retryable(conn_id.status())) go_single(kRefusedWindowMs);
+    return retry(conn_id.status());
+  }
+  int sent = 0;
+  for (auto& file : plan.files) {
+    if (running + sent >= kImportJobsAtOnce) break;
+    StateTxn::ImportJobRow row;
+    row.connection = conn;
+    row.state = "prepared";
+    row.created_at_ms = clock_.NowUnixMillis();
+    for (size_t i = 0; i < file.users.size(); ++i) {
+      row.users.push_back({file.users[i], ImportUserId(file.users[i]), file.records[i]});
+    }
+    // Persisted before the POST: a crash from here on is recovered by id (step 1).
+    if (Status st = InTxn([&](StateTxn& txn) {
+          auto id = txn.InsertImportJob(row);
+          if (!id.ok()) return id.status();
+          row.id = *id;
+          return Status::Ok();
+        });
+        !st.ok()) {
+      return {Outcome::kRetry, std::nullopt};
+    }
+    UsersImportOptions options;
+    options.upsert = false;  // existing users are matched by the one-by-one path, never updated
+    options.external_id = "tenantsync-import-" + std::to_string(row.id);
+    auto job = api_.CreateUsersImportJob(*conn_id, file.json, options);
+    if (!job.ok()) {
+      const StatusKind kind = job.status().kind();
+      if (kind == StatusKind::kRetryable) {
+        // Unknown outcome: the row stays "prepared" and is recovered by id next time.
+        spdlog::warn("users import {}: {}", row.id, job.status().message());
+        return {Outcome::kRetry, std::nullopt};
+      }
+      // Refused (429 beyond the waits, or a 4xx): nothing was started.
+      if (kind != StatusKind::kRateLimited) go_single(kRefusedWindowMs);
+      spdlog::warn("users import {}: not started: {}", row.id, job.status().message());
+      if (!close(row, "abandoned", job.status().ToString()).ok())
+        return {Outcome::kRetry, std::nullopt};
+      if (kind == StatusKind::kRateLimited) return {Outcome::kRetry, std::nullopt};
+      break;
+    }
+    row.state = "sent";
+    row.job_id = job->id;
+    if (!InTxn([&](StateTxn& txn) {
+           return txn.UpdateImportJob(row, clock_.NowUnixMillis());
+         }).ok()) {
+      return {Outcome::kRetry, std::nullopt};
+    }
+    spdlog::info("users import {}: job {} started with {} user(s) ({} bytes)", row.id, job->id,
+                 file.users.size(), file.json.size());
+    ++sent;
+  }
+  if (sent == 0) return {Outcome::kDone, next_poll};
+  const int64_t poll = clock_.NowUnixMillis() + ImportPollDelayMs(0);
+  return {Outcome::kDone, next_poll ? std::min(*next_poll, poll) : poll};
 }
 
 }  // namespace tenantsync

@@ -25,7 +25,10 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,7 +75,13 @@ struct ExecutorOptions {
   // Whether an access removal waits for a worker: other entities then end their turn after the
   // step in progress. Null: never.
   std::function<bool()> urgent_waiting;
+  // [auth0] import_threshold: this many users pending creation in the connection (or more) are
+  // created by users-imports jobs (RunImports); 0 disables imports (every user is created alone).
+  int import_threshold = 0;
 };
+
+// The reconciler key of the users-imports work of one connection: "imports:<connection>".
+std::string ImportsKey(const std::string& connection);
 
 class StepExecutor {
  public:
@@ -109,6 +118,20 @@ class StepExecutor {
   RunResult RunConnection(Pass& pass, const std::string& name);
   RunResult RunCommand(Pass& pass, int64_t id);
 
+  // ---- Users import jobs (docs/AUTH0-CLIENT.md, "Users import jobs") ----
+  // The entity "imports:<connection>": resumes the connection's open import jobs (a row still
+  // "prepared" after a crash is recovered by looking its users up by their deterministic ids,
+  // never by sending the file again; a "sent" job is polled with backoff), applies completed
+  // ones (users created with their ids, per-user failures dead-lettered with Auth0's message,
+  // duplicates matched or left to the one-by-one path), then plans new files (PlanImports) and
+  // sends up to two at a time, each persisted as a row before its POST.
+  RunResult RunImports(Pass& pass, const std::string& connection);
+  // For RunUser: a pending create that the import path takes (the user waits for its job, or
+  // the import entity is marked to decide); nullopt when the user is created one by one.
+  std::optional<RunResult> DeferToImport(Pass& pass, const EntityRow& user, bool attempted);
+  // Poll delay after `polls` status reads of a job still running.
+  static int64_t ImportPollDelayMs(int polls);
+
   // The plan → execute → plan again loop. `plan` plans from the current in-memory state;
   // `execute` runs one step (through Mutate) and applies its effect on success.
   RunResult Loop(Pass& pass, const std::function<Plan()>& plan,
@@ -133,6 +156,16 @@ class StepExecutor {
   const ExecutorOptions options_;
   ExecutorObserver observer_;
   std::atomic<int64_t> last_success_ms_{0};
+
+  std::mutex import_mu_;
+  // Per connection: until when pending creates go one by one (Auth0 refused or failed a job).
+  std::map<std::string, int64_t> single_until_ms_;  // guarded by import_mu_
+  // Per connection: the users the import entity last found too few for a job (one by one).
+  std::map<std::string, std::set<std::string>> single_users_;  // guarded by import_mu_
+  // Per connection: when the import entity was last marked from RunUser (marks are coalesced).
+  std::map<std::string, int64_t> import_marked_ms_;  // guarded by import_mu_
+  // Per connection: candidates seen at the last look while a burst was still growing.
+  std::map<std::string, size_t> import_seen_;  // guarded by import_mu_
 };
 
 }  // namespace tenantsync

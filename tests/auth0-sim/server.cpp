@@ -215,6 +215,7 @@ struct SimServer::Impl {
     return {{"token_lifetime_seconds", token_lifetime_s},
             {"index_lag_ms", tenant.IndexLagMs()},
             {"export_delay_ms", tenant.ExportDelayMs()},
+            {"import_delay_ms", tenant.ImportDelayMs()},
             {"rate", limiter.Describe()}};
   }
 
@@ -485,6 +486,8 @@ struct SimServer::Impl {
           tenant.SetIndexLagMs(body["index_lag_ms"].get<int64_t>());
         if (body.contains("export_delay_ms"))
           tenant.SetExportDelayMs(body["export_delay_ms"].get<int64_t>());
+        if (body.contains("import_delay_ms"))
+          tenant.SetImportDelayMs(body["import_delay_ms"].get<int64_t>());
         if (body.contains("rate")) {
           const Json& rate = body["rate"];
           auto bucket = [](const Json& j) {
@@ -503,6 +506,8 @@ struct SimServer::Impl {
         tenant.Reset();
         tenant.SetIndexLagMs(opts.index_lag_ms);
         tenant.SetExportDelayMs(opts.export_delay_ms);
+        tenant.SetImportDelayMs(0);
+        tenant.ImportFaults({{"fail_next", 0}, {"stall_next", 0}, {"max_concurrent", 2}});
         {
           std::lock_guard<std::mutex> lock(faults_mu);
           faults = Faults{};
@@ -516,6 +521,8 @@ struct SimServer::Impl {
         return SendJson(res, 200, {{"reset", true}});
       }
       if (p == "/__sim/seed" && req.method == "POST") return SendJson(res, 200, tenant.Seed(body));
+      if (p == "/__sim/imports" && req.method == "POST")
+        return SendJson(res, 200, tenant.ImportFaults(body));
       if (p == "/__sim/login" && req.method == "POST")
         return SendJson(res, 200, tenant.Login(body));
       if (p == "/__sim/expire-tokens" && req.method == "POST") {

@@ -869,6 +869,7 @@ ApiResponse Tenant::Handle(const RouteMatch& route, const ApiRequest& request) {
   std::lock_guard<std::mutex> lock(mu_);
   try {
     const size_t emails_before = emails_.size();
+    RunDueImportsLocked();
     ApiResponse r = Dispatch(route, request);
     RecordActivityLocked(route, request, r, emails_before);
     return r;
@@ -1131,6 +1132,8 @@ ApiResponse Tenant::Dispatch(const RouteMatch& route, const ApiRequest& req) {
     case kGetJobErrors: {
       auto it = jobs_.find(p[0]);
       if (it == jobs_.end()) return MakeError(404, "The job does not exist.", "inexistent_job");
+      // No failed users (or not run yet): 204 without a body, as Auth0 answers.
+      if (it->second.errors.empty()) return NoContent();
       return JsonResponse(200, it->second.errors);
     }
     default:
@@ -1427,6 +1430,8 @@ std::string SapiDescription(const RouteMatch& route) {
       return "Update a User";
     case kDeleteUser:
       return "Delete a User";
+    case kJobUsersImport:
+      return "Create import users job";  // as Auth0 logs it (auth0/auth0.net#443)
     default:
       return route.route;
   }
@@ -2803,76 +2808,224 @@ ApiResponse Tenant::ImportJob(const ApiRequest& req) {
   if (!req.form.count("users")) return InvalidBody("'Missing required property: users'.");
   if (!req.form.count("connection_id"))
     return InvalidBody("'Missing required property: connection_id'.");
-  auto conn_it = connections_.find(field("connection_id"));
+  const std::string conn_id = field("connection_id");
+  bool pattern_ok = conn_id.size() == 20 && conn_id.rfind("con_", 0) == 0;
+  for (size_t i = 4; pattern_ok && i < conn_id.size(); ++i)
+    pattern_ok = std::isalnum(static_cast<unsigned char>(conn_id[i])) != 0;
+  if (!pattern_ok) {
+    return InvalidBody(
+        "'String does not match pattern ^con_[A-Za-z0-9]{16}$' on property connection_id.");
+  }
+  for (const char* flag : {"upsert", "send_completion_email"}) {
+    if (req.form.count(flag) && field(flag) != "true" && field(flag) != "false") {
+      return InvalidBody(std::string("'Expected type boolean but found type string' on property ") +
+                         flag + ".");
+    }
+  }
+  // Auth0: "The file size limit for a bulk import is 500KB" (docs/AUTH0-SIM.md cites it).
+  if (field("users").size() > 500 * 1024) {
+    return MakeError(413, "The users file exceeds the maximum size of 500KB.", "too_large");
+  }
+  auto conn_it = connections_.find(conn_id);
   if (conn_it == connections_.end()) {
     return MakeError(400, "The connection does not exist.", "inexistent_connection");
   }
-  Json users;
-  try {
-    users = Json::parse(field("users"));
-  } catch (const Json::parse_error&) {
+  Json users = Json::parse(field("users"), nullptr, /*allow_exceptions=*/false);
+  if (users.is_discarded() || !users.is_array()) {
     return MakeError(400, "Users file must be an array of user objects in JSON format.",
                      "invalid_body");
   }
-  if (!users.is_array()) {
-    return MakeError(400, "Users file must be an array of user objects in JSON format.",
-                     "invalid_body");
+  int active = 0;
+  for (const auto& [jid, j] : jobs_) active += j.import_pending ? 1 : 0;
+  if (active >= import_max_concurrent_) {
+    return MakeError(429,
+                     "There are already " + std::to_string(active) +
+                         " import jobs pending or processing for this tenant; wait for one to "
+                         "finish.",
+                     "too_many_requests");
   }
-  const Connection& conn = conn_it->second;
-  const std::string conn_name = conn.doc["name"];
-  bool upsert = field("upsert") == "true";
+  const std::string conn_name = conn_it->second.doc["name"];
   std::string id = NewId("job_", 16);
-  std::string now = NowIso();
-  Json doc = {{"type", "users_import"},  {"status", "pending"}, {"connection_id", conn_it->first},
-              {"connection", conn_name}, {"created_at", now},   {"id", id}};
+  Json doc = {{"type", "users_import"},  {"status", "pending"},    {"connection_id", conn_id},
+              {"connection", conn_name}, {"created_at", NowIso()}, {"id", id}};
   if (!field("external_id").empty()) doc["external_id"] = field("external_id");
   Job job;
+  job.doc = doc;
+  job.status_doc = doc;
+  job.import_pending = true;
+  job.import_users = std::move(users);
+  job.import_connection_id = conn_id;
+  job.upsert = field("upsert") == "true";
+  job.ready_at_ms = NowMs() + import_delay_ms_;
+  job.processing_at_ms = NowMs() + import_delay_ms_ / 2;
+  if (import_fail_next_ > 0) {
+    --import_fail_next_;
+    job.import_fail = true;
+  } else if (import_stall_next_ > 0) {
+    --import_stall_next_;
+    job.import_stalled = true;
+  }
+  jobs_[id] = std::move(job);
+  return JsonResponse(202, doc);
+}
+
+void Tenant::RunDueImportsLocked() {
+  const int64_t now = NowMs();
+  for (auto& [id, job] : jobs_) {
+    if (!job.import_pending) continue;
+    if (!job.import_stalled && now >= job.processing_at_ms) job.doc["status"] = "processing";
+    if (!job.import_stalled && now >= job.ready_at_ms) RunImportLocked(id, job);
+  }
+}
+
+void Tenant::RunImportLocked(const std::string& job_id, Job& job) {
+  (void)job_id;
+  job.import_pending = false;
+  job.status_doc = job.doc;
+  if (job.import_fail) {
+    job.status_doc["status"] = "failed";
+    job.status_doc["summary"] = {{"failed", 0}, {"updated", 0}, {"inserted", 0}, {"total", 0}};
+    job.doc = job.status_doc;
+    return;
+  }
+  auto conn_it = connections_.find(job.import_connection_id);
   int inserted = 0, updated = 0, failed = 0;
+  const Json users = std::move(job.import_users);
+  job.import_users = Json();
   for (const auto& u : users) {
-    auto fail = [&](const char* code, const std::string& msg) {
+    auto fail = [&](const char* code, const std::string& msg, const std::string& path) {
       ++failed;
-      job.errors.push_back(
-          {{"user", u}, {"errors", Json::array({{{"code", code}, {"message", msg}}})}});
+      Json e = {{"code", code}, {"message", msg}};
+      if (!path.empty()) e["path"] = path;
+      job.errors.push_back({{"user", u}, {"errors", Json::array({e})}});
     };
-    if (!u.is_object() || !u.contains("email") || !u["email"].is_string()) {
-      fail("INVALID_FORMAT", "Missing required property: email");
+    if (conn_it == connections_.end()) {
+      fail("INEXISTENT_CONNECTION", "The connection does not exist.", "");
       continue;
     }
-    auto existing = user_by_key_.find(conn_name + "\n" + Lower(u["email"].get<std::string>()));
+    if (!u.is_object()) {
+      fail("INVALID_FORMAT", "Expected type object", "");
+      continue;
+    }
+    if (!u.contains("email") || !u["email"].is_string()) {
+      fail("INVALID_FORMAT", "Missing required property: email", "email");
+      continue;
+    }
+    const std::string email = u["email"].get<std::string>();
+    if (!ValidEmail(email)) {
+      fail("INVALID_FORMAT",
+           "Error in email property - Object didn't pass validation for format email: " + email,
+           "email");
+      continue;
+    }
+    bool typed = true;
+    for (const char* k : {"given_name", "family_name", "name", "nickname", "picture", "user_id"}) {
+      if (typed && u.contains(k) && !u[k].is_string()) {
+        fail("INVALID_FORMAT", std::string("Expected type string on property ") + k, k);
+        typed = false;
+      }
+    }
+    for (const char* k : {"email_verified", "blocked"}) {
+      if (typed && u.contains(k) && !u[k].is_boolean()) {
+        fail("INVALID_FORMAT", std::string("Expected type boolean on property ") + k, k);
+        typed = false;
+      }
+    }
+    for (const char* k : {"app_metadata", "user_metadata"}) {
+      if (typed && u.contains(k) && !u[k].is_object()) {
+        fail("INVALID_FORMAT", std::string("Expected type object on property ") + k, k);
+        typed = false;
+      }
+    }
+    if (!typed) continue;
+    const Connection& conn = conn_it->second;
+    const std::string conn_name = conn.doc["name"];
+    auto existing = user_by_key_.find(conn_name + "\n" + Lower(email));
+    const std::string chosen =
+        u.contains("user_id") ? "auth0|" + u["user_id"].get<std::string>() : std::string();
+    if (existing == user_by_key_.end() && !chosen.empty() && users_.count(chosen)) {
+      fail("DUPLICATED_USER", "The user already exist and upsert parameter is false", "");
+      continue;
+    }
     if (existing != user_by_key_.end()) {
-      if (!upsert) {
-        fail("DUPLICATED_USER", "The user already exist and upsert parameter is false");
+      if (!job.upsert) {
+        fail("DUPLICATED_USER", "The user already exist and upsert parameter is false", "");
         continue;
       }
+      // Upsert updates only the attributes Auth0 marks "upsert" in the user profile structure;
+      // blocked, email, user_id and passwords stay as they are.
       User& target = users_.at(existing->second);
-      for (auto f = u.begin(); f != u.end(); ++f) {
-        if (f.key() != "email" && f.key() != "user_id" && f.key() != "password_hash") {
-          target.doc[f.key()] = f.value();
-        }
+      for (const char* k : {"email_verified", "given_name", "family_name", "name", "nickname",
+                            "picture", "app_metadata", "user_metadata"}) {
+        if (u.contains(k)) target.doc[k] = u[k];
       }
-      target.doc["updated_at"] = now;
+      target.doc["updated_at"] = NowIso();
       IndexUser(existing->second, target.doc, false);
       ++updated;
       continue;
     }
     Json clean = Json::object();
     for (auto f = u.begin(); f != u.end(); ++f) {
-      if (f.key() != "password_hash" && f.key() != "custom_password_hash" && f.key() != "user_id") {
+      if (f.key() != "password_hash" && f.key() != "custom_password_hash")
         clean[f.key()] = f.value();
-      }
     }
     AddUserLocked(clean, conn, true, u.contains("password_hash"));
     ++inserted;
   }
-  job.doc = doc;
-  job.status_doc = doc;
   job.status_doc["status"] = "completed";
   job.status_doc["summary"] = {{"failed", failed},
                                {"updated", updated},
                                {"inserted", inserted},
                                {"total", static_cast<int>(users.size())}};
-  jobs_[id] = job;
-  return JsonResponse(202, doc);
+  job.doc = job.status_doc;
+}
+
+void Tenant::SetImportDelayMs(int64_t ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  import_delay_ms_ = ms;
+}
+
+int64_t Tenant::ImportDelayMs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return import_delay_ms_;
+}
+
+void Tenant::SetImportMaxConcurrent(int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  import_max_concurrent_ = n;
+}
+
+Json Tenant::ImportFaults(const Json& request) {
+  if (!request.is_object()) throw std::invalid_argument("expected a JSON object");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto count = [&](const char* k, int& slot) {
+    if (!request.contains(k)) return;
+    if (!request[k].is_number_integer() || request[k].get<int64_t>() < 0)
+      throw std::invalid_argument(std::string(k) + " must be a non-negative integer");
+    slot = request[k].get<int>();
+  };
+  count("fail_next", import_fail_next_);
+  count("stall_next", import_stall_next_);
+  if (request.contains("max_concurrent")) {
+    if (!request["max_concurrent"].is_number_integer() || request["max_concurrent"].get<int>() < 1)
+      throw std::invalid_argument("max_concurrent must be a positive integer");
+    import_max_concurrent_ = request["max_concurrent"].get<int>();
+  }
+  Json stalled = Json::array();
+  const bool release = request.value("release", false);
+  for (auto& [id, job] : jobs_) {
+    if (!job.import_pending || !job.import_stalled) continue;
+    if (release) {
+      job.import_stalled = false;
+      job.ready_at_ms = std::min(job.ready_at_ms, NowMs());
+    } else {
+      stalled.push_back(id);
+    }
+  }
+  return {{"fail_next", import_fail_next_},
+          {"stall_next", import_stall_next_},
+          {"max_concurrent", import_max_concurrent_},
+          {"stalled", stalled}};
 }
 
 ApiResponse Tenant::ExportJob(const Json& body) {

@@ -117,6 +117,18 @@ class Tenant {
   // fixed at job creation; nullptr for an unknown file or a job still pending.
   std::shared_ptr<const std::string> ExportFile(std::string_view file_name) const;
 
+  // Users imports (POST /jobs/users-imports) answer "pending" for the first half of this delay,
+  // "processing" for the second, and are imported when it has passed (default 0: at the next
+  // request). Applies to jobs created afterwards.
+  void SetImportDelayMs(int64_t ms);
+  int64_t ImportDelayMs() const;
+  // Import jobs that may be pending or processing at once; one more is answered 429. Default 2.
+  void SetImportMaxConcurrent(int n);
+  // POST /__sim/imports: {"fail_next": N} makes the next N import jobs end "failed" (nothing
+  // imported); {"stall_next": N} keeps the next N "pending" until {"release": true}. Answers
+  // the counters and the jobs stalled now. Throws std::invalid_argument on a malformed request.
+  Json ImportFaults(const Json& request);
+
  private:
   struct User {
     Json doc;
@@ -174,6 +186,15 @@ class Tenant {
     // Users exports: the file's name under /__sim/exports/ and its gzip bytes (never modified).
     std::string file_name;
     std::shared_ptr<const std::string> file;
+    // Users imports: the records, where they go, and when they run (processing from
+    // processing_at_ms, imported at ready_at_ms unless stalled).
+    bool import_pending = false;
+    bool import_fail = false;
+    bool import_stalled = false;
+    Json import_users;
+    std::string import_connection_id;
+    bool upsert = false;
+    int64_t processing_at_ms = 0;
   };
 
   // Everything below is guarded by mu_.
@@ -251,6 +272,9 @@ class Tenant {
   ApiResponse Ticket(const Json& body, bool password_change);
   ApiResponse VerificationEmailJob(const Json& body);
   ApiResponse ImportJob(const ApiRequest& req);
+  // Runs every import job whose time has come (called at the start of each request).
+  void RunDueImportsLocked();
+  void RunImportLocked(const std::string& job_id, Job& job);
   ApiResponse ExportJob(const Json& body);
 
   TenantOptions options_;
@@ -260,6 +284,10 @@ class Tenant {
   uint64_t next_seq_ = 1;                                          // guarded by mu_
   int64_t index_lag_ms_;                                           // guarded by mu_
   int64_t export_delay_ms_ = 0;                                    // guarded by mu_
+  int64_t import_delay_ms_ = 0;                                    // guarded by mu_
+  int import_max_concurrent_ = 2;                                  // guarded by mu_
+  int import_fail_next_ = 0;                                       // guarded by mu_
+  int import_stall_next_ = 0;                                      // guarded by mu_
   std::string export_base_url_;                                    // guarded by mu_
   std::map<std::string, User> users_;                              // guarded by mu_
   std::unordered_map<std::string, std::string> user_by_key_;       // conn\nemail -> id; mu_

@@ -263,7 +263,9 @@ int main(int argc, char** argv) {
   const declared::Plan plan = declared::DiffDeclared(*declared, empty, {false, "0"});
   const double diff_s = Since(t0);
   t0 = Clock::now();
-  const declared::PlanCost cost = declared::EstimatePlanCost(*declared, empty, plan);
+  declared::CostPolicy cost_policy;  // the daemon's defaults, as configured below
+  if (import_threshold >= 0) cost_policy.import_threshold = import_threshold;
+  const declared::PlanCost cost = declared::EstimatePlanCost(*declared, empty, plan, cost_policy);
   const double cost_s = Since(t0);
   std::printf("parse %.2f s, diff %.2f s, cost estimate %.3f s (parse + plan %.2f s); %zu events\n",
               parse_s, diff_s, cost_s, parse_s + diff_s + cost_s, plan.events.size());

@@ -1047,6 +1047,151 @@ Status FakeTenant::SendVerificationEmail(std::string_view user_id) {
   return call.Finish(Status::Ok());
 }
 
+// ---- Users imports -----------------------------------------------------------------------------
+
+Result<Auth0Job> FakeTenant::CreateUsersImportJob(std::string_view connection_id,
+                                                  const std::string& users_json,
+                                                  const UsersImportOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shut_down_) return NotSent(ep::kCreateUsersImport);
+  Json records = Json::parse(users_json, nullptr, /*allow_exceptions=*/false);
+  Call call(*this, ep::kCreateUsersImport, "/api/v2/jobs/users-imports",
+            Json{{"connection_id", std::string(connection_id)},
+                 {"upsert", options.upsert},
+                 {"external_id", options.external_id},
+                 {"users", records.is_array() ? records.size() : 0}});
+  if (auto refused = call.Refused()) return *refused;
+  auto apply = [&]() -> Result<Auth0Job> {
+    auto conn = connections_.find(std::string(connection_id));
+    if (conn == connections_.end()) {
+      return Auth0Error(ep::kCreateUsersImport, 400, "inexistent_connection",
+                        "The connection does not exist.");
+    }
+    if (!records.is_array()) {
+      return Auth0Error(ep::kCreateUsersImport, 400, "invalid_body",
+                        "Users file must be an array of user objects in JSON format.");
+    }
+    ImportJob j;
+    j.job.id = NextId("job_", 16);
+    j.job.type = "users_import";
+    j.job.external_id = options.external_id;
+    j.connection = conn->second.name;
+    j.records = std::move(records);
+    j.polls_left = import_pending_polls_;
+    j.fail = fail_next_import_;
+    fail_next_import_ = false;
+    Auth0Job answer = j.job;
+    import_jobs_[j.job.id] = std::move(j);
+    return answer;
+  };
+  return call.Finish(apply());
+}
+
+void FakeTenant::RunImportLocked(ImportJob& j) {
+  j.job.total = static_cast<int64_t>(j.records.size());
+  if (j.fail) {
+    j.job.status = Auth0JobStatus::kFailed;
+    return;
+  }
+  for (const Json& r : j.records) {
+    auto fail = [&](const char* code, const std::string& message) {
+      j.errors.push_back(Auth0ImportError{r, code, message});
+      ++j.job.failed;
+    };
+    const Json email = r.is_object() ? r.value("email", Json()) : Json();
+    if (!email.is_string() || email.get<std::string>().find('@') == std::string::npos) {
+      fail("INVALID_FORMAT",
+           "Error in email property - Object didn't pass validation for format "
+           "email: " +
+               (email.is_string() ? email.get<std::string>() : ""));
+      continue;
+    }
+    const std::string e = email.get<std::string>();
+    if (auto reject = import_rejects_.find(e); reject != import_rejects_.end()) {
+      fail(reject->second.first.c_str(), reject->second.second);
+      continue;
+    }
+    const std::string id = "auth0|" + r.value("user_id", NextId("", 24));
+    if (UserByEmailLocked(j.connection, e) != nullptr || users_.count(id)) {
+      fail("DUPLICATED_USER", "The user already exist and upsert parameter is false");
+      continue;
+    }
+    StoredUser stored;
+    User& u = stored.user;
+    u.user_id = id;
+    u.connection = j.connection;
+    for (const char* k : kProfileStrings) {
+      if (r.contains(k)) u.profile[k] = r[k];
+    }
+    u.profile["email_verified"] = r.value("email_verified", false);
+    if (!u.profile.contains("name")) u.profile["name"] = e;
+    if (!u.profile.contains("nickname")) u.profile["nickname"] = e.substr(0, e.find('@'));
+    if (!u.profile.contains("picture")) {
+      u.profile["picture"] = "https://s.gravatar.com/avatar/" + Lower(e) + "?s=480";
+    }
+    if (r.contains("app_metadata")) MergeMetadata(u.app_metadata, r["app_metadata"]);
+    if (r.contains("user_metadata")) MergeMetadata(u.user_metadata, r["user_metadata"]);
+    u.blocked = r.value("blocked", false);
+    stored.seq = next_seq_++;
+    users_[id] = std::move(stored);
+    ++j.job.inserted;
+  }
+  j.job.status = Auth0JobStatus::kCompleted;
+}
+
+Result<Auth0Job> FakeTenant::GetJob(std::string_view job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shut_down_) return NotSent(ep::kGetJob);
+  Call call(*this, ep::kGetJob, "/api/v2/jobs/" + std::string(job_id));
+  if (auto refused = call.Refused()) return *refused;
+  auto apply = [&]() -> Result<Auth0Job> {
+    auto it = import_jobs_.find(std::string(job_id));
+    if (it == import_jobs_.end()) {
+      return Auth0Error(ep::kGetJob, 404, "inexistent_job", "The job does not exist.");
+    }
+    ImportJob& j = it->second;
+    if (j.job.status == Auth0JobStatus::kPending) {
+      if (j.polls_left > 0) {
+        --j.polls_left;
+      } else {
+        RunImportLocked(j);
+      }
+    }
+    return j.job;
+  };
+  return call.Finish(apply());
+}
+
+Result<std::vector<Auth0ImportError>> FakeTenant::GetJobErrors(std::string_view job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shut_down_) return NotSent(ep::kGetJobErrors);
+  Call call(*this, ep::kGetJobErrors, "/api/v2/jobs/" + std::string(job_id) + "/errors");
+  if (auto refused = call.Refused()) return *refused;
+  auto apply = [&]() -> Result<std::vector<Auth0ImportError>> {
+    auto it = import_jobs_.find(std::string(job_id));
+    if (it == import_jobs_.end()) {
+      return Auth0Error(ep::kGetJobErrors, 404, "inexistent_job", "The job does not exist.");
+    }
+    return it->second.errors;
+  };
+  return call.Finish(apply());
+}
+
+void FakeTenant::SetImportPendingPolls(int polls) {
+  std::lock_guard<std::mutex> lock(mu_);
+  import_pending_polls_ = polls;
+}
+
+void FakeTenant::RejectImportOf(const std::string& email, std::string code, std::string message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  import_rejects_[email] = {std::move(code), std::move(message)};
+}
+
+void FakeTenant::FailNextImportJob() {
+  std::lock_guard<std::mutex> lock(mu_);
+  fail_next_import_ = true;
+}
+
 void FakeTenant::Shutdown() {
   std::lock_guard<std::mutex> lock(mu_);
   shut_down_ = true;

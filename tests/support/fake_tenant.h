@@ -179,9 +179,33 @@ class FakeTenant final : public Auth0Api {
                                    const std::vector<std::string>& callbacks) override;
   Status SendChangePasswordEmail(std::string_view email) override;
   Status SendVerificationEmail(std::string_view user_id) override;
+  // Users imports: a job stays "pending" for ImportPendingPolls() GetJob calls, then runs: each
+  // record is created with id "auth0|" + its user_id, or fails (INVALID_FORMAT for a missing or
+  // malformed email, DUPLICATED_USER for an email already in the connection or a taken id);
+  // upsert is not modelled (always false here). GetJobErrors answers the failures ([] for none).
+  Result<Auth0Job> CreateUsersImportJob(std::string_view connection_id,
+                                        const std::string& users_json,
+                                        const UsersImportOptions& options) override;
+  Result<Auth0Job> GetJob(std::string_view job_id) override;
+  Result<std::vector<Auth0ImportError>> GetJobErrors(std::string_view job_id) override;
+  void SetImportPendingPolls(int polls);
+  // Makes the next import job end "failed" without importing anything.
+  void FailNextImportJob();
+  // Import jobs refuse the record with this email: (code, message) in GetJobErrors.
+  void RejectImportOf(const std::string& email, std::string code, std::string message);
+
   void Shutdown() override;
 
  private:
+  struct ImportJob {
+    Auth0Job job;
+    std::string connection;  // name
+    nlohmann::json records = nlohmann::json::array();
+    std::vector<Auth0ImportError> errors;
+    int polls_left = 0;
+    bool fail = false;
+  };
+  void RunImportLocked(ImportJob& job);
   enum class FaultKind { kBefore, kAfter, kMalformed };
   struct Fault {
     FaultKind kind;
@@ -229,6 +253,10 @@ class FakeTenant final : public Auth0Api {
   std::map<std::string, std::deque<Fault>> faults_;               // by endpoint template
   std::vector<Email> emails_;
   std::vector<Request> requests_;
+  std::map<std::string, ImportJob> import_jobs_;  // by job id
+  int import_pending_polls_ = 0;
+  bool fail_next_import_ = false;
+  std::map<std::string, std::pair<std::string, std::string>> import_rejects_;  // by email
 };
 
 }  // namespace tenantsync::testing

@@ -11,3 +11,6 @@ ts_add_test(auth0_client_unit_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/auth0_client_test.cpp LIBS ts_auth0 TIMEOUT 60)
 ts_add_test(fake_tenant_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fake_tenant_test.cpp LIBS ts_fake_tenant TIMEOUT 60)
+ts_add_test(auth0_imports_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/auth0_imports_test.cpp LIBS ts_auth0
+  LABELS unit TIMEOUT 60)

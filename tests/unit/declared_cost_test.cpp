@@ -261,6 +261,39 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& param) { return param
 
 INSTANTIATE_TEST_SUITE_P(Cases, DeclaredCostTest, ::testing::ValuesIn(Cases()), CaseName);
 
+// A first apply of many users: at import_threshold or more, creates go to Auth0 as users-imports
+// jobs (one POST, one poll, one errors read per file of up to 500 KB); below it, or with imports
+// off, one POST /users each. Blocked users are always created one by one.
+TEST(DeclaredCost, ManyCreatesAreCountedAsImportJobs) {
+  std::string yaml = "users:\n";
+  for (int i = 0; i < 60; ++i) {
+    yaml += "  - external_id: u" + std::to_string(100 + i) + "\n    email: u" +
+            std::to_string(100 + i) + "@example.com\n    name: User " + std::to_string(i) + "\n";
+  }
+  yaml += "  - external_id: blocked-1\n    email: b1@example.com\n    blocked: true\n";
+  const DeclaredState v1 = Parse(yaml);
+  const Plan plan = DiffDeclared(v1, {});
+  auto count = [](const PlanCost& c, const std::string& request) {
+    int64_t n = 0;
+    for (const auto& i : c.items) n += i.request == request ? i.count : 0;
+    return n;
+  };
+  CostPolicy cp;
+  cp.import_threshold = 50;
+  const PlanCost with = EstimatePlanCost(v1, {}, plan, cp);
+  EXPECT_EQ(count(with, "POST /api/v2/jobs/users-imports"), 1);
+  EXPECT_EQ(count(with, "GET /api/v2/jobs/{id}"), 1);
+  EXPECT_EQ(count(with, "GET /api/v2/jobs/{id}/errors"), 1);
+  EXPECT_EQ(count(with, "POST /api/v2/users"), 1);  // the blocked user
+  cp.import_threshold = 61;                         // 60 candidates: below the threshold
+  const PlanCost below = EstimatePlanCost(v1, {}, plan, cp);
+  EXPECT_EQ(count(below, "POST /api/v2/jobs/users-imports"), 0);
+  EXPECT_EQ(count(below, "POST /api/v2/users"), 61);
+  cp.import_threshold = 0;
+  EXPECT_EQ(count(EstimatePlanCost(v1, {}, plan, cp), "POST /api/v2/users"), 61);
+  EXPECT_EQ(with.management + 57, below.management);  // 61 creates became 1 + 3 requests
+}
+
 TEST(DeclaredCost, RenderNamesEveryItemAndTheTotals) {
   const DeclaredState v1 = Parse(Base());
   const Plan plan = DiffDeclared(v1, {});
