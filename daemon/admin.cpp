@@ -1,15 +1,21 @@
 #include "daemon/admin.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 
 #include "adapters/auth0/auth0_client.h"
 #include "adapters/events/event.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "daemon/console/console.h"
 #include "daemon/declared_api.h"
 #include "daemon/desired_state.h"
 #include "daemon/guard.h"
@@ -53,7 +59,8 @@ Json EventJson(const EventRecord& e, int64_t now_ms) {
           {"received_at_ms", e.received_at_ms},
           {"updated_at_ms", e.updated_at_ms},
           {"error", e.error.empty() ? Json(nullptr) : Json(e.error)},
-          {"note", e.note.empty() ? Json(nullptr) : Json(e.note)}};
+          {"note", e.note.empty() ? Json(nullptr) : Json(e.note)},
+          {"submitted_by", e.submitted_by.empty() ? Json(nullptr) : Json(e.submitted_by)}};
 }
 
 Json MutationJson(const MutationRow& m) {
@@ -113,7 +120,8 @@ std::optional<std::string> RequestTextProblem(const ServerRequest& req) {
 
 // Who rejects held work, from the optional body of POST /v1/guard/reject: {"by": "NAME"}, NAME
 // 1 to 100 characters of UTF-8 without control characters (it is stored in event notes and
-// mutation errors and logged). No body, an empty one, `{}` or "by": null: `fallback`.
+// mutation errors and logged). No body, an empty one, `{}` or "by": null: `fallback` (the name
+// of the caller's token).
 Result<std::string> RejectedBy(const std::string& body, const std::string& fallback) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) return fallback;
   if (auto p = Utf8Problem(body))
@@ -145,48 +153,269 @@ Result<std::string> RejectedBy(const std::string& body, const std::string& fallb
   return by;
 }
 
-// The default `by` of a reject without one.
-constexpr char kRejectedByDefault[] = "admin API";
-
 // Entity keys as the writer names them ("user:emp-1", "org:acme").
 std::string EntityKey(EntityKind kind, const std::string& ext) {
   return kind == EntityKind::kOrganization ? OrgKey(ext) : UserKey(ext);
 }
 
-}  // namespace
+constexpr char kCookieName[] = "ts_session";
 
-AdminApi::AdminApi(std::string token, SqliteStore& store, Clock& clock, AdminHooks hooks)
-    : token_(std::move(token)), store_(store), clock_(clock), hooks_(std::move(hooks)) {}
-
-void AdminApi::ReplaceToken(std::string token) {
-  std::lock_guard<std::mutex> lock(mu_);
-  token_ = std::move(token);
+// The value of cookie `name` in a Cookie header ("a=1; ts_session=x"), or nullopt.
+std::optional<std::string> CookieValue(const std::string& header, std::string_view name) {
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t end = header.find(';', pos);
+    if (end == std::string::npos) end = header.size();
+    std::string_view part(header.data() + pos, end - pos);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    const size_t eq = part.find('=');
+    if (eq != std::string_view::npos && part.substr(0, eq) == name)
+      return std::string(part.substr(eq + 1));
+    pos = end + 1;
+  }
+  return std::nullopt;
 }
 
-bool AdminApi::Authorized(const ServerRequest& req) {
-  auto h = req.Header("Authorization");
-  if (!h || h->rfind("Bearer ", 0) != 0) return false;
-  std::string presented = h->substr(7);
+// RFC 6265 cookie-octet: what a token must consist of to be kept in the session cookie as is.
+bool IsCookieValue(const std::string& v) {
+  return std::all_of(v.begin(), v.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) ||
+           (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+  });
+}
+
+std::string SessionCookie(const std::string& value, bool secure, bool expire) {
+  return std::string(kCookieName) + "=" + value + "; Path=/; HttpOnly; SameSite=Strict" +
+         (expire ? "; Max-Age=0" : "") + (secure ? "; Secure" : "");
+}
+
+Json WhoJson(const Principal& who, const std::string& token) {
+  return {{"name", who.name},
+          {"role", RoleName(who.role)},
+          {"organizations", who.organizations},
+          {"csrf", CsrfToken(token)}};
+}
+
+// RFC 3339 UTC with milliseconds: the envelope timestamp of a submitted event.
+std::string Rfc3339(int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[40];
+  const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// Whether `j` holds a key "password" at any depth (a console must never carry one).
+bool HasPasswordKey(const Json& j, int depth = 0) {
+  if (depth > 64) return false;  // ParseJson refuses deeper documents before this runs
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      if (key == "password" || HasPasswordKey(value, depth + 1)) return true;
+    }
+  } else if (j.is_array()) {
+    for (const auto& v : j)
+      if (HasPasswordKey(v, depth + 1)) return true;
+  }
+  return false;
+}
+
+// The organization external ids of a user view's "organizations" ([{external_id, roles}]).
+std::vector<std::string> OrgIds(const Json& organizations) {
+  std::vector<std::string> out;
+  if (!organizations.is_array()) return out;
+  for (const auto& m : organizations) {
+    if (m.is_object() && m.contains("external_id") && m["external_id"].is_string())
+      out.push_back(m["external_id"].get<std::string>());
+  }
+  return out;
+}
+
+TargetScope ScopeOf(bool in) { return in ? TargetScope::kInScope : TargetScope::kOutOfScope; }
+
+// Rows an org-admin's filtered list reads at most per request: a page may hold fewer than `limit`
+// items; the client continues from next_after/next_before.
+constexpr int kScopedScanRows = 5000;
+constexpr int kScopedScanPage = 500;
+
+}  // namespace
+
+std::string CsrfToken(const std::string& token) {
+  return crypto::HexEncode(crypto::HmacSha256(token, "tenantsync-csrf"));
+}
+
+// Org-admin scope of one request: whether an organization, a user (by their desired
+// memberships), an event or a mutation lies within the caller's organizations. Every role but
+// org-admin sees everything. Lookups are cached for the request.
+class AdminApi::Scope {
+ public:
+  Scope(const Principal& who, SqliteStore& store) : who_(who), store_(store) {}
+
+  bool Org(const std::string& ext) const { return OrganizationInScope(who_, ext); }
+
+  Result<bool> User(const std::string& ext) {
+    if (who_.role != Role::kOrgAdmin) return true;
+    if (auto it = users_.find(ext); it != users_.end()) return it->second;
+    auto rows = store_.ReadUserMemberships(ext);
+    if (!rows.ok()) return rows.status();
+    std::vector<std::string> orgs;
+    for (const auto& m : *rows) orgs.push_back(m.org_external_id);
+    const bool in = UserInScope(who_, orgs);
+    users_[ext] = in;
+    return in;
+  }
+
+  // An event is in scope when the entity it is about is (an event whose body names no entity,
+  // e.g. one rejected as malformed, belongs to nobody's scope).
+  Result<bool> Event(const EventRecord& e) {
+    if (who_.role != Role::kOrgAdmin) return true;
+    const Json body = Json::parse(e.body, nullptr, false);
+    if (!body.is_object() || !body.contains("type") || !body["type"].is_string()) return false;
+    auto type = ParseEventType(body["type"].get<std::string>());
+    const Json data = body.contains("data") ? body["data"] : Json();
+    if (!type || !data.is_object() || !data.contains("external_id") ||
+        !data["external_id"].is_string())
+      return false;
+    const std::string ext = data["external_id"].get<std::string>();
+    if (IsOrganizationEvent(*type)) return Org(ext);
+    return User(ext);
+  }
+
+  // Mutation entities: "org:X" and "members:X" belong to organization X, "user:X" to user X;
+  // tenant-wide work (callbacks, connections, commands) to nobody's scope.
+  Result<bool> MutationEntity(const std::string& entity) {
+    if (who_.role != Role::kOrgAdmin) return true;
+    for (const char* prefix : {"org:", "members:"}) {
+      if (entity.rfind(prefix, 0) == 0) return Org(entity.substr(std::strlen(prefix)));
+    }
+    if (entity.rfind("user:", 0) == 0) return User(entity.substr(5));
+    return false;
+  }
+
+ private:
+  const Principal& who_;
+  SqliteStore& store_;
+  std::unordered_map<std::string, bool> users_;
+};
+
+AdminApi::AdminApi(const std::vector<AdminToken>& tokens, SqliteStore& store, Clock& clock,
+                   AdminHooks hooks)
+    : store_(store), clock_(clock), hooks_(std::move(hooks)) {
+  ReplaceTokens(tokens);
+}
+
+void AdminApi::ReplaceTokens(const std::vector<AdminToken>& tokens) {
+  std::vector<KnownToken> next;
+  for (const auto& t : tokens)
+    next.push_back({Principal{t.name, t.role, t.organizations}, crypto::Sha256(t.token)});
   std::lock_guard<std::mutex> lock(mu_);
-  // Compare digests so the comparison time does not even depend on the presented length.
-  return crypto::ConstantTimeEquals(crypto::Sha256(presented), crypto::Sha256(token_));
+  tokens_ = std::move(next);
+}
+
+std::optional<AdminApi::Caller> AdminApi::Match(const std::string& presented) {
+  // Digests are compared so the time does not even depend on the presented length, and every
+  // configured token is compared, whatever matched before, so it does not tell which one did.
+  const std::string digest = crypto::Sha256(presented);
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t found = tokens_.size();
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    const bool equal = crypto::ConstantTimeEquals(digest, tokens_[i].digest);
+    found = equal ? i : found;
+  }
+  if (found == tokens_.size()) return std::nullopt;
+  return Caller{tokens_[found].who, presented, false};
+}
+
+std::optional<AdminApi::Caller> AdminApi::Authenticate(const ServerRequest& req) {
+  if (auto h = req.Header("Authorization")) {
+    if (h->rfind("Bearer ", 0) != 0) return std::nullopt;
+    return Match(h->substr(7));
+  }
+  if (auto header = req.Header("Cookie")) {
+    if (auto value = CookieValue(*header, kCookieName)) {
+      auto caller = Match(*value);
+      if (caller) caller->cookie = true;
+      return caller;
+    }
+  }
+  return std::nullopt;
 }
 
 ServerResponse AdminApi::Handle(const ServerRequest& req) {
   if (req.path == "/healthz") return JsonAnswer(200, {{"status", "ok"}});
-  if (!Authorized(req)) return Error(401, "unauthorized");
+  // The console's static files hold no data: served without a token (daemon/console/console.h).
+  if (auto page = ServeConsole(req)) return *page;
+  if (req.path == "/v1/session" && req.method == "POST") return SignIn(req);
+  if (req.path == "/v1/session" && req.method == "DELETE") {
+    // Signing out needs no valid token: a cookie left from a token that was since rotated away
+    // must still be clearable.
+    ServerResponse r;
+    r.status = 204;
+    r.headers.emplace_back("Set-Cookie", SessionCookie("", hooks_.tls, /*expire=*/true));
+    return r;
+  }
+  auto caller = Authenticate(req);
+  if (!caller) return Error(401, "unauthorized");
+  // A browser attaches the cookie to requests other sites make it send: a change made with the
+  // cookie must prove it comes from the console's own page, which alone can read the CSRF token
+  // (from POST /v1/session or GET /v1/whoami). A bearer token is never sent by a browser unasked.
+  if (caller->cookie && req.method != "GET" && req.method != "HEAD") {
+    auto presented = req.Header("X-CSRF-Token");
+    if (!presented || !crypto::ConstantTimeEquals(crypto::Sha256(*presented),
+                                                  crypto::Sha256(CsrfToken(caller->token))))
+      return Error(403, "CSRF token missing or wrong");
+  }
   if (auto problem = RequestTextProblem(req)) return Error(400, *problem);
-  return Route(req);
+  return Route(req, *caller);
 }
 
-ServerResponse AdminApi::Route(const ServerRequest& req) {
+ServerResponse AdminApi::SignIn(const ServerRequest& req) {
+  auto ct = req.Header("Content-Type");
+  // JSON only: a cross-site form cannot send application/json without a CORS preflight, so
+  // another site cannot sign a browser in with a token of its choosing.
+  if (!ct || ct->substr(0, ct->find(';')) != "application/json")
+    return Error(415, "Content-Type must be application/json");
+  auto body = ParseJson(req.body);
+  if (!body.ok()) return Error(400, body.status().message());
+  if (!body->is_object() || !body->contains("token") || !(*body)["token"].is_string())
+    return Error(400, "the body must be {\"token\": \"...\"}");
+  const std::string token = (*body)["token"].get<std::string>();
+  auto caller = Match(token);
+  if (!caller) return Error(401, "wrong token");
+  if (!IsCookieValue(token))
+    return Error(400,
+                 "this token cannot be kept in a cookie (it holds spaces, quotes, commas, "
+                 "semicolons, backslashes or non-ASCII characters); use a token such as `openssl "
+                 "rand -hex 32` prints, or send it as Authorization: Bearer");
+  spdlog::info("admin: token={} signed in to the console", caller->who.name);
+  ServerResponse r = JsonAnswer(200, WhoJson(caller->who, token));
+  r.headers.emplace_back("Set-Cookie", SessionCookie(token, hooks_.tls, /*expire=*/false));
+  return r;
+}
+
+ServerResponse AdminApi::Route(const ServerRequest& req, const Caller& caller) {
+  const Principal& who = caller.who;
   const std::string& p = req.path;
   const bool get = req.method == "GET", post = req.method == "POST";
   auto rest = [&](const std::string& prefix) -> std::optional<std::string> {
     if (p.rfind(prefix, 0) != 0 || p.size() == prefix.size()) return std::nullopt;
     return p.substr(prefix.size());
   };
+  // 403 when the role may not do `action` at all (whatever the entity).
+  auto deny = [&](AdminAction action) -> std::optional<ServerResponse> {
+    if (Authorize(who, action, TargetScope::kInScope) == Decision::kForbidden)
+      return Error(403, ForbiddenMessage(who.role, action));
+    return std::nullopt;
+  };
+  auto filtered = [&](AdminAction action) {
+    return Authorize(who, action, TargetScope::kTenant) == Decision::kAllowFiltered;
+  };
+  if (get && p == "/v1/whoami") return JsonAnswer(200, WhoJson(who, caller.token));
   if (get && p == "/readyz") {
+    if (auto d = deny(AdminAction::kReadiness)) return *d;
     auto counts = store_.CountEventsByState();
     bool storage_ok = counts.ok();
     bool auth0_ok = hooks_.auth0_token_valid && hooks_.auth0_token_valid();
@@ -199,40 +428,94 @@ ServerResponse AdminApi::Route(const ServerRequest& req) {
                                           {"pipeline", stalled ? *stalled : std::string("ok")}});
   }
   if (get && p == "/metrics" && hooks_.metrics) {
+    if (auto d = deny(AdminAction::kMetrics)) return *d;
     ServerResponse r;
     r.body = hooks_.metrics();
     r.content_type = "text/plain; version=0.0.4";
     return r;
   }
-  if (get && p == "/v1/status") return Status();
-  if (get && p == "/v1/events") return Events(req);
-  if (get && p == "/v1/mutations") return Mutations(req);
-  if (get && p == "/v1/plan") return Plan();
-  if (post && (p == "/v1/guard/approve" || p == "/v1/guard/reject"))
-    return GuardAction(req, p.substr(10));
-  if (post && p == "/v1/drift/run") return DriftRun(req);
-  if (post && p == "/v1/pause") return Pause(true);
-  if (post && p == "/v1/resume") return Pause(false);
+  if (get && p == "/v1/status") {
+    if (auto d = deny(AdminAction::kStatus)) return *d;
+    return Status();
+  }
+  if (get && p == "/v1/events") {
+    if (auto d = deny(AdminAction::kListEvents)) return *d;
+    return Events(req, who, filtered(AdminAction::kListEvents));
+  }
+  if (post && p == "/v1/events") {
+    if (auto d = deny(AdminAction::kSubmitEvent)) return *d;
+    return SubmitEvent(req, who);
+  }
+  if (get && p == "/v1/mutations") {
+    if (auto d = deny(AdminAction::kListMutations)) return *d;
+    return Mutations(req, who, filtered(AdminAction::kListMutations));
+  }
+  if (get && p == "/v1/organizations") {
+    if (auto d = deny(AdminAction::kListOrganizations)) return *d;
+    return List(req, who, EntityKind::kOrganization, filtered(AdminAction::kListOrganizations));
+  }
+  if (get && p == "/v1/users") {
+    if (auto d = deny(AdminAction::kListUsers)) return *d;
+    return List(req, who, EntityKind::kUser, filtered(AdminAction::kListUsers));
+  }
+  if (get && p == "/v1/plan") {
+    if (auto d = deny(AdminAction::kPlan)) return *d;
+    return Plan();
+  }
+  if (post && (p == "/v1/guard/approve" || p == "/v1/guard/reject")) {
+    const bool approve = p == "/v1/guard/approve";
+    if (auto d = deny(approve ? AdminAction::kGuardApprove : AdminAction::kGuardReject)) return *d;
+    return GuardAction(req, who, p.substr(10));
+  }
+  if (post && p == "/v1/drift/run") {
+    if (auto d = deny(AdminAction::kDriftRun)) return *d;
+    return DriftRun(req);
+  }
+  if (post && (p == "/v1/pause" || p == "/v1/resume")) {
+    const bool pause = p == "/v1/pause";
+    if (auto d = deny(pause ? AdminAction::kPause : AdminAction::kResume)) return *d;
+    return Pause(who, pause);
+  }
   if (p == "/v1/sources" || p.rfind("/v1/sources/", 0) == 0) {
-    return HandleSourcesRequest(req, store_, clock_,
-                                hooks_.sources ? hooks_.sources() : std::vector<SourceConfig>{},
-                                hooks_.writer);
+    if (auto d = deny(get ? AdminAction::kReadSources : AdminAction::kDeclaredApply)) return *d;
+    ServerResponse r = HandleSourcesRequest(
+        req, store_, clock_, hooks_.sources ? hooks_.sources() : std::vector<SourceConfig>{},
+        hooks_.writer);
+    if (get && p == "/v1/sources" && r.status == 200) {
+      // Events submitted through POST /v1/events have a source of their own; listed so that a
+      // client can offer it as a filter like any other.
+      Json body = Json::parse(r.body, nullptr, false);
+      if (body.is_object() && body["sources"].is_array()) {
+        body["sources"].push_back({{"name", kConsoleSource}, {"scheme", "console"}});
+        r = JsonAnswer(200, body);
+      }
+    }
+    return r;
   }
   if (auto id = rest("/v1/events/")) {
     const std::string suffix = "/replay";
     if (post && id->size() > suffix.size() &&
         id->compare(id->size() - suffix.size(), suffix.size(), suffix) == 0) {
-      return Replay(req, id->substr(0, id->size() - suffix.size()));
+      if (auto d = deny(AdminAction::kReplay)) return *d;
+      return Replay(req, who, id->substr(0, id->size() - suffix.size()));
     }
-    if (get) return Event(req, *id);
+    if (get) {
+      if (auto d = deny(AdminAction::kReadEvent)) return *d;
+      return Event(req, who, *id);
+    }
   }
-  if (auto ext = rest("/v1/users/"); ext && get) return Entity(req, EntityKind::kUser, *ext);
-  if (auto ext = rest("/v1/organizations/"); ext && get)
-    return Entity(req, EntityKind::kOrganization, *ext);
+  if (auto ext = rest("/v1/users/"); ext && get) {
+    if (auto d = deny(AdminAction::kReadUser)) return *d;
+    return Entity(req, who, EntityKind::kUser, *ext);
+  }
+  if (auto ext = rest("/v1/organizations/"); ext && get) {
+    if (auto d = deny(AdminAction::kReadOrganization)) return *d;
+    return Entity(req, who, EntityKind::kOrganization, *ext);
+  }
   if (auto tail = rest("/v1/mutations/"); tail && post) {
     auto slash = tail->find('/');
     if (slash != std::string::npos)
-      return MutationAction(tail->substr(0, slash), tail->substr(slash + 1));
+      return MutationAction(who, tail->substr(0, slash), tail->substr(slash + 1));
   }
   return Error(404, "no such endpoint: " + req.method + " " + req.path);
 }
@@ -315,7 +598,7 @@ ServerResponse AdminApi::Status() {
   return JsonAnswer(200, body);
 }
 
-ServerResponse AdminApi::Events(const ServerRequest& req) {
+ServerResponse AdminApi::Events(const ServerRequest& req, const Principal& who, bool filtered) {
   EventFilter f;
   // "pending" is every event not applied yet; "due" and "scheduled" split it by whether its
   // effective_at is still ahead.
@@ -341,6 +624,35 @@ ServerResponse AdminApi::Events(const ServerRequest& req) {
   f.after_seq = *after;
   const int64_t now = clock_.NowUnixMillis();
   if (scheduled) f.pending_at = EventFilter::Timing{now, *scheduled};
+  if (filtered) {
+    // Only events about entities in the caller's scope: read pages and keep those, up to
+    // `limit` of them or kScopedScanRows rows read; next_after continues after the last row read.
+    Scope scope(who, store_);
+    Json items = Json::array();
+    const int limit_items = f.limit;
+    f.limit = kScopedScanPage;
+    int scanned = 0;
+    Json next = nullptr;
+    while (true) {
+      auto page = store_.ListEvents(f);
+      if (!page.ok()) return Error(503, page.status().message());
+      bool stop = false;
+      for (auto& e : *page) {
+        f.after_seq = e.seq;
+        ++scanned;
+        auto in = scope.Event(e);
+        if (!in.ok()) return Error(503, in.status().message());
+        if (*in) items.push_back(EventJson(e, now));
+        if (items.size() == static_cast<size_t>(limit_items) || scanned >= kScopedScanRows) {
+          next = e.seq;
+          stop = true;
+          break;
+        }
+      }
+      if (stop || page->size() < static_cast<size_t>(kScopedScanPage)) break;
+    }
+    return JsonAnswer(200, {{"events", items}, {"next_after", next}});
+  }
   auto list = store_.ListEvents(f);
   if (!list.ok()) return Error(503, list.status().message());
   Json items = Json::array();
@@ -369,21 +681,39 @@ std::optional<EventRecord> AdminApi::FindEvent(const ServerRequest& req, const s
   return std::nullopt;
 }
 
-ServerResponse AdminApi::Event(const ServerRequest& req, const std::string& id) {
+ServerResponse AdminApi::Event(const ServerRequest& req, const Principal& who,
+                               const std::string& id) {
   ServerResponse error;
   auto e = FindEvent(req, id, &error);
   if (!e) return error;
+  Scope scope(who, store_);
+  auto in = scope.Event(*e);
+  if (!in.ok()) return Error(503, in.status().message());
+  if (Authorize(who, AdminAction::kReadEvent, ScopeOf(*in)) == Decision::kNotFound)
+    return Error(404, "no event with id \"" + id + "\"");
   auto j = EventJson(*e, clock_.NowUnixMillis());
   j["body"] = Json::parse(e->body, nullptr, false);
   if (j["body"].is_discarded()) j["body"] = e->body;
   return JsonAnswer(200, j);
 }
 
-ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id) {
+ServerResponse AdminApi::Replay(const ServerRequest& req, const Principal& who,
+                                const std::string& id) {
   ServerResponse error;
   auto found = FindEvent(req, id, &error);
   if (!found) return error;
   const EventRecord& e = *found;
+  Scope scope(who, store_);
+  auto in = scope.Event(e);
+  if (!in.ok()) return Error(503, in.status().message());
+  switch (Authorize(who, AdminAction::kReplay, ScopeOf(*in))) {
+    case Decision::kNotFound:
+      return Error(404, "no event with id \"" + id + "\"");
+    case Decision::kForbidden:
+      return Error(403, ForbiddenMessage(who.role, AdminAction::kReplay));
+    default:
+      break;
+  }
   if (e.state != EventState::kRejected && e.state != EventState::kFailed) {
     return Error(409, std::string("only rejected or failed events can be replayed; this one is ") +
                           EventStateName(e.state));
@@ -401,6 +731,7 @@ ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id)
   }
   if (auto st = (*txn)->Commit(); !st.ok()) return Error(503, st.message());
   txn->reset();
+  spdlog::info("admin: token={} replayed event source={} id={}", who.name, e.source, e.event_id);
   if (hooks_.writer) hooks_.writer->Wake();
   EventRecord replayed = e;
   replayed.state = EventState::kPending;
@@ -409,13 +740,22 @@ ServerResponse AdminApi::Replay(const ServerRequest& req, const std::string& id)
   return JsonAnswer(200, j);
 }
 
-ServerResponse AdminApi::Entity(const ServerRequest& req, EntityKind kind, const std::string& ext) {
+ServerResponse AdminApi::Entity(const ServerRequest& req, const Principal& who, EntityKind kind,
+                                const std::string& ext) {
+  const ServerResponse missing = Error(
+      404, std::string("no ") + (kind == EntityKind::kOrganization ? "organization" : "user") +
+               " with external_id \"" + ext + "\"");
+  Scope scope(who, store_);
+  Result<bool> in =
+      kind == EntityKind::kOrganization ? Result<bool>(scope.Org(ext)) : scope.User(ext);
+  if (!in.ok()) return Error(503, in.status().message());
+  const AdminAction action =
+      kind == EntityKind::kOrganization ? AdminAction::kReadOrganization : AdminAction::kReadUser;
+  // Outside an org-admin's scope the answer is the one for an entity that does not exist.
+  if (Authorize(who, action, ScopeOf(*in)) == Decision::kNotFound) return missing;
   auto row = store_.ReadEntity(kind, ext);
   if (!row.ok()) return Error(503, row.status().message());
-  if (!row->exists)
-    return Error(404, std::string("no ") +
-                          (kind == EntityKind::kOrganization ? "organization" : "user") +
-                          " with external_id \"" + ext + "\"");
+  if (!row->exists) return missing;
   const std::string key = EntityKey(kind, ext);
   // known.waiting is the executor's note on why nothing can be done yet, not Auth0 state: it is
   // shown on its own.
@@ -425,10 +765,21 @@ ServerResponse AdminApi::Entity(const ServerRequest& req, EntityKind kind, const
     if (known["waiting"].is_string()) waiting = known["waiting"];
     known.erase("waiting");
   }
+  Json desired = View(row->desired);
+  if (who.role == Role::kOrgAdmin && desired.contains("organizations") &&
+      desired["organizations"].is_array()) {
+    // A member of other organizations too: those are not the caller's to see.
+    Json mine = Json::array();
+    for (const auto& m : desired["organizations"]) {
+      if (m.is_object() && OrganizationInScope(who, m.value("external_id", std::string())))
+        mine.push_back(m);
+    }
+    desired["organizations"] = mine;
+  }
   Json body = {{"external_id", ext},
                {"auth0_id", row->auth0_id ? Json(*row->auth0_id) : Json(nullptr)},
                {"waiting", waiting},
-               {"desired", View(row->desired)},
+               {"desired", desired},
                {"last_known_auth0", known},
                {"events", EventsBehind(row->desired, {}, nullptr)}};
   Json mutations = Json::array();
@@ -443,6 +794,20 @@ ServerResponse AdminApi::Entity(const ServerRequest& req, EntityKind kind, const
     for (auto& m : *list) mutations.push_back(MutationJson(m));
   }
   body["mutations"] = mutations;
+  if (kind == EntityKind::kOrganization) {
+    // Its desired members with their roles (every one of them is in an org-admin's scope, since
+    // the organization is).
+    constexpr int kMaxMembers = 1000;
+    auto members = store_.ReadOrgMembers(ext, kMaxMembers + 1);
+    if (!members.ok()) return Error(503, members.status().message());
+    Json list = Json::array();
+    for (const auto& m : *members) {
+      if (list.size() == kMaxMembers) break;
+      list.push_back({{"external_id", m.user_external_id}, {"roles", m.roles}});
+    }
+    body["members"] = list;
+    body["members_truncated"] = members->size() > kMaxMembers;
+  }
   if (kind == EntityKind::kUser) {
     auto cmds = store_.ListCommands(ext, 20);
     if (!cmds.ok()) return Error(503, cmds.status().message());
@@ -463,7 +828,11 @@ ServerResponse AdminApi::Entity(const ServerRequest& req, EntityKind kind, const
     if (row->auth0_id) {
       auto list = store_.MembershipProblems(*row->auth0_id, 20);
       if (!list.ok()) return Error(503, list.status().message());
-      for (auto& m : *list) problems.push_back(MutationJson(m));
+      for (auto& m : *list) {
+        auto mine = scope.MutationEntity(m.entity);
+        if (!mine.ok()) return Error(503, mine.status().message());
+        if (*mine) problems.push_back(MutationJson(m));
+      }
     }
     body["membership_problems"] = problems;
     if (req.Param("logs") == std::optional<std::string>("true")) {
@@ -478,7 +847,7 @@ ServerResponse AdminApi::Entity(const ServerRequest& req, EntityKind kind, const
   return JsonAnswer(200, body);
 }
 
-ServerResponse AdminApi::Mutations(const ServerRequest& req) {
+ServerResponse AdminApi::Mutations(const ServerRequest& req, const Principal& who, bool filtered) {
   SqliteStore::MutationFilter f;
   if (auto s = req.Param("state")) {
     f.state = ParseMutationState(*s);
@@ -496,6 +865,35 @@ ServerResponse AdminApi::Mutations(const ServerRequest& req) {
   if (!limit || !before) return Error(400, error);
   f.limit = static_cast<int>(*limit);
   f.before_id = *before;
+  if (filtered) {
+    // As for events: rows of entities in the caller's scope, up to `limit` of them or
+    // kScopedScanRows rows read; next_before continues before the last row read.
+    Scope scope(who, store_);
+    Json items = Json::array();
+    const int limit_items = f.limit;
+    f.limit = kScopedScanPage;
+    int scanned = 0;
+    Json next = nullptr;
+    while (true) {
+      auto page = store_.ListMutations(f);
+      if (!page.ok()) return Error(503, page.status().message());
+      bool stop = false;
+      for (auto& m : *page) {
+        f.before_id = m.id;
+        ++scanned;
+        auto in = scope.MutationEntity(m.entity);
+        if (!in.ok()) return Error(503, in.status().message());
+        if (*in) items.push_back(MutationJson(m));
+        if (items.size() == static_cast<size_t>(limit_items) || scanned >= kScopedScanRows) {
+          next = m.id;
+          stop = true;
+          break;
+        }
+      }
+      if (stop || page->size() < static_cast<size_t>(kScopedScanPage)) break;
+    }
+    return JsonAnswer(200, {{"mutations", items}, {"next_before", next}});
+  }
   auto list = store_.ListMutations(f);
   if (!list.ok()) return Error(503, list.status().message());
   Json items = Json::array();
@@ -506,9 +904,13 @@ ServerResponse AdminApi::Mutations(const ServerRequest& req) {
   return JsonAnswer(200, body);
 }
 
-ServerResponse AdminApi::MutationAction(const std::string& id_text, const std::string& action) {
+ServerResponse AdminApi::MutationAction(const Principal& who, const std::string& id_text,
+                                        const std::string& action) {
   if (action != "retry" && action != "discard")
     return Error(404, "no such action: " + action + " (retry or discard)");
+  const AdminAction what = action == "retry" ? AdminAction::kRetry : AdminAction::kDiscard;
+  if (Authorize(who, what, TargetScope::kInScope) == Decision::kForbidden)
+    return Error(403, ForbiddenMessage(who.role, what));
   char* end = nullptr;
   long long id = std::strtoll(id_text.c_str(), &end, 10);
   if (id_text.empty() || *end != '\0' || id <= 0)
@@ -516,6 +918,11 @@ ServerResponse AdminApi::MutationAction(const std::string& id_text, const std::s
   auto m = store_.GetMutation(id);
   if (!m.ok()) return Error(503, m.status().message());
   if (!*m) return Error(404, "no mutation " + id_text);
+  Scope scope(who, store_);
+  auto in = scope.MutationEntity((*m)->entity);
+  if (!in.ok()) return Error(503, in.status().message());
+  if (Authorize(who, what, ScopeOf(*in)) != Decision::kAllow)
+    return Error(403, ForbiddenMessage(who.role, what));
   if ((*m)->state != MutationState::kDead && (*m)->state != MutationState::kFailed) {
     return Error(
         409,
@@ -526,8 +933,10 @@ ServerResponse AdminApi::MutationAction(const std::string& id_text, const std::s
   if (!txn.ok()) return Error(503, txn.status().message());
   const int64_t now = clock_.NowUnixMillis();
   MutationState next = action == "retry" ? MutationState::kFailed : MutationState::kDiscarded;
-  std::string note = action == "retry" ? "retried by an operator: re-planned from desired state"
-                                       : "discarded by an operator";
+  const std::string by = " (token " + who.name + ")";
+  std::string note = action == "retry"
+                         ? "retried by an operator" + by + ": re-planned from desired state"
+                         : "discarded by an operator" + by;
   tenantsync::Status st = (*txn)->UpdateMutation(
       id, next, note + (((*m)->last_error.empty()) ? "" : "; was: " + (*m)->last_error),
       (*m)->attempts, now);
@@ -536,15 +945,18 @@ ServerResponse AdminApi::MutationAction(const std::string& id_text, const std::s
   if (st.ok()) st = (*txn)->Commit();
   if (!st.ok()) return Error(503, st.message());
   txn->reset();
+  spdlog::info("admin: token={} {} mutation {}", who.name,
+               action == "retry" ? "retried" : "discarded", id);
   if (hooks_.writer) hooks_.writer->Wake();
   auto fresh = store_.GetMutation(id);
   return JsonAnswer(200, fresh.ok() && *fresh ? MutationJson(**fresh) : Json({{"id", id}}));
 }
 
-ServerResponse AdminApi::GuardAction(const ServerRequest& req, const std::string& action) {
+ServerResponse AdminApi::GuardAction(const ServerRequest& req, const Principal& who,
+                                     const std::string& action) {
   std::string by;
   if (action == "reject") {
-    auto parsed = RejectedBy(req.body, kRejectedByDefault);
+    auto parsed = RejectedBy(req.body, who.name);
     if (!parsed.ok()) return Error(400, parsed.status().message());
     by = *parsed;
   }
@@ -553,11 +965,13 @@ ServerResponse AdminApi::GuardAction(const ServerRequest& req, const std::string
   if (action == "approve") {
     auto released = hooks_.guard->Approve();
     if (!released.ok()) return Error(503, released.status().message());
+    spdlog::info("admin: token={} approved the guard ({} entities)", who.name, released->size());
     if (hooks_.writer) hooks_.writer->Wake();
     return JsonAnswer(200, {{"approved", released->size()}, {"entities", *released}});
   }
   auto discarded = hooks_.guard->Reject(by);
   if (!discarded.ok()) return Error(503, discarded.status().message());
+  spdlog::info("admin: token={} rejected the guard (by {})", who.name, by);
   if (hooks_.writer) hooks_.writer->Wake();  // the entities whose intent was undone re-plan
   return JsonAnswer(200, {{"rejected", *discarded}, {"by", by}});
 }
@@ -590,10 +1004,131 @@ ServerResponse AdminApi::DriftRun(const ServerRequest& req) {
   return JsonAnswer(200, *report);
 }
 
-ServerResponse AdminApi::Pause(bool paused) {
+ServerResponse AdminApi::Pause(const Principal& who, bool paused) {
   if (!hooks_.writer) return Error(503, "the writer is not running");
   if (auto st = hooks_.writer->SetPaused(paused); !st.ok()) return Error(503, st.message());
+  spdlog::info("admin: token={} {} the writer", who.name, paused ? "paused" : "resumed");
   return JsonAnswer(200, {{"paused", paused}});
+}
+
+ServerResponse AdminApi::SubmitEvent(const ServerRequest& req, const Principal& who) {
+  auto body = ParseJson(req.body);
+  if (!body.ok()) return Error(400, body.status().message());
+  if (!body->is_object())
+    return Error(400, "the body must be a JSON object {\"type\", \"data\"} (optional \"id\")");
+  for (const auto& [key, value] : body->items()) {
+    if (key != "type" && key != "data" && key != "id")
+      return Error(400, "unknown field \"" + key + "\" (allowed: type, data, id)");
+  }
+  if (!body->contains("type") || !(*body)["type"].is_string())
+    return Error(400, "type: must be a string");
+  const Json data = body->contains("data") ? (*body)["data"] : Json(nullptr);
+  // Checked at every depth, before the event's own validation: a console never sets passwords.
+  if (HasPasswordKey(data))
+    return Error(400, "password is not accepted; send user.password_reset_requested");
+  std::string id;
+  if (body->contains("id")) {
+    if (!(*body)["id"].is_string()) return Error(400, "id: must be a string");
+    id = (*body)["id"].get<std::string>();
+    if (auto st = ValidateEventId(id); !st.ok()) return Error(400, "id " + st.message());
+  } else {
+    if (!hooks_.random) return Error(503, "no source of randomness for event ids; send \"id\"");
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "console-%016llx%016llx",
+                  static_cast<unsigned long long>(hooks_.random->Uniform(UINT64_MAX)),
+                  static_cast<unsigned long long>(hooks_.random->Uniform(UINT64_MAX)));
+    id = buf;
+  }
+  // Validated exactly as ingress validates a webhook, in the envelope it is stored in.
+  const int64_t now = clock_.NowUnixMillis();
+  const Json envelope = {{"type", (*body)["type"]}, {"timestamp", Rfc3339(now)}, {"data", data}};
+  auto parsed = ParseEvent(envelope);
+  if (!parsed.ok()) return Error(400, parsed.status().message());
+
+  if (who.role == Role::kOrgAdmin) {
+    std::optional<std::vector<std::string>> event_orgs;
+    if (parsed->type == EventType::kUserUpserted && parsed->data.contains("organizations"))
+      event_orgs = OrgIds(parsed->data["organizations"]);
+    bool exists = false;
+    std::vector<std::string> current;
+    if (!IsOrganizationEvent(parsed->type)) {
+      auto row = store_.ReadEntity(EntityKind::kUser, parsed->external_id);
+      if (!row.ok()) return Error(503, row.status().message());
+      exists = row->exists;
+      auto members = store_.ReadUserMemberships(parsed->external_id);
+      if (!members.ok()) return Error(503, members.status().message());
+      for (const auto& m : *members) current.push_back(m.org_external_id);
+    }
+    auto allowed =
+        SubmitDecision(who, parsed->type, parsed->external_id, event_orgs, exists, current);
+    if (!allowed.ok()) return Error(403, allowed.message());
+  }
+
+  EventRecord record;
+  record.source = kConsoleSource;
+  record.event_id = id;
+  record.type = EventTypeName(parsed->type);
+  record.occurred_at_ms = parsed->timestamp_ms;
+  record.effective_at_ms = parsed->effective_at_ms;
+  record.received_at_ms = now;
+  record.state = EventState::kPending;
+  record.body = envelope.dump(-1, ' ', false, Json::error_handler_t::replace);
+  record.submitted_by = who.name;
+  auto stored = store_.InsertEvents({record});
+  if (!stored.ok()) return Error(503, stored.status().message());
+  if (stored->front() == InsertOutcome::kDuplicate)
+    return JsonAnswer(200, {{"status", "duplicate"}, {"event_id", id}, {"error", nullptr}});
+  spdlog::info("admin: token={} submitted event source=console id={} type={}", who.name, id,
+               EventTypeName(parsed->type));
+  if (hooks_.writer) hooks_.writer->Wake();
+  return JsonAnswer(202, {{"status", "accepted"}, {"event_id", id}, {"error", nullptr}});
+}
+
+ServerResponse AdminApi::List(const ServerRequest& req, const Principal& who, EntityKind kind,
+                              bool filtered) {
+  SqliteStore::EntitySearch search;
+  search.kind = kind;
+  search.query = req.Param("q").value_or("");
+  search.after = req.Param("after").value_or("");
+  std::string error;
+  auto limit = IntParam(req, "limit", 1, 500, 50, &error);
+  if (!limit) return Error(400, error);
+  search.limit = static_cast<int>(*limit);
+  if (filtered) search.organizations = who.organizations;
+  auto rows = store_.SearchEntities(search);
+  if (!rows.ok()) return Error(503, rows.status().message());
+  const bool org = kind == EntityKind::kOrganization;
+  Json items = Json::array();
+  for (const auto& found : *rows) {
+    const EntityRow& row = found.row;
+    const Json view = View(row.desired);
+    const bool waiting = row.known.is_object() && row.known.contains("waiting");
+    Json item = {{"external_id", row.external_id},
+                 {"auth0_id", row.auth0_id ? Json(*row.auth0_id) : Json(nullptr)},
+                 {"name", view.value("name", Json(nullptr))},
+                 {"to_reconcile", found.to_reconcile},
+                 // In Auth0 as desired, as far as tenantsync knows: created or adopted, and no
+                 // work left for it.
+                 {"converged", row.auth0_id.has_value() && !found.to_reconcile && !waiting}};
+    if (org) {
+      item["display_name"] = view.value("display_name", Json(nullptr));
+    } else {
+      item["email"] = view.value("email", Json(nullptr));
+      item["blocked"] = view.value("blocked", false);
+      item["left"] = view.value("left", false);
+      item["deleted"] = view.value("deleted", false);
+      Json orgs = Json::array();
+      for (const auto& o : OrgIds(view.value("organizations", Json::array()))) {
+        if (OrganizationInScope(who, o)) orgs.push_back(o);
+      }
+      item["organizations"] = orgs;
+    }
+    items.push_back(std::move(item));
+  }
+  const Json next = rows->size() == static_cast<size_t>(search.limit)
+                        ? Json(rows->back().row.external_id)
+                        : Json(nullptr);
+  return JsonAnswer(200, {{org ? "organizations" : "users", items}, {"next_after", next}});
 }
 
 }  // namespace tenantsync

@@ -1,11 +1,22 @@
 // AdminApi: the operator JSON API (SPEC §7) served on its own listener. Request and answer
 // bodies are documented in docs/ADMIN-API.md.
 //
-// Every endpoint but /healthz requires `Authorization: Bearer <token>`, compared in constant
-// time; a missing or wrong token gets 401 with no detail. Answers never contain secrets. A path
-// or query value that is not UTF-8 once percent-decoded gets 400 saying where; stored text that
-// is not UTF-8 (left by older versions) is answered with U+FFFD in its place.
-// Thread safety: Handle() runs concurrently on HTTP worker threads.
+// Authentication: every endpoint but /healthz and POST /v1/session requires a configured token,
+// as `Authorization: Bearer <token>` or as the console's cookie `ts_session=<token>`. The
+// presented token is compared in constant time with every configured token (no early exit); a
+// missing or wrong token gets 401 with no detail. A cookie-authenticated request with a method
+// other than GET/HEAD (outside /v1/session) must carry `X-CSRF-Token: CsrfToken(token)`, else 403.
+// Authorization: each token has a role (daemon/operators/authz.h) enforced per endpoint; an
+// org-admin sees only its organizations and their members (others answer 404 like unknown ones).
+// What a token does is recorded with its name (events it submits, guard rejections, retries and
+// discards, and a log line per change).
+//
+// Answers never contain secrets (a session cookie is only ever set from the token the caller
+// just presented). A path or query value that is not UTF-8 once percent-decoded gets 400 saying
+// where; stored text that is not UTF-8 (left by older versions) is answered with U+FFFD in its
+// place.
+// Thread safety: Handle() runs concurrently on HTTP worker threads; ReplaceTokens() may be called
+// at any time (SIGHUP).
 #pragma once
 
 #include <functional>
@@ -15,8 +26,10 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/random.h"
 #include "daemon/config.h"
 #include "daemon/http_server.h"
+#include "daemon/operators/authz.h"
 #include "storage/sqlite_store.h"
 
 namespace tenantsync {
@@ -46,36 +59,67 @@ struct AdminHooks {
   // The configured sources (replaced on SIGHUP), for /v1/sources and the declared-source
   // endpoints (daemon/declared_api.h). Empty: every source is unknown there.
   std::function<std::vector<SourceConfig>()> sources;
+  // Ids of events submitted through POST /v1/events without one. Null: such a request gets 503.
+  Random* random = nullptr;
+  // The admin listener is HTTPS: the session cookie is marked Secure.
+  bool tls = false;
 };
+
+// The CSRF token of a session: hex(HMAC-SHA256(key = token, "tenantsync-csrf")). The console
+// sends it as X-CSRF-Token on every cookie-authenticated change.
+std::string CsrfToken(const std::string& token);
 
 class AdminApi {
  public:
-  // `clock` is the daemon's clock: what is due or scheduled, ages, and the times written by
-  // replay, retry and discard.
-  AdminApi(std::string token, SqliteStore& store, Clock& clock, AdminHooks hooks);
+  // `tokens`: every accepted token (AdminOptions::AllTokens()). `clock` is the daemon's clock:
+  // what is due or scheduled, ages, and the times written by replay, retry, discard and submitted
+  // events.
+  AdminApi(const std::vector<AdminToken>& tokens, SqliteStore& store, Clock& clock,
+           AdminHooks hooks);
   ServerResponse Handle(const ServerRequest& req);
-  void ReplaceToken(std::string token);
+  // SIGHUP: the next request is checked against these tokens.
+  void ReplaceTokens(const std::vector<AdminToken>& tokens);
 
  private:
-  bool Authorized(const ServerRequest& req);
-  ServerResponse Route(const ServerRequest& req);
+  struct Caller {
+    Principal who;
+    std::string token;  // the presented (matching) token: secret, never logged or answered
+    bool cookie = false;
+  };
+  // Scope lookups for one org-admin request (cached per entity). Errors are storage errors.
+  class Scope;
+
+  std::optional<Caller> Authenticate(const ServerRequest& req);
+  std::optional<Caller> Match(const std::string& presented);
+  ServerResponse Route(const ServerRequest& req, const Caller& caller);
+  ServerResponse SignIn(const ServerRequest& req);
   ServerResponse Status();
-  ServerResponse Events(const ServerRequest& req);
-  ServerResponse Event(const ServerRequest& req, const std::string& id);
-  ServerResponse Replay(const ServerRequest& req, const std::string& id);
+  ServerResponse Events(const ServerRequest& req, const Principal& who, bool filtered);
+  ServerResponse Event(const ServerRequest& req, const Principal& who, const std::string& id);
+  ServerResponse Replay(const ServerRequest& req, const Principal& who, const std::string& id);
   // The one event with this sender id (and ?source=); nullopt with *error set (404, 409, 503).
   std::optional<EventRecord> FindEvent(const ServerRequest& req, const std::string& id,
                                        ServerResponse* error);
-  ServerResponse Entity(const ServerRequest& req, EntityKind kind, const std::string& external_id);
-  ServerResponse Mutations(const ServerRequest& req);
-  ServerResponse MutationAction(const std::string& id, const std::string& action);
-  ServerResponse Pause(bool paused);
-  ServerResponse GuardAction(const ServerRequest& req, const std::string& action);
+  ServerResponse SubmitEvent(const ServerRequest& req, const Principal& who);
+  ServerResponse Entity(const ServerRequest& req, const Principal& who, EntityKind kind,
+                        const std::string& external_id);
+  ServerResponse List(const ServerRequest& req, const Principal& who, EntityKind kind,
+                      bool filtered);
+  ServerResponse Mutations(const ServerRequest& req, const Principal& who, bool filtered);
+  ServerResponse MutationAction(const Principal& who, const std::string& id,
+                                const std::string& action);
+  ServerResponse Pause(const Principal& who, bool paused);
+  ServerResponse GuardAction(const ServerRequest& req, const Principal& who,
+                             const std::string& action);
   ServerResponse Plan();
   ServerResponse DriftRun(const ServerRequest& req);
 
+  struct KnownToken {
+    Principal who;
+    std::string digest;  // SHA-256 of the token: what presented tokens are compared with
+  };
   std::mutex mu_;
-  std::string token_;  // guarded by mu_; secret: never logged or returned
+  std::vector<KnownToken> tokens_;  // guarded by mu_
   SqliteStore& store_;
   Clock& clock_;
   AdminHooks hooks_;

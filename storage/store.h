@@ -34,6 +34,8 @@ struct EventRecord {
   std::string body;
   int64_t updated_at_ms = 0;
   std::string note;  // what happened to it after it was applied (e.g. rejected at the guard)
+  // The admin token that submitted it (source "console", POST /v1/events); empty otherwise.
+  std::string submitted_by;
 };
 
 enum class InsertOutcome { kInserted, kDuplicate };

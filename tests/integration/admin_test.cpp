@@ -924,7 +924,8 @@ TEST_F(AdminTest, FailedMutationsCanBeRetriedAndDiscarded) {
 // ---- Guard ------------------------------------------------------------------------------------
 
 // POST /v1/guard/reject records who rejected: {"by": NAME} (1-100 characters, UTF-8, no control
-// characters), else "admin API". The name is in the answer, the rejected event's note and the
+// characters), else the name of the token used ("admin" for [admin].token_file, issue 16). The
+// name is in the answer, the rejected event's note and the
 // discarded mutations; a malformed name is refused and changes nothing.
 TEST_F(AdminTest, GuardRejectRecordsWhoRejected) {
   // Any destructive change trips the guard.
@@ -985,15 +986,15 @@ TEST_F(AdminTest, GuardRejectRecordsWhoRejected) {
   EXPECT_TRUE(discarded) << Get("/v1/mutations").body;
   EXPECT_FALSE(SimUser("emp-g1@example.com").value("blocked", false)) << "nobody was blocked";
 
-  // Without a body the API records itself.
+  // Without a body the token's name is recorded.
   ASSERT_NO_FATAL_FAILURE(trip("emp-g2"));
   r = Post("/v1/guard/reject", "");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.Json()["by"], "admin API");
+  EXPECT_EQ(r.Json()["by"], "admin");
   EXPECT_NE(Get("/v1/events/msg_left_emp-g2")
                 .Json()["note"]
                 .get<std::string>()
-                .find("rejected at the guard by admin API"),
+                .find("rejected at the guard by admin"),
             std::string::npos);
 }
 
