@@ -9,8 +9,38 @@
 #include <set>
 #include <sstream>
 
+#include "adapters/mapping/mapping.h"
+
 namespace tenantsync {
 namespace {
+
+// [sources.mapping] goes to adapters/mapping as JSON, so toml++ stays in this file.
+nlohmann::json TomlToJson(const toml::node& node) {
+  if (auto* t = node.as_table()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (auto& [k, v] : *t) j[std::string(k.str())] = TomlToJson(v);
+    return j;
+  }
+  if (auto* a = node.as_array()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (auto& v : *a) j.push_back(TomlToJson(v));
+    return j;
+  }
+  if (auto v = node.value_exact<std::string>()) return *v;
+  if (auto v = node.value_exact<int64_t>()) return *v;
+  if (auto v = node.value_exact<double>()) return *v;
+  if (auto v = node.value_exact<bool>()) return *v;
+  // Dates and times: their ISO text, which the mapping reads as dates.
+  std::ostringstream os;
+  if (auto d = node.value_exact<toml::date>()) {
+    os << *d;
+  } else if (auto dt = node.value_exact<toml::date_time>()) {
+    os << *dt;
+  } else if (auto tm = node.value_exact<toml::time>()) {
+    os << *tm;
+  }
+  return os.str();
+}
 
 // Reads one TOML table, remembering which keys were consumed so that anything left over is
 // reported as unknown. Errors accumulate so an operator sees every problem in one run.
@@ -103,12 +133,13 @@ class Section {
     return prefix_.empty() ? key : prefix_ + "." + key;
   }
 
- private:
+  // Marks `key` as read (for keys parsed by hand) and returns its node, or null when absent.
   const toml::node* Take(const std::string& key) {
     taken_.insert(key);
     return table_ ? table_->get(key) : nullptr;
   }
 
+ private:
   const toml::table* table_;
   std::string prefix_;
   std::vector<std::string>* errors_;
@@ -182,6 +213,18 @@ Result<std::vector<std::string>> ReadSecretLines(const std::string& name,
   }
   if (lines.empty()) return Status::Invalid("secret file " + path + " is empty");
   return lines;
+}
+
+std::vector<AdminToken> AdminOptions::AllTokens() const {
+  std::vector<AdminToken> all;
+  AdminToken admin;
+  admin.name = "admin";
+  admin.token_file = token_file;
+  admin.token = token;
+  admin.role = Role::kAdmin;
+  all.push_back(std::move(admin));
+  all.insert(all.end(), tokens.begin(), tokens.end());
+  return all;
 }
 
 const SourceConfig* Config::FindSource(std::string_view name) const {
@@ -285,15 +328,35 @@ Result<Config> LoadConfig(const std::string& path) {
   Section admin(root["admin"].as_table(), "admin", &errors);
   admin.String("listen", &cfg.admin.listen);
   admin.String("token_file", &cfg.admin.token_file);
+  admin.String("tls_cert_file", &cfg.admin.tls_cert_file);
+  admin.String("tls_key_file", &cfg.admin.tls_key_file);
   admin.Integer("max_connections", &cfg.admin.max_connections, 8, 4096);
   admin.Integer("request_head_timeout_seconds", &cfg.admin.request_head_timeout_seconds, 1, 300);
+  const toml::node* tokens_node = admin.Take("tokens");  // [[admin.tokens]], read below
   admin.RejectUnknown();
   {
     std::string h;
     int p;
-    if (cfg.admin.listen.rfind("unix:/", 0) != 0 && !ParseHostPort(cfg.admin.listen, &h, &p)) {
+    const bool unix_socket = cfg.admin.listen.rfind("unix:/", 0) == 0;
+    if (!unix_socket && !ParseHostPort(cfg.admin.listen, &h, &p)) {
       admin.Error("listen",
                   "must be HOST:PORT or unix:/absolute/path (got \"" + cfg.admin.listen + "\")");
+    }
+    if (cfg.admin.tls_cert_file.empty() != cfg.admin.tls_key_file.empty()) {
+      admin.Error(cfg.admin.tls_cert_file.empty() ? "tls_cert_file" : "tls_key_file",
+                  "tls_cert_file and tls_key_file must be set together");
+    }
+    if (!cfg.admin.tls_cert_file.empty()) {
+      if (unix_socket) admin.Error("tls_cert_file", "does not apply to a unix: listener");
+      // As for [ingress]: the TLS listener is cpp-httplib's, without the event loop's limits.
+      const AdminOptions d;
+      if (cfg.admin.max_connections != d.max_connections)
+        admin.Error("max_connections", "applies to plain-HTTP listeners only");
+      if (cfg.admin.request_head_timeout_seconds != d.request_head_timeout_seconds)
+        admin.Error("request_head_timeout_seconds", "applies to plain-HTTP listeners only");
+    }
+    for (auto* f : {&cfg.admin.tls_cert_file, &cfg.admin.tls_key_file}) {
+      if (!f->empty()) *f = ResolveFile(*f, base_dir);
     }
     std::vector<std::string> lines;
     secret(admin, "token_file", cfg.admin.token_file, &lines);
@@ -301,6 +364,73 @@ Result<Config> LoadConfig(const std::string& path) {
       cfg.admin.token = lines[0];
       if (cfg.admin.token.size() < 16)
         admin.Error("token_file", "the admin token must be at least 16 characters");
+    }
+  }
+  // [[admin.tokens]] (issue 16): named tokens with a role.
+  if (tokens_node) {
+    auto* arr = tokens_node->as_array();
+    if (!arr) admin.Error("tokens", "must be an array of tables ([[admin.tokens]])");
+    std::set<std::string> names = {"admin"};
+    // Which entry holds each secret, so a secret shared by two entries is refused naming both.
+    std::vector<std::pair<std::string, std::string>> seen = {{cfg.admin.token, "admin.token_file"}};
+    for (size_t i = 0; arr && i < arr->size(); ++i) {
+      const std::string prefix = "admin.tokens[" + std::to_string(i) + "]";
+      auto* t = (*arr)[i].as_table();
+      if (!t) {
+        top.Error(prefix, "must be a table");
+        continue;
+      }
+      Section s(t, prefix, &errors);
+      AdminToken tok;
+      std::string role;
+      bool has_orgs = t->contains("organizations");
+      s.String("name", &tok.name);
+      s.String("token_file", &tok.token_file);
+      s.String("role", &role);
+      s.StringList("organizations", &tok.organizations, {});
+      s.RejectUnknown();
+      static const std::regex kName("^[a-z0-9][a-z0-9_-]{0,63}$");
+      if (!std::regex_match(tok.name, kName)) {
+        s.Error("name", "must match ^[a-z0-9][a-z0-9_-]{0,63}$ (got \"" + tok.name + "\")");
+      } else if (!names.insert(tok.name).second) {
+        s.Error("name", tok.name == "admin" ? "\"admin\" is the name of [admin].token_file's token"
+                                            : "duplicate token name \"" + tok.name + "\"");
+      }
+      if (auto r = ParseRole(role)) {
+        tok.role = *r;
+      } else {
+        s.Error("role", role.empty() ? "is required (admin, operator, viewer or org-admin)"
+                                     : "must be one of admin, operator, viewer, org-admin (got \"" +
+                                           role + "\")");
+      }
+      if (tok.role == Role::kOrgAdmin && ParseRole(role)) {
+        if (tok.organizations.empty())
+          s.Error("organizations",
+                  "is required for role org-admin: the external ids of its organizations");
+        std::set<std::string> orgs;
+        for (const auto& o : tok.organizations) {
+          if (o.empty()) s.Error("organizations", "must not contain an empty external id");
+          if (!orgs.insert(o).second) s.Error("organizations", "lists \"" + o + "\" twice");
+        }
+      } else if (has_orgs && ParseRole(role)) {
+        s.Error("organizations", "only applies to role org-admin (this token is " + role + ")");
+      }
+      std::vector<std::string> lines;
+      secret(s, "token_file", tok.token_file, &lines);
+      if (!lines.empty()) {
+        tok.token = lines[0];
+        if (tok.token.size() < 16) {
+          s.Error("token_file", "the token must be at least 16 characters");
+        } else {
+          for (const auto& [other, where] : seen) {
+            if (other == tok.token)
+              s.Error("token_file",
+                      "holds the same token as " + where + " (every token must be different)");
+          }
+          seen.emplace_back(tok.token, prefix + ".token_file");
+        }
+      }
+      cfg.admin.tokens.push_back(std::move(tok));
     }
   }
 
@@ -327,6 +457,38 @@ Result<Config> LoadConfig(const std::string& path) {
       s.String("prefix", &src.signature.prefix);
       s.String("encoding", &src.signature.encoding);
       s.String("id_header", &src.signature.id_header);
+      std::string scim_on_delete;
+      s.String("scim_on_delete", &scim_on_delete);
+      const toml::table* role_map = nullptr;
+      if (auto* map_node = s.Take("scim_role_map")) {
+        role_map = map_node->as_table();
+        if (!role_map)
+          s.Error("scim_role_map", "must be a table of SCIM role value = \"Auth0 role\"");
+      }
+      // Vendor connector keys (issue 18, docs/CONNECTORS.md); judged with the scheme below.
+      static const char* kVendorKeys[] = {"token_header",
+                                          "public_url",
+                                          "allow_v1",
+                                          "credentials_file",
+                                          "company_domain",
+                                          "api_base_url",
+                                          "api_requests_per_second",
+                                          "mapping"};
+      s.String("token_header", &src.vendor_verify.token_header);
+      s.String("public_url", &src.vendor_verify.public_url);
+      s.Bool("allow_v1", &src.vendor_verify.allow_v1);
+      std::string credentials_file;
+      s.String("credentials_file", &credentials_file);
+      s.String("company_domain", &src.vendor_api.company_domain);
+      s.String("api_base_url", &src.vendor_api.base_url);
+      s.Double("api_requests_per_second", &src.vendor_api.requests_per_second, 0, 1000);
+      if (auto* mapping_node = s.Take("mapping")) {
+        if (mapping_node->as_table()) {
+          src.vendor_mapping = TomlToJson(*mapping_node);
+        } else {
+          s.Error("mapping", "must be a table ([sources.mapping])");
+        }
+      }
       s.RejectUnknown();
       static const std::regex kName("^[a-z0-9][a-z0-9_-]{0,63}$");
       if (!std::regex_match(src.name, kName)) {
@@ -347,12 +509,98 @@ Result<Config> LoadConfig(const std::string& path) {
         cfg.sources.push_back(std::move(src));
         continue;
       }
+      if (scheme != "scim") {
+        for (auto key : {"scim_on_delete", "scim_role_map"}) {
+          if (t->contains(key)) s.Error(key, "only applies to scheme \"scim\"");
+        }
+      }
+      if (auto vendor = ParseVendor(scheme)) {
+        // The vendor's own signature scheme; nothing here is a hmac-sha256 setting.
+        for (auto key : {"header", "prefix", "encoding", "id_header"}) {
+          if (t->contains(key)) s.Error(key, "does not apply to scheme \"" + scheme + "\"");
+        }
+        src.vendor = *vendor;
+        src.vendor_verify.vendor = *vendor;
+        src.vendor_verify.tolerance_seconds = src.signature.tolerance_seconds;
+        src.vendor_api.vendor = *vendor;
+        if (*vendor != Vendor::kPersonio && t->contains("token_header"))
+          s.Error("token_header", "only applies to scheme \"personio\"");
+        if (*vendor != Vendor::kHubSpot && (t->contains("public_url") || t->contains("allow_v1")))
+          s.Error(t->contains("public_url") ? "public_url" : "allow_v1",
+                  "only applies to scheme \"hubspot\"");
+        if (*vendor != Vendor::kBambooHr && t->contains("company_domain"))
+          s.Error("company_domain", "only applies to scheme \"bamboohr\"");
+        secret(s, "secret_file", src.secret_file, &src.vendor_verify.secrets);
+        if (!src.vendor_verify.secrets.empty()) {
+          auto st = ValidateVendorVerifyOptions(src.vendor_verify);
+          if (!st.ok())
+            s.Error(*vendor == Vendor::kHubSpot && st.message().rfind("public_url", 0) == 0
+                        ? "public_url"
+                        : "secret_file",
+                    st.message());
+        }
+        if (!credentials_file.empty()) {
+          std::vector<std::string> lines;
+          secret(s, "credentials_file", credentials_file, &lines);
+          if (!lines.empty()) {
+            src.vendor_api.credential = lines.front();
+            auto st = ValidateVendorApiOptions(src.vendor_api);
+            if (!st.ok()) s.Error("credentials_file", st.message());
+          }
+        }
+        // Checked now so a typo fails at start-up; messages start with the key ("mapping.user...").
+        if (auto mapping = ParseMapping(*vendor, src.vendor_mapping); !mapping.ok()) {
+          const std::string& msg = mapping.status().message();
+          auto colon = msg.find(": ");
+          s.Error(msg.substr(0, colon), colon == std::string::npos ? "" : msg.substr(colon + 2));
+        }
+        cfg.sources.push_back(std::move(src));
+        continue;
+      }
+      for (auto key : kVendorKeys) {
+        if (t->contains(key))
+          s.Error(key, "only applies to the vendor schemes (bamboohr, hibob, personio, hubspot)");
+      }
+      if (scheme == "scim") {
+        // A SCIM client authenticates with a bearer token; nothing here is a signature.
+        src.scim = true;
+        for (auto key : {"tolerance_seconds", "header", "prefix", "encoding", "id_header"}) {
+          if (t->contains(key)) s.Error(key, "does not apply to scheme \"scim\"");
+        }
+        if (scim_on_delete == "delete") {
+          src.scim_delete_users = true;
+        } else if (!scim_on_delete.empty() && scim_on_delete != "leave") {
+          s.Error("scim_on_delete",
+                  "must be \"leave\" or \"delete\" (got \"" + scim_on_delete + "\")");
+        }
+        if (role_map) {
+          for (auto& [k, v] : *role_map) {
+            auto role = v.value<std::string>();
+            if (!role || role->empty() || role->size() > 50) {
+              s.Error("scim_role_map." + std::string(k.str()),
+                      "must be an Auth0 role name (1 to 50 characters)");
+            } else {
+              src.scim_role_map[std::string(k.str())] = *role;
+            }
+          }
+        }
+        secret(s, "secret_file", src.secret_file, &src.scim_tokens);
+        for (const auto& token : src.scim_tokens) {
+          if (token.size() < 16) {
+            s.Error("secret_file", "a SCIM bearer token must be at least 16 characters");
+            break;
+          }
+        }
+        cfg.sources.push_back(std::move(src));
+        continue;
+      }
       if (auto parsed = ParseSignatureScheme(scheme)) {
         src.signature.scheme = *parsed;
       } else {
         s.Error("scheme",
-                "must be one of standard-webhooks, hmac-sha256, stripe, declared (got \"" + scheme +
-                    "\")");
+                "must be one of scim, standard-webhooks, hmac-sha256, stripe, declared, bamboohr, "
+                "hibob, personio, hubspot (got \"" +
+                    scheme + "\")");
       }
       if (src.signature.scheme != SignatureScheme::kHmacSha256) {
         for (auto key : {"header", "prefix", "encoding", "id_header"}) {
@@ -368,6 +616,14 @@ Result<Config> LoadConfig(const std::string& path) {
     }
   }
   if (cfg.sources.empty()) top.Error("sources", "at least one [[sources]] entry is required");
+  // Events submitted through the admin API (POST /v1/events) are stored as source "console": a
+  // webhook source of that name would share their ids and their filter.
+  for (size_t i = 0; i < cfg.sources.size(); ++i) {
+    if (cfg.sources[i].name == kConsoleSource)
+      top.Error("sources[" + std::to_string(i) + "].name",
+                "\"console\" is reserved for events submitted through the admin API "
+                "(POST /v1/events)");
+  }
 
   // [auth0]
   Section auth0(root["auth0"].as_table(), "auth0", &errors);
@@ -383,6 +639,7 @@ Result<Config> LoadConfig(const std::string& path) {
   auth0.Integer("max_in_flight", &a.max_in_flight, 1, 64);
   auth0.Double("rate_limit_fraction", &a.rate_limit_fraction, 0.0, 1.0);
   auth0.Integer("member_batch_size", &a.member_batch_size, 1, 10);
+  auth0.Integer("import_threshold", &a.import_threshold, 0, 1000000);
   auth0.Integer("connect_timeout_ms", &connect_ms, 100, 60000);
   auth0.Integer("read_timeout_ms", &read_ms, 100, 300000);
   auth0.Integer("max_retries", &a.max_retries, 0, 100);

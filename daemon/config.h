@@ -5,12 +5,16 @@
 // configuration file. Secrets never appear in error messages.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "adapters/auth0/options.h"
 #include "adapters/signature/signature.h"
+#include "adapters/vendors/vendor_api.h"
+#include "adapters/vendors/vendors.h"
 #include "common/status.h"
+#include "daemon/operators/authz.h"
 #include "daemon/quarantine.h"
 #include "storage/sqlite_store.h"
 
@@ -37,13 +41,32 @@ struct IngressOptions {
   int log_events_per_second = 100;
 };
 
+// One [[admin.tokens]] entry (issue 16): a named token with a role.
+struct AdminToken {
+  std::string name;  // ^[a-z0-9][a-z0-9_-]{0,63}$, unique; recorded with what the token does
+  std::string token_file;
+  std::string token;  // secret, read from token_file (first line, at least 16 characters)
+  Role role = Role::kViewer;
+  std::vector<std::string> organizations;  // org-admin only (required there, refused elsewhere)
+};
+
 struct AdminOptions {
   std::string listen = "127.0.0.1:8081";  // or "unix:/run/tenantsync/admin.sock"
   std::string token_file = "admin-token";
-  std::string token;                     // secret, read from token_file
+  std::string token;               // secret, read from token_file: the token "admin"
+  std::vector<AdminToken> tokens;  // [[admin.tokens]]; every secret differs from the rest
+  std::string tls_cert_file;       // both set: HTTPS (session cookies then get Secure)
+  std::string tls_key_file;
   int max_connections = 64;              // open connections (slow ones closed first at the cap)
   int request_head_timeout_seconds = 5;  // whole request head
+
+  // Every token the admin API accepts: "admin" (token_file, role admin) first, then `tokens`.
+  std::vector<AdminToken> AllTokens() const;
 };
+
+// The source of events submitted through the admin API (POST /v1/events); no [[sources]] entry
+// may take this name.
+inline constexpr char kConsoleSource[] = "console";
 
 struct SourceConfig {
   std::string name;  // URL segment: POST /webhooks/{name}; ^[a-z0-9][a-z0-9_-]{0,63}$
@@ -52,6 +75,22 @@ struct SourceConfig {
   bool declared = false;
   std::string secret_file;
   SignatureOptions signature;  // secrets filled from secret_file (one per non-empty line)
+  // scheme = "scim" (issue 18, docs/SCIM.md): a SCIM 2.0 client (Okta, Entra, ...) provisions
+  // under /scim/v2/; secret_file holds bearer tokens (one per line, any one is valid) and
+  // signature.secrets stays empty, so webhooks posted to such a source never verify.
+  bool scim = false;
+  std::vector<std::string> scim_tokens;              // secret
+  std::map<std::string, std::string> scim_role_map;  // roles[].value → Auth0 role name
+  bool scim_delete_users = false;                    // scim_on_delete = "delete"
+  // scheme = "bamboohr" | "hibob" | "personio" | "hubspot" (issue 18, docs/CONNECTORS.md): the
+  // vendor's own signature (vendor_verify.secrets from secret_file), the vendor API the record is
+  // fetched from (vendor_api.credential from credentials_file; empty when no credentials_file,
+  // then only payloads that carry values can be mapped) and [sources.mapping] as a JSON table,
+  // validated with ParseMapping at load. signature.secrets stays empty.
+  std::optional<Vendor> vendor;
+  VendorVerifyOptions vendor_verify;
+  VendorApiOptions vendor_api;
+  nlohmann::json vendor_mapping;  // null: the vendor's default mapping
 };
 
 struct PolicyOptions {

@@ -22,6 +22,8 @@
 #include "daemon/guard.h"
 #include "daemon/http_server.h"
 #include "daemon/ingress.h"
+#include "daemon/ingress/scim_service.h"
+#include "daemon/ingress/vendor_stage.h"
 #include "daemon/metrics.h"
 #include "daemon/writer.h"
 #include "storage/group_commit.h"
@@ -48,12 +50,17 @@ HttpServerOptions IngressServerOptions(const IngressOptions& in) {
   o.body_timeout_seconds = in.request_body_timeout_seconds;
   o.max_head_bytes = in.max_head_bytes;
   o.thread_name = "ts-in";
+  // Webhooks are verified on the event loop's thread and answered after their group commit;
+  // SCIM (synchronous writes) runs on the workers.
+  o.inline_path_prefix = "/webhooks/";
   return o;
 }
 
 HttpServerOptions AdminServerOptions(const AdminOptions& a) {
   HttpServerOptions o;
   o.listen = a.listen;
+  o.tls_cert_file = a.tls_cert_file;
+  o.tls_key_file = a.tls_key_file;
   o.max_body_bytes = kMaxApplyBodyBytes;  // only an apply may be that large (AdminBodyPrecheck)
   o.worker_threads = 4;
   o.max_queued_connections = 16;
@@ -191,6 +198,7 @@ int RunServe(const ServeFlags& flags) {
   wopts.connection = config.auth0.connection;
   wopts.application_client_id = config.auth0.application_client_id;
   wopts.member_batch_size = config.auth0.member_batch_size;
+  wopts.import_threshold = config.auth0.import_threshold;
   wopts.dry_run = flags.dry_run;
   Guard guard(*store, clock,
               GuardOptions{config.policy.guard_max_destructive, config.policy.guard_max_fraction,
@@ -229,13 +237,35 @@ int RunServe(const ServeFlags& flags) {
             result == "unknown_source" || result == "not_found" ? "(unknown)" : source, result);
         if (result == "accepted") writer.Wake();
       });
+  // SCIM 2.0 under /scim/v2/ on the same listener (issue 18, docs/SCIM.md).
+  ScimService::Options scim_options;
+  scim_options.bulk.max_payload_bytes = config.ingress.max_body_bytes;
+  scim_options.retry_after_seconds = config.ingress.retry_after_seconds;
+  scim_options.tls = !config.ingress.tls_cert_file.empty();
+  ScimService scim(
+      *store, clock, random, [&ingress] { return ingress.Sources(); }, [&writer] { writer.Wake(); },
+      scim_options);
+  ingress.SetScim(&scim);
+  // Vendor connectors (issue 18, docs/CONNECTORS.md): notifications stored before the answer,
+  // records fetched and mapped into inbox events by the stage's own thread.
+  VendorStage vendors(
+      *store, clock, [&ingress] { return ingress.Sources(); },
+      [&clock, &random](const SourceConfig& s) {
+        return NewHttpVendorApi(s.vendor_api, clock, random);
+      },
+      [&writer] { writer.Wake(); });
+  ingress.SetVendorStage(&vendors);
   HttpServerOptions ingress_options = IngressServerOptions(config.ingress);
   ingress_options.on_refused = [&metrics](const char* reason) {
     metrics.ListenerRefused("ingress", reason);
   };
   HttpServer ingress_server(ingress_options);
-  ingress_server.SetHandler([&](const ServerRequest& r) { return ingress.Handle(r); },
-                            [&](const ServerRequest& r) { return ingress.Precheck(r); });
+  // Answered when the group commit holding the event is durable; no thread waits for it.
+  ingress_server.SetAsyncHandler(
+      [&](ServerRequest r, HttpServer::Responder respond) {
+        ingress.HandleAsync(std::move(r), std::move(respond));
+      },
+      [&](const ServerRequest& r) { return ingress.Precheck(r); });
   if (auto st = ingress_server.Bind(); !st.ok()) {
     spdlog::error("ingress: {}", st.message());
     return 1;
@@ -261,7 +291,9 @@ int RunServe(const ServeFlags& flags) {
   };
   hooks.drift_last = [&] { return drift.Last(); };
   hooks.sources = [&ingress] { return *ingress.Sources(); };
-  AdminApi admin(config.admin.token, *store, clock, hooks);
+  hooks.random = &random;  // ids of events submitted through POST /v1/events
+  hooks.tls = !config.admin.tls_cert_file.empty();
+  AdminApi admin(config.admin.AllTokens(), *store, clock, hooks);
   HttpServerOptions admin_options = AdminServerOptions(config.admin);
   admin_options.on_refused = [&metrics](const char* reason) {
     metrics.ListenerRefused("admin", reason);
@@ -277,6 +309,7 @@ int RunServe(const ServeFlags& flags) {
   writer.SetGuard(&guard);
   writer.SetQuarantine(&quarantine);
   writer.Start();
+  vendors.Start();
   ingress_server.Start();
   admin_server.Start();
   spdlog::info("ingress listening on {}", ingress_server.BoundAddress());
@@ -309,7 +342,7 @@ int RunServe(const ServeFlags& flags) {
                       next.status().message());
       } else {
         ingress.ReplaceSources(next->sources);
-        admin.ReplaceToken(next->admin.token);
+        admin.ReplaceTokens(next->admin.AllTokens());
         writer.SetPolicy(next->policy);
         {
           std::lock_guard<std::mutex> lock(drift_mode_mu);
@@ -395,12 +428,14 @@ int RunServe(const ServeFlags& flags) {
   spdlog::info("stopping: draining in-flight requests");
   Notify("STOPPING=1");
   ingress.SetDraining(true);
+  scim.SetDraining(true);
   // Senders on keep-alive connections get their answers (new webhooks: 503 + Retry-After, with
   // Connection: close) before the listener goes away.
   ingress_server.Drain(std::chrono::seconds(config.ingress.keep_alive_seconds + 1));
   admin_server.Stop();
   committer.Stop();
-  writer.Stop();  // also cuts short Auth0 retries, so a pending token fetch returns promptly
+  vendors.Stop();  // answers the deliveries still queued for storage, then joins
+  writer.Stop();   // also cuts short Auth0 retries, so a pending token fetch returns promptly
   if (token_task.valid()) token_task.wait();
   if (drift_task.valid()) drift_task.wait();  // Auth0 calls were cut short by the client's Shutdown
   spdlog::info("stopped cleanly");

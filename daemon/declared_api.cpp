@@ -39,7 +39,10 @@ std::string Rfc3339(int64_t ms) {
 }
 
 std::string SchemeName(const SourceConfig& s) {
-  return s.declared ? "declared" : SignatureSchemeName(s.signature.scheme);
+  if (s.declared) return "declared";
+  if (s.scim) return "scim";
+  if (s.vendor) return VendorName(*s.vendor);
+  return SignatureSchemeName(s.signature.scheme);
 }
 
 // `with_auth0_ids` (?auth0_ids=true, for `tenantsync export`): also "auth0_ids":

@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "adapters/events/event.h"
+#include "daemon/ingress/scim_service.h"
+#include "daemon/ingress/vendor_stage.h"
 
 namespace tenantsync {
 namespace {
@@ -25,12 +28,32 @@ std::string Quoted(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-bool IsJsonContentType(const std::optional<std::string>& ct) {
-  if (!ct) return false;
+std::string MediaType(const std::optional<std::string>& ct) {
+  if (!ct) return "";
   std::string media = ct->substr(0, ct->find(';'));
   while (!media.empty() && media.back() == ' ') media.pop_back();
   for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return media == "application/json";
+  return media;
+}
+
+bool IsJsonContentType(const std::optional<std::string>& ct) {
+  return MediaType(ct) == "application/json";
+}
+
+// What a source accepts: JSON, plus BambooHR's form posts and HiBob's plain-text ping.
+bool AcceptsContentType(const SourceConfig& src, const std::optional<std::string>& ct) {
+  if (IsJsonContentType(ct)) return true;
+  if (!src.vendor) return false;
+  const std::string media = MediaType(ct);
+  if (*src.vendor == Vendor::kBambooHr) return media == "application/x-www-form-urlencoded";
+  if (*src.vendor == Vendor::kHiBob) return media == "text/plain";
+  return false;
+}
+
+std::string ContentTypeError(const SourceConfig& src) {
+  if (src.vendor && *src.vendor == Vendor::kBambooHr)
+    return "Content-Type must be application/json or application/x-www-form-urlencoded";
+  return "Content-Type must be application/json";
 }
 
 // A source with scheme = "declared" takes no webhooks: its events come from `tenantsync apply`.
@@ -38,6 +61,12 @@ std::string DeclaredSourceError(const std::string& name) {
   return "source " + Quoted(name) +
          " is declared (scheme = \"declared\"): it takes no webhooks; its events come from "
          "`tenantsync apply`";
+}
+
+// A record kept as `rejected` is answered 422 with the reason it was not acceptable.
+std::optional<std::string> Rejection(const EventRecord& record) {
+  if (record.state != EventState::kRejected) return std::nullopt;
+  return record.error;
 }
 
 }  // namespace
@@ -125,6 +154,7 @@ bool Ingress::LogThisSuccess(const std::string& result) const {
 }
 
 std::optional<ServerResponse> Ingress::Precheck(const ServerRequest& req) const {
+  if (scim_ && ScimService::Handles(req.path)) return scim_->Precheck(req);  // its own methods
   auto name = SourceName(req.path);
   auto refuse = [&](int status, const std::string& result, const std::string& error) {
     // Precheck refusals are final and the body is unread, so the connection must close.
@@ -142,16 +172,19 @@ std::optional<ServerResponse> Ingress::Precheck(const ServerRequest& req) const 
   }
   if (!src) return refuse(404, "unknown_source", "unknown source " + Quoted(*name));
   if (src->declared) return refuse(403, "declared_source", DeclaredSourceError(*name));
-  if (!IsJsonContentType(req.Header("Content-Type"))) {
-    return refuse(415, "unsupported_media_type", "Content-Type must be application/json");
+  if (!AcceptsContentType(*src, req.Header("Content-Type"))) {
+    return refuse(415, "unsupported_media_type", ContentTypeError(*src));
   }
   if (draining_) return refuse(503, "unavailable", "shutting down; retry later");
   return std::nullopt;
 }
 
-ServerResponse Ingress::Handle(const ServerRequest& req) {
+// Everything up to the durable insert: either the final answer (nothing to store) or the record
+// to store. The request's body moves into the record.
+std::variant<ServerResponse, Ingress::ToStore> Ingress::Prepare(ServerRequest& req) {
   // The server ran Precheck on this request's head (path, method, source, content type); only
   // what may have changed since is looked at again: the sources (SIGHUP) and draining (SIGTERM).
+  if (scim_ && ScimService::Handles(req.path)) return scim_->Handle(req);
   auto name = SourceName(req.path);
   if (!name) return *Precheck(req);
   const std::string& source = *name;
@@ -179,17 +212,19 @@ ServerResponse Ingress::Handle(const ServerRequest& req) {
   // Authentic, but an id that cannot be stored, shown or addressed: refused, nothing stored.
   if (!verified->id_status.ok())
     return Answer(source, "", "bad_request", 400, verified->id_status.message());
-  const std::string& event_id = verified->event_id;
 
+  ToStore out;
+  out.source = source;
+  out.event_id = verified->event_id;
   // Parsed once: schemes that take the id from the body hand over what they parsed.
   auto json = verified->parsed_body ? std::move(*verified->parsed_body) : ParseJson(req.body);
-  if (!json.ok()) return Answer(source, event_id, "bad_request", 400, json.status().message());
+  if (!json.ok()) return Answer(source, out.event_id, "bad_request", 400, json.status().message());
 
-  EventRecord record;
+  EventRecord& record = out.record;
   record.source = source;
-  record.event_id = event_id;
+  record.event_id = out.event_id;
   record.received_at_ms = now_ms;
-  record.body = req.body;
+  record.body = std::move(req.body);
   auto event = ParseEvent(*json);
   if (event.ok()) {
     record.type = EventTypeName(event->type);
@@ -204,12 +239,90 @@ ServerResponse Ingress::Handle(const ServerRequest& req) {
     record.state = EventState::kRejected;
     record.error = event.status().message();
   }
+  return out;
+}
 
-  auto stored = committer_.Insert(std::move(record));
+ServerResponse Ingress::Stored(const std::string& source, const std::string& event_id,
+                               const std::optional<std::string>& rejection,
+                               const Result<InsertOutcome>& stored) const {
   if (!stored.ok()) return Answer(source, event_id, "unavailable", 503, stored.status().message());
   if (*stored == InsertOutcome::kDuplicate) return Answer(source, event_id, "duplicate", 200, "");
-  if (!event.ok()) return Answer(source, event_id, "rejected", 422, event.status().message());
+  if (rejection) return Answer(source, event_id, "rejected", 422, *rejection);
   return Answer(source, event_id, "accepted", 202, "");
+}
+
+std::shared_ptr<const SourceConfig> Ingress::VendorSourceOf(const ServerRequest& req) const {
+  if (scim_ && ScimService::Handles(req.path)) return nullptr;
+  auto name = SourceName(req.path);
+  if (!name) return nullptr;
+  auto sources = Sources();
+  for (auto& s : *sources) {
+    // Aliasing: the config stays alive as long as the pointer, across a SIGHUP.
+    if (s.name == *name && s.vendor) return std::shared_ptr<const SourceConfig>(sources, &s);
+  }
+  return nullptr;
+}
+
+void Ingress::HandleVendor(ServerRequest req, std::shared_ptr<const SourceConfig> src,
+                           std::function<void(ServerResponse)> respond) {
+  const std::string& source = src->name;
+  auto close = [](ServerResponse r) {
+    r.close_connection = true;
+    return r;
+  };
+  if (draining_)
+    return respond(close(Answer(source, "", "unavailable", 503, "shutting down; retry later")));
+  if (vendors_ == nullptr) {
+    return respond(
+        Answer(source, "", "unavailable", 503, "the vendor connector stage is not running"));
+  }
+  const int64_t now_ms = clock_.NowUnixMillis();
+  VendorRequest vreq;
+  vreq.method = req.method;
+  vreq.query = req.query;
+  vreq.headers = [&](std::string_view h) { return req.Header(h); };
+  vreq.body = req.body;
+  auto verified = VerifyVendorDelivery(src->vendor_verify, vreq, now_ms);
+  if (!verified.ok())
+    return respond(Answer(source, "", "unauthorized", 401, verified.status().message()));
+  if (verified->kind == DeliveryKind::kHandshake) return respond(Answer(source, "", "ok", 200, ""));
+  auto decoded =
+      DecodeNotifications(*src->vendor, req.Header("Content-Type").value_or(""), req.body);
+  if (!decoded.ok())
+    return respond(Answer(source, "", "bad_request", 400, decoded.status().message()));
+  if (decoded->empty()) return respond(Answer(source, "", "ignored", 200, ""));
+  const std::string first_id = decoded->front().event_id;
+  // Stored on the stage's intake thread: a SQLite transaction must not hold the event loop.
+  vendors_->Intake(
+      *src, std::move(decoded).value(),
+      [this, source, first_id,
+       respond = std::move(respond)](Result<std::vector<InsertOutcome>> stored) {
+        if (!stored.ok()) {
+          return respond(Answer(source, first_id, "unavailable", 503, stored.status().message()));
+        }
+        const bool any = std::any_of(stored->begin(), stored->end(),
+                                     [](InsertOutcome o) { return o == InsertOutcome::kInserted; });
+        respond(any ? Answer(source, first_id, "accepted", 202, "")
+                    : Answer(source, first_id, "duplicate", 200, ""));
+      });
+}
+
+void Ingress::HandleAsync(ServerRequest req, std::function<void(ServerResponse)> respond) {
+  if (auto vendor = VendorSourceOf(req)) {
+    return HandleVendor(std::move(req), std::move(vendor), std::move(respond));
+  }
+  auto prepared = Prepare(req);
+  if (auto* answer = std::get_if<ServerResponse>(&prepared)) return respond(std::move(*answer));
+  auto& s = std::get<ToStore>(prepared);
+  auto rejection = Rejection(s.record);
+  // Answered from the committer thread once the transaction holding the event has committed:
+  // "stored durably before answering" (SPEC §4) without a thread waiting for the fsync.
+  committer_.InsertAsync(std::move(s.record),
+                         [this, source = std::move(s.source), event_id = std::move(s.event_id),
+                          rejection = std::move(rejection),
+                          respond = std::move(respond)](Result<InsertOutcome> stored) mutable {
+                           respond(Stored(source, event_id, rejection, stored));
+                         });
 }
 
 }  // namespace tenantsync

@@ -1,6 +1,15 @@
 // Ingress: POST /webhooks/{source} (SPEC §4). Verifies the signature, validates the event,
 // stores it durably through the GroupCommitter and only then answers 202.
 //
+// Vendor sources (scheme = "bamboohr" | "hibob" | "personio" | "hubspot", docs/CONNECTORS.md) are
+// verified with the vendor's own scheme (VerifyVendorDelivery) and answered differently: 401 bad
+// signature or token, 200 {"status":"ok"} for a handshake (HiBob's ping; nothing stored), 400 a
+// payload that is not the vendor's shape, 200 "ignored" for a delivery with nothing to do, 202
+// when at least one notification was stored (every notification of the delivery in one
+// transaction, through the VendorStage, before the answer), 200 duplicate when all were stored
+// before, 503 + Retry-After when storage is unavailable. Their content type may also be
+// application/x-www-form-urlencoded (bamboohr) or text/plain (hibob's ping).
+//
 // Answers, in the order they are checked: 404 unknown source, 403 a declared source (scheme =
 // "declared": it takes no webhooks), 415 not JSON content type,
 // 411/413 (refused in the precheck, before the body is read), 401 bad/missing/stale signature,
@@ -17,7 +26,8 @@
 // beyond log_events_per_second in one second are counted into a summary line instead; refusals
 // and failures always get their own line. docs/INGRESS.md "Logs" explains the trade.
 //
-// Thread safety: Precheck/Handle run concurrently on HTTP worker threads. ReplaceSources and
+// Thread safety: Precheck/HandleAsync run concurrently (event-loop, worker and group
+// committer threads; the observer and the log lines too). ReplaceSources and
 // SetDraining may be called from the main loop at any time.
 #pragma once
 
@@ -25,6 +35,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
 #include <vector>
 
 #include "common/clock.h"
@@ -33,6 +46,9 @@
 #include "storage/group_commit.h"
 
 namespace tenantsync {
+
+class ScimService;
+class VendorStage;
 
 // Called once per delivery with its source, event id (may be empty), result label
 // ("accepted", "duplicate", "rejected", "unauthorized", ...) and HTTP status. Used for metrics.
@@ -45,13 +61,27 @@ class Ingress {
           int retry_after_seconds);
 
   std::optional<ServerResponse> Precheck(const ServerRequest& req) const;
-  ServerResponse Handle(const ServerRequest& req);
+  // Answers the delivery without waiting for storage: everything before the insert (signature,
+  // parse, validation) runs on the calling thread, then `respond` is called exactly once —
+  // on the calling thread when nothing is to be stored or the insert is refused at once, else
+  // on the group committer's thread after the transaction holding the event has committed. Does
+  // not block for webhooks (the event loop calls it on its own thread for small /webhooks/
+  // bodies); SCIM paths answer synchronously after their own write, so the listener runs them on
+  // a worker (HttpServerOptions::inline_path_prefix).
+  void HandleAsync(ServerRequest req, std::function<void(ServerResponse)> respond);
 
   // SIGHUP: new secrets and sources take effect for the next request.
   void ReplaceSources(std::vector<SourceConfig> sources);
   // SIGTERM: new webhooks get 503 + Retry-After.
   void SetDraining(bool draining) { draining_ = draining; }
   void SetObserver(IngressObserver observer) { observer_ = std::move(observer); }
+  // SCIM (issue 18): requests under /scim/v2/ go to `scim` (precheck and answer); set before
+  // serving starts. Null: such paths are unknown (404).
+  void SetScim(ScimService* scim) { scim_ = scim; }
+  // Vendor connectors (issue 18): notifications of vendor sources are stored through `vendors`
+  // (its intake thread, so the event loop never waits on SQLite); set before serving starts.
+  // Null: deliveries to vendor sources are answered 503.
+  void SetVendorStage(VendorStage* vendors) { vendors_ = vendors; }
   // At most this many 2xx (accepted/duplicate) event lines per second of the clock; the rest are
   // counted and reported in one summary line when the next second's first 2xx event is answered.
   // Every other answer (4xx, 5xx) keeps its own line. 0: a line for every event.
@@ -64,8 +94,23 @@ class Ingress {
   std::shared_ptr<const std::vector<SourceConfig>> Sources() const;
 
  private:
+  // What Prepare hands to storage.
+  struct ToStore {
+    std::string source, event_id;
+    EventRecord record;
+  };
+  // The answer (nothing to store), or the record to store (req.body moves into it).
+  std::variant<ServerResponse, ToStore> Prepare(ServerRequest& req);
+  // The answer once storage has spoken; `rejection` set: the event was stored as rejected (422).
+  ServerResponse Stored(const std::string& source, const std::string& event_id,
+                        const std::optional<std::string>& rejection,
+                        const Result<InsertOutcome>& stored) const;
   ServerResponse Answer(const std::string& source, const std::string& event_id,
                         const std::string& result, int status, const std::string& error) const;
+  // The vendor source a /webhooks/ request is for, or null (not a vendor source).
+  std::shared_ptr<const SourceConfig> VendorSourceOf(const ServerRequest& req) const;
+  void HandleVendor(ServerRequest req, std::shared_ptr<const SourceConfig> src,
+                    std::function<void(ServerResponse)> respond);
 
   GroupCommitter& committer_;
   Clock& clock_;
@@ -78,7 +123,9 @@ class Ingress {
   // previous second when a new one starts.
   bool LogThisSuccess(const std::string& result) const;
 
-  IngressObserver observer_;  // set before serving starts
+  IngressObserver observer_;        // set before serving starts
+  ScimService* scim_ = nullptr;     // set before serving starts; not owned
+  VendorStage* vendors_ = nullptr;  // set before serving starts; not owned
   std::atomic<int> log_events_per_second_{100};
   mutable std::mutex log_mu_;
   mutable int64_t log_window_ = 0;           // guarded by log_mu_: Unix second

@@ -10,6 +10,7 @@
 #include "daemon/cli.h"
 #include "daemon/cli_apply.h"
 #include "daemon/cli_export.h"
+#include "daemon/cli_mapping.h"
 #include "daemon/daemon.h"
 
 int main(int argc, char** argv) {
@@ -48,6 +49,29 @@ int main(int argc, char** argv) {
   backup->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   backup->add_option("--to", backup_to, "Destination file (must not exist)")->required();
   backup->footer("Example:\n  tenantsync backup --to /var/backups/tenantsync-$(date +%F).db");
+
+  // `mapping test` (issue 18; daemon/cli_mapping.h): what a vendor payload becomes, offline.
+  tenantsync::MappingTestOptions mapping_test;
+  auto* mapping_cmd = app.add_subcommand("mapping", "Vendor connector mappings");
+  mapping_cmd->require_subcommand(1);
+  auto* mapping_test_cmd =
+      mapping_cmd->add_subcommand("test", "Show the events a vendor payload becomes");
+  mapping_test_cmd->add_option("--config,-c", config_path, "Configuration file")
+      ->capture_default_str();
+  mapping_test_cmd->add_option("--source", mapping_test.source, "Vendor source name")->required();
+  mapping_test_cmd->add_option("--payload", mapping_test.payload_file, "The body as posted")
+      ->required();
+  mapping_test_cmd->add_option("--record", mapping_test.record_file,
+                               "A JSON file holding the vendor's record (instead of fetching)");
+  mapping_test_cmd->add_option("--content-type", mapping_test.content_type,
+                               "The payload's Content-Type (default application/json)");
+  mapping_test_cmd->add_flag("--fetch", mapping_test.fetch,
+                             "Fetch the record from the vendor's API (credentials_file)");
+  mapping_test_cmd->add_flag("--stored", mapping_test.stored,
+                             "The payload is a stored vendor event: map its record, never fetch");
+  mapping_test_cmd->footer(
+      "Example:\n  tenantsync mapping test --source bamboo --payload delivery.json "
+      "--record employee.json");
 
   // Operator commands: they talk to a running daemon's admin API.
   tenantsync::CliOptions cli;
@@ -242,6 +266,8 @@ int main(int argc, char** argv) {
   }
   if (*migrate) return tenantsync::RunMigrate(config_path);
   if (*backup) return tenantsync::RunBackup(config_path, backup_to);
+  if (*mapping_test_cmd)
+    return tenantsync::CliMappingTest(config_path, mapping_test, tenantsync::SystemClock());
   if (*send_cmd) return tenantsync::CliSend(cli, send, tenantsync::SystemClock());
   if (*status_cmd) return tenantsync::CliStatus(cli);
   if (*events_cmd) return tenantsync::CliEvents(cli, ev_state, ev_source, ev_limit);

@@ -70,6 +70,7 @@ EventRecord ReadEvent(SQLite::Statement& q) {
   r.body = q.getColumn(9).getString();
   r.updated_at_ms = q.getColumn(10).getInt64();
   if (!q.getColumn(11).isNull()) r.note = q.getColumn(11).getString();
+  if (!q.getColumn(12).isNull()) r.submitted_by = q.getColumn(12).getString();
   return r;
 }
 
@@ -79,7 +80,7 @@ int64_t NowMs(const StorageOptions& options) {
 
 constexpr const char* kEventColumns =
     "seq, source, event_id, type, occurred_at_ms, effective_at_ms, received_at_ms, state, error, "
-    "body, updated_at_ms, note";
+    "body, updated_at_ms, note, submitted_by";
 
 }  // namespace
 
@@ -139,8 +140,8 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventR
   out.reserve(events.size());
   auto ins = writer_stmts_->Get(
       "INSERT INTO events (source, event_id, type, occurred_at_ms, "
-      "effective_at_ms, received_at_ms, state, error, body, updated_at_ms) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
+      "effective_at_ms, received_at_ms, state, error, body, updated_at_ms, submitted_by) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
   for (const auto& e : events) {
     ins->reset();
     ins->clearBindings();
@@ -154,6 +155,7 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventR
     if (!e.error.empty()) ins->bind(8, e.error);
     ins->bind(9, e.body);
     ins->bind(10, static_cast<int64_t>(e.received_at_ms));
+    if (!e.submitted_by.empty()) ins->bind(11, e.submitted_by);
     out.push_back(ins->exec() == 1 ? InsertOutcome::kInserted : InsertOutcome::kDuplicate);
   }
   return out;
@@ -291,6 +293,31 @@ Status SqliteStore::Backup(const std::string& to) {
     return Status::Ok();
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), "backup to " + to + ": " + e.what());
+  }
+}
+
+Result<std::vector<InsertOutcome>> SqliteStore::WriteWithEvents(
+    const std::function<Result<std::vector<EventRecord>>(SQLite::Database&)>& work) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  try {
+    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    auto events = work(*writer_);
+    if (!events.ok()) return events.status();  // the transaction rolls back
+    auto out = InsertEventRows(*events);
+    tx.commit();
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(),
+                       std::string("storing an ingress change with its events: ") + e.what());
+  }
+}
+
+Status SqliteStore::ReadWith(const std::function<Status(SQLite::Database&)>& work) {
+  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
+  try {
+    return work(reader_ ? *reader_ : *writer_);
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("reading ingress tables: ") + e.what());
   }
 }
 

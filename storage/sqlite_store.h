@@ -5,6 +5,7 @@
 // WAL lets the reader run while the writer commits.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -105,6 +106,28 @@ class SqliteStore final : public Store {
   // that does not exist in Auth0.
   Result<std::vector<MutationRow>> MembershipProblems(const std::string& user_auth0_id, int limit);
   Result<std::vector<CommandRow>> ListCommands(const std::string& user_external_id, int limit);
+  // Organizations or users for the admin console's lists (issue 16), ordered by external id.
+  // `query` (non-empty): a case-insensitive substring of the external id or, for organizations,
+  // of the desired name or display name, for users of the desired email. `organizations`: only
+  // these organizations, or only users with a desired membership in one of them (an org-admin's
+  // scope). Paged by `after` (external ids > after). Rows come with desired, known and auth0_id.
+  struct EntitySearch {
+    EntityKind kind = EntityKind::kOrganization;
+    std::string query;
+    std::string after;
+    int limit = 50;
+    std::optional<std::vector<std::string>> organizations;
+  };
+  struct FoundEntity {
+    EntityRow row;
+    bool to_reconcile = false;  // marked for reconciliation (work not done yet)
+  };
+  Result<std::vector<FoundEntity>> SearchEntities(const EntitySearch& search);
+  // The desired memberships of one user (read connection; StateTxn::UserMemberships is the
+  // writer's), ordered by organization.
+  Result<std::vector<MembershipRow>> ReadUserMemberships(const std::string& user_external_id);
+  // The desired members of one organization, ordered by user, at most `limit` of them.
+  Result<std::vector<MembershipRow>> ReadOrgMembers(const std::string& org_external_id, int limit);
   Result<std::optional<std::string>> GetSetting(const std::string& key);
   // At start-up: work that was in flight when the process stopped is marked `failed`
   // ("interrupted") and its entity marked dirty so it is re-planned from what Auth0 holds;
@@ -133,6 +156,19 @@ class SqliteStore final : public Store {
   Result<DeclaredApplied> ApplyDeclared(const std::string& source, int64_t base_revision,
                                         const std::vector<EventRecord>& events,
                                         const std::string& state, int64_t now_ms);
+
+  // --- Tables of an ingress extension (issue 18: SCIM, daemon/ingress/scim_store.*; vendor
+  // notifications, daemon/ingress/vendor_stage.*) ---
+  // Runs `work` on the writer connection inside one BEGIN IMMEDIATE transaction and inserts the
+  // events it returns in that same transaction (like InsertEvents: duplicates of (source,
+  // event_id) are skipped and reported), then commits: the extension's rows and its inbox events
+  // land together or not at all. `work` returning an error rolls everything back and that error
+  // is returned; a SQLite::Exception thrown by `work` is caught and mapped like every store error.
+  Result<std::vector<InsertOutcome>> WriteWithEvents(
+      const std::function<Result<std::vector<EventRecord>>(SQLite::Database&)>& work);
+  // Runs read-only `work` on the reader connection (the writer's for ":memory:"); a
+  // SQLite::Exception thrown by it becomes a Status.
+  Status ReadWith(const std::function<Status(SQLite::Database&)>& work);
 
  private:
   SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader);

@@ -209,5 +209,107 @@ TEST_F(ListenerLimitsConfigTest, OutOfRangeAndTlsCombinationsAreRefused) {
   EXPECT_TRUE(Load("tls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\n").ok());
 }
 
+// [[admin.tokens]] (issue 16): named tokens with a role, validated once at start-up.
+class AdminTokensConfigTest : public ConfigTest {
+ protected:
+  static std::string Token(const std::string& name, const std::string& file,
+                           const std::string& role, const std::string& extra = "") {
+    return "[[admin.tokens]]\nname = \"" + name + "\"\ntoken_file = \"" + file + "\"\nrole = \"" +
+           role + "\"\n" + extra;
+  }
+  std::string Error(const std::string& tokens) {
+    auto c = Load(Valid(tokens));
+    return c.ok() ? "(loaded)" : c.status().message();
+  }
+};
+
+TEST_F(AdminTokensConfigTest, EveryRoleLoadsAndAllTokensStartWithTheAdminToken) {
+  Write("viewer-token", "viewer-token-0123456789\n");
+  Write("acme-token", "acme-admins-token-0123456789\n");
+  auto c = Load(Valid(Token("ops-viewer", "viewer-token", "viewer") +
+                      Token("acme-admins", "acme-token", "org-admin",
+                            "organizations = [\"acme\", \"acme-eu\"]\n")));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto all = c->admin.AllTokens();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].name, "admin");
+  EXPECT_EQ(all[0].role, Role::kAdmin);
+  EXPECT_EQ(all[0].token, "an-admin-token-of-enough-length");
+  EXPECT_EQ(all[1].name, "ops-viewer");
+  EXPECT_EQ(all[1].role, Role::kViewer);
+  EXPECT_EQ(all[1].token, "viewer-token-0123456789");
+  EXPECT_EQ(all[2].role, Role::kOrgAdmin);
+  EXPECT_EQ(all[2].organizations, (std::vector<std::string>{"acme", "acme-eu"}));
+}
+
+TEST_F(AdminTokensConfigTest, RefusalsNameTheEntryAndKeyWithoutShowingSecrets) {
+  Write("t1", "first-token-0123456789\n");
+  Write("t2", "second-token-0123456789\n");
+  Write("short", "short\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {Token("Bad Name", "t1", "viewer"), "admin.tokens[0].name: must match"},
+      {Token("ops", "t1", "viewer") + Token("ops", "t2", "viewer"),
+       "admin.tokens[1].name: duplicate token name \"ops\""},
+      {Token("admin", "t1", "viewer"), "admin.tokens[0].name: \"admin\" is the name"},
+      {Token("ops", "t1", "superuser"),
+       "admin.tokens[0].role: must be one of admin, operator, viewer, org-admin"},
+      {"[[admin.tokens]]\nname = \"ops\"\ntoken_file = \"t1\"\n",
+       "admin.tokens[0].role: is required"},
+      {Token("acme", "t1", "org-admin"),
+       "admin.tokens[0].organizations: is required for role org-admin"},
+      {Token("acme", "t1", "org-admin", "organizations = []\n"),
+       "admin.tokens[0].organizations: is required for role org-admin"},
+      {Token("ops", "t1", "operator", "organizations = [\"acme\"]\n"),
+       "admin.tokens[0].organizations: only applies to role org-admin"},
+      {Token("ops", "missing-file", "viewer"),
+       "admin.tokens[0].token_file: cannot read secret file"},
+      {Token("ops", "short", "viewer"),
+       "admin.tokens[0].token_file: the token must be at least 16"},
+      {Token("ops", "t1", "viewer") + Token("ops2", "t1", "operator"),
+       "admin.tokens[1].token_file: holds the same token as admin.tokens[0].token_file"},
+      {Token("ops", "admin-token", "viewer"),
+       "admin.tokens[0].token_file: holds the same token as admin.token_file"},
+      {Token("ops", "t1", "viewer", "colour = \"red\"\n"), "admin.tokens[0].colour: unknown key"},
+  };
+  for (const auto& [toml, want] : cases) {
+    const std::string message = Error(toml);
+    EXPECT_NE(message.find(want), std::string::npos) << toml << "\n→ " << message;
+    for (const char* secret :
+         {"first-token-0123456789", "second-token-0123456789", "an-admin-token-of-enough-length"})
+      EXPECT_EQ(message.find(secret), std::string::npos) << message;
+  }
+}
+
+TEST_F(AdminTokensConfigTest, ConsoleIsNotASourceName) {
+  auto c = Load(Valid() + "[[sources]]\nname = \"console\"\nsecret_file = \"hr-secret\"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("sources[1].name: \"console\" is reserved"),
+            std::string::npos)
+      << c.status().message();
+}
+
+TEST_F(AdminTokensConfigTest, AdminTlsFilesGoTogetherAndNotOnUnixSockets) {
+  auto c = Load(Valid());
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->admin.tls_cert_file.empty());
+  // The [admin] table is written by Valid(); its TLS keys are tested through a full file.
+  Write("t.toml", "[storage]\npath = \"" + dir_ +
+                      "/db\"\n[admin]\ntoken_file = \"admin-token\"\ntls_cert_file = \"c.pem\"\n"
+                      "listen = \"unix:/tmp/x.sock\"\n"
+                      "[[sources]]\nname = \"hr\"\nsecret_file = \"hr-secret\"\n"
+                      "[auth0]\ndomain = \"example.eu.auth0.com\"\nclient_id = \"cid\"\n"
+                      "client_secret_file = \"auth0-client-secret\"\n"
+                      "application_client_id = \"app\"\n");
+  auto bad = LoadConfig(dir_ + "/t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(
+                "admin.tls_key_file: tls_cert_file and tls_key_file must be set together"),
+            std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("admin.tls_cert_file: does not apply to a unix: listener"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 }  // namespace
 }  // namespace tenantsync
