@@ -19,6 +19,7 @@
 #include "daemon/declared_api.h"
 #include "daemon/desired_state.h"
 #include "daemon/guard.h"
+#include "daemon/ingress/vendor_stage.h"
 #include "daemon/writer.h"
 
 namespace tenantsync {
@@ -40,6 +41,21 @@ ServerResponse Error(int status, const std::string& message) {
 }
 
 Json OptionalJson(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+
+// A vendor_notifications row for operators: where it stands and why, not the stored payload
+// (the fetched person record stays out of lists).
+Json VendorRowJson(const VendorRow& r) {
+  return {{"seq", r.seq},
+          {"source", r.source},
+          {"event_id", r.event_id},
+          {"state", VendorRowStateName(r.state)},
+          {"attempts", r.attempts},
+          {"next_at_ms", r.state == VendorRowState::kPending ? Json(r.next_at_ms) : Json(nullptr)},
+          {"error", r.error.empty() ? Json(nullptr) : Json(r.error)},
+          {"events", r.events},
+          {"received_at_ms", r.received_at_ms},
+          {"updated_at_ms", r.updated_at_ms}};
+}
 
 // A pending event whose effective_at is still ahead of `now_ms`: it is applied then, on purpose
 // (a pending event that is not scheduled is due: the writer is busy or paused).
@@ -492,6 +508,14 @@ ServerResponse AdminApi::Route(const ServerRequest& req, const Caller& caller) {
     }
     return r;
   }
+  if (get && p == "/v1/vendor-notifications") {
+    if (auto d = deny(AdminAction::kListVendorNotifications)) return *d;
+    return VendorNotifications(req);
+  }
+  if (auto tail = rest("/v1/vendor-notifications/"); tail && post) {
+    if (auto d = deny(AdminAction::kReplayVendorNotification)) return *d;
+    return VendorReplay(who, *tail);
+  }
   if (auto id = rest("/v1/events/")) {
     const std::string suffix = "/replay";
     if (post && id->size() > suffix.size() &&
@@ -573,6 +597,29 @@ ServerResponse AdminApi::Status() {
                           {"refill_per_second", v.refill_per_second},
                           {"throttled_total", v.throttled_total}};
   }
+  // What `tenantsync wait` and `apply --wait` watch (daemon/operators/progress.h): work still to
+  // do now or within a minute, and what was done lately. Count queries only.
+  {
+    constexpr int64_t kSoonMs = 60000;
+    auto due = store_.CountDirtyDue(now, now + kSoonMs);
+    auto imports = store_.CountOpenImportUsers();
+    auto recent = store_.CountMutationsDoneSince(now - 60000);
+    if (!due.ok() || !imports.ok() || !recent.ok()) return Error(503, "storage unavailable");
+    const int64_t events_due = ev["due"].get<int64_t>();
+    Json headroom = nullptr;
+    if (hooks_.auth0) {
+      // Auth0's own x-ratelimit-remaining once seen, else the local bucket's tokens.
+      auto v = hooks_.auth0->RateLimitView();
+      headroom = v.limit > 0 ? v.remaining : static_cast<int64_t>(v.tokens);
+    }
+    body["progress"] = {{"pending_entities", {{"due", due->due}, {"within_a_minute", due->soon}}},
+                        {"import_users", *imports},
+                        {"events_pending", events_due},
+                        {"pending_total", due->due + due->soon + *imports + events_due},
+                        {"mutations_done_last_minute", *recent},
+                        {"mutations_done_total", mu["done"]},
+                        {"auth0_headroom", headroom}};
+  }
   if (hooks_.guard) {
     auto g = hooks_.guard->StatusJson();
     body["guard"] = g.ok() ? *g : Json({{"error", g.status().message()}});
@@ -593,6 +640,11 @@ ServerResponse AdminApi::Status() {
     } else {
       body["drift"] = nullptr;
     }
+  }
+  if (auto vn = CountVendorNotifications(store_); vn.ok()) {
+    body["vendor_notifications"] = {{"pending", vn->pending}, {"failed", vn->failed}};
+  } else {
+    body["vendor_notifications"] = {{"error", vn.status().message()}};
   }
   if (hooks_.extra_status) hooks_.extra_status(body);
   return JsonAnswer(200, body);
@@ -974,6 +1026,53 @@ ServerResponse AdminApi::GuardAction(const ServerRequest& req, const Principal& 
   spdlog::info("admin: token={} rejected the guard (by {})", who.name, by);
   if (hooks_.writer) hooks_.writer->Wake();  // the entities whose intent was undone re-plan
   return JsonAnswer(200, {{"rejected", *discarded}, {"by", by}});
+}
+
+ServerResponse AdminApi::VendorNotifications(const ServerRequest& req) {
+  VendorNotificationQuery q;
+  if (auto s = req.Param("state")) {
+    q.state = ParseVendorRowState(*s);
+    if (!q.state)
+      return Error(400, "state must be one of pending, mapped, failed (got \"" + *s + "\")");
+  }
+  if (auto s = req.Param("source")) q.source = *s;
+  std::string error;
+  auto limit = IntParam(req, "limit", 1, 1000, 100, &error);
+  auto after = IntParam(req, "after", 0, INT64_MAX, 0, &error);
+  if (!limit || !after) return Error(400, error);
+  q.limit = static_cast<int>(*limit);
+  q.before_seq = *after;
+  auto rows = ListVendorNotifications(store_, q);
+  if (!rows.ok()) return Error(503, rows.status().message());
+  Json items = Json::array();
+  for (const auto& r : *rows) items.push_back(VendorRowJson(r));
+  // Newest first: the next page continues with rows stored before the last one answered.
+  const Json next =
+      rows->size() == static_cast<size_t>(q.limit) ? Json(rows->back().seq) : Json(nullptr);
+  return JsonAnswer(200, {{"vendor_notifications", items}, {"next_after", next}});
+}
+
+ServerResponse AdminApi::VendorReplay(const Principal& who, const std::string& tail) {
+  // {source}/{event_id}/replay: source names never hold '/', a vendor's event id may.
+  const std::string suffix = "/replay";
+  const auto slash = tail.find('/');
+  if (slash == std::string::npos || slash == 0 || tail.size() <= slash + 1 + suffix.size() ||
+      tail.compare(tail.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return Error(404, "no such endpoint: POST /v1/vendor-notifications/" + tail);
+  }
+  const std::string source = tail.substr(0, slash);
+  const std::string event_id = tail.substr(slash + 1, tail.size() - slash - 1 - suffix.size());
+  if (!hooks_.vendor_replay) return Error(503, "the vendor connector stage is not running");
+  tenantsync::Status st = hooks_.vendor_replay(source, event_id);
+  if (st.kind() == StatusKind::kNotFound) return Error(404, st.message());
+  if (st.kind() == StatusKind::kConflict) return Error(409, st.message());
+  if (!st.ok()) return Error(503, st.message());
+  spdlog::info("admin: token={} replayed vendor notification source={} id={}", who.name, source,
+               event_id);
+  auto row = ReadVendorNotification(store_, source, event_id);
+  if (!row.ok() || !row->has_value())
+    return JsonAnswer(200, {{"source", source}, {"event_id", event_id}, {"state", "pending"}});
+  return JsonAnswer(200, VendorRowJson(**row));
 }
 
 ServerResponse AdminApi::Plan() {

@@ -59,6 +59,9 @@ struct AdminHooks {
   // The configured sources (replaced on SIGHUP), for /v1/sources and the declared-source
   // endpoints (daemon/declared_api.h). Empty: every source is unknown there.
   std::function<std::vector<SourceConfig>()> sources;
+  // POST /v1/vendor-notifications/{source}/{event_id}/replay: VendorStage::Replay (failed →
+  // pending, the stage woken). kNotFound / kConflict as documented there. Empty: 503.
+  std::function<Status(const std::string& source, const std::string& event_id)> vendor_replay;
   // Ids of events submitted through POST /v1/events without one. Null: such a request gets 503.
   Random* random = nullptr;
   // The admin listener is HTTPS: the session cookie is marked Secure.
@@ -111,6 +114,9 @@ class AdminApi {
   ServerResponse Pause(const Principal& who, bool paused);
   ServerResponse GuardAction(const ServerRequest& req, const Principal& who,
                              const std::string& action);
+  // GET /v1/vendor-notifications and POST …/{source}/{event_id}/replay (tenant-wide).
+  ServerResponse VendorNotifications(const ServerRequest& req);
+  ServerResponse VendorReplay(const Principal& who, const std::string& tail);
   ServerResponse Plan();
   ServerResponse DriftRun(const ServerRequest& req);
 

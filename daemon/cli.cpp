@@ -204,6 +204,13 @@ void PrintStatusHints(const nlohmann::json& j) {
     hints.push_back(std::to_string(n) +
                     " event(s) could not be applied: tenantsync events --state failed");
   }
+  if (int64_t n = Count(j.value("vendor_notifications", nlohmann::json::object()), "failed");
+      n > 0) {
+    hints.push_back(
+        std::to_string(n) +
+        " vendor notification(s) failed: tenantsync vendor-notifications --state "
+        "failed (fix the cause, then tenantsync vendor-notifications replay SOURCE ID)");
+  }
   if (int64_t n = Count(j.value("waiting", nlohmann::json::object()), "total"); n > 0) {
     hints.push_back(std::to_string(n) +
                     " user(s)/organization(s) waiting for data (see waiting.examples): tenantsync "
@@ -318,6 +325,43 @@ int CliReplay(const CliOptions& cli, const std::string& id, const std::string& s
   else
     std::printf("event %s is %s again: it will be applied shortly\n", id.c_str(),
                 Str((*j)["state"]).c_str());
+  return 0;
+}
+
+int CliVendorNotifications(const CliOptions& cli, const std::string& state,
+                           const std::string& source, int limit) {
+  std::string path = "/v1/vendor-notifications?limit=" + std::to_string(limit);
+  if (!state.empty()) path += "&state=" + PercentEncode(state);
+  if (!source.empty()) path += "&source=" + PercentEncode(source);
+  int code = 0;
+  auto j = Admin(cli, "GET", path, &code);
+  if (!j) return code;
+  if (cli.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-10s %-36s %-8s %-8s %-6s %-20s %-20s %s\n", "SOURCE", "EVENT ID", "STATE",
+              "ATTEMPTS", "EVENTS", "RECEIVED", "NEXT TRY", "ERROR");
+  for (auto& n : (*j)["vendor_notifications"]) {
+    std::printf("%-10s %-36s %-8s %-8s %-6s %-20s %-20s %s\n", Str(n["source"]).c_str(),
+                Str(n["event_id"]).c_str(), Str(n["state"]).c_str(), Str(n["attempts"]).c_str(),
+                Str(n["events"]).c_str(), FormatMs(n["received_at_ms"]).c_str(),
+                FormatMs(n.value("next_at_ms", nlohmann::json())).c_str(), Str(n["error"]).c_str());
+  }
+  return 0;
+}
+
+int CliVendorReplay(const CliOptions& cli, const std::string& source, const std::string& event_id) {
+  const std::string path = "/v1/vendor-notifications/" + PercentEncode(source) + "/" +
+                           PercentEncode(event_id) + "/replay";
+  int code = 0;
+  auto j = Admin(cli, "POST", path, &code, "{}");
+  if (!j) return code;
+  if (cli.json)
+    std::printf("%s\n", j->dump(2).c_str());
+  else
+    std::printf("vendor notification %s of %s is %s again: the connector takes it shortly\n",
+                event_id.c_str(), source.c_str(), Str((*j)["state"]).c_str());
   return 0;
 }
 

@@ -34,10 +34,22 @@ struct SendOptions {
 // `clock` stamps the event's default timestamp and the signature's time.
 int CliSend(const CliOptions& cli, const SendOptions& send, const Clock& clock);
 int CliStatus(const CliOptions& cli);
+// `tenantsync wait`: polls GET /v1/status until no work is left now or within a minute (twice
+// in a row), showing progress (a live bar on a terminal, a plain line every few seconds
+// otherwise). Exit codes: 0 converged; 1 failures appeared while waiting (dead letters, failed or
+// rejected events), the guard holds work, or the daemon answered an error; 2 timeout or bad
+// usage; 3 daemon unreachable. Implemented in cli_apply.cpp beside `apply --wait`.
+int CliWait(const CliOptions& cli, int timeout_seconds);
 int CliEvents(const CliOptions& cli, const std::string& state, const std::string& source,
               int limit);
 int CliEvent(const CliOptions& cli, const std::string& id, const std::string& source);
 int CliReplay(const CliOptions& cli, const std::string& id, const std::string& source);
+// GET /v1/vendor-notifications as a table, newest first; state: "" or pending | mapped | failed.
+int CliVendorNotifications(const CliOptions& cli, const std::string& state,
+                           const std::string& source, int limit);
+// POST /v1/vendor-notifications/{source}/{event_id}/replay: a failed notification is taken again
+// (the stored record is mapped without a fetch; without one it is fetched again).
+int CliVendorReplay(const CliOptions& cli, const std::string& source, const std::string& event_id);
 // kind: "user" or "org". logs: also fetch the user's recent Auth0 log events.
 int CliEntity(const CliOptions& cli, EntityKind kind, const std::string& external_id, bool logs);
 int CliMutations(const CliOptions& cli, const std::string& state, int limit);

@@ -1,5 +1,6 @@
 #include "daemon/cli_apply.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,11 +13,13 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "daemon/config.h"
 #include "daemon/declared/cost.h"
 #include "daemon/declared/declared.h"
 #include "daemon/declared/live_fields.h"
 #include "daemon/declared/state_json.h"
+#include "daemon/operators/progress.h"
 
 namespace tenantsync {
 namespace {
@@ -30,6 +33,60 @@ int Fail(int code, const std::string& message) {
 
 // Scheduled work due within this long counts as still to do for --wait.
 constexpr int64_t kSoonMs = 60000;
+
+// Shows the progress of a burst on stdout while a command waits (daemon/operators/progress.h):
+// a bar redrawn in place when stdout is a terminal, else a plain line every kPlainEveryMs (logs,
+// CI). Rates are taken over at least kSampleMs so 300 ms polls do not make them noise.
+class ProgressDisplay {
+ public:
+  static constexpr int64_t kSampleMs = 2000;
+  static constexpr int64_t kPlainEveryMs = 5000;
+
+  ProgressDisplay() : tty_(isatty(STDOUT_FILENO) == 1) {}
+  ~ProgressDisplay() { Finish(); }
+
+  // `status`: a GET /v1/status answer; one without a progress object (an older daemon) shows
+  // nothing. `last`: the final call, always printed.
+  void Show(const Json& status, bool last = false) {
+    const int64_t now = MonoMs();
+    if (!last && sampled_ms_ >= 0 && now - sampled_ms_ < kSampleMs) return;
+    auto snap = ProgressSnapshotFromStatus(status, now);
+    if (!snap) return;
+    const ProgressFigures f = tracker_.Update(*snap);
+    sampled_ms_ = now;
+    if (tty_) {
+      std::fputs(RenderProgressBar(f, Width()).c_str(), stdout);
+      bar_shown_ = true;
+    } else if (last || printed_ms_ < 0 || now - printed_ms_ >= kPlainEveryMs) {
+      std::fputs(RenderProgressLine(f).c_str(), stdout);
+      printed_ms_ = now;
+    }
+    std::fflush(stdout);
+  }
+  // Ends the bar's line so what follows starts on its own.
+  void Finish() {
+    if (bar_shown_) std::fputs("\n", stdout);
+    bar_shown_ = false;
+    std::fflush(stdout);
+  }
+
+ private:
+  static int64_t MonoMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               SystemClock().Monotonic().time_since_epoch())
+        .count();
+  }
+  static int Width() {
+    winsize ws{};
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    return 80;
+  }
+
+  bool tty_;
+  bool bar_shown_ = false;
+  ProgressTracker tracker_;
+  int64_t sampled_ms_ = -1, printed_ms_ = -1;
+};
 
 struct WaitTarget {
   std::string source;
@@ -45,16 +102,19 @@ int Wait(const CliOptions& cli, const WaitTarget& t, int timeout_seconds) {
   int code = 0, quiet = 0;
   Json status;
   std::string busy_reason;
+  ProgressDisplay display;
   while (true) {
     auto s = CliAdminCall(cli, "GET", "/v1/status", &code);
     if (!s) return code;
     status = *s;
+    display.Show(status);
     auto pending = CliAdminCall(
         cli, "GET", "/v1/events?state=pending&limit=1&source=" + PercentEncode(t.source), &code);
     if (!pending) return code;
     const Json& guard = status.value("guard", Json::object());
     if (guard.value("tripped", false) &&
         guard.value("held", Json::object()).value("total", 0) > 0) {
+      display.Finish();
       return Fail(1, "the destructive-change guard tripped and holds " +
                          std::to_string(guard["held"]["total"].get<int64_t>()) +
                          " change(s); see `tenantsync status`, then `tenantsync guard approve` or "
@@ -81,8 +141,13 @@ int Wait(const CliOptions& cli, const WaitTarget& t, int timeout_seconds) {
                       : std::to_string(to_reconcile - scheduled) + " entities still to reconcile";
     // Twice in a row: a worker that just finished may still be marking follow-up work.
     quiet = busy ? 0 : quiet + 1;
-    if (quiet >= 2) break;
+    if (quiet >= 2) {
+      display.Show(status, true);
+      display.Finish();
+      break;
+    }
     if (std::chrono::steady_clock::now() >= deadline) {
+      display.Finish();
       return Fail(4, "not converged within " + std::to_string(timeout_seconds) + " s (" +
                          busy_reason + "); `tenantsync status` shows the progress");
     }
@@ -260,6 +325,65 @@ int CliApply(const CliOptions& cli, const ApplyOptions& options) {
   if (!options.wait) return 0;
   target.applied_at_ms = (*applied).value("applied_at_ms", int64_t{0});
   return Wait(cli, target, options.timeout_seconds);
+}
+
+int CliWait(const CliOptions& cli, int timeout_seconds) {
+  if (timeout_seconds <= 0) return Fail(2, "--timeout must be a positive number of seconds");
+  Clock& clock = SystemClock();
+  const auto deadline = clock.Monotonic() + std::chrono::seconds(timeout_seconds);
+  // Failures are those that appear while waiting: dead letters and failed events already there
+  // are an earlier burst's (`tenantsync status` shows them).
+  auto failures = [](const Json& s) {
+    const Json& mu = s.value("mutations", Json::object());
+    const Json& ev = s.value("events", Json::object());
+    return mu.value("dead", int64_t{0}) + mu.value("failed", int64_t{0}) +
+           ev.value("failed", int64_t{0}) + ev.value("rejected", int64_t{0});
+  };
+  int code = 0, quiet = 0;
+  std::optional<int64_t> failures_at_start;
+  ProgressDisplay display;
+  while (true) {
+    auto s = CliAdminCall(cli, "GET", "/v1/status", &code);
+    if (!s) {
+      display.Finish();
+      return code;  // CliAdminCall printed why: 1 an error answer, 2 configuration, 3 unreachable
+    }
+    if (!s->contains("progress")) {
+      return Fail(1, "the daemon's status has no progress figures (upgrade the daemon)");
+    }
+    if (!failures_at_start) failures_at_start = failures(*s);
+    display.Show(*s);
+    const Json& guard = s->value("guard", Json::object());
+    if (guard.value("tripped", false) &&
+        guard.value("held", Json::object()).value("total", 0) > 0) {
+      display.Finish();
+      return Fail(1,
+                  "the destructive-change guard tripped and holds destructive work; see "
+                  "`tenantsync status`, then `tenantsync guard approve` or `reject`");
+    }
+    const bool busy = (*s)["progress"].value("pending_total", int64_t{0}) > 0;
+    // Twice in a row: a worker that just finished may still be marking follow-up work.
+    quiet = busy ? 0 : quiet + 1;
+    if (quiet >= 2) {
+      display.Show(*s, true);
+      display.Finish();
+      const int64_t new_failures = failures(*s) - *failures_at_start;
+      if (new_failures > 0) {
+        return Fail(1, std::to_string(new_failures) +
+                           " failure(s) while waiting; `tenantsync mutations --state dead` and "
+                           "`tenantsync events --state failed` list them");
+      }
+      std::printf("Converged: nothing left to do now or within a minute.\n");
+      return 0;
+    }
+    if (clock.Monotonic() >= deadline) {
+      display.Show(*s, true);
+      display.Finish();
+      return Fail(2, "not converged within " + std::to_string(timeout_seconds) +
+                         " s; `tenantsync status` shows what is left");
+    }
+    clock.SleepFor(std::chrono::milliseconds(300));
+  }
 }
 
 }  // namespace tenantsync

@@ -291,6 +291,9 @@ int RunServe(const ServeFlags& flags) {
   };
   hooks.drift_last = [&] { return drift.Last(); };
   hooks.sources = [&ingress] { return *ingress.Sources(); };
+  hooks.vendor_replay = [&vendors](const std::string& source, const std::string& event_id) {
+    return vendors.Replay(source, event_id);
+  };
   hooks.random = &random;  // ids of events submitted through POST /v1/events
   hooks.tls = !config.admin.tls_cert_file.empty();
   AdminApi admin(config.admin.AllTokens(), *store, clock, hooks);

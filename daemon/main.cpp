@@ -106,6 +106,17 @@ int main(int argc, char** argv) {
       operator_command("status", "Show sync health: events and mutations by state, lag, guard");
   status_cmd->footer("Example:\n  tenantsync status --json");
 
+  int wait_timeout = 3600;
+  auto* wait_cmd = operator_command(
+      "wait", "Wait until a burst has converged, showing progress (a bar on a terminal)");
+  wait_cmd->remove_option(wait_cmd->get_option("--json"));  // progress is text for people
+  wait_cmd->add_option("--timeout", wait_timeout, "Give up after SECONDS (exit 2)")
+      ->capture_default_str();
+  wait_cmd->footer(
+      "Exit codes: 0 converged, 1 failures appeared while waiting (dead letters, failed events) "
+      "or the guard holds work, 2 timeout, 3 daemon unreachable.\n"
+      "Example:\n  tenantsync wait --timeout 7200 | tee backfill.log");
+
   std::string ev_state, ev_source;
   int ev_limit = 50;
   auto* events_cmd = operator_command("events", "List received events");
@@ -132,6 +143,25 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("ID", event_id, "The sender's event id")->required();
   replay_cmd->add_option("--source", ev_source, "Source, when two sources used the same id");
   replay_cmd->footer("Example:\n  tenantsync replay msg_2Yh3");
+
+  std::string vn_state, vn_source, vn_event_id;
+  int vn_limit = 50;
+  auto* vn_cmd = operator_command("vendor-notifications",
+                                  "List vendor (HR/CRM) notifications: pending, mapped or failed");
+  vn_cmd->add_option("--state", vn_state, "pending, mapped or failed")
+      ->check(CLI::IsMember({"pending", "mapped", "failed"}));
+  vn_cmd->add_option("--source", vn_source, "Only this vendor source");
+  vn_cmd->add_option("--limit", vn_limit, "At most this many, newest first (1-1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  vn_cmd->require_subcommand(0, 1);
+  auto* vn_replay_cmd = vn_cmd->add_subcommand(
+      "replay", "Take a failed vendor notification again (after fixing its cause)");
+  vn_replay_cmd->add_option("SOURCE", vn_source, "The vendor source")->required();
+  vn_replay_cmd->add_option("EVENT_ID", vn_event_id, "The notification's event id")->required();
+  vn_cmd->footer(
+      "Examples:\n  tenantsync vendor-notifications --state failed\n"
+      "  tenantsync vendor-notifications replay bamboo EVENT_ID   # EVENT_ID as listed");
 
   std::string external_id;
   bool with_logs = false;
@@ -270,9 +300,12 @@ int main(int argc, char** argv) {
     return tenantsync::CliMappingTest(config_path, mapping_test, tenantsync::SystemClock());
   if (*send_cmd) return tenantsync::CliSend(cli, send, tenantsync::SystemClock());
   if (*status_cmd) return tenantsync::CliStatus(cli);
+  if (*wait_cmd) return tenantsync::CliWait(cli, wait_timeout);
   if (*events_cmd) return tenantsync::CliEvents(cli, ev_state, ev_source, ev_limit);
   if (*event_cmd) return tenantsync::CliEvent(cli, event_id, ev_source);
   if (*replay_cmd) return tenantsync::CliReplay(cli, event_id, ev_source);
+  if (*vn_replay_cmd) return tenantsync::CliVendorReplay(cli, vn_source, vn_event_id);
+  if (*vn_cmd) return tenantsync::CliVendorNotifications(cli, vn_state, vn_source, vn_limit);
   if (*user_cmd)
     return tenantsync::CliEntity(cli, tenantsync::EntityKind::kUser, external_id, with_logs);
   if (*org_cmd)

@@ -84,6 +84,13 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>& drift =
       Gauge("tenantsync_drift_differences",
             "Differences between Auth0 and tenantsync's last writes found by the last drift run");
+  // The progress figures of GET /v1/status "progress" (what `tenantsync wait` watches).
+  prometheus::Family<prometheus::Gauge>& progress_pending =
+      Gauge("tenantsync_progress_pending",
+            "Work still to do now or within a minute: entities_due, entities_within_a_minute, "
+            "import_users (waiting for a users-import job), events (due, not applied)");
+  prometheus::Family<prometheus::Gauge>& progress_done_minute = Gauge(
+      "tenantsync_progress_mutations_done_last_minute", "Auth0 writes done in the last minute");
   prometheus::Family<prometheus::Gauge>& quarantined = Gauge(
       "tenantsync_quarantined", "1 while most Auth0 requests fail and the writer only probes");
   prometheus::Histogram& request_hist = request_seconds.Add(
@@ -127,6 +134,20 @@ std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* aut
     const int64_t now = impl_->clock.NowUnixMillis();
     if (auto dirty = store->CountDirty(); dirty.ok())
       impl_->pending.Add({}).Set(static_cast<double>(*dirty));
+    if (auto d = store->CountDirtyDue(now, now + 60000); d.ok()) {
+      impl_->progress_pending.Add({{"what", "entities_due"}}).Set(static_cast<double>(d->due));
+      impl_->progress_pending.Add({{"what", "entities_within_a_minute"}})
+          .Set(static_cast<double>(d->soon));
+    }
+    if (auto n = store->CountOpenImportUsers(); n.ok())
+      impl_->progress_pending.Add({{"what", "import_users"}}).Set(static_cast<double>(*n));
+    if (auto ev = store->CountEventsAt(now); ev.ok()) {
+      auto get = [&](const char* k) { return ev->count(k) ? ev->at(k) : int64_t{0}; };
+      impl_->progress_pending.Add({{"what", "events"}})
+          .Set(static_cast<double>(std::max<int64_t>(0, get("pending") - get("scheduled"))));
+    }
+    if (auto n = store->CountMutationsDoneSince(now - 60000); n.ok())
+      impl_->progress_done_minute.Add({}).Set(static_cast<double>(*n));
     if (auto oldest = store->OldestPendingMs(now); oldest.ok()) {
       double age = oldest->has_value() ? static_cast<double>(now - **oldest) / 1000.0 : 0.0;
       impl_->oldest.Add({}).Set(age);

@@ -91,6 +91,19 @@ class SqliteStore final : public Store {
   Result<std::map<std::string, int64_t>> CountEventsAt(int64_t now_ms);
   // How many entities ScheduledDirty(now_ms, ...) would list without a limit.
   Result<int64_t> CountScheduledDirty(int64_t now_ms);
+  // The progress figures of GET /v1/status (issue 17): dirty marks due at `now_ms`, due after it
+  // but by `soon_ms`, and all marks. One pass over `dirty` (a queue, bounded by the entities).
+  struct DirtyDue {
+    int64_t due = 0, soon = 0, total = 0;
+  };
+  Result<DirtyDue> CountDirtyDue(int64_t now_ms, int64_t soon_ms);
+  // Mutations done at or after `since_ms`, looked for among the newest `window` done ones
+  // (mutations_by_state, newest first) so the count stays cheap however long the history: a
+  // mutation created long ago and done only now can be missed when `window` newer ones were done
+  // since, which at Auth0's rate limits means more than `window` in the interval.
+  Result<int64_t> CountMutationsDoneSince(int64_t since_ms, int64_t window = 10000);
+  // Users in open (prepared or sent) users-import jobs: waiting for Auth0 to create them.
+  Result<int64_t> CountOpenImportUsers();
   // Entities that cannot proceed and say why: known.waiting set by the executor (e.g. a user
   // waiting for an event with its email). A full scan of `entities` (json_extract per row; no
   // index), fine at tens of thousands of entities.

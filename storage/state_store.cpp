@@ -803,6 +803,55 @@ Result<int64_t> SqliteStore::CountScheduledDirty(int64_t now_ms) {
   }
 }
 
+Result<SqliteStore::DirtyDue> SqliteStore::CountDirtyDue(int64_t now_ms, int64_t soon_ms) {
+  TS_READ_DB;
+  try {
+    auto q = stmts.Get(
+        "SELECT COALESCE(SUM(not_before_ms <= ?1), 0), "
+        "COALESCE(SUM(not_before_ms > ?1 AND not_before_ms <= ?2), 0), COUNT(*) FROM dirty");
+    q->bind(1, static_cast<int64_t>(now_ms));
+    q->bind(2, static_cast<int64_t>(soon_ms));
+    q->executeStep();
+    DirtyDue d{q->getColumn(0).getInt64(), q->getColumn(1).getInt64(), q->getColumn(2).getInt64()};
+    q->reset();
+    return d;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("dirty queue: ") + e.what());
+  }
+}
+
+Result<int64_t> SqliteStore::CountMutationsDoneSince(int64_t since_ms, int64_t window) {
+  TS_READ_DB;
+  try {
+    auto q = stmts.Get(
+        "SELECT COUNT(*) FROM (SELECT updated_at_ms FROM mutations WHERE state = 'done' "
+        "ORDER BY id DESC LIMIT ?) WHERE updated_at_ms >= ?");
+    q->bind(1, static_cast<int64_t>(window));
+    q->bind(2, static_cast<int64_t>(since_ms));
+    q->executeStep();
+    const int64_t n = q->getColumn(0).getInt64();
+    q->reset();
+    return n;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("counting done mutations: ") + e.what());
+  }
+}
+
+Result<int64_t> SqliteStore::CountOpenImportUsers() {
+  TS_READ_DB;
+  try {
+    auto q = stmts.Get(
+        "SELECT COUNT(*) FROM import_jobs j JOIN import_job_users u ON u.job = j.id "
+        "WHERE j.state IN ('prepared', 'sent')");
+    q->executeStep();
+    const int64_t n = q->getColumn(0).getInt64();
+    q->reset();
+    return n;
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("counting import users: ") + e.what());
+  }
+}
+
 namespace {
 // known.waiting of an entity row when it is a string (rows whose JSON does not parse are skipped
 // instead of failing the whole query).

@@ -24,7 +24,7 @@ std::optional<VendorRowState> ParseRowState(const std::string& s) {
 
 constexpr const char* kRowColumns =
     "source, event_id, state, body, attempts, next_at_ms, error, events, received_at_ms, "
-    "updated_at_ms";
+    "updated_at_ms, rowid";
 
 VendorRow ReadRow(SQLite::Statement& q) {
   VendorRow r;
@@ -39,6 +39,7 @@ VendorRow ReadRow(SQLite::Statement& q) {
   r.events = q.getColumn(7).getInt();
   r.received_at_ms = q.getColumn(8).getInt64();
   r.updated_at_ms = q.getColumn(9).getInt64();
+  r.seq = q.getColumn(10).getInt64();
   return r;
 }
 
@@ -87,6 +88,62 @@ const char* VendorRowStateName(VendorRowState s) {
       return "failed";
   }
   return "failed";
+}
+
+std::optional<VendorRowState> ParseVendorRowState(std::string_view name) {
+  return ParseRowState(std::string(name));
+}
+
+Result<std::vector<VendorRow>> ListVendorNotifications(SqliteStore& store,
+                                                       const VendorNotificationQuery& query) {
+  std::vector<VendorRow> rows;
+  Status st = store.ReadWith([&](SQLite::Database& db) {
+    SQLite::Statement q(db, std::string("SELECT ") + kRowColumns +
+                                " FROM vendor_notifications WHERE (?1 IS NULL OR source = ?1) "
+                                "AND (?2 IS NULL OR state = ?2) AND (?3 <= 0 OR rowid < ?3) "
+                                "ORDER BY rowid DESC LIMIT ?4");
+    if (query.source) q.bind(1, *query.source);
+    if (query.state) q.bind(2, VendorRowStateName(*query.state));
+    q.bind(3, static_cast<int64_t>(query.before_seq));
+    q.bind(4, std::max(1, query.limit));
+    while (q.executeStep()) rows.push_back(ReadRow(q));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return rows;
+}
+
+Result<std::optional<VendorRow>> ReadVendorNotification(SqliteStore& store,
+                                                        const std::string& source,
+                                                        const std::string& event_id) {
+  std::optional<VendorRow> row;
+  Status st = store.ReadWith([&](SQLite::Database& db) {
+    SQLite::Statement q(db, std::string("SELECT ") + kRowColumns +
+                                " FROM vendor_notifications WHERE source = ? AND event_id = ?");
+    q.bind(1, source);
+    q.bind(2, event_id);
+    if (q.executeStep()) row = ReadRow(q);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return row;
+}
+
+Result<VendorNotificationCounts> CountVendorNotifications(SqliteStore& store) {
+  VendorNotificationCounts counts;
+  Status st = store.ReadWith([&](SQLite::Database& db) {
+    // One equality lookup per state on vendor_notifications_due (state, next_at_ms): a count that
+    // stays cheap however many mapped rows accumulate.
+    SQLite::Statement q(db, "SELECT COUNT(*) FROM vendor_notifications WHERE state = ?");
+    q.bind(1, "pending");
+    if (q.executeStep()) counts.pending = q.getColumn(0).getInt64();
+    q.reset();
+    q.bind(1, "failed");
+    if (q.executeStep()) counts.failed = q.getColumn(0).getInt64();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return counts;
 }
 
 VendorDecision DecideVendorNotification(const std::string& source, const Mapping& mapping,
@@ -442,8 +499,11 @@ Status VendorStage::Replay(const std::string& source, const std::string& event_i
         }
         const std::string state = q.getColumn(0).getString();
         if (state != "failed") {
+          // A mapped notification's events are in the inbox: those are what gets replayed.
           outcome = Status::Conflict(
-              "only failed vendor notifications can be replayed; this one is " + state);
+              "only failed vendor notifications can be replayed; this one is " + state +
+              (state == "mapped" ? " (replay the events it became: POST /v1/events/{id}/replay)"
+                                 : ""));
           return std::vector<EventRecord>{};
         }
         SQLite::Statement up(db,

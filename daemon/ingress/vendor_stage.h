@@ -39,6 +39,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -61,6 +62,8 @@ struct VendorStageOptions {
 
 enum class VendorRowState { kPending, kMapped, kFailed };
 const char* VendorRowStateName(VendorRowState s);
+// "pending" | "mapped" | "failed"; nullopt for anything else.
+std::optional<VendorRowState> ParseVendorRowState(std::string_view name);
 
 // One row of vendor_notifications.
 struct VendorRow {
@@ -72,7 +75,34 @@ struct VendorRow {
   std::string error;
   int events = 0;
   int64_t received_at_ms = 0, updated_at_ms = 0;
+  // SQLite rowid: grows with every stored notification; the paging cursor of
+  // ListVendorNotifications (not an identity: (source, event_id) is).
+  int64_t seq = 0;
 };
+
+// A page of vendor_notifications for operators (GET /v1/vendor-notifications).
+struct VendorNotificationQuery {
+  std::optional<std::string> source;
+  std::optional<VendorRowState> state;
+  int limit = 100;         // rows at most (>= 1)
+  int64_t before_seq = 0;  // > 0: only rows with seq < before_seq (the next page)
+};
+
+// Rows matching `query`, newest first (seq descending). Reads only; any thread. Errors: storage.
+Result<std::vector<VendorRow>> ListVendorNotifications(SqliteStore& store,
+                                                       const VendorNotificationQuery& query);
+
+// The one row of (source, event_id), nullopt when there is none. Errors: storage.
+Result<std::optional<VendorRow>> ReadVendorNotification(SqliteStore& store,
+                                                        const std::string& source,
+                                                        const std::string& event_id);
+
+// How many notifications wait for the stage (pending) and how many need an operator (failed),
+// for GET /v1/status. Both counts come from the (state, next_at_ms) index. Errors: storage.
+struct VendorNotificationCounts {
+  int64_t pending = 0, failed = 0;
+};
+Result<VendorNotificationCounts> CountVendorNotifications(SqliteStore& store);
 
 // What becomes of one stored notification.
 struct VendorDecision {

@@ -19,6 +19,7 @@ bool IsRead(AdminAction a) {
     case AdminAction::kListUsers:
     case AdminAction::kReadOrganization:
     case AdminAction::kReadUser:
+    case AdminAction::kListVendorNotifications:
       return true;
     default:
       return false;
@@ -34,6 +35,7 @@ bool IsOperatorAction(AdminAction a) {
     case AdminAction::kPause:
     case AdminAction::kResume:
     case AdminAction::kSubmitEvent:
+    case AdminAction::kReplayVendorNotification:
       return true;
     default:
       return false;
@@ -138,6 +140,10 @@ const char* AdminActionPhrase(AdminAction action) {
       return "run drift detection";
     case AdminAction::kDeclaredApply:
       return "apply a declared source";
+    case AdminAction::kListVendorNotifications:
+      return "list vendor notifications";
+    case AdminAction::kReplayVendorNotification:
+      return "replay vendor notifications";
   }
   return "do this";
 }

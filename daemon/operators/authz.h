@@ -36,28 +36,30 @@ struct Principal {
 
 // Every admin API endpoint, by what it does.
 enum class AdminAction {
-  kReadiness,          // GET /readyz
-  kMetrics,            // GET /metrics
-  kStatus,             // GET /v1/status
-  kPlan,               // GET /v1/plan
-  kReadSources,        // GET /v1/sources, /v1/sources/{name}/{declared,live-fields}
-  kListEvents,         // GET /v1/events
-  kReadEvent,          // GET /v1/events/{id}
-  kListMutations,      // GET /v1/mutations
-  kListOrganizations,  // GET /v1/organizations
-  kListUsers,          // GET /v1/users
-  kReadOrganization,   // GET /v1/organizations/{ext}
-  kReadUser,           // GET /v1/users/{ext}
-  kReplay,             // POST /v1/events/{id}/replay
-  kRetry,              // POST /v1/mutations/{id}/retry
-  kDiscard,            // POST /v1/mutations/{id}/discard
-  kPause,              // POST /v1/pause
-  kResume,             // POST /v1/resume
-  kSubmitEvent,        // POST /v1/events (then SubmitDecision for org-admin)
-  kGuardApprove,       // POST /v1/guard/approve
-  kGuardReject,        // POST /v1/guard/reject
-  kDriftRun,           // POST /v1/drift/run
-  kDeclaredApply,      // POST /v1/sources/{name}/apply
+  kReadiness,                 // GET /readyz
+  kMetrics,                   // GET /metrics
+  kStatus,                    // GET /v1/status
+  kPlan,                      // GET /v1/plan
+  kReadSources,               // GET /v1/sources, /v1/sources/{name}/{declared,live-fields}
+  kListEvents,                // GET /v1/events
+  kReadEvent,                 // GET /v1/events/{id}
+  kListMutations,             // GET /v1/mutations
+  kListOrganizations,         // GET /v1/organizations
+  kListUsers,                 // GET /v1/users
+  kReadOrganization,          // GET /v1/organizations/{ext}
+  kReadUser,                  // GET /v1/users/{ext}
+  kReplay,                    // POST /v1/events/{id}/replay
+  kRetry,                     // POST /v1/mutations/{id}/retry
+  kDiscard,                   // POST /v1/mutations/{id}/discard
+  kPause,                     // POST /v1/pause
+  kResume,                    // POST /v1/resume
+  kSubmitEvent,               // POST /v1/events (then SubmitDecision for org-admin)
+  kGuardApprove,              // POST /v1/guard/approve
+  kGuardReject,               // POST /v1/guard/reject
+  kDriftRun,                  // POST /v1/drift/run
+  kDeclaredApply,             // POST /v1/sources/{name}/apply
+  kListVendorNotifications,   // GET /v1/vendor-notifications (tenant-wide: not for org-admin)
+  kReplayVendorNotification,  // POST /v1/vendor-notifications/{source}/{event_id}/replay
 };
 // What the action is, as a verb phrase for "forbidden: viewer may not pause the writer".
 const char* AdminActionPhrase(AdminAction action);

@@ -699,5 +699,54 @@ TEST_F(CliTest, PauseAndResume) {
   EXPECT_TRUE(WaitFor([&] { return EventState("msg_p") == "applied"; }));
 }
 
+// `tenantsync wait` (issue 17 item 2) watches a burst: it times out (exit 2) while the writer is
+// paused, then, resumed, exits 0 once Auth0 has every user, having printed plain progress lines
+// (stdout is not a terminal here) with the same figures as the status' progress object.
+TEST_F(CliTest, WaitShowsProgressUntilABurstConverges) {
+  ASSERT_EQ(Cli("pause").code, 0);
+  constexpr int kUsers = 20;
+  for (int i = 0; i < kUsers; ++i) {
+    const std::string ext = "burst-" + std::to_string(i);
+    ASSERT_EQ(Send("user.upserted", {{"external_id", ext}, {"email", ext + "@example.com"}},
+                   "msg_burst_" + std::to_string(i))
+                  .code,
+              0);
+  }
+  Json progress = StatusJson()["progress"];
+  ASSERT_TRUE(progress.is_object()) << progress;
+  EXPECT_GT(progress["pending_total"].get<int64_t>(), 0) << progress;
+  EXPECT_TRUE(progress["auth0_headroom"].is_number_integer() ||
+              progress["auth0_headroom"].is_null())
+      << progress;
+
+  auto timed_out = Cli("wait", {"--timeout", "1"});
+  EXPECT_EQ(timed_out.code, 2) << Describe(timed_out);
+  EXPECT_NE(timed_out.err.find("not converged within 1 s"), std::string::npos)
+      << Describe(timed_out);
+  EXPECT_NE(timed_out.out.find("progress: 0/"), std::string::npos) << Describe(timed_out);
+
+  ASSERT_EQ(Cli("resume").code, 0);
+  auto r = Cli("wait", {"--timeout", "60"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("progress: "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << "no terminal bar into a file: " << r.out;
+  // The last progress line says everything converged and nothing is left.
+  const size_t last = r.out.rfind("progress: ");
+  const std::string line = r.out.substr(last, r.out.find('\n', last) - last);
+  EXPECT_NE(line.find("(100%)"), std::string::npos) << r.out;
+  EXPECT_NE(line.find("ETA 0s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Converged"), std::string::npos) << r.out;
+  for (int i = 0; i < kUsers; ++i) {
+    auto u = Cli("user", {"burst-" + std::to_string(i), "--json"});
+    EXPECT_TRUE(u.JsonOut()["auth0_id"].is_string()) << u.out;
+  }
+  progress = StatusJson()["progress"];
+  EXPECT_EQ(progress["pending_total"], 0) << progress;
+  EXPECT_GE(progress["mutations_done_total"].get<int64_t>(), kUsers) << progress;
+  EXPECT_GE(progress["mutations_done_last_minute"].get<int64_t>(), kUsers) << progress;
+  // `tenantsync status` shows the same figures.
+  EXPECT_NE(Cli("status").out.find("progress.pending_total"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tenantsync::testing

@@ -554,6 +554,84 @@ TEST_F(VendorDaemonE2E, HiBobPingAndPersonioLifecycle) {
   EXPECT_EQ(User("grace@example.com")["blocked"], true);
 }
 
+// A notification the vendor refuses to serve (credentials rotated at the vendor) is failed and
+// visible to the operator — admin API, status counts, CLI — and, once the credentials match
+// again, a replay fetches and applies it.
+TEST_F(VendorDaemonE2E, FailedNotificationIsListedAndReplayedAfterTheFix) {
+  const json grace = {{"id", "31337"},
+                      {"firstName", "Grace"},
+                      {"lastName", "Hopper"},
+                      {"workEmail", "grace@example.com"},
+                      {"status", "Active"}};
+  // The vendor now expects another API key: the daemon's is refused (401, not retried).
+  Control("/__sim/config", {{"vendor", "bamboohr"},
+                            {"webhook_secret", "bamboo-private-key"},
+                            {"api_credential", "rotated-api-key"}});
+  PutEmployee(grace);
+  auto sent = Send({{"vendor", "bamboohr"}, {"event", "employee.created"}, {"ids", {"31337"}}});
+  EXPECT_EQ(sent["status"], 202) << sent.dump();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (Count("SELECT count(*) FROM vendor_notifications WHERE state = 'failed'") != 1 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  auto listed = daemon_->AdminGet("/v1/vendor-notifications?state=failed&source=bamboo");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  const json rows = listed.Json()["vendor_notifications"];
+  ASSERT_EQ(rows.size(), 1u) << listed.body;
+  const std::string id = rows[0]["event_id"].get<std::string>();
+  EXPECT_EQ(rows[0]["state"], "failed");
+  EXPECT_NE(rows[0]["error"].get<std::string>().find("refused the credentials (HTTP 401)"),
+            std::string::npos)
+      << rows[0].dump();
+  EXPECT_EQ(listed.body.find("bamboo-api-key"), std::string::npos) << "no secret in answers";
+  EXPECT_EQ(daemon_->AdminGet("/v1/vendor-notifications?state=mapped")
+                .Json()["vendor_notifications"]
+                .size(),
+            0u);
+  EXPECT_EQ(daemon_->AdminGet("/v1/vendor-notifications?state=done").status, 400);
+  auto status = daemon_->AdminGet("/v1/status").Json();
+  EXPECT_EQ(status["vendor_notifications"]["failed"], 1) << status.dump();
+  EXPECT_EQ(status["vendor_notifications"]["pending"], 0) << status.dump();
+  EXPECT_FALSE(User("grace@example.com").is_object()) << "nothing applied";
+
+  // The CLI shows the same row (the admin port is chosen at run time: --admin).
+  const std::string admin = "127.0.0.1:" + std::to_string(daemon_->admin_port());
+  Subprocess cli(BuildPath("tenantsync"), {"vendor-notifications", "--state", "failed", "--config",
+                                           daemon_->config_path(), "--admin", admin});
+  EXPECT_EQ(cli.Wait(std::chrono::seconds(30)).value_or(-1), 0) << cli.Output();
+  EXPECT_NE(cli.Output().find(id), std::string::npos) << cli.Output();
+  EXPECT_NE(cli.Output().find("HTTP 401"), std::string::npos) << cli.Output();
+
+  // Unknown rows are 404; a replay before the fix fails again the same way.
+  EXPECT_EQ(daemon_->AdminPost("/v1/vendor-notifications/bamboo/no-such-id/replay").status, 404);
+  EXPECT_EQ(daemon_->AdminPost("/v1/vendor-notifications/nosource/" + id + "/replay").status, 404);
+
+  // The operator fixes the credentials at the vendor and replays through the CLI.
+  Control("/__sim/config", {{"vendor", "bamboohr"},
+                            {"webhook_secret", "bamboo-private-key"},
+                            {"api_credential", "bamboo-api-key"}});
+  PutEmployee(grace);
+  Subprocess replay(BuildPath("tenantsync"),
+                    {"vendor-notifications", "replay", "bamboo", id, "--config",
+                     daemon_->config_path(), "--admin", admin});
+  EXPECT_EQ(replay.Wait(std::chrono::seconds(30)).value_or(-1), 0) << replay.Output();
+  EXPECT_NE(replay.Output().find("pending again"), std::string::npos) << replay.Output();
+  WaitApplied();
+  EXPECT_EQ(User("grace@example.com")["name"], "Grace Hopper") << auth0_->State().dump();
+  status = daemon_->AdminGet("/v1/status").Json();
+  EXPECT_EQ(status["vendor_notifications"]["failed"], 0)
+      << daemon_->AdminGet("/v1/vendor-notifications").body;
+  auto mapped = daemon_->AdminGet("/v1/vendor-notifications?state=mapped").Json();
+  ASSERT_EQ(mapped["vendor_notifications"].size(), 1u) << mapped.dump();
+  EXPECT_EQ(mapped["vendor_notifications"][0]["event_id"], id);
+  EXPECT_EQ(mapped["vendor_notifications"][0]["events"], 1);
+  // Mapped: its events are in the inbox; the notification itself is not replayed again.
+  auto again = daemon_->AdminPost("/v1/vendor-notifications/bamboo/" + id + "/replay");
+  EXPECT_EQ(again.status, 409) << again.body;
+}
+
 // Answered 202 means stored: a notification whose fetch keeps failing survives a crash (SIGKILL)
 // and is fetched and applied once the daemon is back and the vendor's API recovers.
 TEST_F(VendorDaemonE2E, AcknowledgedNotificationSurvivesACrash) {

@@ -40,7 +40,9 @@ const std::vector<A> kAll = {A::kReadiness,
                              A::kGuardApprove,
                              A::kGuardReject,
                              A::kDriftRun,
-                             A::kDeclaredApply};
+                             A::kDeclaredApply,
+                             A::kListVendorNotifications,
+                             A::kReplayVendorNotification};
 
 // The expected decision of each role for each action on an entity within scope (and, for lists
 // and tenant-wide endpoints, with no entity). One row per action; columns admin, operator,
@@ -71,6 +73,10 @@ const std::map<A, Row> kTable = {
     {A::kGuardReject, {D::kAllow, D::kForbidden, D::kForbidden, D::kForbidden}},
     {A::kDriftRun, {D::kAllow, D::kForbidden, D::kForbidden, D::kForbidden}},
     {A::kDeclaredApply, {D::kAllow, D::kForbidden, D::kForbidden, D::kForbidden}},
+    // Vendor notifications are tenant-wide (a notification names a vendor's person, not yet an
+    // entity of any organization): org-admins neither see nor replay them.
+    {A::kListVendorNotifications, {D::kAllow, D::kAllow, D::kAllow, D::kForbidden}},
+    {A::kReplayVendorNotification, {D::kAllow, D::kAllow, D::kForbidden, D::kForbidden}},
 };
 
 TEST(AdminAuthz, TableCoversEveryAction) { EXPECT_EQ(kTable.size(), kAll.size()); }
@@ -109,6 +115,8 @@ TEST(AdminAuthz, OrgAdminOutsideItsScope) {
     EXPECT_EQ(Authorize(kAcme, A::kListUsers, t), D::kAllowFiltered);
     EXPECT_EQ(Authorize(kAcme, A::kStatus, t), D::kForbidden);
     EXPECT_EQ(Authorize(kAcme, A::kPlan, t), D::kForbidden);
+    EXPECT_EQ(Authorize(kAcme, A::kListVendorNotifications, t), D::kForbidden);
+    EXPECT_EQ(Authorize(kAcme, A::kReplayVendorNotification, t), D::kForbidden);
   }
 }
 
@@ -119,6 +127,8 @@ TEST(AdminAuthz, ForbiddenMessageNamesRoleAndAction) {
             "forbidden: org-admin may not read the status");
   EXPECT_EQ(ForbiddenMessage(Role::kOperator, A::kGuardApprove),
             "forbidden: operator may not approve the guard");
+  EXPECT_EQ(ForbiddenMessage(Role::kViewer, A::kReplayVendorNotification),
+            "forbidden: viewer may not replay vendor notifications");
 }
 
 TEST(AdminAuthz, RolesRoundTrip) {

@@ -292,6 +292,102 @@ TEST_F(VendorStageTest, ReplayMapsTheStoredRecordWithoutFetching) {
   EXPECT_EQ(json::parse(inbox[0].body)["data"]["email"], "eight@example.com");
 }
 
+// What an operator sees (GET /v1/vendor-notifications, /v1/status): newest first, filtered by
+// source and state, paged by seq, and the pending/failed counts.
+TEST_F(VendorStageTest, OperatorQueriesListNewestFirstFilterPageAndCount) {
+  std::vector<std::string> ids;
+  for (const char* person : {"1", "2", "3"}) {
+    const std::string body = EventBased("employee.updated", person);
+    Intake(body);
+    ids.push_back(Decode(body)[0].event_id);
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  SourceConfig other = src_;
+  other.name = "bamboo-eu";
+  const std::string other_body = EventBased("employee.updated", "9");
+  ASSERT_TRUE(stage_->Store(other, Decode(other_body)).ok());
+  const std::string other_id = Decode(other_body)[0].event_id;
+
+  auto counts = CountVendorNotifications(*store_);
+  ASSERT_TRUE(counts.ok()) << counts.status().message();
+  EXPECT_EQ(counts->pending, 4);
+  EXPECT_EQ(counts->failed, 0);
+
+  // Oldest first through the stage: person 1 fetched, 2 refused (failed), 3 retried later;
+  // bamboo-eu is not configured: failed.
+  api_.answers.push_back(Employee("1", "one@example.com"));
+  api_.answers.push_back(Status::Permanent("bamboohr person 2: credentials refused (HTTP 401)"));
+  api_.answers.push_back(Status::Retryable("HTTP 503"));
+  EXPECT_EQ(Run(), 4);
+  counts = CountVendorNotifications(*store_);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->pending, 1);
+  EXPECT_EQ(counts->failed, 2);
+
+  VendorNotificationQuery all;
+  auto rows = ListVendorNotifications(*store_, all);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 4u);
+  EXPECT_EQ((*rows)[0].event_id, other_id) << "newest first";
+  EXPECT_EQ((*rows)[1].event_id, ids[2]);
+  EXPECT_EQ((*rows)[3].event_id, ids[0]);
+  for (size_t i = 1; i < rows->size(); ++i) EXPECT_GT((*rows)[i - 1].seq, (*rows)[i].seq);
+
+  VendorNotificationQuery failed;
+  failed.state = VendorRowState::kFailed;
+  rows = ListVendorNotifications(*store_, failed);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].source, "bamboo-eu");
+  EXPECT_EQ((*rows)[1].event_id, ids[1]);
+  EXPECT_EQ((*rows)[1].error, "bamboohr person 2: credentials refused (HTTP 401)");
+
+  failed.source = "bamboo";
+  rows = ListVendorNotifications(*store_, failed);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].event_id, ids[1]);
+
+  // Pages of two: the second continues before the last seq of the first, and nothing repeats.
+  VendorNotificationQuery page;
+  page.limit = 2;
+  auto first = ListVendorNotifications(*store_, page);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2u);
+  page.before_seq = first->back().seq;
+  auto second = ListVendorNotifications(*store_, page);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 2u);
+  EXPECT_EQ((*second)[0].event_id, ids[1]);
+  EXPECT_EQ((*second)[1].event_id, ids[0]);
+
+  auto one = ReadVendorNotification(*store_, "bamboo", ids[2]);
+  ASSERT_TRUE(one.ok());
+  ASSERT_TRUE(one->has_value());
+  EXPECT_EQ((*one)->state, VendorRowState::kPending);
+  EXPECT_EQ((*one)->error, "HTTP 503");
+  auto none = ReadVendorNotification(*store_, "bamboo-eu", ids[2]);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  // A replay moves a failed row back to pending: the counts follow.
+  ASSERT_TRUE(stage_->Replay("bamboo", ids[1]).ok());
+  counts = CountVendorNotifications(*store_);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->pending, 2);
+  EXPECT_EQ(counts->failed, 1);
+  const Status mapped = stage_->Replay("bamboo", ids[0]);
+  EXPECT_EQ(mapped.kind(), StatusKind::kConflict);
+  EXPECT_NE(mapped.message().find("/v1/events/"), std::string::npos) << mapped.message();
+}
+
+TEST(VendorRowStateNames, RoundTrip) {
+  for (auto s : {VendorRowState::kPending, VendorRowState::kMapped, VendorRowState::kFailed})
+    EXPECT_EQ(ParseVendorRowState(VendorRowStateName(s)), s);
+  EXPECT_FALSE(ParseVendorRowState("done").has_value());
+  EXPECT_FALSE(ParseVendorRowState("").has_value());
+}
+
 TEST_F(VendorStageTest, FutureTerminationBecomesAScheduledLeave) {
   const std::string body = EventBased("employee.updated", "3");
   Intake(body);

@@ -1,0 +1,137 @@
+#include "daemon/operators/progress.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+namespace tenantsync {
+namespace {
+
+ProgressSnapshot Snap(int64_t at_ms, int64_t pending, int64_t writes,
+                      std::optional<int64_t> headroom = std::nullopt) {
+  ProgressSnapshot s;
+  s.at_ms = at_ms;
+  s.pending = pending;
+  s.writes_done = writes;
+  s.headroom = headroom;
+  return s;
+}
+
+struct Step {
+  ProgressSnapshot snap;
+  int64_t converged, total;
+  double writes_per_second;
+  std::optional<int64_t> eta;
+};
+
+struct Case {
+  const char* name;
+  std::vector<Step> steps;
+};
+
+TEST(Progress, TrackerTable) {
+  const std::vector<Case> cases = {
+      {"steady drain",
+       {{Snap(0, 100, 0), 0, 100, 0, std::nullopt},
+        {Snap(10000, 80, 40), 20, 100, 4.0, 40},  // 20 in 10 s -> 80 left take 40 s
+        {Snap(20000, 40, 120), 60, 100, 8.0, 10},
+        {Snap(25000, 0, 150), 100, 100, 6.0, 0}}},
+      {"no progress: ETA unknown",
+       {{Snap(0, 50, 7), 0, 50, 0, std::nullopt}, {Snap(5000, 50, 7), 0, 50, 0, std::nullopt}}},
+      {"zero time step: no rate",
+       {{Snap(1000, 10, 0), 0, 10, 0, std::nullopt}, {Snap(1000, 5, 5), 5, 10, 0, std::nullopt}}},
+      {"time going backwards and counters shrinking: no negative rate",
+       {{Snap(5000, 10, 100), 0, 10, 0, std::nullopt},
+        {Snap(4000, 8, 50), 2, 10, 0, std::nullopt}}},
+      {"burst grows the total while watched",
+       {{Snap(0, 10, 0), 0, 10, 0, std::nullopt},
+        {Snap(1000, 5, 5), 5, 10, 5.0, 1},
+        {Snap(2000, 25, 10), 5, 30, 5.0, std::nullopt},  // 20 more arrived: total 30
+        {Snap(4000, 15, 20), 15, 30, 5.0, 3}}},
+      {"nothing to do from the start", {{Snap(0, 0, 3), 0, 0, 0, 0}}},
+      {"negative pending is read as none", {{Snap(0, -4, 0), 0, 0, 0, 0}}},
+  };
+  for (const auto& c : cases) {
+    ProgressTracker t;
+    for (size_t i = 0; i < c.steps.size(); ++i) {
+      const Step& st = c.steps[i];
+      ProgressFigures f = t.Update(st.snap);
+      SCOPED_TRACE(std::string(c.name) + " step " + std::to_string(i));
+      EXPECT_EQ(f.converged, st.converged);
+      EXPECT_EQ(f.total, st.total);
+      EXPECT_DOUBLE_EQ(f.writes_per_second, st.writes_per_second);
+      EXPECT_EQ(f.eta_seconds, st.eta);
+      EXPECT_EQ(f.headroom, st.snap.headroom);
+    }
+  }
+}
+
+TEST(Progress, FormatEta) {
+  EXPECT_EQ(FormatEta(std::nullopt), "unknown");
+  EXPECT_EQ(FormatEta(0), "0s");
+  EXPECT_EQ(FormatEta(42), "42s");
+  EXPECT_EQ(FormatEta(185), "3m05s");
+  EXPECT_EQ(FormatEta(3720), "1h02m");
+  EXPECT_EQ(FormatEta(-5), "0s");
+}
+
+TEST(Progress, PlainLine) {
+  ProgressFigures f;
+  f.converged = 120;
+  f.total = 500;
+  f.writes_per_second = 3.25;
+  f.headroom = 45;
+  f.eta_seconds = 125;
+  EXPECT_EQ(RenderProgressLine(f),
+            "progress: 120/500 converged (24%), 3.2 writes/s, Auth0 headroom 45, ETA 2m05s\n");
+  ProgressFigures empty;
+  EXPECT_EQ(RenderProgressLine(empty),
+            "progress: 0/0 converged (100%), 0.0 writes/s, Auth0 headroom -, ETA unknown\n");
+}
+
+TEST(Progress, BarIsBoundedAndOverwrites) {
+  ProgressFigures f;
+  f.converged = 50;
+  f.total = 100;
+  f.writes_per_second = 2;
+  f.headroom = 9;
+  f.eta_seconds = 30;
+  for (int width : {5, 20, 40, 60, 80, 200}) {
+    const std::string bar = RenderProgressBar(f, width);
+    SCOPED_TRACE(width);
+    ASSERT_FALSE(bar.empty());
+    EXPECT_EQ(bar[0], '\r');
+    EXPECT_EQ(bar.find('\n'), std::string::npos);
+    // Exactly width-1 columns after the carriage return (never wraps, always overwrites).
+    EXPECT_EQ(static_cast<int>(bar.size()) - 1, std::max(width, 20) - 1);
+  }
+  const std::string wide = RenderProgressBar(f, 120);
+  EXPECT_NE(wide.find("[####################--------------------] 50/100"), std::string::npos)
+      << wide;
+  EXPECT_NE(wide.find("2.0 writes/s  headroom 9  ETA 30s"), std::string::npos) << wide;
+  // Too narrow for a bar: the figures alone, cut at the width.
+  const std::string narrow = RenderProgressBar(f, 30);
+  EXPECT_EQ(narrow.find('['), std::string::npos);
+  EXPECT_EQ(narrow.substr(1, 6), "50/100");
+}
+
+TEST(Progress, SnapshotFromStatus) {
+  auto j = nlohmann::json::parse(
+      R"({"progress": {"pending_total": 12, "mutations_done_total": 30, "auth0_headroom": 7}})");
+  auto s = ProgressSnapshotFromStatus(j, 99);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->at_ms, 99);
+  EXPECT_EQ(s->pending, 12);
+  EXPECT_EQ(s->writes_done, 30);
+  EXPECT_EQ(s->headroom, 7);
+  auto none = ProgressSnapshotFromStatus(nlohmann::json::parse(R"({"progress": {"pending_total": 1,
+      "auth0_headroom": null}})"),
+                                         0);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_FALSE(none->headroom.has_value());
+  EXPECT_FALSE(ProgressSnapshotFromStatus(nlohmann::json::parse(R"({"events": {}})"), 0));
+}
+
+}  // namespace
+}  // namespace tenantsync
