@@ -512,6 +512,10 @@ ServerResponse AdminApi::Route(const ServerRequest& req, const Caller& caller) {
     if (auto d = deny(AdminAction::kListVendorNotifications)) return *d;
     return VendorNotifications(req);
   }
+  if (auto tail = rest("/v1/vendor-notifications/"); tail && get) {
+    if (auto d = deny(AdminAction::kListVendorNotifications)) return *d;
+    return VendorNotification(*tail);
+  }
   if (auto tail = rest("/v1/vendor-notifications/"); tail && post) {
     if (auto d = deny(AdminAction::kReplayVendorNotification)) return *d;
     return VendorReplay(who, *tail);
@@ -1050,6 +1054,25 @@ ServerResponse AdminApi::VendorNotifications(const ServerRequest& req) {
   const Json next =
       rows->size() == static_cast<size_t>(q.limit) ? Json(rows->back().seq) : Json(nullptr);
   return JsonAnswer(200, {{"vendor_notifications", items}, {"next_after", next}});
+}
+
+ServerResponse AdminApi::VendorNotification(const std::string& tail) {
+  // {source}/{event_id}: source names never hold '/', a vendor's event id may.
+  const auto slash = tail.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= tail.size())
+    return Error(404, "no such endpoint: GET /v1/vendor-notifications/" + tail);
+  const std::string source = tail.substr(0, slash);
+  const std::string event_id = tail.substr(slash + 1);
+  auto row = ReadVendorNotification(store_, source, event_id);
+  if (!row.ok()) return Error(503, row.status().message());
+  if (!row->has_value())
+    return Error(404, "no vendor notification " + event_id + " from source " + source);
+  Json body = VendorRowJson(**row);
+  // The stored delivery (notification and fetched record) is what a replay maps again; a row
+  // written by a newer or damaged build still answers, with the text as stored.
+  Json stored = Json::parse((*row)->body, nullptr, false);
+  body["stored"] = stored.is_discarded() ? Json((*row)->body) : stored;
+  return JsonAnswer(200, body);
 }
 
 ServerResponse AdminApi::VendorReplay(const Principal& who, const std::string& tail) {

@@ -116,6 +116,9 @@ class AdminApi {
                              const std::string& action);
   // GET /v1/vendor-notifications and POST …/{source}/{event_id}/replay (tenant-wide).
   ServerResponse VendorNotifications(const ServerRequest& req);
+  // GET /v1/vendor-notifications/{source}/{event_id}: the row and its stored delivery; 404 when
+  // there is none.
+  ServerResponse VendorNotification(const std::string& tail);
   ServerResponse VendorReplay(const Principal& who, const std::string& tail);
   ServerResponse Plan();
   ServerResponse DriftRun(const ServerRequest& req);

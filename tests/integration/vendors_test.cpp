@@ -591,6 +591,14 @@ TEST_F(VendorDaemonE2E, FailedNotificationIsListedAndReplayedAfterTheFix) {
                 .size(),
             0u);
   EXPECT_EQ(daemon_->AdminGet("/v1/vendor-notifications?state=done").status, 400);
+  // One notification in full: the row and what was stored of the vendor's delivery.
+  auto one = daemon_->AdminGet("/v1/vendor-notifications/bamboo/" + id);
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(one.Json()["state"], "failed") << one.body;
+  EXPECT_EQ(one.Json()["stored"]["notification"]["vendor_event"], "employee.created") << one.body;
+  EXPECT_TRUE(one.Json()["stored"]["record"].is_null()) << "nothing was fetched: " << one.body;
+  EXPECT_EQ(one.body.find("bamboo-api-key"), std::string::npos) << "no secret in answers";
+  EXPECT_EQ(daemon_->AdminGet("/v1/vendor-notifications/bamboo/no-such-id").status, 404);
   auto status = daemon_->AdminGet("/v1/status").Json();
   EXPECT_EQ(status["vendor_notifications"]["failed"], 1) << status.dump();
   EXPECT_EQ(status["vendor_notifications"]["pending"], 0) << status.dump();
