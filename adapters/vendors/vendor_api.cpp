@@ -39,6 +39,15 @@ bool SplitUrl(const std::string& url, std::string* origin, std::string* path) {
   return !origin->empty();
 }
 
+// A 429's Retry-After in seconds (delta form), 10 s when absent or unreadable.
+std::chrono::seconds RetryAfter(const HttpResponse& r) {
+  std::string ra = r.Header("retry-after");
+  if (!ra.empty() && ra.size() < 7 &&
+      std::all_of(ra.begin(), ra.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::chrono::seconds(std::stoll(ra));
+  return std::chrono::seconds(10);
+}
+
 }  // namespace
 
 std::string VendorApiBaseUrl(const VendorApiOptions& o) {
@@ -175,15 +184,8 @@ Result<nlohmann::json> InterpretFetchResponse(Vendor v, ObjectKind kind, const s
     return std::move(*j);
   }
   if (r.status == 404) return Status::NotFound(what + ": not found at the vendor" + status);
-  if (r.status == 429) {
-    int64_t wait = 10;
-    std::string ra = r.Header("retry-after");
-    if (!ra.empty() && ra.size() < 7 &&
-        std::all_of(ra.begin(), ra.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      wait = std::stoll(ra);
-    return Status::RateLimited(now + std::chrono::seconds(wait),
-                               what + ": rate limited by the vendor" + status);
-  }
+  if (r.status == 429)
+    return Status::RateLimited(now + RetryAfter(r), what + ": rate limited by the vendor" + status);
   if (r.status == 401 || r.status == 403)
     return Status::Permanent(what + ": the vendor refused the credentials" + status);
   if (r.status >= 500) return Status::Retryable(what + ": vendor error" + status);
@@ -225,6 +227,10 @@ Result<std::string> HttpVendorApi::AccessToken(bool refresh) {
   if (r.status >= 500)
     return Status::Retryable("personio token: vendor error (HTTP " + std::to_string(r.status) +
                              ")");
+  // Throttled is not refused: waited out by FetchRecord like a throttled fetch.
+  if (r.status == 429)
+    return Status::RateLimited(clock_.Now() + RetryAfter(r),
+                               "personio token: rate limited by the vendor (HTTP 429)");
   if (r.status != 200)
     return Status::Permanent("personio token: the vendor refused the credentials (HTTP " +
                              std::to_string(r.status) + ")");
@@ -249,6 +255,11 @@ Result<nlohmann::json> HttpVendorApi::FetchRecord(ObjectKind kind, const std::st
     if (o_.vendor == Vendor::kPersonio) {
       auto token = AccessToken(false);
       if (!token.ok()) {
+        if (token.status().kind() == StatusKind::kRateLimited) {
+          if (waits++ >= o_.max_rate_limit_waits) return token.status();
+          limiter_.BlockUntil(*token.status().retry_at());
+          continue;
+        }
         if (token.status().kind() != StatusKind::kRetryable || retries >= o_.max_retries)
           return token.status();
         clock_.SleepFor(FullJitterBackoff(retries++, o_.backoff_base, o_.backoff_cap, random_));

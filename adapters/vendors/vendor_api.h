@@ -75,7 +75,8 @@ class VendorApi {
  public:
   virtual ~VendorApi() = default;
   // The vendor's record of the object. kNotFound: the vendor has no such object (deleted since);
-  // kRateLimited: still throttled after max_rate_limit_waits; kRetryable: the vendor kept failing;
+  // kRateLimited: still throttled after max_rate_limit_waits (a 429 on Personio's token exchange
+  // counts as one, never as refused credentials); kRetryable: the vendor kept failing;
   // kPermanent: credentials refused or a request the vendor will never accept; kInvalid: the
   // answer is not a JSON object. Messages name the vendor, the object and the HTTP status, never
   // a credential.

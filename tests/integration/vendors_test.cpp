@@ -1,24 +1,29 @@
-// Vendor connectors end to end with real processes: vendor-sim plays BambooHR and HubSpot (its
-// API and its records), and `tenantsync mapping test --fetch` decodes a delivery, fetches the
-// record over HTTP through the production HttpVendorApi (rate limit, retries, Retry-After) and
-// maps it with the source's configured mapping. Covers created, updated, terminated with a future
-// date, rehired, deleted, a company and its contact, and the vendor API failing (5xx then
-// recovering, 429 with Retry-After, failing for good, refusing the credentials).
+// Vendor connectors end to end with real processes (issue 18 "Tests"; the coverage matrix is in
+// docs/CONNECTORS.md "Tests").
 //
+// VendorsTest: vendor-sim plays all four vendors (their APIs and records), and `tenantsync mapping
+// test --fetch` decodes a delivery, fetches the record over HTTP through the production
+// HttpVendorApi (rate limit, retries, Retry-After, Personio's token exchange) and maps it with the
+// source's configured mapping. One lifecycle table per connector: created, updated, terminated
+// with a future date (as each vendor reports it), rehired, deleted — the events each delivery
+// becomes, with the leave's effective_at; and each vendor's API failing (5xx retried, 429 waited
+// out, refused credentials reported with the vendor's error).
 //
 // VendorDaemonE2E: deliveries through a real `tenantsync serve` into a real auth0-sim, with
-// configuration only: vendor-sim signs and posts BambooHR and HubSpot webhooks, the daemon's
-// ingress verifies and stores them, its connector stage fetches the record from vendor-sim and
-// maps it, the writer provisions Auth0 (BambooHR: created, terminated at a date, rehired, bad
-// signature, replayed delivery, the vendor API failing then recovering, a form post; a HubSpot
-// company and contact; HiBob's ping; Personio's token and lifecycle; a notification acknowledged
-// while the vendor's API is down survives a SIGKILL).
+// configuration only: vendor-sim signs and posts the webhooks, the daemon's ingress verifies and
+// stores them, its connector stage fetches the record from vendor-sim and maps it, the writer
+// provisions Auth0 (BambooHR: created, terminated at a date, rehired, bad signature, replayed
+// delivery, the vendor API failing then recovering, a form post; a HubSpot company and contact;
+// HiBob's ping; Personio's token and lifecycle; for HubSpot, HiBob and Personio a bad signature,
+// the API refusing the credentials then a replay, and a replayed delivery; a notification
+// acknowledged while the vendor's API is down survives a SIGKILL).
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -48,12 +53,22 @@ class VendorsTest : public ::testing::Test {
     Control("/__sim/config", {{"vendor", "hubspot"},
                               {"webhook_secret", "hubspot-client-secret"},
                               {"api_credential", "pat-123"}});
+    Control("/__sim/config", {{"vendor", "hibob"},
+                              {"webhook_secret", "hibob-secret-token"},
+                              {"api_credential", "svc-user:bob-token"}});
+    Control("/__sim/config", {{"vendor", "personio"},
+                              {"webhook_secret", "personio-webhook-token-0123"},
+                              {"api_credential", "client-id:client-secret"}});
     Write("admin-token", "an-admin-token-of-enough-length\n");
     Write("auth0-client-secret", "client-secret\n");
     Write("bamboo.key", "bamboo-private-key\n");
     Write("bamboo.api", "bamboo-api-key\n");
     Write("hs.key", "hubspot-client-secret\n");
     Write("hs.api", "pat-123\n");
+    Write("bob.key", "hibob-secret-token\n");
+    Write("bob.api", "svc-user:bob-token\n");
+    Write("pers.key", "personio-webhook-token-0123\n");
+    Write("pers.api", "client-id:client-secret\n");
     const std::string base = "http://127.0.0.1:" + std::to_string(port_);
     Write(
         "t.toml",
@@ -72,7 +87,17 @@ class VendorsTest : public ::testing::Test {
             "[[sources]]\nname = \"hs\"\nscheme = \"hubspot\"\nsecret_file = \"hs.key\"\n"
             "public_url = \"https://sync.example.com/webhooks/hs\"\n"
             "credentials_file = \"hs.api\"\napi_base_url = \"" +
-            base + "\"\n");
+            base +
+            "\"\n"
+            // HiBob's site is in Berlin: its lifecycle events fire at midnight there.
+            "[[sources]]\nname = \"bob\"\nscheme = \"hibob\"\nsecret_file = \"bob.key\"\n"
+            "credentials_file = \"bob.api\"\napi_base_url = \"" +
+            base +
+            "\"\napi_requests_per_second = 50\n"
+            "[sources.mapping]\ntime_zone = \"Europe/Berlin\"\n"
+            "[[sources]]\nname = \"pers\"\nscheme = \"personio\"\nsecret_file = \"pers.key\"\n"
+            "credentials_file = \"pers.api\"\napi_base_url = \"" +
+            base + "\"\napi_requests_per_second = 50\n");
   }
 
   void Write(const std::string& name, const std::string& content) {
@@ -87,6 +112,68 @@ class VendorsTest : public ::testing::Test {
     Control(
         "/__sim/records",
         {{"vendor", "bamboohr"}, {"object", "person"}, {"id", record["id"]}, {"record", record}});
+  }
+  // The vendor's record of a person or company (null: the vendor has none).
+  void PutRecord(const std::string& vendor, const std::string& object, const std::string& id,
+                 const json& record) {
+    Control("/__sim/records",
+            {{"vendor", vendor}, {"object", object}, {"id", id}, {"record", record}});
+  }
+
+  // One row of a connector's lifecycle table: the vendor's record at the time, the delivery,
+  // and what a user would see — the events it becomes (with the leave's effective_at) and
+  // whether the vendor's API was asked.
+  struct LifecycleCase {
+    LifecycleCase(std::string name_, std::string object_, std::string id_, json record_,
+                  std::string payload_, std::vector<std::string> want_types_,
+                  json want_left_at_ = nullptr, bool want_fetched_ = true,
+                  json want_first_ = json())
+        : name(std::move(name_)),
+          object(std::move(object_)),
+          id(std::move(id_)),
+          record(std::move(record_)),
+          payload(std::move(payload_)),
+          want_types(std::move(want_types_)),
+          want_left_at(std::move(want_left_at_)),
+          want_fetched(want_fetched_),
+          want_first(std::move(want_first_)) {}
+    std::string name;
+    std::string object;  // the record's kind at the vendor: "person" or "company"
+    std::string id;
+    json record;          // null: nothing at the vendor (deleted)
+    std::string payload;  // the delivery's body
+    std::vector<std::string> want_types;
+    json want_left_at;  // the user.left's effective_at, or null for "at once"
+    bool want_fetched;
+    json want_first;  // fields the first event's data must carry
+  };
+
+  void RunLifecycle(const std::string& source, const std::string& vendor,
+                    const std::vector<LifecycleCase>& cases) {
+    for (const auto& c : cases) {
+      PutRecord(vendor, c.object, c.id, c.record);
+      const size_t before = ApiRequests();
+      auto r = MappingTest(source, c.payload);
+      ASSERT_EQ(r.exit_code, 0) << c.name << ": " << r.text;
+      ASSERT_EQ(r.out["notifications"].size(), 1u) << c.name << ": " << r.text;
+      const json& n = r.out["notifications"][0];
+      EXPECT_EQ(Types(n), c.want_types) << c.name << ": " << n.dump();
+      EXPECT_EQ(n["fetched"].get<bool>(), c.want_fetched) << c.name;
+      EXPECT_EQ(ApiRequests() > before, c.want_fetched) << c.name;
+      for (const auto& e : n.value("events", json::array())) {
+        EXPECT_EQ(e["data"]["external_id"], c.id) << c.name;
+        if (e["type"] != "user.left") continue;
+        if (c.want_left_at.is_null()) {
+          EXPECT_FALSE(e["data"].contains("effective_at")) << c.name << ": " << e.dump();
+        } else {
+          EXPECT_EQ(e["data"].value("effective_at", json()), c.want_left_at) << c.name;
+        }
+      }
+      if (c.want_first.is_object() && !n["events"].empty()) {
+        for (const auto& [k, v] : c.want_first.items())
+          EXPECT_EQ(n["events"][0]["data"].value(k, json()), v) << c.name << ": " << k;
+      }
+    }
   }
 
   struct Run {
@@ -242,6 +329,340 @@ TEST_F(VendorsTest, HubSpotCompanyAndContact) {
             json::parse(R"([{"external_id":"77"}])"));
 }
 
+// ---- The lifecycle of each connector, table-driven through `mapping test --fetch` -------------
+// What "terminated with a future date" means per vendor (docs/CONNECTORS.md, "Tests"):
+//  - BambooHR: employee.updated while the record holds a termination date ahead (above).
+//  - HiBob: lifecycle events (employee.left) fire at midnight of the effective date in the site's
+//    time zone, so the case is the event arriving on the day; a record that already holds a
+//    termination date ahead (any update before the day) schedules the leave for it.
+//  - Personio: a termination entered ahead arrives as employment.updated with the date in the
+//    record; employment.terminated then fires on the effective date.
+//  - HubSpot: contacts have no employment and no end date: not applicable (deletion acts at once).
+
+// 2026-06-30T22:00Z is midnight of 1 July in Berlin, the HiBob site's zone (fixture).
+std::string BobEvent(const std::string& type, const std::string& id, const std::string& data = "") {
+  return R"({"companyId":636192,"type":")" + type +
+         R"(","triggeredBy":"system","triggeredAt":"2026-06-30T22:00:00.000000","version":"v2","data":{"employeeId":")" +
+         id + "\"" + data + "}}";
+}
+
+TEST_F(VendorsTest, HiBobLifecycleThroughTheSimulatorsApi) {
+  const json grace = {{"id", "42"},
+                      {"email", "Grace@Example.com"},
+                      {"firstName", "Grace"},
+                      {"surname", "Hopper"},
+                      {"displayName", "Grace Hopper"},
+                      {"work", {{"department", "R&D"}, {"startDate", "2020-01-01"}}},
+                      {"internal", {{"status", "Active"}, {"terminationDate", nullptr}}}};
+  json renamed = grace;
+  renamed["firstName"] = "Amazing";
+  json notice = grace;
+  notice["internal"]["terminationDate"] = "2026-12-31";
+  json left_today = grace;
+  left_today["internal"] = {{"status", "Inactive"}, {"terminationDate", "2026-07-01"}};
+  json left_before = grace;
+  left_before["internal"] = {{"status", "Inactive"}, {"terminationDate", "2026-06-30"}};
+  json rehired = grace;
+  rehired["work"]["startDate"] = "2026-07-01";
+  rehired["internal"]["terminationDate"] = "2025-03-31";
+  const std::string changed = R"(,"fieldUpdates":[{"fieldId":"root.firstName"}])";
+  RunLifecycle(
+      "bob", "hibob",
+      {{"created",
+        "person",
+        "42",
+        grace,
+        BobEvent("employee.created", "42"),
+        {"user.upserted"},
+        nullptr,
+        true,
+        {{"email", "grace@example.com"}, {"name", "Grace Hopper"}}},
+       {"updated",
+        "person",
+        "42",
+        renamed,
+        BobEvent("employee.updated", "42", changed),
+        {"user.upserted"},
+        nullptr,
+        true,
+        {{"given_name", "Amazing"}}},
+       // Any notification before the day fetches a record that already says when she leaves.
+       {"termination date ahead in the record",
+        "person",
+        "42",
+        notice,
+        BobEvent("employee.updated", "42", changed),
+        {"user.upserted", "user.left"},
+        "2026-12-31T23:00:00.000Z"},
+       // employee.left at midnight of the termination date: access ends when that day ends in
+       // the site's zone (HiBob: no access after the termination date; at = end_of_day).
+       {"terminated: employee.left on the day",
+        "person",
+        "42",
+        left_today,
+        BobEvent("employee.left", "42"),
+        {"user.upserted", "user.left"},
+        "2026-07-01T22:00:00.000Z"},
+       {"terminated: employee.left with the date behind",
+        "person",
+        "42",
+        left_before,
+        BobEvent("employee.left", "42"),
+        {"user.upserted", "user.left"},
+        nullptr},
+       {"rehired: employee.joined on the new start date",
+        "person",
+        "42",
+        rehired,
+        BobEvent("employee.joined", "42"),
+        {"user.upserted", "user.returned"},
+        nullptr},
+       {"activated after a leave",
+        "person",
+        "42",
+        grace,
+        BobEvent("employee.activated", "42"),
+        {"user.upserted", "user.returned"},
+        nullptr},
+       {"deleted",
+        "person",
+        "42",
+        nullptr,
+        BobEvent("employee.deleted", "42"),
+        {"user.left"},
+        nullptr,
+        false}});
+}
+
+std::string PersonioEvent(const std::string& type, const std::string& id,
+                          const std::string& extra = "") {
+  const std::string payload = type.rfind("person.", 0) == 0
+                                  ? R"({"id":")" + id + "\"" + extra + "}"
+                                  : R"({"id":"emp-)" + id + R"(","person_id":")" + id + "\"}";
+  return R"({"company_id":"9","event_name":")" + type +
+         R"(","occurred_at":"2026-07-01T00:05:00Z","payload":)" + payload + R"(,"meta":{}})";
+}
+
+TEST_F(VendorsTest, PersonioLifecycleThroughTheSimulatorsApi) {
+  const json grace = {
+      {"id", "501"},
+      {"email", "Grace@Example.com"},
+      {"first_name", "Grace"},
+      {"last_name", "Hopper"},
+      {"status", "ACTIVE"},
+      {"employments",
+       {{{"status", "ACTIVE"}, {"start_date", "2020-01-01"}, {"termination_date", nullptr}}}}};
+  json renamed = grace;
+  renamed["preferred_name"] = "Amazing";
+  json notice = grace;
+  notice["employments"][0]["termination_date"] = "2026-12-31";
+  json terminated = grace;
+  terminated["status"] = "INACTIVE";
+  terminated["employments"][0]["status"] = "INACTIVE";
+  terminated["employments"][0]["termination_date"] = "2026-07-01";
+  json rehired = grace;
+  rehired["employments"][0]["start_date"] = "2026-07-01";
+  RunLifecycle(
+      "pers", "personio",
+      {{"created",
+        "person",
+        "501",
+        grace,
+        PersonioEvent("person.created", "501"),
+        {"user.upserted"},
+        nullptr,
+        true,
+        {{"email", "grace@example.com"}, {"name", "Grace Hopper"}}},
+       {"updated",
+        "person",
+        "501",
+        renamed,
+        PersonioEvent("person.updated", "501", R"(,"changed_attributes":["preferred_name"])"),
+        {"user.upserted"},
+        nullptr,
+        true,
+        {{"given_name", "Amazing"}}},
+       // Entered ahead: the employment changes now, the leave is scheduled for the date (UTC).
+       {"terminated with a future date",
+        "person",
+        "501",
+        notice,
+        PersonioEvent("employment.updated", "501"),
+        {"user.upserted", "user.left"},
+        "2027-01-01T00:00:00.000Z"},
+       // employment.terminated fires on the effective date: access ends when that day ends.
+       {"terminated: employment.terminated on the day",
+        "person",
+        "501",
+        terminated,
+        PersonioEvent("employment.terminated", "501"),
+        {"user.upserted", "user.left"},
+        "2026-07-02T00:00:00.000Z"},
+       {"rehired: employment.started",
+        "person",
+        "501",
+        rehired,
+        PersonioEvent("employment.started", "501"),
+        {"user.upserted", "user.returned"},
+        nullptr},
+       {"deleted",
+        "person",
+        "501",
+        nullptr,
+        PersonioEvent("person.deleted", "501"),
+        {"user.left"},
+        nullptr,
+        false}});
+}
+
+std::string HubSpotEvent(const std::string& type, const std::string& id,
+                         const std::string& extra = "") {
+  return R"([{"eventId":7,"portalId":62515,"occurredAt":1780315200000,"subscriptionType":")" +
+         type + R"(","objectId":)" + id + extra + "}]";
+}
+
+// HubSpot is a CRM: companies become organizations, contacts users; a restored contact is the
+// nearest thing to a rehire, and nothing carries an end date ("terminated with a future date"
+// does not apply).
+TEST_F(VendorsTest, HubSpotCompaniesAndContactsThroughTheSimulatorsApi) {
+  const json acme = {{"id", "77"}, {"properties", {{"name", "Acme Corp"}, {"domain", "acme.io"}}}};
+  json renamed_co = acme;
+  renamed_co["properties"]["name"] = "Acme Corporation";
+  const json ada = json::parse(R"({"id":"123",
+      "properties":{"email":"Ada@Acme.io","firstname":"Ada","lastname":"Lovelace"},
+      "associations":{"companies":{"results":[{"id":"77"}]}}})");
+  json moved = ada;
+  moved["properties"]["email"] = "ada.l@acme.io";
+  RunLifecycle(
+      "hs", "hubspot",
+      {{"company created",
+        "company",
+        "77",
+        acme,
+        HubSpotEvent("company.creation", "77"),
+        {"organization.upserted"},
+        nullptr,
+        true,
+        {{"name", "acme-io"}, {"display_name", "Acme Corp"}}},
+       {"company updated",
+        "company",
+        "77",
+        renamed_co,
+        HubSpotEvent("company.propertyChange", "77",
+                     R"(,"propertyName":"name","propertyValue":"Acme Corporation")"),
+        {"organization.upserted"},
+        nullptr,
+        true,
+        {{"display_name", "Acme Corporation"}}},
+       {"company deleted",
+        "company",
+        "77",
+        nullptr,
+        HubSpotEvent("company.deletion", "77"),
+        {"organization.deleted"},
+        nullptr,
+        false},
+       {"contact created",
+        "person",
+        "123",
+        ada,
+        HubSpotEvent("contact.creation", "123"),
+        {"user.upserted"},
+        nullptr,
+        true,
+        {{"email", "ada@acme.io"}, {"organizations", json::parse(R"([{"external_id":"77"}])")}}},
+       {"contact updated",
+        "person",
+        "123",
+        moved,
+        HubSpotEvent("contact.propertyChange", "123",
+                     R"(,"propertyName":"email","propertyValue":"ada.l@acme.io")"),
+        {"user.upserted"},
+        nullptr,
+        true,
+        {{"email", "ada.l@acme.io"}}},
+       {"contact restored (rehire)",
+        "person",
+        "123",
+        ada,
+        HubSpotEvent("contact.restore", "123"),
+        {"user.upserted", "user.returned"},
+        nullptr},
+       {"contact deleted",
+        "person",
+        "123",
+        nullptr,
+        HubSpotEvent("contact.deletion", "123"),
+        {"user.left"},
+        nullptr,
+        false},
+       {"contact deleted for privacy (GDPR)",
+        "person",
+        "123",
+        nullptr,
+        HubSpotEvent("contact.privacyDeletion", "123"),
+        {"user.left"},
+        nullptr,
+        false}});
+}
+
+// Each vendor's API failing, through the production fetch: a short outage is retried inside the
+// fetch, a throttled Personio token exchange is waited out, and refused credentials are reported
+// at once with the vendor, the object and the status (never the credential).
+TEST_F(VendorsTest, EachVendorsApiFailingIsRetriedOrReported) {
+  PutRecord("hibob", "person", "42", {{"id", "42"}, {"email", "g@example.com"}});
+  PutRecord("personio", "person", "501", {{"id", "501"}, {"email", "g@example.com"}});
+  PutRecord("hubspot", "person", "123", {{"id", "123"}, {"properties", {{"email", "g@x.io"}}}});
+  struct Case {
+    std::string source, vendor, payload, refused;
+    json config;
+  };
+  const std::vector<Case> cases = {
+      {"bob",
+       "hibob",
+       BobEvent("employee.updated", "42"),
+       "fetch: hibob person 42: the vendor refused the credentials (HTTP 401)",
+       {{"webhook_secret", "hibob-secret-token"}, {"api_credential", "svc-user:bob-token"}}},
+      {"pers",
+       "personio",
+       PersonioEvent("person.updated", "501"),
+       "fetch: personio token: the vendor refused the credentials (HTTP 401)",
+       {{"webhook_secret", "personio-webhook-token-0123"},
+        {"api_credential", "client-id:client-secret"}}},
+      {"hs",
+       "hubspot",
+       HubSpotEvent("contact.propertyChange", "123"),
+       "fetch: hubspot contact 123: the vendor refused the credentials (HTTP 401)",
+       {{"webhook_secret", "hubspot-client-secret"}, {"api_credential", "pat-123"}}},
+  };
+  for (const auto& c : cases) {
+    // One 503, then the record: retried inside the fetch.
+    Control("/__sim/fail", {{"count", 1}, {"status", 503}});
+    auto flaky = MappingTest(c.source, c.payload);
+    ASSERT_EQ(flaky.exit_code, 0) << c.vendor << ": " << flaky.text;
+    EXPECT_TRUE(flaky.out["notifications"][0]["fetched"].get<bool>()) << c.vendor;
+
+    // The vendor no longer takes the credential: exit 1 and the vendor's refusal, no retries.
+    json rotated = c.config;
+    rotated["vendor"] = c.vendor;
+    rotated["api_credential"] = "rotated:credential";
+    Control("/__sim/config", rotated);
+    const size_t before = ApiRequests();
+    auto refused = MappingTest(c.source, c.payload);
+    EXPECT_EQ(refused.exit_code, 1) << c.vendor << ": " << refused.text;
+    EXPECT_EQ(refused.out["notifications"][0]["error"], c.refused) << c.vendor;
+    EXPECT_EQ(ApiRequests(), before + 1) << c.vendor << ": a refusal is not retried";
+    json restored = c.config;
+    restored["vendor"] = c.vendor;
+    Control("/__sim/config", restored);
+  }
+  // Personio throttling its token exchange (429, Retry-After: 1): waited out, then fetched.
+  Control("/__sim/fail", {{"count", 1}, {"status", 429}, {"retry_after", 1}});
+  auto throttled = MappingTest("pers", PersonioEvent("person.updated", "501"));
+  ASSERT_EQ(throttled.exit_code, 0) << throttled.text;
+  EXPECT_TRUE(throttled.out["notifications"][0]["fetched"].get<bool>());
+}
+
 TEST_F(VendorsTest, VendorApiFailuresAreRetriedOrReported) {
   PutEmployee(kAda);
   // Two 500s, then the record: retried with backoff.
@@ -310,6 +731,9 @@ class VendorDaemonE2E : public ::testing::Test {
     Control("/__sim/config", {{"vendor", "personio"},
                               {"webhook_secret", "personio-webhook-token-0123"},
                               {"api_credential", "client-id:client-secret"}});
+    Control("/__sim/config", {{"vendor", "hibob"},
+                              {"webhook_secret", "hibob-secret-token"},
+                              {"api_credential", "svc-user:bob-token"}});
     auth0_ = std::make_unique<testing::reconcile::Sim>();
     ASSERT_TRUE(auth0_->ok());
     const std::string base = "http://127.0.0.1:" + std::to_string(vport_);
@@ -332,6 +756,8 @@ class VendorDaemonE2E : public ::testing::Test {
     bob.name = "bob";
     bob.scheme = "hibob";
     bob.secrets = {"hibob-secret-token"};
+    bob.extra_toml = "credentials_file = \"bob.api\"\napi_base_url = \"" + base +
+                     "\"\napi_requests_per_second = 50\n";
     testing::TestSource pers;
     pers.name = "pers";
     pers.scheme = "personio";
@@ -342,6 +768,7 @@ class VendorDaemonE2E : public ::testing::Test {
     std::ofstream(daemon_->dir() + "/bamboo.api") << "bamboo-api-key\n";
     std::ofstream(daemon_->dir() + "/hs.api") << "pat-123\n";
     std::ofstream(daemon_->dir() + "/pers.api") << "client-id:client-secret\n";
+    std::ofstream(daemon_->dir() + "/bob.api") << "svc-user:bob-token\n";
     ASSERT_TRUE(daemon_->Start()) << daemon_->Output();
   }
 
@@ -471,6 +898,20 @@ TEST_F(VendorDaemonE2E, BambooHrProvisionsIntoAuth0WithConfigurationOnly) {
   const size_t before = ApiRequests();
   auto back = Send({{"vendor", "bamboohr"}, {"event", "employee.updated"}, {"ids", {"67890"}}});
   EXPECT_EQ(back["status"], 202) << back.dump() << " (answered before any fetch)";
+  // While the vendor fails: pending, one attempt, the vendor's error, a next try scheduled.
+  json waiting;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    auto rows = daemon_->AdminGet("/v1/vendor-notifications?state=pending&source=bamboo")
+                    .Json()["vendor_notifications"];
+    if (rows.size() == 1 && rows[0]["attempts"] == 1) waiting = rows[0];
+    if (waiting.is_object() || ApiRequests() > before + 5) break;
+  }
+  ASSERT_TRUE(waiting.is_object()) << "never seen waiting for a retry";
+  EXPECT_EQ(waiting["error"], "bamboohr person 67890: vendor error (HTTP 500)");
+  EXPECT_TRUE(waiting["next_at_ms"].is_number_integer()) << waiting.dump();
+  EXPECT_EQ(daemon_->AdminGet("/v1/status").Json()["vendor_notifications"]["pending"], 1);
   WaitApplied();
   EXPECT_GE(ApiRequests(), before + 6) << "5 failed fetches, then the one that worked";
   user = User("ada@example.com");
@@ -552,6 +993,120 @@ TEST_F(VendorDaemonE2E, HiBobPingAndPersonioLifecycle) {
   EXPECT_EQ(left["status"], 202) << left.dump();
   WaitApplied();
   EXPECT_EQ(User("grace@example.com")["blocked"], true);
+}
+
+// The daemon's part of each other connector, one vendor after another on one daemon: a bad
+// signature is 401 and nothing is stored; the vendor's API refusing the credentials leaves the
+// notification failed with the vendor's error (nothing applied) until the operator replays it
+// after the fix; a delivery sent again (the vendor retrying it) is a duplicate: one notification,
+// the same events, one user.
+TEST_F(VendorDaemonE2E, EachVendorsBadSignatureApiFailureAndReplay) {
+  struct Case {
+    std::string vendor, source, created_event, object_error;
+    json config;  // the sim's settings for the vendor
+    std::function<json(const std::string&, const std::string&)> record;  // (id, email)
+  };
+  const std::vector<Case> cases = {
+      {"hubspot",
+       "hs",
+       "contact.creation",
+       "hubspot contact 201",
+       {{"webhook_secret", "hubspot-client-secret"},
+        {"api_credential", "pat-123"},
+        {"public_url", "https://sync.example.com/webhooks/hs"}},
+       [](const std::string& id, const std::string& email) {
+         return json{{"id", id}, {"properties", {{"email", email}, {"firstname", "Hu"}}}};
+       }},
+      {"hibob",
+       "bob",
+       "employee.created",
+       "hibob person 201",
+       {{"webhook_secret", "hibob-secret-token"}, {"api_credential", "svc-user:bob-token"}},
+       [](const std::string& id, const std::string& email) {
+         return json{{"id", id},
+                     {"email", email},
+                     {"firstName", "Bo"},
+                     {"internal", {{"status", "Active"}}}};
+       }},
+      // Personio: refused at the token exchange (nothing cached yet in this daemon).
+      {"personio",
+       "pers",
+       "person.created",
+       "personio token",
+       {{"webhook_secret", "personio-webhook-token-0123"},
+        {"api_credential", "client-id:client-secret"}},
+       [](const std::string& id, const std::string& email) {
+         return json{{"id", id}, {"email", email}, {"first_name", "Per"}, {"status", "ACTIVE"}};
+       }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.vendor);
+    const std::string rows_of = "FROM vendor_notifications WHERE source = '" + c.source + "'";
+    const std::string events_of = "FROM events WHERE source = '" + c.source + "'";
+    const std::string first = c.vendor + "-201@example.com", second = c.vendor + "-202@example.com";
+    for (const auto& [id, email] : {std::pair{"201", first}, std::pair{"202", second}}) {
+      Control("/__sim/records", {{"vendor", c.vendor},
+                                 {"object", "person"},
+                                 {"id", id},
+                                 {"record", c.record(id, email)}});
+    }
+
+    // A bad signature: 401, nothing stored.
+    auto forged = Send({{"vendor", c.vendor},
+                        {"event", c.created_event},
+                        {"ids", {"201"}},
+                        {"bad_signature", true}});
+    EXPECT_EQ(forged["status"], 401) << forged.dump();
+    EXPECT_EQ(Count("SELECT count(*) " + rows_of), 0);
+    EXPECT_EQ(Count("SELECT count(*) " + events_of), 0);
+
+    // The vendor's API refuses the credentials: accepted (stored), then failed with the vendor's
+    // error; nothing applied.
+    json rotated = c.config;
+    rotated["vendor"] = c.vendor;
+    rotated["api_credential"] = "rotated:credential";
+    Control("/__sim/config", rotated);
+    auto sent = Send({{"vendor", c.vendor}, {"event", c.created_event}, {"ids", {"201"}}});
+    EXPECT_EQ(sent["status"], 202) << sent.dump();
+    json row;
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+         std::chrono::steady_clock::now() < until && !row.is_object();
+         std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+      auto rows =
+          daemon_->AdminGet("/v1/vendor-notifications?state=failed&source=" + c.source).Json();
+      if (rows["vendor_notifications"].size() == 1) row = rows["vendor_notifications"][0];
+    }
+    ASSERT_TRUE(row.is_object()) << daemon_->AdminGet("/v1/vendor-notifications").body;
+    EXPECT_EQ(row["error"], c.object_error + ": the vendor refused the credentials (HTTP 401)");
+    EXPECT_EQ(Count("SELECT count(*) " + events_of), 0);
+    EXPECT_FALSE(User(first).is_object());
+
+    // Fixed at the vendor, replayed by the operator: fetched, mapped, applied.
+    json fixed = c.config;
+    fixed["vendor"] = c.vendor;
+    Control("/__sim/config", fixed);
+    auto replay = daemon_->AdminPost("/v1/vendor-notifications/" + c.source + "/" +
+                                     row["event_id"].get<std::string>() + "/replay");
+    EXPECT_EQ(replay.status, 200) << replay.body;
+    WaitApplied();
+    EXPECT_TRUE(User(first).is_object()) << auth0_->State().dump();
+
+    // Created, then the same delivery again byte for byte: a duplicate, nothing new.
+    auto created = Send({{"vendor", c.vendor}, {"event", c.created_event}, {"ids", {"202"}}});
+    EXPECT_EQ(created["status"], 202) << created.dump();
+    WaitApplied();
+    EXPECT_TRUE(User(second).is_object()) << auth0_->State().dump();
+    const int64_t events = Count("SELECT count(*) " + events_of);
+    auto again = Send({{"vendor", c.vendor}, {"replay", true}});
+    EXPECT_EQ(again["status"], 200) << again.dump();
+    const json answer = again["body"].is_string()
+                            ? json::parse(again["body"].get<std::string>(), nullptr, false)
+                            : again["body"];
+    EXPECT_EQ(answer["status"], "duplicate") << again.dump();
+    EXPECT_EQ(Count("SELECT count(*) " + rows_of), 2);
+    EXPECT_EQ(Count("SELECT count(*) " + events_of), events);
+    EXPECT_EQ(Count("SELECT count(*) " + rows_of + " AND state = 'mapped'"), 2);
+  }
 }
 
 // A notification the vendor refuses to serve (credentials rotated at the vendor) is failed and

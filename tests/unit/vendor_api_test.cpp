@@ -219,6 +219,42 @@ TEST(VendorApi, PersonioRefreshesARevokedTokenOnce) {
   EXPECT_EQ(HeaderOf(h.transport->sent[3], "Authorization"), "Bearer tok-B");
 }
 
+// A throttled token exchange is waited out like a throttled fetch, never reported as refused
+// credentials (found by the connector matrix: a 429 on /v2/auth/token failed the notification).
+TEST(VendorApi, PersonioWaitsOutAThrottledTokenExchange) {
+  Harness h(Opts(Vendor::kPersonio, "client-1:s3cret"), /*auto_advance=*/false);
+  h.transport->answers = {Answer(429, "", {{"retry-after", "3"}}),
+                          Answer(200, R"({"access_token":"tok-A"})"),
+                          Answer(200, R"({"id":"p1"})")};
+  const auto start = h.clock.Now();
+  std::thread t([&] {
+    auto r = h.api->FetchRecord(ObjectKind::kPerson, "p1");
+    EXPECT_TRUE(r.ok()) << r.status().message();
+  });
+  for (int i = 0; i < 400; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(h.transport->mu);
+      if (h.transport->sent.size() == 3) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    h.clock.Advance(std::chrono::milliseconds(100));
+  }
+  t.join();
+  ASSERT_EQ(h.transport->sent.size(), 3u);
+  EXPECT_EQ(h.transport->sent[1].target, "/v2/auth/token");
+  EXPECT_GE(h.clock.Now() - start, std::chrono::seconds(3));
+
+  // Still throttled after max_rate_limit_waits: kRateLimited (the stage retries it later).
+  auto o = Opts(Vendor::kPersonio, "client-1:s3cret");
+  o.max_rate_limit_waits = 0;
+  Harness g(o);
+  g.transport->answers = {Answer(429, "", {{"retry-after", "1"}})};
+  auto r = g.api->FetchRecord(ObjectKind::kPerson, "p1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kRateLimited);
+  EXPECT_EQ(r.status().message(), "personio token: rate limited by the vendor (HTTP 429)");
+}
+
 TEST(VendorApi, OptionsAreValidated) {
   EXPECT_EQ(ValidateVendorApiOptions(Opts(Vendor::kHiBob, "no-colon")).message(),
             "credentials_file: a HiBob credential is SERVICE_USER_ID:TOKEN");

@@ -6,7 +6,13 @@
 //  - v1: HubSpot's own example (https://developers.hubspot.com/docs/faq/v1-request-validation):
 //    client secret yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy, the body below →
 //    232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de.
-//  - v3: HubSpot publishes no worked example; computed independently with Python:
+//  - v3: the developer docs give the steps but no worked example. HubSpot's own client library
+//    publishes one in its tests (HubSpot/hubspot-api-python, tests/spec/utils/test_signature.py:
+//    secret yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy, POST, https://www.example.com/webhook_uri, body
+//    {'example_field':'example_value'}, timestamp 15000000 → HPW73RUtKmcYoEDADG0s6MmGFWUzWJKAW07r
+//    8RDgcQw=; the same file's v1 vector for that body → 69fc6631…f750); both are checked in
+//    VendorHubSpot.HubSpotsOwnLibraryVectorsVerify. The vector with a query string below was
+//    computed independently with Python:
 //    python3 -c 'import hmac,hashlib,base64; print(base64.b64encode(hmac.new(SECRET.encode(),
 //      ("POST" + "https://example.com/webhooks/hubspot?src=a:b" + BODY + "1764500000000")
 //      .encode(), hashlib.sha256).digest()).decode())'
@@ -51,6 +57,30 @@ TEST(VendorHubSpot, DocumentedV1VectorVerifies) {
   std::map<std::string, std::string> h = {{"X-HubSpot-Signature", kV1},
                                           {"X-HubSpot-Signature-Version", "v1"}};
   auto v = VerifyVendorDelivery(Options(), Request(&h, ""), kNow);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(v->method, "v1");
+}
+
+// Published by HubSpot in its Python client's tests (see the header comment). The timestamp is
+// from 1970, so "now" is set next to it: the window is checked before the HMAC.
+TEST(VendorHubSpot, HubSpotsOwnLibraryVectorsVerify) {
+  constexpr char kSdkBody[] = "{'example_field':'example_value'}";
+  auto o = Options();
+  o.public_url = "https://www.example.com/webhook_uri";
+  std::map<std::string, std::string> v3 = {
+      {"X-HubSpot-Signature-v3", "HPW73RUtKmcYoEDADG0s6MmGFWUzWJKAW07r8RDgcQw="},
+      {"X-HubSpot-Request-Timestamp", "15000000"}};
+  auto v = VerifyVendorDelivery(o, Request(&v3, "", kSdkBody), 15000000 + 1000);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(v->method, "v3");
+  // The same request 5 minutes and a second later is refused before any HMAC.
+  v = VerifyVendorDelivery(o, Request(&v3, "", kSdkBody), 15000000 + 301000);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("outside the 300 s tolerance"), std::string::npos);
+  std::map<std::string, std::string> v1 = {
+      {"X-HubSpot-Signature", "69fc6631a867edd4f9e9e627fc5c1148e3fbdd8b21837b6d2b8901c1fa57f750"},
+      {"X-HubSpot-Signature-Version", "v1"}};
+  v = VerifyVendorDelivery(o, Request(&v1, "", kSdkBody), 15000000);
   ASSERT_TRUE(v.ok()) << v.status().message();
   EXPECT_EQ(v->method, "v1");
 }
