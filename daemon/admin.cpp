@@ -76,7 +76,15 @@ Json EventJson(const EventRecord& e, int64_t now_ms) {
           {"updated_at_ms", e.updated_at_ms},
           {"error", e.error.empty() ? Json(nullptr) : Json(e.error)},
           {"note", e.note.empty() ? Json(nullptr) : Json(e.note)},
-          {"submitted_by", e.submitted_by.empty() ? Json(nullptr) : Json(e.submitted_by)}};
+          {"submitted_by", e.submitted_by.empty() ? Json(nullptr) : Json(e.submitted_by)},
+          {"compacted_at_ms", OptionalJson(e.compacted_at_ms)}};
+}
+
+// Why a compacted event has no body (docs/OPERATIONS.md "Retention").
+std::string BodyRemoved(const EventRecord& e) {
+  return "body removed at " + std::to_string(e.compacted_at_ms.value_or(0)) +
+         " ms by the retention ([storage] event_body_retention_days); the event stays recorded, "
+         "so a redelivery of it is still a duplicate";
 }
 
 Json MutationJson(const MutationRow& m) {
@@ -616,13 +624,16 @@ ServerResponse AdminApi::Status() {
       auto v = hooks_.auth0->RateLimitView();
       headroom = v.limit > 0 ? v.remaining : static_cast<int64_t>(v.tokens);
     }
-    body["progress"] = {{"pending_entities", {{"due", due->due}, {"within_a_minute", due->soon}}},
-                        {"import_users", *imports},
-                        {"events_pending", events_due},
-                        {"pending_total", due->due + due->soon + *imports + events_due},
-                        {"mutations_done_last_minute", *recent},
-                        {"mutations_done_total", mu["done"]},
-                        {"auth0_headroom", headroom}};
+    body["progress"] = {
+        {"pending_entities", {{"due", due->due}, {"within_a_minute", due->soon}}},
+        {"import_users", *imports},
+        {"events_pending", events_due},
+        {"pending_total", due->due + due->soon + *imports + events_due},
+        {"mutations_done_last_minute", *recent},
+        {"mutations_done_total", mu["done"]},
+        {"auth0_requests_total",
+         hooks_.auth0_requests_total ? Json(hooks_.auth0_requests_total()) : Json(nullptr)},
+        {"auth0_headroom", headroom}};
   }
   if (hooks_.guard) {
     auto g = hooks_.guard->StatusJson();
@@ -748,6 +759,11 @@ ServerResponse AdminApi::Event(const ServerRequest& req, const Principal& who,
   if (Authorize(who, AdminAction::kReadEvent, ScopeOf(*in)) == Decision::kNotFound)
     return Error(404, "no event with id \"" + id + "\"");
   auto j = EventJson(*e, clock_.NowUnixMillis());
+  if (e->compacted_at_ms) {
+    j["body"] = nullptr;
+    j["body_removed"] = BodyRemoved(*e);
+    return JsonAnswer(200, j);
+  }
   j["body"] = Json::parse(e->body, nullptr, false);
   if (j["body"].is_discarded()) j["body"] = e->body;
   return JsonAnswer(200, j);
@@ -773,6 +789,10 @@ ServerResponse AdminApi::Replay(const ServerRequest& req, const Principal& who,
   if (e.state != EventState::kRejected && e.state != EventState::kFailed) {
     return Error(409, std::string("only rejected or failed events can be replayed; this one is ") +
                           EventStateName(e.state));
+  }
+  if (e.compacted_at_ms) {
+    return Error(410, "this event cannot be replayed: its " + BodyRemoved(e) +
+                          "; ask the source to send the change again under a new event id");
   }
   // Validated again with the current rules: a replay after a fix succeeds, one without fails
   // with the same clear message.
@@ -1070,6 +1090,15 @@ ServerResponse AdminApi::VendorNotification(const std::string& tail) {
   Json body = VendorRowJson(**row);
   // The stored delivery (notification and fetched record) is what a replay maps again; a row
   // written by a newer or damaged build still answers, with the text as stored.
+  if ((*row)->body.empty() && (*row)->state == VendorRowState::kMapped) {
+    // docs/OPERATIONS.md "Retention": a mapped notification's record is dropped after
+    // event_body_retention_days; the inbox events it became carry what it said.
+    body["stored"] = nullptr;
+    body["stored_removed"] =
+        "the fetched record was removed by the retention ([storage] event_body_retention_days); "
+        "the notification stays recorded, so a redelivery of it is still a duplicate";
+    return JsonAnswer(200, body);
+  }
   Json stored = Json::parse((*row)->body, nullptr, false);
   body["stored"] = stored.is_discarded() ? Json((*row)->body) : stored;
   return JsonAnswer(200, body);

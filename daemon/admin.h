@@ -47,6 +47,9 @@ struct AdminHooks {
   Writer* writer = nullptr;      // pause/resume, last success; may be null in tests
   Auth0Client* auth0 = nullptr;  // user logs and the rate-limit view; null in dry runs
   Guard* guard = nullptr;        // destructive-change guard: status, approve, reject
+  // Auth0 requests sent since start (Metrics::Auth0RequestsTotal), for GET /v1/status
+  // progress.auth0_requests_total. Empty: null there.
+  std::function<int64_t()> auth0_requests_total;
   // GET /metrics: the Prometheus text exposition (bearer token required like every endpoint).
   std::function<std::string()> metrics;
   // Extra status sections (guard, drift, quarantine) merged into /v1/status.

@@ -310,7 +310,10 @@ int CliEvent(const CliOptions& cli, const std::string& id, const std::string& so
               FormatMs((*j)["occurred_at_ms"]).c_str(), "received",
               FormatMs((*j)["received_at_ms"]).c_str(), "due",
               FormatMs(j->value("effective_at_ms", nlohmann::json())).c_str());
-  std::printf("body\n%s\n", (*j)["body"].dump(2).c_str());
+  if (j->value("body_removed", nlohmann::json()).is_string())
+    std::printf("body         (%s)\n", (*j)["body_removed"].get<std::string>().c_str());
+  else
+    std::printf("body\n%s\n", (*j)["body"].dump(2).c_str());
   return 0;
 }
 

@@ -269,6 +269,14 @@ Result<Config> LoadConfig(const std::string& path) {
   Section storage(root["storage"].as_table(), "storage", &errors);
   storage.String("path", &cfg.storage.path);
   storage.Integer("busy_timeout_ms", &cfg.storage.busy_timeout_ms, 0, 600000);
+  RetentionOptions& ret = cfg.storage.retention;
+  storage.Integer("event_body_retention_days", &ret.event_body_retention_days, 0, 36500);
+  storage.Integer("mutation_retention_days", &ret.mutation_retention_days, 0, 36500);
+  storage.Integer("compaction_interval_seconds", &ret.compaction_interval_seconds, 0, 604800);
+  storage.Integer("compaction_batch_rows", &ret.compaction_batch_rows, 10, 100000);
+  // Shorter passes than a minute would only keep the write lock busy for nothing new.
+  if (ret.compaction_interval_seconds > 0 && ret.compaction_interval_seconds < 60)
+    storage.Error("compaction_interval_seconds", "must be 0 (never compact) or at least 60");
   storage.RejectUnknown();
   if (cfg.storage.path.empty()) storage.Error("path", "must not be empty");
 

@@ -25,6 +25,7 @@
 #include "daemon/ingress/scim_service.h"
 #include "daemon/ingress/vendor_stage.h"
 #include "daemon/metrics.h"
+#include "daemon/retention.h"
 #include "daemon/writer.h"
 #include "storage/group_commit.h"
 #include "storage/sqlite_store.h"
@@ -277,10 +278,20 @@ int RunServe(const ServeFlags& flags) {
   hooks.writer = &writer;
   hooks.auth0 = auth0.get();
   hooks.guard = &guard;
+  hooks.auth0_requests_total = [&metrics] { return metrics.Auth0RequestsTotal(); };
   hooks.metrics = [&] {
     return metrics.Render(store.get(), &writer, auth0.get(), &guard, &quarantine);
   };
-  hooks.extra_status = [&](nlohmann::json& body) { body["quarantine"] = quarantine.StatusJson(); };
+  // Retention (docs/OPERATIONS.md "Retention"): a pass every compaction_interval_seconds, off
+  // the main loop; 20 ms between batches leaves the write lock to ingress and the writer.
+  Compactor compactor(*store, clock, config.storage.retention, std::chrono::milliseconds(20),
+                      [&metrics](CompactionKind kind, int64_t rows) {
+                        metrics.Compacted(CompactionKindName(kind), rows);
+                      });
+  hooks.extra_status = [&](nlohmann::json& body) {
+    body["quarantine"] = quarantine.StatusJson();
+    body["retention"] = compactor.StatusJson();
+  };
   hooks.drift_run = [&](const std::string& mode) {
     std::string m = mode;
     if (m.empty()) {
@@ -329,6 +340,7 @@ int RunServe(const ServeFlags& flags) {
 
   std::future<void> token_task;
   std::future<void> drift_task;
+  std::future<void> compaction_task;
   auto last_drift = clock.Monotonic();
   while (true) {
     int sig = sigtimedwait(&signals, nullptr, &tick);
@@ -400,6 +412,14 @@ int RunServe(const ServeFlags& flags) {
         if (auto r = drift.Run(correct); !r.ok()) spdlog::warn("drift: {}", r.status().ToString());
       });
     }
+    if (compactor.Due() &&
+        (!compaction_task.valid() ||
+         compaction_task.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
+      compaction_task = std::async(std::launch::async, [&compactor] {
+        if (auto r = compactor.RunPass(); !r.ok())
+          spdlog::warn("retention: {}", r.status().ToString());
+      });
+    }
     auto counts = store->CountEventsAt(clock.NowUnixMillis());
     if (counts.ok()) {
       int64_t pending = counts->count("pending") ? counts->at("pending") : 0;
@@ -430,6 +450,7 @@ int RunServe(const ServeFlags& flags) {
 
   spdlog::info("stopping: draining in-flight requests");
   Notify("STOPPING=1");
+  compactor.Stop();  // a running compaction pass ends after its current batch
   ingress.SetDraining(true);
   scim.SetDraining(true);
   // Senders on keep-alive connections get their answers (new webhooks: 503 + Retry-After, with
@@ -441,6 +462,7 @@ int RunServe(const ServeFlags& flags) {
   writer.Stop();   // also cuts short Auth0 retries, so a pending token fetch returns promptly
   if (token_task.valid()) token_task.wait();
   if (drift_task.valid()) drift_task.wait();  // Auth0 calls were cut short by the client's Shutdown
+  if (compaction_task.valid()) compaction_task.wait();
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -16,11 +16,26 @@ bool SetField(nlohmann::json& desired, const std::string& field, const nlohmann:
   auto it = desired.find(field);
   if (it != desired.end() && it->is_object()) {
     int64_t old_ts = it->value("ts", int64_t{0});
-    std::string old_ev = it->value("ev", std::string());
-    if (old_ts > stamp.ts_ms || (old_ts == stamp.ts_ms && old_ev >= stamp.event)) return false;
+    if (old_ts > stamp.ts_ms) return false;
+    if (old_ts == stamp.ts_ms) {
+      auto ev = it->find("ev");
+      // Compared in place: no copy of the stored key (this runs for every field of every event).
+      if (ev == it->end() ? stamp.event.empty() : ev->get_ref<const std::string&>() >= stamp.event)
+        return false;
+    }
   }
-  desired[field] = {
-      {"v", value}, {"ts", stamp.ts_ms}, {"ev", stamp.event}, {"rt", stamp.received_ms}};
+  // Built member by member: an initializer list would copy every value once more.
+  nlohmann::json slot(nlohmann::json::value_t::object);
+  auto& members = *slot.get_ptr<nlohmann::json::object_t*>();
+  members.emplace("v", value);
+  members.emplace("ts", stamp.ts_ms);
+  members.emplace("ev", stamp.event);
+  members.emplace("rt", stamp.received_ms);
+  if (it != desired.end()) {
+    *it = std::move(slot);
+  } else {
+    desired[field] = std::move(slot);
+  }
   return true;
 }
 

@@ -6,6 +6,7 @@
 // Thread safety: every method may be called from any thread. Labels never carry secrets.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,9 +41,15 @@ class Metrics final : public Auth0Observer {
   // Auth0Observer: tenantsync_auth0_requests_total{endpoint,code} and
   // tenantsync_auth0_request_seconds.
   void OnRequest(std::string_view endpoint_template, int status, double seconds) override;
+  // Every request reported to OnRequest since start (the sum of tenantsync_auth0_requests_total
+  // over its labels): GET /v1/status progress.auth0_requests_total. Lock-free.
+  int64_t Auth0RequestsTotal() const;
   // tenantsync_http_refused_total{listener,reason}: connections or requests a listener refused
   // or cut off under load (HttpServerOptions::on_refused).
   void ListenerRefused(const char* listener, const char* reason);
+  // tenantsync_compacted_rows_total{kind}: rows the retention compacted (daemon/retention.h; kind
+  // as CompactionKindName: event_bodies, vendor_bodies, mutations, commands, import_users).
+  void Compacted(const char* kind, int64_t rows);
   // tenantsync_drift_differences: differences found by the last drift run.
   void SetDriftDifferences(int64_t n);
 

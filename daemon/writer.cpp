@@ -377,58 +377,97 @@ Status Writer::ApplyDueEvents(bool* more) {
       if (parsed.ok()) scheduled.emplace_back(record, std::move(parsed).value());
     }
   }
+  // Each body is parsed once, before the transaction: the write lock is not held for it and the
+  // careful pass below does not parse again.
+  std::vector<Result<ParsedEvent>> parsed_events;
+  parsed_events.reserve(events->size());
+  for (const auto& record : *events) {
+    auto json = ParseJson(record.body);
+    parsed_events.push_back(json.ok() ? ParseEvent(*json) : Result<ParsedEvent>(json.status()));
+  }
   std::vector<std::pair<const EventRecord*, EventState>> outcomes;
   int64_t destructive = 0;
   Status st = InTxn([&](StateTxn& txn) {
-    outcomes.clear();
-    destructive = 0;
-    std::map<std::string, int> marks;  // entity key -> priority
-    for (const auto& record : *events) {
-      auto json = ParseJson(record.body);
-      Result<ParsedEvent> parsed =
-          json.ok() ? ParseEvent(*json) : Result<ParsedEvent>(json.status());
-      std::string error, note;
-      std::vector<std::string> dirty;
-      // Each event in its own savepoint: one that cannot be applied is undone alone and marked
-      // failed, and never abandons the batch (which stalled every later event for good).
-      if (auto s = txn.Savepoint(); !s.ok()) return s;
-      if (!parsed.ok()) {
-        error = parsed.status().message();
-      } else if (const EventRecord* by =
-                     record.effective_at_ms ? SupersededBy(record, *parsed, scheduled) : nullptr) {
-        note = "superseded by " + by->source + "/" + by->event_id +
-               ", scheduled later (effective_at " + std::to_string(*by->effective_at_ms) + " ms)";
-      } else {
-        Status applied = ApplyEvent(txn, record, *parsed, now, &dirty);
-        if (!applied.ok()) {
-          if (applied.kind() == StatusKind::kRetryable) return applied;  // storage: retry the batch
-          error = applied.message();
+    // An event that cannot be applied is undone alone and marked failed; it never abandons the
+    // batch (which stalled every later event for good). Events almost never fail, so the batch is
+    // first folded under one savepoint; only if an event fails is that pass undone and the batch
+    // folded again with a savepoint per event (two statements per event saved in the usual case).
+    for (const bool careful : {false, true}) {
+      outcomes.clear();
+      destructive = 0;
+      std::map<std::string, int> marks;  // entity key -> priority
+      std::vector<int64_t> applied;      // seqs marked applied in one statement at the end
+      bool redo = false;
+      if (!careful) {
+        if (auto s = txn.Savepoint(); !s.ok()) return s;
+      }
+      for (size_t i = 0; i < events->size(); ++i) {
+        const EventRecord& record = (*events)[i];
+        const Result<ParsedEvent>& parsed = parsed_events[i];
+        std::string error, note;
+        std::vector<std::string> dirty;
+        if (careful) {
+          if (auto s = txn.Savepoint(); !s.ok()) return s;
         }
+        if (!parsed.ok()) {
+          error = parsed.status().message();
+        } else if (const EventRecord* by = record.effective_at_ms
+                                               ? SupersededBy(record, *parsed, scheduled)
+                                               : nullptr) {
+          note = "superseded by " + by->source + "/" + by->event_id +
+                 ", scheduled later (effective_at " + std::to_string(*by->effective_at_ms) + " ms)";
+        } else {
+          Status s = ApplyEvent(txn, record, *parsed, now, &dirty);
+          if (!s.ok()) {
+            if (s.kind() == StatusKind::kRetryable) return s;  // storage: retry the batch
+            if (!careful) {
+              redo = true;
+              break;
+            }
+            error = s.message();
+          }
+        }
+        if (careful) {
+          if (!error.empty()) {
+            if (auto s = txn.RollbackToSavepoint(); !s.ok()) return s;
+            dirty.clear();
+          } else if (auto s = txn.ReleaseSavepoint(); !s.ok()) {
+            return s;
+          }
+        }
+        const EventState state = error.empty() ? EventState::kApplied : EventState::kFailed;
+        if (state == EventState::kApplied) {
+          applied.push_back(record.seq);
+        } else if (auto s = txn.SetEventState(record.seq, state, error, now); !s.ok()) {
+          return s;
+        }
+        if (!note.empty()) {
+          if (auto s = txn.NoteEvent(record.source, record.event_id, note, now); !s.ok()) return s;
+        }
+        const bool removal = state == EventState::kApplied && note.empty() && parsed.ok() &&
+                             IsDestructiveEvent(parsed->type);
+        if (removal) ++destructive;
+        for (auto& key : dirty) {
+          int& priority = marks[key];
+          if (removal) priority = kAccessRemovalPriority;
+        }
+        outcomes.emplace_back(&record, state);
       }
-      if (!error.empty()) {
+      if (redo) {
+        // Undo the whole pass (and clear the error the failed statement left on the txn).
         if (auto s = txn.RollbackToSavepoint(); !s.ok()) return s;
-        dirty.clear();
-      } else if (auto s = txn.ReleaseSavepoint(); !s.ok()) {
-        return s;
+        continue;
       }
-      const EventState state = error.empty() ? EventState::kApplied : EventState::kFailed;
-      if (auto s = txn.SetEventState(record.seq, state, error, now); !s.ok()) return s;
-      if (!note.empty()) {
-        if (auto s = txn.NoteEvent(record.source, record.event_id, note, now); !s.ok()) return s;
+      if (!careful) {
+        if (auto s = txn.ReleaseSavepoint(); !s.ok()) return s;
       }
-      const bool removal = state == EventState::kApplied && note.empty() && parsed.ok() &&
-                           IsDestructiveEvent(parsed->type);
-      if (removal) ++destructive;
-      for (auto& key : dirty) {
-        int& priority = marks[key];
-        if (removal) priority = kAccessRemovalPriority;
+      if (auto s = txn.SetEventsApplied(applied, now); !s.ok()) return s;
+      for (auto& [key, priority] : marks) {
+        if (auto s = txn.MarkDirty(key, 0, false, priority); !s.ok()) return s;
       }
-      outcomes.emplace_back(&record, state);
+      return Status::Ok();
     }
-    for (auto& [key, priority] : marks) {
-      if (auto s = txn.MarkDirty(key, 0, false, priority); !s.ok()) return s;
-    }
-    return Status::Ok();
+    return Status::Ok();  // not reached: the careful pass always returns
   });
   if (!st.ok()) return st;
   if (guard_ != nullptr && !options_.dry_run && destructive > 0) {

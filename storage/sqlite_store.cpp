@@ -3,6 +3,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <mutex>
+
 #include "storage/migrations.h"
 #include "storage/statement_cache.h"
 
@@ -47,6 +49,16 @@ Status SqliteError(int code, const std::string& what) {
 
 namespace {
 
+// SQLite counts every allocation for sqlite3_memory_used() and sqlite3_status() under one
+// process-wide mutex (memory statistics are on by default), so every malloc and free of every
+// connection takes it. Nothing in tenantsync reads those figures. It can be turned off only
+// before SQLite initializes (the first connection opened); if something initialized it earlier,
+// sqlite3_config refuses with SQLITE_MISUSE and the counting stays on, which is only slower.
+void DisableSqliteMemoryStatistics() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 void Configure(SQLite::Database& db, int busy_timeout_ms) {
   db.setBusyTimeout(busy_timeout_ms);
   // WAL lets readers run beside the single writer; synchronous=FULL makes every commit fsync the
@@ -71,6 +83,7 @@ EventRecord ReadEvent(SQLite::Statement& q) {
   r.updated_at_ms = q.getColumn(10).getInt64();
   if (!q.getColumn(11).isNull()) r.note = q.getColumn(11).getString();
   if (!q.getColumn(12).isNull()) r.submitted_by = q.getColumn(12).getString();
+  if (!q.getColumn(13).isNull()) r.compacted_at_ms = q.getColumn(13).getInt64();
   return r;
 }
 
@@ -80,7 +93,7 @@ int64_t NowMs(const StorageOptions& options) {
 
 constexpr const char* kEventColumns =
     "seq, source, event_id, type, occurred_at_ms, effective_at_ms, received_at_ms, state, error, "
-    "body, updated_at_ms, note, submitted_by";
+    "body, updated_at_ms, note, submitted_by, compacted_at_ms";
 
 }  // namespace
 
@@ -95,6 +108,7 @@ SqliteStore::~SqliteStore() = default;
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& options,
                                                        bool migrate) {
+  DisableSqliteMemoryStatistics();
   try {
     auto writer = std::make_unique<SQLite::Database>(
         options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
@@ -126,6 +140,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
 }
 
 Result<MigrationReport> SqliteStore::Migrate(const StorageOptions& options) {
+  DisableSqliteMemoryStatistics();
   try {
     SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     Configure(db, options.busy_timeout_ms);
@@ -252,7 +267,9 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsByState() {
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
   StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
   try {
-    auto q = stmts.Get("SELECT state, COUNT(*) FROM events GROUP BY state");
+    // state_counts is kept by triggers (migrations/0010_retention.sql): a few rows, however many
+    // events the inbox holds.
+    auto q = stmts.Get("SELECT state, n FROM state_counts WHERE tbl = 'events' AND n > 0");
     std::map<std::string, int64_t> out;
     while (q->executeStep()) out[q->getColumn(0).getString()] = q->getColumn(1).getInt64();
     return out;
@@ -265,10 +282,11 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsAt(int64_t now_ms
   std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
   StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
   try {
-    // One statement, so one snapshot; both parts read only the events_by_state index (the
-    // scheduled count also the pending rows), never the bodies of every event.
+    // One statement, so one snapshot: the counts the triggers keep (state_counts, migrations/
+    // 0010_retention.sql) and the scheduled ones among the pending rows (events_by_state), never
+    // a walk over every event.
     auto q = stmts.Get(
-        "SELECT state, COUNT(*) FROM events GROUP BY state UNION ALL "
+        "SELECT state, n FROM state_counts WHERE tbl = 'events' UNION ALL "
         "SELECT 'scheduled', COUNT(*) FROM events WHERE state = 'pending' AND "
         "effective_at_ms > ?");
     q->bind(1, static_cast<int64_t>(now_ms));

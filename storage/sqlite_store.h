@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "storage/migrations.h"
+#include "storage/retention.h"
 #include "storage/state_store.h"
 #include "storage/store.h"
 
@@ -31,6 +32,9 @@ struct StorageOptions {
   // Time source for what the store stamps itself (a migration's applied_at_ms); null = the
   // system clock. Not owned.
   Clock* clock = nullptr;
+  // What the daemon compacts and how often (storage/retention.h; [storage] *_retention_days,
+  // compaction_*). The store itself compacts only when asked (CompactBatch).
+  RetentionOptions retention;
 };
 
 class SqliteStore final : public Store {
@@ -63,6 +67,9 @@ class SqliteStore final : public Store {
   // Earliest not_before of any dirty entity (to sleep until), or nullopt when none.
   Result<std::optional<int64_t>> NextDirtyAt();
   Result<int64_t> CountDirty();
+  // min(CountDirty(), limit): stops counting at `limit` rows, so asking "are there at least N
+  // marks?" costs N index entries, not the whole queue (a backfill marks 100,000 users).
+  Result<int64_t> CountDirtyUpTo(int64_t limit);
   // Read-only snapshot of one entity.
   Result<EntityRow> ReadEntity(EntityKind kind, const std::string& external_id);
   struct MutationFilter {
@@ -179,6 +186,15 @@ class SqliteStore final : public Store {
   // is returned; a SQLite::Exception thrown by `work` is caught and mapped like every store error.
   Result<std::vector<InsertOutcome>> WriteWithEvents(
       const std::function<Result<std::vector<EventRecord>>(SQLite::Database&)>& work);
+  // --- Retention (storage/retention_store.cpp, storage/retention.h) ---
+  // One batch of `kind` in one write transaction: compacts at most `limit` rows last updated
+  // before `cutoff_ms` (CompactionCutoff), stamping `now_ms` where the kind records it. Returns
+  // how many rows it compacted; fewer than `limit` means nothing of `kind` is due any more.
+  Result<int64_t> CompactBatch(CompactionKind kind, int64_t cutoff_ms, int limit, int64_t now_ms);
+  // The SQL text of every statement this store has prepared so far, on both connections (the
+  // query-plan test runs EXPLAIN QUERY PLAN on each after exercising the hot paths).
+  std::vector<std::string> PreparedSql();
+
   // Runs read-only `work` on the reader connection (the writer's for ":memory:"); a
   // SQLite::Exception thrown by it becomes a Status.
   Status ReadWith(const std::function<Status(SQLite::Database&)>& work);

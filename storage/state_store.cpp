@@ -317,6 +317,29 @@ Result<std::vector<EntityRow>> StateTxn::ListEntities(EntityKind kind, bool mana
   }
 }
 
+Status StateTxn::ForEachUncreated(EntityKind kind,
+                                  const std::function<Status(EntityRow&&)>& visit) {
+  try {
+    auto q = stmts_.Get(
+        "SELECT external_id, desired, known FROM entities "
+        "WHERE kind = ? AND auth0_id IS NULL ORDER BY external_id");
+    q->bind(1, EntityKindName(kind));
+    // The statement is reset when it is handed out again, also after an early return.
+    while (q->executeStep()) {
+      EntityRow r;
+      r.kind = kind;
+      r.exists = true;
+      r.external_id = q->getColumn(0).getString();
+      r.desired = ParseJsonColumn(q->getColumn(1), nlohmann::json::object());
+      r.known = ParseJsonColumn(q->getColumn(2), nlohmann::json::object());
+      if (Status s = visit(std::move(r)); !s.ok()) return s;
+    }
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, std::string("listing uncreated ") + EntityKindName(kind));
+  }
+}
+
 Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, bool reset_attempts,
                            int priority) {
   try {
@@ -583,6 +606,29 @@ Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string&
   }
 }
 
+Status StateTxn::SetEventsApplied(const std::vector<int64_t>& seqs, int64_t now_ms) {
+  if (seqs.empty()) return Status::Ok();
+  try {
+    // The seqs travel as one JSON array: one cached statement whatever the batch size.
+    std::string list = "[";
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      if (i > 0) list += ',';
+      list += std::to_string(seqs[i]);
+    }
+    list += ']';
+    auto q = stmts_.Get(
+        "UPDATE events SET state = ?, error = NULL, updated_at_ms = ? WHERE seq IN "
+        "(SELECT value FROM json_each(?))");
+    q->bind(1, EventStateName(EventState::kApplied));
+    q->bind(2, static_cast<int64_t>(now_ms));
+    q->bind(3, list);
+    q->exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "updating events");
+  }
+}
+
 Status StateTxn::PutSetting(const std::string& key, const std::string& value) {
   try {
     auto q = stmts_.Get("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)");
@@ -686,6 +732,18 @@ Result<int64_t> SqliteStore::CountDirty() {
   }
 }
 
+Result<int64_t> SqliteStore::CountDirtyUpTo(int64_t limit) {
+  TS_READ_DB;
+  try {
+    auto q = stmts.Get("SELECT COUNT(*) FROM (SELECT 1 FROM dirty LIMIT ?)");
+    q->bind(1, static_cast<int64_t>(std::max<int64_t>(0, limit)));
+    q->executeStep();
+    return q->getColumn(0).getInt64();
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("dirty queue: ") + e.what());
+  }
+}
+
 Result<EntityRow> SqliteStore::ReadEntity(EntityKind kind, const std::string& external_id) {
   TS_READ_DB;
   try {
@@ -745,7 +803,8 @@ Result<std::optional<MutationRow>> SqliteStore::GetMutation(int64_t id) {
 Result<std::map<std::string, int64_t>> SqliteStore::CountMutationsByState() {
   TS_READ_DB;
   try {
-    auto q = stmts.Get("SELECT state, COUNT(*) FROM mutations GROUP BY state");
+    // Kept by triggers (migrations/0010_retention.sql): a few rows however long the log.
+    auto q = stmts.Get("SELECT state, n FROM state_counts WHERE tbl = 'mutations' AND n > 0");
     std::map<std::string, int64_t> out;
     while (q->executeStep()) out[q->getColumn(0).getString()] = q->getColumn(1).getInt64();
     return out;

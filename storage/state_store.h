@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -126,6 +127,11 @@ class StateTxn {
   Result<std::vector<EntityRow>> ManagedEntities(EntityKind kind) {
     return ListEntities(kind, true);
   }
+  // Visits every entity of `kind` without an Auth0 id (neither created nor adopted yet), ordered
+  // by external id, one row at a time: nothing is kept, so the users-imports candidates of a
+  // backfill of 100,000 people are looked at without holding them all. Stops at (and returns) the
+  // first error `visit` returns.
+  Status ForEachUncreated(EntityKind kind, const std::function<Status(EntityRow&&)>& visit);
 
   // `reset_attempts`: an operator's retry starts the backoff and dead-letter count afresh.
   // `priority` only rises (kAccessRemovalPriority stays until the mark is cleared); a mark keeps
@@ -163,6 +169,9 @@ class StateTxn {
   Result<std::vector<int64_t>> PendingCommands(const std::string& user_external_id);
 
   Status SetEventState(int64_t seq, EventState state, const std::string& error, int64_t now_ms);
+  // SetEventState(seq, kApplied, "", now_ms) for every seq in one statement (the writer's batch):
+  // the per-row effects (indexes, triggers) are the same, the per-statement cost is paid once.
+  Status SetEventsApplied(const std::vector<int64_t>& seqs, int64_t now_ms);
   // Notes what happened to an applied event later (events.note), e.g. a guard rejection.
   Status NoteEvent(const std::string& source, const std::string& event_id, const std::string& note,
                    int64_t now_ms);

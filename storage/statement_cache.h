@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace tenantsync {
 
@@ -81,6 +82,13 @@ class StatementCache {
   // Finalizes every cached statement (none may be leased), e.g. before VACUUM or closing.
   void Clear() { entries_.clear(); }
   size_t size() const { return entries_.size(); }
+  // The SQL of every cached statement (tests run EXPLAIN QUERY PLAN on them).
+  std::vector<std::string> Texts() const {
+    std::vector<std::string> out;
+    out.reserve(entries_.size());
+    for (const auto& [sql, entry] : entries_) out.push_back(sql);
+    return out;
+  }
 
  private:
   struct Entry {

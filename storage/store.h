@@ -36,6 +36,9 @@ struct EventRecord {
   std::string note;  // what happened to it after it was applied (e.g. rejected at the guard)
   // The admin token that submitted it (source "console", POST /v1/events); empty otherwise.
   std::string submitted_by;
+  // Set when retention removed the body (body is then empty): applied or rejected longer than
+  // [storage] event_body_retention_days ago. The row itself is kept forever (dedup).
+  std::optional<int64_t> compacted_at_ms;
 };
 
 enum class InsertOutcome { kInserted, kDuplicate };

@@ -1183,7 +1183,9 @@ std::optional<StepExecutor::RunResult> StepExecutor::DeferToImport(Pass& pass,
   const std::string& conn = pass.policy.plan.connection;
   // Every pending create is a marked entity: with fewer marks than the threshold no import can
   // be due, and the user is created at once (a lone hire never waits for the import path).
-  if (auto marked = store_.CountDirty(); marked.ok() && *marked < options_.import_threshold) {
+  // Counted only up to the threshold: every deferred user asks, and a backfill's queue is long.
+  if (auto marked = store_.CountDirtyUpTo(options_.import_threshold);
+      marked.ok() && *marked < options_.import_threshold) {
     return std::nullopt;
   }
   bool mark = false;
@@ -1427,30 +1429,38 @@ StepExecutor::RunResult StepExecutor::RunImports(Pass& pass, const std::string& 
     std::lock_guard<std::mutex> lock(import_mu_);
     if (clock_.NowUnixMillis() < single_until_ms_[conn]) return {Outcome::kDone, next_poll};
   }
+  ImportPolicy ip;
+  ip.threshold = options_.import_threshold;
+  // Only the files that can start now are built (plus one, so "more than one file" reads as it
+  // would from every candidate). The users come sorted by external id and PlanImports fills files
+  // in that order, so these are the first files of the whole plan; the rest are counted, not
+  // kept: a backfill of 100,000 people never has all its records in memory at once.
+  const size_t keep_bytes =
+      static_cast<size_t>(kImportJobsAtOnce - running + 1) * ip.max_file_bytes;
   std::vector<std::pair<std::string, Json>> candidates;
+  size_t seen = 0, kept_bytes = 0;
   if (Status st = InTxn([&](StateTxn& txn) {
-        auto users = txn.AllEntities(EntityKind::kUser);
-        if (!users.ok()) return users.status();
-        for (auto& u : *users) {
-          if (u.auth0_id || in_jobs.count(u.external_id) ||
-              Truthy(Field(u.known, "create_attempted")) ||
+        return txn.ForEachUncreated(EntityKind::kUser, [&](EntityRow&& u) {
+          if (in_jobs.count(u.external_id) || Truthy(Field(u.known, "create_attempted")) ||
               Truthy(Field(u.known, "import_duplicate")) ||
               Field(u.known, "import_failed").is_object()) {
-            continue;
+            return Status::Ok();
           }
           if (auto record = ImportRecord(u, pass.policy.plan, start)) {
-            candidates.emplace_back(u.external_id, std::move(*record));
+            ++seen;
+            // Below the threshold every candidate is kept: they may all go one by one.
+            if (kept_bytes <= keep_bytes || candidates.size() < static_cast<size_t>(ip.threshold)) {
+              kept_bytes += record->dump().size() + 1;
+              candidates.emplace_back(u.external_id, std::move(*record));
+            }
           }
-        }
-        return Status::Ok();
+          return Status::Ok();
+        });
       });
       !st.ok()) {
     return {Outcome::kRetry, std::nullopt};
   }
-  ImportPolicy ip;
-  ip.threshold = options_.import_threshold;
-  const size_t seen = candidates.size();
-  ImportPlan plan = PlanImports(std::move(candidates), ip);
+  ImportPlan plan = PlanImports(std::move(candidates), ip, seen);
   // A burst still arriving (more candidates than at the last look, and no full file yet) is
   // given a second to land whole: fewer, fuller files, and a trickle is not mistaken for a few.
   bool growing = false;

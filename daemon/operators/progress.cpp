@@ -19,6 +19,8 @@ std::optional<ProgressSnapshot> ProgressSnapshotFromStatus(const nlohmann::json&
   s.at_ms = at_ms;
   s.pending = num("pending_total");
   s.writes_done = num("mutations_done_total");
+  if (p.contains("auth0_requests_total") && p["auth0_requests_total"].is_number_integer())
+    s.requests_done = p["auth0_requests_total"].get<int64_t>();
   if (p.contains("auth0_headroom") && p["auth0_headroom"].is_number_integer())
     s.headroom = p["auth0_headroom"].get<int64_t>();
   return s;
@@ -43,6 +45,11 @@ ProgressFigures ProgressTracker::Update(const ProgressSnapshot& s) {
     const int64_t dt_ms = s.at_ms - prev_->at_ms;
     const int64_t writes = s.writes_done - prev_->writes_done;
     if (dt_ms > 0 && writes > 0) f.writes_per_second = writes * 1000.0 / static_cast<double>(dt_ms);
+    if (s.requests_done && prev_->requests_done) {
+      const int64_t requests = *s.requests_done - *prev_->requests_done;
+      f.requests_per_second =
+          dt_ms > 0 && requests > 0 ? requests * 1000.0 / static_cast<double>(dt_ms) : 0.0;
+    }
     // ETA from how fast pending work went down in this interval; nothing left is 0.
     const int64_t drained = prev_->pending - pending;
     if (pending == 0) {
@@ -79,11 +86,16 @@ std::string FormatEta(std::optional<int64_t> seconds) {
 namespace {
 
 std::string Figures(const ProgressFigures& f, const char* sep, bool words) {
-  char buf[192];
+  char buf[256];
   const std::string headroom = f.headroom ? std::to_string(*f.headroom) : "-";
-  std::snprintf(buf, sizeof(buf), "%lld/%lld%s%s%.1f writes/s%s%s%s%sETA %s",
+  // Left out rather than shown as 0 when the daemon does not count requests (an older one).
+  char requests[64] = "";
+  if (f.requests_per_second)
+    std::snprintf(requests, sizeof(requests), "%.1f %s%s", *f.requests_per_second,
+                  words ? "Auth0 requests/s" : "req/s", sep);
+  std::snprintf(buf, sizeof(buf), "%lld/%lld%s%s%.1f writes/s%s%s%s%s%sETA %s",
                 static_cast<long long>(f.converged), static_cast<long long>(f.total),
-                words ? " converged" : "", sep, f.writes_per_second, sep,
+                words ? " converged" : "", sep, f.writes_per_second, sep, requests,
                 words ? "Auth0 headroom " : "headroom ", headroom.c_str(), sep,
                 FormatEta(f.eta_seconds).c_str());
   return buf;

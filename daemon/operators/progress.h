@@ -1,7 +1,8 @@
 // Progress of a burst people can watch (issue 17 item 2; docs/OPERATIONS.md "Watching a
 // backfill"): `tenantsync wait` and `tenantsync apply --wait` poll GET /v1/status and turn two
 // successive snapshots of its `progress` object into converged/total, writes per second, Auth0
-// headroom and an ETA, rendered as a one-line terminal bar or as plain periodic lines.
+// requests per second, Auth0 headroom and an ETA, rendered as a one-line terminal bar or as plain
+// periodic lines.
 //
 // Pure: no I/O, no clock (snapshot times come from the caller); ProgressTracker is a value type,
 // not thread-safe (one per watching command). Nothing here fails: odd input (time going
@@ -21,6 +22,9 @@ struct ProgressSnapshot {
   int64_t pending = 0;      // work still to do: entities marked (due + scheduled soon), users
                             // waiting for an import job, events not applied yet
   int64_t writes_done = 0;  // cumulative mutations done in Auth0 (each one Auth0 write request)
+  // Cumulative HTTP requests sent to Auth0 (every attempt: reads, retries, import-job polls and
+  // token requests included); nullopt when the daemon does not report it.
+  std::optional<int64_t> requests_done;
   std::optional<int64_t> headroom;  // Auth0 requests left in the current rate-limit window
 };
 
@@ -33,6 +37,9 @@ struct ProgressFigures {
   int64_t converged = 0;         // entities/events converged since the watch began
   int64_t total = 0;             // converged + pending (grows when a burst adds work while watched)
   double writes_per_second = 0;  // over the last interval; 0 when none or dt <= 0
+  // Auth0 requests per second over the last interval; 0 when none or dt <= 0, nullopt when either
+  // snapshot lacks requests_done (an older daemon).
+  std::optional<double> requests_per_second;
   std::optional<int64_t> headroom;     // as in the latest snapshot
   std::optional<int64_t> eta_seconds;  // nullopt: unknown (no progress in the interval)
 };
@@ -55,12 +62,14 @@ class ProgressTracker {
 // "1h02m", "3m05s", "42s"; "unknown" for nullopt.
 std::string FormatEta(std::optional<int64_t> seconds);
 
-// One terminal line: "\r[#####-----] 120/500  3.2 writes/s  headroom 45  ETA 2m05s", bounded to
+// One terminal line: "\r[#####-----] 120/500  3.2 writes/s  15.9 req/s  headroom 45  ETA 2m05s"
+// (the req/s figure only when known), bounded to
 // `width` columns (the bar shrinks first, then the line is cut) and padded with spaces so a
 // shorter line overwrites a longer one. width < 20 is treated as 20.
 std::string RenderProgressBar(const ProgressFigures& f, int width);
 // One plain line for logs and pipes, newline-terminated:
-// "progress: 120/500 converged (24%), 3.2 writes/s, Auth0 headroom 45, ETA 2m05s\n".
+// "progress: 120/500 converged (24%), 3.2 writes/s, 15.9 Auth0 requests/s, Auth0 headroom 45,
+// ETA 2m05s\n" (the requests/s figure only when known).
 std::string RenderProgressLine(const ProgressFigures& f);
 
 }  // namespace tenantsync

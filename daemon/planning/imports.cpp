@@ -37,11 +37,12 @@ std::optional<Json> ImportRecord(const EntityRow& user, const PlanPolicy& policy
 }
 
 ImportPlan PlanImports(std::vector<std::pair<std::string, Json>> candidates,
-                       const ImportPolicy& policy) {
+                       const ImportPolicy& policy, size_t counted) {
   ImportPlan plan;
   std::sort(candidates.begin(), candidates.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  if (policy.threshold <= 0 || candidates.size() < static_cast<size_t>(policy.threshold)) {
+  counted = std::max(counted, candidates.size());
+  if (policy.threshold <= 0 || counted < static_cast<size_t>(policy.threshold)) {
     for (auto& [ext, record] : candidates) plan.single.push_back(ext);
     return plan;
   }

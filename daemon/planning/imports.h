@@ -57,7 +57,10 @@ struct ImportPlan {
 // Splits the candidates (external id -> record) into files: sorted by external id, each file
 // filled in order until the next record would exceed max_file_bytes. Deterministic: the same
 // candidates give the same files. Fewer candidates than the threshold (or threshold 0): no files.
+// `counted`: how many candidates there are in all when only the first ones (by external id) are
+// passed, so that the threshold is judged on all of them while only the first files are built;
+// 0 (or fewer than passed) means the passed ones are all.
 ImportPlan PlanImports(std::vector<std::pair<std::string, nlohmann::json>> candidates,
-                       const ImportPolicy& policy);
+                       const ImportPolicy& policy, size_t counted = 0);
 
 }  // namespace tenantsync

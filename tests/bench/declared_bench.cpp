@@ -51,11 +51,7 @@ using namespace tenantsync::bench;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kConnection = "Username-Password-Authentication";
-constexpr const char* kDomain = "tenant.example.com";
-constexpr const char* kClientId = "tenantsyncbenchclient0123456789a";
-constexpr const char* kClientSecret = "bench-client-secret-0123456789abcdef";
-const std::vector<std::string> kRoles = {"member", "manager", "admin"};
+constexpr const char* kConnection = kSimConnection;
 
 struct Workload {
   std::string yaml;
@@ -107,107 +103,6 @@ Workload Generate(int n_orgs, int n_users, uint64_t seed) {
   return w;
 }
 
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// bench-reconcile's strict lower bound (docs/BENCHMARKS.md) for creating this workload.
-struct Bound {
-  int64_t management = 0, authentication = 0;
-};
-Bound LowerBound(const Workload& w) {
-  Bound b;
-  int64_t member_calls = 0;
-  for (auto m : w.members_per_org) member_calls += CeilDiv(m, 10);
-  const int64_t connections = w.orgs > 0 ? 1 : 0;
-  b.management = connections  // GET /connections?name=
-                 + CeilDiv(static_cast<int64_t>(w.roles_used.size()), 100)  // GET /roles
-                 + w.orgs                                                   // POST /organizations
-                 + connections           // PATCH /connections/{id}/clients
-                 + (w.orgs > 0 ? 2 : 0)  // GET + PATCH /clients/{id}
-                 + w.users               // POST /users
-                 + member_calls          // POST .../members
-                 + w.role_calls;         // POST .../roles
-  b.authentication = w.users;            // change_password per created user (on_create)
-  return b;
-}
-
-struct Sim {
-  std::unique_ptr<Subprocess> proc;
-  int port = 0;
-};
-
-Sim StartSim(int rate, int burst, int latency_ms, uint64_t seed) {
-  Sim s;
-  s.proc = std::make_unique<Subprocess>(
-      BuildPath("auth0-sim"),
-      std::vector<std::string>{"--port", "0", "--domain", kDomain, "--client-id", kClientId,
-                               "--client-secret", kClientSecret, "--rate", std::to_string(rate),
-                               "--burst", std::to_string(burst), "--latency-ms",
-                               std::to_string(latency_ms), "--seed", std::to_string(seed),
-                               "--threads", "64"});
-  s.port = s.proc->WaitForPort("listening on");
-  return s;
-}
-
-// Creates the roles (administrators own them), refills the bucket and zeroes the statistics.
-bool PrepareSim(const Sim& sim, int rate, int burst) {
-  TestHttpClient c("127.0.0.1", sim.port, 10);
-  Json body = {{"grant_type", "client_credentials"},
-               {"client_id", kClientId},
-               {"client_secret", kClientSecret},
-               {"audience", std::string("https://") + kDomain + "/api/v2/"}};
-  auto t = c.Post("/oauth/token", body.dump());
-  if (t.status != 200) return false;
-  const std::string token = t.Json().value("access_token", "");
-  for (auto& role : kRoles) {
-    auto r = c.Post("/api/v2/roles", Json{{"name", role}, {"description", "bench role"}}.dump(),
-                    {{"Authorization", "Bearer " + token}});
-    if (r.status != 200 && r.status != 201) return false;
-  }
-  auto cfg = c.Post("/__sim/config",
-                    Json{{"rate", {{"global", {{"rate", rate}, {"burst", burst}}}}}}.dump());
-  auto st = c.Post("/__sim/stats/reset", "{}");
-  return cfg.status == 200 && (st.status == 200 || st.status == 204);
-}
-
-struct Counts {
-  int64_t management = 0, authentication = 0, rate_limited = 0;
-  std::map<std::string, int64_t> by_endpoint;
-};
-
-Counts Count(const Json& stats) {
-  Counts c;
-  c.rate_limited = stats.value("rate_limited_total", int64_t{0});
-  for (auto& [key, statuses] : stats["by_endpoint"].items()) {
-    int64_t n = 0;
-    for (auto& [status, count] : statuses.items()) n += count.get<int64_t>();
-    if (key.find("/api/v2/") != std::string::npos) {
-      c.management += n;
-    } else if (key.find("/dbconnections/") != std::string::npos) {
-      c.authentication += n;
-    } else {
-      continue;  // /oauth/token, /__sim
-    }
-    c.by_endpoint[key] = n;
-  }
-  return c;
-}
-
-std::string Machine() {
-  std::string model = "?";
-  std::ifstream cpu("/proc/cpuinfo");
-  for (std::string line; std::getline(cpu, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  std::ifstream load("/proc/loadavg");
-  std::string l1, l5, l15;
-  load >> l1 >> l5 >> l15;
-  return "nproc " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + ", " + model +
-         ", load average " + l1 + " " + l5 + " " + l15;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -241,7 +136,7 @@ int main(int argc, char** argv) {
       "bench-declared: %d organizations, %d users, seed %llu; auth0-sim rate %d/s burst %d "
       "latency %d ms\nmachine: %s\n",
       orgs, users, static_cast<unsigned long long>(seed), rate, burst, latency_ms,
-      Machine().c_str());
+      MachineDescription().c_str());
 
   const std::string dir = MakeTempDir("bench-declared");
   const Workload w = Generate(orgs, users, seed);
@@ -270,17 +165,17 @@ int main(int argc, char** argv) {
   std::printf("parse %.2f s, diff %.2f s, cost estimate %.3f s (parse + plan %.2f s); %zu events\n",
               parse_s, diff_s, cost_s, parse_s + diff_s + cost_s, plan.events.size());
 
-  Sim sim = StartSim(rate, burst, latency_ms, seed);
-  if (sim.port <= 0 || !PrepareSim(sim, rate, burst)) {
+  Auth0Sim sim = StartAuth0Sim(rate, burst, latency_ms, seed);
+  if (sim.port <= 0 || !PrepareAuth0Sim(sim, rate, burst, "bench-declared")) {
     std::fprintf(stderr, "bench-declared: auth0-sim did not start\n%s\n",
                  sim.proc ? sim.proc->Output().c_str() : "");
     return 1;
   }
   TestDaemonOptions options;
   options.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim.port);
-  options.auth0_client_id = kClientId;
-  options.auth0_client_secret = kClientSecret;
-  options.application_client_id = kClientId;
+  options.auth0_client_id = kSimClientId;
+  options.auth0_client_secret = kSimClientSecret;
+  options.application_client_id = kSimClientId;
   TestSource repo;
   repo.name = "repo";
   repo.scheme = "declared";
@@ -318,8 +213,9 @@ int main(int argc, char** argv) {
   };
 
   TestHttpClient simc("127.0.0.1", sim.port, 30);
-  const Counts counts = Count(simc.Get("/__sim/stats").Json());
-  const Bound bound = LowerBound(w);
+  const SimRequestCounts counts = CountSimRequests(simc.Get("/__sim/stats").Json());
+  const StrictBound bound = StrictLowerBound(w.orgs, w.users, w.members_per_org, w.role_calls,
+                                             static_cast<int64_t>(w.roles_used.size()));
   const int64_t naive = w.orgs + w.users + w.memberships;
   const double bound_s =
       std::max<double>(0.0, static_cast<double>(bound.management - burst)) / rate;
@@ -345,7 +241,7 @@ int main(int argc, char** argv) {
     std::printf("  %8lld  %s\n", static_cast<long long>(v), k.c_str());
   std::printf("\nthe plan's estimate:\n%s", declared::RenderCost(cost).c_str());
   std::printf("\nlast lines of apply:\n%s\n", tail(3).c_str());
-  std::printf("machine at the end: %s\n", Machine().c_str());
+  std::printf("machine at the end: %s\n", MachineDescription().c_str());
   if (!code || *code != 0) {
     std::fprintf(stderr, "bench-declared: the apply did not converge (exit %d)\n%s\n",
                  code.value_or(-1), tail(20).c_str());

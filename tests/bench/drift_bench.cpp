@@ -73,8 +73,6 @@ const std::vector<std::string> kRoles = {"member", "manager", "admin"};
 constexpr double kTargetRatio = 1.1;
 constexpr double kTargetPeakMb = 150.0;
 
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // ---- Workload -----------------------------------------------------------------------------------
 
 struct Org {

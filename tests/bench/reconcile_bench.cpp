@@ -74,11 +74,8 @@ using namespace tenantsync::bench;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kConnection = "Username-Password-Authentication";
-constexpr const char* kDomain = "tenant.example.com";
-constexpr const char* kClientId = "tenantsyncbenchclient0123456789a";
-constexpr const char* kClientSecret = "bench-client-secret-0123456789abcdef";
-const std::vector<std::string> kRoles = {"member", "manager", "admin"};
+constexpr const char* kConnection = kSimConnection;
+constexpr const char* kClientId = kSimClientId;
 constexpr double kTargetRatio = 1.15;       // issue 5
 constexpr double kKeepFiguresRatio = 1.05;  // issue 12: "stays at <= 1.05 x its lower bound"
 
@@ -223,8 +220,6 @@ struct LowerBound {
   }
 };
 
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // `departures`: false = the strict bound from the final desired state (a leaver is created
 // blocked and never made a member); true = as if every leaver had been synced before leaving
 // (block, remove memberships, revoke sessions and refresh tokens).
@@ -289,78 +284,18 @@ LowerBound CountLowerBound(const Workload& w, bool departures) {
 
 // ---- Simulator ----------------------------------------------------------------------------------
 
-struct Sim {
-  std::unique_ptr<Subprocess> proc;
-  int port = 0;
-};
+using Sim = Auth0Sim;
+using SimCounts = SimRequestCounts;
 
 Sim StartSim(int rate, int burst, int latency_ms, uint64_t seed) {
-  Sim s;
-  s.proc = std::make_unique<Subprocess>(
-      BuildPath("auth0-sim"),
-      std::vector<std::string>{"--port", "0", "--domain", kDomain, "--client-id", kClientId,
-                               "--client-secret", kClientSecret, "--rate", std::to_string(rate),
-                               "--burst", std::to_string(burst), "--latency-ms",
-                               std::to_string(latency_ms), "--seed", std::to_string(seed),
-                               "--threads", "64"});
-  s.port = s.proc->WaitForPort("listening on");
-  return s;
+  return StartAuth0Sim(rate, burst, latency_ms, seed);
 }
 
-std::string GetToken(TestHttpClient& c) {
-  Json body = {{"grant_type", "client_credentials"},
-               {"client_id", kClientId},
-               {"client_secret", kClientSecret},
-               {"audience", std::string("https://") + kDomain + "/api/v2/"}};
-  auto r = c.Post("/oauth/token", body.dump());
-  if (r.status != 200) return "";
-  return r.Json().value("access_token", "");
-}
-
-// Creates the roles (administrators own them), then refills the rate-limit bucket and zeroes the
-// statistics so that the measured run starts from a full bucket and empty counters.
 bool PrepareSim(const Sim& sim, int rate, int burst) {
-  TestHttpClient c("127.0.0.1", sim.port, 10);
-  const std::string token = GetToken(c);
-  if (token.empty()) return false;
-  for (auto& role : kRoles) {
-    auto r = c.Post("/api/v2/roles", Json{{"name", role}, {"description", "bench role"}}.dump(),
-                    {{"Authorization", "Bearer " + token}});
-    if (r.status != 200 && r.status != 201) {
-      std::fprintf(stderr, "bench-reconcile: creating role %s: %d %s\n", role.c_str(), r.status,
-                   r.body.c_str());
-      return false;
-    }
-  }
-  auto cfg = c.Post("/__sim/config",
-                    Json{{"rate", {{"global", {{"rate", rate}, {"burst", burst}}}}}}.dump());
-  auto st = c.Post("/__sim/stats/reset", "{}");
-  return cfg.status == 200 && (st.status == 200 || st.status == 204);
+  return PrepareAuth0Sim(sim, rate, burst, "bench-reconcile");
 }
 
-struct SimCounts {
-  int64_t management = 0, auth = 0, rate_limited = 0;
-  std::map<std::string, int64_t> by_endpoint;  // all statuses summed
-  int64_t Total() const { return management + auth; }
-};
-
-SimCounts Counts(const Json& stats) {
-  SimCounts c;
-  c.rate_limited = stats.value("rate_limited_total", int64_t{0});
-  for (auto& [key, statuses] : stats["by_endpoint"].items()) {
-    int64_t n = 0;
-    for (auto& [status, count] : statuses.items()) n += count.get<int64_t>();
-    if (key.find("/api/v2/") != std::string::npos) {
-      c.management += n;
-    } else if (key.find("/dbconnections/") != std::string::npos) {
-      c.auth += n;
-    } else {
-      continue;  // /oauth/token
-    }
-    c.by_endpoint[key] = n;
-  }
-  return c;
-}
+SimCounts Counts(const Json& stats) { return CountSimRequests(stats); }
 
 // ---- Final state vs. desired state ("lost updates") ---------------------------------------------
 
@@ -746,49 +681,20 @@ struct RunFigures {
 void SendAll(const std::vector<Event>& events, int port, const SignatureOptions& signing,
              int connections, int64_t* sent, int64_t* errors,
              const std::function<void(size_t, int64_t)>& on_accepted = {}) {
-  const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  std::vector<std::string> bodies;
-  std::vector<HeaderList> headers;
-  for (auto& e : events) {
-    bodies.push_back(e.Body());
-    auto h = SignDelivery(signing, e.id, now, bodies.back());
-    headers.emplace_back(h.begin(), h.end());
-  }
-  std::atomic<size_t> next{0};
-  std::atomic<int64_t> ok{0}, bad{0};
-  std::vector<std::thread> threads;
-  for (int c = 0; c < connections; ++c) {
-    threads.emplace_back([&] {
-      TestHttpClient client("127.0.0.1", port, 10);
-      for (size_t i = next.fetch_add(1); i < bodies.size(); i = next.fetch_add(1)) {
-        bool done = false;
-        for (int attempt = 0; attempt < 5 && !done; ++attempt) {
-          auto r = client.Post("/webhooks/hr", bodies[i], headers[i]);
-          if (r.status >= 200 && r.status < 300) {
-            done = true;
-            if (on_accepted) on_accepted(i, WallMs());
-          } else if (r.status == 0 || r.status == 429 || r.status == 503) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
-          } else {
-            std::fprintf(stderr, "bench-reconcile: event %s answered %d: %s\n",
-                         events[i].id.c_str(), r.status, r.body.c_str());
-            break;
-          }
-        }
-        (done ? ok : bad).fetch_add(1);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  *sent = ok.load();
-  *errors = bad.load();
+  std::vector<SignedEvent> signed_events;
+  signed_events.reserve(events.size());
+  for (auto& e : events) signed_events.push_back({e.id, e.Body()});
+  const SendFigures f =
+      SendSigned(signed_events, port, "hr", signing, connections, "bench-reconcile", on_accepted);
+  *sent = f.sent;
+  *errors = f.errors;
 }
 
 TestDaemonOptions DaemonOptions(const Sim& sim, int max_in_flight, const std::string& auth0_toml) {
   TestDaemonOptions options;
   options.auth0_base_url = "http://127.0.0.1:" + std::to_string(sim.port);
   options.auth0_client_id = kClientId;
-  options.auth0_client_secret = kClientSecret;
+  options.auth0_client_secret = kSimClientSecret;
   options.application_client_id = kClientId;
   // Appended after [auth0]: plain keys land there. The guard is opened wide: the workload's
   // leavers are intended, and an operator approval would measure the operator, not the writer.
@@ -965,7 +871,7 @@ RunFigures RunNaive(const Workload& w, const Sim& sim, int workers, double timeo
   RunFigures f;
   f.who = "naive";
   TestHttpClient simc("127.0.0.1", sim.port, 10);
-  const std::string token = GetToken(simc);
+  const std::string token = SimToken(simc);
   if (token.empty()) {
     f.note = "no token from the simulator";
     return f;
@@ -1490,7 +1396,7 @@ int main(int argc, char** argv) {
     std::printf("%-11s %9s %9.1f %9lld %9lld %9.2f %7lld %11s %9lld %8s\n", f->who.c_str(),
                 f->converged ? "yes" : "NO", f->seconds,
                 static_cast<long long>(f->counts.management),
-                static_cast<long long>(f->counts.auth),
+                static_cast<long long>(f->counts.authentication),
                 static_cast<double>(f->counts.Total()) / static_cast<double>(n_events),
                 static_cast<long long>(f->counts.rate_limited),
                 f->limited_after_burst >= 0 ? std::to_string(f->limited_after_burst).c_str() : "-",

@@ -744,6 +744,11 @@ TEST_F(CliTest, WaitShowsProgressUntilABurstConverges) {
   EXPECT_EQ(progress["pending_total"], 0) << progress;
   EXPECT_GE(progress["mutations_done_total"].get<int64_t>(), kUsers) << progress;
   EXPECT_GE(progress["mutations_done_last_minute"].get<int64_t>(), kUsers) << progress;
+  // Every write was at least one Auth0 request (plus the token and the invitations).
+  EXPECT_GE(progress["auth0_requests_total"].get<int64_t>(),
+            progress["mutations_done_total"].get<int64_t>())
+      << progress;
+  EXPECT_NE(line.find("Auth0 requests/s"), std::string::npos) << r.out;
   // `tenantsync status` shows the same figures.
   EXPECT_NE(Cli("status").out.find("progress.pending_total"), std::string::npos);
 }

@@ -51,6 +51,7 @@ TEST(Metrics, EveryFamilyIsPresentFromStartUp) {
       {"tenantsync_quarantined", "gauge"},
       {"tenantsync_paused", "gauge"},
       {"tenantsync_drift_differences", "gauge"},
+      {"tenantsync_compacted_rows_total", "counter"},
   };
   const auto samples = ParseMetrics(r.body);
   for (const auto& [name, type] : families) {

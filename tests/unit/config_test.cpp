@@ -121,6 +121,44 @@ TEST_F(ConfigTest, HmacOnlyKeysRefusedOnOtherSchemes) {
       << c.status().message();
 }
 
+TEST_F(ConfigTest, RetentionKeysHaveDefaultsAndAreCheckedAtLoad) {
+  auto c = Load(Valid());
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->storage.retention.event_body_retention_days, 30);
+  EXPECT_EQ(c->storage.retention.mutation_retention_days, 90);
+  EXPECT_EQ(c->storage.retention.compaction_interval_seconds, 3600);
+  EXPECT_EQ(c->storage.retention.compaction_batch_rows, 1000);
+  // Inserted into the [storage] table Valid() writes.
+  auto with = [&](const std::string& keys) {
+    std::string toml = Valid();
+    toml.insert(toml.find("/db\"\n") + 5, keys);
+    return Load(toml);
+  };
+  auto set = with(
+      "event_body_retention_days = 0\nmutation_retention_days = 365\n"
+      "compaction_interval_seconds = 0\ncompaction_batch_rows = 500\n");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->storage.retention.event_body_retention_days, 0);
+  EXPECT_EQ(set->storage.retention.mutation_retention_days, 365);
+  EXPECT_EQ(set->storage.retention.compaction_interval_seconds, 0);
+  EXPECT_EQ(set->storage.retention.compaction_batch_rows, 500);
+  struct Bad {
+    const char* keys;
+    const char* message;
+  };
+  for (const Bad& b : {Bad{"event_body_retention_days = -1\n",
+                           "storage.event_body_retention_days: must be between 0 and 36500"},
+                       Bad{"compaction_interval_seconds = 30\n",
+                           "storage.compaction_interval_seconds: must be 0 (never compact) or at "
+                           "least 60"},
+                       Bad{"compaction_batch_rows = 1\n",
+                           "storage.compaction_batch_rows: must be between 10 and 100000"}}) {
+    auto bad = with(b.keys);
+    ASSERT_FALSE(bad.ok()) << b.keys;
+    EXPECT_NE(bad.status().message().find(b.message), std::string::npos) << bad.status().message();
+  }
+}
+
 TEST_F(ConfigTest, SyntaxErrorNamesLine) {
   auto c = Load("[storage\npath = 1\n");
   ASSERT_FALSE(c.ok());

@@ -115,6 +115,44 @@ TEST(PlanImports, FilesStayUnderTheLimitAndOversizedRecordsGoAlone) {
   }
 }
 
+// The executor passes only the first candidates (by external id) of a large backfill and the
+// count of all: the threshold is judged on the count, and the files built from such a prefix
+// are the first files of the plan of every candidate, except the last, partly filled one.
+TEST(PlanImports, CountedCandidatesAndPrefixFiles) {
+  struct Case {
+    int passed;
+    size_t counted;
+    int threshold;
+    size_t files, single;
+  };
+  for (auto c : std::vector<Case>{{10, 60, 50, 1, 0},  // 10 of 60 pending: a file, not singles
+                                  {10, 49, 50, 0, 10},
+                                  {10, 0, 50, 0, 10},     // 0: the passed ones are all
+                                  {60, 10, 50, 1, 0}}) {  // never fewer than passed
+    ImportPolicy p;
+    p.threshold = c.threshold;
+    auto plan = PlanImports(Candidates(c.passed), p, c.counted);
+    EXPECT_EQ(plan.files.size(), c.files) << c.passed << "/" << c.counted;
+    EXPECT_EQ(plan.single.size(), c.single) << c.passed << "/" << c.counted;
+  }
+  std::mt19937 rng(23);
+  for (int round = 0; round < 50; ++round) {
+    ImportPolicy p;
+    p.threshold = 1;
+    p.max_file_bytes = 300 + rng() % 2000;
+    auto all = Candidates(200, rng() % 200);
+    const size_t prefix = 1 + rng() % all.size();
+    std::vector<std::pair<std::string, Json>> first(all.begin(),
+                                                    all.begin() + static_cast<long>(prefix));
+    auto whole = PlanImports(all, p);
+    auto part = PlanImports(first, p, all.size());
+    ASSERT_LE(part.files.size(), whole.files.size());
+    for (size_t i = 0; i + 1 < part.files.size(); ++i) {
+      EXPECT_EQ(part.files[i].json, whole.files[i].json) << "round " << round << " file " << i;
+    }
+  }
+}
+
 // Property: for random candidate sets, every candidate lands exactly once (a file or single),
 // files are sorted and under the limit, and the plan does not depend on the input order.
 TEST(PlanImports, PropertyPartitionLimitAndDeterminism) {

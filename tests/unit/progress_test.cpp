@@ -9,12 +9,14 @@ namespace tenantsync {
 namespace {
 
 ProgressSnapshot Snap(int64_t at_ms, int64_t pending, int64_t writes,
-                      std::optional<int64_t> headroom = std::nullopt) {
+                      std::optional<int64_t> headroom = std::nullopt,
+                      std::optional<int64_t> requests = std::nullopt) {
   ProgressSnapshot s;
   s.at_ms = at_ms;
   s.pending = pending;
   s.writes_done = writes;
   s.headroom = headroom;
+  s.requests_done = requests;
   return s;
 }
 
@@ -67,6 +69,46 @@ TEST(Progress, TrackerTable) {
   }
 }
 
+// Auth0 requests per second: every request (reads, import-job polls, retries) over the interval,
+// apart from the writes; unknown unless both snapshots carry the count.
+TEST(Progress, RequestsPerSecondTable) {
+  struct RateStep {
+    ProgressSnapshot snap;
+    std::optional<double> requests_per_second;
+  };
+  const std::vector<std::pair<const char*, std::vector<RateStep>>> cases = {
+      {"steady 16 requests/s while only 2 writes/s",
+       {{Snap(0, 100, 0, 50, 1000), std::nullopt},
+        {Snap(10000, 90, 20, 0, 1160), 16.0},
+        {Snap(12000, 88, 24, 0, 1192), 16.0}}},
+      {"requests without writes (an import job polled): a rate, no writes",
+       {{Snap(0, 500, 7, 40, 10), std::nullopt}, {Snap(4000, 500, 7, 40, 14), 1.0}}},
+      {"no request in the interval: 0",
+       {{Snap(0, 5, 0, 50, 30), std::nullopt}, {Snap(2000, 5, 0, 50, 30), 0.0}}},
+      {"zero time step or a restarted daemon (count went down): 0, never negative",
+       {{Snap(1000, 5, 0, 50, 300), std::nullopt},
+        {Snap(1000, 5, 0, 50, 320), 0.0},
+        {Snap(3000, 5, 0, 50, 12), 0.0}}},
+      {"an older daemon without the count: unknown",
+       {{Snap(0, 5, 0, 50), std::nullopt}, {Snap(2000, 4, 1, 50), std::nullopt}}},
+      {"the count appears only in the later snapshot: unknown for that interval",
+       {{Snap(0, 5, 0, 50), std::nullopt},
+        {Snap(2000, 4, 1, 50, 100), std::nullopt},
+        {Snap(4000, 3, 2, 50, 140), 20.0}}},
+  };
+  for (const auto& [name, steps] : cases) {
+    ProgressTracker t;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      SCOPED_TRACE(std::string(name) + " step " + std::to_string(i));
+      const ProgressFigures f = t.Update(steps[i].snap);
+      ASSERT_EQ(f.requests_per_second.has_value(), steps[i].requests_per_second.has_value());
+      if (f.requests_per_second) {
+        EXPECT_DOUBLE_EQ(*f.requests_per_second, *steps[i].requests_per_second);
+      }
+    }
+  }
+}
+
 TEST(Progress, FormatEta) {
   EXPECT_EQ(FormatEta(std::nullopt), "unknown");
   EXPECT_EQ(FormatEta(0), "0s");
@@ -88,6 +130,10 @@ TEST(Progress, PlainLine) {
   ProgressFigures empty;
   EXPECT_EQ(RenderProgressLine(empty),
             "progress: 0/0 converged (100%), 0.0 writes/s, Auth0 headroom -, ETA unknown\n");
+  f.requests_per_second = 15.94;
+  EXPECT_EQ(RenderProgressLine(f),
+            "progress: 120/500 converged (24%), 3.2 writes/s, 15.9 Auth0 requests/s, Auth0 "
+            "headroom 45, ETA 2m05s\n");
 }
 
 TEST(Progress, BarIsBoundedAndOverwrites) {
@@ -110,6 +156,11 @@ TEST(Progress, BarIsBoundedAndOverwrites) {
   EXPECT_NE(wide.find("[####################--------------------] 50/100"), std::string::npos)
       << wide;
   EXPECT_NE(wide.find("2.0 writes/s  headroom 9  ETA 30s"), std::string::npos) << wide;
+  f.requests_per_second = 16;
+  const std::string with_requests = RenderProgressBar(f, 120);
+  EXPECT_NE(with_requests.find("2.0 writes/s  16.0 req/s  headroom 9  ETA 30s"), std::string::npos)
+      << with_requests;
+  EXPECT_EQ(with_requests.size(), wide.size());
   // Too narrow for a bar: the figures alone, cut at the width.
   const std::string narrow = RenderProgressBar(f, 30);
   EXPECT_EQ(narrow.find('['), std::string::npos);
@@ -118,18 +169,21 @@ TEST(Progress, BarIsBoundedAndOverwrites) {
 
 TEST(Progress, SnapshotFromStatus) {
   auto j = nlohmann::json::parse(
-      R"({"progress": {"pending_total": 12, "mutations_done_total": 30, "auth0_headroom": 7}})");
+      R"({"progress": {"pending_total": 12, "mutations_done_total": 30, "auth0_headroom": 7,
+          "auth0_requests_total": 41}})");
   auto s = ProgressSnapshotFromStatus(j, 99);
   ASSERT_TRUE(s.has_value());
   EXPECT_EQ(s->at_ms, 99);
   EXPECT_EQ(s->pending, 12);
   EXPECT_EQ(s->writes_done, 30);
   EXPECT_EQ(s->headroom, 7);
+  EXPECT_EQ(s->requests_done, 41);
   auto none = ProgressSnapshotFromStatus(nlohmann::json::parse(R"({"progress": {"pending_total": 1,
       "auth0_headroom": null}})"),
                                          0);
   ASSERT_TRUE(none.has_value());
   EXPECT_FALSE(none->headroom.has_value());
+  EXPECT_FALSE(none->requests_done.has_value());
   EXPECT_FALSE(ProgressSnapshotFromStatus(nlohmann::json::parse(R"({"events": {}})"), 0));
 }
 

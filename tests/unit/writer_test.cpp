@@ -53,6 +53,43 @@ TEST(WriterTest, AnEventThatCannotBeAppliedFailsAloneAndTheRestFlowsOn) {
   EXPECT_TRUE(UserByEmail(h.tenant, "later@example.com").has_value());
 }
 
+// Issue 13: a batch is first folded under one savepoint and, when an event fails, folded again
+// one savepoint per event. The events folded before the failure in the same batch, for the same
+// entity, keep their effect and are marked applied; the failed one changes nothing.
+TEST(WriterTest, AFailureLateInABatchKeepsTheEarlierEventsOfThatEntity) {
+  WriterHarness h;
+  h.Start();
+  const std::string first = h.Send(
+      "user.upserted", {{"external_id", "same"}, {"email", "same@example.com"}, {"name", "First"}});
+  EventRecord bad;
+  bad.source = "hr";
+  bad.event_id = "bad-\xff\xfe";  // its field stamps cannot be stored (not UTF-8)
+  bad.type = "user.upserted";
+  bad.received_at_ms = h.clock.NowUnixMillis();
+  bad.body = Json({{"type", "user.upserted"},
+                   {"timestamp", testing::Rfc3339Ms(h.clock.NowUnixMillis() + 1000)},
+                   {"data", {{"external_id", "same"}, {"name", "Bad"}}}})
+                 .dump();
+  h.Store(bad);
+  const std::string last =
+      h.Send("user.upserted", {{"external_id", "other"}, {"email", "other@example.com"}});
+  h.Drain();
+  EXPECT_EQ(h.Event(first).state, EventState::kApplied);
+  EXPECT_EQ(h.Event(last).state, EventState::kApplied);
+  EventFilter f;
+  f.state = EventState::kFailed;
+  auto failed = h.store->ListEvents(f);
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ(failed->front().event_id, bad.event_id);
+  const EntityRow same = h.Entity(EntityKind::kUser, "same");
+  ASSERT_TRUE(same.exists);
+  EXPECT_EQ(same.desired["name"]["v"], "First") << same.desired.dump();
+  ASSERT_TRUE(UserByEmail(h.tenant, "same@example.com").has_value());
+  EXPECT_EQ(UserByEmail(h.tenant, "same@example.com")->profile.value("name", ""), "First");
+  EXPECT_TRUE(UserByEmail(h.tenant, "other@example.com").has_value());
+}
+
 // 9. A newer event with a later effective_at did not reschedule.
 TEST(WriterTest, ANewerEventScheduledLaterReschedulesTheEarlierOne) {
   WriterHarness h;
