@@ -481,6 +481,8 @@ Result<Config> LoadConfig(const std::string& path) {
                                           "company_domain",
                                           "api_base_url",
                                           "api_requests_per_second",
+                                          "api_person_fields",
+                                          "api_company_fields",
                                           "mapping"};
       s.String("token_header", &src.vendor_verify.token_header);
       s.String("public_url", &src.vendor_verify.public_url);
@@ -490,6 +492,8 @@ Result<Config> LoadConfig(const std::string& path) {
       s.String("company_domain", &src.vendor_api.company_domain);
       s.String("api_base_url", &src.vendor_api.base_url);
       s.Double("api_requests_per_second", &src.vendor_api.requests_per_second, 0, 1000);
+      s.StringList("api_person_fields", &src.vendor_api.extra_person_fields, {});
+      s.StringList("api_company_fields", &src.vendor_api.extra_company_fields, {});
       if (auto* mapping_node = s.Take("mapping")) {
         if (mapping_node->as_table()) {
           src.vendor_mapping = TomlToJson(*mapping_node);
@@ -553,8 +557,20 @@ Result<Config> LoadConfig(const std::string& path) {
           if (!lines.empty()) {
             src.vendor_api.credential = lines.front();
             auto st = ValidateVendorApiOptions(src.vendor_api);
-            if (!st.ok()) s.Error("credentials_file", st.message());
+            if (!st.ok()) {
+              // A message about api_* fields names its own key.
+              const std::string& msg = st.message();
+              const bool own = msg.rfind("api_", 0) == 0 && msg.find(": ") != std::string::npos;
+              s.Error(own ? msg.substr(0, msg.find(": ")) : "credentials_file",
+                      own ? msg.substr(msg.find(": ") + 2) : msg);
+            }
           }
+        } else if (!src.vendor_api.extra_person_fields.empty() ||
+                   !src.vendor_api.extra_company_fields.empty()) {
+          s.Error(src.vendor_api.extra_person_fields.empty() ? "api_company_fields"
+                                                             : "api_person_fields",
+                  "fields are fetched only with a credentials_file (without one nothing is "
+                  "fetched)");
         }
         // Checked now so a typo fails at start-up; messages start with the key ("mapping.user...").
         if (auto mapping = ParseMapping(*vendor, src.vendor_mapping); !mapping.ok()) {

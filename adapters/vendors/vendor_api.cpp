@@ -96,6 +96,24 @@ std::vector<std::string> DefaultCompanyFields(Vendor v) {
   return {};
 }
 
+namespace {
+// `base` (or the vendor's defaults when empty) followed by the extras it does not hold yet.
+std::vector<std::string> FieldsWith(std::vector<std::string> base,
+                                    const std::vector<std::string>& extra) {
+  for (const auto& f : extra)
+    if (std::find(base.begin(), base.end(), f) == base.end()) base.push_back(f);
+  return base;
+}
+
+Status CheckFieldNames(const char* key, const std::vector<std::string>& fields) {
+  for (const auto& f : fields)
+    if (f.empty() || f.find(',') != std::string::npos)
+      return Status::Invalid(std::string(key) + ": \"" + f +
+                             "\" is not a field name (empty or holding ',')");
+  return Status::Ok();
+}
+}  // namespace
+
 Status ValidateVendorApiOptions(const VendorApiOptions& o) {
   std::string cred = o.credential;
   while (!cred.empty() && std::isspace(static_cast<unsigned char>(cred.back()))) cred.pop_back();
@@ -109,6 +127,13 @@ Status ValidateVendorApiOptions(const VendorApiOptions& o) {
   if (o.vendor == Vendor::kBambooHr && o.base_url.empty() && o.company_domain.empty())
     return Status::Invalid("company_domain: required for bamboohr (the NAME of NAME.bamboohr.com)");
   if (o.requests_per_second <= 0) return Status::Invalid("requests_per_second must be positive");
+  if (o.vendor == Vendor::kPersonio && !o.extra_person_fields.empty())
+    return Status::Invalid(
+        "api_person_fields: personio answers the whole person; there is nothing to name");
+  if (o.vendor != Vendor::kHubSpot && !o.extra_company_fields.empty())
+    return Status::Invalid("api_company_fields: only hubspot fetches companies");
+  if (auto st = CheckFieldNames("api_person_fields", o.extra_person_fields); !st.ok()) return st;
+  if (auto st = CheckFieldNames("api_company_fields", o.extra_company_fields); !st.ok()) return st;
   if (o.max_retries < 0 || o.max_rate_limit_waits < 0)
     return Status::Invalid("max_retries must not be negative");
   std::string origin, path;
@@ -135,13 +160,17 @@ HttpRequest BuildFetchRequest(const VendorApiOptions& o, const std::string& path
   const std::string eid = PercentEncode(id);
   switch (o.vendor) {
     case Vendor::kBambooHr: {
-      auto fields = o.person_fields.empty() ? DefaultPersonFields(o.vendor) : o.person_fields;
+      auto fields =
+          FieldsWith(o.person_fields.empty() ? DefaultPersonFields(o.vendor) : o.person_fields,
+                     o.extra_person_fields);
       r.target = path_prefix + "/v1/employees/" + eid + BuildQuery({{"fields", Join(fields, ',')}});
       r.headers.emplace_back("Authorization", "Basic " + crypto::Base64Encode(o.credential + ":x"));
       break;
     }
     case Vendor::kHiBob: {
-      auto fields = o.person_fields.empty() ? DefaultPersonFields(o.vendor) : o.person_fields;
+      auto fields =
+          FieldsWith(o.person_fields.empty() ? DefaultPersonFields(o.vendor) : o.person_fields,
+                     o.extra_person_fields);
       r.method = "POST";
       r.target = path_prefix + "/v1/people/" + eid;
       r.body = nlohmann::json{{"fields", fields}}.dump();
@@ -155,11 +184,15 @@ HttpRequest BuildFetchRequest(const VendorApiOptions& o, const std::string& path
       break;
     case Vendor::kHubSpot: {
       if (kind == ObjectKind::kPerson) {
-        auto props = o.person_fields.empty() ? DefaultPersonFields(o.vendor) : o.person_fields;
+        auto props =
+            FieldsWith(o.person_fields.empty() ? DefaultPersonFields(o.vendor) : o.person_fields,
+                       o.extra_person_fields);
         r.target = path_prefix + "/crm/v3/objects/contacts/" + eid +
                    BuildQuery({{"properties", Join(props, ',')}, {"associations", "companies"}});
       } else {
-        auto props = o.company_fields.empty() ? DefaultCompanyFields(o.vendor) : o.company_fields;
+        auto props =
+            FieldsWith(o.company_fields.empty() ? DefaultCompanyFields(o.vendor) : o.company_fields,
+                       o.extra_company_fields);
         r.target = path_prefix + "/crm/v3/objects/companies/" + eid +
                    BuildQuery({{"properties", Join(props, ',')}});
       }

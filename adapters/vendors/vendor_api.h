@@ -52,6 +52,10 @@ struct VendorApiOptions {
   std::string credential;      // secret; see the header comment for its form
   std::vector<std::string> person_fields;   // bamboohr fields / hibob fields / hubspot properties
   std::vector<std::string> company_fields;  // hubspot company properties
+  // Fetched as well as the above (config api_person_fields / api_company_fields): what a custom
+  // mapping reads beyond the default mapping's fields. Each field is asked for once.
+  std::vector<std::string> extra_person_fields;
+  std::vector<std::string> extra_company_fields;  // hubspot only
   double requests_per_second = 2.0;
   int max_retries = 4;            // 5xx and transport failures
   int max_rate_limit_waits = 10;  // 429s waited out before giving up with kRateLimited

@@ -255,6 +255,44 @@ TEST(VendorApi, PersonioWaitsOutAThrottledTokenExchange) {
   EXPECT_EQ(r.status().message(), "personio token: rate limited by the vendor (HTTP 429)");
 }
 
+// A mapping that reads a field the default mapping does not: naming it in api_person_fields /
+// api_company_fields makes the fetch ask for it too, with the defaults, each field once.
+TEST(VendorApi, ExtraFieldsAreFetchedWithTheDefaults) {
+  auto o = Opts(Vendor::kBambooHr, "k3y");
+  o.extra_person_fields = {"customCostCenter", "workEmail"};
+  auto bamboo = BuildFetchRequest(o, "", ObjectKind::kPerson, "1", "");
+  EXPECT_NE(bamboo.target.find("%2CcustomCostCenter"), std::string::npos) << bamboo.target;
+  EXPECT_NE(bamboo.target.find("firstName%2C"), std::string::npos) << "defaults kept";
+  EXPECT_EQ(bamboo.target.find("workEmail"), bamboo.target.rfind("workEmail")) << bamboo.target;
+
+  auto b = Opts(Vendor::kHiBob, "svc:tok");
+  b.extra_person_fields = {"work.customColumns.column_123"};
+  auto bob = BuildFetchRequest(b, "", ObjectKind::kPerson, "42", "");
+  const auto fields = nlohmann::json::parse(bob.body)["fields"];
+  EXPECT_EQ(fields.back(), "work.customColumns.column_123");
+  EXPECT_EQ(fields[1], "root.email");
+
+  auto h = Opts(Vendor::kHubSpot, "pat-1");
+  h.extra_company_fields = {"industry"};
+  auto company = BuildFetchRequest(h, "", ObjectKind::kCompany, "9", "");
+  EXPECT_EQ(company.target, "/crm/v3/objects/companies/9?properties=name%2Cdomain%2Cindustry");
+
+  // Personio answers the whole person (nothing to name); company fields are HubSpot's only; a
+  // name holding ',' would split in the query.
+  auto p = Opts(Vendor::kPersonio, "id:secret");
+  p.extra_person_fields = {"cost_centers"};
+  EXPECT_EQ(ValidateVendorApiOptions(p).message(),
+            "api_person_fields: personio answers the whole person; there is nothing to name");
+  auto c = Opts(Vendor::kBambooHr, "k3y");
+  c.extra_company_fields = {"industry"};
+  EXPECT_EQ(ValidateVendorApiOptions(c).message(),
+            "api_company_fields: only hubspot fetches companies");
+  auto bad = Opts(Vendor::kHubSpot, "pat-1");
+  bad.extra_person_fields = {"a,b"};
+  EXPECT_EQ(ValidateVendorApiOptions(bad).message(),
+            "api_person_fields: \"a,b\" is not a field name (empty or holding ',')");
+}
+
 TEST(VendorApi, OptionsAreValidated) {
   EXPECT_EQ(ValidateVendorApiOptions(Opts(Vendor::kHiBob, "no-colon")).message(),
             "credentials_file: a HiBob credential is SERVICE_USER_ID:TOKEN");

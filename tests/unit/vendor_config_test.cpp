@@ -72,6 +72,7 @@ name = "bob"
 scheme = "hibob"
 secret_file = "bob.key"
 credentials_file = "bob.api"
+api_person_fields = ["work.customColumns.column_1"]
 
 [[sources]]
 name = "personio"
@@ -105,6 +106,8 @@ allow_v1 = false
   EXPECT_EQ(id->second.path_texts, std::vector<std::string>{"employeeNumber"});
   EXPECT_EQ(mapping->user.size(), 2u) << "[user] given replaces the default's [user] whole";
   EXPECT_EQ(c->sources[1].vendor_api.credential, "service-user:token");
+  EXPECT_EQ(c->sources[1].vendor_api.extra_person_fields,
+            std::vector<std::string>{"work.customColumns.column_1"});
   EXPECT_EQ(c->sources[2].vendor_verify.secrets[0], "Bearer a-long-personio-token");
   EXPECT_TRUE(c->sources[2].vendor_api.credential.empty());  // no fetch configured
   EXPECT_FALSE(c->sources[3].vendor_verify.allow_v1);
@@ -144,6 +147,12 @@ TEST_F(VendorConfigTest, ErrorsNameTheKey) {
       {"[[sources]]\nname = \"b\"\nscheme = \"bamboohr\"\nsecret_file = \"bamboo.key\"\n"
        "mapping = \"default\"\n",
        "sources[0].mapping: must be a table ([sources.mapping])"},
+      {"[[sources]]\nname = \"b\"\nscheme = \"hibob\"\nsecret_file = \"bob.key\"\n"
+       "credentials_file = \"bob.api\"\napi_company_fields = [\"industry\"]\n",
+       "sources[0].api_company_fields: only hubspot fetches companies"},
+      {"[[sources]]\nname = \"b\"\nscheme = \"bamboohr\"\nsecret_file = \"bamboo.key\"\n"
+       "api_person_fields = [\"customCostCenter\"]\n",
+       "sources[0].api_person_fields: fields are fetched only with a credentials_file"},
       {"[[sources]]\nname = \"b\"\nscheme = \"workday\"\nsecret_file = \"bamboo.key\"\n",
        "bamboohr, hibob, personio, hubspot (got \"workday\")"},
   };
