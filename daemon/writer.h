@@ -7,8 +7,8 @@
 // most one worker at a time, which keeps order per resource and makes the read-modify-write of a
 // list (the application's callbacks) strictly serial. Access removals (a leaver's block,
 // revocation and membership removals, deletions) are marked with priority and dispatched ahead of
-// every other entity; an entity with many steps gives its worker up after
-// ExecutorOptions::max_steps_per_turn steps and goes back in line.
+// every other entity, users-imports jobs next (kBulkCreatePriority); an entity with many steps
+// gives its worker up after ExecutorOptions::max_steps_per_turn steps and goes back in line.
 //
 // Applying events: each batch is one transaction; each event in it runs inside a savepoint, so
 // an event that cannot be applied is rolled back alone and marked failed with the reason

@@ -56,7 +56,11 @@ struct DirtyItem {
   int attempts = 0;
   int priority = 0;  // kAccessRemovalPriority: ahead of every other entity
 };
-inline constexpr int kAccessRemovalPriority = 1;
+// Due order: access removals, then users-imports jobs, then ordinary work (0). An import job
+// stands for many creates, so a backfill's first job does not wait behind every hire still to be
+// deferred; it never goes before a leaver (migrations/0011_import_priority.sql).
+inline constexpr int kBulkCreatePriority = 1;
+inline constexpr int kAccessRemovalPriority = 2;
 
 // kSuperseded: a failed attempt that a later pass of the same entity made moot.
 enum class MutationState { kPending, kInFlight, kDone, kFailed, kDead, kDiscarded, kSuperseded };

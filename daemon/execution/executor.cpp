@@ -1200,7 +1200,9 @@ std::optional<StepExecutor::RunResult> StepExecutor::DeferToImport(Pass& pass,
       mark = true;
     }
   }
-  if (mark && !InTxn([&](StateTxn& txn) { return txn.MarkDirty(ImportsKey(conn)); }).ok()) {
+  if (mark && !InTxn([&](StateTxn& txn) {
+                 return txn.MarkDirty(ImportsKey(conn), 0, false, kBulkCreatePriority);
+               }).ok()) {
     return RunResult{Outcome::kRetry, {}};
   }
   return RunResult{Outcome::kDone, now + kDeferRevisitMs};

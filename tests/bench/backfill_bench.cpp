@@ -358,9 +358,15 @@ int main(int argc, char** argv) {
     }
   };
   // Bounded: the wait command's own timeout, plus a minute of slack.
+  // When the first users-imports job reached auth0-sim (seconds from the first event posted): how
+  // long the writer looked at hires one by one before sending them in bulk.
+  double first_import_s = -1;
   while (Since(t0) < timeout_s + 60) {
     wait_code = wait.Wait(std::chrono::milliseconds(1000));
     if (wait_code) break;
+    if (first_import_s < 0 && CountSimRequests(simc.Get("/__sim/stats").Json())
+                                      .Matching("POST /api/v2/jobs/users-imports") > 0)
+      first_import_s = Since(t0);
     time_get(status_during, "/v1/status");
     time_get(user_during,
              "/v1/users/emp-" + std::to_string(during_rng() % static_cast<uint64_t>(users)));
@@ -421,6 +427,11 @@ int main(int argc, char** argv) {
   std::printf("\n%s: `tenantsync wait` exit %d; %s in %.1f s (delivery %.1f s)\n", kWho,
               wait_code.value_or(-1), converged ? "converged" : "NOT converged", converge_s,
               accept_s);
+  if (first_import_s >= 0)
+    std::printf(
+        "first users-imports job posted %.1f s after the first event (%.1f s after the "
+        "last was accepted)\n",
+        first_import_s, first_import_s - accept_s);
   std::printf(
       "time bound of the one-create-per-user plan (strict lower bound): %.1f s; without the "
       "user creations (membership + role requests and setup only): %.1f s (ratio %.2f)\n",

@@ -5,6 +5,8 @@
 // was not recorded is recovered by id rather than sent again.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "adapters/auth0/endpoints.h"
 #include "daemon/desired_state.h"
 #include "daemon/execution/executor.h"
@@ -65,6 +67,21 @@ TEST(ExecutorImportsTest, ABurstAboveTheThresholdIsCreatedByOneImportJobWithChos
   h.tenant.ClearRequests();
   h.Drain();
   EXPECT_TRUE(h.tenant.Writes().empty());
+}
+
+// The import job is queued ahead of ordinary work: with thousands of hires waiting, the first
+// job is posted after a few of them were deferred, not after all of them.
+TEST(ExecutorImportsTest, TheImportJobIsQueuedAheadOfHiresStillWaiting) {
+  WriterHarness h;
+  StartWithImports(h, 50);
+  Hire(h, 60);
+  ASSERT_TRUE(h.writer->RunOnce().ok());
+  auto due = h.store->DueDirty(INT64_MAX, 1000);
+  ASSERT_TRUE(due.ok());
+  auto job = std::find_if(due->begin(), due->end(),
+                          [](const DirtyItem& d) { return d.entity.rfind("imports:", 0) == 0; });
+  ASSERT_NE(job, due->end()) << "a burst above the threshold marks an import";
+  EXPECT_EQ(job->priority, kBulkCreatePriority);
 }
 
 TEST(ExecutorImportsTest, BelowTheThresholdUsersAreCreatedOneByOne) {

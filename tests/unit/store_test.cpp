@@ -234,6 +234,55 @@ TEST(StateTxn, AccessRemovalsAreDueFirst) {
   EXPECT_EQ(due->front().priority, kAccessRemovalPriority);
 }
 
+// A users-imports job stands for many creates: it runs before the users still waiting to be
+// looked at (a backfill's first job does not wait for every user to be deferred), never before
+// an access removal.
+TEST(StateTxn, ImportJobsAreDueAfterAccessRemovalsAndBeforeOrdinaryWork) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  {
+    auto txn = (*store)->BeginState();
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE((*txn)->MarkDirty("user:hire" + std::to_string(i)).ok());
+    ASSERT_TRUE((*txn)->MarkDirty("imports:db", 0, false, kBulkCreatePriority).ok());
+    ASSERT_TRUE((*txn)->MarkDirty("user:leaver", 0, false, kAccessRemovalPriority).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto due = (*store)->DueDirty(1000, 3);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ((*due)[0].entity, "user:leaver");
+  EXPECT_EQ((*due)[1].entity, "imports:db");
+  EXPECT_EQ((*due)[2].entity, "user:hire0");
+  EXPECT_LT(kBulkCreatePriority, kAccessRemovalPriority);
+}
+
+// Migration 0011 moved access removals from priority 1 to 2 (1 is now an import job's): a
+// removal marked by an older release keeps its place ahead of everything.
+TEST(Migrations, AnAccessRemovalMarkedBeforeTheImportPriorityStaysFirst) {
+  auto o = TempDb();
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::vector<Migration> first10(EmbeddedMigrations().begin(), EmbeddedMigrations().begin() + 10);
+    ASSERT_EQ(first10.back().version, 10);
+    ASSERT_TRUE(ApplyMigrations(db, first10, 1).ok());
+    db.exec("INSERT INTO dirty (entity, priority) VALUES ('user:hire', 0), ('user:leaver', 1)");
+  }
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE((*txn)->MarkDirty("imports:db", 0, false, kBulkCreatePriority).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto due = (*store)->DueDirty(1000, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ((*due)[0].entity, "user:leaver");
+  EXPECT_EQ((*due)[0].priority, kAccessRemovalPriority);
+  EXPECT_EQ((*due)[1].entity, "imports:db");
+}
+
 TEST(StateTxn, RollingBackToASavepointUndoesOnlyThatWorkAndKeepsTheTransactionUsable) {
   auto store = SqliteStore::Open(TempDb());
   ASSERT_TRUE(store.ok());
