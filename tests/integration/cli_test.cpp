@@ -517,6 +517,9 @@ TEST_F(CliTest, MutationsRetryAndDiscard) {
   EXPECT_EQ(limited.JsonOut()["mutations"].size(), 1u);
 
   const std::string id = dead[0]["id"].dump();
+  // Paused, so the retried mutation stays failed until it is discarded (a running writer may try
+  // it again at once, which supersedes it and leaves nothing to discard).
+  ASSERT_EQ(Cli("pause").code, 0);
   auto retried = Cli("retry", {id});
   ASSERT_EQ(retried.code, 0) << Describe(retried);
   EXPECT_NE(retried.out.find(id), std::string::npos) << retried.out;
@@ -526,6 +529,7 @@ TEST_F(CliTest, MutationsRetryAndDiscard) {
   EXPECT_EQ(discarded.JsonOut()["state"], "discarded") << discarded.out;
   ExpectFailure(Cli("discard", {id}), 1, "discarded");
   ExpectFailure(Cli("retry", {id}), 1, "discarded");
+  ASSERT_EQ(Cli("resume").code, 0);
 
   // A done mutation is neither retried nor discarded.
   auto done = Cli("mutations", {"--state", "done", "--json"}).JsonOut()["mutations"];
