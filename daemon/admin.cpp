@@ -630,7 +630,10 @@ ServerResponse AdminApi::Status() {
         {"events_pending", events_due},
         {"pending_total", due->due + due->soon + *imports + events_due},
         {"mutations_done_last_minute", *recent},
-        {"mutations_done_total", mu["done"]},
+        // A counter since start (the stored done count drops when the retention deletes old
+        // rows, which would read as writes going backwards).
+        {"mutations_done_total",
+         hooks_.mutations_done_total ? Json(hooks_.mutations_done_total()) : Json(nullptr)},
         {"auth0_requests_total",
          hooks_.auth0_requests_total ? Json(hooks_.auth0_requests_total()) : Json(nullptr)},
         {"auth0_headroom", headroom}};
@@ -1088,8 +1091,6 @@ ServerResponse AdminApi::VendorNotification(const std::string& tail) {
   if (!row->has_value())
     return Error(404, "no vendor notification " + event_id + " from source " + source);
   Json body = VendorRowJson(**row);
-  // The stored delivery (notification and fetched record) is what a replay maps again; a row
-  // written by a newer or damaged build still answers, with the text as stored.
   if ((*row)->body.empty() && (*row)->state == VendorRowState::kMapped) {
     // docs/OPERATIONS.md "Retention": a mapped notification's record is dropped after
     // event_body_retention_days; the inbox events it became carry what it said.
@@ -1099,6 +1100,8 @@ ServerResponse AdminApi::VendorNotification(const std::string& tail) {
         "the notification stays recorded, so a redelivery of it is still a duplicate";
     return JsonAnswer(200, body);
   }
+  // The stored delivery (notification and fetched record) is what a replay maps again; a row
+  // written by a newer or damaged build still answers, with the text as stored.
   Json stored = Json::parse((*row)->body, nullptr, false);
   body["stored"] = stored.is_discarded() ? Json((*row)->body) : stored;
   return JsonAnswer(200, body);

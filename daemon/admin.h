@@ -50,6 +50,9 @@ struct AdminHooks {
   // Auth0 requests sent since start (Metrics::Auth0RequestsTotal), for GET /v1/status
   // progress.auth0_requests_total. Empty: null there.
   std::function<int64_t()> auth0_requests_total;
+  // Mutations done since start (Metrics::MutationsDoneTotal), for progress.mutations_done_total.
+  // Empty: null there.
+  std::function<int64_t()> mutations_done_total;
   // GET /metrics: the Prometheus text exposition (bearer token required like every endpoint).
   std::function<std::string()> metrics;
   // Extra status sections (guard, drift, quarantine) merged into /v1/status.

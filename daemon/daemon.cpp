@@ -279,6 +279,7 @@ int RunServe(const ServeFlags& flags) {
   hooks.auth0 = auth0.get();
   hooks.guard = &guard;
   hooks.auth0_requests_total = [&metrics] { return metrics.Auth0RequestsTotal(); };
+  hooks.mutations_done_total = [&metrics] { return metrics.MutationsDoneTotal(); };
   hooks.metrics = [&] {
     return metrics.Render(store.get(), &writer, auth0.get(), &guard, &quarantine);
   };

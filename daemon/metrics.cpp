@@ -72,6 +72,8 @@ struct Metrics::Impl {
               "Requests sent to Auth0, by endpoint and HTTP status (0: no answer)");
   // The same requests summed over the labels, for the progress rate (no family walk per status).
   std::atomic<int64_t> requests_total{0};
+  // Mutations finished "done" since start (tenantsync_mutations_total{result="done"} summed).
+  std::atomic<int64_t> mutations_done{0};
   prometheus::Family<prometheus::Histogram>& request_seconds =
       Histogram("tenantsync_auth0_request_seconds", "Auth0 request duration");
   prometheus::Family<prometheus::Gauge>& remaining = Gauge(
@@ -121,6 +123,7 @@ void Metrics::EventReceived(const std::string& source, const std::string& result
 void Metrics::MutationFinished(const std::string& kind, const std::string& result,
                                double lag_seconds) {
   impl_->mutations.Add({{"kind", kind}, {"result", result}}).Increment();
+  if (result == "done") impl_->mutations_done.fetch_add(1, std::memory_order_relaxed);
   if (result == "done" && lag_seconds > 0) impl_->lag_hist.Observe(lag_seconds);
 }
 
@@ -134,6 +137,10 @@ void Metrics::OnRequest(std::string_view endpoint_template, int status, double s
 
 int64_t Metrics::Auth0RequestsTotal() const {
   return impl_->requests_total.load(std::memory_order_relaxed);
+}
+
+int64_t Metrics::MutationsDoneTotal() const {
+  return impl_->mutations_done.load(std::memory_order_relaxed);
 }
 
 void Metrics::ListenerRefused(const char* listener, const char* reason) {

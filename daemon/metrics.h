@@ -44,6 +44,10 @@ class Metrics final : public Auth0Observer {
   // Every request reported to OnRequest since start (the sum of tenantsync_auth0_requests_total
   // over its labels): GET /v1/status progress.auth0_requests_total. Lock-free.
   int64_t Auth0RequestsTotal() const;
+  // Mutations reported done to MutationFinished since start: GET /v1/status
+  // progress.mutations_done_total. Unlike the stored count it never drops when the retention
+  // deletes old done mutations. Lock-free.
+  int64_t MutationsDoneTotal() const;
   // tenantsync_http_refused_total{listener,reason}: connections or requests a listener refused
   // or cut off under load (HttpServerOptions::on_refused).
   void ListenerRefused(const char* listener, const char* reason);
