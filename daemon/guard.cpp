@@ -16,11 +16,17 @@ using Json = nlohmann::json;
 Guard::Guard(SqliteStore& store, Clock& clock, GuardOptions options)
     : store_(store), clock_(clock), options_(options) {}
 
-int64_t Guard::LimitLocked(int64_t managed_users) const {
+namespace {
+
+int64_t Limit(const GuardOptions& o, int64_t managed_users) {
   return std::max<int64_t>(
-      options_.max_destructive,
-      static_cast<int64_t>(std::floor(options_.max_fraction * static_cast<double>(managed_users))));
+      o.max_destructive,
+      static_cast<int64_t>(std::floor(o.max_fraction * static_cast<double>(managed_users))));
 }
+
+}  // namespace
+
+int64_t Guard::LimitLocked(int64_t managed_users) const { return Limit(options_, managed_users); }
 
 int64_t Guard::settle_ms() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -180,7 +186,7 @@ Result<int64_t> Guard::Reject(const std::string& by) {
   // The events behind the held work, read before the write transaction (another connection).
   std::vector<std::pair<EventRecord, ParsedEvent>> rejected;
   {
-    auto held = store_.BeginState();
+    auto held = store_.BeginRead();
     if (!held.ok()) return held.status();
     auto rows = (*held)->ListGuardHeld(false);
     if (!rows.ok()) return rows.status();
@@ -263,14 +269,20 @@ bool Guard::tripped() {
 }
 
 Result<Json> Guard::StatusJson() {
-  std::lock_guard<std::mutex> lock(mu_);
+  GuardOptions options;
+  {
+    // Not held while reading: Check() holds mu_ while it waits for the write lock.
+    std::lock_guard<std::mutex> lock(mu_);
+    options = options_;
+  }
   const int64_t now = clock_.NowUnixMillis();
-  auto txn = store_.BeginState();
+  // A read snapshot: status must answer while the writer holds a long transaction.
+  auto txn = store_.BeginRead();
   if (!txn.ok()) return txn.status();
   StateTxn& t = **txn;
   auto setting = t.GetSetting("guard");
   auto held = t.ListGuardHeld(false);
-  auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
+  auto in_window = t.CountGuardWindow(now - options.window_seconds * 1000LL);
   auto managed = t.CountManaged(EntityKind::kUser);
   if (!setting.ok() || !held.ok() || !in_window.ok() || !managed.ok())
     return Status::Retryable("guard: storage unavailable");
@@ -282,11 +294,11 @@ Result<Json> Guard::StatusJson() {
     if (examples.size() < 5)
       examples.push_back({{"entity", h.entity}, {"kind", h.kind}, {"events", h.events}});
   }
-  const int64_t limit = LimitLocked(*managed);
+  const int64_t limit = Limit(options, *managed);
   return Json{{"tripped", trip.tripped},
               {"tripped_at_ms", trip.tripped ? Json(trip.at_ms) : Json(nullptr)},
               {"limit", limit},
-              {"window_seconds", options_.window_seconds},
+              {"window_seconds", options.window_seconds},
               {"destructive_in_window", *in_window},
               {"held", {{"total", held->size()}, {"by_kind", by_kind}, {"examples", examples}}}};
 }

@@ -8,8 +8,8 @@
 namespace tenantsync {
 
 Result<SqliteStore::DeclaredRow> SqliteStore::ReadDeclared(const std::string& source) {
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
+  auto lease = LeaseReader();
+  StatementCache& stmts = *lease.stmts;
   try {
     auto q =
         stmts.Get("SELECT revision, state, applied_at_ms FROM declared_sources WHERE source = ?");
@@ -29,8 +29,8 @@ Result<SqliteStore::DeclaredRow> SqliteStore::ReadDeclared(const std::string& so
 
 Result<std::map<std::string, std::string>> SqliteStore::Auth0IdsByExternalId(
     const std::string& kind) {
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
+  auto lease = LeaseReader();
+  StatementCache& stmts = *lease.stmts;
   try {
     auto q = stmts.Get(
         "SELECT external_id, auth0_id FROM entities WHERE kind = ? AND auth0_id IS NOT NULL");

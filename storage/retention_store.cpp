@@ -93,9 +93,9 @@ std::vector<std::string> SqliteStore::PreparedSql() {
     std::lock_guard<std::mutex> lock(write_mu_);
     out = writer_stmts_->Texts();
   }
-  if (reader_stmts_) {
-    std::lock_guard<std::mutex> lock(read_mu_);
-    for (auto& s : reader_stmts_->Texts()) out.push_back(std::move(s));
+  for (auto& r : readers_) {
+    std::lock_guard<std::mutex> lock(r->mu);
+    for (auto& s : r->stmts->Texts()) out.push_back(std::move(s));
   }
   return out;
 }

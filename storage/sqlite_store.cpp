@@ -97,17 +97,44 @@ constexpr const char* kEventColumns =
 
 }  // namespace
 
+Status ValidateStorageOptions(const StorageOptions& o) {
+  if (o.reader_connections < 1 || o.reader_connections > 16)
+    return Status::Invalid("[storage] reader_connections must be 1..16 (got " +
+                           std::to_string(o.reader_connections) + ")");
+  return Status::Ok();
+}
+
 SqliteStore::SqliteStore(std::unique_ptr<SQLite::Database> writer,
-                         std::unique_ptr<SQLite::Database> reader)
-    : writer_(std::move(writer)),
-      reader_(std::move(reader)),
-      writer_stmts_(std::make_unique<StatementCache>(*writer_)),
-      reader_stmts_(reader_ ? std::make_unique<StatementCache>(*reader_) : nullptr) {}
+                         std::vector<std::unique_ptr<SQLite::Database>> readers)
+    : writer_(std::move(writer)), writer_stmts_(std::make_unique<StatementCache>(*writer_)) {
+  for (auto& db : readers) {
+    auto r = std::make_unique<Reader>();
+    r->db = std::move(db);
+    r->stmts = std::make_unique<StatementCache>(*r->db);
+    readers_.push_back(std::move(r));
+  }
+}
+
+SqliteStore::ReadLease SqliteStore::LeaseReader() {
+  if (readers_.empty()) return {std::unique_lock<std::mutex>(write_mu_), writer_.get(),
+                                writer_stmts_.get()};
+  const size_t n = readers_.size();
+  const size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed) % n;
+  for (size_t i = 0; i < n; ++i) {
+    Reader& r = *readers_[(start + i) % n];
+    std::unique_lock<std::mutex> lock(r.mu, std::try_to_lock);
+    if (lock.owns_lock()) return {std::move(lock), r.db.get(), r.stmts.get()};
+  }
+  // Every reader is busy: queue on one (each read is short or a bounded snapshot).
+  Reader& r = *readers_[start];
+  return {std::unique_lock<std::mutex>(r.mu), r.db.get(), r.stmts.get()};
+}
 
 SqliteStore::~SqliteStore() = default;
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& options,
                                                        bool migrate) {
+  if (auto st = ValidateStorageOptions(options); !st.ok()) return st;
   DisableSqliteMemoryStatistics();
   try {
     auto writer = std::make_unique<SQLite::Database>(
@@ -127,13 +154,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
                                (*version < want ? "; run `tenantsync migrate`" : "; it is newer"));
       }
     }
-    std::unique_ptr<SQLite::Database> reader;
+    std::vector<std::unique_ptr<SQLite::Database>> readers;
     if (options.path != ":memory:") {
-      reader = std::make_unique<SQLite::Database>(options.path,
-                                                  SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX);
-      reader->setBusyTimeout(options.busy_timeout_ms);
+      for (int i = 0; i < options.reader_connections; ++i) {
+        readers.push_back(std::make_unique<SQLite::Database>(
+            options.path, SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX));
+        readers.back()->setBusyTimeout(options.busy_timeout_ms);
+      }
     }
-    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), std::move(reader)));
+    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), std::move(readers)));
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), "opening " + options.path + ": " + e.what());
   }
@@ -201,8 +230,8 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
                : " AND state = 'pending' AND (effective_at_ms IS NULL OR effective_at_ms <= ?)";
   }
   sql += " ORDER BY seq LIMIT ?";
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
+  auto lease = LeaseReader();
+  StatementCache& stmts = *lease.stmts;
   try {
     auto q = stmts.Get(sql);
     int i = 1;
@@ -222,8 +251,8 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
 
 Result<std::vector<EventRecord>> SqliteStore::SelectEvents(const char* where_order, int64_t now_ms,
                                                            int limit, const char* what) {
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
+  auto lease = LeaseReader();
+  StatementCache& stmts = *lease.stmts;
   try {
     auto q =
         stmts.Get(std::string("SELECT ") + kEventColumns + " FROM events WHERE " + where_order);
@@ -250,8 +279,8 @@ Result<std::vector<EventRecord>> SqliteStore::ScheduledEvents(int64_t now_ms, in
 }
 
 Result<int64_t> SqliteStore::CountScheduledEvents(int64_t now_ms) {
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
+  auto lease = LeaseReader();
+  StatementCache& stmts = *lease.stmts;
   try {
     auto q =
         stmts.Get("SELECT COUNT(*) FROM events WHERE state = 'pending' AND effective_at_ms > ?");
@@ -264,8 +293,8 @@ Result<int64_t> SqliteStore::CountScheduledEvents(int64_t now_ms) {
 }
 
 Result<std::map<std::string, int64_t>> SqliteStore::CountEventsByState() {
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
+  auto lease = LeaseReader();
+  StatementCache& stmts = *lease.stmts;
   try {
     // state_counts is kept by triggers (migrations/0010_retention.sql): a few rows, however many
     // events the inbox holds.
@@ -279,8 +308,8 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsByState() {
 }
 
 Result<std::map<std::string, int64_t>> SqliteStore::CountEventsAt(int64_t now_ms) {
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
-  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_;
+  auto lease = LeaseReader();
+  StatementCache& stmts = *lease.stmts;
   try {
     // One statement, so one snapshot: the counts the triggers keep (state_counts, migrations/
     // 0010_retention.sql) and the scheduled ones among the pending rows (events_by_state), never
@@ -331,9 +360,9 @@ Result<std::vector<InsertOutcome>> SqliteStore::WriteWithEvents(
 }
 
 Status SqliteStore::ReadWith(const std::function<Status(SQLite::Database&)>& work) {
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_);
+  auto lease = LeaseReader();
   try {
-    return work(reader_ ? *reader_ : *writer_);
+    return work(*lease.db);
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("reading ingress tables: ") + e.what());
   }

@@ -1,14 +1,18 @@
 // SqliteStore: the Store on SQLite in WAL mode (SQLiteCpp).
 //
-// Owns two connections: one writer (every write transaction, BEGIN IMMEDIATE) and one reader,
-// each guarded by its own mutex because a SQLiteCpp Database is not safe to share across threads.
-// WAL lets the reader run while the writer commits.
+// Owns one writer connection (every write transaction, BEGIN IMMEDIATE) and a small pool of
+// read-only connections (StorageOptions::reader_connections), each guarded by its own mutex
+// because a SQLiteCpp Database is not safe to share across threads. WAL lets the readers run
+// while the writer commits, and the pool lets a short read (status, a user lookup) run while a
+// long one (a drift snapshot, a plan of 100,000 users) holds another reader.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "storage/migrations.h"
@@ -35,7 +39,15 @@ struct StorageOptions {
   // What the daemon compacts and how often (storage/retention.h; [storage] *_retention_days,
   // compaction_*). The store itself compacts only when asked (CompactBatch).
   RetentionOptions retention;
+  // Read-only connections ([storage] reader_connections, 1..16, default 4). Each keeps its own
+  // page cache (SQLite's default, up to 2 MB), so more readers cost memory. ":memory:" has
+  // none: its reads run on the writer connection.
+  int reader_connections = 4;
 };
+
+// Checks what the config loader does not (Open refuses a store it would make badly): the reader
+// count of programmatic callers. kInvalid naming the key.
+Status ValidateStorageOptions(const StorageOptions& o);
 
 class SqliteStore final : public Store {
  public:
@@ -60,6 +72,11 @@ class SqliteStore final : public Store {
   // --- Desired state and the writer's queues (storage/state_store.cpp) ---
   // Begins a write transaction (BEGIN IMMEDIATE) holding the write lock; see StateTxn.
   Result<std::unique_ptr<StateTxn>> BeginState();
+  // Begins a read-only snapshot (BEGIN DEFERRED) on a pooled reader connection, so that what
+  // only reads (status, a drift snapshot) never waits for the writer's transaction, nor for a
+  // long read on another reader. Writes through it fail (the connection is read-only).
+  // ":memory:" has no readers: this then is a write transaction like BeginState.
+  Result<std::unique_ptr<StateTxn>> BeginRead();
   // Entities due for reconciliation at `now_ms`, oldest mark first.
   // `commands`: only one-shot command entities ("command:N") when true, only the rest when false.
   Result<std::vector<DirtyItem>> DueDirty(int64_t now_ms, int limit,
@@ -195,12 +212,13 @@ class SqliteStore final : public Store {
   // query-plan test runs EXPLAIN QUERY PLAN on each after exercising the hot paths).
   std::vector<std::string> PreparedSql();
 
-  // Runs read-only `work` on the reader connection (the writer's for ":memory:"); a
+  // Runs read-only `work` on a reader connection (the writer's for ":memory:"); a
   // SQLite::Exception thrown by it becomes a Status.
   Status ReadWith(const std::function<Status(SQLite::Database&)>& work);
 
  private:
-  SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader);
+  SqliteStore(std::unique_ptr<SQLite::Database> writer,
+              std::vector<std::unique_ptr<SQLite::Database>> readers);
   // Inserts `events` on the writer connection inside the caller's transaction (write_mu_ held):
   // each is inserted or found a duplicate of (source, event_id). Throws SQLite::Exception.
   std::vector<InsertOutcome> InsertEventRows(const std::vector<EventRecord>& events);
@@ -210,12 +228,26 @@ class SqliteStore final : public Store {
 
   std::mutex write_mu_;
   std::unique_ptr<SQLite::Database> writer_;  // guarded by write_mu_
-  std::mutex read_mu_;
-  std::unique_ptr<SQLite::Database> reader_;  // guarded by read_mu_
-  // Prepared statements of each connection, under the same mutex; declared after the
-  // connections so that they are finalized first.
+  // Prepared statements of the writer, under write_mu_; declared after the connection so that
+  // they are finalized first.
   std::unique_ptr<StatementCache> writer_stmts_;
-  std::unique_ptr<StatementCache> reader_stmts_;
+
+  // One read-only connection and its statements, both guarded by `mu`.
+  struct Reader {
+    std::mutex mu;
+    std::unique_ptr<SQLite::Database> db;
+    std::unique_ptr<StatementCache> stmts;  // after db: finalized first
+  };
+  // Exclusive use of one reader (or of the writer, for ":memory:") until destroyed.
+  struct ReadLease {
+    std::unique_lock<std::mutex> lock;
+    SQLite::Database* db = nullptr;
+    StatementCache* stmts = nullptr;
+  };
+  // A free reader if there is one (tried round-robin), else waits for one of them.
+  ReadLease LeaseReader();
+  std::vector<std::unique_ptr<Reader>> readers_;  // fixed after construction
+  std::atomic<unsigned> next_reader_{0};
 };
 
 // Maps a SQLite result code to a Status kind: busy/locked/full/I/O → kRetryable, else kInvalid.

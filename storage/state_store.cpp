@@ -99,11 +99,14 @@ std::vector<MembershipRow> ReadMemberships(SQLite::Statement& q) {
 
 }  // namespace
 
-StateTxn::StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db, StatementCache& stmts)
+StateTxn::StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db, StatementCache& stmts,
+                   bool read_only)
     : lock_(std::move(lock)),
       db_(db),
       stmts_(stmts),
-      tx_(std::make_unique<SQLite::Transaction>(db, SQLite::TransactionBehavior::IMMEDIATE)) {}
+      tx_(std::make_unique<SQLite::Transaction>(
+          db, read_only ? SQLite::TransactionBehavior::DEFERRED
+                        : SQLite::TransactionBehavior::IMMEDIATE)) {}
 
 StateTxn::~StateTxn() {
   // SQLite::Transaction rolls back in its destructor unless committed.
@@ -670,10 +673,10 @@ constexpr const char* kMutationColumns =
 
 }  // namespace
 
-// Reads run on the reader connection when there is one (file databases), else on the writer.
-#define TS_READ_DB                                                   \
-  std::unique_lock<std::mutex> lock(reader_ ? read_mu_ : write_mu_); \
-  StatementCache& stmts = reader_ ? *reader_stmts_ : *writer_stmts_
+// Reads run on a pooled reader connection (file databases), else on the writer.
+#define TS_READ_DB            \
+  auto lease = LeaseReader(); \
+  StatementCache& stmts = *lease.stmts
 
 Result<std::unique_ptr<StateTxn>> SqliteStore::BeginState() {
   std::unique_lock<std::mutex> lock(write_mu_);
@@ -681,6 +684,17 @@ Result<std::unique_ptr<StateTxn>> SqliteStore::BeginState() {
     return std::unique_ptr<StateTxn>(new StateTxn(std::move(lock), *writer_, *writer_stmts_));
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("begin: ") + e.what());
+  }
+}
+
+Result<std::unique_ptr<StateTxn>> SqliteStore::BeginRead() {
+  if (readers_.empty()) return BeginState();
+  auto lease = LeaseReader();
+  try {
+    return std::unique_ptr<StateTxn>(
+        new StateTxn(std::move(lease.lock), *lease.db, *lease.stmts, /*read_only=*/true));
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e.getErrorCode(), std::string("begin read: ") + e.what());
   }
 }
 

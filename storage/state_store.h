@@ -239,12 +239,14 @@ class StateTxn {
  private:
   Result<std::vector<EntityRow>> ListEntities(EntityKind kind, bool managed_only);
   friend class SqliteStore;
-  StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db, StatementCache& stmts);
+  // `read_only`: BEGIN DEFERRED (a snapshot from the first read on) instead of BEGIN IMMEDIATE.
+  StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db, StatementCache& stmts,
+           bool read_only = false);
   Status Fail(const std::exception& e, const std::string& what);
 
   std::unique_lock<std::mutex> lock_;
   SQLite::Database& db_;
-  StatementCache& stmts_;  // the writer connection's, guarded by lock_
+  StatementCache& stmts_;  // the connection's, guarded by lock_
   std::unique_ptr<SQLite::Transaction> tx_;
   bool failed_ = false;
 };

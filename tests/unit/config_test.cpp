@@ -128,6 +128,7 @@ TEST_F(ConfigTest, RetentionKeysHaveDefaultsAndAreCheckedAtLoad) {
   EXPECT_EQ(c->storage.retention.mutation_retention_days, 90);
   EXPECT_EQ(c->storage.retention.compaction_interval_seconds, 3600);
   EXPECT_EQ(c->storage.retention.compaction_batch_rows, 1000);
+  EXPECT_EQ(c->storage.reader_connections, 4);
   // Inserted into the [storage] table Valid() writes.
   auto with = [&](const std::string& keys) {
     std::string toml = Valid();
@@ -136,12 +137,13 @@ TEST_F(ConfigTest, RetentionKeysHaveDefaultsAndAreCheckedAtLoad) {
   };
   auto set = with(
       "event_body_retention_days = 0\nmutation_retention_days = 365\n"
-      "compaction_interval_seconds = 0\ncompaction_batch_rows = 500\n");
+      "compaction_interval_seconds = 0\ncompaction_batch_rows = 500\nreader_connections = 2\n");
   ASSERT_TRUE(set.ok()) << set.status().message();
   EXPECT_EQ(set->storage.retention.event_body_retention_days, 0);
   EXPECT_EQ(set->storage.retention.mutation_retention_days, 365);
   EXPECT_EQ(set->storage.retention.compaction_interval_seconds, 0);
   EXPECT_EQ(set->storage.retention.compaction_batch_rows, 500);
+  EXPECT_EQ(set->storage.reader_connections, 2);
   struct Bad {
     const char* keys;
     const char* message;
@@ -152,7 +154,9 @@ TEST_F(ConfigTest, RetentionKeysHaveDefaultsAndAreCheckedAtLoad) {
                            "storage.compaction_interval_seconds: must be 0 (never compact) or at "
                            "least 60"},
                        Bad{"compaction_batch_rows = 1\n",
-                           "storage.compaction_batch_rows: must be between 10 and 100000"}}) {
+                           "storage.compaction_batch_rows: must be between 10 and 100000"},
+                       Bad{"reader_connections = 0\n",
+                           "storage.reader_connections: must be between 1 and 16"}}) {
     auto bad = with(b.keys);
     ASSERT_FALSE(bad.ok()) << b.keys;
     EXPECT_NE(bad.status().message().find(b.message), std::string::npos) << bad.status().message();

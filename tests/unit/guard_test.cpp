@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "tests/support/fake_clock.h"
 #include "tests/support/subprocess.h"
 
@@ -140,6 +142,22 @@ TEST_F(GuardTest, FractionOfManagedUsersRaisesTheLimit) {
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(Check(g, "user:u" + std::to_string(i)), Guard::Decision::kAllow);
   EXPECT_EQ(Check(g, "user:u5"), Guard::Decision::kHold);
+}
+
+TEST_F(GuardTest, StatusAnswersWhileTheWriterHoldsItsTransaction) {
+  Guard g(*store_, clock_, options_);
+  EXPECT_EQ(Check(g, "user:a"), Guard::Decision::kAllow);
+  auto writing = store_->BeginState();  // the writer planning an import of 100,000 users, say
+  ASSERT_TRUE(writing.ok());
+  auto status = std::async(std::launch::async, [&] { return g.StatusJson(); });
+  // Only detects a status stuck behind the write lock; nothing is timed.
+  const bool answered = status.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  writing->reset();
+  ASSERT_TRUE(answered) << "guard status waited for the writer's transaction";
+  auto s = status.get();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)["destructive_in_window"], 1);
+  EXPECT_EQ((*s)["limit"], 3);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -333,6 +334,80 @@ TEST(SqliteStore, OldestPendingCountsOnlyWorkReallyWaiting) {
   }
   EXPECT_FALSE((*store)->OldestPendingMs(5000)->has_value())
       << "a superseded attempt is not waiting";
+}
+
+// Bounded waits below only detect a read stuck behind another connection's lock (it would never
+// finish while the lock is held); nothing is timed.
+constexpr auto kStuck = std::chrono::seconds(30);
+
+TEST(SqliteStore, AShortReadAnswersWhileALongReadHoldsAReader) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE((*txn)->MarkDirty("user:a").ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  std::promise<void> inside, release;
+  auto long_read = std::async(std::launch::async, [&] {
+    return (*store)->ReadWith([&](SQLite::Database&) {
+      inside.set_value();
+      release.get_future().wait();  // a drift snapshot of 100,000 users, say
+      return Status::Ok();
+    });
+  });
+  inside.get_future().wait();
+  auto status_read = std::async(std::launch::async, [&] { return (*store)->CountDirty(); });
+  const bool answered = status_read.wait_for(kStuck) == std::future_status::ready;
+  release.set_value();
+  ASSERT_TRUE(answered) << "the status read queued behind the long read";
+  EXPECT_EQ(*status_read.get(), 1);
+  EXPECT_TRUE(long_read.get().ok());
+}
+
+TEST(SqliteStore, AReadSnapshotAnswersWhileTheWriterHoldsItsTransactionAndSeesOnlyCommits) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  auto writing = (*store)->BeginState();
+  ASSERT_TRUE(writing.ok());
+  ASSERT_TRUE((*writing)->PutSetting("guard", "uncommitted").ok());
+  auto read = std::async(std::launch::async, [&]() -> Result<std::optional<std::string>> {
+    auto txn = (*store)->BeginRead();
+    if (!txn.ok()) return txn.status();
+    return (*txn)->GetSetting("guard");
+  });
+  const bool answered = read.wait_for(kStuck) == std::future_status::ready;
+  writing->reset();  // rolls back
+  ASSERT_TRUE(answered) << "the read snapshot waited for the writer";
+  auto got = read.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_FALSE(got->has_value()) << "a snapshot saw an uncommitted write";
+}
+
+TEST(SqliteStore, AReadSnapshotRefusesWrites) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  auto txn = (*store)->BeginRead();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_FALSE((*txn)->PutSetting("guard", "x").ok());
+  txn->reset();
+  auto written = (*store)->BeginState();
+  ASSERT_TRUE(written.ok());
+  EXPECT_TRUE((*written)->PutSetting("guard", "x").ok()) << "the refused write left a lock behind";
+}
+
+TEST(SqliteStore, ReaderConnectionsOutsideTheirRangeAreRefused) {
+  for (int n : {0, 17}) {
+    auto o = TempDb();
+    o.reader_connections = n;
+    auto store = SqliteStore::Open(o);
+    ASSERT_FALSE(store.ok()) << n;
+    EXPECT_NE(store.status().message().find("reader_connections must be 1..16"), std::string::npos)
+        << store.status().message();
+  }
+  auto o = TempDb();
+  o.reader_connections = 1;
+  EXPECT_TRUE(SqliteStore::Open(o).ok());
 }
 
 }  // namespace
