@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "adapters/auth0/auth0_client.h"
+#include "common/memory.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "daemon/admin.h"
@@ -343,6 +344,7 @@ int RunServe(const ServeFlags& flags) {
   std::future<void> drift_task;
   std::future<void> compaction_task;
   auto last_drift = clock.Monotonic();
+  auto last_trim = clock.Monotonic();
   while (true) {
     int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
@@ -420,6 +422,12 @@ int RunServe(const ServeFlags& flags) {
         if (auto r = compactor.RunPass(); !r.ok())
           spdlog::warn("retention: {}", r.status().ToString());
       });
+    }
+    if (clock.Monotonic() - last_trim >= std::chrono::seconds(10)) {
+      // What workers freed stays resident in their malloc arenas (common/memory.h): at 100,000
+      // users that was 200 MB held for 37 MB in use. Trimmed only when 16 MB or more is free.
+      last_trim = clock.Monotonic();
+      ReleaseFreeMemory(size_t{16} << 20);
     }
     auto counts = store->CountEventsAt(clock.NowUnixMillis());
     if (counts.ok()) {
