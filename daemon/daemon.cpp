@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "adapters/auth0/auth0_client.h"
-#include "common/memory.h"
 #include "common/clock.h"
+#include "common/memory.h"
 #include "common/random.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"

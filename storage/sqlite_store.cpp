@@ -116,8 +116,8 @@ SqliteStore::SqliteStore(std::unique_ptr<SQLite::Database> writer,
 }
 
 SqliteStore::ReadLease SqliteStore::LeaseReader() {
-  if (readers_.empty()) return {std::unique_lock<std::mutex>(write_mu_), writer_.get(),
-                                writer_stmts_.get()};
+  if (readers_.empty())
+    return {std::unique_lock<std::mutex>(write_mu_), writer_.get(), writer_stmts_.get()};
   const size_t n = readers_.size();
   const size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed) % n;
   for (size_t i = 0; i < n; ++i) {

@@ -148,15 +148,15 @@ TEST_F(ConfigTest, RetentionKeysHaveDefaultsAndAreCheckedAtLoad) {
     const char* keys;
     const char* message;
   };
-  for (const Bad& b : {Bad{"event_body_retention_days = -1\n",
-                           "storage.event_body_retention_days: must be between 0 and 36500"},
-                       Bad{"compaction_interval_seconds = 30\n",
-                           "storage.compaction_interval_seconds: must be 0 (never compact) or at "
-                           "least 60"},
-                       Bad{"compaction_batch_rows = 1\n",
-                           "storage.compaction_batch_rows: must be between 10 and 100000"},
-                       Bad{"reader_connections = 0\n",
-                           "storage.reader_connections: must be between 1 and 16"}}) {
+  for (const Bad& b :
+       {Bad{"event_body_retention_days = -1\n",
+            "storage.event_body_retention_days: must be between 0 and 36500"},
+        Bad{"compaction_interval_seconds = 30\n",
+            "storage.compaction_interval_seconds: must be 0 (never compact) or at "
+            "least 60"},
+        Bad{"compaction_batch_rows = 1\n",
+            "storage.compaction_batch_rows: must be between 10 and 100000"},
+        Bad{"reader_connections = 0\n", "storage.reader_connections: must be between 1 and 16"}}) {
     auto bad = with(b.keys);
     ASSERT_FALSE(bad.ok()) << b.keys;
     EXPECT_NE(bad.status().message().find(b.message), std::string::npos) << bad.status().message();
