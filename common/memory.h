@@ -1,9 +1,9 @@
 // Returning memory the allocator keeps after it was freed.
 //
-// glibc's malloc gives each busy thread an arena and keeps what was freed there for reuse. A
-// worker that briefly holds a few megabytes (the records of a users-imports file, say) keeps them
-// resident afterwards, in every arena that ran such work: at 100,000 users the daemon held about
-// 200 MB of which 37 MB were in use (measured with malloc_trim from gdb during bench-backfill
+// glibc's malloc gives each busy thread an arena and keeps what was freed there for reuse, so a
+// thread that briefly held a few megabytes keeps them resident afterwards: at 100,000 users the
+// daemon held about 200 MB of which 37 MB were in use (measured with malloc_trim from gdb during
+// bench-backfill
 // --full). ReleaseFreeMemory hands that back to the operating system.
 //
 // Thread safety: callable from any thread (glibc locks each arena while trimming it, so other

@@ -269,7 +269,8 @@ Result<Config> LoadConfig(const std::string& path) {
   Section storage(root["storage"].as_table(), "storage", &errors);
   storage.String("path", &cfg.storage.path);
   storage.Integer("busy_timeout_ms", &cfg.storage.busy_timeout_ms, 0, 600000);
-  storage.Integer("reader_connections", &cfg.storage.reader_connections, 1, 16);
+  storage.Integer("reader_connections", &cfg.storage.reader_connections, kMinReaderConnections,
+                  kMaxReaderConnections);
   RetentionOptions& ret = cfg.storage.retention;
   storage.Integer("event_body_retention_days", &ret.event_body_retention_days, 0, 36500);
   storage.Integer("mutation_retention_days", &ret.mutation_retention_days, 0, 36500);

@@ -98,8 +98,10 @@ constexpr const char* kEventColumns =
 }  // namespace
 
 Status ValidateStorageOptions(const StorageOptions& o) {
-  if (o.reader_connections < 1 || o.reader_connections > 16)
-    return Status::Invalid("[storage] reader_connections must be 1..16 (got " +
+  if (o.reader_connections < kMinReaderConnections || o.reader_connections > kMaxReaderConnections)
+    return Status::Invalid("[storage] reader_connections must be " +
+                           std::to_string(kMinReaderConnections) + ".." +
+                           std::to_string(kMaxReaderConnections) + " (got " +
                            std::to_string(o.reader_connections) + ")");
   return Status::Ok();
 }

@@ -44,6 +44,9 @@ struct StorageOptions {
   // none: its reads run on the writer connection.
   int reader_connections = 4;
 };
+// The range of StorageOptions::reader_connections (the config loader and Open check it).
+inline constexpr int kMinReaderConnections = 1;
+inline constexpr int kMaxReaderConnections = 16;
 
 // Checks what the config loader does not (Open refuses a store it would make badly): the reader
 // count of programmatic callers. kInvalid naming the key.
