@@ -561,13 +561,15 @@ ServerResponse AdminApi::Status() {
   auto events = store_.CountEventsAt(now);
   auto mutations = store_.CountMutationsByState();
   auto oldest = store_.OldestPendingMs(now);
-  auto dirty = store_.CountDirty();
-  auto scheduled_dirty = store_.CountScheduledDirty(now);
+  // Work still to do now or within a minute, what `tenantsync wait` and `apply --wait` watch
+  // (daemon/operators/progress.h), from the same pass over the queue as its totals.
+  constexpr int64_t kSoonMs = 60000;
+  auto dirty = store_.CountDirtyDue(now, now + kSoonMs);
   auto next_scheduled = store_.ScheduledDirty(now, 5);
   auto waiting = store_.CountWaitingEntities();
   auto waiting_examples = store_.WaitingEntities(5);
-  if (!events.ok() || !mutations.ok() || !oldest.ok() || !dirty.ok() || !scheduled_dirty.ok() ||
-      !next_scheduled.ok() || !waiting.ok() || !waiting_examples.ok()) {
+  if (!events.ok() || !mutations.ok() || !oldest.ok() || !dirty.ok() || !next_scheduled.ok() ||
+      !waiting.ok() || !waiting_examples.ok()) {
     return Error(503, "storage unavailable");
   }
   // pending = every event not applied yet = due (now) + scheduled (effective_at still ahead).
@@ -589,8 +591,8 @@ ServerResponse AdminApi::Status() {
       {"events", ev},
       {"mutations", mu},
       // Every entity marked for reconciliation, scheduled work included (counted apart below).
-      {"entities_to_reconcile", *dirty},
-      {"scheduled_work", {{"total", *scheduled_dirty}, {"next", next}}},
+      {"entities_to_reconcile", dirty->total},
+      {"scheduled_work", {{"total", dirty->scheduled}, {"next", next}}},
       {"waiting", {{"total", *waiting}, {"examples", examples}}},
       {"oldest_pending_seconds",
        oldest->has_value() ? Json((now - **oldest) / 1000.0) : Json(nullptr)}};
@@ -609,14 +611,11 @@ ServerResponse AdminApi::Status() {
                           {"refill_per_second", v.refill_per_second},
                           {"throttled_total", v.throttled_total}};
   }
-  // What `tenantsync wait` and `apply --wait` watch (daemon/operators/progress.h): work still to
-  // do now or within a minute, and what was done lately. Count queries only.
   {
-    constexpr int64_t kSoonMs = 60000;
-    auto due = store_.CountDirtyDue(now, now + kSoonMs);
     auto imports = store_.CountOpenImportUsers();
     auto recent = store_.CountMutationsDoneSince(now - 60000);
-    if (!due.ok() || !imports.ok() || !recent.ok()) return Error(503, "storage unavailable");
+    if (!imports.ok() || !recent.ok()) return Error(503, "storage unavailable");
+    const SqliteStore::DirtyDue* due = &*dirty;
     const int64_t events_due = ev["due"].get<int64_t>();
     Json headroom = nullptr;
     if (hooks_.auth0) {
@@ -626,9 +625,13 @@ ServerResponse AdminApi::Status() {
     }
     body["progress"] = {
         {"pending_entities", {{"due", due->due}, {"within_a_minute", due->soon}}},
+        // Users waiting for a users-import job (its own or the next file): revisited only at a
+        // long backstop, so not within a minute, yet work still to do.
+        {"awaiting_import", due->awaiting_import},
+        // Of all users to be created by import, those in jobs Auth0 is running now.
         {"import_users", *imports},
         {"events_pending", events_due},
-        {"pending_total", due->due + due->soon + *imports + events_due},
+        {"pending_total", due->due + due->soon + due->awaiting_import + events_due},
         {"mutations_done_last_minute", *recent},
         // A counter since start (the stored done count drops when the retention deletes old
         // rows, which would read as writes going backwards).

@@ -93,7 +93,8 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>& progress_pending =
       Gauge("tenantsync_progress_pending",
             "Work still to do now or within a minute: entities_due, entities_within_a_minute, "
-            "import_users (waiting for a users-import job), events (due, not applied)");
+            "import_users (waiting for a users-import job, beyond the minute), events (due, "
+            "not applied)");
   prometheus::Family<prometheus::Gauge>& progress_done_minute = Gauge(
       "tenantsync_progress_mutations_done_last_minute", "Auth0 writes done in the last minute");
   prometheus::Family<prometheus::Counter>& compacted =
@@ -155,15 +156,14 @@ std::string Metrics::Render(SqliteStore* store, Writer* writer, Auth0Client* aut
   if (guard) impl_->guard_tripped.Add({}).Set(guard->tripped() ? 1 : 0);
   if (store) {
     const int64_t now = impl_->clock.NowUnixMillis();
-    if (auto dirty = store->CountDirty(); dirty.ok())
-      impl_->pending.Add({}).Set(static_cast<double>(*dirty));
     if (auto d = store->CountDirtyDue(now, now + 60000); d.ok()) {
+      impl_->pending.Add({}).Set(static_cast<double>(d->total));
       impl_->progress_pending.Add({{"what", "entities_due"}}).Set(static_cast<double>(d->due));
       impl_->progress_pending.Add({{"what", "entities_within_a_minute"}})
           .Set(static_cast<double>(d->soon));
+      impl_->progress_pending.Add({{"what", "import_users"}})
+          .Set(static_cast<double>(d->awaiting_import));
     }
-    if (auto n = store->CountOpenImportUsers(); n.ok())
-      impl_->progress_pending.Add({{"what", "import_users"}}).Set(static_cast<double>(*n));
     if (auto ev = store->CountEventsAt(now); ev.ok()) {
       auto get = [&](const char* k) { return ev->count(k) ? ev->at(k) : int64_t{0}; };
       impl_->progress_pending.Add({{"what", "events"}})

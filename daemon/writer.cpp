@@ -309,8 +309,17 @@ void Writer::Process(const DirtyItem& item) {
     }
     // The pass re-planned the entity from what Auth0 holds: earlier failed attempts are moot.
     if (auto s = txn.SupersedeFailed(item.entity); !s.ok()) return s;
-    if (result.revisit_at_ms)
-      return txn.RequeueDirty(item.entity, item.generation, *result.revisit_at_ms);
+    if (result.revisit_at_ms) {
+      // A user waiting for an import keeps that priority; a mark that waited and now has other
+      // scheduled work is ordinary again.
+      std::optional<int> priority;
+      if (result.awaiting_import) {
+        priority = kAwaitingImportPriority;
+      } else if (item.priority == kAwaitingImportPriority) {
+        priority = 0;
+      }
+      return txn.RequeueDirty(item.entity, item.generation, *result.revisit_at_ms, priority);
+    }
     return txn.ClearDirty(item.entity, item.generation);
   });
   if (!st.ok()) spdlog::warn("writer: {}: {}", item.entity, st.message());

@@ -109,19 +109,22 @@ class SqliteStore final : public Store {
   Result<int64_t> CountScheduledEvents(int64_t now_ms);
   Result<std::vector<EventRecord>> ScheduledEvents(int64_t now_ms, int limit);
   // Dirty entities due only after `now_ms` without a failed attempt (scheduled work, e.g. a
-  // leaver's deletion), earliest first.
+  // leaver's deletion), earliest first. Users awaiting an import are not scheduled work.
   Result<std::vector<DirtyItem>> ScheduledDirty(int64_t now_ms, int limit);
   // --- Read-only views for operators (admin API, CLI) ---
   // Events by state name like CountEventsByState, plus "scheduled": how many of the pending ones
   // have an effective_at still in the future at `now_ms` (a subset of "pending"). One snapshot.
   // Names with none are absent.
   Result<std::map<std::string, int64_t>> CountEventsAt(int64_t now_ms);
-  // How many entities ScheduledDirty(now_ms, ...) would list without a limit.
-  Result<int64_t> CountScheduledDirty(int64_t now_ms);
-  // The progress figures of GET /v1/status (issue 17): dirty marks due at `now_ms`, due after it
-  // but by `soon_ms`, and all marks. One pass over `dirty` (a queue, bounded by the entities).
+  // The dirty-queue figures of GET /v1/status (issue 17), one pass over `dirty` (a queue, bounded
+  // by the entities) in one snapshot:
+  //   due: marks due at `now_ms`; soon: due after it but by `soon_ms`;
+  //   awaiting_import: users waiting for a users-import job (kAwaitingImportPriority) not due by
+  //     `soon_ms` (the rest are in due/soon);
+  //   scheduled: what ScheduledDirty(now_ms, ...) would list without a limit (due later, no
+  //     failed attempt, not awaiting an import); total: every mark.
   struct DirtyDue {
-    int64_t due = 0, soon = 0, total = 0;
+    int64_t due = 0, soon = 0, awaiting_import = 0, scheduled = 0, total = 0;
   };
   Result<DirtyDue> CountDirtyDue(int64_t now_ms, int64_t soon_ms);
   // Mutations done at or after `since_ms`, looked for among the newest `window` done ones

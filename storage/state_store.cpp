@@ -403,21 +403,58 @@ Status StateTxn::DeferDirty(const std::string& entity, int64_t generation, int64
   }
 }
 
-Status StateTxn::RequeueDirty(const std::string& entity, int64_t generation,
-                              int64_t not_before_ms) {
+Status StateTxn::RequeueDirty(const std::string& entity, int64_t generation, int64_t not_before_ms,
+                              std::optional<int> priority) {
   try {
-    // A newer mark (generation moved on) is new work: it keeps the earlier due time.
+    // A newer mark (generation moved on) is new work: it keeps the earlier due time and its
+    // priority.
     auto q = stmts_.Get(
-        "UPDATE dirty SET not_before_ms = CASE WHEN generation = ? THEN ? ELSE "
-        "MIN(not_before_ms, ?) END WHERE entity = ?");
+        "UPDATE dirty SET not_before_ms = CASE WHEN generation = ?1 THEN ?2 ELSE "
+        "MIN(not_before_ms, ?2) END, priority = CASE WHEN generation = ?1 AND ?3 IS NOT NULL "
+        "THEN ?3 ELSE priority END WHERE entity = ?4");
     q->bind(1, static_cast<int64_t>(generation));
     q->bind(2, static_cast<int64_t>(not_before_ms));
-    q->bind(3, static_cast<int64_t>(not_before_ms));
+    if (priority) {
+      q->bind(3, *priority);
+    } else {
+      q->bind(3);
+    }
     q->bind(4, entity);
     q->exec();
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "requeueing " + entity);
+  }
+}
+
+Status StateTxn::AwaitImport(const std::vector<std::string>& entities, int64_t not_before_ms) {
+  try {
+    auto q = stmts_.Get(
+        "UPDATE dirty SET priority = ?1, not_before_ms = MAX(not_before_ms, ?2) "
+        "WHERE entity = ?3 AND priority = 0 AND attempts = 0");
+    for (const auto& entity : entities) {
+      q->reset();
+      q->bind(1, kAwaitingImportPriority);
+      q->bind(2, static_cast<int64_t>(not_before_ms));
+      q->bind(3, entity);
+      q->exec();
+    }
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "deferring users to an import");
+  }
+}
+
+Result<int64_t> StateTxn::WakeAwaitingImport(int64_t now_ms) {
+  try {
+    auto q = stmts_.Get(
+        "UPDATE dirty SET priority = 0, not_before_ms = MIN(not_before_ms, ?1) "
+        "WHERE priority = ?2");
+    q->bind(1, static_cast<int64_t>(now_ms));
+    q->bind(2, kAwaitingImportPriority);
+    return static_cast<int64_t>(q->exec());
+  } catch (const std::exception& e) {
+    return Fail(e, "releasing users waiting for an import");
   }
 }
 
@@ -705,17 +742,25 @@ Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit,
                 : (*commands ? " AND entity LIKE 'command:%'" : " AND entity NOT LIKE 'command:%'");
   TS_READ_DB;
   try {
+    // One range of dirty_due per priority level, highest first: a single ORDER BY over the index
+    // would walk every mark that is not due yet (100,000 users awaiting an import) whenever fewer
+    // than `limit` are due.
     auto q = stmts.Get(
         "SELECT entity, generation, not_before_ms, attempts, priority FROM dirty WHERE "
-        "not_before_ms <= ?" +
-        lane + " ORDER BY priority DESC, not_before_ms, rowid LIMIT ?");
-    q->bind(1, static_cast<int64_t>(now_ms));
-    q->bind(2, limit);
+        "priority = ? AND not_before_ms <= ?" +
+        lane + " ORDER BY not_before_ms, rowid LIMIT ?");
     std::vector<DirtyItem> out;
-    while (q->executeStep()) {
-      out.push_back({q->getColumn(0).getString(), q->getColumn(1).getInt64(),
-                     q->getColumn(2).getInt64(), q->getColumn(3).getInt(),
-                     q->getColumn(4).getInt()});
+    for (int priority : {kAccessRemovalPriority, kBulkCreatePriority, 0, kAwaitingImportPriority}) {
+      if (static_cast<int>(out.size()) >= limit) break;
+      q->reset();
+      q->bind(1, priority);
+      q->bind(2, static_cast<int64_t>(now_ms));
+      q->bind(3, limit - static_cast<int>(out.size()));
+      while (q->executeStep()) {
+        out.push_back({q->getColumn(0).getString(), q->getColumn(1).getInt64(),
+                       q->getColumn(2).getInt64(), q->getColumn(3).getInt(),
+                       q->getColumn(4).getInt()});
+      }
     }
     return out;
   } catch (const SQLite::Exception& e) {
@@ -849,9 +894,11 @@ Result<std::vector<DirtyItem>> SqliteStore::ScheduledDirty(int64_t now_ms, int l
   try {
     auto q = stmts.Get(
         "SELECT entity, generation, not_before_ms, attempts, priority FROM dirty "
-        "WHERE not_before_ms > ? AND attempts = 0 ORDER BY not_before_ms LIMIT ?");
+        "WHERE not_before_ms > ? AND attempts = 0 AND priority != ? ORDER BY not_before_ms "
+        "LIMIT ?");
     q->bind(1, static_cast<int64_t>(now_ms));
-    q->bind(2, limit);
+    q->bind(2, kAwaitingImportPriority);
+    q->bind(3, limit);
     std::vector<DirtyItem> out;
     while (q->executeStep()) {
       out.push_back({q->getColumn(0).getString(), q->getColumn(1).getInt64(),
@@ -864,28 +911,26 @@ Result<std::vector<DirtyItem>> SqliteStore::ScheduledDirty(int64_t now_ms, int l
   }
 }
 
-Result<int64_t> SqliteStore::CountScheduledDirty(int64_t now_ms) {
-  TS_READ_DB;
-  try {
-    auto q = stmts.Get("SELECT COUNT(*) FROM dirty WHERE not_before_ms > ? AND attempts = 0");
-    q->bind(1, static_cast<int64_t>(now_ms));
-    q->executeStep();
-    return q->getColumn(0).getInt64();
-  } catch (const SQLite::Exception& e) {
-    return SqliteError(e.getErrorCode(), std::string("scheduled work: ") + e.what());
-  }
-}
-
 Result<SqliteStore::DirtyDue> SqliteStore::CountDirtyDue(int64_t now_ms, int64_t soon_ms) {
   TS_READ_DB;
   try {
+    // One pass over the covering index dirty_by_time (smaller than the table), one snapshot.
     auto q = stmts.Get(
         "SELECT COALESCE(SUM(not_before_ms <= ?1), 0), "
-        "COALESCE(SUM(not_before_ms > ?1 AND not_before_ms <= ?2), 0), COUNT(*) FROM dirty");
+        "COALESCE(SUM(not_before_ms > ?1 AND not_before_ms <= ?2), 0), "
+        "COALESCE(SUM(not_before_ms > ?2 AND priority = ?3), 0), "
+        "COALESCE(SUM(not_before_ms > ?1 AND attempts = 0 AND priority != ?3), 0), "
+        "COUNT(*) FROM dirty");
     q->bind(1, static_cast<int64_t>(now_ms));
     q->bind(2, static_cast<int64_t>(soon_ms));
+    q->bind(3, kAwaitingImportPriority);
     q->executeStep();
-    DirtyDue d{q->getColumn(0).getInt64(), q->getColumn(1).getInt64(), q->getColumn(2).getInt64()};
+    DirtyDue d;
+    d.due = q->getColumn(0).getInt64();
+    d.soon = q->getColumn(1).getInt64();
+    d.awaiting_import = q->getColumn(2).getInt64();
+    d.scheduled = q->getColumn(3).getInt64();
+    d.total = q->getColumn(4).getInt64();
     q->reset();
     return d;
   } catch (const SQLite::Exception& e) {

@@ -61,6 +61,10 @@ struct DirtyItem {
 // deferred; it never goes before a leaver (migrations/0011_import_priority.sql).
 inline constexpr int kBulkCreatePriority = 1;
 inline constexpr int kAccessRemovalPriority = 2;
+// A user waiting for a users-import job (migrations/0012_awaiting_import.sql): due only at a long
+// backstop, after everything else; the imports entity marks it (priority 0, due now) when its job
+// ends or the import path is off. Progress counts these marks as work still to do.
+inline constexpr int kAwaitingImportPriority = -1;
 
 // kSuperseded: a failed attempt that a later pass of the same entity made moot.
 enum class MutationState { kPending, kInFlight, kDone, kFailed, kDead, kDiscarded, kSuperseded };
@@ -150,7 +154,17 @@ class StateTxn {
   Status DeferDirty(const std::string& entity, int64_t generation, int64_t not_before_ms);
   // Keeps the mark, due again at `not_before_ms`, without counting an attempt: the entity has
   // more steps (its turn ended so others get theirs) or scheduled work at that time.
-  Status RequeueDirty(const std::string& entity, int64_t generation, int64_t not_before_ms);
+  // `priority`, when given, replaces the mark's priority (kAwaitingImportPriority) unless the
+  // entity was marked again since `generation` was read.
+  Status RequeueDirty(const std::string& entity, int64_t generation, int64_t not_before_ms,
+                      std::optional<int> priority = std::nullopt);
+  // Users the imports entity takes charge of: each ordinary mark (priority 0, no failed attempt)
+  // of these entities becomes kAwaitingImportPriority, due no earlier than `not_before_ms`.
+  // Entities without a mark are left unmarked. Idempotent.
+  Status AwaitImport(const std::vector<std::string>& entities, int64_t not_before_ms);
+  // Every kAwaitingImportPriority mark becomes an ordinary one due by `now_ms` (the import path
+  // is off: the users are created one by one). Returns how many.
+  Result<int64_t> WakeAwaitingImport(int64_t now_ms);
   // Failed attempts of `entity` become superseded: a later pass re-planned the entity from what
   // Auth0 holds, so they are no longer waiting work.
   Status SupersedeFailed(const std::string& entity);

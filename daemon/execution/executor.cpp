@@ -1128,9 +1128,12 @@ namespace {
 
 constexpr int kImportJobsAtOnce = 2;          // Auth0 runs few import jobs per tenant at once
 constexpr int64_t kRefusedWindowMs = 600000;  // after Auth0 refused or failed a job
-constexpr int64_t kDeferRevisitMs = 5000;     // a deferred user looks again after this
-constexpr int64_t kSettleMs = 1000;           // a growing burst is looked at again after this
-constexpr int64_t kInJobRevisitMs = 60000;    // a user in a running job (its end marks it)
+// A user waiting for an import (in a running job or for the next file) is marked by the
+// imports entity when its job ends or the import path is off; this revisit is only a backstop.
+// Beyond a minute, so progress counts these users apart ("awaiting_import").
+constexpr int64_t kAwaitBackstopMs = 900000;
+constexpr int64_t kSettleMs = 1000;   // a growing burst is looked at again after this
+constexpr size_t kAwaitChunk = 2000;  // marks deferred per transaction (short write locks)
 const std::vector<std::string> kOpenImportStates = {"prepared", "sent"};
 
 // Known state of a user created by an import, from the record sent (what a single create of the
@@ -1179,7 +1182,8 @@ std::optional<StepExecutor::RunResult> StepExecutor::DeferToImport(Pass& pass,
        }).ok()) {
     return RunResult{Outcome::kRetry, {}};
   }
-  if (open) return RunResult{Outcome::kDone, now + kInJobRevisitMs};  // its job's end marks it
+  if (open)
+    return RunResult{Outcome::kDone, now + kAwaitBackstopMs, true};  // its job's end marks it
   const std::string& conn = pass.policy.plan.connection;
   // Every pending create is a marked entity: with fewer marks than the threshold no import can
   // be due, and the user is created at once (a lone hire never waits for the import path).
@@ -1205,16 +1209,42 @@ std::optional<StepExecutor::RunResult> StepExecutor::DeferToImport(Pass& pass,
                }).ok()) {
     return RunResult{Outcome::kRetry, {}};
   }
-  return RunResult{Outcome::kDone, now + kDeferRevisitMs};
+  return RunResult{Outcome::kDone, now + kAwaitBackstopMs, true};
+}
+
+void StepExecutor::GoSingle(const std::string& conn, int64_t for_ms) {
+  {
+    std::lock_guard<std::mutex> lock(import_mu_);
+    single_until_ms_[conn] = std::max(single_until_ms_[conn], clock_.NowUnixMillis() + for_ms);
+  }
+  // Users of other connections are woken too: they look once and wait again (one step each).
+  int64_t woken = 0;
+  Status st = InTxn([&](StateTxn& txn) {
+    auto n = txn.WakeAwaitingImport(clock_.NowUnixMillis());
+    if (!n.ok()) return n.status();
+    woken = *n;
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    spdlog::warn("users imports of {}: waiting users not released: {} (they look again later)",
+                 conn, st.message());
+  } else if (woken > 0) {
+    spdlog::info("users imports of {} off for {} s: {} waiting user(s) are created one by one",
+                 conn, for_ms / 1000, woken);
+  }
 }
 
 StepExecutor::RunResult StepExecutor::RunImports(Pass& pass, const std::string& conn) {
   if (pass.mode != ExecMode::kSend || options_.import_threshold <= 0) return {};
+  RunResult r = ImportTurn(pass, conn);
+  // The imports entity is given up: nobody would mark the users waiting for it.
+  if (r.outcome == Outcome::kDead) GoSingle(conn, kRefusedWindowMs);
+  return r;
+}
+
+StepExecutor::RunResult StepExecutor::ImportTurn(Pass& pass, const std::string& conn) {
   const int64_t start = clock_.NowUnixMillis();
-  auto go_single = [&](int64_t for_ms) {
-    std::lock_guard<std::mutex> lock(import_mu_);
-    single_until_ms_[conn] = std::max(single_until_ms_[conn], clock_.NowUnixMillis() + for_ms);
-  };
+  auto go_single = [&](int64_t for_ms) { GoSingle(conn, for_ms); };
   auto retry = [](const Status& s) {
     return RunResult{Retryable(s) ? Outcome::kRetry : Outcome::kDead, std::nullopt};
   };
@@ -1351,6 +1381,14 @@ StepExecutor::RunResult StepExecutor::RunImports(Pass& pass, const std::string& 
       if (email.is_string()) error_of["email:" + email.get<std::string>()] = &e;
     }
     int made = 0, dead = 0, duplicates = 0;
+    // Users the job created are recorded in a few transactions after the loop, not one each: a
+    // job holds up to thousands of users and each transaction is a commit (an fsync).
+    struct Made {
+      const std::string* external_id;
+      std::string id;
+      Json known;
+    };
+    std::vector<Made> made_users;
     for (auto& u : row.users) {
       const Auth0ImportError* err = nullptr;
       if (auto it = error_of.find(u.import_user_id); it != error_of.end()) err = it->second;
@@ -1361,10 +1399,8 @@ StepExecutor::RunResult StepExecutor::RunImports(Pass& pass, const std::string& 
       }
       Status st;
       if (err == nullptr) {
-        st = InTxn([&](StateTxn& txn) {
-          return created(txn, u.external_id, "auth0|" + u.import_user_id,
-                         KnownFromImportRecord(u.record));
-        });
+        made_users.push_back(
+            {&u.external_id, "auth0|" + u.import_user_id, KnownFromImportRecord(u.record)});
         ++made;
       } else if (err->code == "DUPLICATED_USER") {
         // Ours from an earlier file (same id), or someone else's user with this email: the
@@ -1410,6 +1446,18 @@ StepExecutor::RunResult StepExecutor::RunImports(Pass& pass, const std::string& 
       }
       if (!st.ok()) return {Outcome::kRetry, std::nullopt};
     }
+    constexpr size_t kMadeChunk = 500;
+    for (size_t i = 0; i < made_users.size(); i += kMadeChunk) {
+      // Idempotent per user: a crash between chunks re-reads the job and skips those recorded.
+      Status st = InTxn([&](StateTxn& txn) {
+        for (size_t j = i; j < std::min(made_users.size(), i + kMadeChunk); ++j) {
+          const Made& m = made_users[j];
+          if (auto s = created(txn, *m.external_id, m.id, m.known); !s.ok()) return s;
+        }
+        return Status::Ok();
+      });
+      if (!st.ok()) return {Outcome::kRetry, std::nullopt};
+    }
     if (!close(row, "completed", "").ok()) return {Outcome::kRetry, std::nullopt};
     last_success_ms_ = clock_.NowUnixMillis();
     spdlog::info(
@@ -1440,29 +1488,74 @@ StepExecutor::RunResult StepExecutor::RunImports(Pass& pass, const std::string& 
   const size_t keep_bytes =
       static_cast<size_t>(kImportJobsAtOnce - running + 1) * ip.max_file_bytes;
   std::vector<std::pair<std::string, Json>> candidates;
+  // Every user this entity will create (in a file now or a later one), and those in running
+  // jobs: their marks wait for it instead of being looked at one by one.
+  std::vector<std::string> owned;
   size_t seen = 0, kept_bytes = 0;
-  if (Status st = InTxn([&](StateTxn& txn) {
-        return txn.ForEachUncreated(EntityKind::kUser, [&](EntityRow&& u) {
-          if (in_jobs.count(u.external_id) || Truthy(Field(u.known, "create_attempted")) ||
-              Truthy(Field(u.known, "import_duplicate")) ||
-              Field(u.known, "import_failed").is_object()) {
-            return Status::Ok();
-          }
-          if (auto record = ImportRecord(u, pass.policy.plan, start)) {
-            ++seen;
-            // Below the threshold every candidate is kept: they may all go one by one.
-            if (kept_bytes <= keep_bytes || candidates.size() < static_cast<size_t>(ip.threshold)) {
-              kept_bytes += record->dump().size() + 1;
-              candidates.emplace_back(u.external_id, std::move(*record));
-            }
-          }
-          return Status::Ok();
-        });
-      });
+  std::set<std::string> single_before;
+  {
+    std::lock_guard<std::mutex> lock(import_mu_);
+    single_before = single_users_[conn];
+  }
+  // A read snapshot: at 100,000 users the walk takes a while, and ingress must not wait for it.
+  if (Status st =
+          [&] {
+            auto txn = store_.BeginRead();
+            if (!txn.ok()) return txn.status();
+            return (*txn)->ForEachUncreated(EntityKind::kUser, [&](EntityRow&& u) {
+              if (in_jobs.count(u.external_id)) {
+                owned.push_back(u.external_id);
+                return Status::Ok();
+              }
+              if (Truthy(Field(u.known, "create_attempted")) ||
+                  Truthy(Field(u.known, "import_duplicate")) ||
+                  Field(u.known, "import_failed").is_object()) {
+                return Status::Ok();
+              }
+              if (auto record = ImportRecord(u, pass.policy.plan, start)) {
+                ++seen;
+                if (!single_before.count(u.external_id)) owned.push_back(u.external_id);
+                // Below the threshold every candidate is kept: they may all go one by one.
+                if (kept_bytes <= keep_bytes ||
+                    candidates.size() < static_cast<size_t>(ip.threshold)) {
+                  kept_bytes += record->dump().size() + 1;
+                  candidates.emplace_back(u.external_id, std::move(*record));
+                }
+              }
+              return Status::Ok();
+            });
+          }();
       !st.ok()) {
     return {Outcome::kRetry, std::nullopt};
   }
   ImportPlan plan = PlanImports(std::move(candidates), ip, seen);
+  if (!plan.files.empty()) {
+    // The import path is on: the users wait for their files (the hires still to be looked at
+    // are spared one step each), except those too large for any file, which go one by one.
+    std::set<std::string> single(plan.single.begin(), plan.single.end());
+    const int64_t backstop = clock_.NowUnixMillis() + kAwaitBackstopMs;
+    for (size_t i = 0; i < owned.size(); i += kAwaitChunk) {
+      std::vector<std::string> chunk;
+      for (size_t j = i; j < std::min(owned.size(), i + kAwaitChunk); ++j) {
+        if (!single.count(owned[j])) chunk.push_back(UserKey(owned[j]));
+      }
+      if (!InTxn([&](StateTxn& txn) { return txn.AwaitImport(chunk, backstop); }).ok())
+        return {Outcome::kRetry, std::nullopt};
+    }
+    if (!plan.single.empty()) {
+      {
+        std::lock_guard<std::mutex> lock(import_mu_);
+        single_users_[conn].insert(plan.single.begin(), plan.single.end());
+      }
+      InTxn([&](StateTxn& txn) {
+        for (auto& ext : plan.single) {
+          if (auto s = txn.MarkDirty(UserKey(ext)); !s.ok()) return s;
+        }
+        return Status::Ok();
+      });
+    }
+  }
+  owned = {};
   // A burst still arriving (more candidates than at the last look, and no full file yet) is
   // given a second to land whole: fewer, fuller files, and a trickle is not mistaken for a few.
   bool growing = false;

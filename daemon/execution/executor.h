@@ -94,6 +94,9 @@ class StepExecutor {
   struct RunResult {
     Outcome outcome = Outcome::kDone;
     std::optional<int64_t> revisit_at_ms;  // scheduled work: plan again then
+    // The entity is a user waiting for a users-import job: its mark is kept at
+    // kAwaitingImportPriority (revisit_at_ms is only a backstop; the imports entity marks it).
+    bool awaiting_import = false;
   };
 
   // `api`, `store`, `clock` and `guard` (may be null) must outlive the executor.
@@ -129,6 +132,10 @@ class StepExecutor {
   // For RunUser: a pending create that the import path takes (the user waits for its job, or
   // the import entity is marked to decide); nullopt when the user is created one by one.
   std::optional<RunResult> DeferToImport(Pass& pass, const EntityRow& user, bool attempted);
+  RunResult ImportTurn(Pass& pass, const std::string& conn);
+  // Pending creates of `conn` go one by one for `for_ms` (Auth0 refused or failed a job, or the
+  // import path broke): every user waiting for an import is marked due now.
+  void GoSingle(const std::string& conn, int64_t for_ms);
   // Poll delay after `polls` status reads of a job still running.
   static int64_t ImportPollDelayMs(int polls);
 

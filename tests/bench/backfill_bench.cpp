@@ -8,9 +8,9 @@
 //    user_metadata, one or two organization memberships, each with `member` and sometimes
 //    `manager`/`admin`), as bench-reconcile's and bench-declared's workloads.
 // 2. Starts auth0-sim (--rate 16 --burst 50 --latency-ms 100 by default), creates the roles,
-//    starts `tenantsync serve` (users-imports at the daemon's default threshold, max_in_flight 8,
-//    guard open wide), posts every event signed to /webhooks/hr over --senders keep-alive
-//    connections (organizations first, then employees), timed to the last 2xx.
+//    starts `tenantsync serve` (users-imports at the daemon's default threshold, max_in_flight 8
+//    unless --max-in-flight, guard open wide), posts every event signed to /webhooks/hr over
+//    --senders keep-alive connections (organizations first, then employees), timed to the last 2xx.
 // 3. Runs `tenantsync wait` (the operator's progress display) to convergence, bounded by
 //    --timeout, printing its latest progress line every 30 s; the daemon's VmRSS is sampled from
 //    /proc every 200 ms during the whole run and its VmHWM read at the end; one GET /v1/status and
@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
   bool full = false;
   uint64_t seed = 1;
   int orgs = -1, users = -1, rate = 16, burst = 50, latency_ms = 100, senders = 8, lookups = 50;
-  int import_threshold = -1;
+  int import_threshold = -1, max_in_flight = 8;
   double timeout_s = 0;
   std::string build_dir_flag;
   app.add_flag("--full", full, "100,000 users in 2,000 organizations (the memory figure)");
@@ -255,6 +255,10 @@ int main(int argc, char** argv) {
                  "[auth0].import_threshold for the daemon (0: one POST /users per user; default: "
                  "the daemon's default)")
       ->check(CLI::Range(0, 1000000));
+  app.add_option("--max-in-flight", max_in_flight,
+                 "[auth0].max_in_flight for the daemon: with --latency-ms it bounds the writer "
+                 "at max_in_flight / latency requests per second")
+      ->check(CLI::Range(1, 64));
   app.add_option("--timeout", timeout_s,
                  "Give up converging after this many seconds (default 3600, --full 7200)")
       ->check(CLI::Range(1.0, 36000.0));
@@ -283,10 +287,15 @@ int main(int argc, char** argv) {
       static_cast<long long>(w.memberships), static_cast<long long>(w.role_calls),
       static_cast<unsigned long long>(seed), w.events.size(), static_cast<double>(w.bytes) / 1e6,
       rate, burst, latency_ms, MachineDescription().c_str());
+  // Requests wait for their answer: the writer sends at most max_in_flight / latency per second
+  // however high the rate limit is.
+  const double ceiling =
+      latency_ms > 0 ? std::min<double>(rate, max_in_flight * 1000.0 / latency_ms) : rate;
   std::printf(
-      "estimate: >= %lld membership + role requests at %d/s = %.0f s to converge at best\n\n",
-      static_cast<long long>(membership_requests), rate,
-      static_cast<double>(std::max<int64_t>(0, membership_requests + w.orgs - burst)) / rate);
+      "estimate: >= %lld membership + role requests at %.0f/s (the rate limit, or max_in_flight "
+      "%d / %d ms latency if lower) = %.0f s to converge at best\n\n",
+      static_cast<long long>(membership_requests), ceiling, max_in_flight, latency_ms,
+      static_cast<double>(std::max<int64_t>(0, membership_requests + w.orgs - burst)) / ceiling);
   std::fflush(stdout);
 
   Auth0Sim sim = StartAuth0Sim(rate, burst, latency_ms, seed);
@@ -305,7 +314,8 @@ int main(int argc, char** argv) {
   options.extra_toml =
       (import_threshold >= 0 ? "import_threshold = " + std::to_string(import_threshold) + "\n"
                              : std::string()) +
-      "max_in_flight = 8\n\n[policy]\nguard_max_destructive = 1000000\n"
+      "max_in_flight = " + std::to_string(max_in_flight) +
+      "\n\n[policy]\nguard_max_destructive = 1000000\n"
       "guard_max_fraction = 1.0\n";
   TestDaemon daemon(options);
   if (!daemon.Start()) {

@@ -220,8 +220,6 @@ int Run(int argc, char** argv) {
   Time("whole status set", repeat, [&] {
     Check(s.CountEventsAt(now), "events");
     Check(s.CountMutationsByState(), "mutations");
-    Check(s.CountDirty(), "dirty");
-    Check(s.CountScheduledDirty(now), "scheduled");
     Check(s.ScheduledDirty(now, 5), "scheduled");
     Check(s.CountWaitingEntities(), "waiting");
     Check(s.WaitingEntities(5), "waiting");

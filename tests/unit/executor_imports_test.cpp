@@ -40,6 +40,14 @@ void Hire(WriterHarness& h, int n, const std::string& org = "") {
   }
 }
 
+// Scheduler turns, 0.6 s apart, until the first import job is posted (after the burst settled).
+void RunUntilAnImportIsSent(WriterHarness& h) {
+  for (int i = 0; i < 50 && h.tenant.CountRequests(endpoints::kCreateUsersImport) == 0; ++i) {
+    ASSERT_TRUE(h.writer->RunOnce().ok());
+    h.clock.Advance(std::chrono::milliseconds(600));
+  }
+}
+
 TEST(ExecutorImportsTest, ABurstAboveTheThresholdIsCreatedByOneImportJobWithChosenIds) {
   WriterHarness h;
   StartWithImports(h, 50);
@@ -185,6 +193,56 @@ TEST(ExecutorImportsTest, ARestartWhileTheJobRunsPollsTheSameJob) {
   auto txn = h.store->BeginState();
   ASSERT_TRUE(txn.ok());
   EXPECT_TRUE((*txn)->CountOpenImportUsers()->empty());
+}
+
+// A backfill's users wait for their job without costing the writer anything: a user deferred to
+// an import is not looked at again every few seconds (100,000 of them would be all the writer
+// did), the job's end marks them.
+TEST(ExecutorImportsTest, UsersWaitingForARunningJobAreNotVisitedAgainUntilItEnds) {
+  WriterHarness h;
+  StartWithImports(h, 50);
+  h.tenant.SetImportPendingPolls(8);
+  Hire(h, 200);
+  RunUntilAnImportIsSent(h);
+  ASSERT_EQ(h.tenant.CountRequests(endpoints::kCreateUsersImport), 1u);
+  // What progress counts while the job runs: every user still to be created.
+  {
+    const int64_t now = h.clock.NowUnixMillis();
+    auto d = h.store->CountDirtyDue(now, now + 60000);
+    ASSERT_TRUE(d.ok());
+    EXPECT_GE(d->due + d->soon + d->awaiting_import, 200);
+  }
+  int runs = 0;
+  for (int i = 0; i < 60; ++i) {  // 30 s while Auth0 runs the job
+    auto ran = h.writer->RunOnce();
+    ASSERT_TRUE(ran.ok());
+    runs += *ran;
+    h.clock.Advance(std::chrono::milliseconds(500));
+  }
+  EXPECT_LT(runs, 40) << "users waiting for the job were visited again and again";
+  h.Drain();
+  EXPECT_EQ(h.tenant.Users().size(), 200u);
+  EXPECT_EQ(h.tenant.CountRequests(endpoints::kCreateUser), 0u);
+}
+
+// A user who arrives while a job runs waits for the next file; when that job fails, the import
+// path is off for a while and the waiting user is created one by one at once, not at the
+// backstop revisit.
+TEST(ExecutorImportsTest, AFailedJobAlsoReleasesUsersWaitingOutsideIt) {
+  WriterHarness h;
+  StartWithImports(h, 10);
+  h.tenant.SetImportPendingPolls(3);
+  h.tenant.FailNextImportJob();
+  Hire(h, 12);
+  RunUntilAnImportIsSent(h);
+  ASSERT_EQ(h.tenant.CountRequests(endpoints::kCreateUsersImport), 1u);
+  h.Send("user.upserted",
+         {{"external_id", "late"}, {"email", "late@example.com"}, {"name", "Late"}});
+  ASSERT_TRUE(h.writer->RunOnce().ok());
+  ASSERT_FALSE(h.Entity(EntityKind::kUser, "late").auth0_id) << "deferred, not created at once";
+  h.Drain(60000);
+  EXPECT_EQ(h.tenant.Users().size(), 13u);
+  EXPECT_TRUE(h.Entity(EntityKind::kUser, "late").auth0_id);
 }
 
 }  // namespace

@@ -121,7 +121,6 @@ TEST_F(QueryPlans, NoHotStatementReadsAGrowingTableWhole) {
   ASSERT_TRUE(s.CountEventsByState().ok());
   ASSERT_TRUE(s.CountMutationsByState().ok());
   ASSERT_TRUE(s.CountDirty().ok());
-  ASSERT_TRUE(s.CountScheduledDirty(now).ok());
   ASSERT_TRUE(s.ScheduledDirty(now, 5).ok());
   ASSERT_TRUE(s.CountWaitingEntities().ok());
   ASSERT_TRUE(s.WaitingEntities(5).ok());

@@ -284,6 +284,85 @@ TEST(Migrations, AnAccessRemovalMarkedBeforeTheImportPriorityStaysFirst) {
   EXPECT_EQ((*due)[1].entity, "imports:db");
 }
 
+// Users waiting for an import job (issue 17): the imports entity takes their marks (due only at
+// a backstop, after everything else, counted apart for progress), a new event on one of them
+// makes it ordinary work again, and when the import path is off they are all due at once.
+TEST(StateTxn, UsersAwaitingAnImportWaitAtTheBackstopAndAreReleasedTogether) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  {
+    auto txn = (*store)->BeginState();
+    for (int i = 0; i < 4; ++i)
+      ASSERT_TRUE((*txn)->MarkDirty("user:hire" + std::to_string(i)).ok());
+    ASSERT_TRUE((*txn)->MarkDirty("user:retrying").ok());
+    ASSERT_TRUE((*txn)->DeferDirty("user:retrying", 1, 500).ok());  // a failed attempt
+    ASSERT_TRUE((*txn)->MarkDirty("org:acme", 90'000).ok());        // scheduled work
+    ASSERT_TRUE(
+        (*txn)
+            ->AwaitImport({"user:hire0", "user:hire1", "user:hire2", "user:retrying", "user:none"},
+                          900'000)
+            .ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto due = (*store)->DueDirty(1000, 10);
+  ASSERT_TRUE(due.ok());
+  std::vector<std::string> keys;
+  for (auto& d : *due) keys.push_back(d.entity);
+  EXPECT_EQ(keys, (std::vector<std::string>{"user:hire3", "user:retrying"}))
+      << "marks awaiting an import are not due before their backstop; a retry keeps its own";
+  auto counts = (*store)->CountDirtyDue(1000, 61'000);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->due, 2);
+  EXPECT_EQ(counts->soon, 0);
+  EXPECT_EQ(counts->awaiting_import, 3);
+  EXPECT_EQ(counts->scheduled, 1) << "awaiting an import is not scheduled work";
+  EXPECT_EQ(counts->total, 6);
+  auto next = (*store)->ScheduledDirty(1000, 5);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ(next->front().entity, "org:acme");
+  // At the backstop they come last, after ordinary work.
+  due = (*store)->DueDirty(1'000'000, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 6u);
+  EXPECT_EQ(due->back().priority, kAwaitingImportPriority);
+  {
+    // A new event on hire0 is ordinary work again; the import path off releases the rest.
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE((*txn)->MarkDirty("user:hire0").ok());
+    auto woken = (*txn)->WakeAwaitingImport(2000);
+    ASSERT_TRUE(woken.ok());
+    EXPECT_EQ(*woken, 2);
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  counts = (*store)->CountDirtyDue(2000, 62'000);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->due, 5);
+  EXPECT_EQ(counts->awaiting_import, 0);
+}
+
+TEST(StateTxn, RequeueSetsThePriorityOnlyWhenNobodyMarkedTheEntitySince) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE((*txn)->MarkDirty("user:a").ok());  // generation 1
+    ASSERT_TRUE((*txn)->MarkDirty("user:b").ok());
+    ASSERT_TRUE((*txn)->MarkDirty("user:b").ok());  // generation 2: marked again while running
+    ASSERT_TRUE((*txn)->RequeueDirty("user:a", 1, 900'000, kAwaitingImportPriority).ok());
+    ASSERT_TRUE((*txn)->RequeueDirty("user:b", 1, 900'000, kAwaitingImportPriority).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto counts = (*store)->CountDirtyDue(1000, 61'000);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->awaiting_import, 1);
+  auto due = (*store)->DueDirty(1000, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->front().entity, "user:b");
+  EXPECT_EQ(due->front().priority, 0);
+}
+
 TEST(StateTxn, RollingBackToASavepointUndoesOnlyThatWorkAndKeepsTheTransactionUsable) {
   auto store = SqliteStore::Open(TempDb());
   ASSERT_TRUE(store.ok());
