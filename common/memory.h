@@ -14,11 +14,24 @@
 
 namespace tenantsync {
 
+// The daemon's cap (docs/OPERATIONS.md, "Memory"): two arenas for every thread.
+inline constexpr int kAllocatorArenas = 2;
+
 // Bytes the allocator holds free (glibc mallinfo2 fordblks; 0 where unknown).
 size_t FreeHeapBytes();
 
 // Returns freed memory of every arena to the operating system (glibc malloc_trim(0)) when the
 // allocator holds at least `min_free_bytes` free. Returns whether it trimmed.
 bool ReleaseFreeMemory(size_t min_free_bytes);
+
+// Caps how many malloc arenas the process's threads share (glibc M_ARENA_MAX; by default up to
+// 8 per core, one per busy thread). Fewer arenas keep less freed memory resident between trims
+// at the price of threads sometimes waiting for one another's arena lock. Call before starting
+// threads: a thread keeps the arena it was given. Does nothing when the environment sets
+// MALLOC_ARENA_MAX (the operator's choice wins) or off glibc. Returns whether it set the cap.
+bool LimitAllocatorArenas(int arenas);
+
+// How many arenas the allocator has created so far (glibc malloc_info; -1 where unknown).
+int AllocatorArenas();
 
 }  // namespace tenantsync

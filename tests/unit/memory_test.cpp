@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <latch>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +39,27 @@ TEST(Memory, WhatAWorkerFreedGoesBackToTheSystem) {
   EXPECT_TRUE(ReleaseFreeMemory(size_t{1} << 20));
   const long after = RssKb();
   EXPECT_LT(after, before - 20 * 1024) << "RSS " << before << " kB -> " << after << " kB";
+}
+
+// Every new thread gets an arena of its own until the cap: with it, sixteen threads that each
+// allocate share at most the capped number, and what they free is kept in fewer places.
+TEST(Memory, ThreadsShareTheCappedNumberOfArenas) {
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr) GTEST_SKIP() << "MALLOC_ARENA_MAX is set";
+  ASSERT_TRUE(LimitAllocatorArenas(2));
+  std::vector<std::thread> threads;
+  std::latch all_allocated(16);  // alive together: an exited thread's arena would be reused
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&all_allocated] {
+      std::vector<std::string*> blocks;
+      for (int j = 0; j < 1000; ++j) blocks.push_back(new std::string(100, 'y'));
+      all_allocated.arrive_and_wait();
+      for (auto* b : blocks) delete b;
+    });
+  }
+  for (auto& t : threads) t.join();
+  const int arenas = AllocatorArenas();
+  ASSERT_GT(arenas, 0);
+  EXPECT_LE(arenas, 2);
 }
 
 }  // namespace
