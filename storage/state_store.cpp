@@ -750,7 +750,7 @@ Result<std::vector<DirtyItem>> SqliteStore::DueDirty(int64_t now_ms, int limit,
         "priority = ? AND not_before_ms <= ?" +
         lane + " ORDER BY not_before_ms, rowid LIMIT ?");
     std::vector<DirtyItem> out;
-    for (int priority : {kAccessRemovalPriority, kBulkCreatePriority, 0, kAwaitingImportPriority}) {
+    for (int priority : kDirtyPriorities) {
       if (static_cast<int>(out.size()) >= limit) break;
       q->reset();
       q->bind(1, priority);
@@ -914,23 +914,38 @@ Result<std::vector<DirtyItem>> SqliteStore::ScheduledDirty(int64_t now_ms, int l
 Result<SqliteStore::DirtyDue> SqliteStore::CountDirtyDue(int64_t now_ms, int64_t soon_ms) {
   TS_READ_DB;
   try {
-    // One pass over the covering index dirty_by_time (smaller than the table), one snapshot.
+    // One statement, so one snapshot. No pass over every mark: the total is COUNT(*), the marks
+    // awaiting an import are counted by triggers (migrations/0012_awaiting_import.sql), and the
+    // rest are short ranges of dirty_due, per priority: the ordinary marks due later (scheduled
+    // work, backoffs) and the awaiting ones due by `soon_ms` (past their backstop).
     auto q = stmts.Get(
-        "SELECT COALESCE(SUM(not_before_ms <= ?1), 0), "
-        "COALESCE(SUM(not_before_ms > ?1 AND not_before_ms <= ?2), 0), "
-        "COALESCE(SUM(not_before_ms > ?2 AND priority = ?3), 0), "
-        "COALESCE(SUM(not_before_ms > ?1 AND attempts = 0 AND priority != ?3), 0), "
-        "COUNT(*) FROM dirty");
+        "SELECT (SELECT COUNT(*) FROM dirty), "
+        "COALESCE((SELECT n FROM state_counts WHERE tbl = 'dirty' AND state = "
+        "'awaiting_import'), 0), l.c, l.s, l.a, w.c, w.s FROM "
+        "(SELECT COUNT(*) AS c, COALESCE(SUM(not_before_ms <= ?2), 0) AS s, "
+        "COALESCE(SUM(attempts = 0), 0) AS a FROM dirty WHERE priority IN (?4, ?5, ?6) AND "
+        "not_before_ms > ?1) AS l, "
+        "(SELECT COUNT(*) AS c, COALESCE(SUM(not_before_ms > ?1), 0) AS s FROM dirty "
+        "WHERE priority = ?3 AND not_before_ms <= ?2) AS w");
     q->bind(1, static_cast<int64_t>(now_ms));
     q->bind(2, static_cast<int64_t>(soon_ms));
     q->bind(3, kAwaitingImportPriority);
+    q->bind(4, 0);
+    q->bind(5, kBulkCreatePriority);
+    q->bind(6, kAccessRemovalPriority);
     q->executeStep();
+    const int64_t total = q->getColumn(0).getInt64();
+    const int64_t awaiting = q->getColumn(1).getInt64();
+    const int64_t later = q->getColumn(2).getInt64();       // ordinary marks due after now
+    const int64_t later_soon = q->getColumn(3).getInt64();  // of those, due by soon
+    const int64_t awaiting_by_soon = q->getColumn(5).getInt64();
+    const int64_t awaiting_soon = q->getColumn(6).getInt64();
     DirtyDue d;
-    d.due = q->getColumn(0).getInt64();
-    d.soon = q->getColumn(1).getInt64();
-    d.awaiting_import = q->getColumn(2).getInt64();
-    d.scheduled = q->getColumn(3).getInt64();
-    d.total = q->getColumn(4).getInt64();
+    d.awaiting_import = std::max<int64_t>(0, awaiting - awaiting_by_soon);
+    d.soon = later_soon + awaiting_soon;
+    d.due = std::max<int64_t>(0, total - later - (awaiting - (awaiting_by_soon - awaiting_soon)));
+    d.scheduled = q->getColumn(4).getInt64();
+    d.total = total;
     q->reset();
     return d;
   } catch (const SQLite::Exception& e) {

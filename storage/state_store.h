@@ -65,6 +65,9 @@ inline constexpr int kAccessRemovalPriority = 2;
 // backstop, after everything else; the imports entity marks it (priority 0, due now) when its job
 // ends or the import path is off. Progress counts these marks as work still to do.
 inline constexpr int kAwaitingImportPriority = -1;
+// The closed set of priorities (SqliteStore::DueDirty and CountDirtyDue read one range each).
+inline constexpr int kDirtyPriorities[] = {kAccessRemovalPriority, kBulkCreatePriority, 0,
+                                           kAwaitingImportPriority};
 
 // kSuperseded: a failed attempt that a later pass of the same entity made moot.
 enum class MutationState { kPending, kInFlight, kDone, kFailed, kDead, kDiscarded, kSuperseded };

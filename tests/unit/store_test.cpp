@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "storage/group_commit.h"
@@ -339,6 +340,79 @@ TEST(StateTxn, UsersAwaitingAnImportWaitAtTheBackstopAndAreReleasedTogether) {
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(counts->due, 5);
   EXPECT_EQ(counts->awaiting_import, 0);
+}
+
+// Property: whatever marks, retries, requeues, imports taking and releasing users, and clears
+// happened (random sequences, fixed seed), the queue figures status shows equal a count over
+// every mark — the trigger-kept count of marks awaiting an import included.
+TEST(SqliteStore, DirtyQueueFiguresEqualACountOverEveryMark) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  std::mt19937_64 rng(17);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+  const int priorities[] = {0, 0, 0, kBulkCreatePriority, kAccessRemovalPriority};
+  for (int round = 0; round < 40; ++round) {
+    {
+      auto txn = (*store)->BeginState();
+      ASSERT_TRUE(txn.ok());
+      StateTxn& t = **txn;
+      for (int op = 0; op < 25; ++op) {
+        const std::string e = "user:u" + std::to_string(pick(30));
+        const int64_t at = pick(4) * 40'000;  // 0, 40 s, 80 s, 120 s
+        switch (pick(7)) {
+          case 0:
+            ASSERT_TRUE(t.MarkDirty(e, at, pick(2) == 0, priorities[pick(5)]).ok());
+            break;
+          case 1:
+            ASSERT_TRUE(t.DeferDirty(e, pick(3), at).ok());
+            break;
+          case 2:
+            ASSERT_TRUE(t.RequeueDirty(e, pick(3), at + 900'000, kAwaitingImportPriority).ok());
+            break;
+          case 3:
+            ASSERT_TRUE(t.RequeueDirty(e, pick(3), at, 0).ok());
+            break;
+          case 4:
+            ASSERT_TRUE(t.AwaitImport({e, "user:u" + std::to_string(pick(30))}, at).ok());
+            break;
+          case 5:
+            ASSERT_TRUE(t.ClearDirty(e, pick(3)).ok());
+            break;
+          case 6:
+            if (pick(4) == 0) {
+              ASSERT_TRUE(t.WakeAwaitingImport(at).ok());
+            }
+            break;
+        }
+      }
+      ASSERT_TRUE(t.Commit().ok());
+    }
+    for (int64_t now : {int64_t{0}, int64_t{50'000}, int64_t{100'000}, int64_t{950'000}}) {
+      const int64_t soon = now + 60'000;
+      auto all = (*store)->DueDirty(INT64_MAX, 100000);
+      ASSERT_TRUE(all.ok());
+      SqliteStore::DirtyDue want;
+      for (const auto& d : *all) {
+        ++want.total;
+        const bool awaiting = d.priority == kAwaitingImportPriority;
+        if (d.not_before_ms <= now) {
+          ++want.due;
+        } else if (d.not_before_ms <= soon) {
+          ++want.soon;
+        } else if (awaiting) {
+          ++want.awaiting_import;
+        }
+        if (d.not_before_ms > now && d.attempts == 0 && !awaiting) ++want.scheduled;
+      }
+      auto got = (*store)->CountDirtyDue(now, soon);
+      ASSERT_TRUE(got.ok());
+      EXPECT_EQ(got->total, want.total) << "round " << round << " now " << now;
+      EXPECT_EQ(got->due, want.due) << "round " << round << " now " << now;
+      EXPECT_EQ(got->soon, want.soon) << "round " << round << " now " << now;
+      EXPECT_EQ(got->awaiting_import, want.awaiting_import) << "round " << round << " now " << now;
+      EXPECT_EQ(got->scheduled, want.scheduled) << "round " << round << " now " << now;
+    }
+  }
 }
 
 TEST(StateTxn, RequeueSetsThePriorityOnlyWhenNobodyMarkedTheEntitySince) {
