@@ -139,8 +139,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
   if (auto st = ValidateStorageOptions(options); !st.ok()) return st;
   DisableSqliteMemoryStatistics();
   try {
+    // No SQLite mutex per call (OPEN_NOMUTEX, SQLite's "multi-thread" mode): every connection
+    // is used by one thread at a time already — the writer under write_mu_, a reader under its
+    // lease — so SQLite's own serialization only cost a lock per API call on every statement
+    // (5 % of the writer's fold, docs/BENCHMARKS.md).
     auto writer = std::make_unique<SQLite::Database>(
-        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
+        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
     Configure(*writer, options.busy_timeout_ms);
     const auto& migrations = EmbeddedMigrations();
     if (migrate) {
@@ -160,7 +164,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
     if (options.path != ":memory:") {
       for (int i = 0; i < options.reader_connections; ++i) {
         readers.push_back(std::make_unique<SQLite::Database>(
-            options.path, SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX));
+            options.path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX));
         readers.back()->setBusyTimeout(options.busy_timeout_ms);
       }
     }
