@@ -39,7 +39,8 @@ Result<std::string> GzipCompress(std::string_view data) {
   return out;
 }
 
-Result<std::string> GzipDecompress(std::string_view data) {
+Status GzipDecompressChunks(std::string_view data,
+                            const std::function<Status(std::string_view chunk)>& sink) {
   if (!LooksGzipped(data)) return Status::Invalid("gzip: not gzip data");
   z_stream z{};
   if (inflateInit2(&z, kGzipWindowBits) != Z_OK) {
@@ -47,21 +48,65 @@ Result<std::string> GzipDecompress(std::string_view data) {
   }
   z.next_in = In(data);
   z.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char buf[1 << 16];
+  std::string buf(size_t{1} << 16, '\0');
   int rc = Z_OK;
+  Status st;
   while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof(buf);
+    z.next_out = reinterpret_cast<Bytef*>(buf.data());
+    z.avail_out = static_cast<uInt>(buf.size());
     rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof(buf) - z.avail_out);
+    const size_t produced = buf.size() - z.avail_out;
+    if (produced > 0 && (rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR)) {
+      st = sink(std::string_view(buf.data(), produced));
+      if (!st.ok()) break;
+    }
     // Concatenated members (RFC 1952 allows them) continue after a stream end.
     if (rc == Z_STREAM_END && z.avail_in > 0) rc = inflateReset(&z);
     if (rc == Z_BUF_ERROR && z.avail_in == 0) break;  // truncated input, reported below
   }
   inflateEnd(&z);
+  if (!st.ok()) return st;
   if (rc != Z_STREAM_END) return Status::Invalid("gzip: corrupt or truncated data");
+  return Status::Ok();
+}
+
+Result<std::string> GzipDecompress(std::string_view data) {
+  std::string out;
+  Status st = GzipDecompressChunks(data, [&](std::string_view chunk) {
+    out.append(chunk);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
   return out;
+}
+
+Status LineSplitter::Add(std::string_view chunk) {
+  size_t pos = 0;
+  while (pos < chunk.size()) {
+    const size_t nl = chunk.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      carry_.append(chunk.substr(pos));
+      break;
+    }
+    Status st;
+    if (carry_.empty()) {
+      st = line_(chunk.substr(pos, nl - pos));
+    } else {
+      carry_.append(chunk.substr(pos, nl - pos));
+      st = line_(carry_);
+      carry_.clear();
+    }
+    if (!st.ok()) return st;
+    pos = nl + 1;
+  }
+  return Status::Ok();
+}
+
+Status LineSplitter::Finish() {
+  if (carry_.empty()) return Status::Ok();
+  Status st = line_(carry_);
+  carry_.clear();
+  return st;
 }
 
 }  // namespace tenantsync

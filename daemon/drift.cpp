@@ -142,8 +142,18 @@ Result<Json> Drift::RunLocked(bool correct) {
   // On a reader connection: at 100,000 users it takes about a second, which the writer and
   // status must not wait for.
   std::vector<OrgSnap> orgs;
-  std::vector<EntityRow> users;
-  std::map<std::string, std::string> user_auth0;  // user external id -> Auth0 id (managed)
+  // Users as stored: the known state stays JSON text until a record is compared (parsed, it
+  // took ~3 KB a user: 340 MB for the drift pass at 100,000 users, docs/BENCHMARKS.md).
+  struct UserSnap {
+    std::string external_id;
+    std::string auth0_id;
+    std::string known_json;
+    Json Known() const {
+      Json k = Json::parse(known_json, nullptr, false);
+      return k.is_object() ? k : Json::object();
+    }
+  };
+  std::vector<UserSnap> users;
   std::vector<std::string> managed_callbacks;
   {
     auto txn = store_.BeginRead();
@@ -156,14 +166,14 @@ Result<Json> Drift::RunLocked(bool correct) {
       if (!m.ok()) return m.status();
       orgs.push_back({std::move(row), std::move(m).value()});
     }
-    auto u = (*txn)->ManagedEntities(EntityKind::kUser);
-    if (!u.ok()) return u.status();
-    users.reserve(u->size());
-    for (auto& row : *u) {
-      if (Truthy(Field(row.known, "deleted"))) continue;
-      user_auth0[row.external_id] = *row.auth0_id;
-      users.push_back(std::move(row));
-    }
+    Status st = (*txn)->ForEachManaged(EntityKind::kUser, [&](StateTxn::ManagedRow&& row) {
+      UserSnap snap{std::move(row.external_id), std::move(row.auth0_id), std::move(row.known_json)};
+      if (Truthy(Field(snap.Known(), "deleted"))) return Status::Ok();
+      users.push_back(std::move(snap));
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    users.shrink_to_fit();
     auto cb = (*txn)->GetSetting("callbacks_managed");
     if (!cb.ok()) return cb.status();
     if (cb->has_value()) {
@@ -307,9 +317,13 @@ Result<Json> Drift::RunLocked(bool correct) {
       }
       const std::string mkey = MembersKey(org.external_id);
       for (auto& m : snap.members) {
-        auto ua = user_auth0.find(m.user_external_id);
-        if (ua == user_auth0.end()) continue;  // the user is not managed (any more): not compared
-        auto have_member = member_roles.find(ua->second);
+        // `users` is in external id order (the snapshot's ORDER BY, byte order like std::string).
+        auto ua = std::lower_bound(
+            users.begin(), users.end(), m.user_external_id,
+            [](const UserSnap& u, const std::string& ext) { return u.external_id < ext; });
+        if (ua == users.end() || ua->external_id != m.user_external_id)
+          continue;  // the user is not managed (any more): not compared
+        auto have_member = member_roles.find(ua->auth0_id);
         if (have_member == member_roles.end()) {
           // Member lists lag behind writes and there is no consistent read of a membership:
           // members of an organization tenantsync added to moments ago are judged next pass.
@@ -344,6 +358,12 @@ Result<Json> Drift::RunLocked(bool correct) {
                     " s ago: not judged (the lists lag); the next pass compares them");
   }
 
+  // The members of organizations without a fix are not needed again: freed before the users'
+  // pass, which holds the most memory.
+  for (auto& snap : orgs) {
+    if (!member_fix.count(snap.row.external_id)) decltype(snap.members)().swap(snap.members);
+  }
+
   // ---- The application's callbacks --------------------------------------------------------------
   if (!managed_callbacks.empty() && !options_.application_client_id.empty()) {
     auto app = client_.GetApplication(options_.application_client_id);
@@ -361,7 +381,7 @@ Result<Json> Drift::RunLocked(bool correct) {
   // Records are compared as they arrive and dropped, so memory stays at the snapshot's size.
   std::unordered_map<std::string, size_t> user_index;  // Auth0 id -> index in `users`
   user_index.reserve(users.size());
-  for (size_t i = 0; i < users.size(); ++i) user_index.emplace(*users[i].auth0_id, i);
+  for (size_t i = 0; i < users.size(); ++i) user_index.emplace(users[i].auth0_id, i);
   std::vector<bool> matched(users.size(), false);  // seen in a batched read with no difference
   auto visit = [&](Json&& u) {
     const Json& id = Field(u, "user_id");
@@ -369,7 +389,7 @@ Result<Json> Drift::RunLocked(bool correct) {
     auto it = user_index.find(id.get_ref<const std::string&>());
     if (it == user_index.end()) return;  // not managed by tenantsync
     matched[it->second] =
-        CompareUser(users[it->second].known, u, /*want_fixed=*/false).differences.empty();
+        CompareUser(users[it->second].Known(), u, /*want_fixed=*/false).differences.empty();
   };
   if (!users.empty()) {
     std::vector<std::string> fields = {"user_id", "blocked", "app_metadata", "user_metadata"};
@@ -393,7 +413,7 @@ Result<Json> Drift::RunLocked(bool correct) {
       for (size_t i = 0; i < users.size(); i += batch) {
         std::string q = "user_id:(";
         for (size_t j = i; j < std::min(users.size(), i + batch); ++j) {
-          q += (j == i ? "\"" : " OR \"") + *users[j].auth0_id + "\"";
+          q += (j == i ? "\"" : " OR \"") + users[j].auth0_id + "\"";
         }
         q += ")";
         auto found = client_.SearchUsers(q, field_list);
@@ -404,18 +424,18 @@ Result<Json> Drift::RunLocked(bool correct) {
   }
   for (size_t i = 0; i < users.size(); ++i) {
     if (matched[i]) continue;
-    const EntityRow& user = users[i];
+    const UserSnap& user = users[i];
     const std::string key = UserKey(user.external_id);
     // Missing from, or different in, a lagging read: the immediately consistent read decides.
     ++confirm_reads;
-    auto got = client_.GetUser(*user.auth0_id);
+    auto got = client_.GetUser(user.auth0_id);
     if (!got.ok()) {
       if (got.status().kind() != StatusKind::kNotFound) return got.status();
       diff(key, "exists", false, true);
       user_gone.insert(user.external_id);
       continue;
     }
-    UserComparison cmp = CompareUser(user.known, UserRecord(*got), /*want_fixed=*/true);
+    UserComparison cmp = CompareUser(user.Known(), UserRecord(*got), /*want_fixed=*/true);
     if (cmp.differences.empty()) continue;
     for (auto& d : cmp.differences) diff(key, d[0].get<std::string>(), d[1], d[2]);
     user_known[user.external_id] = std::move(cmp.fixed);
@@ -511,6 +531,7 @@ Result<Json> Drift::RunLocked(bool correct) {
       auto fresh = t.GetEntity(EntityKind::kUser, ext);
       if (!fresh.ok()) return fresh.status();
       if (!fresh->exists || fresh->auth0_id != user.auth0_id) continue;
+      const Json snap_known = user.Known();
       if (gone) {
         // Deleted in Auth0 behind tenantsync's back: forget the id and its memberships; the writer
         // creates the user again and re-adds the memberships.
@@ -523,10 +544,10 @@ Result<Json> Drift::RunLocked(bool correct) {
         for (auto& m : *rows) dirty.insert(MembersKey(m.org_external_id));
       } else {
         Json fixed_known = fresh->known;
-        bool any = merge(fixed_known, user.known, it->second);
+        bool any = merge(fixed_known, snap_known, it->second);
         // Metadata is compared per key: merge the metadata objects key by key as well.
         for (auto md : {"app_metadata", "user_metadata"}) {
-          const Json& snap_md = Field(user.known, md);
+          const Json& snap_md = Field(snap_known, md);
           const Json& fix_md = Field(it->second, md);
           if (!snap_md.is_object()) continue;
           Json cur_md = Field(fresh->known, md).is_object() ? fresh->known[md] : Json::object();

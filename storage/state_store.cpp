@@ -320,6 +320,25 @@ Result<std::vector<EntityRow>> StateTxn::ListEntities(EntityKind kind, bool mana
   }
 }
 
+Status StateTxn::ForEachManaged(EntityKind kind, const std::function<Status(ManagedRow&&)>& visit) {
+  try {
+    auto q = stmts_.Get(
+        "SELECT external_id, auth0_id, known FROM entities "
+        "WHERE kind = ? AND auth0_id IS NOT NULL ORDER BY external_id");
+    q->bind(1, EntityKindName(kind));
+    while (q->executeStep()) {
+      ManagedRow r;
+      r.external_id = q->getColumn(0).getString();
+      r.auth0_id = q->getColumn(1).getString();
+      r.known_json = q->getColumn(2).getString();
+      if (Status s = visit(std::move(r)); !s.ok()) return s;
+    }
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, std::string("listing managed ") + EntityKindName(kind));
+  }
+}
+
 Status StateTxn::ForEachUncreated(EntityKind kind,
                                   const std::function<Status(EntityRow&&)>& visit) {
   try {

@@ -143,6 +143,16 @@ class StateTxn {
   // backfill of 100,000 people are looked at without holding them all. Stops at (and returns) the
   // first error `visit` returns.
   Status ForEachUncreated(EntityKind kind, const std::function<Status(EntityRow&&)>& visit);
+  // Visits every entity of `kind` with an Auth0 id, ordered by external id, one row at a time,
+  // with its known state as the stored JSON text (not parsed: the drift snapshot of 100,000
+  // users keeps the text, a third of the parsed size). Stops at (and returns) the first error
+  // `visit` returns.
+  struct ManagedRow {
+    std::string external_id;
+    std::string auth0_id;
+    std::string known_json;
+  };
+  Status ForEachManaged(EntityKind kind, const std::function<Status(ManagedRow&&)>& visit);
 
   // `reset_attempts`: an operator's retry starts the backoff and dead-letter count afresh.
   // `priority` only rises (kAccessRemovalPriority stays until the mark is cleared); a mark keeps

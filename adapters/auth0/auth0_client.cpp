@@ -692,22 +692,13 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
     return final.ok() ? err : final;
   }
   out.bytes = static_cast<int64_t>(file.body.size());
-  // Gzip as Auth0 stores it; a plain body (a proxy that decompressed it) passes through.
-  Result<std::string> text =
-      LooksGzipped(file.body) ? GzipDecompress(file.body) : Result<std::string>(file.body);
-  file.body.clear();
-  file.body.shrink_to_fit();
-  if (!text.ok()) return Status::Invalid("users export file: " + text.status().message());
+  // Records are parsed as the file is decompressed, never holding the whole text (~40 MB for
+  // 100,000 users). Gzip as Auth0 stores it; a plain body (a proxy that decompressed it) passes
+  // through.
   size_t line_no = 0;
-  size_t pos = 0;
-  const std::string& t = text.value();
-  while (pos < t.size()) {
-    size_t end = t.find('\n', pos);
-    if (end == std::string::npos) end = t.size();
-    std::string_view line(t.data() + pos, end - pos);
-    pos = end + 1;
+  LineSplitter lines([&](std::string_view line) -> Status {
     ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) return Status::Ok();
     Json u = Json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!u.is_object()) {
       return Status::Invalid("users export file: line " + std::to_string(line_no) +
@@ -715,6 +706,16 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
     }
     ++out.users;
     visit(std::move(u));
+    return Status::Ok();
+  });
+  Status st = LooksGzipped(file.body)
+                  ? GzipDecompressChunks(file.body,
+                                         [&](std::string_view chunk) { return lines.Add(chunk); })
+                  : lines.Add(file.body);
+  if (st.ok()) st = lines.Finish();
+  if (!st.ok()) {
+    if (st.message().rfind("users export file", 0) == 0) return st;
+    return Status::Invalid("users export file: " + st.message());
   }
   return out;
 }

@@ -654,6 +654,27 @@ TEST(Auth0ClientTest, ExportUsersCorruptFileIsInvalidAndUrlSignatureNeverShown) 
   EXPECT_THAT(r.status().message(), Not(HasSubstr("secret-signature")));
 }
 
+// A large file is read as it is decompressed: records that straddle the decompressor's pieces
+// arrive whole, every one of them, and a final line without a newline counts.
+TEST(Auth0ClientTest, ExportUsersReadsEveryRecordOfALargeFile) {
+  ExportScript script;
+  std::string text;
+  for (int i = 0; i < 5000; ++i) {
+    text += "{\"user_id\":\"auth0|" + std::to_string(i) + "\",\"user_metadata\":{\"pad\":\"" +
+            std::string(static_cast<size_t>(i % 97), 'x') + "\"}}";
+    if (i + 1 < 5000) text += "\n";
+  }
+  script.file = Gzip(text);
+  Harness h(script.Handler());
+  h.transport->fetch_handler_ = [&](const std::string&) { return Answer(200, script.file); };
+  std::vector<std::string> ids;
+  auto r = h.client->ExportUsers({}, [&](Json&& u) { ids.push_back(u["user_id"]); });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->users, 5000);
+  ASSERT_EQ(ids.size(), 5000u);
+  EXPECT_EQ(ids[4321], "auth0|4321");
+}
+
 TEST(Auth0ClientTest, ExportUsersRetriesTheDownload) {
   ExportScript script;
   Harness h(script.Handler());

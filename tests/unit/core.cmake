@@ -4,3 +4,4 @@ ts_add_test(crypto_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/crypto_test.cpp LIBS
 ts_add_test(guard_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/guard_test.cpp LIBS ts_daemon ts_test_support)
 ts_add_test(statement_cache_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/statement_cache_test.cpp LIBS ts_storage SQLiteCpp)
 ts_add_test(memory_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/memory_test.cpp LIBS ts_common)
+ts_add_test(gzip_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gzip_test.cpp LIBS ts_common)

@@ -415,6 +415,52 @@ TEST(SqliteStore, DirtyQueueFiguresEqualACountOverEveryMark) {
   }
 }
 
+// The drift snapshot's read: managed entities only, in external id order, known state as the
+// stored text; uncreated ones (no Auth0 id yet) are the import walk's, never here.
+TEST(StateTxn, ManagedEntitiesAreVisitedInOrderWithTheirKnownStateAsStored) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  auto txn = (*store)->BeginState();
+  ASSERT_TRUE(txn.ok());
+  for (auto [ext, id] :
+       {std::pair<const char*, const char*>{"u2", "auth0|2"}, {"u1", "auth0|1"}, {"u3", nullptr}}) {
+    EntityRow row;
+    row.kind = EntityKind::kUser;
+    row.external_id = ext;
+    row.known = {{"email", std::string(ext) + "@example.com"}};
+    if (id != nullptr) row.auth0_id = id;
+    ASSERT_TRUE((*txn)->PutEntity(row, 1000).ok());
+  }
+  std::vector<StateTxn::ManagedRow> seen;
+  ASSERT_TRUE((*txn)
+                  ->ForEachManaged(EntityKind::kUser,
+                                   [&](StateTxn::ManagedRow&& r) {
+                                     seen.push_back(std::move(r));
+                                     return Status::Ok();
+                                   })
+                  .ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].external_id, "u1");
+  EXPECT_EQ(seen[0].auth0_id, "auth0|1");
+  EXPECT_EQ(nlohmann::json::parse(seen[0].known_json),
+            nlohmann::json({{"email", "u1@example.com"}}));
+  EXPECT_EQ(seen[1].external_id, "u2");
+  // A visitor's error stops the walk and is returned.
+  int visited = 0;
+  Status st = (*txn)->ForEachManaged(EntityKind::kUser, [&](StateTxn::ManagedRow&&) {
+    ++visited;
+    return Status::Invalid("stop");
+  });
+  EXPECT_EQ(st.message(), "stop");
+  EXPECT_EQ(visited, 1);
+  EXPECT_TRUE((*txn)
+                  ->ForEachManaged(EntityKind::kOrganization,
+                                   [&](StateTxn::ManagedRow&&) {
+                                     return Status::Invalid("no organization is managed");
+                                   })
+                  .ok());
+}
+
 TEST(StateTxn, RequeueSetsThePriorityOnlyWhenNobodyMarkedTheEntitySince) {
   auto store = SqliteStore::Open(TempDb());
   ASSERT_TRUE(store.ok());
