@@ -484,7 +484,7 @@ ServerResponse AdminApi::Route(const ServerRequest& req, const Caller& caller) {
   }
   if (get && p == "/v1/plan") {
     if (auto d = deny(AdminAction::kPlan)) return *d;
-    return Plan();
+    return Plan(req);
   }
   if (post && (p == "/v1/guard/approve" || p == "/v1/guard/reject")) {
     const bool approve = p == "/v1/guard/approve";
@@ -1133,20 +1133,37 @@ ServerResponse AdminApi::VendorReplay(const Principal& who, const std::string& t
   return JsonAnswer(200, VendorRowJson(**row));
 }
 
-ServerResponse AdminApi::Plan() {
+ServerResponse AdminApi::Plan(const ServerRequest& req) {
   if (!hooks_.writer) return Error(503, "the writer is not running");
-  auto steps = hooks_.writer->Plan();
-  if (!steps.ok()) return Error(503, steps.status().message());
-  Json items = Json::array();
-  for (auto& st : *steps) {
-    items.push_back({{"entity", st.entity},
-                     {"kind", st.kind},
-                     {"request", st.request},
-                     {"before", st.before},
-                     {"events", st.events},
-                     {"destructive", st.destructive}});
-  }
-  return JsonAnswer(200, {{"plan", items}});
+  std::string error;
+  auto limit =
+      IntParam(req, "limit", 1, Writer::kMaxPlanEntities, Writer::kDefaultPlanEntities, &error);
+  if (!limit) return Error(400, error);
+  // The marks counted before planning: a plan covers at most `limit` of them, and says so.
+  const int64_t now = clock_.NowUnixMillis();
+  auto waiting = store_.CountDirtyDue(now, now);
+  if (!waiting.ok()) return Error(503, "storage unavailable");
+  // Each step is written out as it is planned: the answer for 100,000 users is ~30 MB of text,
+  // their steps as objects twenty times that.
+  std::string body = "{\"plan\":[";
+  bool first = true;
+  tenantsync::Status st = hooks_.writer->Plan(static_cast<int>(*limit), [&](PlannedStep&& step) {
+    if (!first) body += ',';
+    first = false;
+    body +=
+        Json{{"entity", step.entity}, {"kind", step.kind},     {"request", step.request},
+             {"before", step.before}, {"events", step.events}, {"destructive", step.destructive}}
+            .dump(-1, ' ', false, Json::error_handler_t::replace);
+  });
+  if (!st.ok()) return Error(503, st.message());
+  const int64_t planned = std::min<int64_t>(waiting->total, *limit);
+  body += "],\"entities_waiting\":" + std::to_string(waiting->total) +
+          ",\"entities_planned\":" + std::to_string(planned) +
+          ",\"truncated\":" + (waiting->total > *limit ? "true" : "false") + "}";
+  ServerResponse r;
+  r.status = 200;
+  r.body = std::move(body);
+  return r;
 }
 
 ServerResponse AdminApi::DriftRun(const ServerRequest& req) {

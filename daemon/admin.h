@@ -126,7 +126,7 @@ class AdminApi {
   // there is none.
   ServerResponse VendorNotification(const std::string& tail);
   ServerResponse VendorReplay(const Principal& who, const std::string& tail);
-  ServerResponse Plan();
+  ServerResponse Plan(const ServerRequest& req);
   ServerResponse DriftRun(const ServerRequest& req);
 
   struct KnownToken {

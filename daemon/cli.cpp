@@ -523,6 +523,13 @@ int CliPlan(const CliOptions& cli) {
   if (waiting > 0)
     std::printf("; %zu entity(ies) waiting (kind wait): nothing can be sent yet", waiting);
   std::printf("\n");
+  if ((*j).value("truncated", false)) {
+    std::printf(
+        "only the first %lld of %lld entities to reconcile were planned (GET "
+        "/v1/plan?limit=N plans more)\n",
+        static_cast<long long>((*j).value("entities_planned", int64_t{0})),
+        static_cast<long long>((*j).value("entities_waiting", int64_t{0})));
+  }
   return 0;
 }
 

@@ -495,12 +495,23 @@ Status Writer::ApplyDueEvents(bool* more) {
 }
 
 Result<std::vector<PlannedStep>> Writer::Plan(int limit) {
+  std::vector<PlannedStep> steps;
+  if (Status st = Plan(limit, [&](PlannedStep&& s) { steps.push_back(std::move(s)); }); !st.ok())
+    return st;
+  return steps;
+}
+
+Status Writer::Plan(int limit, const std::function<void(PlannedStep&&)>& visit) {
   auto dirty = store_.DueDirty(INT64_MAX, limit);
   if (!dirty.ok()) return dirty.status();
-  std::vector<PlannedStep> steps;
   const ExecutorPolicy policy = Policy();
-  for (auto& item : *dirty) executor_.Run(item, ExecMode::kPlan, policy, &steps);
-  return steps;
+  std::vector<PlannedStep> steps;
+  for (auto& item : *dirty) {
+    steps.clear();
+    executor_.Run(item, ExecMode::kPlan, policy, &steps);
+    for (auto& s : steps) visit(std::move(s));
+  }
+  return Status::Ok();
 }
 
 }  // namespace tenantsync

@@ -95,7 +95,14 @@ class Writer {
   // entity whose last write has an unknown outcome) do go to Auth0. Steps that depend on an
   // earlier planned step's result (e.g. the members of an organization not created yet) appear
   // once that step has been done. Callable from any thread.
-  Result<std::vector<PlannedStep>> Plan(int limit = 10000);
+  // At most `limit` entities, in the writer's due order (GET /v1/plan?limit=, default
+  // kDefaultPlanEntities: the answer for 10,000 entities is a few MB of JSON).
+  static constexpr int kDefaultPlanEntities = 10000;
+  static constexpr int kMaxPlanEntities = 200000;
+  Result<std::vector<PlannedStep>> Plan(int limit = kDefaultPlanEntities);
+  // The same steps handed to `visit` one entity's at a time, so a caller that writes them out as
+  // they come never holds the whole plan (100,000 users: ~600 MB as objects).
+  Status Plan(int limit, const std::function<void(PlannedStep&&)>& visit);
 
   // The destructive-change guard every destructive step asks first; set before Start().
   void SetGuard(Guard* guard);

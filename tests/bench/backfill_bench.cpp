@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
   bool full = false;
   uint64_t seed = 1;
   int orgs = -1, users = -1, rate = 16, burst = 50, latency_ms = 100, senders = 8, lookups = 50;
-  int import_threshold = -1, max_in_flight = 8;
+  int import_threshold = -1, max_in_flight = 8, plan_limit = 10000;
   double timeout_s = 0;
   std::string build_dir_flag;
   app.add_flag("--full", full, "100,000 users in 2,000 organizations (the memory figure)");
@@ -259,6 +259,10 @@ int main(int argc, char** argv) {
                  "[auth0].max_in_flight for the daemon: with --latency-ms it bounds the writer "
                  "at max_in_flight / latency requests per second")
       ->check(CLI::Range(1, 64));
+  app.add_option("--plan-limit", plan_limit,
+                 "GET /v1/plan?limit= asked once the events are accepted (default 10,000, the "
+                 "daemon's default)")
+      ->check(CLI::Range(1, 200000));
   app.add_option("--timeout", timeout_s,
                  "Give up converging after this many seconds (default 3600, --full 7200)")
       ->check(CLI::Range(1.0, 36000.0));
@@ -339,6 +343,27 @@ int main(int argc, char** argv) {
       static_cast<long long>(sent.errors), senders,
       static_cast<double>(rss_after_accept_kb) / 1024);
   std::fflush(stdout);
+
+  // 1b. The plan an operator asks for with the backfill pending (GET /v1/plan, --plan-limit),
+  // on its own connection with a generous timeout; the RSS sampler sees what building it costs.
+  {
+    TestHttpClient plan_client("127.0.0.1", daemon.admin_port(), 300);
+    const auto p0 = Clock::now();
+    TestResponse plan = plan_client.Get("/v1/plan?limit=" + std::to_string(plan_limit),
+                                        {{"Authorization", "Bearer " + daemon.admin_token()}});
+    const double plan_s = Since(p0);
+    Json pj = plan.status == 200 ? Json::parse(plan.body, nullptr, false) : Json();
+    std::printf(
+        "GET /v1/plan with the backfill pending: %d in %.2f s, %lld of %lld entities planned, "
+        "%zu steps, %.1f MB of JSON; daemon RSS then %.1f MB\n",
+        plan.status, plan_s,
+        static_cast<long long>(pj.is_object() ? pj.value("entities_planned", int64_t{0}) : 0),
+        static_cast<long long>(pj.is_object() ? pj.value("entities_waiting", int64_t{0}) : 0),
+        pj.is_object() && pj["plan"].is_array() ? pj["plan"].size() : size_t{0},
+        static_cast<double>(plan.body.size()) / 1e6,
+        static_cast<double>(VmRssKb(daemon_pid)) / 1024);
+    std::fflush(stdout);
+  }
 
   // 2. `tenantsync wait`, as an operator watches a backfill; its plain lines go to a file.
   const std::string wait_out = daemon.dir() + "/wait.out";

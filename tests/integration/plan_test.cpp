@@ -1,6 +1,7 @@
 // `tenantsync plan` on a known pending state prints exactly the expected writes, and sends none.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "tests/support/daemon_fixture.h"
@@ -62,6 +63,23 @@ TEST(Plan, ListsExactlyThePendingWritesWithoutSendingThem) {
   EXPECT_EQ(by_entity["user:e1"]["events"], nlohmann::json::array({"hr/p-2"}));
   EXPECT_EQ(sim_client.Get("/__sim/stats").Json()["writes_total"], 0)
       << "planning must not write to Auth0";
+  // Every mark was planned (the organization, the user, and the application's callbacks, which
+  // need no write here).
+  const int64_t marks = answer["entities_waiting"].get<int64_t>();
+  EXPECT_GE(marks, 2) << r.body;
+  EXPECT_EQ(answer["entities_planned"], marks) << r.body;
+  EXPECT_EQ(answer["truncated"], false) << r.body;
+
+  // A plan covers at most `limit` entities (default 10,000) and says when it stopped short.
+  auto one = daemon.AdminGet("/v1/plan?limit=1");
+  ASSERT_EQ(one.status, 200) << one.body;
+  std::set<std::string> planned_entities;
+  for (auto& st : one.Json()["plan"]) planned_entities.insert(st["entity"].get<std::string>());
+  EXPECT_LE(planned_entities.size(), 1u) << one.body;
+  EXPECT_EQ(one.Json()["entities_planned"], 1) << one.body;
+  EXPECT_EQ(one.Json()["entities_waiting"], marks) << one.body;
+  EXPECT_EQ(one.Json()["truncated"], true) << one.body;
+  EXPECT_EQ(daemon.AdminGet("/v1/plan?limit=0").status, 400);
 
   // The CLI prints the same plan as a table.
   Subprocess cli(BuildPath("tenantsync"), {"plan", "--config", daemon.config_path(), "--admin",
