@@ -615,7 +615,6 @@ ServerResponse AdminApi::Status() {
     auto imports = store_.CountOpenImportUsers();
     auto recent = store_.CountMutationsDoneSince(now - 60000);
     if (!imports.ok() || !recent.ok()) return Error(503, "storage unavailable");
-    const SqliteStore::DirtyDue* due = &*dirty;
     const int64_t events_due = ev["due"].get<int64_t>();
     Json headroom = nullptr;
     if (hooks_.auth0) {
@@ -624,14 +623,14 @@ ServerResponse AdminApi::Status() {
       headroom = v.limit > 0 ? v.remaining : static_cast<int64_t>(v.tokens);
     }
     body["progress"] = {
-        {"pending_entities", {{"due", due->due}, {"within_a_minute", due->soon}}},
+        {"pending_entities", {{"due", dirty->due}, {"within_a_minute", dirty->soon}}},
         // Users waiting for a users-import job (its own or the next file): revisited only at a
         // long backstop, so not within a minute, yet work still to do.
-        {"awaiting_import", due->awaiting_import},
+        {"awaiting_import", dirty->awaiting_import},
         // Of all users to be created by import, those in jobs Auth0 is running now.
         {"import_users", *imports},
         {"events_pending", events_due},
-        {"pending_total", due->due + due->soon + due->awaiting_import + events_due},
+        {"pending_total", dirty->due + dirty->soon + dirty->awaiting_import + events_due},
         {"mutations_done_last_minute", *recent},
         // A counter since start (the stored done count drops when the retention deletes old
         // rows, which would read as writes going backwards).
@@ -1140,8 +1139,7 @@ ServerResponse AdminApi::Plan(const ServerRequest& req) {
       IntParam(req, "limit", 1, Writer::kMaxPlanEntities, Writer::kDefaultPlanEntities, &error);
   if (!limit) return Error(400, error);
   // The marks counted before planning: a plan covers at most `limit` of them, and says so.
-  const int64_t now = clock_.NowUnixMillis();
-  auto waiting = store_.CountDirtyDue(now, now);
+  auto waiting = store_.CountDirty();
   if (!waiting.ok()) return Error(503, "storage unavailable");
   // Each step is written out as it is planned: the answer for 100,000 users is ~30 MB of text,
   // their steps as objects twenty times that.
@@ -1156,10 +1154,10 @@ ServerResponse AdminApi::Plan(const ServerRequest& req) {
             .dump(-1, ' ', false, Json::error_handler_t::replace);
   });
   if (!st.ok()) return Error(503, st.message());
-  const int64_t planned = std::min<int64_t>(waiting->total, *limit);
-  body += "],\"entities_waiting\":" + std::to_string(waiting->total) +
+  const int64_t planned = std::min<int64_t>(*waiting, *limit);
+  body += "],\"entities_waiting\":" + std::to_string(*waiting) +
           ",\"entities_planned\":" + std::to_string(planned) +
-          ",\"truncated\":" + (waiting->total > *limit ? "true" : "false") + "}";
+          ",\"truncated\":" + (*waiting > *limit ? "true" : "false") + "}";
   ServerResponse r;
   r.status = 200;
   r.body = std::move(body);

@@ -144,14 +144,10 @@ Result<Json> Drift::RunLocked(bool correct) {
   std::vector<OrgSnap> orgs;
   // Users as stored: the known state stays JSON text until a record is compared (parsed, it
   // took ~3 KB a user: 340 MB for the drift pass at 100,000 users, docs/BENCHMARKS.md).
-  struct UserSnap {
-    std::string external_id;
-    std::string auth0_id;
-    std::string known_json;
-    Json Known() const {
-      Json k = Json::parse(known_json, nullptr, false);
-      return k.is_object() ? k : Json::object();
-    }
+  using UserSnap = StateTxn::ManagedRow;
+  auto known_of = [](const UserSnap& u) {
+    Json k = Json::parse(u.known_json, nullptr, false);
+    return k.is_object() ? k : Json::object();
   };
   std::vector<UserSnap> users;
   std::vector<std::string> managed_callbacks;
@@ -166,10 +162,8 @@ Result<Json> Drift::RunLocked(bool correct) {
       if (!m.ok()) return m.status();
       orgs.push_back({std::move(row), std::move(m).value()});
     }
-    Status st = (*txn)->ForEachManaged(EntityKind::kUser, [&](StateTxn::ManagedRow&& row) {
-      UserSnap snap{std::move(row.external_id), std::move(row.auth0_id), std::move(row.known_json)};
-      if (Truthy(Field(snap.Known(), "deleted"))) return Status::Ok();
-      users.push_back(std::move(snap));
+    Status st = (*txn)->ForEachManaged(EntityKind::kUser, [&](UserSnap&& row) {
+      if (!Truthy(Field(known_of(row), "deleted"))) users.push_back(std::move(row));
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -389,7 +383,7 @@ Result<Json> Drift::RunLocked(bool correct) {
     auto it = user_index.find(id.get_ref<const std::string&>());
     if (it == user_index.end()) return;  // not managed by tenantsync
     matched[it->second] =
-        CompareUser(users[it->second].Known(), u, /*want_fixed=*/false).differences.empty();
+        CompareUser(known_of(users[it->second]), u, /*want_fixed=*/false).differences.empty();
   };
   if (!users.empty()) {
     std::vector<std::string> fields = {"user_id", "blocked", "app_metadata", "user_metadata"};
@@ -435,7 +429,7 @@ Result<Json> Drift::RunLocked(bool correct) {
       user_gone.insert(user.external_id);
       continue;
     }
-    UserComparison cmp = CompareUser(user.Known(), UserRecord(*got), /*want_fixed=*/true);
+    UserComparison cmp = CompareUser(known_of(user), UserRecord(*got), /*want_fixed=*/true);
     if (cmp.differences.empty()) continue;
     for (auto& d : cmp.differences) diff(key, d[0].get<std::string>(), d[1], d[2]);
     user_known[user.external_id] = std::move(cmp.fixed);
@@ -531,7 +525,7 @@ Result<Json> Drift::RunLocked(bool correct) {
       auto fresh = t.GetEntity(EntityKind::kUser, ext);
       if (!fresh.ok()) return fresh.status();
       if (!fresh->exists || fresh->auth0_id != user.auth0_id) continue;
-      const Json snap_known = user.Known();
+      const Json snap_known = known_of(user);
       if (gone) {
         // Deleted in Auth0 behind tenantsync's back: forget the id and its memberships; the writer
         // creates the user again and re-adds the memberships.

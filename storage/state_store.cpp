@@ -911,13 +911,17 @@ Result<std::optional<int64_t>> SqliteStore::OldestPendingMs(int64_t now_ms) {
 Result<std::vector<DirtyItem>> SqliteStore::ScheduledDirty(int64_t now_ms, int limit) {
   TS_READ_DB;
   try {
+    // The dirty_due ranges of the ordinary priorities (marks awaiting an import are not
+    // scheduled work): short, so sorting them is cheap.
     auto q = stmts.Get(
         "SELECT entity, generation, not_before_ms, attempts, priority FROM dirty "
-        "WHERE not_before_ms > ? AND attempts = 0 AND priority != ? ORDER BY not_before_ms "
-        "LIMIT ?");
+        "WHERE priority IN (?2, ?3, ?4) AND not_before_ms > ?1 AND attempts = 0 "
+        "ORDER BY not_before_ms, rowid LIMIT ?5");
     q->bind(1, static_cast<int64_t>(now_ms));
-    q->bind(2, kAwaitingImportPriority);
-    q->bind(3, limit);
+    q->bind(2, 0);
+    q->bind(3, kBulkCreatePriority);
+    q->bind(4, kAccessRemovalPriority);
+    q->bind(5, limit);
     std::vector<DirtyItem> out;
     while (q->executeStep()) {
       out.push_back({q->getColumn(0).getString(), q->getColumn(1).getInt64(),

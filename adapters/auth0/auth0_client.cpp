@@ -701,8 +701,7 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return Status::Ok();
     Json u = Json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!u.is_object()) {
-      return Status::Invalid("users export file: line " + std::to_string(line_no) +
-                             " is not a JSON object");
+      return Status::Invalid("line " + std::to_string(line_no) + " is not a JSON object");
     }
     ++out.users;
     visit(std::move(u));
@@ -713,10 +712,7 @@ Result<UserExport> Auth0Client::ExportUsers(const UserExportOptions& eo,
                                          [&](std::string_view chunk) { return lines.Add(chunk); })
                   : lines.Add(file.body);
   if (st.ok()) st = lines.Finish();
-  if (!st.ok()) {
-    if (st.message().rfind("users export file", 0) == 0) return st;
-    return Status::Invalid("users export file: " + st.message());
-  }
+  if (!st.ok()) return Status::Invalid("users export file: " + st.message());
   return out;
 }
 

@@ -1529,6 +1529,22 @@ StepExecutor::RunResult StepExecutor::ImportTurn(Pass& pass, const std::string& 
     return {Outcome::kRetry, std::nullopt};
   }
   ImportPlan plan = PlanImports(std::move(candidates), ip, seen);
+  // Users the plan sends one by one (too few for a job, or a record too large for any file):
+  // remembered so DeferToImport lets them through, and marked so they go now.
+  auto go_one_by_one = [&](bool replace) {
+    {
+      std::lock_guard<std::mutex> lock(import_mu_);
+      std::set<std::string>& single = single_users_[conn];
+      if (replace) single.clear();
+      single.insert(plan.single.begin(), plan.single.end());
+    }
+    InTxn([&](StateTxn& txn) {
+      for (auto& ext : plan.single) {
+        if (auto s = txn.MarkDirty(UserKey(ext)); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+  };
   if (!plan.files.empty()) {
     // The import path is on: the users wait for their files (the hires still to be looked at
     // are spared one step each), except those too large for any file, which go one by one.
@@ -1542,18 +1558,7 @@ StepExecutor::RunResult StepExecutor::ImportTurn(Pass& pass, const std::string& 
       if (!InTxn([&](StateTxn& txn) { return txn.AwaitImport(chunk, backstop); }).ok())
         return {Outcome::kRetry, std::nullopt};
     }
-    if (!plan.single.empty()) {
-      {
-        std::lock_guard<std::mutex> lock(import_mu_);
-        single_users_[conn].insert(plan.single.begin(), plan.single.end());
-      }
-      InTxn([&](StateTxn& txn) {
-        for (auto& ext : plan.single) {
-          if (auto s = txn.MarkDirty(UserKey(ext)); !s.ok()) return s;
-        }
-        return Status::Ok();
-      });
-    }
+    if (!plan.single.empty()) go_one_by_one(/*replace=*/false);
   }
   owned = {};
   // A burst still arriving (more candidates than at the last look, and no full file yet) is
@@ -1570,24 +1575,12 @@ StepExecutor::RunResult StepExecutor::ImportTurn(Pass& pass, const std::string& 
     return {Outcome::kDone, next_poll ? std::min(*next_poll, again) : again};
   }
   if (plan.files.empty()) {
-    // Too few for a job: these users are created one by one (and marked so they go now).
-    {
-      std::lock_guard<std::mutex> lock(import_mu_);
-      single_users_[conn] = std::set<std::string>(plan.single.begin(), plan.single.end());
-    }
-    InTxn([&](StateTxn& txn) {
-      for (auto& ext : plan.single) {
-        if (auto s = txn.MarkDirty(UserKey(ext)); !s.ok()) return s;
-      }
-      return Status::Ok();
-    });
+    go_one_by_one(/*replace=*/true);  // too few for a job
     return {Outcome::kDone, next_poll};
   }
   auto conn_id = api_.FindConnectionId(conn);
-  if (!conn_id.ok()) {
-    if (!Retryable(conn_id.status())) go_single(kRefusedWindowMs);
-    return retry(conn_id.status());
-  }
+  // Refused: kDead, and RunImports turns the import path off.
+  if (!conn_id.ok()) return retry(conn_id.status());
   int sent = 0;
   for (auto& file : plan.files) {
     if (running + sent >= kImportJobsAtOnce) break;
