@@ -31,18 +31,18 @@ void StartWithImports(WriterHarness& h, int threshold) {
   h.writer = std::make_unique<Writer>(*h.store, &h.tenant, h.clock, h.random, w);
 }
 
-void Hire(WriterHarness& h, int n, const std::string& org = "") {
+void Hire(WriterHarness& h, int n, const std::string& org = "", const std::string& prefix = "p") {
   for (int i = 0; i < n; ++i) {
-    const std::string ext = "p" + std::to_string(100 + i);
+    const std::string ext = prefix + std::to_string(100 + i);
     Json data = {{"external_id", ext}, {"email", ext + "@example.com"}, {"name", "P " + ext}};
     if (!org.empty()) data["organizations"] = Json::array({{{"external_id", org}}});
     h.Send("user.upserted", data);
   }
 }
 
-// Scheduler turns, 0.6 s apart, until the first import job is posted (after the burst settled).
-void RunUntilAnImportIsSent(WriterHarness& h) {
-  for (int i = 0; i < 50 && h.tenant.CountRequests(endpoints::kCreateUsersImport) == 0; ++i) {
+// Scheduler turns, 0.6 s apart, until `jobs` import jobs were posted (after each burst settled).
+void RunUntilAnImportIsSent(WriterHarness& h, size_t jobs = 1) {
+  for (int i = 0; i < 50 && h.tenant.CountRequests(endpoints::kCreateUsersImport) < jobs; ++i) {
     ASSERT_TRUE(h.writer->RunOnce().ok());
     h.clock.Advance(std::chrono::milliseconds(600));
   }
@@ -225,10 +225,9 @@ TEST(ExecutorImportsTest, UsersWaitingForARunningJobAreNotVisitedAgainUntilItEnd
   EXPECT_EQ(h.tenant.CountRequests(endpoints::kCreateUser), 0u);
 }
 
-// A user who arrives while a job runs waits for the next file; when that job fails, the import
-// path is off for a while and the waiting user is created one by one at once, not at the
-// backstop revisit.
-TEST(ExecutorImportsTest, AFailedJobAlsoReleasesUsersWaitingOutsideIt) {
+// A lone user who arrives while a job runs is too few for a second file: it is created one by
+// one while the job (which then fails) is still running.
+TEST(ExecutorImportsTest, ALoneHireDuringARunningJobIsCreatedOneByOne) {
   WriterHarness h;
   StartWithImports(h, 10);
   h.tenant.SetImportPendingPolls(3);
@@ -243,6 +242,30 @@ TEST(ExecutorImportsTest, AFailedJobAlsoReleasesUsersWaitingOutsideIt) {
   h.Drain(60000);
   EXPECT_EQ(h.tenant.Users().size(), 13u);
   EXPECT_TRUE(h.Entity(EntityKind::kUser, "late").auth0_id);
+}
+
+// A user who arrives while both job slots are taken waits for the next file (its mark at the
+// long backstop). When one of the jobs fails, the import path is off for a while and that user
+// is created one by one at once, not at the backstop revisit.
+TEST(ExecutorImportsTest, AFailedJobAlsoReleasesUsersWaitingOutsideIt) {
+  WriterHarness h;
+  StartWithImports(h, 10);
+  h.tenant.SetImportPendingPolls(6);
+  h.tenant.FailNextImportJob();
+  Hire(h, 12);
+  RunUntilAnImportIsSent(h, 1);
+  Hire(h, 12, "", "q");
+  RunUntilAnImportIsSent(h, 2);
+  ASSERT_EQ(h.tenant.CountRequests(endpoints::kCreateUsersImport), 2u);
+  h.Send("user.upserted",
+         {{"external_id", "late"}, {"email", "late@example.com"}, {"name", "Late"}});
+  ASSERT_TRUE(h.writer->RunOnce().ok());
+  ASSERT_FALSE(h.Entity(EntityKind::kUser, "late").auth0_id) << "deferred, not created at once";
+  h.Drain(60000);
+  EXPECT_TRUE(h.Entity(EntityKind::kUser, "late").auth0_id)
+      << "still waiting for the backstop after the job failed";
+  EXPECT_EQ(h.tenant.Users().size(), 25u);
+  EXPECT_EQ(h.tenant.CountRequests(endpoints::kCreateUsersImport), 2u);
 }
 
 }  // namespace
