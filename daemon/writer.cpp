@@ -396,88 +396,77 @@ Status Writer::ApplyDueEvents(bool* more) {
   }
   std::vector<std::pair<const EventRecord*, EventState>> outcomes;
   int64_t destructive = 0;
-  Status st = InTxn([&](StateTxn& txn) {
-    // An event that cannot be applied is undone alone and marked failed; it never abandons the
-    // batch (which stalled every later event for good). Events almost never fail, so the batch is
-    // first folded under one savepoint; only if an event fails is that pass undone and the batch
-    // folded again with a savepoint per event (two statements per event saved in the usual case).
-    for (const bool careful : {false, true}) {
-      outcomes.clear();
-      destructive = 0;
-      std::map<std::string, int> marks;  // entity key -> priority
-      std::vector<int64_t> applied;      // seqs marked applied in one statement at the end
-      bool redo = false;
-      if (!careful) {
+  // An event that cannot be applied is undone alone and marked failed; it never abandons the
+  // batch (which stalled every later event for good). Events almost never fail, so the batch is
+  // first folded as one transaction without savepoints; only if an event fails is that
+  // transaction rolled back and the batch folded again with a savepoint per event. (A savepoint
+  // over the whole batch journals every page the batch changes — megabytes, spilled to a temp file
+  // per batch — where rolling back the transaction costs nothing in WAL mode.)
+  bool redo = false;
+  auto fold = [&](StateTxn& txn, const bool careful) -> Status {
+    outcomes.clear();
+    destructive = 0;
+    std::map<std::string, int> marks;  // entity key -> priority
+    std::vector<int64_t> applied;      // seqs marked applied in one statement at the end
+    for (size_t i = 0; i < events->size(); ++i) {
+      const EventRecord& record = (*events)[i];
+      const Result<ParsedEvent>& parsed = parsed_events[i];
+      std::string error, note;
+      std::vector<std::string> dirty;
+      if (careful) {
         if (auto s = txn.Savepoint(); !s.ok()) return s;
       }
-      for (size_t i = 0; i < events->size(); ++i) {
-        const EventRecord& record = (*events)[i];
-        const Result<ParsedEvent>& parsed = parsed_events[i];
-        std::string error, note;
-        std::vector<std::string> dirty;
-        if (careful) {
-          if (auto s = txn.Savepoint(); !s.ok()) return s;
-        }
-        if (!parsed.ok()) {
-          error = parsed.status().message();
-        } else if (const EventRecord* by = record.effective_at_ms
-                                               ? SupersededBy(record, *parsed, scheduled)
-                                               : nullptr) {
-          note = "superseded by " + by->source + "/" + by->event_id +
-                 ", scheduled later (effective_at " + std::to_string(*by->effective_at_ms) + " ms)";
-        } else {
-          Status s = ApplyEvent(txn, record, *parsed, now, &dirty);
-          if (!s.ok()) {
-            if (s.kind() == StatusKind::kRetryable) return s;  // storage: retry the batch
-            if (!careful) {
-              redo = true;
-              break;
-            }
-            error = s.message();
+      if (!parsed.ok()) {
+        error = parsed.status().message();
+      } else if (const EventRecord* by =
+                     record.effective_at_ms ? SupersededBy(record, *parsed, scheduled) : nullptr) {
+        note = "superseded by " + by->source + "/" + by->event_id +
+               ", scheduled later (effective_at " + std::to_string(*by->effective_at_ms) + " ms)";
+      } else {
+        Status s = ApplyEvent(txn, record, *parsed, now, &dirty);
+        if (!s.ok()) {
+          if (s.kind() == StatusKind::kRetryable) return s;  // storage: retry the batch
+          if (!careful) {
+            redo = true;
+            return s;  // rolls the transaction back
           }
+          error = s.message();
         }
-        if (careful) {
-          if (!error.empty()) {
-            if (auto s = txn.RollbackToSavepoint(); !s.ok()) return s;
-            dirty.clear();
-          } else if (auto s = txn.ReleaseSavepoint(); !s.ok()) {
-            return s;
-          }
-        }
-        const EventState state = error.empty() ? EventState::kApplied : EventState::kFailed;
-        if (state == EventState::kApplied) {
-          applied.push_back(record.seq);
-        } else if (auto s = txn.SetEventState(record.seq, state, error, now); !s.ok()) {
+      }
+      if (careful) {
+        if (!error.empty()) {
+          if (auto s = txn.RollbackToSavepoint(); !s.ok()) return s;
+          dirty.clear();
+        } else if (auto s = txn.ReleaseSavepoint(); !s.ok()) {
           return s;
         }
-        if (!note.empty()) {
-          if (auto s = txn.NoteEvent(record.source, record.event_id, note, now); !s.ok()) return s;
-        }
-        const bool removal = state == EventState::kApplied && note.empty() && parsed.ok() &&
-                             IsDestructiveEvent(parsed->type);
-        if (removal) ++destructive;
-        for (auto& key : dirty) {
-          int& priority = marks[key];
-          if (removal) priority = kAccessRemovalPriority;
-        }
-        outcomes.emplace_back(&record, state);
       }
-      if (redo) {
-        // Undo the whole pass (and clear the error the failed statement left on the txn).
-        if (auto s = txn.RollbackToSavepoint(); !s.ok()) return s;
-        continue;
+      const EventState state = error.empty() ? EventState::kApplied : EventState::kFailed;
+      if (state == EventState::kApplied) {
+        applied.push_back(record.seq);
+      } else if (auto s = txn.SetEventState(record.seq, state, error, now); !s.ok()) {
+        return s;
       }
-      if (!careful) {
-        if (auto s = txn.ReleaseSavepoint(); !s.ok()) return s;
+      if (!note.empty()) {
+        if (auto s = txn.NoteEvent(record.source, record.event_id, note, now); !s.ok()) return s;
       }
-      if (auto s = txn.SetEventsApplied(applied, now); !s.ok()) return s;
-      for (auto& [key, priority] : marks) {
-        if (auto s = txn.MarkDirty(key, 0, false, priority); !s.ok()) return s;
+      const bool removal = state == EventState::kApplied && note.empty() && parsed.ok() &&
+                           IsDestructiveEvent(parsed->type);
+      if (removal) ++destructive;
+      for (auto& key : dirty) {
+        int& priority = marks[key];
+        if (removal) priority = kAccessRemovalPriority;
       }
-      return Status::Ok();
+      outcomes.emplace_back(&record, state);
     }
-    return Status::Ok();  // not reached: the careful pass always returns
-  });
+    if (auto s = txn.SetEventsApplied(applied, now); !s.ok()) return s;
+    for (auto& [key, priority] : marks) {
+      if (auto s = txn.MarkDirty(key, 0, false, priority); !s.ok()) return s;
+    }
+    return Status::Ok();
+  };
+  Status st = InTxn([&](StateTxn& txn) { return fold(txn, false); });
+  if (redo) st = InTxn([&](StateTxn& txn) { return fold(txn, true); });
   if (!st.ok()) return st;
   if (guard_ != nullptr && !options_.dry_run && destructive > 0) {
     // Trip before sending anything when a burst of destructive events lands together: the

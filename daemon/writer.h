@@ -10,8 +10,9 @@
 // every other entity, users-imports jobs next (kBulkCreatePriority); an entity with many steps
 // gives its worker up after ExecutorOptions::max_steps_per_turn steps and goes back in line.
 //
-// Applying events: each batch is one transaction; each event in it runs inside a savepoint, so
-// an event that cannot be applied is rolled back alone and marked failed with the reason
+// Applying events: each batch is one transaction. When an event in it cannot be applied, that
+// transaction is rolled back and the batch folded again with each event inside a savepoint, so
+// the event is rolled back alone and marked failed with the reason
 // (visible, replayable, discardable) while the rest flows on. A scheduled event (effective_at)
 // that comes due is superseded — marked applied with a note, without effect — when a newer event
 // of the same kind for the same entity is scheduled later: the later time wins.

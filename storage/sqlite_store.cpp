@@ -49,14 +49,28 @@ Status SqliteError(int code, const std::string& what) {
 
 namespace {
 
-// SQLite counts every allocation for sqlite3_memory_used() and sqlite3_status() under one
-// process-wide mutex (memory statistics are on by default), so every malloc and free of every
-// connection takes it. Nothing in tenantsync reads those figures. It can be turned off only
-// before SQLite initializes (the first connection opened); if something initialized it earlier,
-// sqlite3_config refuses with SQLITE_MISUSE and the counting stays on, which is only slower.
-void DisableSqliteMemoryStatistics() {
+// Process-wide SQLite settings, possible only before SQLite initializes (the first connection
+// opened); if something initialized it earlier, sqlite3_config refuses with SQLITE_MISUSE and the
+// defaults stay, which is only slower.
+//
+// Memory statistics: SQLite counts every allocation for sqlite3_memory_used() and sqlite3_status()
+// under one process-wide mutex (on by default), so every malloc and free of every connection takes
+// it. Nothing in tenantsync reads those figures.
+//
+// Statement journals: a statement that changes many rows inside a larger transaction (the writer
+// marking a batch of 500 events applied in one UPDATE) keeps the pages it changes until it ends,
+// in memory up to 64 KiB by default and then in a new file in the temp directory (/var/tmp) —
+// a file created, written and deleted for every batch, outside the database's directory and on
+// whatever disk that is. kStatementJournalInMemory keeps them in memory up to a bound; a larger
+// one still spills (WriterTest.FoldingAFullBatchWritesNoFileOutsideTheDatabase: none at 500).
+constexpr int kStatementJournalInMemory = 16 << 20;
+
+void ConfigureSqliteOnce() {
   static std::once_flag once;
-  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+  std::call_once(once, [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStatementJournalInMemory);
+  });
 }
 
 void Configure(SQLite::Database& db, int busy_timeout_ms) {
@@ -137,7 +151,7 @@ SqliteStore::~SqliteStore() = default;
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& options,
                                                        bool migrate) {
   if (auto st = ValidateStorageOptions(options); !st.ok()) return st;
-  DisableSqliteMemoryStatistics();
+  ConfigureSqliteOnce();
   try {
     // No SQLite mutex per call (OPEN_NOMUTEX, SQLite's "multi-thread" mode): every connection
     // is used by one thread at a time already — the writer under write_mu_, a reader under its
@@ -175,7 +189,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
 }
 
 Result<MigrationReport> SqliteStore::Migrate(const StorageOptions& options) {
-  DisableSqliteMemoryStatistics();
+  ConfigureSqliteOnce();
   try {
     SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     Configure(db, options.busy_timeout_ms);
