@@ -631,6 +631,12 @@ ServerResponse AdminApi::Status() {
         {"import_users", *imports},
         {"events_pending", events_due},
         {"pending_total", dirty->due + dirty->soon + dirty->awaiting_import + events_due},
+        // Auth0 writes left, estimated: one per marked entity and pending event, plus what
+        // entities had left when their turn ended (an organization's member list). Users
+        // awaiting an import are left out: a job creates thousands in three requests.
+        {"writes_left_estimate",
+         dirty->due + dirty->soon + events_due +
+             (hooks_.writer ? hooks_.writer->ExtraStepsLeft() : int64_t{0})},
         {"mutations_done_last_minute", *recent},
         // A counter since start (the stored done count drops when the retention deletes old
         // rows, which would read as writes going backwards).

@@ -194,6 +194,11 @@ Status Writer::SetPaused(bool paused) {
   return Status::Ok();
 }
 
+int64_t Writer::ExtraStepsLeft() const {
+  std::lock_guard<std::mutex> lock(steps_mu_);
+  return extra_steps_total_;
+}
+
 Clock::MonoTime Writer::last_loop() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_loop_;
@@ -291,6 +296,20 @@ void Writer::Process(const DirtyItem& item) {
   StepExecutor::RunResult result{Outcome::kRetry, std::nullopt};
   if (!paused_) {
     result = executor_.Run(item, options_.dry_run ? ExecMode::kDryRun : ExecMode::kSend, Policy());
+  }
+  {
+    std::lock_guard<std::mutex> lock(steps_mu_);
+    const int64_t extra =
+        result.outcome == Outcome::kMore ? std::max<int64_t>(0, result.steps_left - 1) : 0;
+    auto it = extra_steps_.find(item.entity);
+    if (it != extra_steps_.end()) {
+      extra_steps_total_ -= it->second;
+      extra_steps_.erase(it);
+    }
+    if (extra > 0) {
+      extra_steps_.emplace(item.entity, extra);
+      extra_steps_total_ += extra;
+    }
   }
   const int64_t now = clock_.NowUnixMillis();
   Status st = InTxn([&](StateTxn& txn) {

@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -136,6 +137,11 @@ class Writer {
   int64_t last_success_ms() const { return executor_.last_success_ms(); }
   // Whether the scheduler loop ran recently (watchdog: not wedged).
   Clock::MonoTime last_loop() const;
+  // Auth0 writes known to be left beyond one per marked entity: for each entity whose last turn
+  // ended with steps still planned (an organization's member list: ~1 write per membership),
+  // those steps minus the one its mark already stands for. An estimate kept in memory (0 after a
+  // restart until such entities have had a turn); GET /v1/status progress.writes_left_estimate.
+  int64_t ExtraStepsLeft() const;
 
  private:
   void SchedulerLoop();
@@ -173,6 +179,10 @@ class Writer {
   Clock::MonoTime last_loop_;                           // guarded by mu_
   std::optional<Clock::MonoTime> apply_failing_since_;  // guarded by mu_
   std::string apply_error_;                             // guarded by mu_
+
+  mutable std::mutex steps_mu_;
+  std::map<std::string, int64_t> extra_steps_;  // guarded by steps_mu_: entity -> steps left - 1
+  int64_t extra_steps_total_ = 0;               // guarded by steps_mu_: their sum
 
   std::atomic<int> urgent_waiting_{0};  // access removals in a lane, not yet taken by a worker
   std::atomic<bool> paused_{false};

@@ -206,6 +206,10 @@ StepExecutor::RunResult StepExecutor::Loop(Pass& pass, const std::function<Plan(
     }
     if (n >= options_.max_steps_per_turn) {
       result.outcome = Outcome::kMore;
+      result.steps_left = static_cast<int64_t>(
+          std::count_if(plan.steps.begin(), plan.steps.end(), [&](const Step& s) {
+            return std::find(pass.given_up.begin(), pass.given_up.end(), s) == pass.given_up.end();
+          }));
       return result;
     }
     const Step step = *next;
@@ -218,6 +222,8 @@ StepExecutor::RunResult StepExecutor::Loop(Pass& pass, const std::function<Plan(
       if (pass.item.priority < kAccessRemovalPriority && options_.urgent_waiting &&
           options_.urgent_waiting()) {
         result.outcome = Outcome::kMore;
+        // The plan still counts the step just done.
+        result.steps_left = std::max<int64_t>(0, static_cast<int64_t>(plan.steps.size()) - 1);
         return result;
       }
       continue;

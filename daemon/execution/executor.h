@@ -97,6 +97,9 @@ class StepExecutor {
     // The entity is a user waiting for a users-import job: its mark is kept at
     // kAwaitingImportPriority (revisit_at_ms is only a backstop; the imports entity marks it).
     bool awaiting_import = false;
+    // kMore: the steps still planned for the entity when its turn ended (each one Auth0 write),
+    // for the progress estimate of writes left (GET /v1/status progress.writes_left_estimate).
+    int64_t steps_left = 0;
   };
 
   // `api`, `store`, `clock` and `guard` (may be null) must outlive the executor.

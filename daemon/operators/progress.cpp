@@ -23,6 +23,8 @@ std::optional<ProgressSnapshot> ProgressSnapshotFromStatus(const nlohmann::json&
     s.requests_done = p["auth0_requests_total"].get<int64_t>();
   if (p.contains("auth0_headroom") && p["auth0_headroom"].is_number_integer())
     s.headroom = p["auth0_headroom"].get<int64_t>();
+  if (p.contains("writes_left_estimate") && p["writes_left_estimate"].is_number_integer())
+    s.writes_left = std::max<int64_t>(0, p["writes_left_estimate"].get<int64_t>());
   return s;
 }
 
@@ -50,14 +52,23 @@ ProgressFigures ProgressTracker::Update(const ProgressSnapshot& s) {
       f.requests_per_second =
           dt_ms > 0 && requests > 0 ? requests * 1000.0 / static_cast<double>(dt_ms) : 0.0;
     }
-    // ETA from how fast pending work went down in this interval; nothing left is 0.
+    // ETA from how fast pending work went down in this interval, and from the writes left at the
+    // write rate of this interval: the larger of those known; nothing left is 0.
     const int64_t drained = prev_->pending - pending;
+    auto keep = [&](double seconds) {
+      const auto eta = static_cast<int64_t>(std::ceil(seconds));
+      f.eta_seconds = f.eta_seconds ? std::max(*f.eta_seconds, eta) : eta;
+    };
     if (pending == 0) {
       f.eta_seconds = 0;
-    } else if (dt_ms > 0 && drained > 0) {
-      f.eta_seconds =
-          static_cast<int64_t>(std::ceil(static_cast<double>(pending) * static_cast<double>(dt_ms) /
-                                         1000.0 / static_cast<double>(drained)));
+    } else {
+      if (dt_ms > 0 && drained > 0) {
+        keep(static_cast<double>(pending) * static_cast<double>(dt_ms) / 1000.0 /
+             static_cast<double>(drained));
+      }
+      if (s.writes_left && f.writes_per_second > 0) {
+        keep(static_cast<double>(*s.writes_left) / f.writes_per_second);
+      }
     }
   } else if (pending == 0) {
     f.eta_seconds = 0;

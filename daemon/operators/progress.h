@@ -26,6 +26,10 @@ struct ProgressSnapshot {
   // token requests included); nullopt when the daemon does not report it.
   std::optional<int64_t> requests_done;
   std::optional<int64_t> headroom;  // Auth0 requests left in the current rate-limit window
+  // Auth0 writes estimated to be left (progress.writes_left_estimate: one per marked entity and
+  // pending event, plus the steps an entity had left when its turn ended); nullopt from an older
+  // daemon.
+  std::optional<int64_t> writes_left;
 };
 
 // Reads a snapshot from a GET /v1/status answer's `progress` object; nullopt when the answer has
@@ -40,8 +44,12 @@ struct ProgressFigures {
   // Auth0 requests per second over the last interval; 0 when none or dt <= 0, nullopt when either
   // snapshot lacks requests_done (an older daemon).
   std::optional<double> requests_per_second;
-  std::optional<int64_t> headroom;     // as in the latest snapshot
-  std::optional<int64_t> eta_seconds;  // nullopt: unknown (no progress in the interval)
+  std::optional<int64_t> headroom;  // as in the latest snapshot
+  // nullopt: unknown (no progress in the interval). The larger of two estimates, each known only
+  // when its work moved in the interval: pending work ÷ how fast it went down, and writes left ÷
+  // writes per second. The second keeps the ETA at the tail of a backfill, where a few
+  // organizations' member lists (one entity each, thousands of writes) are all that is left.
+  std::optional<int64_t> eta_seconds;
 };
 
 // Follows successive snapshots. The first Update() sets the baseline: total = its pending,

@@ -719,6 +719,8 @@ TEST_F(CliTest, WaitShowsProgressUntilABurstConverges) {
   Json progress = StatusJson()["progress"];
   ASSERT_TRUE(progress.is_object()) << progress;
   EXPECT_GT(progress["pending_total"].get<int64_t>(), 0) << progress;
+  // Paused: 20 events not applied yet, each at least one write.
+  EXPECT_GE(progress["writes_left_estimate"].get<int64_t>(), kUsers) << progress;
   EXPECT_TRUE(progress["auth0_headroom"].is_number_integer() ||
               progress["auth0_headroom"].is_null())
       << progress;
@@ -746,6 +748,7 @@ TEST_F(CliTest, WaitShowsProgressUntilABurstConverges) {
   }
   progress = StatusJson()["progress"];
   EXPECT_EQ(progress["pending_total"], 0) << progress;
+  EXPECT_EQ(progress["writes_left_estimate"], 0) << progress;
   EXPECT_GE(progress["mutations_done_total"].get<int64_t>(), kUsers) << progress;
   EXPECT_GE(progress["mutations_done_last_minute"].get<int64_t>(), kUsers) << progress;
   // Every write was at least one Auth0 request (plus the token and the invitations).
