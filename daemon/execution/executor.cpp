@@ -165,6 +165,13 @@ StepExecutor::RunResult StepExecutor::Run(const DirtyItem& item, ExecMode mode,
 StepExecutor::RunResult StepExecutor::Loop(Pass& pass, const std::function<Plan()>& plan_fn,
                                            const std::function<Status(const Step&)>& execute) {
   RunResult result;
+  // The steps of `plan` this pass has not given up on: what the entity still has to send.
+  auto steps_left = [&](const Plan& plan) {
+    return static_cast<int64_t>(
+        std::count_if(plan.steps.begin(), plan.steps.end(), [&](const Step& s) {
+          return std::find(pass.given_up.begin(), pass.given_up.end(), s) == pass.given_up.end();
+        }));
+  };
   for (int n = 0;; ++n) {
     Plan plan = plan_fn();
     if (pass.mode == ExecMode::kPlan) {
@@ -206,10 +213,7 @@ StepExecutor::RunResult StepExecutor::Loop(Pass& pass, const std::function<Plan(
     }
     if (n >= options_.max_steps_per_turn) {
       result.outcome = Outcome::kMore;
-      result.steps_left = static_cast<int64_t>(
-          std::count_if(plan.steps.begin(), plan.steps.end(), [&](const Step& s) {
-            return std::find(pass.given_up.begin(), pass.given_up.end(), s) == pass.given_up.end();
-          }));
+      result.steps_left = steps_left(plan);
       return result;
     }
     const Step step = *next;
@@ -223,7 +227,7 @@ StepExecutor::RunResult StepExecutor::Loop(Pass& pass, const std::function<Plan(
           options_.urgent_waiting()) {
         result.outcome = Outcome::kMore;
         // The plan still counts the step just done.
-        result.steps_left = std::max<int64_t>(0, static_cast<int64_t>(plan.steps.size()) - 1);
+        result.steps_left = std::max<int64_t>(0, steps_left(plan) - 1);
         return result;
       }
       continue;

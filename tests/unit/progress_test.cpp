@@ -61,7 +61,7 @@ TEST(Progress, TrackerTable) {
       {"nothing to do from the start", {{Snap(0, 0, 3), 0, 0, 0, 0}}},
       // The tail of bench-backfill's 20,000 users: 500 organizations' member lists left, each
       // one entity with ~66 writes; no entity converges for minutes while writes go on at 16/s.
-      // Without the writes left the ETA stayed "unknown" for 25 minutes.
+      // Without the writes left the ETA stayed "unknown" for 28 minutes.
       {"entities stay while writes go on: ETA from the writes left",
        {{SnapW(0, 500, 1000, 33000), 0, 500, 0, std::nullopt},
         {SnapW(10000, 500, 1160, 32840), 0, 500, 16.0, 2053}}},

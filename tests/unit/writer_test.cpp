@@ -164,7 +164,7 @@ TEST(WriterTest, FoldingAFullBatchWritesNoFileOutsideTheDatabase) {
 
 // The progress estimate of writes left (GET /v1/status progress.writes_left_estimate): an
 // organization whose member list takes many turns counted as one pending entity, so at the tail
-// of a backfill `tenantsync wait` showed 98 % and "ETA unknown" for 25 minutes. The steps its turn
+// of a backfill `tenantsync wait` showed 98 % and "ETA unknown" for 28 minutes. The steps its turn
 // left are what it still sends.
 TEST(WriterTest, StepsLeftWhenATurnEndsAreTheWritesTheEntityStillSends) {
   WriterHarness h;
