@@ -240,9 +240,21 @@ Result<std::vector<InsertOutcome>> SqliteStore::InsertEvents(
 }
 
 Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filter) {
-  std::string sql = std::string("SELECT ") + kEventColumns + " FROM events WHERE seq > ?";
-  if (filter.state) sql += " AND state = ?";
+  std::string sql;
+  // By id alone: the dedup key (source, event_id) is the only index on the id, so the id is looked
+  // up once per distinct source, each found by a step through that index (migrations/
+  // 0014_inbox_narrow.sql) — a few lookups, however large the inbox.
+  if (filter.event_id && !filter.source) {
+    sql =
+        "WITH RECURSIVE sources(s) AS (SELECT MIN(source) FROM events UNION ALL SELECT (SELECT "
+        "MIN(source) FROM events WHERE source > s) FROM sources WHERE s IS NOT NULL) ";
+  }
+  sql += std::string("SELECT ") + kEventColumns + " FROM events WHERE seq > ?";
+  // The state as a literal (a closed set): each state worth looking for has a partial index, which
+  // SQLite uses only when the query names that very state.
+  if (filter.state) sql += std::string(" AND state = '") + EventStateName(*filter.state) + "'";
   if (filter.source) sql += " AND source = ?";
+  if (filter.event_id && !filter.source) sql += " AND source IN (SELECT s FROM sources)";
   if (filter.event_id) sql += " AND event_id = ?";
   if (filter.pending_at) {
     sql += filter.pending_at->scheduled
@@ -256,7 +268,6 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
     auto q = stmts.Get(sql);
     int i = 1;
     q->bind(i++, static_cast<int64_t>(filter.after_seq));
-    if (filter.state) q->bind(i++, EventStateName(*filter.state));
     if (filter.source) q->bind(i++, *filter.source);
     if (filter.event_id) q->bind(i++, *filter.event_id);
     if (filter.pending_at) q->bind(i++, static_cast<int64_t>(filter.pending_at->now_ms));
@@ -332,7 +343,7 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsAt(int64_t now_ms
   StatementCache& stmts = *lease.stmts;
   try {
     // One statement, so one snapshot: the counts the triggers keep (state_counts, migrations/
-    // 0010_retention.sql) and the scheduled ones among the pending rows (events_by_state), never
+    // 0010_retention.sql) and the scheduled ones among the pending rows (events_pending), never
     // a walk over every event.
     auto q = stmts.Get(
         "SELECT state, n FROM state_counts WHERE tbl = 'events' UNION ALL "

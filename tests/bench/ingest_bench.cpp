@@ -48,6 +48,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -130,19 +131,29 @@ std::string FindBuildDir(const std::string& flag) {
   return exe.parent_path().parent_path().string();
 }
 
-// Unique, valid user.upserted events signed as source "hr" would sign them.
+// Unique, valid user.upserted events signed as source "hr" would sign them. Event ids are the
+// prefix and a counter, or with `random_ids` the prefix and 32 random hex digits, as a sender
+// using UUIDs sends them (what the inbox's dedup index sees from most senders).
 std::vector<Delivery> PresignPool(const SignatureOptions& signing, const std::string& id_prefix,
-                                  size_t count) {
+                                  size_t count, bool random_ids = false) {
   std::vector<Delivery> pool;
   pool.reserve(count);
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  std::mt19937_64 rng(std::hash<std::string>()(id_prefix));
   for (size_t i = 0; i < count; ++i) {
     const std::string n = std::to_string(i);
+    std::string id = id_prefix + n;
+    if (random_ids) {
+      char hex[33];
+      std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                    static_cast<unsigned long long>(rng()));
+      id = id_prefix + hex;
+    }
     Delivery d;
     d.body = EventBody("user.upserted", {{"external_id", "emp-" + n},
                                          {"email", "user" + n + "@example.com"},
                                          {"name", "Bench User " + n}});
-    auto headers = SignDelivery(signing, id_prefix + n, now, d.body);
+    auto headers = SignDelivery(signing, id, now, d.body);
     d.headers.assign(headers.begin(), headers.end());
     pool.push_back(std::move(d));
   }
@@ -703,7 +714,7 @@ int main(int argc, char** argv) {
   int slow_clients = 200;
   int attack_seconds = 7;
   size_t max_events = 200000;
-  std::string build_dir_flag, ingress_toml, storage_toml, tmpfs_dir = "/dev/shm";
+  std::string build_dir_flag, ingress_toml, storage_toml, tmpfs_dir = "/dev/shm", ids = "random";
   app.add_option("--connections", connection_counts,
                  "Concurrent keep-alive connections (several: 1,4,16)")
       ->delimiter(',')
@@ -712,6 +723,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   app.add_option("--max-events", max_events, "Pre-signed events per run (max 200000)")
       ->check(CLI::Range(1, 10000000));
+  app.add_option("--ids", ids,
+                 "Event ids of the timed runs: random (UUID-like, as most senders) or sequential")
+      ->check(CLI::IsMember({"random", "sequential"}));
   app.add_option("--build-dir", build_dir_flag, "Directory holding the tenantsync binary");
   app.add_option("--ingress-toml", ingress_toml,
                  "Extra TOML lines for the daemons' [ingress] section");
@@ -787,8 +801,8 @@ int main(int argc, char** argv) {
     std::printf("  tmpfs daemon skipped (--tmpfs-dir '%s' is not a directory)\n",
                 tmpfs_dir.c_str());
   }
-  std::printf("  %d s per target, up to %zu pre-signed unique events per run\n", seconds,
-              max_events);
+  std::printf("  %d s per target, up to %zu pre-signed unique events per run, %s ids\n", seconds,
+              max_events, ids.c_str());
   std::printf(
       "  server cpu us = utime+stime of the server process during the run / accepted events\n");
   std::printf("  (no-op: a cpp-httplib server in a child process, %d workers)\n\n", max_conns + 4);
@@ -807,7 +821,7 @@ int main(int argc, char** argv) {
     const int conns = connection_counts[run];
     const std::string prefix =
         "bench-" + nonce + "-c" + std::to_string(conns) + "-r" + std::to_string(run) + "-";
-    const auto pool = PresignPool(signing, prefix, max_events);
+    const auto pool = PresignPool(signing, prefix, max_events, ids == "random");
     Group g;
     g.noop = RunLoad("no-op", noop.port(), pool, conns, seconds, noop.pid());
     PrintRow(g.noop);
