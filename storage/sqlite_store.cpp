@@ -3,6 +3,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <mutex>
 
 #include "storage/migrations.h"
@@ -105,6 +106,10 @@ int64_t NowMs(const StorageOptions& options) {
   return (options.clock != nullptr ? *options.clock : SystemClock()).NowUnixMillis();
 }
 
+// EventState's values, 0..kEventStates-1 (counted per state in InsertEventRows).
+constexpr size_t kEventStates = 4;
+static_assert(static_cast<size_t>(EventState::kFailed) == kEventStates - 1);
+
 constexpr const char* kEventColumns =
     "seq, source, event_id, type, occurred_at_ms, effective_at_ms, received_at_ms, state, error, "
     "body, updated_at_ms, note, submitted_by, compacted_at_ms";
@@ -202,6 +207,7 @@ Result<MigrationReport> SqliteStore::Migrate(const StorageOptions& options) {
 std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventRecord>& events) {
   std::vector<InsertOutcome> out;
   out.reserve(events.size());
+  std::array<int64_t, kEventStates> added{};
   auto ins = writer_stmts_->Get(
       "INSERT INTO events (source, event_id, type, occurred_at_ms, "
       "effective_at_ms, received_at_ms, state, error, body, updated_at_ms, submitted_by) "
@@ -220,7 +226,22 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventR
     ins->bind(9, e.body);
     ins->bind(10, static_cast<int64_t>(e.received_at_ms));
     if (!e.submitted_by.empty()) ins->bind(11, e.submitted_by);
-    out.push_back(ins->exec() == 1 ? InsertOutcome::kInserted : InsertOutcome::kDuplicate);
+    const bool inserted = ins->exec() == 1;
+    if (inserted) ++added[static_cast<size_t>(e.state)];
+    out.push_back(inserted ? InsertOutcome::kInserted : InsertOutcome::kDuplicate);
+  }
+  // The counts status reads (state_counts): this is the only way rows enter `events`, so the
+  // count is added here, once per state, instead of by a trigger per row (migrations/
+  // 0014_inbox_narrow.sql); state changes and deletes are still counted by triggers.
+  for (size_t s = 0; s < added.size(); ++s) {
+    if (added[s] == 0) continue;
+    auto count = writer_stmts_->Get(
+        "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
+        "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
+    count->reset();
+    count->bind(1, EventStateName(static_cast<EventState>(s)));
+    count->bind(2, added[s]);
+    count->exec();
   }
   return out;
 }
@@ -327,8 +348,8 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsByState() {
   auto lease = LeaseReader();
   StatementCache& stmts = *lease.stmts;
   try {
-    // state_counts is kept by triggers (migrations/0010_retention.sql): a few rows, however many
-    // events the inbox holds.
+    // state_counts is kept by the inserts and by triggers (migrations/0010_retention.sql and
+    // 0014_inbox_narrow.sql): a few rows, however many events the inbox holds.
     auto q = stmts.Get("SELECT state, n FROM state_counts WHERE tbl = 'events' AND n > 0");
     std::map<std::string, int64_t> out;
     while (q->executeStep()) out[q->getColumn(0).getString()] = q->getColumn(1).getInt64();

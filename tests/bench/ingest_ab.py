@@ -50,6 +50,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="rounds (1-10, default 3)")
     p.add_argument("--seconds", type=int, default=8, help="bench-ingest --seconds (default 8)")
     p.add_argument("--log-dir", default="", help="keep each run's full output here")
+    p.add_argument("--ids", default="random", choices=["random", "sequential"],
+                   help="bench-ingest --ids: the events' ids (default random, as UUIDs)")
     a = p.parse_args()
     if not 1 <= a.rounds <= 10:
         sys.exit("--rounds must be 1-10")
@@ -65,7 +67,7 @@ def main():
         order = a.build_dirs if r % 2 == 0 else list(reversed(a.build_dirs))
         for d in order:
             cmd = [a.bench, "--seconds", str(a.seconds), "--slow-clients", "0", "--keep-alive", "0",
-                   "--build-dir", d]
+                   "--ids", a.ids, "--build-dir", d]
             run = subprocess.run(cmd, capture_output=True, text=True, check=False)
             text = run.stdout + run.stderr
             if a.log_dir:

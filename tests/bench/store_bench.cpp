@@ -155,6 +155,10 @@ void Fill(const std::string& path, const Sizes& n, int64_t now) {
       q.exec();
     }
   }
+  // Rows inserted here bypass the store's insert path, which keeps the inbox's per-state counts.
+  db.exec(
+      "INSERT INTO state_counts (tbl, state, n) SELECT 'events', state, COUNT(*) FROM events "
+      "GROUP BY state ON CONFLICT (tbl, state) DO UPDATE SET n = excluded.n");
   tx.commit();
   db.exec("ANALYZE");
 }
