@@ -108,6 +108,66 @@ TEST(Migrations, PlannerStatesKeepEveryRowOfAVersion3Database) {
   EXPECT_EQ((*store)->ListCommands("a", 10)->front().state, CommandState::kSkipped);
 }
 
+// Upgrading a version-13 database (the inbox with events_by_state, events_by_event_id and the
+// insert count trigger): after 0014 every stored event is still found by state, by id alone and
+// as due work, the counts carry on from what the old trigger counted, and new inserts add to them.
+TEST(Migrations, AnInboxOfVersion13KeepsEveryEventFindableAndCounted) {
+  auto o = TempDb();
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::vector<Migration> first13;
+    for (const auto& m : EmbeddedMigrations())
+      if (m.version <= 13) first13.push_back(m);
+    ASSERT_EQ(first13.size(), 13u);
+    ASSERT_TRUE(ApplyMigrations(db, first13, 1).ok());
+    const char* rows[][3] = {{"hr", "a", "pending"},  {"hr", "b", "applied"},
+                             {"crm", "b", "failed"},  {"hr", "c", "rejected"},
+                             {"crm", "d", "pending"}, {"console", "e", "applied"}};
+    for (const auto& r : rows) {
+      SQLite::Statement q(
+          db,
+          "INSERT INTO events (source, event_id, type, received_at_ms, state, body, "
+          "updated_at_ms) VALUES (?, ?, 'user.upserted', 1000, ?, '{}', 1000)");
+      q.bind(1, r[0]);
+      q.bind(2, r[1]);
+      q.bind(3, r[2]);
+      q.exec();
+    }
+  }
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto seqs_of = [&](const EventFilter& f) {
+    std::vector<std::string> out;
+    auto r = (*store)->ListEvents(f);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok())
+      for (const auto& e : *r) out.push_back(e.source + "/" + e.event_id);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EventFilter f;
+  f.state = EventState::kPending;
+  EXPECT_EQ(seqs_of(f), (V{"hr/a", "crm/d"}));
+  f.state = EventState::kFailed;
+  EXPECT_EQ(seqs_of(f), (V{"crm/b"}));
+  f.state = EventState::kRejected;
+  EXPECT_EQ(seqs_of(f), (V{"hr/c"}));
+  f.state = EventState::kApplied;
+  EXPECT_EQ(seqs_of(f), (V{"hr/b", "console/e"}));
+  f = EventFilter();
+  f.event_id = "b";
+  EXPECT_EQ(seqs_of(f), (V{"hr/b", "crm/b"}));
+  auto due = (*store)->DueEvents(2000, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ(due->back().source, "crm");
+  ASSERT_TRUE((*store)->InsertEvents({Event("f"), Event("a")}).ok());  // "a" is a duplicate
+  auto counts = (*store)->CountEventsByState();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{
+                         {"applied", 2}, {"failed", 1}, {"pending", 3}, {"rejected", 1}}));
+}
+
 TEST(SqliteStore, InsertIsIdempotentPerSourceAndId) {
   auto store = SqliteStore::Open(TempDb());
   ASSERT_TRUE(store.ok());
