@@ -196,6 +196,7 @@ TEST(SqliteStore, UsesWalWithFullSync) {
 // (source, event_id)); an index per lookup by id alone doubled the pages per event (issue 13).
 TEST(SqliteStore, StoringEventsWithRandomIdsWritesFewPagesPerEvent) {
   auto o = TempDb();
+  int frames = 0;  // declared before the store: its WAL hook points here until it closes
   auto store = SqliteStore::Open(o);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::mt19937_64 rng(7);
@@ -223,7 +224,6 @@ TEST(SqliteStore, StoringEventsWithRandomIdsWritesFewPagesPerEvent) {
   }
   // From here on, the writer connection reports the WAL's length after each commit (the hook
   // replaces automatic checkpoints, so the WAL only grows).
-  int frames = 0;
   {
     SQLite::Database other(o.path, SQLite::OPEN_READWRITE);
     other.exec("PRAGMA wal_checkpoint(TRUNCATE)");
