@@ -233,11 +233,11 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventR
   // The counts status reads (state_counts): this is the only way rows enter `events`, so the
   // count is added here, once per state, instead of by a trigger per row (migrations/
   // 0014_inbox_narrow.sql); state changes and deletes are still counted by triggers.
+  auto count = writer_stmts_->Get(
+      "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
+      "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
   for (size_t s = 0; s < added.size(); ++s) {
     if (added[s] == 0) continue;
-    auto count = writer_stmts_->Get(
-        "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
-        "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
     count->reset();
     count->bind(1, EventStateName(static_cast<EventState>(s)));
     count->bind(2, added[s]);
@@ -363,9 +363,8 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsAt(int64_t now_ms
   auto lease = LeaseReader();
   StatementCache& stmts = *lease.stmts;
   try {
-    // One statement, so one snapshot: the counts the triggers keep (state_counts, migrations/
-    // 0010_retention.sql) and the scheduled ones among the pending rows (events_pending), never
-    // a walk over every event.
+    // One statement, so one snapshot: the counts state_counts keeps (see CountEventsByState) and
+    // the scheduled ones among the pending rows (events_pending), never a walk over every event.
     auto q = stmts.Get(
         "SELECT state, n FROM state_counts WHERE tbl = 'events' UNION ALL "
         "SELECT 'scheduled', COUNT(*) FROM events WHERE state = 'pending' AND "
