@@ -8,6 +8,7 @@
 
 #include "storage/migrations.h"
 #include "storage/statement_cache.h"
+#include "storage/wal_coalescing_vfs.h"
 
 namespace tenantsync {
 
@@ -163,7 +164,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
     // lease — so SQLite's own serialization only cost a lock per API call on every statement
     // (5 % of the writer's fold, docs/BENCHMARKS.md).
     auto writer = std::make_unique<SQLite::Database>(
-        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX, 0,
+        WalCoalescingVfsName());
     Configure(*writer, options.busy_timeout_ms);
     const auto& migrations = EmbeddedMigrations();
     if (migrate) {
@@ -183,7 +185,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
     if (options.path != ":memory:") {
       for (int i = 0; i < options.reader_connections; ++i) {
         readers.push_back(std::make_unique<SQLite::Database>(
-            options.path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX));
+            options.path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, 0, WalCoalescingVfsName()));
         readers.back()->setBusyTimeout(options.busy_timeout_ms);
       }
     }
@@ -196,7 +198,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
 Result<MigrationReport> SqliteStore::Migrate(const StorageOptions& options) {
   ConfigureSqliteOnce();
   try {
-    SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 0,
+                        WalCoalescingVfsName());
     Configure(db, options.busy_timeout_ms);
     return ApplyMigrations(db, EmbeddedMigrations(), NowMs(options));
   } catch (const SQLite::Exception& e) {
