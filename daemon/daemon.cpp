@@ -272,6 +272,8 @@ int RunServe(const ServeFlags& flags) {
         ingress.HandleAsync(std::move(r), std::move(respond));
       },
       [&](const ServerRequest& r) { return ingress.Precheck(r); });
+  // The events of one pass of the ingress loop share a commit (GroupCommitter::Hold).
+  ingress_server.SetPassHooks({[&] { committer.Hold(); }, [&] { committer.Release(); }});
   if (auto st = ingress_server.Bind(); !st.ok()) {
     spdlog::error("ingress: {}", st.message());
     return 1;

@@ -200,6 +200,7 @@ struct HttpServer::Impl {
   Handler handler;
   AsyncHandler async_handler;  // set: `handler` waits for it (TLS)
   Precheck precheck;
+  PassHooks pass_hooks;
   std::thread thread;
   std::string bound;
   int port = 0;
@@ -221,6 +222,8 @@ void HttpServer::SetHandler(Handler handler, Precheck precheck) {
   impl_->async_handler = nullptr;
   impl_->precheck = std::move(precheck);
 }
+
+void HttpServer::SetPassHooks(PassHooks hooks) { impl_->pass_hooks = std::move(hooks); }
 
 void HttpServer::SetAsyncHandler(AsyncHandler handler, Precheck precheck) {
   impl_->async_handler = std::move(handler);
@@ -255,6 +258,7 @@ Status HttpServer::Bind() {
       impl_->loop = std::make_unique<http::EventLoopServer>(
           o, [impl](const ServerRequest& req) { return impl->handler(req); }, precheck);
     }
+    impl_->loop->SetPassHooks(impl_->pass_hooks);
     return impl_->loop->Bind();
   }
   {

@@ -110,6 +110,16 @@ class HttpServer {
   // worker and wait for the answer there.
   using AsyncHandler = std::function<void(ServerRequest req, Responder respond)>;
 
+  // Called on the event loop's thread before and after each pass over the connections that
+  // became ready together; every handler call the loop makes itself during the pass (small
+  // /webhooks/ bodies, inline_path_prefix) runs between them. Ingress holds the group committer
+  // for a pass, so its events share one commit. Either may be empty. TLS listeners (cpp-httplib)
+  // have no passes and never call them.
+  struct PassHooks {
+    std::function<void()> begin;
+    std::function<void()> end;
+  };
+
   explicit HttpServer(HttpServerOptions options);
   ~HttpServer();
 
@@ -117,6 +127,8 @@ class HttpServer {
   void SetHandler(Handler handler, Precheck precheck = nullptr);
   // Instead of SetHandler: the same, answered asynchronously.
   void SetAsyncHandler(AsyncHandler handler, Precheck precheck = nullptr);
+  // Before Bind().
+  void SetPassHooks(PassHooks hooks);
 
   // Binds the listener. Errors: kInvalid (bad address, TLS files) or kRetryable (in use).
   Status Bind();

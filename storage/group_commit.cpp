@@ -8,6 +8,10 @@
 
 namespace tenantsync {
 
+bool ShouldStartCommit(size_t queued, int holds, bool released, size_t max_batch) {
+  return queued > 0 && (holds == 0 || released || queued >= max_batch);
+}
+
 GroupCommitter::GroupCommitter(Store& store, GroupCommitOptions options)
     : store_(store), options_(options), thread_([this] { Run(); }) {}
 
@@ -47,8 +51,28 @@ void GroupCommitter::InsertAsync(EventRecord record, Callback done) {
     }
     queue_.push_back(Pending{std::move(record), std::move(done)});
     // While a commit is in progress the committer takes the queue when it is done: only an idle
-    // committer needs the (futex) wake-up.
-    wake = idle_;
+    // committer needs the (futex) wake-up, and a held one gets it from Release().
+    wake = idle_ && ShouldStartCommit(queue_.size(), holds_, released_, options_.max_batch);
+  }
+  if (wake) cv_.notify_one();
+}
+
+void GroupCommitter::Hold() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++holds_;
+}
+
+void GroupCommitter::Release() {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (holds_ > 0) --holds_;
+    if (!queue_.empty()) {
+      // The producer may hold again at once (the loop's next pass); what it queued so far
+      // must not wait for that pass too.
+      released_ = true;
+      wake = idle_;
+    }
   }
   if (wake) cv_.notify_one();
 }
@@ -63,8 +87,11 @@ void GroupCommitter::Run() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       idle_ = true;
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [&] {
+        return stopping_ || ShouldStartCommit(queue_.size(), holds_, released_, options_.max_batch);
+      });
       idle_ = false;
+      released_ = false;
       if (queue_.empty()) return;  // stopping and drained
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));

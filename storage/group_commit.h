@@ -31,6 +31,11 @@ struct GroupCommitOptions {
   size_t max_queue = 8192;  // waiting inserts before new ones are refused (kRetryable)
 };
 
+// The committer's decision, given what is queued (pure; GroupCommitter calls it under its lock):
+// start a commit when something is queued and no producer holds it, a hold ended since the last
+// commit began with events queued, or a full batch is waiting.
+bool ShouldStartCommit(size_t queued, int holds, bool released, size_t max_batch);
+
 class GroupCommitter {
  public:
   // OK → the outcome (inserted or duplicate) is durable. kRetryable → nothing was stored
@@ -45,6 +50,15 @@ class GroupCommitter {
   // Queues the event and returns; `done` is called exactly once as described above.
   void InsertAsync(EventRecord record, Callback done);
   void Stop();
+
+  // Hold() asks the committer not to start its next commit until Release(): a producer that
+  // queues several events in a row (the event loop answering a pass over the connections that
+  // became ready together) holds it so they share one transaction, instead of the first of
+  // them being committed alone while the rest are still being read. Holds count (each Hold needs
+  // one Release); a full batch (max_batch) is committed held or not, and what was queued when a
+  // hold ends is committed even if another hold has begun since. Never blocks.
+  void Hold();
+  void Release();
 
   // Number of commits done so far (for tests and benchmarks: proves commits are shared).
   uint64_t commits() const;
@@ -63,6 +77,8 @@ class GroupCommitter {
   std::deque<Pending> queue_;  // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
   bool idle_ = false;          // guarded by mu_: the committer waits on cv_
+  int holds_ = 0;              // guarded by mu_: Hold() calls not yet released
+  bool released_ = false;      // guarded by mu_: a hold ended with events queued
   uint64_t commits_ = 0;       // guarded by mu_
   std::thread thread_;
 };

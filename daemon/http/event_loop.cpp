@@ -57,6 +57,24 @@ constexpr size_t kMaxReadPerEvent = 4 * kReadChunk;  // fairness between connect
 constexpr size_t kInlineBodyBytes = 16384;
 
 // Worker threads with a bounded queue; TryPush refuses instead of waiting.
+// Calls a pass's end hook exactly once, also when a handler throws out of the pass.
+class PassScope {
+ public:
+  explicit PassScope(const HttpServer::PassHooks* hooks) : hooks_(hooks) {
+    if (hooks_ != nullptr && hooks_->begin) hooks_->begin();
+  }
+  ~PassScope() { End(); }
+  PassScope(const PassScope&) = delete;
+  PassScope& operator=(const PassScope&) = delete;
+  void End() {
+    if (hooks_ != nullptr && hooks_->end) hooks_->end();
+    hooks_ = nullptr;
+  }
+
+ private:
+  const HttpServer::PassHooks* hooks_;
+};
+
 class WorkerPool {
  public:
   WorkerPool(int threads, size_t max_queue, std::string name) : max_queue_(max_queue) {
@@ -175,6 +193,7 @@ struct EventLoopServer::Impl {
   HttpServerOptions options;
   HttpServer::Handler handler;             // or:
   HttpServer::AsyncHandler async_handler;  // one of the two is set
+  HttpServer::PassHooks pass_hooks;
   HttpServer::Precheck precheck;
   HeadLimits limits;
   std::thread::id loop_thread_id;
@@ -356,6 +375,7 @@ struct EventLoopServer::Impl {
       // Answers given on this thread outside an event (none today) must not wait for one.
       const int timeout = ready.empty() ? static_cast<int>(kSweepInterval.count()) : 0;
       int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout);
+      PassScope pass(n > 0 ? &pass_hooks : nullptr);
       for (int i = 0; i < n; ++i) {
         uint64_t id = events[i].data.u64;
         if (id == kListenId) {
@@ -368,6 +388,7 @@ struct EventLoopServer::Impl {
           OnEvent(id, events[i].events);
         }
       }
+      pass.End();
       Completions();
       if (SteadyClock::now() >= next_sweep) Sweep();
     }
@@ -879,6 +900,10 @@ EventLoopServer::EventLoopServer(HttpServerOptions options, HttpServer::AsyncHan
 }
 
 EventLoopServer::~EventLoopServer() { Stop(); }
+
+void EventLoopServer::SetPassHooks(HttpServer::PassHooks hooks) {
+  impl_->pass_hooks = std::move(hooks);
+}
 
 Status EventLoopServer::Bind() { return impl_->Bind(); }
 std::string EventLoopServer::BoundAddress() const { return impl_->bound; }

@@ -51,6 +51,9 @@ class EventLoopServer {
                   HttpServer::Precheck precheck);
   ~EventLoopServer();
 
+  // Before Start(): called around each pass over the connections epoll reported ready
+  // (HttpServer::PassHooks).
+  void SetPassHooks(HttpServer::PassHooks hooks);
   Status Bind();
   std::string BoundAddress() const;
   int port() const;

@@ -287,7 +287,10 @@ class AsyncEventLoopTest : public ::testing::Test {
     server_ = std::make_unique<EventLoopServer>(
         o,
         [this](ServerRequest req, HttpServer::Responder respond) {
-          const std::string info = ThreadName() + " " + std::to_string(req.body.size());
+          // A call the loop makes itself runs inside exactly one pass (PassHooks).
+          const bool in_pass = passes_begun_.load() - passes_ended_.load() == 1;
+          const std::string info =
+              ThreadName() + " " + std::to_string(req.body.size()) + (in_pass ? " in-pass" : "");
           if (req.path == "/in/later") {
             {
               std::lock_guard<std::mutex> lock(mu_);
@@ -301,6 +304,7 @@ class AsyncEventLoopTest : public ::testing::Test {
           if (req.path == "/in/twice") throw std::runtime_error("after answering");
         },
         nullptr);
+    server_->SetPassHooks({[this] { ++passes_begun_; }, [this] { ++passes_ended_; }});
     ASSERT_TRUE(server_->Bind().ok());
     server_->Start();
     fd_ = Connect(server_->port());
@@ -340,6 +344,7 @@ class AsyncEventLoopTest : public ::testing::Test {
   std::thread committer_;
   std::unique_ptr<EventLoopServer> server_;
   int fd_ = -1;
+  std::atomic<int> passes_begun_{0}, passes_ended_{0};
 };
 
 TEST_F(AsyncEventLoopTest, AnswersWhenAnotherThreadRespondsAndNotBefore) {
@@ -372,6 +377,27 @@ TEST_F(AsyncEventLoopTest, SmallBodiesUnderThePrefixRunOnTheLoopTheRestOnAWorker
   Send("POST /scim/where HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789");
   got = ReadAnswers(fd_, 1);
   EXPECT_NE(got.find("/scim/where ts-http-work 10"), std::string::npos) << got;
+}
+
+TEST_F(AsyncEventLoopTest, HandlerCallsOnTheLoopRunInsideAPassThatEnds) {
+  // Three connections whose requests are ready together: each is handled inside a pass (the
+  // ingress holds the group committer for it), and every pass has ended once all are answered.
+  std::vector<int> fds = {fd_, Connect(server_->port()), Connect(server_->port())};
+  for (int fd : fds) {
+    const std::string req = "POST /in/pass HTTP/1.1\r\nContent-Length: 1\r\n\r\nx";
+    ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  }
+  for (int fd : fds) {
+    std::string got = ReadAnswers(fd, 1);
+    EXPECT_NE(got.find("/in/pass ts-http-loop 1 in-pass"), std::string::npos) << got;
+  }
+  EXPECT_GE(passes_ended_.load(), 1);
+  // A worker's call is outside the loop's passes.
+  const std::string big(20000, 'b');
+  Send("POST /in/pass HTTP/1.1\r\nContent-Length: 20000\r\n\r\n" + big);
+  std::string got = ReadAnswers(fd_, 1);
+  EXPECT_TRUE(got.ends_with("/in/pass ts-http-work 20000")) << got;
+  for (int fd : {fds[1], fds[2]}) ::close(fd);
 }
 
 TEST_F(AsyncEventLoopTest, ManyPipelinedRequestsAnsweredAtOnceAreAllWritten) {

@@ -365,6 +365,118 @@ TEST(GroupCommitter, AsyncInsertsAreAnsweredAfterTheirCommitWithoutWaiting) {
   EXPECT_LT(gc.commits(), 300u) << "queued inserts should share commits";
 }
 
+TEST(GroupCommitter, ACommitStartsWhenNothingHoldsItAHoldEndedOrABatchIsFull) {
+  struct Case {
+    size_t queued;
+    int holds;
+    bool released;
+    bool start;
+  };
+  const size_t max_batch = 8;
+  for (const Case& c : std::vector<Case>{
+           {0, 0, false, false},  // nothing queued
+           {0, 0, true, false},
+           {1, 0, false, true},   // no hold: at once
+           {3, 1, false, false},  // held: the producer is still queueing its pass
+           {3, 2, false, false},
+           {3, 1, true, true},   // a hold ended with events queued, another began since
+           {8, 1, false, true},  // a full batch does not wait for the hold
+           {9, 3, false, true},
+       }) {
+    EXPECT_EQ(ShouldStartCommit(c.queued, c.holds, c.released, max_batch), c.start)
+        << "queued " << c.queued << " holds " << c.holds << " released " << c.released;
+  }
+}
+
+// A Store whose InsertEvents records each batch's size and can make the committer wait inside
+// a commit until the test lets it go.
+class GatedStore : public Store {
+ public:
+  Result<std::vector<InsertOutcome>> InsertEvents(const std::vector<EventRecord>& events) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    batches_.push_back(events.size());
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    return std::vector<InsertOutcome>(events.size(), InsertOutcome::kInserted);
+  }
+  Result<std::vector<EventRecord>> ListEvents(const EventFilter&) override {
+    return std::vector<EventRecord>{};
+  }
+  Result<std::vector<EventRecord>> DueEvents(int64_t, int) override {
+    return std::vector<EventRecord>{};
+  }
+  Result<std::map<std::string, int64_t>> CountEventsByState() override {
+    return std::map<std::string, int64_t>{};
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void WaitForBatches(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, std::chrono::seconds(20), [&] { return batches_.size() >= n; }));
+  }
+  std::vector<size_t> batches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batches_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  std::vector<size_t> batches_;
+};
+
+TEST(GroupCommitter, EventsQueuedDuringAHoldShareTheCommitItsReleaseStarts) {
+  GatedStore store;
+  GroupCommitter gc(store);
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  auto callback = [&](Result<InsertOutcome> r) {
+    EXPECT_TRUE(r.ok());
+    std::lock_guard<std::mutex> lock(mu);
+    ++answered;
+    cv.notify_all();
+  };
+  auto wait_answered = [&](int n) {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered >= n; }));
+  };
+  // A commit in progress (held inside the store), then a pass begins and queues two events.
+  store.Close();
+  gc.InsertAsync(Event("e0"), callback);
+  store.WaitForBatches(1);
+  gc.Hold();
+  gc.InsertAsync(Event("e1"), callback);
+  gc.InsertAsync(Event("e2"), callback);
+  // The commit in progress ends: a committer that did not honour the hold would now commit
+  // e1 and e2 alone, before the pass queues e3.
+  store.Open();
+  wait_answered(1);
+  gc.InsertAsync(Event("e3"), callback);
+  gc.Release();
+  wait_answered(4);
+  EXPECT_EQ(store.batches(), (std::vector<size_t>{1, 3}));
+  EXPECT_EQ(gc.commits(), 2u);
+
+  // A hold that ends while another has begun (the loop's next pass) still lets what was queued
+  // go; nothing waits for the second hold.
+  gc.Hold();
+  gc.InsertAsync(Event("e4"), callback);
+  gc.Hold();
+  gc.Release();
+  wait_answered(5);
+  gc.Release();
+  EXPECT_EQ(store.batches(), (std::vector<size_t>{1, 3, 1}));
+}
+
 TEST(GroupCommitter, AsyncInsertAfterStopIsRefusedAtOnce) {
   auto store = SqliteStore::Open(TempDb());
   GroupCommitter gc(**store);
