@@ -233,7 +233,9 @@ int RunServe(const ServeFlags& flags) {
   std::string drift_mode = config.policy.drift_mode;
   int drift_interval_seconds = config.policy.drift_interval_seconds;
 
-  GroupCommitter committer(*store);
+  GroupCommitOptions commit_options;
+  commit_options.on_commit = [&metrics](size_t events) { metrics.InboxCommitted(events); };
+  GroupCommitter committer(*store, commit_options);
   Ingress ingress(config.sources, committer, clock, config.ingress.retry_after_seconds);
   ingress.SetLogEventsPerSecond(config.ingress.log_events_per_second);
   ingress.SetObserver(

@@ -101,6 +101,15 @@ struct Metrics::Impl {
       Counter("tenantsync_compacted_rows_total",
               "Rows compacted by the retention, by kind (event_bodies and vendor_bodies: bodies "
               "dropped, rows kept; mutations, commands, import_users: rows deleted)");
+  prometheus::Counter& inbox_commits =
+      Counter("tenantsync_inbox_commits_total",
+              "Group commits of the inbox (one transaction and one fsync each)")
+          .Add({});
+  prometheus::Counter& inbox_commit_events =
+      Counter("tenantsync_inbox_commit_events_total",
+              "Deliveries stored by the inbox's group commits (events per commit = the ratio of "
+              "the two rates)")
+          .Add({});
   prometheus::Family<prometheus::Gauge>& quarantined = Gauge(
       "tenantsync_quarantined", "1 while most Auth0 requests fail and the writer only probes");
   prometheus::Histogram& request_hist = request_seconds.Add(
@@ -146,6 +155,11 @@ int64_t Metrics::MutationsDoneTotal() const {
 
 void Metrics::ListenerRefused(const char* listener, const char* reason) {
   impl_->refused.Add({{"listener", listener}, {"reason", reason}}).Increment();
+}
+
+void Metrics::InboxCommitted(size_t events) {
+  impl_->inbox_commits.Increment();
+  impl_->inbox_commit_events.Increment(static_cast<double>(events));
 }
 
 void Metrics::SetDriftDifferences(int64_t n) { impl_->drift.Add({}).Set(static_cast<double>(n)); }

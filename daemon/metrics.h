@@ -54,6 +54,9 @@ class Metrics final : public Auth0Observer {
   // tenantsync_compacted_rows_total{kind}: rows the retention compacted (daemon/retention.h; kind
   // as CompactionKindName: event_bodies, vendor_bodies, mutations, commands, import_users).
   void Compacted(const char* kind, int64_t rows);
+  // tenantsync_inbox_commits_total and tenantsync_inbox_commit_events_total: one group commit
+  // of the inbox that stored `events` deliveries (GroupCommitOptions::on_commit). Lock-free.
+  void InboxCommitted(size_t events);
   // tenantsync_drift_differences: differences found by the last drift run.
   void SetDriftDifferences(int64_t n);
 

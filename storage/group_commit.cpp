@@ -106,6 +106,7 @@ void GroupCommitter::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       ++commits_;
     }
+    if (result.ok() && options_.on_commit) options_.on_commit(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       try {
         if (result.ok()) {

@@ -29,6 +29,10 @@ namespace tenantsync {
 struct GroupCommitOptions {
   size_t max_batch = 512;   // events per transaction
   size_t max_queue = 8192;  // waiting inserts before new ones are refused (kRetryable)
+  // Called on the committer thread after each transaction that committed, with the number of
+  // events it held (inserted and duplicates), before their callbacks: metrics. Optional; must be
+  // quick and must not throw.
+  std::function<void(size_t events)> on_commit;
 };
 
 // The committer's decision, given what is queued (pure; GroupCommitter calls it under its lock):

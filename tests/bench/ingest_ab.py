@@ -29,6 +29,10 @@ FIGURES = [
     ("disk", "daemon, disk db, during the run (us/event)", r"daemon on disk ([0-9.]+) us"),
     ("tmpfs_rate", "accepted/s, tmpfs db", r"^daemon-tmpfs\s+\d+\s+[0-9.]+\s+\d+\s+(\d+)"),
     ("disk_rate", "accepted/s, disk db", r"^daemon-disk\s+\d+\s+[0-9.]+\s+\d+\s+(\d+)"),
+    ("tmpfs_batch", "events per commit, tmpfs db",
+     r"^daemon-tmpfs [^\n]*\n(?:[^\n]*\n){0,2}?\s+group commits: \d+, ([0-9.]+) events per"),
+    ("disk_batch", "events per commit, disk db",
+     r"^daemon-disk [^\n]*\n(?:[^\n]*\n){0,2}?\s+group commits: \d+, ([0-9.]+) events per"),
 ]
 
 

@@ -97,6 +97,8 @@ struct RunResult {
   double settled_cpu_s = 0;
   double settle_s = 0;                         // how long after the run the server took to go idle
   std::map<std::string, double> thread_cpu_s;  // settled CPU by thread name
+  // The daemon's group commits during the run, warm-up included (its /metrics before and after).
+  double commits = 0, commit_events = 0;
   double ServerCpuUsPerEvent() const {
     return accepted > 0 ? server_cpu_s * 1e6 / static_cast<double>(accepted) : 0;
   }
@@ -659,6 +661,28 @@ void KeepAlivePhase(TestDaemon& daemon, const SignatureOptions& signing, int sen
   std::fflush(stdout);
 }
 
+// A sample without labels from the daemon's /metrics (0 when absent or unreachable).
+double MetricValue(TestDaemon& daemon, const std::string& name) {
+  auto r = daemon.AdminGet("/metrics");
+  if (r.status != 200) return 0;
+  const std::string key = "\n" + name + " ";
+  const size_t at = r.body.find(key);
+  if (at == std::string::npos) return 0;
+  return std::strtod(r.body.c_str() + at + key.size(), nullptr);
+}
+
+// RunLoad against a daemon, with its group commits during the run.
+RunResult RunDaemon(const std::string& target, TestDaemon& daemon,
+                    const std::vector<Delivery>& pool, int connections, int seconds) {
+  const double commits0 = MetricValue(daemon, "tenantsync_inbox_commits_total");
+  const double events0 = MetricValue(daemon, "tenantsync_inbox_commit_events_total");
+  RunResult r =
+      RunLoad(target, daemon.ingress_port(), pool, connections, seconds, daemon.process()->pid());
+  r.commits = MetricValue(daemon, "tenantsync_inbox_commits_total") - commits0;
+  r.commit_events = MetricValue(daemon, "tenantsync_inbox_commit_events_total") - events0;
+  return r;
+}
+
 void PrintHeader() {
   std::printf("%-13s %5s %7s %9s %11s %8s %8s %8s %7s %14s\n", "target", "conns", "seconds",
               "requests", "accepted/s", "p50 ms", "p99 ms", "max ms", "errors", "server cpu us");
@@ -685,6 +709,9 @@ void PrintRow(const RunResult& r) {
     }
     std::printf("\n");
   }
+  if (r.commits > 0)
+    std::printf("              group commits: %.0f, %.1f events per commit\n", r.commits,
+                r.commit_events / r.commits);
   if (r.other_2xx > 0)
     std::printf("         note: %lld non-202 2xx answers (duplicates?)\n",
                 static_cast<long long>(r.other_2xx));
@@ -828,14 +855,12 @@ int main(int argc, char** argv) {
     // Same pool (same ids, bodies, headers): the ids are new to each daemon.
     g.fsync_before = MeasureFsync(daemon.dir(), true);
     g.fsync_append = MeasureFsync(daemon.dir(), false);
-    g.disk = RunLoad("daemon-disk", daemon.ingress_port(), pool, conns, seconds,
-                     daemon.process()->pid());
+    g.disk = RunDaemon("daemon-disk", daemon, pool, conns, seconds);
     PrintRow(g.disk);
     g.stored_disk = CountStored(daemon.db_path(), prefix);  // outside timing
     if (tmpfs_daemon) {
       g.has_tmpfs = true;
-      g.tmpfs = RunLoad("daemon-tmpfs", tmpfs_daemon->ingress_port(), pool, conns, seconds,
-                        tmpfs_daemon->process()->pid());
+      g.tmpfs = RunDaemon("daemon-tmpfs", *tmpfs_daemon, pool, conns, seconds);
       PrintRow(g.tmpfs);
       g.stored_tmpfs = CountStored(tmpfs_daemon->db_path(), prefix);
     }

@@ -52,6 +52,8 @@ TEST(Metrics, EveryFamilyIsPresentFromStartUp) {
       {"tenantsync_paused", "gauge"},
       {"tenantsync_drift_differences", "gauge"},
       {"tenantsync_compacted_rows_total", "counter"},
+      {"tenantsync_inbox_commits_total", "counter"},
+      {"tenantsync_inbox_commit_events_total", "counter"},
   };
   const auto samples = ParseMetrics(r.body);
   for (const auto& [name, type] : families) {
@@ -63,6 +65,11 @@ TEST(Metrics, EveryFamilyIsPresentFromStartUp) {
     }
   }
   EXPECT_EQ(samples.at("tenantsync_guard_tripped"), 0);
+  // The inbox's commit counters have a sample from start-up, so rate() works at once.
+  ASSERT_TRUE(samples.count("tenantsync_inbox_commits_total")) << r.body;
+  EXPECT_EQ(samples.at("tenantsync_inbox_commits_total"), 0);
+  ASSERT_TRUE(samples.count("tenantsync_inbox_commit_events_total")) << r.body;
+  EXPECT_EQ(samples.at("tenantsync_inbox_commit_events_total"), 0);
   EXPECT_EQ(samples.at("tenantsync_quarantined"), 0);
   EXPECT_EQ(samples.at("tenantsync_paused"), 0);
   EXPECT_EQ(samples.at("tenantsync_drift_differences"), 0);
@@ -185,6 +192,10 @@ TEST(Metrics, CountsFollowAKnownSequenceOfEvents) {
   EXPECT_EQ(m["tenantsync_events_total{result=\"unknown_source\",source=\"(unknown)\"}"], 1)
       << "an unknown source must not become a label value";
   EXPECT_EQ(m[R"(tenantsync_mutations_total{kind="create_user",result="done"})"], 2);
+  // The four stored deliveries (two accepted, the duplicate, the rejected one) were sent one
+  // after another, each answered before the next: four commits of one.
+  EXPECT_EQ(m["tenantsync_inbox_commits_total"], 4);
+  EXPECT_EQ(m["tenantsync_inbox_commit_events_total"], 4);
   EXPECT_GE(m[R"(tenantsync_auth0_requests_total{code="201",endpoint="POST /api/v2/users"})"], 2);
   EXPECT_GT(m["tenantsync_auth0_request_seconds_count"], 0);
   EXPECT_GT(m["tenantsync_sync_lag_seconds_count"], 0);

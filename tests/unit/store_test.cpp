@@ -397,7 +397,12 @@ class GatedStore : public Store {
     batches_.push_back(events.size());
     cv_.notify_all();
     cv_.wait(lock, [&] { return open_; });
+    if (fail_) return Status::Retryable("disk full");
     return std::vector<InsertOutcome>(events.size(), InsertOutcome::kInserted);
+  }
+  void Fail() {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_ = true;
   }
   Result<std::vector<EventRecord>> ListEvents(const EventFilter&) override {
     return std::vector<EventRecord>{};
@@ -430,12 +435,16 @@ class GatedStore : public Store {
   std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = true;
+  bool fail_ = false;
   std::vector<size_t> batches_;
 };
 
 TEST(GroupCommitter, EventsQueuedDuringAHoldShareTheCommitItsReleaseStarts) {
   GatedStore store;
-  GroupCommitter gc(store);
+  std::vector<size_t> reported;  // written on the committer thread, read after it answered
+  GroupCommitOptions options;
+  options.on_commit = [&](size_t events) { reported.push_back(events); };
+  GroupCommitter gc(store, options);
   std::mutex mu;
   std::condition_variable cv;
   int answered = 0;
@@ -475,6 +484,20 @@ TEST(GroupCommitter, EventsQueuedDuringAHoldShareTheCommitItsReleaseStarts) {
   wait_answered(5);
   gc.Release();
   EXPECT_EQ(store.batches(), (std::vector<size_t>{1, 3, 1}));
+  EXPECT_EQ(reported, (std::vector<size_t>{1, 3, 1})) << "on_commit reports each commit's size";
+}
+
+TEST(GroupCommitter, ATransactionThatFailsIsNotReportedAsACommit) {
+  GatedStore store;
+  store.Fail();
+  std::atomic<int> reported{0};
+  GroupCommitOptions options;
+  options.on_commit = [&](size_t) { ++reported; };
+  GroupCommitter gc(store, options);
+  auto r = gc.Insert(Event("lost"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), StatusKind::kRetryable);
+  EXPECT_EQ(reported.load(), 0);
 }
 
 TEST(GroupCommitter, AsyncInsertAfterStopIsRefusedAtOnce) {
