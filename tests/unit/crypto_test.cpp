@@ -2,12 +2,66 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 namespace tenantsync::crypto {
 namespace {
 
 TEST(Crypto, HmacMatchesTheSpecVector) {
   EXPECT_EQ(HexEncode(HmacSha256("It's a Secret to Everybody", "Hello, World!")),
             "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+}
+
+// RFC 4231 test cases 1, 2 and 6 (a key longer than SHA-256's block), and the empty key, in
+// turn and repeated: each key's context is made once per thread and reused.
+TEST(Crypto, HmacMatchesRfc4231WhateverOrderTheKeysComeIn) {
+  struct Case {
+    std::string key, data, mac;
+  };
+  const std::vector<Case> cases = {
+      {std::string(20, '\x0b'), "Hi There",
+       "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+      {"Jefe", "what do ya want for nothing?",
+       "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+      {std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First",
+       "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+      {"", "", "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"},
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& c : cases) EXPECT_EQ(HexEncode(HmacSha256(c.key, c.data)), c.mac);
+  }
+}
+
+TEST(Crypto, HmacStaysRightWithMoreKeysThanAThreadKeepsAndOnManyThreads) {
+  // 40 keys (a thread keeps 16 keyed contexts): every MAC computed again after its key was
+  // evicted, and on four threads at once, equals the first.
+  std::vector<std::string> keys, first;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back("secret-" + std::to_string(i));
+    first.push_back(HmacSha256(keys.back(), "payload " + std::to_string(i)));
+  }
+  EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 50; ++round) {
+        for (size_t i = static_cast<size_t>(t); i < keys.size(); i += 3) {
+          if (HmacSha256(keys[i], "payload " + std::to_string(i)) != first[i]) ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(HmacSha256(keys[i], "payload " + std::to_string(i)), first[i]) << i;
+    EXPECT_NE(HmacSha256(keys[i], "payload " + std::to_string(i) + "!"), first[i]) << i;
+  }
 }
 
 TEST(Crypto, Base64RoundTripsWithAndWithoutPadding) {
