@@ -292,6 +292,38 @@ TEST(SqliteStore, AnEventIdIsFoundInEverySourceThatHasIt) {
   EXPECT_EQ(found->front().source, "console");
 }
 
+// The writer checkpoints every 10,000 WAL pages, not SQLite's 1,000 (a page rewritten by many
+// commits is copied into the database once per checkpoint; docs/BENCHMARKS.md, session 27), and
+// the WAL really grows past 1,000 pages before a checkpoint empties it.
+TEST(SqliteStore, TheWalIsCheckpointedEveryTenThousandPages) {
+  auto o = TempDb();
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  int setting = 0;
+  ASSERT_TRUE((*store)
+                  ->WriteWithEvents([&](SQLite::Database& db) -> Result<std::vector<EventRecord>> {
+                    setting = db.execAndGet("PRAGMA wal_autocheckpoint").getInt();
+                    return std::vector<EventRecord>{};
+                  })
+                  .ok());
+  EXPECT_EQ(setting, 10000);
+  for (int batch = 0; batch < 30; ++batch) {
+    std::vector<EventRecord> events;
+    for (int i = 0; i < 100; ++i) {
+      auto e = Event("wal-" + std::to_string(batch) + "-" + std::to_string(i));
+      e.body = std::string(3000, 'x');  // most of a page each
+      events.push_back(std::move(e));
+    }
+    ASSERT_TRUE((*store)->InsertEvents(events).ok());
+  }
+  // 3,000 events of ~3 KB: well over 1,000 pages, under 10,000, so no checkpoint has run and
+  // the WAL still holds every frame (a checkpoint lets the next commit start the WAL again).
+  SQLite::Database other(o.path, SQLite::OPEN_READWRITE);
+  SQLite::Statement q(other, "PRAGMA wal_checkpoint(PASSIVE)");
+  ASSERT_TRUE(q.executeStep());
+  EXPECT_GT(q.getColumn(1).getInt(), 2500) << "frames in the WAL: checkpointed at SQLite's default";
+}
+
 TEST(SqliteStore, BackupHoldsWhatWasStored) {
   auto o = TempDb();
   auto store = SqliteStore::Open(o);
