@@ -91,12 +91,13 @@ void GroupCommitter::Run() {
         return stopping_ || ShouldStartCommit(queue_.size(), holds_, released_, options_.max_batch);
       });
       idle_ = false;
-      released_ = false;
       if (queue_.empty()) return;  // stopping and drained
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      // What a release let go and a full batch left behind goes with the next commit.
+      if (queue_.empty()) released_ = false;
     }
     // The records move into the transaction's input and back: no copy of the bodies.
     records.reserve(batch.size());

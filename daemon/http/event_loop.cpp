@@ -56,7 +56,6 @@ constexpr size_t kMaxReadPerEvent = 4 * kReadChunk;  // fairness between connect
 // the loop is not held.
 constexpr size_t kInlineBodyBytes = 16384;
 
-// Worker threads with a bounded queue; TryPush refuses instead of waiting.
 // Calls a pass's end hook exactly once, also when a handler throws out of the pass.
 class PassScope {
  public:
@@ -75,6 +74,7 @@ class PassScope {
   const HttpServer::PassHooks* hooks_;
 };
 
+// Worker threads with a bounded queue; TryPush refuses instead of waiting.
 class WorkerPool {
  public:
   WorkerPool(int threads, size_t max_queue, std::string name) : max_queue_(max_queue) {

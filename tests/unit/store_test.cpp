@@ -519,6 +519,37 @@ TEST(GroupCommitter, EventsQueuedDuringAHoldShareTheCommitItsReleaseStarts) {
   EXPECT_EQ(reported, (std::vector<size_t>{1, 3, 1})) << "on_commit reports each commit's size";
 }
 
+TEST(GroupCommitter, EverythingAReleaseLetGoIsCommittedEvenBeyondOneBatch) {
+  GatedStore store;
+  GroupCommitOptions options;
+  options.max_batch = 2;
+  GroupCommitter gc(store, options);
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  auto callback = [&](Result<InsertOutcome>) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++answered;
+    cv.notify_all();
+  };
+  store.Close();
+  gc.InsertAsync(Event("r0"), callback);
+  store.WaitForBatches(1);
+  // A pass queues five events (more than a batch) and ends; the next pass holds at once.
+  gc.Hold();
+  for (int i = 1; i <= 5; ++i) gc.InsertAsync(Event("r" + std::to_string(i)), callback);
+  gc.Release();
+  gc.Hold();
+  store.Open();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == 6; }))
+        << "the last of the released events waited for the next pass";
+  }
+  EXPECT_EQ(store.batches(), (std::vector<size_t>{1, 2, 2, 1}));
+  gc.Release();
+}
+
 TEST(GroupCommitter, ATransactionThatFailsIsNotReportedAsACommit) {
   GatedStore store;
   store.Fail();
