@@ -36,8 +36,8 @@ struct GroupCommitOptions {
 };
 
 // The committer's decision, given what is queued (pure; GroupCommitter calls it under its lock):
-// start a commit when something is queued and no producer holds it, a hold ended since the last
-// commit began with events queued, or a full batch is waiting.
+// start a commit when something is queued and no producer holds it, a hold ended while events
+// it let go are still queued, or a full batch is waiting.
 bool ShouldStartCommit(size_t queued, int holds, bool released, size_t max_batch);
 
 class GroupCommitter {
@@ -82,7 +82,7 @@ class GroupCommitter {
   bool stopping_ = false;      // guarded by mu_
   bool idle_ = false;          // guarded by mu_: the committer waits on cv_
   int holds_ = 0;              // guarded by mu_: Hold() calls not yet released
-  bool released_ = false;      // guarded by mu_: a hold ended with events queued
+  bool released_ = false;      // guarded by mu_: a hold ended; cleared when the queue empties
   uint64_t commits_ = 0;       // guarded by mu_
   std::thread thread_;
 };

@@ -239,13 +239,6 @@ sqlite3_vfs* Base(sqlite3_vfs* vfs) {
   return d == nullptr || d->xOpen == vfs->xOpen ? r->fallback : d;
 }
 
-std::string WithoutWalSuffix(const char* name) {
-  std::string s(name);
-  constexpr std::string_view kSuffix = "-wal";
-  if (s.size() > kSuffix.size() && s.ends_with(kSuffix)) s.resize(s.size() - kSuffix.size());
-  return s;
-}
-
 int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   file->pMethods = nullptr;
   sqlite3_vfs* beneath = Base(vfs);
@@ -262,7 +255,8 @@ int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
   }
   if (name != nullptr && (flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_DB)) != 0) {
     f->wal = (flags & SQLITE_OPEN_WAL) != 0;
-    f->group = GroupFor(f->wal ? WithoutWalSuffix(name) : std::string(name));
+    // A WAL's name knows its database's (SQLite passes both as sqlite3_filename).
+    f->group = GroupFor(f->wal ? sqlite3_filename_database(name) : name);
     if (f->wal) {
       std::lock_guard<std::mutex> lock(f->group->mu);
       f->group->files.push_back(f);

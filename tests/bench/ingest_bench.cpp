@@ -661,25 +661,26 @@ void KeepAlivePhase(TestDaemon& daemon, const SignatureOptions& signing, int sen
   std::fflush(stdout);
 }
 
-// A sample without labels from the daemon's /metrics (0 when absent or unreachable).
-double MetricValue(TestDaemon& daemon, const std::string& name) {
+// The daemon's group-commit counters (commits, events they stored); zeros when unreachable.
+std::pair<double, double> CommitCounters(TestDaemon& daemon) {
   auto r = daemon.AdminGet("/metrics");
-  if (r.status != 200) return 0;
-  const std::string key = "\n" + name + " ";
-  const size_t at = r.body.find(key);
-  if (at == std::string::npos) return 0;
-  return std::strtod(r.body.c_str() + at + key.size(), nullptr);
+  auto value = [&](const std::string& name) {
+    const std::string key = "\n" + name + " ";
+    const size_t at = r.status == 200 ? r.body.find(key) : std::string::npos;
+    return at == std::string::npos ? 0.0 : std::strtod(r.body.c_str() + at + key.size(), nullptr);
+  };
+  return {value("tenantsync_inbox_commits_total"), value("tenantsync_inbox_commit_events_total")};
 }
 
 // RunLoad against a daemon, with its group commits during the run.
 RunResult RunDaemon(const std::string& target, TestDaemon& daemon,
                     const std::vector<Delivery>& pool, int connections, int seconds) {
-  const double commits0 = MetricValue(daemon, "tenantsync_inbox_commits_total");
-  const double events0 = MetricValue(daemon, "tenantsync_inbox_commit_events_total");
+  const auto before = CommitCounters(daemon);
   RunResult r =
       RunLoad(target, daemon.ingress_port(), pool, connections, seconds, daemon.process()->pid());
-  r.commits = MetricValue(daemon, "tenantsync_inbox_commits_total") - commits0;
-  r.commit_events = MetricValue(daemon, "tenantsync_inbox_commit_events_total") - events0;
+  const auto after = CommitCounters(daemon);
+  r.commits = after.first - before.first;
+  r.commit_events = after.second - before.second;
   return r;
 }
 
