@@ -213,6 +213,9 @@ int RunServe(const ServeFlags& flags) {
   wobs.on_mutation = [&](const MutationRow& row, MutationState outcome, double lag) {
     metrics.MutationFinished(row.kind, MutationStateName(outcome), lag);
   };
+  // The ingress's parse of each accepted event goes to the writer with it (issue 13); declared
+  // before both, so it outlives the committer's callbacks and the writer.
+  ParsedEventCache parsed_events;
   Writer writer(*store, auth0.get(), clock, random, wopts, wobs);
   // Drift detection (SPEC §6): reads Auth0 for managed objects; corrections go through the writer.
   DriftOptions dopts;
@@ -263,6 +266,8 @@ int RunServe(const ServeFlags& flags) {
       },
       [&writer] { writer.Wake(); });
   ingress.SetVendorStage(&vendors);
+  ingress.SetParsedEvents(&parsed_events);
+  writer.SetParsedEvents(&parsed_events);
   HttpServerOptions ingress_options = IngressServerOptions(config.ingress);
   ingress_options.on_refused = [&metrics](const char* reason) {
     metrics.ListenerRefused("ingress", reason);

@@ -231,6 +231,7 @@ std::variant<ServerResponse, Ingress::ToStore> Ingress::Prepare(ServerRequest& r
     record.occurred_at_ms = event->timestamp_ms;
     record.effective_at_ms = event->effective_at_ms;
     record.state = EventState::kPending;
+    out.parsed = std::move(event).value();
   } else {
     // Signed but not acceptable: kept as rejected so an operator can replay it after a fix.
     if (json->is_object() && json->contains("type") && (*json)["type"].is_string()) {
@@ -315,14 +316,24 @@ void Ingress::HandleAsync(ServerRequest req, std::function<void(ServerResponse)>
   if (auto* answer = std::get_if<ServerResponse>(&prepared)) return respond(std::move(*answer));
   auto& s = std::get<ToStore>(prepared);
   auto rejection = Rejection(s.record);
+  // Offered before the insert is queued, so the writer, which sees the event only after its
+  // commit, finds it. An event due later is left out: it would hold a slot until then.
+  uint64_t offered = 0;
+  if (parsed_events_ != nullptr && s.parsed &&
+      s.record.effective_at_ms.value_or(0) <= s.record.received_at_ms) {
+    offered = parsed_events_->Offer(s.source, s.event_id, s.record.body, std::move(*s.parsed));
+  }
   // Answered from the committer thread once the transaction holding the event has committed:
   // "stored durably before answering" (SPEC §4) without a thread waiting for the fsync.
-  committer_.InsertAsync(std::move(s.record),
-                         [this, source = std::move(s.source), event_id = std::move(s.event_id),
-                          rejection = std::move(rejection),
-                          respond = std::move(respond)](Result<InsertOutcome> stored) mutable {
-                           respond(Stored(source, event_id, rejection, stored));
-                         });
+  committer_.InsertAsync(
+      std::move(s.record), [this, source = std::move(s.source), event_id = std::move(s.event_id),
+                            rejection = std::move(rejection), respond = std::move(respond),
+                            offered](Result<InsertOutcome> stored) mutable {
+        if (offered != 0 && (!stored.ok() || *stored != InsertOutcome::kInserted)) {
+          parsed_events_->Drop(source, event_id, offered);
+        }
+        respond(Stored(source, event_id, rejection, stored));
+      });
 }
 
 }  // namespace tenantsync

@@ -43,6 +43,7 @@
 #include "common/clock.h"
 #include "daemon/config.h"
 #include "daemon/http_server.h"
+#include "daemon/parsed_events.h"
 #include "storage/group_commit.h"
 
 namespace tenantsync {
@@ -82,6 +83,11 @@ class Ingress {
   // (its intake thread, so the event loop never waits on SQLite); set before serving starts.
   // Null: deliveries to vendor sources are answered 503.
   void SetVendorStage(VendorStage* vendors) { vendors_ = vendors; }
+  // Issue 13: the parse of each accepted webhook event (not scheduled for later) is offered to
+  // `parsed` before the event is queued for its commit, so the writer does not parse the body
+  // again (ParsedEventCache); withdrawn when the insert stores nothing. Set before serving
+  // starts. Null: nothing is offered.
+  void SetParsedEvents(ParsedEventCache* parsed) { parsed_events_ = parsed; }
   // At most this many 2xx (accepted/duplicate) event lines per second of the clock; the rest are
   // counted and reported in one summary line when the next second's first 2xx event is answered.
   // Every other answer (4xx, 5xx) keeps its own line. 0: a line for every event.
@@ -98,6 +104,7 @@ class Ingress {
   struct ToStore {
     std::string source, event_id;
     EventRecord record;
+    std::optional<ParsedEvent> parsed;  // set when the event is valid (record.state pending)
   };
   // The answer (nothing to store), or the record to store (req.body moves into it).
   std::variant<ServerResponse, ToStore> Prepare(ServerRequest& req);
@@ -123,9 +130,10 @@ class Ingress {
   // previous second when a new one starts.
   bool LogThisSuccess(const std::string& result) const;
 
-  IngressObserver observer_;        // set before serving starts
-  ScimService* scim_ = nullptr;     // set before serving starts; not owned
-  VendorStage* vendors_ = nullptr;  // set before serving starts; not owned
+  IngressObserver observer_;                   // set before serving starts
+  ScimService* scim_ = nullptr;                // set before serving starts; not owned
+  VendorStage* vendors_ = nullptr;             // set before serving starts; not owned
+  ParsedEventCache* parsed_events_ = nullptr;  // set before serving starts; not owned
   std::atomic<int> log_events_per_second_{100};
   mutable std::mutex log_mu_;
   mutable int64_t log_window_ = 0;           // guarded by log_mu_: Unix second

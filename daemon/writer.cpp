@@ -405,11 +405,18 @@ Status Writer::ApplyDueEvents(bool* more) {
       if (parsed.ok()) scheduled.emplace_back(record, std::move(parsed).value());
     }
   }
-  // Each body is parsed once, before the transaction: the write lock is not held for it and the
+  // Each body is parsed once (or not at all when the ingress handed over its parse of these very
+  // bytes), before the transaction: the write lock is not held for it and the
   // careful pass below does not parse again.
   std::vector<Result<ParsedEvent>> parsed_events;
   parsed_events.reserve(events->size());
   for (const auto& record : *events) {
+    if (parsed_events_ != nullptr) {
+      if (auto offered = parsed_events_->Take(record.source, record.event_id, record.body)) {
+        parsed_events.emplace_back(std::move(offered).value());
+        continue;
+      }
+    }
     auto json = ParseJson(record.body);
     parsed_events.push_back(json.ok() ? ParseEvent(*json) : Result<ParsedEvent>(json.status()));
   }

@@ -42,6 +42,7 @@
 #include "common/random.h"
 #include "daemon/config.h"
 #include "daemon/execution/executor.h"
+#include "daemon/parsed_events.h"
 #include "storage/sqlite_store.h"
 
 namespace tenantsync {
@@ -110,6 +111,10 @@ class Writer {
   void SetGuard(Guard* guard);
   // While quarantined the writer dispatches one entity per probe interval; set before Start().
   void SetQuarantine(Quarantine* quarantine) { quarantine_ = quarantine; }
+  // The ingress's parses of the events it accepted (issue 13): an event whose stored body is the
+  // one offered is folded from that parse instead of parsing the body again (ParsedEventCache);
+  // any other is parsed as before. Set before Start(); null: every body is parsed.
+  void SetParsedEvents(ParsedEventCache* parsed) { parsed_events_ = parsed; }
   void Start();
   // Stops taking new work; a step in progress finishes (or, waiting on a retry, is cut short and
   // recorded as failed so it is re-planned after the restart). Returns when all threads exited.
@@ -158,6 +163,7 @@ class Writer {
   Auth0Api* api_;
   Guard* guard_ = nullptr;
   Quarantine* quarantine_ = nullptr;
+  ParsedEventCache* parsed_events_ = nullptr;  // set before Start(); not owned
   Clock& clock_;
   Random& random_;
   const WriterOptions options_;

@@ -198,5 +198,48 @@ TEST(WriterTest, StepsLeftWhenATurnEndsAreTheWritesTheEntityStillSends) {
   EXPECT_EQ(h.tenant.Members(org->id).size(), 30u);
 }
 
+// Issue 13: the writer folds an event from the ingress's parse of its very body (no second
+// parse), and from a fresh parse of what is stored whenever the offered body differs.
+TEST(WriterTest, FoldsFromTheIngressParseOnlyWhenItIsThatOfTheStoredBody) {
+  WriterHarness h;
+  ParsedEventCache cache;
+  h.Start();
+  h.writer->SetParsedEvents(&cache);
+  auto body = [&](const std::string& user, const std::string& email) {
+    return nlohmann::json{{"type", "user.upserted"},
+                          {"timestamp", testing::Rfc3339Ms(h.clock.NowUnixMillis())},
+                          {"data", {{"external_id", user}, {"email", email}}}}
+        .dump();
+  };
+  auto record = [&](const std::string& id, const std::string& b) {
+    EventRecord e;
+    e.source = "hr";
+    e.event_id = id;
+    e.type = "user.upserted";
+    e.received_at_ms = h.clock.NowUnixMillis();
+    e.body = b;
+    return e;
+  };
+  auto parse = [](const std::string& b) { return ParseEvent(*ParseJson(b)).value(); };
+  const std::string same = body("u1", "one@example.com");
+  h.Store(record("e1", same));
+  ASSERT_NE(cache.Offer("hr", "e1", same, parse(same)), 0u);
+  // Offered with another body than the one stored (as a duplicate delivery could be).
+  const std::string stored = body("u2", "stored@example.com");
+  const std::string other = body("u2", "offered@example.com");
+  h.Store(record("e2", stored));
+  ASSERT_NE(cache.Offer("hr", "e2", other, parse(other)), 0u);
+  h.Store(record("e3", body("u3", "three@example.com")));  // nothing offered
+
+  ASSERT_TRUE(h.writer->RunOnce().ok());
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.misses(), 2u);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "u1").desired["email"]["v"], "one@example.com");
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "u2").desired["email"]["v"], "stored@example.com");
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "u3").desired["email"]["v"], "three@example.com");
+  for (const char* id : {"e1", "e2", "e3"}) EXPECT_EQ(h.Event(id).state, EventState::kApplied);
+}
+
 }  // namespace
 }  // namespace tenantsync
