@@ -56,6 +56,12 @@ class VendorStage;
 using IngressObserver = std::function<void(const std::string& source, const std::string& event_id,
                                            const std::string& result, int status)>;
 
+// The JSON body of every ingress answer: {"error":E,"event_id":I,"status":R}, where E and I are
+// null when empty, else JSON strings (R always a string) (bytes that are not UTF-8 replaced by
+// U+FFFD), byte for byte what nlohmann's dump of that object gives (SPEC §4's answers).
+std::string IngressAnswerBody(const std::string& result, const std::string& event_id,
+                              const std::string& error);
+
 class Ingress {
  public:
   Ingress(std::vector<SourceConfig> sources, GroupCommitter& committer, Clock& clock,

@@ -7,3 +7,4 @@ ts_add_test(statement_cache_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/statement_c
 ts_add_test(memory_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/memory_test.cpp LIBS ts_common)
 ts_add_test(gzip_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gzip_test.cpp LIBS ts_common)
 ts_add_test(parsed_events_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/parsed_events_test.cpp LIBS ts_daemon ts_test_support)
+ts_add_test(ingress_unit_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ingress_unit_test.cpp LIBS ts_daemon ts_test_support)

@@ -1,23 +1,16 @@
-// ParsedEventCache (daemon/parsed_events.h) and its producer, the ingress: the parse handed to
-// the writer is only ever the parse of the very body the writer reads (issue 13).
+// ParsedEventCache (daemon/parsed_events.h): the parse handed to the writer is only ever the parse
+// of the very body the writer reads (issue 13). Its producer is tested in ingress_unit_test.cpp,
+// its consumer in writer_test.cpp.
 #include "daemon/parsed_events.h"
 
 #include <gtest/gtest.h>
 
-#include <future>
 #include <map>
 #include <random>
 #include <thread>
 #include <vector>
 
-#include "adapters/signature/signature.h"
-#include "daemon/ingress.h"
-#include "storage/group_commit.h"
-#include "storage/sqlite_store.h"
 #include "tests/support/daemon_fixture.h"
-#include "tests/support/fake_clock.h"
-#include "tests/support/rfc3339.h"
-#include "tests/support/subprocess.h"
 
 namespace tenantsync {
 namespace {
@@ -155,89 +148,6 @@ TEST(ParsedEventCache, ThreadsOfferingAndTakingEachFindTheirOwn) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(found.load(), 8000);
   EXPECT_EQ(cache.size(), 0u);
-}
-
-// The producer: what Ingress::HandleAsync offers, and withdraws, around the group commit.
-class IngressHandoff : public ::testing::Test {
- protected:
-  void SetUp() override {
-    StorageOptions o;
-    o.path = testing::MakeTempDir("parsed-events") + "/t.db";
-    auto opened = SqliteStore::Open(o);
-    ASSERT_TRUE(opened.ok()) << opened.status().message();
-    store_ = std::move(opened).value();
-    committer_ = std::make_unique<GroupCommitter>(*store_);
-    SourceConfig hr;
-    hr.name = "hr";
-    hr.signature.secrets = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
-    signing_ = hr.signature;
-    ingress_ = std::make_unique<Ingress>(std::vector<SourceConfig>{hr}, *committer_, clock_, 5);
-    ingress_->SetParsedEvents(&cache_);
-  }
-  void TearDown() override {
-    if (committer_) committer_->Stop();
-  }
-  // Delivers `body` signed as "hr" with `id`; returns the answer's status.
-  int Deliver(const std::string& id, const std::string& body) {
-    ServerRequest req;
-    req.method = "POST";
-    req.path = "/webhooks/hr";
-    req.body = body;
-    req.headers = SignDelivery(signing_, id, clock_.NowUnixMillis() / 1000, body);
-    req.headers.emplace_back("Content-Type", "application/json");
-    std::promise<int> answered;
-    ingress_->HandleAsync(std::move(req), [&](ServerResponse r) { answered.set_value(r.status); });
-    return answered.get_future().get();
-  }
-
-  FakeClock clock_{Clock::WallTime(std::chrono::seconds(1795600800))};
-  SignatureOptions signing_;
-  std::unique_ptr<SqliteStore> store_;
-  std::unique_ptr<GroupCommitter> committer_;
-  ParsedEventCache cache_;
-  std::unique_ptr<Ingress> ingress_;
-};
-
-TEST_F(IngressHandoff, AnAcceptedEventLeavesItsParseAndADuplicateDoesNotReplaceIt) {
-  const std::string b1 = Body("u1", "a@example.com"), b2 = Body("u1", "b@example.com");
-  ASSERT_EQ(Deliver("e1", b1), 202);
-  ASSERT_EQ(cache_.size(), 1u);
-  ASSERT_EQ(Deliver("e1", b2), 200);  // duplicate: stored before, with the other body
-  ASSERT_EQ(cache_.size(), 1u);
-  EXPECT_FALSE(cache_.Take("hr", "e1", b2).has_value());
-  ASSERT_EQ(Deliver("e1", b2), 200);
-  EXPECT_EQ(cache_.size(), 0u) << "a duplicate's offer is withdrawn after its insert";
-}
-
-TEST_F(IngressHandoff, RejectedScheduledAndRefusedEventsLeaveNothing) {
-  // 422: stored as rejected, never folded.
-  ASSERT_EQ(Deliver("bad", testing::EventBody("user.upserted", {{"email", "x@example.com"}})), 422);
-  // Due later: it would hold a slot until then.
-  const std::string later = testing::EventBody(
-      "user.left", {{"external_id", "u1"},
-                    {"effective_at", testing::Rfc3339Ms(clock_.NowUnixMillis() + 3600000)}});
-  ASSERT_EQ(Deliver("later", later), 202);
-  EXPECT_EQ(cache_.size(), 0u);
-  // Storage refuses: nothing stored, nothing left behind.
-  committer_->Stop();
-  ASSERT_EQ(Deliver("e2", Body("u2", "c@example.com")), 503);
-  EXPECT_EQ(cache_.size(), 0u);
-}
-
-TEST_F(IngressHandoff, TheOfferedParseIsTheOneOfTheStoredBody) {
-  const std::string b1 = Body("u1", "a@example.com");
-  ASSERT_EQ(Deliver("e1", b1), 202);
-  auto events = store_->DueEvents(clock_.NowUnixMillis(), 10);
-  ASSERT_TRUE(events.ok());
-  ASSERT_EQ(events->size(), 1u);
-  auto taken = cache_.Take("hr", "e1", events->front().body);
-  ASSERT_TRUE(taken.has_value());
-  const ParsedEvent fresh = Parse(events->front().body);
-  EXPECT_EQ(taken->type, fresh.type);
-  EXPECT_EQ(taken->external_id, fresh.external_id);
-  EXPECT_EQ(taken->timestamp_ms, fresh.timestamp_ms);
-  EXPECT_EQ(taken->effective_at_ms, fresh.effective_at_ms);
-  EXPECT_EQ(taken->data, fresh.data);
 }
 
 }  // namespace
