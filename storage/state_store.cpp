@@ -652,6 +652,11 @@ Result<std::optional<CommandRow>> StateTxn::GetCommand(int64_t id) {
 
 Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string& error,
                                int64_t now_ms) {
+  // From pending to applied only SetEventsApplied counts the change (migrations/
+  // 0015_applied_counted_once.sql); the statement below then changes nothing the trigger counts.
+  if (state == EventState::kApplied) {
+    if (Status s = SetEventsApplied({seq}, now_ms); !s.ok()) return s;
+  }
   try {
     auto q = stmts_.Get("UPDATE events SET state = ?, error = ?, updated_at_ms = ? WHERE seq = ?");
     q->bind(1, EventStateName(state));
@@ -675,13 +680,35 @@ Status StateTxn::SetEventsApplied(const std::vector<int64_t>& seqs, int64_t now_
       list += std::to_string(seqs[i]);
     }
     list += ']';
-    auto q = stmts_.Get(
-        "UPDATE events SET state = ?, error = NULL, updated_at_ms = ? WHERE seq IN "
-        "(SELECT value FROM json_each(?))");
-    q->bind(1, EventStateName(EventState::kApplied));
-    q->bind(2, static_cast<int64_t>(now_ms));
-    q->bind(3, list);
-    q->exec();
+    // The pending ones (all of them, when the writer folds a batch): counted here once, not by
+    // the trigger once per row (migrations/0015_applied_counted_once.sql).
+    auto pending = stmts_.Get(
+        "UPDATE events SET state = 'applied', error = NULL, updated_at_ms = ? WHERE seq IN "
+        "(SELECT value FROM json_each(?)) AND state = 'pending'");
+    pending->bind(1, static_cast<int64_t>(now_ms));
+    pending->bind(2, list);
+    const int64_t moved = pending->exec();
+    if (moved > 0) {
+      auto count = stmts_.Get(
+          "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
+          "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
+      for (const auto& [state, n] :
+           {std::pair{EventState::kPending, -moved}, std::pair{EventState::kApplied, moved}}) {
+        count->reset();
+        count->bind(1, EventStateName(state));
+        count->bind(2, n);
+        count->exec();
+      }
+    }
+    if (moved < static_cast<int64_t>(seqs.size())) {
+      // Some were not pending (or do not exist): these changes the trigger counts.
+      auto rest = stmts_.Get(
+          "UPDATE events SET state = 'applied', error = NULL, updated_at_ms = ? WHERE seq IN "
+          "(SELECT value FROM json_each(?))");
+      rest->bind(1, static_cast<int64_t>(now_ms));
+      rest->bind(2, list);
+      rest->exec();
+    }
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "updating events");

@@ -201,7 +201,9 @@ class StateTxn {
 
   Status SetEventState(int64_t seq, EventState state, const std::string& error, int64_t now_ms);
   // SetEventState(seq, kApplied, "", now_ms) for every seq in one statement (the writer's batch):
-  // the per-row effects (indexes, triggers) are the same, the per-statement cost is paid once.
+  // the per-statement cost is paid once, and the pending ones among them are counted in
+  // state_counts once for all of them, not by the state trigger per row (migrations/
+  // 0015_applied_counted_once.sql). Every move from pending to applied goes through here.
   Status SetEventsApplied(const std::vector<int64_t>& seqs, int64_t now_ms);
   // Notes what happened to an applied event later (events.note), e.g. a guard rejection.
   Status NoteEvent(const std::string& source, const std::string& event_id, const std::string& note,
