@@ -129,8 +129,7 @@ TEST_F(IngressHandoff, AnAcceptedEventLeavesItsParseAndADuplicateDoesNotReplaceI
 
 TEST_F(IngressHandoff, RejectedScheduledAndRefusedEventsLeaveNothing) {
   // 422: stored as rejected, never folded.
-  ASSERT_EQ(Deliver("bad", testing::EventBody("user.upserted", {{"email", "x@example.com"}})),
-            422);
+  ASSERT_EQ(Deliver("bad", testing::EventBody("user.upserted", {{"email", "x@example.com"}})), 422);
   // Due later: it would hold a slot until then.
   const std::string later = testing::EventBody(
       "user.left", {{"external_id", "u1"},
