@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <random>
+
 namespace tenantsync {
 namespace {
 
@@ -657,6 +660,48 @@ TEST(EventIdTest, UnusableIdsAreRefusedWithTheReason) {
   expect(std::string("a\0b", 3), "contains a control character (U+0000 at offset 1)");
   expect("a\x7f", "contains a control character (U+007F at offset 1)");
   expect("ab\xc2\x85", "contains a control character (U+0085 at offset 2)");  // NEL (C1)
+}
+
+// The profile-size check settles most profiles with a bound instead of serializing them (issue
+// 13); its verdict must stay the serialized size's. Random profiles (fixed seed) near the limit,
+// rich in what serializes longer than it reads: quotes, backslashes, control characters,
+// non-ASCII text, numbers.
+TEST(ParseEventTest, UserProfileSizeVerdictIsTheSerializedSizes) {
+  std::mt19937 rng(20261201);
+  const std::string alphabet[] = {"a",        "\"",           "\\", "\n", std::string(1, '\x01'),
+                                  "\xc3\xa9", "\xe2\x82\xac", "/",  "z"};
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < 400; ++i) {
+    json meta = json::object();
+    const int keys = 1 + static_cast<int>(rng() % 6);
+    const size_t target = 3000 + rng() % 9000;  // bytes of raw text in all
+    for (int k = 0; k < keys; ++k) {
+      std::string text;
+      while (text.size() < target / static_cast<size_t>(keys))
+        text += alphabet[rng() % std::size(alphabet)];
+      if (rng() % 4 == 0) {
+        meta["n" + std::to_string(k)] =
+            json::array({1.0 / (1 + rng() % 7), -1234567890123LL, text});
+      } else {
+        meta["k" + std::to_string(k)] = text;
+      }
+    }
+    json body = User({{"user_metadata", meta}});
+    const size_t serialized =
+        body["data"].dump(-1, ' ', false, json::error_handler_t::replace).size();
+    auto r = ParseEvent(body);
+    if (serialized <= 10240) {
+      EXPECT_TRUE(r.ok()) << serialized << ": " << r.status().message();
+      ++accepted;
+    } else {
+      ASSERT_FALSE(r.ok()) << serialized;
+      EXPECT_EQ(r.status().message(), "data: profile is at most 10240 bytes serialized (got " +
+                                          std::to_string(serialized) + ")");
+      ++refused;
+    }
+  }
+  EXPECT_GT(accepted, 50);
+  EXPECT_GT(refused, 50);
 }
 
 }  // namespace
