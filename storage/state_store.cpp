@@ -653,9 +653,10 @@ Result<std::optional<CommandRow>> StateTxn::GetCommand(int64_t id) {
 Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string& error,
                                int64_t now_ms) {
   // From pending to applied only SetEventsApplied counts the change (migrations/
-  // 0015_applied_counted_once.sql); the statement below then changes nothing the trigger counts.
+  // 0015_applied_counted_once.sql); with an error to keep, the statement below then only sets it.
   if (state == EventState::kApplied) {
-    if (Status s = SetEventsApplied({seq}, now_ms); !s.ok()) return s;
+    Status applied = SetEventsApplied({seq}, now_ms);
+    if (!applied.ok() || error.empty()) return applied;
   }
   try {
     auto q = stmts_.Get("UPDATE events SET state = ?, error = ?, updated_at_ms = ? WHERE seq = ?");

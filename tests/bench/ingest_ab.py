@@ -45,12 +45,27 @@ def parse(text):
     return out
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_build_arguments(p):
+    """The builds to compare and the bench-ingest that drives them (shared with
+    ingest_instructions.py)."""
     p.add_argument("build_dirs", nargs="+", help="directories each holding a tenantsync binary")
     p.add_argument("--bench", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                    "..", "..", "build", "bench", "bench-ingest"),
                    help="the bench-ingest executable (default: build/bench/bench-ingest)")
+
+
+def check_builds(a):
+    """Exits naming the first build directory or bench-ingest that cannot be run."""
+    for d in a.build_dirs:
+        if not os.access(os.path.join(d, "tenantsync"), os.X_OK):
+            sys.exit(f"{d}: no executable tenantsync there")
+    if not os.access(a.bench, os.X_OK):
+        sys.exit(f"{a.bench}: not an executable (build bench-ingest first)")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_build_arguments(p)
     p.add_argument("--rounds", type=int, default=3, help="rounds (1-10, default 3)")
     p.add_argument("--seconds", type=int, default=8, help="bench-ingest --seconds (default 8)")
     p.add_argument("--log-dir", default="", help="keep each run's full output here")
@@ -61,11 +76,7 @@ def main():
         sys.exit("--rounds must be 1-10")
     if not 1 <= a.seconds <= 60:
         sys.exit("--seconds must be 1-60")
-    for d in a.build_dirs:
-        if not os.access(os.path.join(d, "tenantsync"), os.X_OK):
-            sys.exit(f"{d}: no executable tenantsync there")
-    if not os.access(a.bench, os.X_OK):
-        sys.exit(f"{a.bench}: not an executable (build bench-ingest first)")
+    check_builds(a)
     results = {d: [] for d in a.build_dirs}
     for r in range(a.rounds):
         order = a.build_dirs if r % 2 == 0 else list(reversed(a.build_dirs))

@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 
+from ingest_ab import add_build_arguments, check_builds
+
 STAGES = [
     # (key, label, a substring of callgrind_annotate's function name)
     ("loop", "event loop", "tenantsync::http::EventLoopServer::Impl::Run()"),
@@ -62,10 +64,7 @@ def inclusive_counts(profile):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("build_dirs", nargs="+", help="directories each holding a tenantsync binary")
-    p.add_argument("--bench", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                   "..", "..", "build", "bench", "bench-ingest"),
-                   help="the bench-ingest executable (default: build/bench/bench-ingest)")
+    add_build_arguments(p)
     p.add_argument("--seconds", type=int, default=5, help="bench-ingest --seconds (default 5)")
     p.add_argument("--tmpfs-dir", default="/dev/shm",
                    help="bench-ingest --tmpfs-dir: where the tmpfs daemon's database goes")
@@ -75,11 +74,7 @@ def main():
     for tool in ("valgrind", "callgrind_annotate"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found (apt install valgrind)")
-    for d in a.build_dirs:
-        if not os.access(os.path.join(d, "tenantsync"), os.X_OK):
-            sys.exit(f"{d}: no executable tenantsync there")
-    if not os.access(a.bench, os.X_OK):
-        sys.exit(f"{a.bench}: not an executable (build bench-ingest first)")
+    check_builds(a)
 
     results = {}
     for d in a.build_dirs:
