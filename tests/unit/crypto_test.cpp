@@ -1,8 +1,11 @@
 #include "common/crypto.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <atomic>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +35,31 @@ TEST(Crypto, HmacMatchesRfc4231WhateverOrderTheKeysComeIn) {
   };
   for (int round = 0; round < 3; ++round) {
     for (const auto& c : cases) EXPECT_EQ(HexEncode(HmacSha256(c.key, c.data)), c.mac);
+  }
+}
+
+// Property: for random keys (empty, shorter than, equal to and longer than SHA-256's 64-byte
+// block) and random messages (empty to several blocks, every byte value), the MAC built from the
+// keyed states equals OpenSSL's one-shot HMAC(). Fixed seed.
+TEST(Crypto, HmacEqualsOpenSslsOneShotHmacForRandomKeysAndMessages) {
+  std::mt19937 rng(20261201);
+  auto bytes = [&](size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng() & 0xff);
+    return s;
+  };
+  const size_t key_sizes[] = {0, 1, 20, 63, 64, 65, 131, 200};
+  for (int i = 0; i < 2000; ++i) {
+    const std::string key =
+        bytes(key_sizes[rng() % std::size(key_sizes)] + (rng() % 3 == 0 ? rng() % 7 : 0));
+    const std::string data = bytes(rng() % 3000);
+    unsigned char want[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), want, &len);
+    ASSERT_EQ(HexEncode(HmacSha256(key, data)),
+              HexEncode(std::string(reinterpret_cast<char*>(want), len)))
+        << "key " << key.size() << " bytes, data " << data.size() << " bytes";
   }
 }
 
