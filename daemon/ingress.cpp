@@ -94,6 +94,12 @@ std::string IngressAnswerBody(const std::string& result, const std::string& even
   // Ids are validated and messages built from checked text, so nothing here should be invalid
   // UTF-8; should it be, it is replaced rather than thrown (an answer must always be JSON).
   auto string = [](const std::string& text) {
+    // Event ids and results are nearly always printable ASCII without a quote or backslash,
+    // which the serializer writes unchanged between quotes; only other text goes through it.
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+      return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+    });
+    if (plain) return '"' + text + '"';
     return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   };
   auto quoted = [&](const std::string& text) {
