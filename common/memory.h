@@ -13,8 +13,12 @@
 
 namespace tenantsync {
 
-// The daemon's cap (docs/OPERATIONS.md, "Memory"): two arenas for every thread.
-inline constexpr int kAllocatorArenas = 2;
+// The daemon's cap (docs/OPERATIONS.md, "Memory"): four arenas for every thread. Two kept
+// bench-backfill --full at 91 MB (16, glibc's default on two cores: 151 MB), but the ingest path's
+// threads (event loop, group committer, writer) then waited on one another's arena lock: the
+// futex calls of the daemon under bench-ingest were mostly malloc's, and its CPU per event fell
+// 81.6 -> 76.3 us with four (74.4 with 16; docs/BENCHMARKS.md, session 29).
+inline constexpr int kAllocatorArenas = 4;
 
 // Bytes the allocator holds free (glibc mallinfo2 fordblks; 0 where unknown).
 size_t FreeHeapBytes();

@@ -162,7 +162,7 @@ int RunServe(const ServeFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // Before any thread starts (common/memory.h): with one arena per busy thread (up to 16 on two
   // cores), memory freed by the workers between two trims kept bench-backfill --full at 150.8 MB;
-  // two arenas are shared by all.
+  // a few arenas are shared by all (two made the ingest threads wait on each other's).
   LimitAllocatorArenas(kAllocatorArenas);
 
   auto cfg = LoadConfig(flags.config_path);
