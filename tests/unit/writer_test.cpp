@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "adapters/auth0/endpoints.h"
 #include "tests/support/counting_vfs.h"
 #include "tests/support/rfc3339.h"
@@ -239,6 +241,260 @@ TEST(WriterTest, FoldsFromTheIngressParseOnlyWhenItIsThatOfTheStoredBody) {
   EXPECT_EQ(h.Entity(EntityKind::kUser, "u2").desired["email"]["v"], "stored@example.com");
   EXPECT_EQ(h.Entity(EntityKind::kUser, "u3").desired["email"]["v"], "three@example.com");
   for (const char* id : {"e1", "e2", "e3"}) EXPECT_EQ(h.Event(id).state, EventState::kApplied);
+}
+
+// Issue 13: events due now are folded into desired state by the transaction that stores them
+// (Writer::StoreAndFold, the group committer's store_batch in the daemon); every other event is
+// stored pending for the writer's batches, as before.
+namespace fold_at_commit {
+
+Json Body(const std::string& type, const Json& data, int64_t timestamp_ms) {
+  return Json{{"type", type}, {"timestamp", testing::Rfc3339Ms(timestamp_ms)}, {"data", data}};
+}
+
+EventRecord Record(const std::string& id, const Json& body, int64_t received_ms) {
+  EventRecord e;
+  e.source = "hr";
+  e.event_id = id;
+  e.type = body["type"].get<std::string>();
+  e.received_at_ms = received_ms;
+  e.body = body.dump();
+  auto parsed = ParseEvent(body);
+  if (parsed.ok()) e.effective_at_ms = parsed->effective_at_ms;
+  return e;
+}
+
+// The ingress's offer of its parse of the record's body.
+void Offer(ParsedEventCache& cache, const EventRecord& e) {
+  ASSERT_NE(cache.Offer(e.source, e.event_id, e.body, ParseEvent(*ParseJson(e.body)).value()), 0u);
+}
+
+bool Dirty(WriterHarness& h, const std::string& key) {
+  auto txn = h.store->BeginRead();
+  EXPECT_TRUE(txn.ok());
+  auto attempts = (*txn)->DirtyAttempts(key);
+  EXPECT_TRUE(attempts.ok());
+  return attempts.ok() && attempts->has_value();
+}
+
+}  // namespace fold_at_commit
+
+TEST(WriterTest, FoldsWhatItCanInTheTransactionThatStoresIt) {
+  using namespace fold_at_commit;
+  WriterHarness h;
+  ParsedEventCache cache;
+  h.Start();
+  h.writer->SetParsedEvents(&cache);
+  std::vector<EventRecord> seen;
+  const int64_t now = h.clock.NowUnixMillis();
+  auto upsert = [&](const std::string& user) {
+    return Body("user.upserted", {{"external_id", user}, {"email", user + "@example.com"}}, now);
+  };
+  std::vector<EventRecord> batch = {
+      Record("a", upsert("ua"), now),                                     // offered: folded now
+      Record("b", Body("user.left", {{"external_id", "ub"}}, now), now),  // destructive
+      Record("c",
+             Body("user.upserted",
+                  {{"external_id", "uc"},
+                   {"email", "uc@example.com"},
+                   {"effective_at", testing::Rfc3339Ms(now + 3600000)}},
+                  now),
+             now),                     // scheduled later
+      Record("d", upsert("ud"), now),  // not offered
+      Record("a", upsert("ua"), now),  // a repeat of "a" within the batch
+      Record("f", upsert("uf"), now),  // offered with another body
+  };
+  ASSERT_TRUE(batch[2].effective_at_ms.has_value());
+  for (size_t i : {0, 1, 2}) Offer(cache, batch[i]);
+  ASSERT_NE(cache.Offer("hr", "f", upsert("someone-else").dump(),
+                        ParseEvent(upsert("someone-else")).value()),
+            0u);
+
+  auto stored = h.writer->StoreAndFold(batch);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  ASSERT_EQ(stored->size(), batch.size());
+  EXPECT_EQ((*stored)[0], InsertOutcome::kInserted);
+  EXPECT_EQ((*stored)[4], InsertOutcome::kDuplicate);
+
+  EXPECT_EQ(h.Event("a").state, EventState::kApplied);
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "ua").desired["email"]["v"], "ua@example.com");
+  EXPECT_TRUE(Dirty(h, "user:ua")) << "the folded user is marked for reconciliation";
+  for (const char* id : {"b", "c", "d", "f"}) {
+    EXPECT_EQ(h.Event(id).state, EventState::kPending) << id;
+  }
+  for (const char* user : {"ub", "uc", "ud", "uf"}) {
+    EXPECT_FALSE(h.Entity(EntityKind::kUser, user).exists) << user;
+  }
+  auto counts = h.store->CountEventsByState();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)["applied"], 1);
+  EXPECT_EQ((*counts)["pending"], 4);
+
+  // The writer folds the rest as before (the scheduled one when due).
+  ASSERT_TRUE(h.writer->RunOnce().ok());
+  for (const char* id : {"b", "d", "f"}) EXPECT_EQ(h.Event(id).state, EventState::kApplied) << id;
+  EXPECT_EQ(h.Event("c").state, EventState::kPending);
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "ub").desired["left"]["v"], true);
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "uf").desired["email"]["v"], "uf@example.com");
+}
+
+TEST(WriterTest, APausedWriterFoldsNothingAsEventsAreStored) {
+  using namespace fold_at_commit;
+  WriterHarness h;
+  ParsedEventCache cache;
+  h.Start();
+  h.writer->SetParsedEvents(&cache);
+  ASSERT_TRUE(h.writer->SetPaused(true).ok());
+  const int64_t now = h.clock.NowUnixMillis();
+  std::vector<EventRecord> batch = {Record(
+      "a", Body("user.upserted", {{"external_id", "ua"}, {"email", "a@example.com"}}, now), now)};
+  Offer(cache, batch[0]);
+  ASSERT_TRUE(h.writer->StoreAndFold(batch).ok());
+  EXPECT_EQ(h.Event("a").state, EventState::kPending);
+  EXPECT_FALSE(h.Entity(EntityKind::kUser, "ua").exists);
+}
+
+// An event that cannot be applied (here an id that is not UTF-8, which makes storing its stamp
+// fail) rolls the whole batch's fold back: the batch is stored pending, and the writer's careful
+// pass fails that event alone.
+TEST(WriterTest, AFoldThatFailsAsEventsAreStoredLeavesTheBatchToTheWriter) {
+  using namespace fold_at_commit;
+  WriterHarness h;
+  ParsedEventCache cache;
+  h.Start();
+  h.writer->SetParsedEvents(&cache);
+  const int64_t now = h.clock.NowUnixMillis();
+  std::vector<EventRecord> batch = {
+      Record("good-1",
+             Body("user.upserted", {{"external_id", "u1"}, {"email", "one@example.com"}}, now),
+             now),
+      Record("bad-\xff\xfe",
+             Body("user.upserted", {{"external_id", "victim"}, {"email", "v@example.com"}}, now),
+             now),
+      Record("good-2",
+             Body("user.upserted", {{"external_id", "u2"}, {"email", "two@example.com"}}, now),
+             now),
+  };
+  for (auto& e : batch) Offer(cache, e);
+  auto stored = h.writer->StoreAndFold(batch);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  for (auto outcome : *stored) EXPECT_EQ(outcome, InsertOutcome::kInserted);
+  for (auto& e : batch) EXPECT_EQ(h.Event(e.event_id).state, EventState::kPending);
+  EXPECT_FALSE(h.Entity(EntityKind::kUser, "u1").exists) << "the fold was rolled back";
+
+  ASSERT_TRUE(h.writer->RunOnce().ok());
+  EXPECT_EQ(h.Event("good-1").state, EventState::kApplied);
+  EXPECT_EQ(h.Event("good-2").state, EventState::kApplied);
+  EXPECT_EQ(h.Event("bad-\xff\xfe").state, EventState::kFailed);
+  EXPECT_EQ(h.Entity(EntityKind::kUser, "u2").desired["email"]["v"], "two@example.com");
+  EXPECT_FALSE(h.Entity(EntityKind::kUser, "victim").exists);
+}
+
+// Property (fixed seed): random batches of deliveries for a few users — profiles, organizations
+// with roles, leaving, returning, blocking, out-of-order timestamps, repeats, some scheduled,
+// some not offered — end in the same desired state, memberships and event states whether they
+// are stored by StoreAndFold (folding what it can) or stored pending and folded by the writer
+// alone.
+TEST(WriterTest, FoldingAsEventsAreStoredEndsWhereTheWriterAloneEnds) {
+  using namespace fold_at_commit;
+  std::mt19937 rng(20261201);
+  const std::vector<std::string> users = {"u1", "u2", "u3", "u4", "u5"};
+  const std::vector<std::string> orgs = {"o1", "o2", "o3"};
+  for (int trial = 0; trial < 8; ++trial) {
+    WriterHarness plain, folding;
+    ParsedEventCache cache;
+    plain.Start();
+    folding.Start();
+    folding.writer->SetParsedEvents(&cache);
+    const int64_t base = plain.clock.NowUnixMillis();
+    // Organizations first, so memberships have somewhere to go.
+    for (auto& o : orgs) {
+      Json body = Body("organization.upserted", {{"external_id", o}, {"name", "org-" + o}}, base);
+      plain.Store(Record("org-" + o, body, base));
+      folding.Store(Record("org-" + o, body, base));
+    }
+    int next = 0;
+    std::vector<EventRecord> sent;
+    for (int b = 0; b < 12; ++b) {
+      std::vector<EventRecord> batch;
+      const int n = 1 + static_cast<int>(rng() % 8);
+      for (int i = 0; i < n; ++i) {
+        if (!sent.empty() && rng() % 8 == 0) {  // a repeated delivery
+          batch.push_back(sent[rng() % sent.size()]);
+          continue;
+        }
+        const std::string user = users[rng() % users.size()];
+        const int64_t ts = base + static_cast<int64_t>(rng() % 50) * 1000;  // out of order
+        Json data = {{"external_id", user}};
+        std::string type;
+        switch (rng() % 6) {
+          case 0:
+            type = "user.left";
+            break;
+          case 1:
+            type = "user.returned";
+            break;
+          case 2:
+            type = "user.blocked";
+            break;
+          default: {
+            type = "user.upserted";
+            data["email"] = user + "-" + std::to_string(rng() % 3) + "@example.com";
+            if (rng() % 2) data["name"] = "Name " + std::to_string(rng() % 5);
+            if (rng() % 2) {
+              Json memberships = Json::array();
+              for (auto& o : orgs) {
+                if (rng() % 2)
+                  memberships.push_back(
+                      {{"external_id", o}, {"roles", {"r" + std::to_string(rng() % 2)}}});
+              }
+              data["organizations"] = memberships;
+            }
+            if (rng() % 10 == 0) data["effective_at"] = testing::Rfc3339Ms(base + 3600000);
+          }
+        }
+        batch.push_back(Record("ev-" + std::to_string(next++), Body(type, data, ts), base));
+        sent.push_back(batch.back());
+      }
+      for (auto& e : batch) {
+        plain.Store(e);
+        if (rng() % 5 != 0)
+          cache.Offer(e.source, e.event_id, e.body, ParseEvent(*ParseJson(e.body)).value());
+      }
+      ASSERT_TRUE(folding.writer->StoreAndFold(batch).ok());
+      if (rng() % 3 == 0) {  // the writer's batches run in between, sometimes
+        ASSERT_TRUE(plain.writer->RunOnce().ok());
+        ASSERT_TRUE(folding.writer->RunOnce().ok());
+      }
+    }
+    // Everything due, the scheduled ones included.
+    plain.clock.Advance(std::chrono::hours(2));
+    folding.clock.Advance(std::chrono::hours(2));
+    ASSERT_TRUE(plain.writer->RunOnce().ok());
+    ASSERT_TRUE(folding.writer->RunOnce().ok());
+    for (auto& e : sent) {
+      ASSERT_EQ(plain.Event(e.event_id).state, EventState::kApplied) << trial << " " << e.event_id;
+      ASSERT_EQ(folding.Event(e.event_id).state, EventState::kApplied)
+          << trial << " " << e.event_id;
+    }
+    for (auto& u : users) {
+      EXPECT_EQ(folding.Entity(EntityKind::kUser, u).desired,
+                plain.Entity(EntityKind::kUser, u).desired)
+          << "trial " << trial << " user " << u;
+      auto a = plain.store->BeginRead();
+      auto b = folding.store->BeginRead();
+      ASSERT_TRUE(a.ok() && b.ok());
+      auto ma = (*a)->UserMemberships(u);
+      auto mb = (*b)->UserMemberships(u);
+      ASSERT_TRUE(ma.ok() && mb.ok());
+      ASSERT_EQ(mb->size(), ma->size()) << "trial " << trial << " user " << u;
+      for (size_t i = 0; i < ma->size(); ++i) {
+        EXPECT_EQ((*mb)[i].org_external_id, (*ma)[i].org_external_id);
+        EXPECT_EQ((*mb)[i].roles, (*ma)[i].roles);
+      }
+    }
+    EXPECT_GT(cache.hits(), 0u);
+  }
 }
 
 }  // namespace
