@@ -238,10 +238,6 @@ int RunServe(const ServeFlags& flags) {
 
   GroupCommitOptions commit_options;
   commit_options.on_commit = [&metrics](size_t events) { metrics.InboxCommitted(events); };
-  // Events due now are folded into desired state in the transaction that stores them (issue 13).
-  commit_options.store_batch = [&writer](std::vector<EventRecord>& records) {
-    return writer.StoreAndFold(records);
-  };
   GroupCommitter committer(*store, commit_options);
   Ingress ingress(config.sources, committer, clock, config.ingress.retry_after_seconds);
   ingress.SetLogEventsPerSecond(config.ingress.log_events_per_second);

@@ -386,66 +386,6 @@ void Writer::WorkerLoop(bool commands) {
   }
 }
 
-Result<std::vector<InsertOutcome>> Writer::StoreAndFold(std::vector<EventRecord>& records) {
-  std::vector<std::optional<ParsedEvent>> parses(records.size());
-  size_t foldable = 0;
-  if (parsed_events_ != nullptr && !paused_) {
-    for (size_t i = 0; i < records.size(); ++i) {
-      EventRecord& r = records[i];
-      if (r.state != EventState::kPending || r.effective_at_ms || !r.type) continue;
-      const auto type = ParseEventType(*r.type);
-      if (!type || IsDestructiveEvent(*type)) continue;
-      auto parsed = parsed_events_->Take(r.source, r.event_id, r.body);
-      // The record's type names what the ingress parsed; a parse of another type (it cannot
-      // be, for the same body) is left to the writer all the same.
-      if (!parsed || parsed->type != *type) continue;
-      parses[i] = std::move(parsed);
-      r.state = EventState::kApplied;
-      ++foldable;
-    }
-  }
-  if (foldable == 0) return store_.InsertEvents(records);
-  const int64_t now = clock_.NowUnixMillis();
-  std::vector<InsertOutcome> outcomes;
-  std::vector<size_t> folded;
-  auto fold = [&]() -> Status {
-    auto txn = store_.BeginState();
-    if (!txn.ok()) return txn.status();
-    auto stored = (*txn)->InsertEvents(records);
-    if (!stored.ok()) return stored.status();
-    outcomes = std::move(stored).value();
-    std::set<std::string> marks;
-    std::vector<std::string> dirty;
-    for (size_t i = 0; i < records.size(); ++i) {
-      // A duplicate (of the inbox, or of an earlier record of this batch) is not folded again.
-      if (!parses[i] || outcomes[i] != InsertOutcome::kInserted) continue;
-      dirty.clear();
-      if (auto st = ApplyEvent(**txn, records[i], *parses[i], now, &dirty); !st.ok()) return st;
-      marks.insert(dirty.begin(), dirty.end());
-      folded.push_back(i);
-    }
-    for (const auto& key : marks) {
-      if (auto st = (*txn)->MarkDirty(key, 0, false, 0); !st.ok()) return st;
-    }
-    return (*txn)->Commit();
-  };
-  if (Status st = fold(); !st.ok()) {
-    // Nothing of the batch was stored (the transaction rolled back): store it as the writer
-    // expects to find it. Its careful pass isolates the event that cannot apply.
-    spdlog::info("folding events as they are stored: {}; stored pending for the writer",
-                 st.message());
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (parses[i]) records[i].state = EventState::kPending;
-    }
-    return store_.InsertEvents(records);
-  }
-  for (size_t i : folded) {
-    if (observer_.on_event_applied) observer_.on_event_applied(records[i], EventState::kApplied);
-  }
-  if (!folded.empty()) Wake();
-  return outcomes;
-}
-
 Status Writer::ApplyDueEvents(bool* more) {
   const int64_t now = clock_.NowUnixMillis();
   auto events = store_.DueEvents(now, options_.apply_batch);

@@ -115,21 +115,6 @@ class Writer {
   // one offered is folded from that parse instead of parsing the body again (ParsedEventCache);
   // any other is parsed as before. Set before Start(); null: every body is parsed.
   void SetParsedEvents(ParsedEventCache* parsed) { parsed_events_ = parsed; }
-
-  // Stores a batch of new events (the group committer's GroupCommitOptions::store_batch) and, in
-  // the same transaction, folds into desired state those it can fold at once (issue 13: no
-  // second pass that reads each event back and marks it applied): events due now (no
-  // effective_at), not destructive (user.left, .blocked, .deleted and organization.deleted stay
-  // with the writer's batches, which the guard judges whole), whose parse the ingress offered
-  // for that very body (ParsedEventCache), while the writer is not paused. Those are inserted as
-  // applied and folded exactly as ApplyDueEvents folds them (ApplyEvent, marks on the entities
-  // they change); every other event is stored pending for the writer, as before. Should folding
-  // fail, the transaction is rolled back and the whole batch stored pending: the writer then
-  // folds each event on its own and fails only the one that cannot apply. Per-field
-  // last-writer-wins makes the order of folds across the two paths irrelevant. Returns one
-  // outcome per record (Store::InsertEvents), or the storage error. Callable from any thread
-  // (the committer's); serialized with the writer's own transactions by the store.
-  Result<std::vector<InsertOutcome>> StoreAndFold(std::vector<EventRecord>& records);
   void Start();
   // Stops taking new work; a step in progress finishes (or, waiting on a retry, is cut short and
   // recorded as failed so it is re-planned after the restart). Returns when all threads exited.

@@ -69,7 +69,7 @@ Result<SqliteStore::DeclaredApplied> SqliteStore::ApplyDeclared(
       if (e.source != source)
         return Status::Invalid("event " + e.event_id + " is not of source " + source);
     }
-    out.outcomes = InsertEventRows(*writer_stmts_, events);
+    out.outcomes = InsertEventRows(events);
     out.revision = base_revision + 1;
     auto put = writer_stmts_->Get(
         "INSERT INTO declared_sources (source, revision, state, applied_at_ms, events) "

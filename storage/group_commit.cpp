@@ -102,8 +102,7 @@ void GroupCommitter::Run() {
     // The records move into the transaction's input and back: no copy of the bodies.
     records.reserve(batch.size());
     for (auto& p : batch) records.push_back(std::move(p.record));
-    auto result =
-        options_.store_batch ? options_.store_batch(records) : store_.InsertEvents(records);
+    auto result = store_.InsertEvents(records);
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++commits_;

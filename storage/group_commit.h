@@ -33,12 +33,6 @@ struct GroupCommitOptions {
   // events it held (inserted and duplicates), before their callbacks: metrics. Optional; must be
   // quick and must not throw.
   std::function<void(size_t events)> on_commit;
-  // How a batch is stored: by default Store::InsertEvents. The daemon stores through the writer
-  // (Writer::StoreAndFold), which folds the events it can into desired state in the same
-  // transaction. Called on the committer thread with the batch's records, which it may change
-  // (their state) but not reorder; must return one outcome per record, or an error when
-  // nothing of the batch was stored (the callbacks then get it, kRetryable for the sender).
-  std::function<Result<std::vector<InsertOutcome>>(std::vector<EventRecord>& records)> store_batch;
 };
 
 // The committer's decision, given what is queued (pure; GroupCommitter calls it under its lock):

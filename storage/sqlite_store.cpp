@@ -217,12 +217,11 @@ Result<MigrationReport> SqliteStore::Migrate(const StorageOptions& options) {
   }
 }
 
-std::vector<InsertOutcome> SqliteStore::InsertEventRows(StatementCache& stmts,
-                                                        const std::vector<EventRecord>& events) {
+std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventRecord>& events) {
   std::vector<InsertOutcome> out;
   out.reserve(events.size());
   std::array<int64_t, kEventStates> added{};
-  auto ins = stmts.Get(
+  auto ins = writer_stmts_->Get(
       "INSERT INTO events (source, event_id, type, occurred_at_ms, "
       "effective_at_ms, received_at_ms, state, error, body, updated_at_ms, submitted_by) "
       "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
@@ -247,7 +246,7 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(StatementCache& stmts,
   // The counts status reads (state_counts): this is the only way rows enter `events`, so the
   // count is added here, once per state, instead of by a trigger per row (migrations/
   // 0014_inbox_narrow.sql); state changes and deletes are still counted by triggers.
-  auto count = stmts.Get(
+  auto count = writer_stmts_->Get(
       "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
       "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
   for (size_t s = 0; s < added.size(); ++s) {
@@ -266,7 +265,7 @@ Result<std::vector<InsertOutcome>> SqliteStore::InsertEvents(
   std::vector<InsertOutcome> out;
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
-    out = InsertEventRows(*writer_stmts_, events);
+    out = InsertEventRows(events);
     tx.commit();
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), std::string("storing events: ") + e.what());
@@ -415,7 +414,7 @@ Result<std::vector<InsertOutcome>> SqliteStore::WriteWithEvents(
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
     auto events = work(*writer_);
     if (!events.ok()) return events.status();  // the transaction rolls back
-    auto out = InsertEventRows(*writer_stmts_, *events);
+    auto out = InsertEventRows(*events);
     tx.commit();
     return out;
   } catch (const SQLite::Exception& e) {

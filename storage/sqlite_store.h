@@ -225,12 +225,9 @@ class SqliteStore final : public Store {
  private:
   SqliteStore(std::unique_ptr<SQLite::Database> writer,
               std::vector<std::unique_ptr<SQLite::Database>> readers);
-  friend class StateTxn;  // StateTxn::InsertEvents stores events through InsertEventRows
-  // Inserts `events` on the writer connection (whose statements `stmts` are) inside the caller's
-  // transaction (write_mu_ held): each is inserted or found a duplicate of (source, event_id).
-  // Throws SQLite::Exception.
-  static std::vector<InsertOutcome> InsertEventRows(StatementCache& stmts,
-                                                    const std::vector<EventRecord>& events);
+  // Inserts `events` on the writer connection inside the caller's transaction (write_mu_ held):
+  // each is inserted or found a duplicate of (source, event_id). Throws SQLite::Exception.
+  std::vector<InsertOutcome> InsertEventRows(const std::vector<EventRecord>& events);
   // Events matching `where_order` (SQL after WHERE, binding ?1 = now_ms and ?2 = limit).
   Result<std::vector<EventRecord>> SelectEvents(const char* where_order, int64_t now_ms, int limit,
                                                 const char* what);

@@ -130,14 +130,6 @@ Status StateTxn::Commit() {
   }
 }
 
-Result<std::vector<InsertOutcome>> StateTxn::InsertEvents(const std::vector<EventRecord>& events) {
-  try {
-    return SqliteStore::InsertEventRows(stmts_, events);
-  } catch (const std::exception& e) {
-    return Fail(e, "storing events");
-  }
-}
-
 Result<EntityRow> StateTxn::GetEntity(EntityKind kind, const std::string& external_id) {
   try {
     auto q = stmts_.Get(

@@ -263,12 +263,6 @@ class StateTxn {
   // Users in open (prepared or sent) import rows, per connection: pending creation by import.
   Result<std::map<std::string, int64_t>> CountOpenImportUsers();
 
-  // Stores events in this transaction exactly as SqliteStore::InsertEvents does (a duplicate of
-  // (source, event_id) is left alone; what is inserted is counted per state in state_counts), so
-  // that they can be folded in the same commit (Writer::StoreAndFold). One outcome per input, in
-  // order. An error abandons the transaction.
-  Result<std::vector<InsertOutcome>> InsertEvents(const std::vector<EventRecord>& events);
-
   Status Commit();
 
  private:
