@@ -46,7 +46,7 @@ Result<std::map<std::string, std::string>> SqliteStore::Auth0IdsByExternalId(
 Result<SqliteStore::DeclaredApplied> SqliteStore::ApplyDeclared(
     const std::string& source, int64_t base_revision, const std::vector<EventRecord>& events,
     const std::string& state, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  auto lock = LockWriter();
   DeclaredApplied out;
   out.outcomes.reserve(events.size());
   try {

@@ -68,7 +68,7 @@ const char* CompactionSql(CompactionKind kind) {
 
 Result<int64_t> SqliteStore::CompactBatch(CompactionKind kind, int64_t cutoff_ms, int limit,
                                           int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  auto lock = LockWriter();
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
     int64_t n = 0;
@@ -90,7 +90,7 @@ Result<int64_t> SqliteStore::CompactBatch(CompactionKind kind, int64_t cutoff_ms
 std::vector<std::string> SqliteStore::PreparedSql() {
   std::vector<std::string> out;
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    auto lock = LockWriter();
     out = writer_stmts_->Texts();
   }
   for (auto& r : readers_) {

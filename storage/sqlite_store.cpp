@@ -147,9 +147,39 @@ SqliteStore::SqliteStore(std::unique_ptr<SQLite::Database> writer,
   }
 }
 
+std::unique_lock<std::mutex> SqliteStore::LockWriter() {
+  ++writers_waiting_;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> gate(gate_mu_);
+      gate_cv_.wait(gate, [&] { return inbox_waiting_.load() == 0; });
+    }
+    std::unique_lock<std::mutex> lock(write_mu_);
+    // Queued on the connection before an inbox write began to wait: hand it over.
+    if (inbox_waiting_.load() == 0) {
+      --writers_waiting_;
+      return lock;
+    }
+  }
+}
+
+std::unique_lock<std::mutex> SqliteStore::LockWriterForInbox() {
+  {
+    std::lock_guard<std::mutex> gate(gate_mu_);
+    ++inbox_waiting_;
+  }
+  std::unique_lock<std::mutex> lock(write_mu_);
+  bool last = false;
+  {
+    std::lock_guard<std::mutex> gate(gate_mu_);
+    last = --inbox_waiting_ == 0;
+  }
+  if (last) gate_cv_.notify_all();
+  return lock;
+}
+
 SqliteStore::ReadLease SqliteStore::LeaseReader() {
-  if (readers_.empty())
-    return {std::unique_lock<std::mutex>(write_mu_), writer_.get(), writer_stmts_.get()};
+  if (readers_.empty()) return {LockWriter(), writer_.get(), writer_stmts_.get()};
   const size_t n = readers_.size();
   const size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed) % n;
   for (size_t i = 0; i < n; ++i) {
@@ -261,7 +291,7 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventR
 
 Result<std::vector<InsertOutcome>> SqliteStore::InsertEvents(
     const std::vector<EventRecord>& events) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  auto lock = LockWriterForInbox();
   std::vector<InsertOutcome> out;
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -395,7 +425,7 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountEventsAt(int64_t now_ms
 }
 
 Status SqliteStore::Backup(const std::string& to) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  auto lock = LockWriter();
   try {
     // VACUUM INTO writes a transactionally consistent, compacted copy without blocking readers.
     auto q = writer_stmts_->Get("VACUUM INTO ?");
@@ -409,7 +439,7 @@ Status SqliteStore::Backup(const std::string& to) {
 
 Result<std::vector<InsertOutcome>> SqliteStore::WriteWithEvents(
     const std::function<Result<std::vector<EventRecord>>(SQLite::Database&)>& work) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  auto lock = LockWriterForInbox();
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
     auto events = work(*writer_);

@@ -763,7 +763,7 @@ constexpr const char* kMutationColumns =
   StatementCache& stmts = *lease.stmts
 
 Result<std::unique_ptr<StateTxn>> SqliteStore::BeginState() {
-  std::unique_lock<std::mutex> lock(write_mu_);
+  auto lock = LockWriter();
   try {
     return std::unique_ptr<StateTxn>(new StateTxn(std::move(lock), *writer_, *writer_stmts_));
   } catch (const SQLite::Exception& e) {
@@ -1233,7 +1233,7 @@ Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& ke
 }
 
 Result<int> SqliteStore::RecoverInterrupted(int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  auto lock = LockWriter();
   try {
     SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
     writer_->exec(

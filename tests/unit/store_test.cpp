@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <random>
@@ -180,6 +182,46 @@ TEST(SqliteStore, InsertIsIdempotentPerSourceAndId) {
   EXPECT_EQ((*again)[0], InsertOutcome::kDuplicate);
   auto counts = (*store)->CountEventsByState();
   EXPECT_EQ(counts->at("pending"), 2);
+}
+
+// Issue 13: events being acknowledged to senders go before other writers already queued for the
+// write connection (Auth0 workers committing a step each): every writer that was waiting when
+// the inbox write arrived finds the event stored when it gets the connection.
+TEST(SqliteStore, AnInboxWriteGoesBeforeWritersAlreadyWaiting) {
+  auto opened = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(opened.ok());
+  SqliteStore& store = **opened;
+  auto spin_until = [](const std::function<bool()>& done) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+    return done();
+  };
+  auto holder = store.BeginState();  // the connection is taken
+  ASSERT_TRUE(holder.ok());
+  constexpr int kWriters = 6;
+  std::atomic<int> saw{0}, ran{0};
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&] {
+      auto txn = store.BeginState();
+      if (!txn.ok()) return;
+      EventFilter f;
+      f.event_id = "acked";
+      f.source = "hr";
+      auto found = store.ListEvents(f);
+      if (found.ok() && found->size() == 1) ++saw;
+      ++ran;
+    });
+  }
+  ASSERT_TRUE(spin_until([&] { return store.writers_waiting() == kWriters; }));
+  std::thread inbox([&] { EXPECT_TRUE(store.InsertEvents({Event("acked")}).ok()); });
+  ASSERT_TRUE(spin_until([&] { return store.inbox_writes_waiting() == 1; }));
+  holder->reset();  // rolled back: the connection is free
+  inbox.join();
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(ran.load(), kWriters);
+  EXPECT_EQ(saw.load(), kWriters)
+      << "a writer queued before the inbox write got the connection first";
 }
 
 TEST(SqliteStore, UsesWalWithFullSync) {
