@@ -243,9 +243,10 @@ class SqliteStore final : public Store {
   // LockWriterForInbox, everything else through LockWriter, which lets any waiting inbox write go
   // first: a writer that gets the connection while one waits hands it back and waits at the gate
   // until none does. Without it, with 32 Auth0 workers each committing a transaction per step
-  // (an fsync each), the group committer got one turn in ~33 and a 100,000-user backfill was
-  // accepted at ~330 events/s instead of ~4,000 (docs/BENCHMARKS.md, session 29). Between two
-  // inbox commits the others get the connection again, so they wait at most one inbox commit.
+  // (an fsync each), the group committer got one turn in ~33: a 100,000-user backfill took 301 s
+  // to be accepted instead of 55 (docs/BENCHMARKS.md, session 29). Others are not shut out: the
+  // committer answers its batch between two commits, and a writer that takes the connection
+  // while no inbox write waits keeps it for its transaction.
   std::unique_lock<std::mutex> LockWriter();
   std::unique_lock<std::mutex> LockWriterForInbox();
   std::mutex gate_mu_;
