@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace tenantsync::crypto {
@@ -30,18 +31,20 @@ class KeyedStates {
     SHA256_CTX outer;
   };
   ~KeyedStates() {
-    for (auto& e : entries_) Wipe(e);
+    for (auto& e : entries_) Wipe(*e);
   }
   // The states for `key`, or null when OpenSSL fails (the caller falls back to HMAC()).
   const States* Get(std::string_view key) {
     for (size_t i = 0; i < entries_.size(); ++i) {
-      if (entries_[i].key == key) {
+      if (entries_[i]->key == key) {
         if (i != 0) std::swap(entries_[i], entries_[0]);  // the hot key first
-        return &entries_[0].states;
+        return &entries_[0]->states;
       }
     }
-    Entry e;
-    e.key.assign(key);
+    // Held by pointer: reordering and growing the list move pointers, never copies of the
+    // key-derived states that would be left unwiped.
+    auto e = std::make_unique<Entry>();
+    e->key.assign(key);
     unsigned char block[SHA256_CBLOCK] = {0};
     if (key.size() > SHA256_CBLOCK) {
       SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), block);
@@ -53,23 +56,23 @@ class KeyedStates {
       ipad[i] = block[i] ^ 0x36;
       opad[i] = block[i] ^ 0x5c;
     }
-    const bool ok = SHA256_Init(&e.states.inner) == 1 &&
-                    SHA256_Update(&e.states.inner, ipad, sizeof(ipad)) == 1 &&
-                    SHA256_Init(&e.states.outer) == 1 &&
-                    SHA256_Update(&e.states.outer, opad, sizeof(opad)) == 1;
+    const bool ok = SHA256_Init(&e->states.inner) == 1 &&
+                    SHA256_Update(&e->states.inner, ipad, sizeof(ipad)) == 1 &&
+                    SHA256_Init(&e->states.outer) == 1 &&
+                    SHA256_Update(&e->states.outer, opad, sizeof(opad)) == 1;
     OPENSSL_cleanse(block, sizeof(block));
     OPENSSL_cleanse(ipad, sizeof(ipad));
     OPENSSL_cleanse(opad, sizeof(opad));
     if (!ok) {
-      Wipe(e);
+      Wipe(*e);
       return nullptr;
     }
     if (entries_.size() == kMaxKeys) {
-      Wipe(entries_.back());
+      Wipe(*entries_.back());
       entries_.pop_back();
     }
     entries_.insert(entries_.begin(), std::move(e));
-    return &entries_.front().states;
+    return &entries_.front()->states;
   }
 
  private:
@@ -82,7 +85,7 @@ class KeyedStates {
     OPENSSL_cleanse(e.key.data(), e.key.size());
     OPENSSL_cleanse(&e.states, sizeof(e.states));
   }
-  std::vector<Entry> entries_;
+  std::vector<std::unique_ptr<Entry>> entries_;
 };
 
 }  // namespace
