@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/json_text.h"
 #include "storage/sqlite_store.h"
 #include "storage/statement_cache.h"
 
@@ -160,8 +161,10 @@ Status StateTxn::PutEntity(const EntityRow& row, int64_t now_ms) {
         "updated_at_ms = excluded.updated_at_ms");
     q->bind(1, EntityKindName(row.kind));
     q->bind(2, row.external_id);
-    q->bind(3, row.desired.dump());
-    q->bind(4, row.known.dump());
+    // Written once per folded event: CompactJson is dump()'s text without its per-byte UTF-8 pass
+    // over plain ASCII (common/json_text.h).
+    q->bind(3, CompactJson(row.desired));
+    q->bind(4, CompactJson(row.known));
     if (row.auth0_id) q->bind(5, *row.auth0_id);
     q->bind(6, static_cast<int64_t>(now_ms));
     q->exec();
@@ -209,7 +212,7 @@ Result<std::vector<std::string>> StateTxn::SetUserMemberships(
       ins->reset();
       ins->bind(1, r.org_external_id);
       ins->bind(2, user_external_id);
-      ins->bind(3, r.roles.dump());
+      ins->bind(3, CompactJson(r.roles));
       ins->exec();
       touched.push_back(r.org_external_id);
     }

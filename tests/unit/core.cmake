@@ -6,5 +6,6 @@ ts_add_test(wal_coalescing_vfs_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/wal_coal
 ts_add_test(statement_cache_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/statement_cache_test.cpp LIBS ts_storage SQLiteCpp)
 ts_add_test(memory_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/memory_test.cpp LIBS ts_common)
 ts_add_test(gzip_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gzip_test.cpp LIBS ts_common)
+ts_add_test(json_text_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/json_text_test.cpp LIBS ts_common)
 ts_add_test(parsed_events_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/parsed_events_test.cpp LIBS ts_daemon ts_test_support)
 ts_add_test(ingress_unit_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ingress_unit_test.cpp LIBS ts_daemon ts_test_support)
