@@ -94,7 +94,7 @@ std::vector<std::string> SqliteStore::PreparedSql() {
     out = writer_stmts_->Texts();
   }
   for (auto& r : readers_) {
-    std::lock_guard<std::mutex> lock(r->mu);
+    std::lock_guard<PriorityMutex> lock(r->mu);
     for (auto& s : r->stmts->Texts()) out.push_back(std::move(s));
   }
   return out;

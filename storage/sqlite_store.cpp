@@ -147,35 +147,11 @@ SqliteStore::SqliteStore(std::unique_ptr<SQLite::Database> writer,
   }
 }
 
-std::unique_lock<std::mutex> SqliteStore::LockWriter() {
-  ++writers_waiting_;
-  while (true) {
-    {
-      std::unique_lock<std::mutex> gate(gate_mu_);
-      gate_cv_.wait(gate, [&] { return inbox_waiting_.load() == 0; });
-    }
-    std::unique_lock<std::mutex> lock(write_mu_);
-    // Queued on the connection before an inbox write began to wait: hand it over.
-    if (inbox_waiting_.load() == 0) {
-      --writers_waiting_;
-      return lock;
-    }
-  }
-}
+PriorityLock SqliteStore::LockWriter() { return PriorityLock(write_mu_); }
 
-std::unique_lock<std::mutex> SqliteStore::LockWriterForInbox() {
-  {
-    std::lock_guard<std::mutex> gate(gate_mu_);
-    ++inbox_waiting_;
-  }
-  std::unique_lock<std::mutex> lock(write_mu_);
-  bool last = false;
-  {
-    std::lock_guard<std::mutex> gate(gate_mu_);
-    last = --inbox_waiting_ == 0;
-  }
-  if (last) gate_cv_.notify_all();
-  return lock;
+PriorityLock SqliteStore::LockWriterForInbox() {
+  write_mu_.lock_first();
+  return PriorityLock(write_mu_, std::adopt_lock);
 }
 
 SqliteStore::ReadLease SqliteStore::LeaseReader() {
@@ -184,12 +160,12 @@ SqliteStore::ReadLease SqliteStore::LeaseReader() {
   const size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed) % n;
   for (size_t i = 0; i < n; ++i) {
     Reader& r = *readers_[(start + i) % n];
-    std::unique_lock<std::mutex> lock(r.mu, std::try_to_lock);
+    PriorityLock lock(r.mu, std::try_to_lock);
     if (lock.owns_lock()) return {std::move(lock), r.db.get(), r.stmts.get()};
   }
   // Every reader is busy: queue on one (each read is short or a bounded snapshot).
   Reader& r = *readers_[start];
-  return {std::unique_lock<std::mutex>(r.mu), r.db.get(), r.stmts.get()};
+  return {PriorityLock(r.mu), r.db.get(), r.stmts.get()};
 }
 
 SqliteStore::~SqliteStore() = default;

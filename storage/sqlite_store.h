@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "storage/migrations.h"
+#include "storage/priority_mutex.h"
 #include "storage/retention.h"
 #include "storage/state_store.h"
 #include "storage/store.h"
@@ -224,9 +225,9 @@ class SqliteStore final : public Store {
   Status ReadWith(const std::function<Status(SQLite::Database&)>& work);
 
   // Threads waiting for the write connection other than the inbox's (tests: they are queued).
-  int writers_waiting() const { return writers_waiting_.load(); }
+  int writers_waiting() const { return write_mu_.ordinary_waiting(); }
   // Inbox writes (InsertEvents, WriteWithEvents) waiting for the write connection.
-  int inbox_writes_waiting() const { return inbox_waiting_.load(); }
+  int inbox_writes_waiting() const { return write_mu_.first_waiting(); }
 
  private:
   SqliteStore(std::unique_ptr<SQLite::Database> writer,
@@ -240,20 +241,15 @@ class SqliteStore final : public Store {
 
   // The write connection, the inbox first (issue 13). Every write transaction holds write_mu_;
   // InsertEvents and WriteWithEvents (events being acknowledged to senders) take it through
-  // LockWriterForInbox, everything else through LockWriter, which lets any waiting inbox write go
-  // first: a writer that gets the connection while one waits hands it back and waits at the gate
-  // until none does. Without it, with 32 Auth0 workers each committing a transaction per step
-  // (an fsync each), the group committer got one turn in ~33: a 100,000-user backfill took 301 s
-  // to be accepted instead of 55 (docs/BENCHMARKS.md, session 29). Others are not shut out: the
-  // committer answers its batch between two commits, and a writer that takes the connection
-  // while no inbox write waits keeps it for its transaction.
-  std::unique_lock<std::mutex> LockWriter();
-  std::unique_lock<std::mutex> LockWriterForInbox();
-  std::mutex gate_mu_;
-  std::condition_variable gate_cv_;      // inbox_waiting_ fell to 0 (under gate_mu_)
-  std::atomic<int> inbox_waiting_{0};    // changed under gate_mu_
-  std::atomic<int> writers_waiting_{0};  // in LockWriter, not yet holding write_mu_
-  std::mutex write_mu_;
+  // LockWriterForInbox (PriorityMutex::lock_first), everything else through LockWriter, so a
+  // waiting inbox write gets the connection at the next unlock, before any writer already waiting.
+  // Without it, with 32 Auth0 workers each committing a transaction per step (an fsync each), the
+  // group committer got one turn in ~33: a 100,000-user backfill took 301 s to be accepted instead
+  // of 55 (docs/BENCHMARKS.md, session 29). Others are not shut out: the committer answers its
+  // batch between two commits, and the workers get the connection then.
+  PriorityLock LockWriter();
+  PriorityLock LockWriterForInbox();
+  PriorityMutex write_mu_;
   std::unique_ptr<SQLite::Database> writer_;  // guarded by write_mu_
   // Prepared statements of the writer, under write_mu_; declared after the connection so that
   // they are finalized first.
@@ -261,13 +257,13 @@ class SqliteStore final : public Store {
 
   // One read-only connection and its statements, both guarded by `mu`.
   struct Reader {
-    std::mutex mu;
+    PriorityMutex mu;  // only lock()/try_lock(): readers have no priority
     std::unique_ptr<SQLite::Database> db;
     std::unique_ptr<StatementCache> stmts;  // after db: finalized first
   };
   // Exclusive use of one reader (or of the writer, for ":memory:") until destroyed.
   struct ReadLease {
-    std::unique_lock<std::mutex> lock;
+    PriorityLock lock;
     SQLite::Database* db = nullptr;
     StatementCache* stmts = nullptr;
   };

@@ -100,8 +100,7 @@ std::vector<MembershipRow> ReadMemberships(SQLite::Statement& q) {
 
 }  // namespace
 
-StateTxn::StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db, StatementCache& stmts,
-                   bool read_only)
+StateTxn::StateTxn(PriorityLock lock, SQLite::Database& db, StatementCache& stmts, bool read_only)
     : lock_(std::move(lock)),
       db_(db),
       stmts_(stmts),

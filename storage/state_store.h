@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "storage/priority_mutex.h"
 #include "storage/store.h"
 
 namespace SQLite {
@@ -269,11 +270,10 @@ class StateTxn {
   Result<std::vector<EntityRow>> ListEntities(EntityKind kind, bool managed_only);
   friend class SqliteStore;
   // `read_only`: BEGIN DEFERRED (a snapshot from the first read on) instead of BEGIN IMMEDIATE.
-  StateTxn(std::unique_lock<std::mutex> lock, SQLite::Database& db, StatementCache& stmts,
-           bool read_only = false);
+  StateTxn(PriorityLock lock, SQLite::Database& db, StatementCache& stmts, bool read_only = false);
   Status Fail(const std::exception& e, const std::string& what);
 
-  std::unique_lock<std::mutex> lock_;
+  PriorityLock lock_;
   SQLite::Database& db_;
   StatementCache& stmts_;  // the connection's, guarded by lock_
   std::unique_ptr<SQLite::Transaction> tx_;
