@@ -85,7 +85,6 @@ void AppendCompactJson(const nlohmann::json& value, std::string& out) {
       out += value.dump();
       return;
   }
-  out += value.dump();
 }
 
 std::string CompactJson(const nlohmann::json& value) {

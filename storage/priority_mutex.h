@@ -25,7 +25,7 @@ class PriorityMutex {
   bool try_lock();
   void unlock();
 
-  // Threads waiting in lock() / lock_first() now (for tests and status).
+  // Threads waiting in lock() / lock_first() now (for tests).
   int ordinary_waiting() const;
   int first_waiting() const;
   // Times a waiting thread was woken (whether it then took the lock or waited again): for
