@@ -170,6 +170,139 @@ TEST(Migrations, AnInboxOfVersion13KeepsEveryEventFindableAndCounted) {
                          {"applied", 2}, {"failed", 1}, {"pending", 3}, {"rejected", 1}}));
 }
 
+// SQLite codes a CHECK that lists more than two values (`state IN ('a', 'b', 'c')`) as a temporary
+// table built again for every row written: a pager opened, filled and closed per stored event and
+// per Auth0 write (migrations/0016_checks_compared_in_place.sql). No table of the schema may
+// need one to insert or update a row.
+TEST(Migrations, WritingARowOfAnyTableBuildsNoTemporaryTable) {
+  auto o = TempDb();
+  ASSERT_TRUE(SqliteStore::Migrate(o).ok());
+  SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+  auto ephemeral_tables = [&](const std::string& sql) {
+    int n = 0;
+    SQLite::Statement q(db, "EXPLAIN " + sql);
+    while (q.executeStep())
+      if (q.getColumn(1).getString() == "OpenEphemeral") ++n;
+    return n;
+  };
+  SQLite::Statement tables(db,
+                           "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT "
+                           "LIKE 'sqlite_%' ORDER BY name");
+  int checked = 0;
+  while (tables.executeStep()) {
+    const std::string t = tables.getColumn(0).getString();
+    std::string set;
+    // Not the primary key: changing a row's key makes SQLite collect the keys first (one
+    // temporary table per statement, not per row), which no store statement does.
+    SQLite::Statement cols(db, "SELECT name FROM pragma_table_info(?) WHERE pk = 0");
+    cols.bind(1, t);
+    while (cols.executeStep()) {
+      const std::string c = "\"" + cols.getColumn(0).getString() + "\"";
+      set += (set.empty() ? "" : ", ") + c + " = " + c;
+    }
+    EXPECT_EQ(ephemeral_tables("INSERT INTO \"" + t + "\" DEFAULT VALUES"), 0) << t << ": insert";
+    // One row, as the store updates them: a statement over many rows of a table with triggers
+    // collects their ids first in a temporary table, once per statement, not per row.
+    if (!set.empty()) {
+      EXPECT_EQ(ephemeral_tables("UPDATE \"" + t + "\" SET " + set + " WHERE rowid = 1"), 0)
+          << t << ": update";
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 15);
+}
+
+// Migration 0016 rebuilds events, mutations, commands and vendor_notifications: every row, index
+// and trigger stays, and so does each AUTOINCREMENT high-water mark — an id freed by a delete
+// (retention) is never given to a new row.
+TEST(Migrations, Version16KeepsRowsIndexesTriggersAndIdsNeverReused) {
+  auto o = TempDb();
+  auto dump = [](SQLite::Database& db, const std::string& sql) {
+    std::vector<std::string> rows;
+    SQLite::Statement q(db, sql);
+    while (q.executeStep()) {
+      std::string row;
+      for (int i = 0; i < q.getColumnCount(); ++i)
+        row += (q.getColumn(i).isNull() ? "NULL" : q.getColumn(i).getString()) + "|";
+      rows.push_back(row);
+    }
+    return rows;
+  };
+  const std::vector<std::string> queries = {
+      "SELECT * FROM events ORDER BY seq",
+      "SELECT * FROM mutations ORDER BY id",
+      "SELECT * FROM commands ORDER BY id",
+      "SELECT * FROM vendor_notifications ORDER BY source, event_id",
+      "SELECT * FROM state_counts ORDER BY tbl, state",
+      "SELECT name, seq FROM sqlite_sequence ORDER BY name",
+      "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') "
+      "ORDER BY name"};
+  std::vector<std::vector<std::string>> before;
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::vector<Migration> first15;
+    for (const auto& m : EmbeddedMigrations())
+      if (m.version <= 15) first15.push_back(m);
+    ASSERT_EQ(first15.size(), 15u);
+    ASSERT_TRUE(ApplyMigrations(db, first15, 1).ok());
+    db.exec(
+        "INSERT INTO events (source, event_id, type, received_at_ms, state, body, updated_at_ms, "
+        "note, submitted_by) VALUES "
+        "('hr', 'a', 'user.upserted', 1000, 'applied', '{\"a\":1}', 1001, 'held', NULL), "
+        "('crm', 'b', NULL, 1002, 'rejected', 'not json', 1003, NULL, NULL), "
+        "('console', 'c', 'user.deleted', 1004, 'pending', '{}', 1005, NULL, 'alice'), "
+        "('hr', 'd', 'user.upserted', 1006, 'failed', '{}', 1007, NULL, NULL)");
+    db.exec("UPDATE events SET compacted_at_ms = 2000, body = '' WHERE event_id = 'a'");
+    db.exec("DELETE FROM events WHERE event_id = 'd'");  // the highest seq, as retention would
+    db.exec(
+        "INSERT INTO mutations (entity, kind, request, events, state, destructive, attempts, "
+        "last_error, created_at_ms, updated_at_ms, first_received_at_ms) VALUES "
+        "('user:a', 'create_user', '{\"email\":\"a@x\"}', '[1]', 'done', 0, 1, NULL, 5, 6, 4), "
+        "('user:a', 'block_user', '{}', '[3]', 'dead', 1, 8, '429', 7, 8, 6), "
+        "('org:o', 'create_org', '{}', '[]', 'superseded', 0, 0, NULL, 9, 10, NULL)");
+    db.exec("DELETE FROM mutations WHERE kind = 'create_org'");
+    db.exec(
+        "INSERT INTO commands (kind, user_external_id, event, state, created_at_ms, updated_at_ms) "
+        "VALUES ('password_reset', 'a', 'hr/1', 'skipped', 5, 6)");
+    db.exec(
+        "INSERT INTO vendor_notifications (source, event_id, state, body, attempts, next_at_ms, "
+        "error, events, received_at_ms, updated_at_ms) VALUES "
+        "('bamboo', 'n1', 'mapped', '{}', 0, 0, NULL, 2, 10, 11), "
+        "('bamboo', 'n2', 'pending', '{}', 3, 99, '503', 0, 12, 13)");
+    for (const auto& q : queries) before.push_back(dump(db, q));
+  }
+  ASSERT_TRUE(SqliteStore::Migrate(o).ok());
+  SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+  for (size_t i = 0; i < queries.size(); ++i)
+    EXPECT_EQ(dump(db, queries[i]), before[i]) << queries[i];
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  EXPECT_TRUE(dump(db, "PRAGMA foreign_key_check").empty());
+  // New rows continue after the ids deleted before the upgrade.
+  db.exec(
+      "INSERT INTO events (source, event_id, type, received_at_ms, state, body, updated_at_ms) "
+      "VALUES ('hr', 'e', 'user.upserted', 1, 'pending', '{}', 1)");
+  EXPECT_EQ(db.execAndGet("SELECT seq FROM events WHERE event_id = 'e'").getInt64(), 5);
+  db.exec(
+      "INSERT INTO mutations (entity, kind, state, created_at_ms, updated_at_ms) "
+      "VALUES ('user:b', 'create_user', 'pending', 1, 1)");
+  EXPECT_EQ(db.execAndGet("SELECT MAX(id) FROM mutations").getInt64(), 4);
+  // The sets are still enforced, and still counted.
+  EXPECT_THROW(db.exec("UPDATE events SET state = 'done' WHERE event_id = 'e'"), SQLite::Exception);
+  EXPECT_THROW(db.exec("UPDATE mutations SET state = 'applied'"), SQLite::Exception);
+  EXPECT_THROW(db.exec("UPDATE commands SET state = 'failed'"), SQLite::Exception);
+  EXPECT_THROW(db.exec("UPDATE vendor_notifications SET state = 'dead'"), SQLite::Exception);
+  auto rejected = [&] {
+    return db
+        .execAndGet(
+            "SELECT COALESCE((SELECT n FROM state_counts WHERE tbl = 'events' AND state = "
+            "'rejected'), 0)")
+        .getInt64();
+  };
+  const int64_t rejected_before = rejected();
+  db.exec("UPDATE events SET state = 'rejected' WHERE event_id = 'e'");
+  EXPECT_EQ(rejected(), rejected_before + 1);
+}
+
 TEST(SqliteStore, InsertIsIdempotentPerSourceAndId) {
   auto store = SqliteStore::Open(TempDb());
   ASSERT_TRUE(store.ok());
