@@ -118,6 +118,12 @@ Status StepExecutor::InTxn(const std::function<Status(StateTxn&)>& fn) {
   return (*txn)->Commit();
 }
 
+Status StepExecutor::InRead(const std::function<Status(StateTxn&)>& fn) {
+  auto txn = store_.BeginRead();
+  if (!txn.ok()) return txn.status();
+  return fn(**txn);
+}
+
 bool StepExecutor::LatestWriteUnfinished(const std::string& entity, StepKind kind) {
   SqliteStore::MutationFilter f;
   f.entity = entity;
@@ -763,7 +769,7 @@ StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& 
   in.member_batch_size = pass.policy.plan.member_batch_size;
   in.now_ms = pass.now_ms;
   std::map<std::string, std::string> ext_of;  // Auth0 user id -> external id
-  Status read = InTxn([&](StateTxn& txn) {
+  Status read = InRead([&](StateTxn& txn) {
     auto o = txn.GetEntity(EntityKind::kOrganization, org_ext);
     if (!o.ok()) return o.status();
     in.org_auth0_id = o->auth0_id;
@@ -969,7 +975,7 @@ StepExecutor::RunResult StepExecutor::RunMembers(Pass& pass, const std::string& 
 StepExecutor::RunResult StepExecutor::RunCallbacks(Pass& pass) {
   CallbacksInput in;
   in.application_client_id = pass.policy.plan.application_client_id;
-  Status read = InTxn([&](StateTxn& txn) {
+  Status read = InRead([&](StateTxn& txn) {
     auto orgs = txn.AllEntities(EntityKind::kOrganization);
     if (!orgs.ok()) return orgs.status();
     for (auto& o : *orgs) {
@@ -1046,7 +1052,7 @@ StepExecutor::RunResult StepExecutor::RunConnection(Pass& pass, const std::strin
 StepExecutor::RunResult StepExecutor::RunCommand(Pass& pass, int64_t id) {
   std::optional<CommandRow> cmd;
   EntityRow user;
-  Status read = InTxn([&](StateTxn& txn) {
+  Status read = InRead([&](StateTxn& txn) {
     auto c = txn.GetCommand(id);
     if (!c.ok()) return c.status();
     cmd = *c;

@@ -153,6 +153,11 @@ class StepExecutor {
   // Records a step that cannot be sent as dead (e.g. a role that does not exist), once.
   Status DeadLetter(Pass& pass, const Step& step, const std::string& error);
   Status InTxn(const std::function<Status(StateTxn&)>& fn);
+  // The reads `fn` makes, as one snapshot on a reader connection (SqliteStore::BeginRead; the
+  // write connection when the store has no readers): they never wait for a write transaction, so
+  // a plan (GET /v1/plan) and the workers' reads do not queue behind the inbox and other workers'
+  // writes. `fn` must not write (a read-only transaction refuses it).
+  Status InRead(const std::function<Status(StateTxn&)>& fn);
   // Keeps known["waiting"] equal to the planner's reason for waiting (shown by tenantsync user /
   // org and counted by status); writes only when it changes.
   void RecordWaiting(EntityRow& row, const std::string& waiting);
