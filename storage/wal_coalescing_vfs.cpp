@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -107,9 +108,24 @@ int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   return Settled(f, [&] { return Real(f)->xRead(f->real, out, amount, offset); });
 }
 
+// The unix VFS beneath writes at most 128 KiB - 1 bytes per call and reports the rest of a longer
+// write as a full disk; a statement journal that spills writes its whole buffer (up to
+// SQLITE_CONFIG_STMTJRNL_SPILL) in one call. Longer writes go down in pieces.
+int WriteInPieces(ShimFile* f, const void* data, int amount, sqlite3_int64 offset) {
+  const char* p = static_cast<const char*>(data);
+  while (amount > 0) {
+    const int n = std::min(amount, static_cast<int>(kMaxGatheredBytes));
+    if (int rc = Real(f)->xWrite(f->real, p, n, offset); rc != SQLITE_OK) return rc;
+    p += n;
+    offset += n;
+    amount -= n;
+  }
+  return SQLITE_OK;
+}
+
 int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   ShimFile* f = Shim(file);
-  if (!f->wal) return Real(f)->xWrite(f->real, data, amount, offset);
+  if (!f->wal) return WriteInPieces(f, data, amount, offset);
   std::lock_guard<std::mutex> lock(f->mu);
   if (f->deferred_error != SQLITE_OK) return f->deferred_error;
   const auto n = static_cast<size_t>(amount);
@@ -121,7 +137,7 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
   // Not the next bytes of the run (a frame rewritten in place, a new WAL's header) or too many:
   // the run goes to the file first, so the file sees the writes in SQLite's order.
   if (int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
-  if (n >= kMaxGatheredBytes) return Real(f)->xWrite(f->real, data, amount, offset);
+  if (n >= kMaxGatheredBytes) return WriteInPieces(f, data, amount, offset);
   f->start = offset;
   f->gathered.assign(static_cast<const char*>(data), n);
   f->group->pending.fetch_add(1, std::memory_order_acq_rel);

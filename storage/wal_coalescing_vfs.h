@@ -14,7 +14,10 @@
 //   - when a write does not extend the run, or the run reaches kMaxGatheredBytes.
 // Nothing is acknowledged earlier than before: SQLite reports a commit only after its sync,
 // which writes first, so a failed write fails that commit as it would have without the shim.
-// Files other than WAL files are passed through untouched.
+// Files other than WAL files are passed through, except that a write longer than
+// kMaxGatheredBytes (a statement journal spilling to a temp file writes its whole buffer at once)
+// goes to the VFS beneath in pieces, which that VFS's 128 KiB limit would otherwise fail as a
+// full disk.
 //
 // Thread safety: registration is once per name and safe from any thread. A file object is used
 // by one connection at a time (SQLite's contract); the gathered bytes of a WAL file also have

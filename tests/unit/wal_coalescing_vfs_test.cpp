@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/support/subprocess.h"
 
@@ -299,6 +300,38 @@ TEST_F(WalCoalescingVfs, CheckpointsAndWalRestartsKeepEveryRow) {
   Db other(path_, nullptr, "FULL", SQLITE_OPEN_READONLY);
   EXPECT_EQ(other.Int("SELECT count(*) FROM t"), after);
   EXPECT_EQ(other.Text("PRAGMA integrity_check"), "ok");
+}
+
+// SQLite's unix VFS writes at most 128 KiB - 1 bytes per call and reports the rest of a longer
+// write as a full disk. A statement journal that outgrows SQLITE_CONFIG_STMTJRNL_SPILL (16 MiB in
+// the daemon) writes its whole buffer to a temp file in one call: migration 0016 failed on a
+// million-event database with "database or disk is full". Through the shim a long write of any
+// file lands whole.
+TEST(WalCoalescingVfsOverUnix, AWriteLongerThan128KiBToAnyFileLandsWhole) {
+  ASSERT_TRUE(RegisterWalCoalescingVfs("coalescing-over-unix", "unix").ok());
+  sqlite3_vfs* vfs = sqlite3_vfs_find("coalescing-over-unix");
+  ASSERT_NE(vfs, nullptr);
+  std::vector<char> storage(static_cast<size_t>(vfs->szOsFile));
+  auto* file = reinterpret_cast<sqlite3_file*>(storage.data());
+  int out_flags = 0;
+  ASSERT_EQ(vfs->xOpen(vfs, nullptr, file,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_DELETEONCLOSE |
+                           SQLITE_OPEN_SUBJOURNAL,
+                       &out_flags),
+            SQLITE_OK);
+  std::string data(16 * 1024 * 1024 - 12, '\0');  // what a 16-MiB statement journal spills
+  std::mt19937 rng(7);
+  for (auto& c : data) c = static_cast<char>(rng());
+  EXPECT_EQ(file->pMethods->xWrite(file, data.data(), static_cast<int>(data.size()), 4096),
+            SQLITE_OK);
+  sqlite3_int64 size = 0;
+  EXPECT_EQ(file->pMethods->xFileSize(file, &size), SQLITE_OK);
+  EXPECT_EQ(size, static_cast<sqlite3_int64>(data.size()) + 4096);
+  std::string back(data.size(), '\0');
+  EXPECT_EQ(file->pMethods->xRead(file, back.data(), static_cast<int>(back.size()), 4096),
+            SQLITE_OK);
+  EXPECT_TRUE(back == data);
+  EXPECT_EQ(file->pMethods->xClose(file), SQLITE_OK);
 }
 
 TEST(WalCoalescingVfsRegistration, ANameTakenByAnotherVfsOrAMissingBaseIsRefused) {
