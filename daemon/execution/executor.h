@@ -156,7 +156,8 @@ class StepExecutor {
   // The reads `fn` makes, as one snapshot on a reader connection (SqliteStore::BeginRead; the
   // write connection when the store has no readers): they never wait for a write transaction, so
   // a plan (GET /v1/plan) and the workers' reads do not queue behind the inbox and other workers'
-  // writes. `fn` must not write (a read-only transaction refuses it).
+  // writes. `fn` must not write: a reader connection refuses it, and on the write connection
+  // the transaction is rolled back, never committed.
   Status InRead(const std::function<Status(StateTxn&)>& fn);
   // Keeps known["waiting"] equal to the planner's reason for waiting (shown by tenantsync user /
   // org and counted by status); writes only when it changes.
