@@ -26,6 +26,7 @@
 #include "daemon/ingress/scim_service.h"
 #include "daemon/ingress/vendor_stage.h"
 #include "daemon/metrics.h"
+#include "daemon/migration_notice.h"
 #include "daemon/retention.h"
 #include "daemon/writer.h"
 #include "storage/group_commit.h"
@@ -174,7 +175,17 @@ int RunServe(const ServeFlags& flags) {
   Clock& clock = SystemClock();  // the one clock of the daemon, handed to every component
   config.storage.clock = &clock;
 
+  // Migrations run before READY=1; systemd hears that they progress, so a long one on a large
+  // database is not killed by the start-up timeout and restarted from scratch for ever.
+  MigrationNotice migrating(clock, Notify);
+  MigrationObserver observer = migrating.observer();
+  observer.starting = [&migrating](const std::string& label) {
+    spdlog::info("storage: applying migration {}", label);
+    migrating.Starting(label);
+  };
+  config.storage.migration_observer = &observer;
   auto opened = SqliteStore::Open(config.storage, /*migrate=*/true);
+  config.storage.migration_observer = nullptr;
   if (!opened.ok()) {
     spdlog::error("storage: {}", opened.status().message());
     return 1;

@@ -1,6 +1,7 @@
 #include "storage/migrations.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <cstdio>
 
@@ -14,6 +15,29 @@ void EnsureMigrationTable(SQLite::Database& db) {
       "CREATE TABLE IF NOT EXISTS schema_migrations ("
       " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)");
 }
+
+// Calls the observer's `working` from SQLite's progress handler for as long as it lives.
+class ProgressHook {
+ public:
+  ProgressHook(SQLite::Database& db, const MigrationObserver* observer) : db_(db) {
+    if (observer == nullptr || !observer->working) return;
+    working_ = &observer->working;
+    sqlite3_progress_handler(db_.getHandle(), kMigrationProgressSteps, &ProgressHook::Tick, this);
+  }
+  ~ProgressHook() {
+    if (working_ != nullptr) sqlite3_progress_handler(db_.getHandle(), 0, nullptr, nullptr);
+  }
+  ProgressHook(const ProgressHook&) = delete;
+  ProgressHook& operator=(const ProgressHook&) = delete;
+
+ private:
+  static int Tick(void* self) {
+    (*static_cast<ProgressHook*>(self)->working_)();
+    return 0;  // non-zero would interrupt the migration
+  }
+  SQLite::Database& db_;
+  const std::function<void()>* working_ = nullptr;
+};
 
 }  // namespace
 
@@ -29,7 +53,8 @@ Result<int> SchemaVersion(SQLite::Database& db) {
 }
 
 Result<MigrationReport> ApplyMigrations(SQLite::Database& db,
-                                        const std::vector<Migration>& migrations, int64_t now_ms) {
+                                        const std::vector<Migration>& migrations, int64_t now_ms,
+                                        const MigrationObserver* observer) {
   MigrationReport report;
   auto current = SchemaVersion(db);
   if (!current.ok()) return current.status();
@@ -47,7 +72,9 @@ Result<MigrationReport> ApplyMigrations(SQLite::Database& db,
     char number[16];
     std::snprintf(number, sizeof(number), "%04d", m.version);
     std::string label = std::string(number) + "_" + m.name;
+    if (observer != nullptr && observer->starting) observer->starting(label);
     try {
+      ProgressHook progress(db, observer);
       // One transaction per migration: a failing one leaves the earlier ones applied and the
       // database at a well-defined version.
       SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,12 +32,28 @@ struct MigrationReport {
   std::vector<std::string> applied;  // "0001_inbox", ...
 };
 
+// Told about migrations while they run: one can take minutes on a large database
+// (docs/OPERATIONS.md "Upgrade"), longer than a service manager waits for a start-up that says
+// nothing. Both are called on the migrating thread, must return quickly and must not use the
+// database; either may be empty.
+struct MigrationObserver {
+  // Before a migration's transaction begins, with its label ("0016_checks_compared_in_place").
+  std::function<void(const std::string& label)> starting;
+  // While a migration's SQL runs, every kMigrationProgressSteps steps of SQLite's virtual
+  // machine (a few milliseconds of work apart). Not called while SQLite waits for a lock or the
+  // disk: a migration that stops progressing stops calling it.
+  std::function<void()> working;
+};
+inline constexpr int kMigrationProgressSteps = 100000;
+
 // Applies every migration newer than the database's version. Errors: kInvalid when the
 // database is newer than `migrations` or a migration's SQL fails (that migration is rolled back,
 // earlier ones stay applied); kRetryable when the database is busy. `now_ms` is recorded as
-// each migration's applied_at_ms.
+// each migration's applied_at_ms. `observer` (not owned, may be null) hears of each migration
+// applied; the connection keeps no trace of it afterwards.
 Result<MigrationReport> ApplyMigrations(SQLite::Database& db,
-                                        const std::vector<Migration>& migrations, int64_t now_ms);
+                                        const std::vector<Migration>& migrations, int64_t now_ms,
+                                        const MigrationObserver* observer = nullptr);
 
 // Highest version recorded in the database (0 for a new database).
 Result<int> SchemaVersion(SQLite::Database& db);

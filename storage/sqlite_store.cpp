@@ -185,7 +185,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StorageOptions& opt
     Configure(*writer, options.busy_timeout_ms);
     const auto& migrations = EmbeddedMigrations();
     if (migrate) {
-      auto report = ApplyMigrations(*writer, migrations, NowMs(options));
+      auto report =
+          ApplyMigrations(*writer, migrations, NowMs(options), options.migration_observer);
       if (!report.ok()) return report.status();
     } else {
       auto version = SchemaVersion(*writer);
@@ -217,7 +218,7 @@ Result<MigrationReport> SqliteStore::Migrate(const StorageOptions& options) {
     SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 0,
                         WalCoalescingVfsName());
     Configure(db, options.busy_timeout_ms);
-    return ApplyMigrations(db, EmbeddedMigrations(), NowMs(options));
+    return ApplyMigrations(db, EmbeddedMigrations(), NowMs(options), options.migration_observer);
   } catch (const SQLite::Exception& e) {
     return SqliteError(e.getErrorCode(), "opening " + options.path + ": " + e.what());
   }

@@ -45,6 +45,10 @@ struct StorageOptions {
   // page cache (SQLite's default, up to 2 MB), so more readers cost memory. ":memory:" has
   // none: its reads run on the writer connection.
   int reader_connections = 4;
+  // Hears of the migrations Open (migrate = true) and Migrate apply; null = nobody. The daemon
+  // keeps systemd's start-up timeout from cutting one short with it (daemon/migration_notice.h).
+  // Not owned; must outlive the call.
+  const MigrationObserver* migration_observer = nullptr;
 };
 // The range of StorageOptions::reader_connections (the config loader and Open check it).
 inline constexpr int kMinReaderConnections = 1;

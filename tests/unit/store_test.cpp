@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -58,6 +59,58 @@ TEST(Migrations, FailingMigrationIsRolledBackAlone) {
   EXPECT_TRUE(db.tableExists("a"));
   EXPECT_FALSE(db.tableExists("b"));
   EXPECT_EQ(*SchemaVersion(db), 1);
+}
+
+// A migration that runs for minutes must be able to say so while it runs (the daemon extends
+// systemd's start-up timeout from it): the observer hears each migration's label before it
+// starts and keeps hearing from inside a long statement, and nothing after the last one.
+TEST(Migrations, TheObserverHearsEachMigrationAndKeepsHearingWhileALongOneRuns) {
+  SQLite::Database db(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  std::vector<std::string> heard;
+  MigrationObserver observer;
+  observer.starting = [&](const std::string& label) { heard.push_back(label); };
+  observer.working = [&] { heard.push_back("working"); };
+  std::vector<Migration> ms = {
+      {1, "quick", "CREATE TABLE a(x);"},
+      {2, "long",
+       "CREATE TABLE b(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+       "WHERE i < 200000) INSERT INTO b SELECT i FROM n;"},
+      {3, "last", "CREATE TABLE c(x);"}};
+  auto r = ApplyMigrations(db, ms, 1, &observer);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto at = [&](const std::string& label) {
+    return std::find(heard.begin(), heard.end(), label) - heard.begin();
+  };
+  ASSERT_LT(at("0001_quick"), at("0002_long"));
+  ASSERT_LT(at("0002_long"), at("0003_last"));
+  ASSERT_LT(at("0003_last"), static_cast<long>(heard.size()));
+  const auto working_during_long =
+      std::count(heard.begin() + at("0002_long"), heard.begin() + at("0003_last"), "working");
+  EXPECT_GE(working_during_long, 10) << "200,000 rows inserted with few progress calls";
+
+  // The connection keeps no progress handler once the migrations are done.
+  const size_t before = heard.size();
+  db.exec(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+      "INSERT INTO b SELECT i FROM n");
+  EXPECT_EQ(heard.size(), before);
+}
+
+// Open and Migrate hand StorageOptions::migration_observer to the migrations they apply.
+TEST(Migrations, OpenAndMigrateTellTheObserverOfStorageOptions) {
+  std::vector<std::string> labels;
+  MigrationObserver observer;
+  observer.starting = [&](const std::string& label) { labels.push_back(label); };
+  auto o = TempDb();
+  o.migration_observer = &observer;
+  ASSERT_TRUE(SqliteStore::Migrate(o).ok());
+  ASSERT_EQ(labels.size(), EmbeddedMigrations().size());
+  EXPECT_EQ(labels.front(), "0001_inbox");
+  labels.clear();
+  auto again = TempDb();
+  again.migration_observer = &observer;
+  ASSERT_TRUE(SqliteStore::Open(again).ok());
+  EXPECT_EQ(labels.size(), EmbeddedMigrations().size());
 }
 
 TEST(Migrations, NewerDatabaseIsRefused) {
