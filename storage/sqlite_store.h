@@ -133,10 +133,9 @@ class SqliteStore final : public Store {
     int64_t due = 0, soon = 0, awaiting_import = 0, scheduled = 0, total = 0;
   };
   Result<DirtyDue> CountDirtyDue(int64_t now_ms, int64_t soon_ms);
-  // Mutations done at or after `since_ms`, looked for among the newest `window` done ones
-  // (mutations_by_state, newest first) so the count stays cheap however long the history: a
-  // mutation created long ago and done only now can be missed when `window` newer ones were done
-  // since, which at Auth0's rate limits means more than `window` in the interval.
+  // Mutations done at or after `since_ms` (by the time they were done, whenever created),
+  // counted up to `window`: at most `window` entries of the (state, updated_at_ms) index are
+  // read, so the count stays cheap however long the history and however busy the interval.
   Result<int64_t> CountMutationsDoneSince(int64_t since_ms, int64_t window = 10000);
   // Users in open (prepared or sent) users-import jobs: waiting for Auth0 to create them.
   Result<int64_t> CountOpenImportUsers();

@@ -1094,6 +1094,38 @@ TEST(StateTxn, RollingBackToASavepointUndoesOnlyThatWorkAndKeepsTheTransactionUs
   EXPECT_EQ(keys, (std::vector<std::string>{"user:after", "user:kept"}));
 }
 
+// "Done in the last minute" (GET /v1/status progress, the metrics) counts by when a mutation was
+// done, not by its id: one created long ago (a retry after a backoff, a members batch that waited)
+// and done now counts, however many newer ones were done earlier; ones done before the interval
+// never count; the answer is capped at `window`.
+TEST(SqliteStore, DoneSinceCountsByTheTimeDoneNotByAgeAndIsCapped) {
+  auto store = SqliteStore::Open(TempDb());
+  ASSERT_TRUE(store.ok());
+  std::vector<int64_t> ids;
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE(txn.ok());
+    for (int i = 0; i < 12; ++i) {
+      MutationRow m;
+      m.entity = "user:u" + std::to_string(i);
+      m.kind = "patch_user";
+      m.created_at_ms = 1000 + i;
+      auto id = (*txn)->InsertMutation(m);
+      ASSERT_TRUE(id.ok());
+      ids.push_back(*id);
+    }
+    // The oldest one is done at 100,000 (inside the interval), the eleven newer ones at 2,000.
+    ASSERT_TRUE((*txn)->UpdateMutation(ids[0], MutationState::kDone, "", 1, 100'000).ok());
+    for (size_t i = 1; i < ids.size(); ++i)
+      ASSERT_TRUE((*txn)->UpdateMutation(ids[i], MutationState::kDone, "", 1, 2'000).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  EXPECT_EQ(*(*store)->CountMutationsDoneSince(50'000, 10), 1);
+  EXPECT_EQ(*(*store)->CountMutationsDoneSince(1'000, 10), 10) << "capped at the window";
+  EXPECT_EQ(*(*store)->CountMutationsDoneSince(1'000, 100), 12);
+  EXPECT_EQ(*(*store)->CountMutationsDoneSince(100'001, 10), 0);
+}
+
 TEST(SqliteStore, OldestPendingCountsOnlyWorkReallyWaiting) {
   auto store = SqliteStore::Open(TempDb());
   ASSERT_TRUE(store.ok());
