@@ -94,7 +94,7 @@ Result<Guard::Decision> Guard::Check(const std::string& entity, const std::strin
     if (!setting.ok()) return setting.status();
     TripState trip = ReadTrip(*setting);
     auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
-    auto managed = t.CountManaged(EntityKind::kUser);
+    auto managed = t.CountManagedUsers();
     if (!in_window.ok() || !managed.ok()) return Status::Retryable("guard: storage unavailable");
     const int64_t limit = LimitLocked(*managed);
     if (!trip.tripped && *in_window + 1 > limit) {
@@ -129,7 +129,7 @@ Status Guard::Anticipate(int64_t destructive_events) {
   StateTxn& t = **txn;
   auto setting = t.GetSetting("guard");
   auto in_window = t.CountGuardWindow(now - options_.window_seconds * 1000LL);
-  auto managed = t.CountManaged(EntityKind::kUser);
+  auto managed = t.CountManagedUsers();
   if (!setting.ok() || !in_window.ok() || !managed.ok())
     return Status::Retryable("guard: storage unavailable");
   // Recent arrivals not yet sent (the writer holds them for settle_ms) belong to this burst.
@@ -283,7 +283,7 @@ Result<Json> Guard::StatusJson() {
   auto setting = t.GetSetting("guard");
   auto held = t.ListGuardHeld(false);
   auto in_window = t.CountGuardWindow(now - options.window_seconds * 1000LL);
-  auto managed = t.CountManaged(EntityKind::kUser);
+  auto managed = t.CountManagedUsers();
   if (!setting.ok() || !held.ok() || !in_window.ok() || !managed.ok())
     return Status::Retryable("guard: storage unavailable");
   TripState trip = ReadTrip(*setting);

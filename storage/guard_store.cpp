@@ -120,14 +120,15 @@ Status StateTxn::DeleteGuardHeld(bool approved) {
   }
 }
 
-Result<int64_t> StateTxn::CountManaged(EntityKind kind) {
+Result<int64_t> StateTxn::CountManagedUsers() {
   try {
-    auto q = stmts_.Get("SELECT COUNT(*) FROM entities WHERE kind = ? AND auth0_id IS NOT NULL");
-    q->bind(1, EntityKindName(kind));
-    q->executeStep();
-    return q->getColumn(0).getInt64();
+    auto q =
+        stmts_.Get("SELECT n FROM state_counts WHERE tbl = 'entities' AND state = 'managed_user'");
+    const int64_t n = q->executeStep() ? q->getColumn(0).getInt64() : 0;
+    q->reset();
+    return n;
   } catch (const std::exception& e) {
-    return Fail(e, "counting managed");
+    return Fail(e, "counting managed users");
   }
 }
 

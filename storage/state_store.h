@@ -228,8 +228,9 @@ class StateTxn {
   Result<std::vector<GuardHeld>> ListGuardHeld(bool approved);
   Status ApproveGuardHeld(int64_t now_ms);
   Status DeleteGuardHeld(bool approved);
-  // Users or organizations tenantsync manages (with an Auth0 id).
-  Result<int64_t> CountManaged(EntityKind kind);
+  // Users tenantsync manages (user entities with an Auth0 id): one row read, the count kept by
+  // triggers (migrations/0017_managed_users_counted.sql).
+  Result<int64_t> CountManagedUsers();
   Result<std::optional<std::string>> GetSetting(const std::string& key);
 
   // --- Users import jobs (storage/import_store.cpp; migrations/0007_users_imports.sql) ---

@@ -221,7 +221,18 @@ int Run(int argc, char** argv) {
     Check(s.CountMutationsDoneSince(now - 60000), "done");
     Check(s.CountOpenImportUsers(), "imports");
   });
+  // The guard's part of status (daemon/guard.cpp StatusJson): one read snapshot.
+  auto guard_reads = [&] {
+    auto txn = s.BeginRead();
+    Check(txn, "guard snapshot");
+    Check((*txn)->GetSetting("guard"), "guard setting");
+    Check((*txn)->ListGuardHeld(false), "guard held");
+    Check((*txn)->CountGuardWindow(now - 600000), "guard window");
+    Check((*txn)->CountManagedUsers(), "managed users");
+  };
+  Time("guard (setting, held, window, managed users)", repeat, guard_reads);
   Time("whole status set", repeat, [&] {
+    guard_reads();
     Check(s.CountEventsAt(now), "events");
     Check(s.CountMutationsByState(), "mutations");
     Check(s.ScheduledDirty(now, 5), "scheduled");
@@ -293,6 +304,7 @@ int Run(int argc, char** argv) {
   std::printf("  next pass with nothing due: %.2f ms, %lld rows\n", bench::Since(t0) * 1000,
               static_cast<long long>(again->Total()));
   Time("whole status set after compaction", repeat, [&] {
+    guard_reads();
     Check(s.CountEventsAt(now), "events");
     Check(s.CountMutationsByState(), "mutations");
     Check(s.CountWaitingEntities(), "waiting");

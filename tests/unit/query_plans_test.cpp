@@ -216,7 +216,7 @@ TEST_F(QueryPlans, NoHotStatementReadsAGrowingTableWhole) {
     ASSERT_TRUE(t.NoteEvent("hr", "evt-1", "note", now).ok());
     ASSERT_TRUE(t.OpenImportOf("e1").ok());
     ASSERT_TRUE(t.CountOpenImportUsers().ok());
-    ASSERT_TRUE(t.CountManaged(EntityKind::kUser).ok());
+    ASSERT_TRUE(t.CountManagedUsers().ok());
     ASSERT_TRUE(t.CountGuardWindow(now).ok());
     ASSERT_TRUE(t.GuardApproved("user:e1", now).ok());
     ASSERT_TRUE(t.Commit().ok());
