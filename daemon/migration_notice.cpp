@@ -15,7 +15,7 @@ void MigrationNotice::Starting(const std::string& label) {
   label_ = label;
   label_since_ = clock_.Monotonic();
   // A fresh database runs every migration in milliseconds: one message covers them all.
-  if (!last_sent_ || clock_.Monotonic() - *last_sent_ >= options_.interval) Send();
+  Working();
 }
 
 void MigrationNotice::Working() {
