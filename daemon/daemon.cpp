@@ -110,7 +110,16 @@ int RunMigrate(const std::string& config_path) {
     std::fprintf(stderr, "%s\n", cfg.status().message().c_str());
     return 2;
   }
-  auto report = SqliteStore::Migrate(cfg->storage);
+  // Each migration named as it starts, a long one's running time every 10 s: not a silent
+  // terminal for the minutes a large database can take.
+  Clock& clock = SystemClock();
+  MigrationProgress progress(clock, [](const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  });
+  StorageOptions storage = cfg->storage;
+  storage.migration_observer = &progress.observer();
+  auto report = SqliteStore::Migrate(storage);
   if (!report.ok()) {
     std::fprintf(stderr, "tenantsync migrate: %s\n", report.status().message().c_str());
     return 1;
@@ -119,7 +128,6 @@ int RunMigrate(const std::string& config_path) {
     std::printf("%s: schema already at version %d; nothing to do\n", cfg->storage.path.c_str(),
                 report->to_version);
   }
-  for (const auto& name : report->applied) std::printf("applied %s\n", name.c_str());
   if (!report->applied.empty()) {
     std::printf("%s: schema version %d -> %d\n", cfg->storage.path.c_str(), report->from_version,
                 report->to_version);

@@ -33,4 +33,25 @@ void MigrationNotice::Send() {
           std::to_string(running.count()) + " s)");
 }
 
+MigrationProgress::MigrationProgress(Clock& clock, std::function<void(const std::string&)> print,
+                                     std::chrono::milliseconds interval)
+    : clock_(clock), print_(std::move(print)), interval_(interval) {
+  observer_.starting = [this](const std::string& label) { Starting(label); };
+  observer_.working = [this] { Working(); };
+}
+
+void MigrationProgress::Starting(const std::string& label) {
+  label_ = label;
+  since_ = last_line_ = clock_.Monotonic();
+  print_("applying " + label);
+}
+
+void MigrationProgress::Working() {
+  const auto now = clock_.Monotonic();
+  if (now - last_line_ < interval_) return;
+  last_line_ = now;
+  const auto running = std::chrono::duration_cast<std::chrono::seconds>(now - since_);
+  print_("  " + label_ + ": running " + std::to_string(running.count()) + " s");
+}
+
 }  // namespace tenantsync

@@ -58,4 +58,34 @@ class MigrationNotice {
   int sent_ = 0;
 };
 
+// MigrationProgress: what `tenantsync migrate` prints while it migrates, so that an operator
+// upgrading a large database sees what runs instead of a silent terminal (0016 took 32 s per
+// million events): a line as each migration starts ("applying 0016_checks_compared_in_place"),
+// and while one runs and makes progress, a line every `interval` with how long it has run. A
+// migration that makes no progress (waiting on a lock) prints nothing more.
+//
+// Thread safety: one thread (the one migrating). `print` is called on it.
+class MigrationProgress {
+ public:
+  // `print` receives one line at a time, without its newline; `clock` times them. Neither is
+  // owned.
+  MigrationProgress(Clock& clock, std::function<void(const std::string&)> print,
+                    std::chrono::milliseconds interval = std::chrono::seconds(10));
+
+  // Hooks for StorageOptions::migration_observer, bound to this object (which must outlive it).
+  const MigrationObserver& observer() const { return observer_; }
+
+  void Starting(const std::string& label);
+  void Working();
+
+ private:
+  Clock& clock_;
+  std::function<void(const std::string&)> print_;
+  std::chrono::milliseconds interval_;
+  MigrationObserver observer_;
+  std::string label_;
+  Clock::MonoTime since_{};
+  Clock::MonoTime last_line_{};
+};
+
 }  // namespace tenantsync

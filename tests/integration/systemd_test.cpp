@@ -913,6 +913,10 @@ TEST(SystemdUnit, ExampleConfigLoadsWithCredentials) {
   auto [code, out] = migrate(toml, "tenantsync.toml");
   EXPECT_EQ(code, 0) << out;
   EXPECT_TRUE(fs::exists(dir + "/tenantsync.db"));
+  // Each migration is named as it starts (an operator upgrading a large database sees what runs).
+  EXPECT_NE(out.find("applying 0001_inbox\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("applying 0017_managed_users_counted\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("schema version 0 -> "), std::string::npos) << out;
 
   // Uncomment the example [[sources]] (lines "# key = ..." and "# [[sources]]").
   std::string all = std::regex_replace(

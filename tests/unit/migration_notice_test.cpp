@@ -1,4 +1,5 @@
-// MigrationNotice (daemon/migration_notice.h): what systemd hears while the daemon migrates.
+// MigrationNotice (daemon/migration_notice.h): what systemd hears while the daemon migrates, and
+// MigrationProgress: what `tenantsync migrate` prints meanwhile.
 #include "daemon/migration_notice.h"
 
 #include <gtest/gtest.h>
@@ -70,6 +71,38 @@ TEST(MigrationNotice, AMigrationThatStopsProgressingStopsExtending) {
   // No progress calls (SQLite waiting on a lock): time passes, nothing is sent.
   h.clock.Advance(5min);
   EXPECT_EQ(h.messages.size(), 1u);
+}
+
+// MigrationProgress: what `tenantsync migrate` prints. Every migration is named as it starts
+// (a fresh database prints them all), a long one gets a line per interval while it progresses,
+// and one that makes no progress prints nothing more.
+TEST(MigrationProgress, EachMigrationIsNamedAsItStartsAndALongOneReportsItsRunningTime) {
+  FakeClock clock;
+  std::vector<std::string> lines;
+  MigrationProgress progress(
+      clock, [&](const std::string& l) { lines.push_back(l); }, 10s);
+  progress.observer().starting("0001_inbox");
+  progress.observer().working();
+  progress.observer().starting("0002_desired_state");
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"applying 0001_inbox", "applying 0002_desired_state"}));
+  lines.clear();
+  progress.observer().starting("0016_checks_compared_in_place");
+  for (int ms = 0; ms < 25000; ms += 5) {
+    clock.Advance(5ms);
+    progress.observer().working();
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"applying 0016_checks_compared_in_place",
+                                             "  0016_checks_compared_in_place: running 10 s",
+                                             "  0016_checks_compared_in_place: running 20 s"}));
+  lines.clear();
+  clock.Advance(60s);  // waiting on a lock: no progress, no line
+  EXPECT_TRUE(lines.empty());
+  progress.observer().starting("0017_managed_users_counted");
+  clock.Advance(9s);
+  progress.observer().working();
+  EXPECT_EQ(lines, (std::vector<std::string>{"applying 0017_managed_users_counted"}))
+      << "the interval restarts with each migration";
 }
 
 }  // namespace
