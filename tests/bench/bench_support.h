@@ -97,6 +97,24 @@ inline double ProcessCpuSeconds(pid_t pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Bytes process `pid` has passed to write-like and read-like system calls so far (/proc/PID/io
+// `wchar` and `rchar`: write/pwrite/writev and read/pread/readv on files and pipes — a socket
+// counts only through write/read, not send/recv); {0, 0} when unreadable.
+struct IoBytes {
+  int64_t written = 0, read = 0;
+};
+inline IoBytes ProcessIoBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  IoBytes b;
+  std::string key;
+  int64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "wchar:") b.written = value;
+    if (key == "rchar:") b.read = value;
+  }
+  return b;
+}
+
 // User+system CPU seconds used so far by each live thread of `pid`, summed by thread name
 // (/proc/PID/task/TID/stat: the name in parentheses, fields 14 and 15). tenantsync names its
 // threads (common/thread_name.h); threads that already exited are not counted.

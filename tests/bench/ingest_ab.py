@@ -27,6 +27,8 @@ FIGURES = [
     ("noop", "no-op server (us/request)", r"until idle \(tmpfs db\):.*; no-op ([0-9.]+);"),
     ("ratio", "daemon / no-op (timed run)", r"ratio ([0-9.]+) \[goal"),
     ("disk", "daemon, disk db, during the run (us/event)", r"daemon on disk ([0-9.]+) us"),
+    ("written", "file bytes written per event, tmpfs db",
+     r"file bytes per event until idle \(tmpfs db\): written ([0-9.]+)"),
     ("tmpfs_rate", "accepted/s, tmpfs db", r"^daemon-tmpfs\s+\d+\s+[0-9.]+\s+\d+\s+(\d+)"),
     ("disk_rate", "accepted/s, disk db", r"^daemon-disk\s+\d+\s+[0-9.]+\s+\d+\s+(\d+)"),
     ("tmpfs_batch", "events per commit, tmpfs db",

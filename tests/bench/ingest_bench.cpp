@@ -97,6 +97,9 @@ struct RunResult {
   double settled_cpu_s = 0;
   double settle_s = 0;                         // how long after the run the server took to go idle
   std::map<std::string, double> thread_cpu_s;  // settled CPU by thread name
+  // Bytes the server wrote and read through file system calls over the same span (/proc/PID/io):
+  // the daemon's WAL frames, checkpoints and log lines (its sockets use send/recv, not counted).
+  bench::IoBytes settled_io;
   // The daemon's group commits during the run, warm-up included (its /metrics before and after).
   double commits = 0, commit_events = 0;
   double ServerCpuUsPerEvent() const {
@@ -110,6 +113,13 @@ struct RunResult {
     for (const auto& [name, cpu] : thread_cpu_s)
       if (select(name)) s += cpu;
     return accepted > 0 ? s * 1e6 / static_cast<double>(accepted) : 0;
+  }
+  double WrittenBytesPerEvent() const {
+    return accepted > 0 ? static_cast<double>(settled_io.written) / static_cast<double>(accepted)
+                        : 0;
+  }
+  double ReadBytesPerEvent() const {
+    return accepted > 0 ? static_cast<double>(settled_io.read) / static_cast<double>(accepted) : 0;
   }
   double AcceptedPerSecond() const {
     return seconds > 0 ? static_cast<double>(accepted) / seconds : 0;
@@ -223,6 +233,7 @@ RunResult RunLoad(const std::string& target, int port, const std::vector<Deliver
   ready.arrive_and_wait();
   server_cpu0 = ProcessCpuSeconds(server_pid);
   const auto threads_cpu0 = bench::ThreadCpuSecondsByName(server_pid);
+  const bench::IoBytes io0 = bench::ProcessIoBytes(server_pid);
   start = Clock::now();
   deadline = start + std::chrono::seconds(seconds);
   go.store(true, std::memory_order_release);
@@ -244,6 +255,9 @@ RunResult RunLoad(const std::string& target, int port, const std::vector<Deliver
     if (idle) break;
   }
   r.settled_cpu_s = last - server_cpu0;
+  const bench::IoBytes io1 = bench::ProcessIoBytes(server_pid);
+  r.settled_io.written = io1.written - io0.written;
+  r.settled_io.read = io1.read - io0.read;
   r.settle_s = std::chrono::duration<double>(Clock::now() - end).count();
   for (const auto& [name, cpu] : bench::ThreadCpuSecondsByName(server_pid)) {
     auto before = threads_cpu0.find(name);
@@ -934,6 +948,15 @@ int main(int argc, char** argv) {
           g.tmpfs.SettledCpuUsPerEvent(), receive_us, g.tmpfs.ThreadCpuUsPerEvent(writer),
           g.tmpfs.SettledCpuUsPerEvent() - receive_us - g.tmpfs.ThreadCpuUsPerEvent(writer),
           noop_settled_us, noop_settled_us > 0 ? receive_us / noop_settled_us : 0);
+    }
+    if (g.has_tmpfs) {
+      // Every page a commit changes is written to the WAL and, at the next checkpoint, to the
+      // database: what the kernel copies per event (docs/BENCHMARKS.md, session 33).
+      std::printf(
+          "  file bytes per event until idle (tmpfs db): written %.0f, read %.0f; disk db: "
+          "written %.0f, read %.0f\n",
+          g.tmpfs.WrittenBytesPerEvent(), g.tmpfs.ReadBytesPerEvent(),
+          g.disk.WrittenBytesPerEvent(), g.disk.ReadBytesPerEvent());
     }
     std::vector<std::pair<const RunResult*, int64_t>> checks = {{&g.disk, g.stored_disk}};
     if (g.has_tmpfs) checks.push_back({&g.tmpfs, g.stored_tmpfs});
