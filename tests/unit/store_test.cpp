@@ -35,6 +35,14 @@ StorageOptions TempDb() {
   return o;
 }
 
+// The embedded migrations up to and including `version`: a database of that schema, to upgrade.
+std::vector<Migration> MigrationsUpTo(int version) {
+  std::vector<Migration> out;
+  for (const auto& m : EmbeddedMigrations())
+    if (m.version <= version) out.push_back(m);
+  return out;
+}
+
 TEST(Migrations, AppliedOnceAndRecorded) {
   auto o = TempDb();
   auto first = SqliteStore::Migrate(o);
@@ -170,9 +178,7 @@ TEST(Migrations, AnInboxOfVersion13KeepsEveryEventFindableAndCounted) {
   auto o = TempDb();
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    std::vector<Migration> first13;
-    for (const auto& m : EmbeddedMigrations())
-      if (m.version <= 13) first13.push_back(m);
+    const std::vector<Migration> first13 = MigrationsUpTo(13);
     ASSERT_EQ(first13.size(), 13u);
     ASSERT_TRUE(ApplyMigrations(db, first13, 1).ok());
     const char* rows[][3] = {{"hr", "a", "pending"},  {"hr", "b", "applied"},
@@ -270,9 +276,7 @@ TEST(Migrations, Version17CountsTheUsersAlreadyManaged) {
   auto o = TempDb();
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    std::vector<Migration> first16;
-    for (const auto& m : EmbeddedMigrations())
-      if (m.version <= 16) first16.push_back(m);
+    const std::vector<Migration> first16 = MigrationsUpTo(16);
     ASSERT_TRUE(ApplyMigrations(db, first16, 1).ok());
     db.exec(
         "INSERT INTO entities (kind, external_id, auth0_id, updated_at_ms) VALUES "
@@ -352,9 +356,7 @@ TEST(Migrations, Version16KeepsRowsIndexesTriggersAndIdsNeverReused) {
   std::vector<std::vector<std::string>> before;
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    std::vector<Migration> first15;
-    for (const auto& m : EmbeddedMigrations())
-      if (m.version <= 15) first15.push_back(m);
+    const std::vector<Migration> first15 = MigrationsUpTo(15);
     ASSERT_EQ(first15.size(), 15u);
     ASSERT_TRUE(ApplyMigrations(db, first15, 1).ok());
     db.exec(
@@ -385,10 +387,7 @@ TEST(Migrations, Version16KeepsRowsIndexesTriggersAndIdsNeverReused) {
   }
   SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
   // Up to 0016 alone: later migrations add their own triggers and counts.
-  std::vector<Migration> to16;
-  for (const auto& m : EmbeddedMigrations())
-    if (m.version <= 16) to16.push_back(m);
-  ASSERT_TRUE(ApplyMigrations(db, to16, 1).ok());
+  ASSERT_TRUE(ApplyMigrations(db, MigrationsUpTo(16), 1).ok());
   for (size_t i = 0; i < queries.size(); ++i)
     EXPECT_EQ(dump(db, queries[i]), before[i]) << queries[i];
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
