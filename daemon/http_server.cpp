@@ -24,20 +24,9 @@ namespace {
 
 using http::ErrorBody;
 using http::Guarded;
+using http::IEquals;
 using http::InternalError;
 using http::Refusal;
-
-// Header names are ASCII tokens (RFC 9110 §5.1): folding A-Z is all std::tolower does to them in
-// the "C" locale, without a call into libc per byte (~130 per webhook delivery, issue 13).
-char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
-}
 
 // Set while a connection is being served by the overflow pool: every request on it is answered
 // 503 without reading the body.

@@ -7,6 +7,8 @@
 namespace tenantsync::http {
 namespace {
 
+char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 bool IsTchar(unsigned char c) {
   if (std::isalnum(c)) return true;
   switch (c) {
@@ -29,16 +31,6 @@ bool IsTchar(unsigned char c) {
     default:
       return false;
   }
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
 }
 
 std::string_view Trim(std::string_view s) {
@@ -72,6 +64,14 @@ ParseResult Fail(int status, std::string message) {
 }
 
 }  // namespace
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (AsciiLower(a[k]) != AsciiLower(b[k])) return false;
+  }
+  return true;
+}
 
 std::optional<size_t> FindHeadEnd(std::string_view buffer, size_t* scanned) {
   // The head ends with LF [CR] LF; resume one position before where the last scan ended (up to

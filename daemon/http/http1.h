@@ -56,6 +56,11 @@ struct ParseResult {
 };
 ParseResult ParseHead(std::string_view head, const HeadLimits& limits);
 
+// Header names and tokens ("Content-Length", "chunked") compared without regard to ASCII case
+// (RFC 9110 §5.1): A-Z folded in place, no libc call per byte (~130 per webhook delivery, issue
+// 13); other bytes compared as they are.
+bool IEquals(std::string_view a, std::string_view b);
+
 // "%41b+c" → "Ab+c" (or "Ab c" with plus_as_space); a '%' not followed by two hex digits stays.
 std::string PercentDecode(std::string_view in, bool plus_as_space);
 

@@ -66,6 +66,19 @@ TEST(Http1, ParsesRequestLineHeadersAndQuery) {
   EXPECT_TRUE(r.head->keep_alive);
 }
 
+// Header names and tokens match whatever their ASCII case; bytes outside A-Z are compared as
+// they are (no locale folds a Latin-1 byte into a match), and lengths must agree.
+TEST(Http1, HeaderNamesMatchWithoutRegardToAsciiCaseOnly) {
+  EXPECT_TRUE(IEquals("Content-Length", "content-length"));
+  EXPECT_TRUE(IEquals("WEBHOOK-ID", "webhook-id"));
+  EXPECT_TRUE(IEquals("", ""));
+  EXPECT_FALSE(IEquals("Content-Length", "Content-Lengths"));
+  EXPECT_FALSE(IEquals("x-a", "x-b"));
+  EXPECT_FALSE(IEquals("\xC9", "\xE9")) << "Latin-1 E-acute folded";
+  EXPECT_FALSE(IEquals("[", "{")) << "only A-Z fold (0x5B is not 0x7B)";
+  EXPECT_FALSE(IEquals("@", "`"));
+}
+
 TEST(Http1, ConnectionAndVersionDecideKeepAlive) {
   EXPECT_FALSE(Parse("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n").head->keep_alive);
   EXPECT_FALSE(Parse("GET / HTTP/1.0\r\n\r\n").head->keep_alive);
