@@ -52,7 +52,7 @@ Result<SqliteStore::DeclaredApplied> SqliteStore::ApplyDeclared(
   try {
     // BEGIN IMMEDIATE takes the write lock first, so the revision read below cannot change
     // before the commit: of two applies from the same base, exactly one lands.
-    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    CachedTransaction tx(*writer_stmts_, CachedTransaction::Kind::kImmediate);
     int64_t stored = 0;
     {
       auto q = writer_stmts_->Get("SELECT revision FROM declared_sources WHERE source = ?");

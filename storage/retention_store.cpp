@@ -70,7 +70,7 @@ Result<int64_t> SqliteStore::CompactBatch(CompactionKind kind, int64_t cutoff_ms
                                           int64_t now_ms) {
   auto lock = LockWriter();
   try {
-    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    CachedTransaction tx(*writer_stmts_, CachedTransaction::Kind::kImmediate);
     int64_t n = 0;
     {
       auto q = writer_stmts_->Get(CompactionSql(kind));

@@ -271,7 +271,7 @@ Result<std::vector<InsertOutcome>> SqliteStore::InsertEvents(
   auto lock = LockWriterForInbox();
   std::vector<InsertOutcome> out;
   try {
-    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    CachedTransaction tx(*writer_stmts_, CachedTransaction::Kind::kImmediate);
     out = InsertEventRows(events);
     tx.commit();
   } catch (const SQLite::Exception& e) {
@@ -418,7 +418,7 @@ Result<std::vector<InsertOutcome>> SqliteStore::WriteWithEvents(
     const std::function<Result<std::vector<EventRecord>>(SQLite::Database&)>& work) {
   auto lock = LockWriterForInbox();
   try {
-    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    CachedTransaction tx(*writer_stmts_, CachedTransaction::Kind::kImmediate);
     auto events = work(*writer_);
     if (!events.ok()) return events.status();  // the transaction rolls back
     auto out = InsertEventRows(*events);

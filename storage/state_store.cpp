@@ -104,12 +104,12 @@ StateTxn::StateTxn(PriorityLock lock, SQLite::Database& db, StatementCache& stmt
     : lock_(std::move(lock)),
       db_(db),
       stmts_(stmts),
-      tx_(std::make_unique<SQLite::Transaction>(
-          db, read_only ? SQLite::TransactionBehavior::DEFERRED
-                        : SQLite::TransactionBehavior::IMMEDIATE)) {}
+      tx_(std::make_unique<CachedTransaction>(stmts, read_only
+                                                         ? CachedTransaction::Kind::kDeferred
+                                                         : CachedTransaction::Kind::kImmediate)) {}
 
 StateTxn::~StateTxn() {
-  // SQLite::Transaction rolls back in its destructor unless committed.
+  // A CachedTransaction rolls back in its destructor unless committed.
   tx_.reset();
 }
 
@@ -1240,7 +1240,7 @@ Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& ke
 Result<int> SqliteStore::RecoverInterrupted(int64_t now_ms) {
   auto lock = LockWriter();
   try {
-    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    CachedTransaction tx(*writer_stmts_, CachedTransaction::Kind::kImmediate);
     writer_->exec(
         "INSERT INTO dirty (entity, generation, not_before_ms) SELECT DISTINCT entity, 1, 0 FROM "
         "mutations "

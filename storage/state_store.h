@@ -24,12 +24,12 @@
 
 namespace SQLite {
 class Database;
-class Transaction;
 }  // namespace SQLite
 
 namespace tenantsync {
 
 class StatementCache;
+class CachedTransaction;
 
 // What an entity row describes; stored as "org" / "user".
 enum class EntityKind { kOrganization, kUser };
@@ -277,7 +277,7 @@ class StateTxn {
   PriorityLock lock_;
   SQLite::Database& db_;
   StatementCache& stmts_;  // the connection's, guarded by lock_
-  std::unique_ptr<SQLite::Transaction> tx_;
+  std::unique_ptr<CachedTransaction> tx_;
   bool failed_ = false;
 };
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <iterator>
+#include <optional>
 #include <random>
 
 namespace tenantsync {
@@ -622,6 +623,64 @@ TEST(Utf8Test, FindsTheFirstIllFormedSequence) {
   EXPECT_EQ(FindInvalidUtf8("\xed\xa0\x80"), 0u);      // UTF-16 surrogate U+D800
   EXPECT_EQ(FindInvalidUtf8("\xf4\x90\x80\x80"), 0u);  // above U+10FFFF
   EXPECT_EQ(FindInvalidUtf8("\xf5\x80\x80\x80"), 0u);
+}
+
+// The first ill-formed byte, decoded one sequence at a time (RFC 3629 §4's table): the
+// reference the word-at-a-time ASCII skip of FindInvalidUtf8 must agree with.
+std::optional<size_t> FirstInvalidUtf8Reference(const std::string& s) {
+  auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  auto cont = [&](size_t i, unsigned lo, unsigned hi) {
+    return i < s.size() && b(i) >= lo && b(i) <= hi;
+  };
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned c = b(i);
+    size_t len = 0;
+    if (c <= 0x7F)
+      len = 1;
+    else if (c >= 0xC2 && c <= 0xDF)
+      len = cont(i + 1, 0x80, 0xBF) ? 2 : 0;
+    else if (c == 0xE0)
+      len = cont(i + 1, 0xA0, 0xBF) && cont(i + 2, 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xED)
+      len = cont(i + 1, 0x80, 0x9F) && cont(i + 2, 0x80, 0xBF) ? 3 : 0;
+    else if (c >= 0xE1 && c <= 0xEF)
+      len = cont(i + 1, 0x80, 0xBF) && cont(i + 2, 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xF0)
+      len = cont(i + 1, 0x90, 0xBF) && cont(i + 2, 0x80, 0xBF) && cont(i + 3, 0x80, 0xBF) ? 4 : 0;
+    else if (c >= 0xF1 && c <= 0xF3)
+      len = cont(i + 1, 0x80, 0xBF) && cont(i + 2, 0x80, 0xBF) && cont(i + 3, 0x80, 0xBF) ? 4 : 0;
+    else if (c == 0xF4)
+      len = cont(i + 1, 0x80, 0x8F) && cont(i + 2, 0x80, 0xBF) && cont(i + 3, 0x80, 0xBF) ? 4 : 0;
+    if (len == 0) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
+TEST(Utf8Test, AgreesWithASequenceBySequenceDecoderOnRandomText) {
+  // Long ASCII runs (what the eight-byte skip jumps over) broken by valid and invalid multi-byte
+  // sequences at every alignment, and some strings ending inside a sequence.
+  std::mt19937 rng(13);
+  const std::vector<std::string> pieces = {
+      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xe9",
+      "\x80",     "\xc0\xaf",     "\xed\xa0\x80",     "\xf4\x90\x80\x80", "\xff",
+      "\xe2\x82", "\xf0\x9f\x98"};
+  int invalid = 0;
+  for (int round = 0; round < 5000; ++round) {
+    std::string s;
+    const int parts = static_cast<int>(rng() % 6);
+    for (int p = 0; p < parts; ++p) {
+      s.append(rng() % 40, static_cast<char>('a' + rng() % 26));
+      if (rng() % 3 != 0) s += pieces[rng() % pieces.size()];
+    }
+    s.append(rng() % 20, 'z');
+    const auto want = FirstInvalidUtf8Reference(s);
+    invalid += want.has_value();
+    ASSERT_EQ(FindInvalidUtf8(s), want) << testing::PrintToString(s);
+  }
+  EXPECT_GT(invalid, 1000);  // both outcomes were exercised
+  EXPECT_LT(invalid, 4900);
 }
 
 TEST(EventIdTest, UsableIdsPass) {

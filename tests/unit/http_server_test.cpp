@@ -10,10 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -42,6 +45,51 @@ TEST(Http1, FindsTheEndOfAHeadArrivingByteByByte) {
   EXPECT_EQ(*end, head.find("BODY"));
   size_t s2 = 0;
   EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\nHost: a\n\nX", &s2), 24u);  // bare LF accepted
+}
+
+TEST(Http1, FindsTheEndOfRandomHeadsWhateverPiecesTheyArriveIn) {
+  // Heads of random lines ending in LF or CRLF, with bodies that hold more line ends, fed in
+  // random pieces: the end found is always just past the first empty line.
+  std::mt19937 rng(13);
+  for (int round = 0; round < 2000; ++round) {
+    std::string head = "POST /x HTTP/1.1\r\n";
+    const int lines = static_cast<int>(rng() % 6);
+    for (int l = 0; l < lines; ++l) {
+      head += "X-" + std::to_string(l) + ": " + std::string(rng() % 30, 'v');
+      head += rng() % 2 ? "\r\n" : "\n";
+    }
+    head += rng() % 2 ? "\r\n" : "\n";
+    const std::string all = head + "body\n\nmore\r\n\r\n";
+    std::string buf;
+    size_t scanned = 0;
+    std::optional<size_t> end;
+    for (size_t at = 0; at < all.size() && !end;) {
+      const size_t n = std::min<size_t>(all.size() - at, 1 + rng() % 9);
+      buf.append(all, at, n);
+      at += n;
+      end = FindHeadEnd(buf, &scanned);
+    }
+    ASSERT_TRUE(end) << head;
+    ASSERT_EQ(*end, head.size()) << testing::PrintToString(head);
+  }
+}
+
+TEST(Http1, AFieldNameIsAcceptedExactlyWhenEveryByteIsATokenCharacter) {
+  // RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_"
+  // / "`" / "|" / "~" / DIGIT / ALPHA; every other byte, 0x80 and above included, is refused.
+  const std::string specials = "!#$%&'*+-.^_`|~";
+  for (int c = 0; c < 256; ++c) {
+    if (c == ':' || c == '\n' || c == '\r') continue;  // they end the name or the line
+    const bool tchar = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                       specials.find(static_cast<char>(c)) != std::string::npos;
+    const std::string name = std::string("X") + static_cast<char>(c);
+    auto r = Parse("GET / HTTP/1.1\r\n" + name + ": v\r\n\r\n");
+    EXPECT_EQ(r.head.has_value(), tchar) << "byte " << c;
+    auto m = Parse(std::string(1, static_cast<char>(c)) + "ET / HTTP/1.1\r\n\r\n");
+    if (c != ' ' && c != '\t') {
+      EXPECT_EQ(m.head.has_value(), tchar) << "method byte " << c;
+    }
+  }
 }
 
 TEST(Http1, ParsesRequestLineHeadersAndQuery) {

@@ -3,6 +3,15 @@
 #include "storage/statement_cache.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace tenantsync {
 namespace {
@@ -70,6 +79,95 @@ TEST_F(StatementCacheTest, TheSameSqlInsideItsOwnLoopGetsAFreshStatement) {
   }
   EXPECT_EQ(pairs, 3 + 2 + 1);
   EXPECT_EQ(cache_.size(), 1u);  // the nested one was not kept
+}
+
+// CachedTransaction: BEGIN / COMMIT / ROLLBACK as cached statements, with SQLite::Transaction's
+// contract.
+class CachedTransactionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cached-txn-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/t.db";
+    a_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    a_->exec("PRAGMA journal_mode=WAL");
+    a_->exec("PRAGMA foreign_keys=ON");
+    a_->exec(
+        "CREATE TABLE p (k INTEGER PRIMARY KEY); CREATE TABLE c (k INTEGER REFERENCES p (k) "
+        "DEFERRABLE INITIALLY DEFERRED)");
+    cache_ = std::make_unique<StatementCache>(*a_);
+    b_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE);
+  }
+  void TearDown() override {
+    cache_.reset();
+    a_.reset();
+    b_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  int Count(const std::string& table) {
+    SQLite::Statement q(*b_, "SELECT COUNT(*) FROM " + table);
+    q.executeStep();
+    return q.getColumn(0).getInt();
+  }
+  std::string dir_, path_;
+  std::unique_ptr<SQLite::Database> a_, b_;
+  std::unique_ptr<StatementCache> cache_;
+};
+
+TEST_F(CachedTransactionTest, ACommittedTransactionStaysAndAnAbandonedOneIsUndone) {
+  {
+    CachedTransaction tx(*cache_, CachedTransaction::Kind::kImmediate);
+    a_->exec("INSERT INTO p VALUES (1)");
+    tx.commit();
+  }
+  {
+    CachedTransaction tx(*cache_, CachedTransaction::Kind::kImmediate);
+    a_->exec("INSERT INTO p VALUES (2)");
+  }  // not committed: rolled back
+  EXPECT_EQ(Count("p"), 1);
+  EXPECT_TRUE(a_->getHandle() && sqlite3_get_autocommit(a_->getHandle()));  // nothing left open
+}
+
+TEST_F(CachedTransactionTest, ImmediateTakesTheWriteLockAtOnceDeferredDoesNot) {
+  b_->setBusyTimeout(0);
+  {
+    CachedTransaction tx(*cache_, CachedTransaction::Kind::kImmediate);
+    EXPECT_THROW(b_->exec("BEGIN IMMEDIATE"), SQLite::Exception);
+  }
+  {
+    CachedTransaction tx(*cache_, CachedTransaction::Kind::kDeferred);
+    EXPECT_EQ(Count("p"), 0);
+    b_->exec("BEGIN IMMEDIATE");
+    b_->exec("ROLLBACK");
+  }
+}
+
+TEST_F(CachedTransactionTest, AFailedCommitThrowsAndTheDestructorRollsBack) {
+  {
+    CachedTransaction tx(*cache_, CachedTransaction::Kind::kImmediate);
+    a_->exec("INSERT INTO c VALUES (7)");  // no parent: the deferred key fails at COMMIT
+    EXPECT_THROW(tx.commit(), SQLite::Exception);
+    EXPECT_FALSE(sqlite3_get_autocommit(a_->getHandle()));  // still open after the failure
+  }
+  EXPECT_TRUE(sqlite3_get_autocommit(a_->getHandle()));
+  EXPECT_EQ(Count("c"), 0);
+  // A failed BEGIN (a transaction already open) throws like SQLite::Transaction.
+  a_->exec("BEGIN");
+  EXPECT_THROW(CachedTransaction(*cache_, CachedTransaction::Kind::kImmediate), SQLite::Exception);
+  a_->exec("ROLLBACK");
+}
+
+TEST_F(CachedTransactionTest, ItsStatementsArePreparedOnceForEveryTransaction) {
+  for (int i = 0; i < 50; ++i) {
+    CachedTransaction tx(
+        *cache_, i % 2 ? CachedTransaction::Kind::kImmediate : CachedTransaction::Kind::kDeferred);
+    if (i % 3) tx.commit();
+  }
+  auto texts = cache_->Texts();
+  std::sort(texts.begin(), texts.end());
+  EXPECT_EQ(texts,
+            (std::vector<std::string>{"BEGIN DEFERRED", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"}));
 }
 
 }  // namespace
