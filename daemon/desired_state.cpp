@@ -185,7 +185,8 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
                          event.type == EventType::kUserVerificationEmailRequested)) {
     return Status::Ok();  // a command for a user we do not know: the command itself reports it
   }
-  if (auto st = txn.PutEntity(entity, now_ms); !st.ok()) return st;
+  if (auto st = txn.PutDesired(entity.kind, entity.external_id, entity.desired, now_ms); !st.ok())
+    return st;
   dirty->push_back(is_org ? OrgKey(event.external_id) : UserKey(event.external_id));
 
   if (memberships_changed) {
@@ -235,7 +236,10 @@ Status RejectDestructiveIntent(StateTxn& txn, const EventRecord& record, const P
     changed = true;
   }
   if (!changed) return Status::Ok();  // a newer event owns those fields now
-  if (auto st = txn.PutEntity(*row, rejection.value("at_ms", int64_t{0})); !st.ok()) return st;
+  if (auto st = txn.PutDesired(row->kind, row->external_id, row->desired,
+                               rejection.value("at_ms", int64_t{0}));
+      !st.ok())
+    return st;
   dirty->push_back(is_org ? OrgKey(event.external_id) : UserKey(event.external_id));
   if (is_org) {
     dirty->push_back(MembersKey(event.external_id));

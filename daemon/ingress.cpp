@@ -248,7 +248,7 @@ std::variant<ServerResponse, Ingress::ToStore> Ingress::Prepare(ServerRequest& r
   record.event_id = out.event_id;
   record.received_at_ms = now_ms;
   record.body = std::move(req.body);
-  auto event = ParseEvent(*json);
+  auto event = ParseEvent(std::move(*json));  // a refused body stays whole (its type below)
   if (event.ok()) {
     record.type = EventTypeName(event->type);
     record.occurred_at_ms = event->timestamp_ms;

@@ -401,7 +401,7 @@ Status Writer::ApplyDueEvents(bool* more) {
     for (auto& record : *later) {
       auto json = ParseJson(record.body);
       if (!json.ok()) continue;
-      auto parsed = ParseEvent(*json);
+      auto parsed = ParseEvent(std::move(*json));
       if (parsed.ok()) scheduled.emplace_back(record, std::move(parsed).value());
     }
   }
@@ -418,7 +418,8 @@ Status Writer::ApplyDueEvents(bool* more) {
       }
     }
     auto json = ParseJson(record.body);
-    parsed_events.push_back(json.ok() ? ParseEvent(*json) : Result<ParsedEvent>(json.status()));
+    parsed_events.push_back(json.ok() ? ParseEvent(std::move(*json))
+                                      : Result<ParsedEvent>(json.status()));
   }
   std::vector<std::pair<const EventRecord*, EventState>> outcomes;
   int64_t destructive = 0;

@@ -3,6 +3,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 #include "common/json_text.h"
 #include "storage/sqlite_store.h"
@@ -153,6 +155,14 @@ Result<EntityRow> StateTxn::GetEntity(EntityKind kind, const std::string& extern
 
 Status StateTxn::PutEntity(const EntityRow& row, int64_t now_ms) {
   try {
+    // A new managed user is counted here (migrations/0018_counts_without_row_triggers.sql); an
+    // existing row's change of Auth0 id by the update trigger.
+    bool new_managed = false;
+    if (row.kind == EntityKind::kUser && row.auth0_id) {
+      auto exists = stmts_.Get("SELECT 1 FROM entities WHERE kind = 'user' AND external_id = ?");
+      exists->bind(1, row.external_id);
+      new_managed = !exists->executeStep();
+    }
     auto q = stmts_.Get(
         "INSERT INTO entities (kind, external_id, desired, known, auth0_id, updated_at_ms) "
         "VALUES (?,?,?,?,?,?) ON CONFLICT (kind, external_id) DO UPDATE SET "
@@ -167,9 +177,35 @@ Status StateTxn::PutEntity(const EntityRow& row, int64_t now_ms) {
     if (row.auth0_id) q->bind(5, *row.auth0_id);
     q->bind(6, static_cast<int64_t>(now_ms));
     q->exec();
+    if (new_managed) {
+      stmts_
+          .Get(
+              "UPDATE state_counts SET n = n + 1 WHERE tbl = 'entities' AND state = "
+              "'managed_user'")
+          ->exec();
+    }
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, std::string("storing ") + EntityKindName(row.kind) + " " + row.external_id);
+  }
+}
+
+Status StateTxn::PutDesired(EntityKind kind, const std::string& external_id,
+                            const nlohmann::json& desired, int64_t now_ms) {
+  try {
+    // Neither kind nor auth0_id is written: no count changes and no trigger runs.
+    auto q = stmts_.Get(
+        "INSERT INTO entities (kind, external_id, desired, updated_at_ms) VALUES (?,?,?,?) "
+        "ON CONFLICT (kind, external_id) DO UPDATE SET desired = excluded.desired, "
+        "updated_at_ms = excluded.updated_at_ms");
+    q->bind(1, EntityKindName(kind));
+    q->bind(2, external_id);
+    q->bind(3, CompactJson(desired));
+    q->bind(4, static_cast<int64_t>(now_ms));
+    q->exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, std::string("storing ") + EntityKindName(kind) + " " + external_id);
   }
 }
 
@@ -661,6 +697,25 @@ Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string&
     if (!applied.ok() || error.empty()) return applied;
   }
   try {
+    // The change of state is counted here (migrations/0018_counts_without_row_triggers.sql).
+    std::optional<std::string> was;
+    {
+      auto old = stmts_.Get("SELECT state FROM events WHERE seq = ?");
+      old->bind(1, static_cast<int64_t>(seq));
+      if (old->executeStep()) was = old->getColumn(0).getString();
+    }
+    if (was && *was != EventStateName(state)) {
+      auto count = stmts_.Get(
+          "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
+          "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
+      for (const auto& [name, n] : {std::pair<std::string, int64_t>{*was, -1},
+                                    std::pair<std::string, int64_t>{EventStateName(state), 1}}) {
+        count->reset();
+        count->bind(1, name);
+        count->bind(2, n);
+        count->exec();
+      }
+    }
     auto q = stmts_.Get("UPDATE events SET state = ?, error = ?, updated_at_ms = ? WHERE seq = ?");
     q->bind(1, EventStateName(state));
     if (!error.empty()) q->bind(2, error);
@@ -704,7 +759,29 @@ Status StateTxn::SetEventsApplied(const std::vector<int64_t>& seqs, int64_t now_
       }
     }
     if (moved < static_cast<int64_t>(seqs.size())) {
-      // Some were not pending (or do not exist): these changes the trigger counts.
+      // Some were not pending (or do not exist): the others (failed, rejected) are counted from
+      // what they were before the update.
+      std::vector<std::pair<std::string, int64_t>> was;
+      {
+        auto q = stmts_.Get(
+            "SELECT state, COUNT(*) FROM events WHERE seq IN (SELECT value FROM json_each(?)) "
+            "AND state <> 'applied' GROUP BY state");
+        q->bind(1, list);
+        while (q->executeStep())
+          was.emplace_back(q->getColumn(0).getString(), q->getColumn(1).getInt64());
+      }
+      auto count = stmts_.Get(
+          "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
+          "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
+      for (const auto& [state, n] : was) {
+        for (const auto& [name, delta] : {std::pair<std::string, int64_t>{state, -n},
+                                          std::pair<std::string, int64_t>{"applied", n}}) {
+          count->reset();
+          count->bind(1, name);
+          count->bind(2, delta);
+          count->exec();
+        }
+      }
       auto rest = stmts_.Get(
           "UPDATE events SET state = 'applied', error = NULL, updated_at_ms = ? WHERE seq IN "
           "(SELECT value FROM json_each(?))");

@@ -116,7 +116,14 @@ class StateTxn {
   StateTxn& operator=(const StateTxn&) = delete;
 
   Result<EntityRow> GetEntity(EntityKind kind, const std::string& external_id);
+  // Stores the whole row (desired, known, Auth0 id). Counts a new managed user (kind user with
+  // an Auth0 id) in state_counts; a changed Auth0 id of an existing row is counted by a trigger.
   Status PutEntity(const EntityRow& row, int64_t now_ms);
+  // Stores an entity's desired state only: its known state and Auth0 id stay as they are (a new
+  // entity gets known {} and no Auth0 id). What the writer's fold writes for every event: no
+  // count can change, and the known state is not serialized again.
+  Status PutDesired(EntityKind kind, const std::string& external_id, const nlohmann::json& desired,
+                    int64_t now_ms);
   Status AddRegistry(EntityKind kind, const std::string& auth0_id, const std::string& external_id,
                      const std::string& how, int64_t now_ms);
 

@@ -771,7 +771,9 @@ std::string KnownTypes() {
   return out;
 }
 
-Result<ParsedEvent> ParseEventUnchecked(const json& body) {
+// `take_data`: the body is the caller's to give up, so the valid event takes its `data` by move
+// instead of a deep copy (done last: a refused body stays whole).
+Result<ParsedEvent> ParseEventUnchecked(const json& body, bool take_data) {
   if (!body.is_object()) return Status::Invalid("body: must be a JSON object");
   auto data = body.find("data");
   if (body.contains("password") ||
@@ -799,11 +801,13 @@ Result<ParsedEvent> ParseEventUnchecked(const json& body) {
   if (!data->is_object()) return Status::Invalid("data: must be an object");
   if (Status s = ValidateData(*type, *data); !s.ok()) return s;
 
-  ParsedEvent ev{*type, data->at("external_id").get<std::string>(), *ts, std::nullopt, *data};
+  std::optional<int64_t> effective_at_ms;
   if (auto it = data->find("effective_at"); it != data->end() && it->is_string()) {
-    ev.effective_at_ms = ParseRfc3339Ms(it->get_ref<const std::string&>());
+    effective_at_ms = ParseRfc3339Ms(it->get_ref<const std::string&>());
   }
-  return ev;
+  std::string external_id = data->at("external_id").get<std::string>();
+  return ParsedEvent{*type, std::move(external_id), *ts, effective_at_ms,
+                     take_data ? std::move(const_cast<json&>(*data)) : *data};
 }
 
 }  // namespace
@@ -830,7 +834,15 @@ Result<ParsedEvent> ParseEvent(const nlohmann::json& body) {
   // The checks only use non-throwing accessors after type tests; this is a last line of defence
   // so a library exception can never escape into the HTTP handler.
   try {
-    return ParseEventUnchecked(body);
+    return ParseEventUnchecked(body, /*take_data=*/false);
+  } catch (const std::exception& e) {
+    return Status::Invalid(std::string("event could not be validated: ") + e.what());
+  }
+}
+
+Result<ParsedEvent> ParseEvent(nlohmann::json&& body) {
+  try {
+    return ParseEventUnchecked(body, /*take_data=*/true);
   } catch (const std::exception& e) {
     return Status::Invalid(std::string("event could not be validated: ") + e.what());
   }

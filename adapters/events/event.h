@@ -92,6 +92,9 @@ struct ParsedEvent {
 // send user.password_reset_requested so Auth0 emails the user a change-password link".
 // Unknown type: "type: unknown event type \"x\" (known: ...)". Never throws.
 Result<ParsedEvent> ParseEvent(const nlohmann::json& body);
+// The same, taking `data` out of `body` by move when the event is valid (no deep copy: the
+// ingress parses every delivery); a refused body is left whole, for the caller to read its type.
+Result<ParsedEvent> ParseEvent(nlohmann::json&& body);
 
 // Parses JSON text. The text must be UTF-8 (RFC 8259 §8.1): a byte that is not part of
 // well-formed UTF-8 fails with kInvalid "body is not valid UTF-8 (byte 0xe9 at offset 42); JSON

@@ -121,6 +121,38 @@ TEST(ParseEventTest, UserUpsertedFull) {
   EXPECT_EQ(r->data, body["data"]);
 }
 
+// ParseEvent(json&&), the ingress's: the same answer as the copying overload for valid and
+// refused bodies alike; a valid body gives up its data, a refused one stays whole (the ingress
+// reads its type to store the rejection).
+TEST(ParseEventTest, TheMovingOverloadAnswersLikeTheCopyingOne) {
+  const std::vector<json> bodies = {
+      User({{"email", "a@b.co"}, {"organizations", {{{"external_id", "o1"}}}}}),
+      User({{"email", "a@b.co"}, {"effective_at", "2026-12-01T00:00:00Z"}}),
+      User({{"password", "x"}}),
+      User({{"no_such_field", 1}}),
+      json{{"type", "user.upserted"}, {"timestamp", "yesterday"}, {"data", {{"external_id", "e"}}}},
+      json{{"type", "organization.deleted"},
+           {"timestamp", "2026-11-25T10:00:00Z"},
+           {"data", {{"external_id", "acme"}}}},
+      json::array()};
+  for (const json& body : bodies) {
+    auto copied = ParseEvent(body);
+    json moved_from = body;
+    auto moved = ParseEvent(std::move(moved_from));
+    ASSERT_EQ(moved.ok(), copied.ok()) << body.dump();
+    if (!copied.ok()) {
+      EXPECT_EQ(moved.status().message(), copied.status().message());
+      EXPECT_EQ(moved_from, body);  // refused: untouched
+      continue;
+    }
+    EXPECT_EQ(moved->type, copied->type);
+    EXPECT_EQ(moved->external_id, copied->external_id);
+    EXPECT_EQ(moved->timestamp_ms, copied->timestamp_ms);
+    EXPECT_EQ(moved->effective_at_ms, copied->effective_at_ms);
+    EXPECT_EQ(moved->data, body["data"]);
+  }
+}
+
 TEST(ParseEventTest, UserUpsertedNullsClearFields) {
   ExpectOk(User({{"email", nullptr},
                  {"email_verified", nullptr},

@@ -213,6 +213,9 @@ TEST_F(QueryPlans, NoHotStatementReadsAGrowingTableWhole) {
     ASSERT_TRUE(t.SupersedeFailed("user:e1").ok());
     ASSERT_TRUE(t.PendingCommands("e1").ok());
     ASSERT_TRUE(t.SetEventState(1, EventState::kApplied, "", now).ok());
+    ASSERT_TRUE(t.SetEventState(1, EventState::kFailed, "", now).ok());
+    ASSERT_TRUE(t.SetEventsApplied({1, 2}, now).ok());
+    ASSERT_TRUE(t.PutDesired(EntityKind::kUser, "e1", nlohmann::json::object(), now).ok());
     ASSERT_TRUE(t.NoteEvent("hr", "evt-1", "note", now).ok());
     ASSERT_TRUE(t.OpenImportOf("e1").ok());
     ASSERT_TRUE(t.CountOpenImportUsers().ok());

@@ -308,7 +308,12 @@ TEST(SqliteStore, ManagedUsersCountStaysEqualToTheRowsThroughRandomWrites) {
         row.kind = rng() % 4 == 0 ? EntityKind::kOrganization : EntityKind::kUser;
         row.external_id = "e" + std::to_string(rng() % 60);
         if (rng() % 3 != 0) row.auth0_id = "id|" + row.external_id;
-        ASSERT_TRUE((*txn)->PutEntity(row, round).ok());
+        if (rng() % 3 == 0) {
+          // The writer's fold: desired state only, new rows included.
+          ASSERT_TRUE((*txn)->PutDesired(row.kind, row.external_id, {{"n", i}}, round).ok());
+        } else {
+          ASSERT_TRUE((*txn)->PutEntity(row, round).ok());
+        }
       }
       ASSERT_TRUE((*txn)->Commit().ok());
     }
@@ -326,6 +331,75 @@ TEST(SqliteStore, ManagedUsersCountStaysEqualToTheRowsThroughRandomWrites) {
     ASSERT_TRUE(txn.ok());
     ASSERT_EQ(*(*txn)->CountManagedUsers(), rows) << "round " << round;
   }
+}
+
+// PutDesired (the writer's fold) writes the desired state and nothing else: an entity's known
+// state and Auth0 id stay, and a new entity starts unknown and unmanaged.
+TEST(SqliteStore, PutDesiredLeavesKnownStateAndAuth0IdAsTheyAre) {
+  auto o = TempDb();
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE(txn.ok());
+    EntityRow row;
+    row.kind = EntityKind::kUser;
+    row.external_id = "e1";
+    row.desired = {{"email", "old@x.co"}};
+    row.known = {{"email", "known@x.co"}};
+    row.auth0_id = "auth0|1";
+    ASSERT_TRUE((*txn)->PutEntity(row, 1).ok());
+    ASSERT_TRUE((*txn)->PutDesired(EntityKind::kUser, "e1", {{"email", "new@x.co"}}, 2).ok());
+    ASSERT_TRUE((*txn)->PutDesired(EntityKind::kUser, "e2", {{"email", "e2@x.co"}}, 3).ok());
+    ASSERT_TRUE((*txn)->PutDesired(EntityKind::kOrganization, "e1", {{"name", "E"}}, 4).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto txn = (*store)->BeginRead();
+  ASSERT_TRUE(txn.ok());
+  auto e1 = (*txn)->GetEntity(EntityKind::kUser, "e1");
+  ASSERT_TRUE(e1.ok());
+  EXPECT_EQ(e1->desired, (nlohmann::json{{"email", "new@x.co"}}));
+  EXPECT_EQ(e1->known, (nlohmann::json{{"email", "known@x.co"}}));
+  EXPECT_EQ(e1->auth0_id, "auth0|1");
+  auto e2 = (*txn)->GetEntity(EntityKind::kUser, "e2");
+  ASSERT_TRUE(e2.ok() && e2->exists);
+  EXPECT_EQ(e2->known, nlohmann::json::object());
+  EXPECT_EQ(e2->auth0_id, std::nullopt);
+  auto org = (*txn)->GetEntity(EntityKind::kOrganization, "e1");
+  ASSERT_TRUE(org.ok() && org->exists);  // the kind is part of the key
+  EXPECT_EQ(org->desired, (nlohmann::json{{"name", "E"}}));
+  EXPECT_EQ(*(*txn)->CountManagedUsers(), 1);
+}
+
+// What the writer's fold writes for every event — an entity's desired state, its events marked
+// applied — runs no trigger program (migrations/0018_counts_without_row_triggers.sql): SQLite
+// enters a trigger's sub-program for every row its statement writes, even when the trigger's
+// WHEN is false, ~4,000 instructions each.
+TEST(SqliteStore, TheFoldsWritesToEntitiesAndEventsRunNoTrigger) {
+  auto o = TempDb();
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->InsertEvents({Event("a"), Event("b")}).ok());
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->PutDesired(EntityKind::kUser, "e1", {{"email", "a@x.co"}}, 1).ok());
+    ASSERT_TRUE((*txn)->PutDesired(EntityKind::kUser, "e1", {{"email", "b@x.co"}}, 2).ok());
+    ASSERT_TRUE((*txn)->SetEventsApplied({1, 2}, 3).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+  int checked = 0;
+  for (const auto& sql : (*store)->PreparedSql()) {
+    if (sql.rfind("INSERT INTO entities", 0) != 0 && sql.rfind("UPDATE events", 0) != 0) continue;
+    ++checked;
+    SQLite::Statement q(db, "EXPLAIN " + sql);
+    int programs = 0;
+    while (q.executeStep())
+      if (q.getColumn(1).getString() == "Program") ++programs;
+    EXPECT_EQ(programs, 0) << sql;
+  }
+  EXPECT_EQ(checked, 2);  // PutDesired's upsert, SetEventsApplied's update of pending events
 }
 
 // Migration 0016 rebuilds events, mutations, commands and vendor_notifications: every row, index
