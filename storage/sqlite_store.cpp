@@ -228,13 +228,25 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventR
   std::vector<InsertOutcome> out;
   out.reserve(events.size());
   std::array<int64_t, kEventStates> added{};
+  // Each new event's seq is one past the highest ever given: the highest stored or, when the
+  // newest were deleted, the highest deleted (kept by a trigger; migrations/
+  // 0019_events_seq_without_autoincrement.sql). Read once per commit, instead of AUTOINCREMENT's
+  // read and write of sqlite_sequence for every row.
+  int64_t next_seq = 1;
+  {
+    auto top = writer_stmts_->Get(
+        "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), COALESCE((SELECT n FROM "
+        "state_counts WHERE tbl = 'events_seq' AND state = 'deleted_max'), 0))");
+    if (top->executeStep()) next_seq = top->getColumn(0).getInt64() + 1;
+  }
   auto ins = writer_stmts_->Get(
-      "INSERT INTO events (source, event_id, type, occurred_at_ms, "
+      "INSERT INTO events (seq, source, event_id, type, occurred_at_ms, "
       "effective_at_ms, received_at_ms, state, error, body, updated_at_ms, submitted_by) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, event_id) DO NOTHING");
+      "VALUES (?12,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT (source, event_id) DO NOTHING");
   for (const auto& e : events) {
     ins->reset();
     ins->clearBindings();
+    ins->bind(12, next_seq);
     ins->bind(1, e.source);
     ins->bind(2, e.event_id);
     if (e.type) ins->bind(3, *e.type);
@@ -247,7 +259,10 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventR
     ins->bind(10, static_cast<int64_t>(e.received_at_ms));
     if (!e.submitted_by.empty()) ins->bind(11, e.submitted_by);
     const bool inserted = ins->exec() == 1;
-    if (inserted) ++added[static_cast<size_t>(e.state)];
+    if (inserted) {
+      ++added[static_cast<size_t>(e.state)];
+      ++next_seq;
+    }
     out.push_back(inserted ? InsertOutcome::kInserted : InsertOutcome::kDuplicate);
   }
   // The counts status reads (state_counts): this is the only way rows enter `events`, so the

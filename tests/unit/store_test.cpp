@@ -402,6 +402,87 @@ TEST(SqliteStore, TheFoldsWritesToEntitiesAndEventsRunNoTrigger) {
   EXPECT_EQ(checked, 2);  // PutDesired's upsert, SetEventsApplied's update of pending events
 }
 
+// A seq is never given twice (migrations/0019_events_seq_without_autoincrement.sql): each new
+// event gets one past the highest ever given, whether the newest events were deleted since or a
+// commit held duplicates, which take none.
+TEST(SqliteStore, AnEventSeqIsNeverGivenTwice) {
+  auto o = TempDb();
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+  auto seq_of = [&](const std::string& id) {
+    SQLite::Statement q(db, "SELECT seq FROM events WHERE event_id = ?");
+    q.bind(1, id);
+    return q.executeStep() ? q.getColumn(0).getInt64() : int64_t{-1};
+  };
+  ASSERT_TRUE((*store)->InsertEvents({Event("a"), Event("b"), Event("a"), Event("c")}).ok());
+  EXPECT_EQ(seq_of("a"), 1);
+  EXPECT_EQ(seq_of("b"), 2);
+  EXPECT_EQ(seq_of("c"), 3);  // the duplicate took no seq
+  db.exec("DELETE FROM events WHERE event_id IN ('b', 'c')");
+  ASSERT_TRUE((*store)->InsertEvents({Event("d")}).ok());
+  EXPECT_EQ(seq_of("d"), 4);
+  db.exec("DELETE FROM events");
+  ASSERT_TRUE((*store)->InsertEvents({Event("e"), Event("f", "crm")}).ok());
+  EXPECT_EQ(seq_of("e"), 5);
+  EXPECT_EQ(seq_of("f"), 6);
+  // No AUTOINCREMENT bookkeeping is written for the inbox.
+  EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'events'").getInt(),
+            0);
+}
+
+// Migration 0019 rebuilds `events` without AUTOINCREMENT: rows, indexes and the delete trigger
+// stay, and the next seq continues after the highest AUTOINCREMENT ever gave, even when the
+// newest events were deleted before the upgrade.
+TEST(Migrations, Version19KeepsRowsAndNeverGivesASeqAgain) {
+  auto o = TempDb();
+  const std::vector<std::string> queries = {
+      "SELECT * FROM events ORDER BY seq",
+      "SELECT * FROM state_counts WHERE tbl = 'events' ORDER BY state",
+      "SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' "
+      "ORDER BY name"};
+  auto dump = [](SQLite::Database& db, const std::string& sql) {
+    std::vector<std::string> rows;
+    SQLite::Statement q(db, sql);
+    while (q.executeStep()) {
+      std::string row;
+      for (int i = 0; i < q.getColumnCount(); ++i)
+        row += (q.getColumn(i).isNull() ? "NULL" : q.getColumn(i).getString()) + "|";
+      rows.push_back(row);
+    }
+    return rows;
+  };
+  std::vector<std::vector<std::string>> before;
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    ASSERT_TRUE(ApplyMigrations(db, MigrationsUpTo(18), 1).ok());
+    db.exec(
+        "INSERT INTO events (source, event_id, type, received_at_ms, state, body, updated_at_ms, "
+        "note, submitted_by) VALUES "
+        "('hr', 'a', 'user.upserted', 1000, 'applied', '{\"a\":1}', 1001, 'held', NULL), "
+        "('crm', 'b', NULL, 1002, 'rejected', 'not json', 1003, NULL, NULL), "
+        "('console', 'c', 'user.deleted', 1004, 'pending', '{}', 1005, NULL, 'alice'), "
+        "('hr', 'd', 'user.upserted', 1006, 'failed', '{}', 1007, NULL, NULL)");
+    db.exec("DELETE FROM events WHERE event_id = 'd'");  // the highest seq
+    for (const auto& q : queries) before.push_back(dump(db, q));
+  }
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+    for (size_t i = 0; i < queries.size(); ++i)
+      EXPECT_EQ(dump(db, queries[i]), before[i]) << queries[i];
+    EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+    EXPECT_EQ(db.execAndGet("SELECT sql FROM sqlite_schema WHERE name = 'events'")
+                  .getString()
+                  .find("AUTOINCREMENT"),
+              std::string::npos);
+  }
+  ASSERT_TRUE((*store)->InsertEvents({Event("e")}).ok());
+  SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT seq FROM events WHERE event_id = 'e'").getInt64(), 5);
+}
+
 // Migration 0016 rebuilds events, mutations, commands and vendor_notifications: every row, index
 // and trigger stays, and so does each AUTOINCREMENT high-water mark — an id freed by a delete
 // (retention) is never given to a new row.
