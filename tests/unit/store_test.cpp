@@ -35,6 +35,20 @@ StorageOptions TempDb() {
   return o;
 }
 
+// Every row `sql` returns, each as "col|col|...|" (NULL spelled out): before/after comparisons of
+// a migration.
+std::vector<std::string> Dump(SQLite::Database& db, const std::string& sql) {
+  std::vector<std::string> rows;
+  SQLite::Statement q(db, sql);
+  while (q.executeStep()) {
+    std::string row;
+    for (int i = 0; i < q.getColumnCount(); ++i)
+      row += (q.getColumn(i).isNull() ? "NULL" : q.getColumn(i).getString()) + "|";
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 // The embedded migrations up to and including `version`: a database of that schema, to upgrade.
 std::vector<Migration> MigrationsUpTo(int version) {
   std::vector<Migration> out;
@@ -441,17 +455,6 @@ TEST(Migrations, Version19KeepsRowsAndNeverGivesASeqAgain) {
       "SELECT * FROM state_counts WHERE tbl = 'events' ORDER BY state",
       "SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' "
       "ORDER BY name"};
-  auto dump = [](SQLite::Database& db, const std::string& sql) {
-    std::vector<std::string> rows;
-    SQLite::Statement q(db, sql);
-    while (q.executeStep()) {
-      std::string row;
-      for (int i = 0; i < q.getColumnCount(); ++i)
-        row += (q.getColumn(i).isNull() ? "NULL" : q.getColumn(i).getString()) + "|";
-      rows.push_back(row);
-    }
-    return rows;
-  };
   std::vector<std::vector<std::string>> before;
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -464,14 +467,14 @@ TEST(Migrations, Version19KeepsRowsAndNeverGivesASeqAgain) {
         "('console', 'c', 'user.deleted', 1004, 'pending', '{}', 1005, NULL, 'alice'), "
         "('hr', 'd', 'user.upserted', 1006, 'failed', '{}', 1007, NULL, NULL)");
     db.exec("DELETE FROM events WHERE event_id = 'd'");  // the highest seq
-    for (const auto& q : queries) before.push_back(dump(db, q));
+    for (const auto& q : queries) before.push_back(Dump(db, q));
   }
   auto store = SqliteStore::Open(o);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   {
     SQLite::Database db(o.path, SQLite::OPEN_READONLY);
     for (size_t i = 0; i < queries.size(); ++i)
-      EXPECT_EQ(dump(db, queries[i]), before[i]) << queries[i];
+      EXPECT_EQ(Dump(db, queries[i]), before[i]) << queries[i];
     EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
     EXPECT_EQ(db.execAndGet("SELECT sql FROM sqlite_schema WHERE name = 'events'")
                   .getString()
@@ -488,17 +491,6 @@ TEST(Migrations, Version19KeepsRowsAndNeverGivesASeqAgain) {
 // (retention) is never given to a new row.
 TEST(Migrations, Version16KeepsRowsIndexesTriggersAndIdsNeverReused) {
   auto o = TempDb();
-  auto dump = [](SQLite::Database& db, const std::string& sql) {
-    std::vector<std::string> rows;
-    SQLite::Statement q(db, sql);
-    while (q.executeStep()) {
-      std::string row;
-      for (int i = 0; i < q.getColumnCount(); ++i)
-        row += (q.getColumn(i).isNull() ? "NULL" : q.getColumn(i).getString()) + "|";
-      rows.push_back(row);
-    }
-    return rows;
-  };
   const std::vector<std::string> queries = {
       "SELECT * FROM events ORDER BY seq",
       "SELECT * FROM mutations ORDER BY id",
@@ -538,15 +530,15 @@ TEST(Migrations, Version16KeepsRowsIndexesTriggersAndIdsNeverReused) {
         "error, events, received_at_ms, updated_at_ms) VALUES "
         "('bamboo', 'n1', 'mapped', '{}', 0, 0, NULL, 2, 10, 11), "
         "('bamboo', 'n2', 'pending', '{}', 3, 99, '503', 0, 12, 13)");
-    for (const auto& q : queries) before.push_back(dump(db, q));
+    for (const auto& q : queries) before.push_back(Dump(db, q));
   }
   SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
   // Up to 0016 alone: later migrations add their own triggers and counts.
   ASSERT_TRUE(ApplyMigrations(db, MigrationsUpTo(16), 1).ok());
   for (size_t i = 0; i < queries.size(); ++i)
-    EXPECT_EQ(dump(db, queries[i]), before[i]) << queries[i];
+    EXPECT_EQ(Dump(db, queries[i]), before[i]) << queries[i];
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
-  EXPECT_TRUE(dump(db, "PRAGMA foreign_key_check").empty());
+  EXPECT_TRUE(Dump(db, "PRAGMA foreign_key_check").empty());
   // New rows continue after the ids deleted before the upgrade.
   db.exec(
       "INSERT INTO events (source, event_id, type, received_at_ms, state, body, updated_at_ms) "
