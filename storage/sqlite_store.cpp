@@ -267,7 +267,8 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventR
   }
   // The counts status reads (state_counts): this is the only way rows enter `events`, so the
   // count is added here, once per state, instead of by a trigger per row (migrations/
-  // 0014_inbox_narrow.sql); state changes and deletes are still counted by triggers.
+  // 0014_inbox_narrow.sql); state changes by the store's statements that make them (0018), deletes
+  // by a trigger.
   auto count = writer_stmts_->Get(
       "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
       "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");

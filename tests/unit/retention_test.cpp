@@ -268,9 +268,10 @@ TEST_F(RetentionTest, DueOncePerIntervalOnTheInjectedClock) {
   EXPECT_TRUE(c.Due());
 }
 
-// The per-state counts status reads (state_counts: kept by the store's inserts and by triggers on
-// state changes and deletes) always equal a count of the rows, whatever mix of inserts (single,
-// batched, redelivered), state changes, compaction and deletes happened (fixed seed).
+// The per-state counts status reads (state_counts: kept by the store's inserts and state changes
+// — migrations 0014, 0015, 0018 — and by triggers on deletes) always equal a count of the rows,
+// whatever mix of inserts (single, batched, redelivered), state changes, compaction and deletes
+// happened (fixed seed).
 TEST_F(RetentionTest, StateCountsFollowEveryChange) {
   std::mt19937 rng(17);
   const std::vector<std::string> states = {"pending", "in_flight", "done",      "failed",
