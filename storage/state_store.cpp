@@ -100,6 +100,22 @@ std::vector<MembershipRow> ReadMemberships(SQLite::Statement& q) {
   return out;
 }
 
+// Moves `n` events from state `from` to `to` in state_counts, in the caller's transaction: the
+// store counts every change of event state it makes (migrations 0015 and 0018).
+void MoveEventCount(StatementCache& stmts, const std::string& from, const std::string& to,
+                    int64_t n) {
+  auto count = stmts.Get(
+      "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
+      "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
+  for (const auto& [state, delta] : {std::pair<const std::string&, int64_t>{from, -n},
+                                     std::pair<const std::string&, int64_t>{to, n}}) {
+    count->reset();
+    count->bind(1, state);
+    count->bind(2, delta);
+    count->exec();
+  }
+}
+
 }  // namespace
 
 StateTxn::StateTxn(PriorityLock lock, SQLite::Database& db, StatementCache& stmts, bool read_only)
@@ -704,18 +720,8 @@ Status StateTxn::SetEventState(int64_t seq, EventState state, const std::string&
       old->bind(1, static_cast<int64_t>(seq));
       if (old->executeStep()) was = old->getColumn(0).getString();
     }
-    if (was && *was != EventStateName(state)) {
-      auto count = stmts_.Get(
-          "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
-          "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
-      for (const auto& [name, n] : {std::pair<std::string, int64_t>{*was, -1},
-                                    std::pair<std::string, int64_t>{EventStateName(state), 1}}) {
-        count->reset();
-        count->bind(1, name);
-        count->bind(2, n);
-        count->exec();
-      }
-    }
+    if (was && *was != EventStateName(state))
+      MoveEventCount(stmts_, *was, EventStateName(state), 1);
     auto q = stmts_.Get("UPDATE events SET state = ?, error = ?, updated_at_ms = ? WHERE seq = ?");
     q->bind(1, EventStateName(state));
     if (!error.empty()) q->bind(2, error);
@@ -747,16 +753,8 @@ Status StateTxn::SetEventsApplied(const std::vector<int64_t>& seqs, int64_t now_
     pending->bind(2, list);
     const int64_t moved = pending->exec();
     if (moved > 0) {
-      auto count = stmts_.Get(
-          "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
-          "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
-      for (const auto& [state, n] :
-           {std::pair{EventState::kPending, -moved}, std::pair{EventState::kApplied, moved}}) {
-        count->reset();
-        count->bind(1, EventStateName(state));
-        count->bind(2, n);
-        count->exec();
-      }
+      MoveEventCount(stmts_, EventStateName(EventState::kPending),
+                     EventStateName(EventState::kApplied), moved);
     }
     if (moved < static_cast<int64_t>(seqs.size())) {
       // Some were not pending (or do not exist): the others (failed, rejected) are counted from
@@ -770,18 +768,8 @@ Status StateTxn::SetEventsApplied(const std::vector<int64_t>& seqs, int64_t now_
         while (q->executeStep())
           was.emplace_back(q->getColumn(0).getString(), q->getColumn(1).getInt64());
       }
-      auto count = stmts_.Get(
-          "INSERT INTO state_counts (tbl, state, n) VALUES ('events', ?, ?) "
-          "ON CONFLICT (tbl, state) DO UPDATE SET n = n + excluded.n");
-      for (const auto& [state, n] : was) {
-        for (const auto& [name, delta] : {std::pair<std::string, int64_t>{state, -n},
-                                          std::pair<std::string, int64_t>{"applied", n}}) {
-          count->reset();
-          count->bind(1, name);
-          count->bind(2, delta);
-          count->exec();
-        }
-      }
+      for (const auto& [state, n] : was)
+        MoveEventCount(stmts_, state, EventStateName(EventState::kApplied), n);
       auto rest = stmts_.Get(
           "UPDATE events SET state = 'applied', error = NULL, updated_at_ms = ? WHERE seq IN "
           "(SELECT value FROM json_each(?))");

@@ -771,9 +771,9 @@ std::string KnownTypes() {
   return out;
 }
 
-// `take_data`: the body is the caller's to give up, so the valid event takes its `data` by move
-// instead of a deep copy (done last: a refused body stays whole).
-Result<ParsedEvent> ParseEventUnchecked(const json& body, bool take_data) {
+// `giving_up`: `body` itself, when the caller gives it up, so a valid event takes its `data` by
+// move instead of a deep copy (done last: a refused body stays whole); null otherwise.
+Result<ParsedEvent> ParseEventUnchecked(const json& body, json* giving_up) {
   if (!body.is_object()) return Status::Invalid("body: must be a JSON object");
   auto data = body.find("data");
   if (body.contains("password") ||
@@ -807,7 +807,7 @@ Result<ParsedEvent> ParseEventUnchecked(const json& body, bool take_data) {
   }
   std::string external_id = data->at("external_id").get<std::string>();
   return ParsedEvent{*type, std::move(external_id), *ts, effective_at_ms,
-                     take_data ? std::move(const_cast<json&>(*data)) : *data};
+                     giving_up ? std::move(giving_up->at("data")) : *data};
 }
 
 }  // namespace
@@ -834,7 +834,7 @@ Result<ParsedEvent> ParseEvent(const nlohmann::json& body) {
   // The checks only use non-throwing accessors after type tests; this is a last line of defence
   // so a library exception can never escape into the HTTP handler.
   try {
-    return ParseEventUnchecked(body, /*take_data=*/false);
+    return ParseEventUnchecked(body, nullptr);
   } catch (const std::exception& e) {
     return Status::Invalid(std::string("event could not be validated: ") + e.what());
   }
@@ -842,7 +842,7 @@ Result<ParsedEvent> ParseEvent(const nlohmann::json& body) {
 
 Result<ParsedEvent> ParseEvent(nlohmann::json&& body) {
   try {
-    return ParseEventUnchecked(body, /*take_data=*/true);
+    return ParseEventUnchecked(body, &body);
   } catch (const std::exception& e) {
     return Status::Invalid(std::string("event could not be validated: ") + e.what());
   }

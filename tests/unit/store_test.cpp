@@ -35,6 +35,16 @@ StorageOptions TempDb() {
   return o;
 }
 
+// Four events, one per state, written with SQL as an older schema stores them: before/after
+// rows of the migrations that rebuild `events`. 'd' has the highest seq.
+constexpr const char* kEventsOfEveryState =
+    "INSERT INTO events (source, event_id, type, received_at_ms, state, body, updated_at_ms, "
+    "note, submitted_by) VALUES "
+    "('hr', 'a', 'user.upserted', 1000, 'applied', '{\"a\":1}', 1001, 'held', NULL), "
+    "('crm', 'b', NULL, 1002, 'rejected', 'not json', 1003, NULL, NULL), "
+    "('console', 'c', 'user.deleted', 1004, 'pending', '{}', 1005, NULL, 'alice'), "
+    "('hr', 'd', 'user.upserted', 1006, 'failed', '{}', 1007, NULL, NULL)";
+
 // Every row `sql` returns, each as "col|col|...|" (NULL spelled out): before/after comparisons of
 // a migration.
 std::vector<std::string> Dump(SQLite::Database& db, const std::string& sql) {
@@ -459,13 +469,7 @@ TEST(Migrations, Version19KeepsRowsAndNeverGivesASeqAgain) {
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     ASSERT_TRUE(ApplyMigrations(db, MigrationsUpTo(18), 1).ok());
-    db.exec(
-        "INSERT INTO events (source, event_id, type, received_at_ms, state, body, updated_at_ms, "
-        "note, submitted_by) VALUES "
-        "('hr', 'a', 'user.upserted', 1000, 'applied', '{\"a\":1}', 1001, 'held', NULL), "
-        "('crm', 'b', NULL, 1002, 'rejected', 'not json', 1003, NULL, NULL), "
-        "('console', 'c', 'user.deleted', 1004, 'pending', '{}', 1005, NULL, 'alice'), "
-        "('hr', 'd', 'user.upserted', 1006, 'failed', '{}', 1007, NULL, NULL)");
+    db.exec(kEventsOfEveryState);
     db.exec("DELETE FROM events WHERE event_id = 'd'");  // the highest seq
     for (const auto& q : queries) before.push_back(Dump(db, q));
   }
@@ -506,13 +510,7 @@ TEST(Migrations, Version16KeepsRowsIndexesTriggersAndIdsNeverReused) {
     const std::vector<Migration> first15 = MigrationsUpTo(15);
     ASSERT_EQ(first15.size(), 15u);
     ASSERT_TRUE(ApplyMigrations(db, first15, 1).ok());
-    db.exec(
-        "INSERT INTO events (source, event_id, type, received_at_ms, state, body, updated_at_ms, "
-        "note, submitted_by) VALUES "
-        "('hr', 'a', 'user.upserted', 1000, 'applied', '{\"a\":1}', 1001, 'held', NULL), "
-        "('crm', 'b', NULL, 1002, 'rejected', 'not json', 1003, NULL, NULL), "
-        "('console', 'c', 'user.deleted', 1004, 'pending', '{}', 1005, NULL, 'alice'), "
-        "('hr', 'd', 'user.upserted', 1006, 'failed', '{}', 1007, NULL, NULL)");
+    db.exec(kEventsOfEveryState);
     db.exec("UPDATE events SET compacted_at_ms = 2000, body = '' WHERE event_id = 'a'");
     db.exec("DELETE FROM events WHERE event_id = 'd'");  // the highest seq, as retention would
     db.exec(
