@@ -228,6 +228,15 @@ struct EventLoopServer::Impl {
   // Other threads (workers, the group committer) → loop.
   std::mutex done_mu;
   std::vector<Completion> done;  // guarded by done_mu
+  // True from just before the loop looks at `done` for the last time before a blocking
+  // epoll_wait until that wait returns: only then does an answer from another thread need the
+  // eventfd. An awake loop takes `done` after its current pass anyway, and each wake-up written
+  // cost the committer an eventfd write that wakes the loop's thread on the other core
+  // (docs/BENCHMARKS.md, session 35).
+  std::atomic<bool> loop_waiting{false};
+  // done is not empty (written under done_mu, read by the loop without it: no lock per wait).
+  std::atomic<bool> done_pending{false};
+  std::atomic<uint64_t> wakeups{0};  // eventfd writes (tests)
   // Answered on the loop thread itself (an asynchronous handler that answered at once): taken
   // after the current batch of events, without a wake-up.
   std::vector<Completion> ready;
@@ -343,6 +352,7 @@ struct EventLoopServer::Impl {
   }
 
   void Wake() {
+    ++wakeups;
     uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof(one));
   }
@@ -373,8 +383,16 @@ struct EventLoopServer::Impl {
       }
       if (stopping && conns.empty()) break;
       // Answers given on this thread outside an event (none today) must not wait for one.
-      const int timeout = ready.empty() ? static_cast<int>(kSweepInterval.count()) : 0;
+      int timeout = ready.empty() ? static_cast<int>(kSweepInterval.count()) : 0;
+      if (timeout != 0) {
+        // Announced before the last look at `done` (both sequentially consistent): an answer
+        // queued after that look sees the flag and writes the eventfd (Complete), one queued
+        // before it is seen here.
+        loop_waiting.store(true);
+        if (done_pending.load()) timeout = 0;
+      }
       int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout);
+      loop_waiting.store(false);
       PassScope pass(n > 0 ? &pass_hooks : nullptr);
       for (int i = 0; i < n; ++i) {
         uint64_t id = events[i].data.u64;
@@ -714,10 +732,11 @@ struct EventLoopServer::Impl {
       std::lock_guard<std::mutex> lock(done_mu);
       first = done.empty();
       done.push_back(Completion{id, seq, std::move(r)});
+      if (first) done_pending.store(true);
     }
     // The loop takes every completion at once: one wake-up per batch is enough (a group commit
-    // answers its whole batch with one).
-    if (first) Wake();
+    // answers its whole batch with one), and none while the loop is awake.
+    if (first && loop_waiting.load()) Wake();
   }
 
   void Completions() {
@@ -725,6 +744,7 @@ struct EventLoopServer::Impl {
     {
       std::lock_guard<std::mutex> lock(done_mu);
       batch.swap(done);
+      done_pending.store(false);
     }
     Finish(batch);
     // Answering may start the next pipelined request, which may be answered at once again.
@@ -908,6 +928,9 @@ void EventLoopServer::SetPassHooks(HttpServer::PassHooks hooks) {
 Status EventLoopServer::Bind() { return impl_->Bind(); }
 std::string EventLoopServer::BoundAddress() const { return impl_->bound; }
 int EventLoopServer::port() const { return impl_->port; }
+
+uint64_t EventLoopServer::wakeups() const { return impl_->wakeups.load(); }
+bool EventLoopServer::waiting() const { return impl_->loop_waiting.load(); }
 
 void EventLoopServer::Start() {
   impl_->thread = std::thread([impl = impl_.get()] { impl->Run(); });

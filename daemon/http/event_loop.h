@@ -64,6 +64,12 @@ class EventLoopServer {
   // `grace` for requests in progress, then Stop().
   void Drain(std::chrono::milliseconds grace);
 
+  // For tests: eventfd wake-ups written so far (an answer from another thread writes one only
+  // when the loop is waiting in epoll, Stop and Drain always), and whether the loop is waiting
+  // now (or about to: it has announced it and looks at the answers once more first).
+  uint64_t wakeups() const;
+  bool waiting() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -343,6 +343,7 @@ class AsyncEventLoopTest : public ::testing::Test {
           respond(Answer("later", ThreadName()));
         }
         release_ = false;
+        cv_.notify_all();  // answered_in_pass_end_ waits for this
       }
     });
     server_ = std::make_unique<EventLoopServer>(
@@ -365,7 +366,11 @@ class AsyncEventLoopTest : public ::testing::Test {
           if (req.path == "/in/twice") throw std::runtime_error("after answering");
         },
         nullptr);
-    server_->SetPassHooks({[this] { ++passes_begun_; }, [this] { ++passes_ended_; }});
+    server_->SetPassHooks({[this] { ++passes_begun_; },
+                           [this] {
+                             if (answer_in_pass_end_) AnswerLaterNow();
+                             ++passes_ended_;
+                           }});
     ASSERT_TRUE(server_->Bind().ok());
     server_->Start();
     fd_ = Connect(server_->port());
@@ -387,12 +392,21 @@ class AsyncEventLoopTest : public ::testing::Test {
     r.body = what + " " + info;
     return r;
   }
+
   void Release() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       release_ = true;
     }
     cv_.notify_all();
+  }
+  // Has the other thread answer what is queued and waits until it has (bounded).
+  void AnswerLaterNow() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (later_.empty()) return;
+    release_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(3), [&] { return later_.empty() && !release_; });
   }
   void Send(const std::string& bytes) {
     ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
@@ -406,6 +420,8 @@ class AsyncEventLoopTest : public ::testing::Test {
   std::unique_ptr<EventLoopServer> server_;
   int fd_ = -1;
   std::atomic<int> passes_begun_{0}, passes_ended_{0};
+  // Set before sending: the pass that queued a "/in/later" has it answered before it ends.
+  std::atomic<bool> answer_in_pass_end_{false};
 };
 
 TEST_F(AsyncEventLoopTest, AnswersWhenAnotherThreadRespondsAndNotBefore) {
@@ -420,6 +436,38 @@ TEST_F(AsyncEventLoopTest, AnswersWhenAnotherThreadRespondsAndNotBefore) {
   EXPECT_NE(later, std::string::npos) << got;
   EXPECT_NE(now, std::string::npos) << got;
   EXPECT_LT(later, now) << "answers out of order: " << got;
+}
+
+TEST_F(AsyncEventLoopTest, AnAnswerGivenWhileTheLoopIsAwakeTakesNoWakeUp) {
+  // Another thread answers while the loop is still in the pass that read the request (as the
+  // group committer does when its commit ends before the loop's pass): the loop takes the answer
+  // after the pass without an eventfd write.
+  answer_in_pass_end_ = true;
+  Send("POST /in/later HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
+  std::string got = ReadAnswers(fd_, 1);
+  EXPECT_NE(got.find("later ts-later"), std::string::npos) << got;
+  EXPECT_EQ(server_->wakeups(), 0u);
+}
+
+TEST_F(AsyncEventLoopTest, AnAnswerGivenWhileTheLoopWaitsWakesIt) {
+  // Answers given while the loop waits in epoll each write one wake-up. (The loop also wakes
+  // every 100 ms to sweep; an answer given just then needs none, hence "at least half".)
+  constexpr int kRounds = 20;
+  for (int i = 0; i < kRounds; ++i) {
+    Send("POST /in/later HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ASSERT_TRUE(cv_.wait_for(lock, std::chrono::seconds(3), [&] { return !later_.empty(); }));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!server_->waiting() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    Release();
+    std::string got = ReadAnswers(fd_, 1);
+    ASSERT_NE(got.find("later ts-later"), std::string::npos) << got;
+  }
+  EXPECT_GE(server_->wakeups(), static_cast<uint64_t>(kRounds / 2));
+  EXPECT_LE(server_->wakeups(), static_cast<uint64_t>(kRounds));
 }
 
 TEST_F(AsyncEventLoopTest, SmallBodiesUnderThePrefixRunOnTheLoopTheRestOnAWorker) {
