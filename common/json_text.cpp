@@ -1,16 +1,23 @@
 #include "common/json_text.h"
 
+#include <array>
 #include <charconv>
 
 namespace tenantsync {
 namespace {
 
 // ASCII the serializer writes unchanged: no control character, quote or backslash (DEL is written
-// as is), and no byte of a multi-byte sequence, whose UTF-8 it must check.
+// as is), and no byte of a multi-byte sequence, whose UTF-8 it must check. One table load per
+// byte instead of four comparisons.
+constexpr std::array<bool, 256> kPlainByte = [] {
+  std::array<bool, 256> t{};
+  for (int b = 0x20; b < 0x80; ++b) t[static_cast<size_t>(b)] = b != '"' && b != '\\';
+  return t;
+}();
+
 bool Plain(const std::string& s) {
   for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') return false;
+    if (!kPlainByte[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }
@@ -32,6 +39,8 @@ void AppendInteger(Int v, std::string& out) {
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
 }
+
+constexpr size_t kStructuredReserve = 512;
 
 }  // namespace
 
@@ -89,6 +98,9 @@ void AppendCompactJson(const nlohmann::json& value, std::string& out) {
 
 std::string CompactJson(const nlohmann::json& value) {
   std::string out;
+  // A desired user or organization is a few hundred bytes: one allocation instead of the
+  // string doubling its way there.
+  if (value.is_structured()) out.reserve(kStructuredReserve);
   AppendCompactJson(value, out);
   return out;
 }

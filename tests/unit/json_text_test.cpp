@@ -54,6 +54,28 @@ TEST(CompactJson, RefusesInvalidUtf8LikeDump) {
   }
 }
 
+TEST(CompactJson, EveryByteInAStringIsWrittenAsDumpWritesIt) {
+  // Each byte alone, between plain text, as a key and as a value: written unchanged, escaped, or
+  // refused (a lone byte >= 0x80 is not UTF-8) exactly as dump() does.
+  for (int b = 0; b < 256; ++b) {
+    const std::string s = "ab" + std::string(1, static_cast<char>(b)) + "cd";
+    for (const json& v : {json(s), json{{s, 1}}}) {
+      std::string want;
+      bool dump_threw = false;
+      try {
+        want = v.dump();
+      } catch (const json::type_error&) {
+        dump_threw = true;
+      }
+      if (dump_threw) {
+        EXPECT_THROW(CompactJson(v), json::type_error) << "byte " << b;
+      } else {
+        EXPECT_EQ(CompactJson(v), want) << "byte " << b;
+      }
+    }
+  }
+}
+
 // Random values of every type, strings drawn half from printable ASCII and its edges (quote,
 // backslash, 0x1f, 0x7f, NUL) and half from arbitrary bytes (valid and invalid UTF-8): the text
 // equals dump()'s, or both throw.
