@@ -5,8 +5,9 @@ Runs bench-ingest against each build's `tenantsync` in turn (--build-dir), alter
 every round (A B, B A, A B, ...) so a machine that slows down during the sitting weighs on every
 build alike, and prints each run's figures, then the median and range per build of: the daemon's
 CPU per accepted event until idle (tmpfs database), its receive path and writer parts, the no-op
-server's CPU per request in the same run, the daemon/no-op ratio the benchmark prints, and the
-disk daemon's CPU and throughput. docs/BENCHMARKS.md, "Comparing two builds".
+server's CPU per request in the same run, the daemon/no-op ratio the benchmark prints (from the
+long runs, and the median of its interleaved pairs of short runs, --cpu-pairs), and the disk
+daemon's CPU and throughput. docs/BENCHMARKS.md, "Comparing two builds".
 
 Bounded: rounds x builds runs of bench-ingest, each bounded by its own --seconds (capped at 60).
 """
@@ -26,6 +27,8 @@ FIGURES = [
     ("writer", "  writer (ts-writer*)", r"writer folding events \(ts-writer\*\) ([0-9.]+)"),
     ("noop", "no-op server (us/request)", r"until idle \(tmpfs db\):.*; no-op ([0-9.]+);"),
     ("ratio", "daemon / no-op (timed run)", r"ratio ([0-9.]+) \[goal"),
+    ("pairs", "daemon / no-op, interleaved pairs (median)",
+     r"interleaved ratio median ([0-9.]+)"),
     ("disk", "daemon, disk db, during the run (us/event)", r"daemon on disk ([0-9.]+) us"),
     ("written", "file bytes written per event, tmpfs db",
      r"file bytes per event until idle \(tmpfs db\): written ([0-9.]+)"),
