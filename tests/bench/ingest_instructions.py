@@ -85,8 +85,9 @@ def main():
                 f.write("#!/bin/sh\nexec valgrind --tool=callgrind "
                         f"--callgrind-out-file={tmp}/callgrind.%p.out {binary} \"$@\"\n")
             os.chmod(wrapper, 0o755)
+            # No interleaved pairs: the events counted are the long run's.
             cmd = [a.bench, "--seconds", str(a.seconds), "--slow-clients", "0", "--keep-alive", "0",
-                   "--build-dir", tmp, "--tmpfs-dir", a.tmpfs_dir]
+                   "--cpu-pairs", "0", "--build-dir", tmp, "--tmpfs-dir", a.tmpfs_dir]
             run = subprocess.run(cmd, capture_output=True, text=True, check=False)
             text = run.stdout + run.stderr
             acked = re.search(r"durability check daemon-tmpfs: (\d+) acknowledged 202 .*: OK", text)
