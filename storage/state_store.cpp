@@ -419,6 +419,15 @@ Status StateTxn::ForEachUncreated(EntityKind kind,
 Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, bool reset_attempts,
                            int priority) {
   try {
+    // A new mark made awaiting an import is counted here (no insert trigger since 0020); an
+    // existing mark keeps its own priority or a higher one, which the update trigger counts.
+    // Only that priority pays for the read; the writer's fold never uses it.
+    bool new_awaiting = false;
+    if (priority == kAwaitingImportPriority) {
+      auto exists = stmts_.Get("SELECT 1 FROM dirty WHERE entity = ?");
+      exists->bind(1, entity);
+      new_awaiting = !exists->executeStep();
+    }
     auto q = stmts_.Get(
         "INSERT INTO dirty (entity, generation, not_before_ms, priority) "
         "VALUES (?, 1, ?, ?) "
@@ -431,6 +440,13 @@ Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, boo
     q->bind(3, priority);
     q->bind(4, reset_attempts ? 1 : 0);
     q->exec();
+    if (new_awaiting) {
+      stmts_
+          .Get(
+              "UPDATE state_counts SET n = n + 1 WHERE tbl = 'dirty' AND state = "
+              "'awaiting_import'")
+          ->exec();
+    }
     return Status::Ok();
   } catch (const std::exception& e) {
     return Fail(e, "marking " + entity);
