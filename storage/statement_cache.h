@@ -17,8 +17,10 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -63,24 +65,28 @@ class StatementCache {
     bool* in_use_;
   };
 
-  Lease Get(const std::string& sql) {
-    auto it = entries_.find(sql);
-    if (it == entries_.end()) {
-      Entry entry{std::make_unique<SQLite::Statement>(db_, sql), false};
-      it = entries_.emplace(sql, std::move(entry)).first;
-    }
-    Entry& entry = it->second;
-    if (entry.in_use) {
-      auto fresh = std::make_unique<SQLite::Statement>(db_, sql);
-      SQLite::Statement* raw = fresh.get();
-      return Lease(raw, std::move(fresh), nullptr);
-    }
-    entry.in_use = true;
-    return Lease(entry.stmt.get(), nullptr, &entry.in_use);
+  Lease Get(const std::string& sql) { return Acquire(Find(sql)); }
+
+  // SQL written in the source as a literal (how the store asks for every statement it runs per
+  // event): found by the array's address, without building a std::string and hashing its text
+  // at every call (~500 instructions, ~9 calls per stored event; docs/BENCHMARKS.md, session
+  // 35), then checked against the text there, so an array whose text changed gets the statement
+  // of its new text. One statement per text, whichever overload asked for it.
+  template <size_t N>
+  Lease Get(const char (&sql)[N]) {
+    const std::string_view text(sql, ::strnlen(sql, N));
+    auto it = by_address_.find(sql);
+    if (it != by_address_.end() && it->second->first == text) return Acquire(*it->second);
+    Slot& slot = Find(std::string(text));
+    by_address_[sql] = &slot;
+    return Acquire(slot);
   }
 
   // Finalizes every cached statement (none may be leased), e.g. before VACUUM or closing.
-  void Clear() { entries_.clear(); }
+  void Clear() {
+    by_address_.clear();
+    entries_.clear();
+  }
   size_t size() const { return entries_.size(); }
   // The SQL of every cached statement (tests run EXPLAIN QUERY PLAN on them).
   std::vector<std::string> Texts() const {
@@ -95,8 +101,33 @@ class StatementCache {
     std::unique_ptr<SQLite::Statement> stmt;
     bool in_use = false;
   };
+  using Slot = std::pair<const std::string, Entry>;
+
+  // The entry of `sql`, prepared now if it is new.
+  Slot& Find(const std::string& sql) {
+    auto it = entries_.find(sql);
+    if (it == entries_.end()) {
+      Entry entry{std::make_unique<SQLite::Statement>(db_, sql), false};
+      it = entries_.emplace(sql, std::move(entry)).first;
+    }
+    return *it;
+  }
+
+  Lease Acquire(Slot& slot) {
+    Entry& entry = slot.second;
+    if (entry.in_use) {
+      auto fresh = std::make_unique<SQLite::Statement>(db_, slot.first);
+      SQLite::Statement* raw = fresh.get();
+      return Lease(raw, std::move(fresh), nullptr);
+    }
+    entry.in_use = true;
+    return Lease(entry.stmt.get(), nullptr, &entry.in_use);
+  }
+
   SQLite::Database& db_;
   std::unordered_map<std::string, Entry> entries_;
+  // Literal address -> its entry (elements of entries_ stay put when it rehashes).
+  std::unordered_map<const char*, Slot*> by_address_;
 };
 
 // A transaction on one connection whose BEGIN, COMMIT and ROLLBACK are statements of that

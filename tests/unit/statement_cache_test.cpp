@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -39,6 +40,42 @@ TEST_F(StatementCacheTest, PreparesEachSqlOnceAndReusesIt) {
   auto q = cache_.Get(sql);
   EXPECT_EQ(&*q, first);
   EXPECT_EQ(cache_.size(), 1u);
+}
+
+TEST_F(StatementCacheTest, ALiteralFindsTheStatementItsTextPrepared) {
+  // The store passes its SQL as literals: looked up by address, but one statement per text
+  // whichever way it was asked for.
+  SQLite::Statement* by_text = nullptr;
+  {
+    auto q = cache_.Get(std::string("SELECT v FROM t WHERE k = ?"));
+    by_text = &*q;
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto q = cache_.Get("SELECT v FROM t WHERE k = ?");
+    EXPECT_EQ(&*q, by_text);
+    q->bind(1, 3);
+    ASSERT_TRUE(q->executeStep());
+    EXPECT_EQ(q->getColumn(0).getString(), "c");
+  }
+  EXPECT_EQ(cache_.size(), 1u);
+}
+
+TEST_F(StatementCacheTest, AnArrayHoldingOtherTextNowGetsTheStatementOfThatText) {
+  // An array is looked up by its address, which is only a shortcut: the text at that address
+  // decides which statement it is.
+  char sql[64] = "SELECT v FROM t WHERE k = 1";
+  {
+    auto q = cache_.Get(sql);
+    ASSERT_TRUE(q->executeStep());
+    EXPECT_EQ(q->getColumn(0).getString(), "a");
+  }
+  std::snprintf(sql, sizeof sql, "SELECT v FROM t WHERE k = 2");
+  {
+    auto q = cache_.Get(sql);
+    ASSERT_TRUE(q->executeStep());
+    EXPECT_EQ(q->getColumn(0).getString(), "b");
+  }
+  EXPECT_EQ(cache_.size(), 2u);
 }
 
 TEST_F(StatementCacheTest, ALeaseEndsWithTheStatementResetAndUnbound) {
