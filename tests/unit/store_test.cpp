@@ -59,6 +59,22 @@ std::vector<std::string> Dump(SQLite::Database& db, const std::string& sql) {
   return rows;
 }
 
+// Dump of each query, in order: a database's contents before a migration rewrites its tables.
+std::vector<std::vector<std::string>> DumpEach(SQLite::Database& db,
+                                               const std::vector<std::string>& queries) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& q : queries) out.push_back(Dump(db, q));
+  return out;
+}
+
+// Each query answers now what it answered before (DumpEach), named when it does not.
+void ExpectRowsAsBefore(SQLite::Database& db, const std::vector<std::string>& queries,
+                        const std::vector<std::vector<std::string>>& before) {
+  ASSERT_EQ(before.size(), queries.size());
+  for (size_t i = 0; i < queries.size(); ++i)
+    EXPECT_EQ(Dump(db, queries[i]), before[i]) << queries[i];
+}
+
 // The embedded migrations up to and including `version`: a database of that schema, to upgrade.
 std::vector<Migration> MigrationsUpTo(int version) {
   std::vector<Migration> out;
@@ -465,20 +481,19 @@ TEST(Migrations, Version19KeepsRowsAndNeverGivesASeqAgain) {
       "SELECT * FROM state_counts WHERE tbl = 'events' ORDER BY state",
       "SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' "
       "ORDER BY name"};
-  std::vector<std::vector<std::string>> before;
+  std::vector<std::vector<std::string>> before;  // each query's rows before the upgrade
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     ASSERT_TRUE(ApplyMigrations(db, MigrationsUpTo(18), 1).ok());
     db.exec(kEventsOfEveryState);
     db.exec("DELETE FROM events WHERE event_id = 'd'");  // the highest seq
-    for (const auto& q : queries) before.push_back(Dump(db, q));
+    before = DumpEach(db, queries);
   }
   auto store = SqliteStore::Open(o);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   {
     SQLite::Database db(o.path, SQLite::OPEN_READONLY);
-    for (size_t i = 0; i < queries.size(); ++i)
-      EXPECT_EQ(Dump(db, queries[i]), before[i]) << queries[i];
+    ExpectRowsAsBefore(db, queries, before);
     EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
     EXPECT_EQ(db.execAndGet("SELECT sql FROM sqlite_schema WHERE name = 'events'")
                   .getString()
@@ -504,7 +519,7 @@ TEST(Migrations, Version16KeepsRowsIndexesTriggersAndIdsNeverReused) {
       "SELECT name, seq FROM sqlite_sequence ORDER BY name",
       "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') "
       "ORDER BY name"};
-  std::vector<std::vector<std::string>> before;
+  std::vector<std::vector<std::string>> before;  // each query's rows before the upgrade
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     const std::vector<Migration> first15 = MigrationsUpTo(15);
@@ -528,13 +543,12 @@ TEST(Migrations, Version16KeepsRowsIndexesTriggersAndIdsNeverReused) {
         "error, events, received_at_ms, updated_at_ms) VALUES "
         "('bamboo', 'n1', 'mapped', '{}', 0, 0, NULL, 2, 10, 11), "
         "('bamboo', 'n2', 'pending', '{}', 3, 99, '503', 0, 12, 13)");
-    for (const auto& q : queries) before.push_back(Dump(db, q));
+    before = DumpEach(db, queries);
   }
   SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
   // Up to 0016 alone: later migrations add their own triggers and counts.
   ASSERT_TRUE(ApplyMigrations(db, MigrationsUpTo(16), 1).ok());
-  for (size_t i = 0; i < queries.size(); ++i)
-    EXPECT_EQ(Dump(db, queries[i]), before[i]) << queries[i];
+  ExpectRowsAsBefore(db, queries, before);
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
   EXPECT_TRUE(Dump(db, "PRAGMA foreign_key_check").empty());
   // New rows continue after the ids deleted before the upgrade.
