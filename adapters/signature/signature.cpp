@@ -21,17 +21,17 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Splits on any of `seps`, dropping empty pieces.
-std::vector<std::string_view> Split(std::string_view s, std::string_view seps) {
-  std::vector<std::string_view> out;
+// Calls `piece` with each piece of `s` between any of `seps`, skipping empty ones (no vector: the
+// signature headers are split on every delivery).
+template <typename F>
+void ForEachPiece(std::string_view s, std::string_view seps, F&& piece) {
   size_t start = 0;
   for (size_t i = 0; i <= s.size(); ++i) {
     if (i == s.size() || seps.find(s[i]) != std::string_view::npos) {
-      if (i > start) out.push_back(s.substr(start, i - start));
+      if (i > start) piece(s.substr(start, i - start));
       start = i + 1;
     }
   }
-  return out;
 }
 
 std::optional<int64_t> ParseUnixSeconds(std::string_view s) {
@@ -67,7 +67,10 @@ std::optional<std::string> DecodeWhsec(std::string_view secret) {
 // reports them at startup); verifying with the rest keeps a half-broken rotation working.
 std::vector<std::string> Keys(const SignatureOptions& o) {
   std::vector<std::string> keys;
-  for (const auto& [line, secret] : UsableLines(o)) {
+  keys.reserve(o.secrets.size());
+  for (const auto& line : o.secrets) {
+    std::string_view secret = Trim(line);
+    if (secret.empty()) continue;
     if (o.scheme == SignatureScheme::kStandardWebhooks) {
       if (auto key = DecodeWhsec(secret)) keys.push_back(std::move(*key));
     } else {
@@ -83,6 +86,7 @@ std::optional<std::string> Header(const HeaderLookup& headers, std::string_view 
   if (!v) return std::nullopt;
   std::string_view t = Trim(*v);
   if (t.empty()) return std::nullopt;
+  if (t.size() == v->size()) return v;
   return std::string(t);
 }
 
@@ -168,20 +172,20 @@ Result<VerifiedDelivery> VerifyStandardWebhooks(const SignatureOptions& o,
                                                 const HeaderLookup& headers, std::string_view body,
                                                 int64_t now_unix) {
   // Each header falls back to its Svix spelling; `used` names the one that was present.
-  auto get = [&](std::string_view suffix, std::string* used = nullptr) {
-    std::string name = "webhook-" + std::string(suffix);
+  auto get = [&](std::string_view name, std::string_view svix_name,
+                 std::string_view* used = nullptr) {
     auto v = Header(headers, name);
     if (!v) {
-      name = "svix-" + std::string(suffix);
+      name = svix_name;
       v = Header(headers, name);
     }
     if (used) *used = name;
     return v;
   };
-  std::string id_header;
-  auto id = get("id", &id_header);
-  auto ts_text = get("timestamp");
-  auto sig = get("signature");
+  std::string_view id_header;
+  auto id = get("webhook-id", "svix-id", &id_header);
+  auto ts_text = get("webhook-timestamp", "svix-timestamp");
+  auto sig = get("webhook-signature", "svix-signature");
   if (!id) return Status::Invalid("missing webhook-id header");
   if (!ts_text) return Status::Invalid("missing webhook-timestamp header");
   if (!sig) return Status::Invalid("missing webhook-signature header");
@@ -191,14 +195,14 @@ Result<VerifiedDelivery> VerifyStandardWebhooks(const SignatureOptions& o,
 
   std::vector<std::string> candidates;
   bool any_v1 = false;
-  for (std::string_view token : Split(*sig, " \t")) {
+  ForEachPiece(*sig, " \t", [&](std::string_view token) {
     size_t comma = token.find(',');
-    if (comma == std::string_view::npos) continue;
-    if (token.substr(0, comma) != "v1") continue;  // other versions (v1a, v2, ...) are skipped
+    if (comma == std::string_view::npos) return;
+    if (token.substr(0, comma) != "v1") return;  // other versions (v1a, v2, ...) are skipped
     any_v1 = true;
     if (auto raw = crypto::Base64Decode(token.substr(comma + 1)))
       candidates.push_back(std::move(*raw));
-  }
+  });
   if (!any_v1) return Status::Invalid("webhook-signature header has no v1 signature");
 
   auto keys = Keys(o);
@@ -209,7 +213,7 @@ Result<VerifiedDelivery> VerifyStandardWebhooks(const SignatureOptions& o,
   if (!AnyMatch(candidates, ExpectedMacs(keys, content))) {
     return Status::Invalid("no signature matched");
   }
-  return Delivered(std::move(*id), id_header + " header", *ts);
+  return Delivered(std::move(*id), std::string(id_header) + " header", *ts);
 }
 
 Result<VerifiedDelivery> VerifyHmacSha256(const SignatureOptions& o, const HeaderLookup& headers,
@@ -219,13 +223,13 @@ Result<VerifiedDelivery> VerifyHmacSha256(const SignatureOptions& o, const Heade
   const bool hex = o.encoding != "base64";
   std::vector<std::string> candidates;
   bool any_prefixed = false;
-  for (std::string_view token : Split(*sig, ", \t")) {
-    if (token.substr(0, o.prefix.size()) != o.prefix) continue;
+  ForEachPiece(*sig, ", \t", [&](std::string_view token) {
+    if (token.substr(0, o.prefix.size()) != o.prefix) return;
     any_prefixed = true;
     std::string_view encoded = token.substr(o.prefix.size());
     auto raw = hex ? crypto::HexDecode(encoded) : crypto::Base64Decode(encoded);
     if (raw && !raw->empty()) candidates.push_back(std::move(*raw));
-  }
+  });
   if (!any_prefixed || candidates.empty()) {
     return Status::Invalid("malformed " + o.header + " header: expected \"" + o.prefix + "<" +
                            (hex ? "hex" : "base64") + " HMAC-SHA256>\"");
@@ -250,19 +254,21 @@ Result<VerifiedDelivery> VerifyStripe(const SignatureOptions& o, const HeaderLoo
   std::optional<std::string_view> t_text;
   std::vector<std::string> candidates;
   bool any_v1 = false;
-  for (std::string_view item : Split(*sig, ",")) {
+  bool two_t = false;
+  ForEachPiece(*sig, ",", [&](std::string_view item) {
     item = Trim(item);
     size_t eq = item.find('=');
-    if (eq == std::string_view::npos) continue;  // Stripe's own libraries ignore such items too
+    if (eq == std::string_view::npos) return;  // Stripe's own libraries ignore such items too
     std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
     if (key == "t") {
-      if (t_text) return Status::Invalid("malformed Stripe-Signature header: more than one t=");
+      two_t = two_t || t_text.has_value();
       t_text = value;
     } else if (key == "v1") {
       any_v1 = true;
       if (auto raw = crypto::HexDecode(value)) candidates.push_back(std::move(*raw));
     }
-  }
+  });
+  if (two_t) return Status::Invalid("malformed Stripe-Signature header: more than one t=");
   if (!t_text) return Status::Invalid("malformed Stripe-Signature header: no t= timestamp");
   auto ts = ParseUnixSeconds(*t_text);
   if (!ts)

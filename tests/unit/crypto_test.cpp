@@ -103,6 +103,28 @@ TEST(Crypto, Base64RoundTripsWithAndWithoutPadding) {
   EXPECT_FALSE(Base64Decode("abcde").has_value());
 }
 
+TEST(Crypto, Base64DecodesEveryByteOfTheAlphabetAndRefusesTheRest) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    const size_t value = alphabet.find(c);
+    auto decoded = Base64Decode(std::string("AA") + c + "A");
+    if (value == std::string::npos) {
+      EXPECT_FALSE(decoded.has_value()) << "byte " << b;
+      continue;
+    }
+    // 0, 0, value, 0 as 6-bit groups: value's high 4 bits end the second byte, its low 2 bits
+    // start the third.
+    ASSERT_TRUE(decoded.has_value()) << "byte " << b;
+    EXPECT_EQ(*decoded, std::string({'\0', static_cast<char>(value >> 2),
+                                     static_cast<char>((value & 3) << 6)}))
+        << "byte " << b;
+  }
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte.push_back(static_cast<char>(b));
+  EXPECT_EQ(Base64Decode(Base64Encode(every_byte)), every_byte);
+}
+
 TEST(Crypto, HexDecodeRefusesBadInput) {
   EXPECT_EQ(HexDecode("00fF"), std::string("\x00\xff", 2));
   EXPECT_FALSE(HexDecode("abc").has_value());
