@@ -243,21 +243,23 @@ std::vector<InsertOutcome> SqliteStore::InsertEventRows(const std::vector<EventR
       "INSERT INTO events (seq, source, event_id, type, occurred_at_ms, "
       "effective_at_ms, received_at_ms, state, error, body, updated_at_ms, submitted_by) "
       "VALUES (?12,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT (source, event_id) DO NOTHING");
+  // The texts are bound without a copy (SQLite would otherwise allocate and copy every body):
+  // `events` outlives each row's exec, and clearBindings drops the pointers before the next row.
   for (const auto& e : events) {
     ins->reset();
     ins->clearBindings();
     ins->bind(12, next_seq);
-    ins->bind(1, e.source);
-    ins->bind(2, e.event_id);
-    if (e.type) ins->bind(3, *e.type);
+    ins->bindNoCopy(1, e.source);
+    ins->bindNoCopy(2, e.event_id);
+    if (e.type) ins->bindNoCopy(3, *e.type);
     if (e.occurred_at_ms) ins->bind(4, static_cast<int64_t>(*e.occurred_at_ms));
     if (e.effective_at_ms) ins->bind(5, static_cast<int64_t>(*e.effective_at_ms));
     ins->bind(6, static_cast<int64_t>(e.received_at_ms));
-    ins->bind(7, EventStateName(e.state));
-    if (!e.error.empty()) ins->bind(8, e.error);
-    ins->bind(9, e.body);
+    ins->bindNoCopy(7, EventStateName(e.state));
+    if (!e.error.empty()) ins->bindNoCopy(8, e.error);
+    ins->bindNoCopy(9, e.body);
     ins->bind(10, static_cast<int64_t>(e.received_at_ms));
-    if (!e.submitted_by.empty()) ins->bind(11, e.submitted_by);
+    if (!e.submitted_by.empty()) ins->bindNoCopy(11, e.submitted_by);
     const bool inserted = ins->exec() == 1;
     if (inserted) {
       ++added[static_cast<size_t>(e.state)];

@@ -156,8 +156,8 @@ Result<EntityRow> StateTxn::GetEntity(EntityKind kind, const std::string& extern
   try {
     auto q = stmts_.Get(
         "SELECT desired, known, auth0_id FROM entities WHERE kind = ? AND external_id = ?");
-    q->bind(1, EntityKindName(kind));
-    q->bind(2, external_id);
+    q->bindNoCopy(1, EntityKindName(kind));
+    q->bindNoCopy(2, external_id);
     EntityRow r;
     r.kind = kind;
     r.external_id = external_id;
@@ -212,9 +212,10 @@ Status StateTxn::PutDesired(EntityKind kind, const std::string& external_id,
         "INSERT INTO entities (kind, external_id, desired, updated_at_ms) VALUES (?,?,?,?) "
         "ON CONFLICT (kind, external_id) DO UPDATE SET desired = excluded.desired, "
         "updated_at_ms = excluded.updated_at_ms");
-    q->bind(1, EntityKindName(kind));
-    q->bind(2, external_id);
-    q->bind(3, CompactJson(desired));
+    q->bindNoCopy(1, EntityKindName(kind));
+    q->bindNoCopy(2, external_id);
+    const std::string text = CompactJson(desired);
+    q->bindNoCopy(3, text);
     q->bind(4, static_cast<int64_t>(now_ms));
     q->exec();
     return Status::Ok();
@@ -290,7 +291,7 @@ Result<std::vector<MembershipRow>> StateTxn::UserMemberships(const std::string& 
     auto q = stmts_.Get(
         "SELECT org_external_id, user_external_id, roles FROM memberships WHERE "
         "user_external_id = ? ORDER BY org_external_id");
-    q->bind(1, user_external_id);
+    q->bindNoCopy(1, user_external_id);
     return ReadMemberships(*q);
   } catch (const std::exception& e) {
     return Fail(e, "memberships of " + user_external_id);
@@ -433,7 +434,7 @@ Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, boo
         "not_before_ms = MIN(not_before_ms, excluded.not_before_ms), "
         "priority = MAX(priority, excluded.priority), "
         "attempts = CASE WHEN ? THEN 0 ELSE attempts END");
-    q->bind(1, entity);
+    q->bindNoCopy(1, entity);
     q->bind(2, static_cast<int64_t>(not_before_ms));
     q->bind(3, priority);
     q->bind(4, reset_attempts ? 1 : 0);
@@ -758,7 +759,7 @@ Status StateTxn::SetEventsApplied(const std::vector<int64_t>& seqs, int64_t now_
         "UPDATE events SET state = 'applied', error = NULL, updated_at_ms = ? WHERE seq IN "
         "(SELECT value FROM json_each(?)) AND state = 'pending'");
     pending->bind(1, static_cast<int64_t>(now_ms));
-    pending->bind(2, list);
+    pending->bindNoCopy(2, list);
     const int64_t moved = pending->exec();
     if (moved > 0) {
       MoveEventCount(stmts_, EventStateName(EventState::kPending),

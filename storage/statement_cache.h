@@ -7,7 +7,9 @@
 // Ownership and threads: one cache per SQLite::Database, used under the same mutex as that
 // connection (not thread-safe itself); it must be destroyed before the connection.
 // A Lease gives exclusive use of one statement and, when it ends, resets it (releasing any read
-// snapshot a half-stepped SELECT holds) and clears its bindings, so the next user starts clean.
+// snapshot a half-stepped SELECT holds) and clears its bindings, so the next user starts clean
+// and text bound with bindNoCopy (no copy into SQLite) needs to live only until the lease's last
+// step, not past the lease.
 // If the same SQL is already leased (a statement run while iterating another copy of itself),
 // the second lease gets a fresh statement that is not cached.
 // Errors: Get throws SQLite::Exception like SQLite::Statement's constructor (callers already
