@@ -44,15 +44,15 @@ std::optional<int64_t> ParseUnixSeconds(std::string_view s) {
   return v;
 }
 
-// The non-blank secrets, trimmed, in file order, each with its 1-based line number so messages
-// can point at a line without revealing its content.
-std::vector<std::pair<size_t, std::string_view>> UsableLines(const SignatureOptions& o) {
-  std::vector<std::pair<size_t, std::string_view>> out;
+// Calls `use(line, secret)` with each non-blank secret, trimmed, in file order, and its 1-based
+// line number so messages can point at a line without revealing its content. No vector: Keys
+// visits the secrets on every delivery.
+template <typename F>
+void ForEachUsableLine(const SignatureOptions& o, F&& use) {
   for (size_t i = 0; i < o.secrets.size(); ++i) {
     std::string_view s = Trim(o.secrets[i]);
-    if (!s.empty()) out.emplace_back(i + 1, s);
+    if (!s.empty()) use(i + 1, s);
   }
-  return out;
 }
 
 std::optional<std::string> DecodeWhsec(std::string_view secret) {
@@ -68,15 +68,13 @@ std::optional<std::string> DecodeWhsec(std::string_view secret) {
 std::vector<std::string> Keys(const SignatureOptions& o) {
   std::vector<std::string> keys;
   keys.reserve(o.secrets.size());
-  for (const auto& line : o.secrets) {
-    std::string_view secret = Trim(line);
-    if (secret.empty()) continue;
+  ForEachUsableLine(o, [&](size_t, std::string_view secret) {
     if (o.scheme == SignatureScheme::kStandardWebhooks) {
       if (auto key = DecodeWhsec(secret)) keys.push_back(std::move(*key));
     } else {
       keys.emplace_back(secret);
     }
-  }
+  });
   return keys;
 }
 
@@ -309,21 +307,25 @@ const char* SignatureSchemeName(SignatureScheme s) {
 }
 
 Status ValidateSignatureOptions(const SignatureOptions& o) {
-  auto lines = UsableLines(o);
-  if (lines.empty()) return Status::Invalid("secret file has no secret (it is empty or blank)");
+  size_t usable = 0;
+  std::optional<size_t> not_base64;  // the first standard-webhooks secret that does not decode
+  ForEachUsableLine(o, [&](size_t line, std::string_view secret) {
+    ++usable;
+    if (o.scheme == SignatureScheme::kStandardWebhooks && !not_base64 && !DecodeWhsec(secret))
+      not_base64 = line;
+  });
+  if (usable == 0) return Status::Invalid("secret file has no secret (it is empty or blank)");
   if (o.tolerance_seconds <= 0) {
     return Status::Invalid("tolerance_seconds must be a positive number of seconds (got " +
                            std::to_string(o.tolerance_seconds) + ")");
   }
   switch (o.scheme) {
     case SignatureScheme::kStandardWebhooks:
-      for (const auto& [line, secret] : lines) {
-        if (!DecodeWhsec(secret)) {
-          return Status::Invalid(
-              "secret on line " + std::to_string(line) +
-              " is not base64 after the optional \"whsec_\" prefix (standard-webhooks "
-              "secrets look like whsec_<base64>)");
-        }
+      if (not_base64) {
+        return Status::Invalid(
+            "secret on line " + std::to_string(*not_base64) +
+            " is not base64 after the optional \"whsec_\" prefix (standard-webhooks "
+            "secrets look like whsec_<base64>)");
       }
       break;
     case SignatureScheme::kHmacSha256:
