@@ -198,10 +198,14 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
     if (!touched.ok()) return touched.status();
     for (auto& org : *touched) dirty->push_back(MembersKey(org));
   }
-  if (!is_org &&
+  // Leaving, returning or deletion changes which memberships should exist in Auth0. The user's
+  // memberships are read only when some may be missing from `dirty`: when this event set them,
+  // `touched` named every one; and a user stored by this very event has no others, because the
+  // one writer of memberships (SetUserMemberships, above) runs in the transaction that stores
+  // the user (a day-one import of new users skips the read: issue 13, CPU per event).
+  if (!is_org && entity.exists && !memberships_changed &&
       (event.type == EventType::kUserLeft || event.type == EventType::kUserReturned ||
        event.type == EventType::kUserDeleted || event.type == EventType::kUserUpserted)) {
-    // Leaving, returning or deletion changes which memberships should exist in Auth0.
     auto current = txn.UserMemberships(event.external_id);
     if (!current.ok()) return current.status();
     for (auto& m : *current) dirty->push_back(MembersKey(m.org_external_id));

@@ -128,7 +128,8 @@ class StateTxn {
                      const std::string& how, int64_t now_ms);
 
   // Replaces the desired memberships of one user. Returns the organizations whose member set may
-  // have changed (old ∪ new).
+  // have changed (old ∪ new). The only writer of desired memberships: ApplyEvent calls it in the
+  // transaction that stores the user's entity, so a user without an entity row has none.
   Result<std::vector<std::string>> SetUserMemberships(const std::string& user_external_id,
                                                       const std::vector<MembershipRow>& rows);
   Result<std::vector<MembershipRow>> DesiredMembers(const std::string& org_external_id);

@@ -3,9 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "adapters/auth0/endpoints.h"
+#include "daemon/desired_state.h"
 #include "tests/support/counting_vfs.h"
 #include "tests/support/rfc3339.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/writer_harness.h"
 
 namespace tenantsync {
@@ -239,6 +243,58 @@ TEST(WriterTest, FoldsFromTheIngressParseOnlyWhenItIsThatOfTheStoredBody) {
   EXPECT_EQ(h.Entity(EntityKind::kUser, "u2").desired["email"]["v"], "stored@example.com");
   EXPECT_EQ(h.Entity(EntityKind::kUser, "u3").desired["email"]["v"], "three@example.com");
   for (const char* id : {"e1", "e2", "e3"}) EXPECT_EQ(h.Event(id).state, EventState::kApplied);
+}
+
+// Which organizations' member sets a fold marks for reconciliation: every organization a user
+// joins or leaves, and each of a user's organizations when the user changes, leaves or is
+// deleted. (A new user's memberships are not read back from the store: issue 13.)
+TEST(WriterTest, AFoldMarksTheMemberSetsOfEveryOrganizationTheUserIsOrWasIn) {
+  StorageOptions o;
+  o.path = testing::MakeTempDir("writer-marks") + "/t.db";
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  int n = 0;
+  auto apply = [&](const std::string& type, const Json& data) {
+    EventRecord record;
+    record.source = "hr";
+    record.event_id = "e" + std::to_string(++n);
+    record.received_at_ms = 1000 + n;
+    auto parsed = ParseEvent(Json{
+        {"type", type}, {"timestamp", testing::Rfc3339Ms(1'700'000'000'000 + n)}, {"data", data}});
+    EXPECT_TRUE(parsed.ok()) << parsed.status().message();
+    auto txn = (*store)->BeginState();
+    EXPECT_TRUE(txn.ok());
+    std::vector<std::string> dirty;
+    EXPECT_TRUE(ApplyEvent(**txn, record, *parsed, 2000 + n, &dirty).ok());
+    EXPECT_TRUE((*txn)->Commit().ok());
+    std::sort(dirty.begin(), dirty.end());
+    dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
+    return dirty;
+  };
+  using V = std::vector<std::string>;
+  auto orgs = [](std::initializer_list<const char*> ids) {
+    Json out = Json::array();
+    for (auto id : ids) out.push_back({{"external_id", id}, {"roles", {"member"}}});
+    return out;
+  };
+  EXPECT_EQ(apply("user.upserted", {{"external_id", "u1"},
+                                    {"email", "u1@example.com"},
+                                    {"organizations", orgs({"acme", "beta"})}}),
+            (V{"members:acme", "members:beta", "user:u1"}));
+  EXPECT_EQ(apply("user.upserted", {{"external_id", "u2"}, {"email", "u2@example.com"}}),
+            (V{"user:u2"}));
+  // A change without "organizations" keeps them, and each is reconciled again.
+  EXPECT_EQ(apply("user.upserted", {{"external_id", "u1"}, {"name", "U One"}}),
+            (V{"members:acme", "members:beta", "user:u1"}));
+  // Leaving acme: acme loses a member, beta keeps one.
+  EXPECT_EQ(apply("user.upserted", {{"external_id", "u1"}, {"organizations", orgs({"beta"})}}),
+            (V{"members:acme", "members:beta", "user:u1"}));
+  EXPECT_EQ(apply("user.left", {{"external_id", "u1"}}), (V{"members:beta", "user:u1"}));
+  EXPECT_EQ(apply("user.returned", {{"external_id", "u1"}}), (V{"members:beta", "user:u1"}));
+  EXPECT_EQ(apply("user.deleted", {{"external_id", "u1"}}), (V{"members:beta", "user:u1"}));
+  EXPECT_EQ(apply("user.left", {{"external_id", "u2"}}), (V{"user:u2"}));
+  // An unknown user who leaves is stored as a leaver, with no organization to reconcile.
+  EXPECT_EQ(apply("user.left", {{"external_id", "u3"}}), (V{"user:u3"}));
 }
 
 }  // namespace
