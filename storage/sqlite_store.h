@@ -71,6 +71,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<InsertOutcome>> InsertEvents(const std::vector<EventRecord>& events) override;
   Result<std::vector<EventRecord>> ListEvents(const EventFilter& filter) override;
+  // Read on the writer connection (under the write lock, for the length of the query): the
+  // writer calls it just before its own write transaction.
   Result<std::vector<EventRecord>> DueEvents(int64_t now_ms, int limit) override;
   Result<std::map<std::string, int64_t>> CountEventsByState() override;
 
@@ -238,9 +240,10 @@ class SqliteStore final : public Store {
   // Inserts `events` on the writer connection inside the caller's transaction (write_mu_ held):
   // each is inserted or found a duplicate of (source, event_id). Throws SQLite::Exception.
   std::vector<InsertOutcome> InsertEventRows(const std::vector<EventRecord>& events);
-  // Events matching `where_order` (SQL after WHERE, binding ?1 = now_ms and ?2 = limit).
+  // Events matching `where_order` (SQL after WHERE, binding ?1 = now_ms and ?2 = limit), read
+  // on a pooled reader, or on the writer connection (taking write_mu_) when `on_writer`.
   Result<std::vector<EventRecord>> SelectEvents(const char* where_order, int64_t now_ms, int limit,
-                                                const char* what);
+                                                const char* what, bool on_writer = false);
 
   // The write connection, the inbox first (issue 13). Every write transaction holds write_mu_;
   // InsertEvents and WriteWithEvents (events being acknowledged to senders) take it through
