@@ -154,8 +154,12 @@ PriorityLock SqliteStore::LockWriterForInbox() {
   return PriorityLock(write_mu_, std::adopt_lock);
 }
 
+SqliteStore::ReadLease SqliteStore::LeaseWriter() {
+  return {LockWriter(), writer_.get(), writer_stmts_.get()};
+}
+
 SqliteStore::ReadLease SqliteStore::LeaseReader() {
-  if (readers_.empty()) return {LockWriter(), writer_.get(), writer_stmts_.get()};
+  if (readers_.empty()) return LeaseWriter();
   const size_t n = readers_.size();
   const size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed) % n;
   for (size_t i = 0; i < n; ++i) {
@@ -342,8 +346,7 @@ Result<std::vector<EventRecord>> SqliteStore::ListEvents(const EventFilter& filt
 Result<std::vector<EventRecord>> SqliteStore::SelectEvents(const char* where_order, int64_t now_ms,
                                                            int limit, const char* what,
                                                            bool on_writer) {
-  auto lease =
-      on_writer ? ReadLease{LockWriter(), writer_.get(), writer_stmts_.get()} : LeaseReader();
+  auto lease = on_writer ? LeaseWriter() : LeaseReader();
   StatementCache& stmts = *lease.stmts;
   try {
     auto q =
@@ -361,7 +364,8 @@ Result<std::vector<EventRecord>> SqliteStore::SelectEvents(const char* where_ord
 Result<std::vector<EventRecord>> SqliteStore::DueEvents(int64_t now_ms, int limit) {
   // On the writer connection: the events due are mostly those the group committer has just
   // stored through it, so their pages are in its cache, where a reader's whole cache is dropped
-  // by every commit and each page read again from the WAL (issue 13: 0.5 pread per event).
+  // by every commit and each page read again from the WAL (issue 13; docs/BENCHMARKS.md,
+  // session 37).
   return SelectEvents(
       "state = 'pending' AND (effective_at_ms IS NULL OR effective_at_ms <= ?) ORDER BY seq LIMIT "
       "?",

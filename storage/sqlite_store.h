@@ -273,8 +273,11 @@ class SqliteStore final : public Store {
     SQLite::Database* db = nullptr;
     StatementCache* stmts = nullptr;
   };
-  // A free reader if there is one (tried round-robin), else waits for one of them.
+  // A free reader if there is one (tried round-robin), else waits for one of them; the writer
+  // connection when there are no readers (":memory:").
   ReadLease LeaseReader();
+  // The writer connection, holding write_mu_ for as long as the lease lives.
+  ReadLease LeaseWriter();
   std::vector<std::unique_ptr<Reader>> readers_;  // fixed after construction
   std::atomic<unsigned> next_reader_{0};
 };
