@@ -232,6 +232,7 @@ int RunServe(const ServeFlags& flags) {
   wobs.on_mutation = [&](const MutationRow& row, MutationState outcome, double lag) {
     metrics.MutationFinished(row.kind, MutationStateName(outcome), lag);
   };
+  wobs.on_import_planned = [&](int64_t users_read) { metrics.ImportPlanned(users_read); };
   // The ingress's parse of each accepted event goes to the writer with it (issue 13); declared
   // before both, so it outlives the committer's callbacks and the writer.
   ParsedEventCache parsed_events;

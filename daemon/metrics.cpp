@@ -118,6 +118,11 @@ struct Metrics::Impl {
               "Deliveries stored by the inbox's group commits (events per commit = the ratio of "
               "the two rates)")
           .Add({});
+  prometheus::Counter& import_planning_users_read =
+      Counter("tenantsync_import_planning_users_read_total",
+              "User rows read to plan users-import files (each walk reads every user pending "
+              "creation)")
+          .Add({});
   prometheus::Family<prometheus::Gauge>& quarantined = Gauge(
       "tenantsync_quarantined", "1 while most Auth0 requests fail and the writer only probes");
   prometheus::Histogram& request_hist = request_seconds.Add(
@@ -184,6 +189,10 @@ void Metrics::ListenerRefused(const char* listener, const char* reason) {
 void Metrics::InboxCommitted(size_t events) {
   impl_->inbox_commits.Increment();
   impl_->inbox_commit_events.Increment(static_cast<double>(events));
+}
+
+void Metrics::ImportPlanned(int64_t users_read) {
+  impl_->import_planning_users_read.Increment(static_cast<double>(users_read));
 }
 
 void Metrics::SetDriftDifferences(int64_t n) { impl_->drift.Add({}).Set(static_cast<double>(n)); }

@@ -57,6 +57,9 @@ class Metrics final : public Auth0Observer {
   // tenantsync_inbox_commits_total and tenantsync_inbox_commit_events_total: one group commit
   // of the inbox that stored `events` deliveries (GroupCommitOptions::on_commit). Lock-free.
   void InboxCommitted(size_t events);
+  // tenantsync_import_planning_users_read_total: user rows read (and parsed) by one walk that
+  // planned users-import files (ExecutorObserver::on_import_planned). Lock-free.
+  void ImportPlanned(int64_t users_read);
   // tenantsync_drift_differences: differences found by the last drift run.
   void SetDriftDifferences(int64_t n);
 

@@ -110,7 +110,7 @@ Writer::Writer(SqliteStore& store, Auth0Api* api, Clock& clock, Random& random,
           store, *api, clock,
           ExecutorOptions{options_.max_attempts, options_.max_steps_per_turn,
                           [this] { return urgent_waiting_.load() > 0; }, options_.import_threshold},
-          ExecutorObserver{observer_.on_mutation}),
+          ExecutorObserver{observer_.on_mutation, observer_.on_import_planned}),
       last_loop_(clock.Monotonic()) {
   policy_ = options_.policy;
   auto paused = store_.GetSetting("paused");

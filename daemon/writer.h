@@ -78,6 +78,8 @@ struct WriterObserver {
   std::function<void(const MutationRow& row, MutationState outcome, double lag_seconds)>
       on_mutation;
   std::function<void(const EventRecord& event, EventState outcome)> on_event_applied;
+  // ExecutorObserver::on_import_planned.
+  std::function<void(int64_t users_read)> on_import_planned;
 };
 
 // The executor's policy from the configuration's [policy] and [auth0] sections.

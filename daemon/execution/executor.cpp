@@ -1495,6 +1495,12 @@ StepExecutor::RunResult StepExecutor::ImportTurn(Pass& pass, const std::string& 
     std::lock_guard<std::mutex> lock(import_mu_);
     if (clock_.NowUnixMillis() < single_until_ms_[conn]) return {Outcome::kDone, next_poll};
   }
+  // The connection's id before the walk below: no file can be sent without it, and the walk reads
+  // and parses every user pending creation (all of them on day one). While Auth0 does not answer,
+  // this turn is retried with backoff, and each retry walked them all for nothing.
+  auto conn_id = api_.FindConnectionId(conn);
+  // Refused: kDead, and RunImports turns the import path off.
+  if (!conn_id.ok()) return retry(conn_id.status());
   ImportPolicy ip;
   ip.threshold = options_.import_threshold;
   // Only the files that can start now are built (plus one, so "more than one file" reads as it
@@ -1508,6 +1514,7 @@ StepExecutor::RunResult StepExecutor::ImportTurn(Pass& pass, const std::string& 
   // jobs: their marks wait for it instead of being looked at one by one.
   std::vector<std::string> owned;
   size_t seen = 0, kept_bytes = 0;
+  int64_t read = 0;
   std::set<std::string> single_before;
   {
     std::lock_guard<std::mutex> lock(import_mu_);
@@ -1519,6 +1526,7 @@ StepExecutor::RunResult StepExecutor::ImportTurn(Pass& pass, const std::string& 
             auto txn = store_.BeginRead();
             if (!txn.ok()) return txn.status();
             return (*txn)->ForEachUncreated(EntityKind::kUser, [&](EntityRow&& u) {
+              ++read;
               if (in_jobs.count(u.external_id)) {
                 owned.push_back(u.external_id);
                 return Status::Ok();
@@ -1544,6 +1552,7 @@ StepExecutor::RunResult StepExecutor::ImportTurn(Pass& pass, const std::string& 
       !st.ok()) {
     return {Outcome::kRetry, std::nullopt};
   }
+  if (observer_.on_import_planned) observer_.on_import_planned(read);
   ImportPlan plan = PlanImports(std::move(candidates), ip, seen);
   // Users the plan sends one by one (too few for a job, or a record too large for any file):
   // remembered so DeferToImport lets them through, and marked so they go now.
@@ -1594,9 +1603,6 @@ StepExecutor::RunResult StepExecutor::ImportTurn(Pass& pass, const std::string& 
     go_one_by_one(/*replace=*/true);  // too few for a job
     return {Outcome::kDone, next_poll};
   }
-  auto conn_id = api_.FindConnectionId(conn);
-  // Refused: kDead, and RunImports turns the import path off.
-  if (!conn_id.ok()) return retry(conn_id.status());
   int sent = 0;
   for (auto& file : plan.files) {
     if (running + sent >= kImportJobsAtOnce) break;

@@ -63,6 +63,9 @@ struct ExecutorPolicy {
 struct ExecutorObserver {
   std::function<void(const MutationRow& row, MutationState outcome, double lag_seconds)>
       on_mutation;
+  // After each walk over the users pending creation that plans users-import files (RunImports):
+  // the user rows it read from storage, each parsed. Called on the worker thread that ran it.
+  std::function<void(int64_t users_read)> on_import_planned;
 };
 
 struct ExecutorOptions {

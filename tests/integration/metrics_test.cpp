@@ -54,6 +54,7 @@ TEST(Metrics, EveryFamilyIsPresentFromStartUp) {
       {"tenantsync_compacted_rows_total", "counter"},
       {"tenantsync_inbox_commits_total", "counter"},
       {"tenantsync_inbox_commit_events_total", "counter"},
+      {"tenantsync_import_planning_users_read_total", "counter"},
   };
   const auto samples = ParseMetrics(r.body);
   for (const auto& [name, type] : families) {
@@ -70,6 +71,8 @@ TEST(Metrics, EveryFamilyIsPresentFromStartUp) {
   EXPECT_EQ(samples.at("tenantsync_inbox_commits_total"), 0);
   ASSERT_TRUE(samples.count("tenantsync_inbox_commit_events_total")) << r.body;
   EXPECT_EQ(samples.at("tenantsync_inbox_commit_events_total"), 0);
+  ASSERT_TRUE(samples.count("tenantsync_import_planning_users_read_total")) << r.body;
+  EXPECT_EQ(samples.at("tenantsync_import_planning_users_read_total"), 0);
   EXPECT_EQ(samples.at("tenantsync_quarantined"), 0);
   EXPECT_EQ(samples.at("tenantsync_paused"), 0);
   EXPECT_EQ(samples.at("tenantsync_drift_differences"), 0);

@@ -22,13 +22,13 @@ using testing::UserByEmail;
 using testing::WriterHarness;
 
 // A writer like WriterHarness::Start's, with users imports from `threshold` users.
-void StartWithImports(WriterHarness& h, int threshold) {
+void StartWithImports(WriterHarness& h, int threshold, WriterObserver observer = {}) {
   h.writer.reset();
   WriterOptions w;
   w.application_client_id = WriterHarness::kApp;
   w.batch_delay_ms = 0;
   w.import_threshold = threshold;
-  h.writer = std::make_unique<Writer>(*h.store, &h.tenant, h.clock, h.random, w);
+  h.writer = std::make_unique<Writer>(*h.store, &h.tenant, h.clock, h.random, w, observer);
 }
 
 void Hire(WriterHarness& h, int n, const std::string& org = "", const std::string& prefix = "p") {
@@ -145,6 +145,38 @@ TEST(ExecutorImportsTest, AFailedJobFallsBackToOneByOne) {
   EXPECT_EQ(h.tenant.CountRequests(endpoints::kCreateUsersImport), 1u);
   EXPECT_EQ(h.tenant.CountRequests(endpoints::kCreateUser), 12u);
   EXPECT_EQ(h.tenant.Users().size(), 12u);
+}
+
+// Planning files reads and parses every user pending creation (100,000 on day one). While Auth0
+// cannot tell the connection's id no file can be sent, and the imports entity is retried with
+// backoff (or probed, quarantined): no retry reads the users for a plan it cannot use.
+TEST(ExecutorImportsTest, NoUserIsReadForFilesWhileTheConnectionCannotBeLookedUp) {
+  WriterHarness h;
+  int64_t read = 0, plans = 0;
+  WriterObserver observer;
+  observer.on_import_planned = [&](int64_t users) {
+    read += users;
+    ++plans;
+  };
+  StartWithImports(h, 50, observer);
+  constexpr size_t kFailures = 4;
+  for (size_t i = 0; i < kFailures; ++i) {
+    h.tenant.FailNext(endpoints::kListConnections, Status::Retryable("no answer from Auth0"));
+  }
+  Hire(h, 60);
+  for (int i = 0; i < 400 && h.tenant.CountRequests(endpoints::kListConnections) < kFailures; ++i) {
+    ASSERT_TRUE(h.writer->RunOnce().ok());
+    h.clock.Advance(std::chrono::seconds(2));
+  }
+  ASSERT_EQ(h.tenant.CountRequests(endpoints::kListConnections), kFailures);
+  EXPECT_EQ(h.tenant.CountRequests(endpoints::kCreateUsersImport), 0u);
+  EXPECT_EQ(read, 0) << plans << " plan(s) read users while no file could be sent";
+  // Auth0 answers again: one job creates them all, planned from one read of each user.
+  h.Drain();
+  EXPECT_EQ(h.tenant.CountRequests(endpoints::kCreateUsersImport), 1u);
+  EXPECT_EQ(h.tenant.CountRequests(endpoints::kCreateUser), 0u);
+  EXPECT_EQ(h.tenant.Users().size(), 60u);
+  EXPECT_GE(read, 60);
 }
 
 TEST(ExecutorImportsTest, AJobWhoseAnswerWasLostIsRecoveredByIdNotSentBlindly) {
