@@ -44,6 +44,8 @@ constexpr size_t kStructuredReserve = 512;
 
 }  // namespace
 
+void AppendJsonString(const std::string& s, std::string& out) { AppendString(s, out); }
+
 void AppendCompactJson(const nlohmann::json& value, std::string& out) {
   using Type = nlohmann::json::value_t;
   switch (value.type()) {

@@ -19,4 +19,7 @@ std::string CompactJson(const nlohmann::json& value);
 // Appends CompactJson(value) to `out`.
 void AppendCompactJson(const nlohmann::json& value, std::string& out);
 
+// Appends `s` as a JSON string: CompactJson(nlohmann::json(s)), without building the value.
+void AppendJsonString(const std::string& s, std::string& out);
+
 }  // namespace tenantsync

@@ -487,8 +487,11 @@ Status Writer::ApplyDueEvents(bool* more) {
       outcomes.emplace_back(&record, state);
     }
     if (auto s = txn.SetEventsApplied(applied, now); !s.ok()) return s;
-    for (auto& [key, priority] : marks) {
-      if (auto s = txn.MarkDirty(key, 0, false, priority); !s.ok()) return s;
+    // One statement per priority for the whole batch (issue 13: CPU per event).
+    std::map<int, std::vector<std::string>> by_priority;
+    for (auto& [key, priority] : marks) by_priority[priority].push_back(key);
+    for (auto& [priority, keys] : by_priority) {
+      if (auto s = txn.MarkDirtyMany(keys, priority); !s.ok()) return s;
     }
     return Status::Ok();
   };

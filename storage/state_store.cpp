@@ -446,6 +446,39 @@ Status StateTxn::MarkDirty(const std::string& entity, int64_t not_before_ms, boo
   }
 }
 
+Status StateTxn::MarkDirtyMany(const std::vector<std::string>& entities, int priority) {
+  if (entities.empty()) return Status::Ok();
+  if (priority == kAwaitingImportPriority) {
+    for (const auto& e : entities) {
+      if (auto s = MarkDirty(e, 0, false, priority); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+  try {
+    // The keys travel as one JSON array (as SetEventsApplied's seqs): one cached statement
+    // whatever the batch. json_each yields them in array order, so a key listed twice is marked
+    // twice, as MarkDirty would. "WHERE true" lets SQLite parse the upsert after a SELECT.
+    std::string list = "[";
+    for (size_t i = 0; i < entities.size(); ++i) {
+      if (i > 0) list += ',';
+      AppendJsonString(entities[i], list);
+    }
+    list += ']';
+    auto q = stmts_.Get(
+        "INSERT INTO dirty (entity, generation, not_before_ms, priority) "
+        "SELECT value, 1, 0, ?2 FROM json_each(?1) WHERE true "
+        "ON CONFLICT (entity) DO UPDATE SET generation = generation + 1, "
+        "not_before_ms = MIN(not_before_ms, excluded.not_before_ms), "
+        "priority = MAX(priority, excluded.priority)");
+    q->bindNoCopy(1, list);
+    q->bind(2, priority);
+    q->exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, "marking " + std::to_string(entities.size()) + " entities");
+  }
+}
+
 Result<std::optional<int>> StateTxn::DirtyAttempts(const std::string& entity) {
   try {
     auto q = stmts_.Get("SELECT attempts FROM dirty WHERE entity = ?");

@@ -79,6 +79,21 @@ TEST(CompactJson, EveryByteInAStringIsWrittenAsDumpWritesIt) {
   }
 }
 
+// The string on its own (how the store lists keys for one statement): each byte between plain
+// text appended after what `out` held, as dump() writes the string, or refused like it.
+TEST(AppendJsonString, AppendsWhatDumpWritesForTheString) {
+  for (int b = 0; b < 256; ++b) {
+    const std::string s = "ab" + std::string(1, static_cast<char>(b)) + "cd";
+    std::string out = "[1,";
+    if (auto want = Dump(json(s))) {
+      AppendJsonString(s, out);
+      EXPECT_EQ(out, "[1," + *want) << "byte " << b;
+    } else {
+      EXPECT_THROW(AppendJsonString(s, out), json::type_error) << "byte " << b;
+    }
+  }
+}
+
 // Random values of every type, strings drawn half from printable ASCII and its edges (quote,
 // backslash, 0x1f, 0x7f, NUL) and half from arbitrary bytes (valid and invalid UTF-8): the text
 // equals dump()'s, or both throw.
