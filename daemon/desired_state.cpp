@@ -99,9 +99,9 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
                          record.received_at_ms};
   const bool is_org = IsOrganizationEvent(event.type);
   auto row =
-      txn.GetEntity(is_org ? EntityKind::kOrganization : EntityKind::kUser, event.external_id);
+      txn.GetDesired(is_org ? EntityKind::kOrganization : EntityKind::kUser, event.external_id);
   if (!row.ok()) return row.status();
-  EntityRow entity = std::move(row).value();
+  DesiredRow entity = std::move(row).value();
   const nlohmann::json& data = event.data;
   bool memberships_changed = false;
 
@@ -227,7 +227,7 @@ Status RejectDestructiveIntent(StateTxn& txn, const EventRecord& record, const P
   if (!IsDestructiveEvent(event.type)) return Status::Ok();
   const bool is_org = IsOrganizationEvent(event.type);
   auto row =
-      txn.GetEntity(is_org ? EntityKind::kOrganization : EntityKind::kUser, event.external_id);
+      txn.GetDesired(is_org ? EntityKind::kOrganization : EntityKind::kUser, event.external_id);
   if (!row.ok()) return row.status();
   if (!row->exists) return Status::Ok();
   const std::string key = record.source + "/" + record.event_id;

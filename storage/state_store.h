@@ -44,6 +44,16 @@ struct EntityRow {
   bool exists = false;  // false: not stored yet (GetEntity of an unknown id)
 };
 
+// An entity's desired state alone (StateTxn::GetDesired): what the writer's fold reads for every
+// event. No known state and no Auth0 id, so it cannot be written back whole by mistake: only
+// PutDesired takes it.
+struct DesiredRow {
+  EntityKind kind = EntityKind::kUser;
+  std::string external_id;
+  nlohmann::json desired = nlohmann::json::object();
+  bool exists = false;  // false: not stored yet
+};
+
 struct MembershipRow {
   std::string org_external_id;
   std::string user_external_id;
@@ -116,6 +126,9 @@ class StateTxn {
   StateTxn& operator=(const StateTxn&) = delete;
 
   Result<EntityRow> GetEntity(EntityKind kind, const std::string& external_id);
+  // The desired state of one entity, as GetEntity reads it, without reading or parsing the known
+  // state (at a user Auth0 has answered for, the larger of the two documents).
+  Result<DesiredRow> GetDesired(EntityKind kind, const std::string& external_id);
   // Stores the whole row (desired, known, Auth0 id). Counts a new managed user (kind user with
   // an Auth0 id) in state_counts; a changed Auth0 id of an existing row is counted by a trigger.
   Status PutEntity(const EntityRow& row, int64_t now_ms);
