@@ -11,6 +11,19 @@ std::string MembersKey(const std::string& id) { return "members:" + id; }
 std::string ConnectionKey(const std::string& name) { return "connection:" + name; }
 std::string CommandKey(int64_t id) { return "command:" + std::to_string(id); }
 
+namespace {
+
+// A slot holding exactly what SetField writes ({"ev","rt","ts","v"}: no "rejected" mark, nothing
+// else), which an update may overwrite member by member.
+bool IsPlainSlot(const nlohmann::json& slot) {
+  const auto& members = *slot.get_ptr<const nlohmann::json::object_t*>();
+  if (members.size() != 4) return false;
+  auto m = members.begin();
+  return m->first == "ev" && (++m)->first == "rt" && (++m)->first == "ts" && (++m)->first == "v";
+}
+
+}  // namespace
+
 bool SetField(nlohmann::json& desired, const std::string& field, const nlohmann::json& value,
               const FieldStamp& stamp) {
   auto it = desired.find(field);
@@ -23,6 +36,22 @@ bool SetField(nlohmann::json& desired, const std::string& field, const nlohmann:
       if (ev == it->end() ? stamp.event.empty() : ev->get_ref<const std::string&>() >= stamp.event)
         return false;
     }
+  }
+  if (it != desired.end() && it->is_object() && IsPlainSlot(*it)) {
+    // Overwritten in place (an update of a field already set): the slot's four members and the
+    // event key's buffer are reused instead of freeing one object and allocating the next.
+    auto& members = *it->get_ptr<nlohmann::json::object_t*>();
+    auto m = members.begin();  // the map's order: "ev", "rt", "ts", "v"
+    auto* ev = m->second.get_ptr<std::string*>();
+    if (ev != nullptr) {
+      ev->assign(stamp.event);
+    } else {
+      m->second = stamp.event;
+    }
+    (++m)->second = stamp.received_ms;
+    (++m)->second = stamp.ts_ms;
+    (++m)->second = value;
+    return true;
   }
   // Built member by member: an initializer list would copy every value once more.
   nlohmann::json slot(nlohmann::json::value_t::object);
@@ -185,8 +214,7 @@ Status ApplyEvent(StateTxn& txn, const EventRecord& record, const ParsedEvent& e
                          event.type == EventType::kUserVerificationEmailRequested)) {
     return Status::Ok();  // a command for a user we do not know: the command itself reports it
   }
-  if (auto st = txn.PutDesired(entity.kind, entity.external_id, entity.desired, now_ms); !st.ok())
-    return st;
+  if (auto st = txn.PutDesired(entity, now_ms); !st.ok()) return st;
   dirty->push_back(is_org ? OrgKey(event.external_id) : UserKey(event.external_id));
 
   if (memberships_changed) {
@@ -240,10 +268,7 @@ Status RejectDestructiveIntent(StateTxn& txn, const EventRecord& record, const P
     changed = true;
   }
   if (!changed) return Status::Ok();  // a newer event owns those fields now
-  if (auto st = txn.PutDesired(row->kind, row->external_id, row->desired,
-                               rejection.value("at_ms", int64_t{0}));
-      !st.ok())
-    return st;
+  if (auto st = txn.PutDesired(*row, rejection.value("at_ms", int64_t{0})); !st.ok()) return st;
   dirty->push_back(is_org ? OrgKey(event.external_id) : UserKey(event.external_id));
   if (is_org) {
     dirty->push_back(MembersKey(event.external_id));

@@ -180,7 +180,7 @@ Result<EntityRow> StateTxn::GetEntity(EntityKind kind, const std::string& extern
 
 Result<DesiredRow> StateTxn::GetDesired(EntityKind kind, const std::string& external_id) {
   try {
-    auto q = stmts_.Get("SELECT desired FROM entities WHERE kind = ? AND external_id = ?");
+    auto q = stmts_.Get("SELECT rowid, desired FROM entities WHERE kind = ? AND external_id = ?");
     q->bindNoCopy(1, EntityKindName(kind));
     q->bindNoCopy(2, external_id);
     DesiredRow r;
@@ -188,7 +188,8 @@ Result<DesiredRow> StateTxn::GetDesired(EntityKind kind, const std::string& exte
     r.external_id = external_id;
     if (q->executeStep()) {
       r.exists = true;
-      r.desired = ParseJsonColumn(q->getColumn(0), nlohmann::json::object());
+      r.rowid = q->getColumn(0).getInt64();
+      r.desired = ParseJsonColumn(q->getColumn(1), nlohmann::json::object());
     }
     return r;
   } catch (const std::exception& e) {
@@ -245,6 +246,29 @@ Status StateTxn::PutDesired(EntityKind kind, const std::string& external_id,
   } catch (const std::exception& e) {
     return Fail(e, std::string("storing ") + EntityKindName(kind) + " " + external_id);
   }
+}
+
+Status StateTxn::PutDesired(const DesiredRow& row, int64_t now_ms) {
+  if (!row.exists || row.rowid <= 0)
+    return PutDesired(row.kind, row.external_id, row.desired, now_ms);
+  try {
+    // Found by the rowid GetDesired read, which skips the descent of the (kind, external_id) key
+    // the upsert makes; the key is compared too, so a row that is no longer that entity is not
+    // written and the upsert below stores the state instead.
+    auto q = stmts_.Get(
+        "UPDATE entities SET desired = ?, updated_at_ms = ? WHERE rowid = ? AND kind = ? AND "
+        "external_id = ?");
+    const std::string text = CompactJson(row.desired);
+    q->bindNoCopy(1, text);
+    q->bind(2, static_cast<int64_t>(now_ms));
+    q->bind(3, static_cast<int64_t>(row.rowid));
+    q->bindNoCopy(4, EntityKindName(row.kind));
+    q->bindNoCopy(5, row.external_id);
+    if (q->exec() == 1) return Status::Ok();
+  } catch (const std::exception& e) {
+    return Fail(e, std::string("storing ") + EntityKindName(row.kind) + " " + row.external_id);
+  }
+  return PutDesired(row.kind, row.external_id, row.desired, now_ms);
 }
 
 Status StateTxn::AddRegistry(EntityKind kind, const std::string& auth0_id,

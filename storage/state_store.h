@@ -52,6 +52,7 @@ struct DesiredRow {
   std::string external_id;
   nlohmann::json desired = nlohmann::json::object();
   bool exists = false;  // false: not stored yet
+  int64_t rowid = 0;    // the row GetDesired read (when it exists), for PutDesired to find again
 };
 
 struct MembershipRow {
@@ -137,6 +138,9 @@ class StateTxn {
   // count can change, and the known state is not serialized again.
   Status PutDesired(EntityKind kind, const std::string& external_id, const nlohmann::json& desired,
                     int64_t now_ms);
+  // The same for a row GetDesired read (any transaction): its desired state is written through
+  // the row GetDesired found when that row is still this entity's, else as above.
+  Status PutDesired(const DesiredRow& row, int64_t now_ms);
   Status AddRegistry(EntityKind kind, const std::string& auth0_id, const std::string& external_id,
                      const std::string& how, int64_t now_ms);
 

@@ -487,6 +487,71 @@ TEST(StateTxn, GetDesiredReadsTheDesiredStateGetEntityReads) {
   EXPECT_TRUE((*txn)->GetDesired(EntityKind::kUser, "e2")->exists);
 }
 
+// PutDesired of a row GetDesired read writes that entity's desired state and nothing else; when
+// the row it found has since become another entity's (deleted, its rowid given again), that one
+// is left alone and the state is stored as for an entity never read.
+TEST(StateTxn, PutDesiredOfAReadRowWritesThatEntityEvenWhenItsRowWasReused) {
+  auto o = TempDb();
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  DesiredRow kept, moved, missing;
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE(txn.ok());
+    EntityRow row;
+    row.external_id = "kept";
+    row.desired = {{"email", "old@x.co"}};
+    row.known = {{"email", "known@x.co"}};
+    row.auth0_id = "auth0|kept";
+    ASSERT_TRUE((*txn)->PutEntity(row, 1).ok());
+    row.external_id = "moved";
+    row.auth0_id.reset();
+    ASSERT_TRUE((*txn)->PutEntity(row, 1).ok());
+    kept = *(*txn)->GetDesired(EntityKind::kUser, "kept");
+    moved = *(*txn)->GetDesired(EntityKind::kUser, "moved");
+    missing = *(*txn)->GetDesired(EntityKind::kUser, "missing");
+    ASSERT_TRUE(kept.exists && moved.exists && !missing.exists);
+    ASSERT_GT(moved.rowid, kept.rowid);
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  {
+    // "moved" goes, and the next row takes its rowid (the highest plus one).
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM entities WHERE external_id = 'moved'");
+    db.exec(
+        "INSERT INTO entities (kind, external_id, desired, updated_at_ms) "
+        "VALUES ('user', 'other', '{\"email\":\"other@x.co\"}', 1)");
+    ASSERT_EQ(db.execAndGet("SELECT rowid FROM entities WHERE external_id = 'other'").getInt64(),
+              moved.rowid);
+  }
+  {
+    auto txn = (*store)->BeginState();
+    ASSERT_TRUE(txn.ok());
+    kept.desired = {{"email", "new@x.co"}};
+    moved.desired = {{"email", "moved@x.co"}};
+    missing.desired = {{"email", "missing@x.co"}};
+    ASSERT_TRUE((*txn)->PutDesired(kept, 5).ok());
+    ASSERT_TRUE((*txn)->PutDesired(moved, 6).ok());
+    ASSERT_TRUE((*txn)->PutDesired(missing, 7).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto txn = (*store)->BeginRead();
+  ASSERT_TRUE(txn.ok());
+  auto k = (*txn)->GetEntity(EntityKind::kUser, "kept");
+  EXPECT_EQ(k->desired, (nlohmann::json{{"email", "new@x.co"}}));
+  EXPECT_EQ(k->known, (nlohmann::json{{"email", "known@x.co"}}));
+  EXPECT_EQ(k->auth0_id, "auth0|kept");
+  EXPECT_EQ((*txn)->GetEntity(EntityKind::kUser, "other")->desired,
+            (nlohmann::json{{"email", "other@x.co"}}));
+  auto m = (*txn)->GetEntity(EntityKind::kUser, "moved");
+  ASSERT_TRUE(m->exists);
+  EXPECT_EQ(m->desired, (nlohmann::json{{"email", "moved@x.co"}}));
+  EXPECT_EQ(m->known, nlohmann::json::object());
+  EXPECT_EQ((*txn)->GetEntity(EntityKind::kUser, "missing")->desired,
+            (nlohmann::json{{"email", "missing@x.co"}}));
+  EXPECT_EQ(*(*txn)->CountManagedUsers(), 1);
+}
+
 // What the writer's fold writes for every event — an entity's desired state, its events marked
 // applied — runs no trigger program (migrations/0018_counts_without_row_triggers.sql): SQLite
 // enters a trigger's sub-program for every row its statement writes, even when the trigger's
