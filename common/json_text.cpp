@@ -2,6 +2,8 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 namespace tenantsync {
 namespace {
@@ -104,6 +106,206 @@ std::string CompactJson(const nlohmann::json& value) {
   // string doubling its way there.
   if (value.is_structured()) out.reserve(kStructuredReserve);
   AppendCompactJson(value, out);
+  return out;
+}
+
+namespace {
+
+// Recursive descent over CompactJson's subset (json_text.h). Every "false" is a refusal: the
+// caller's nlohmann parse then accepts or rejects the text, so nothing here decides validity.
+class CompactReader {
+ public:
+  explicit CompactReader(std::string_view text)
+      : p_(text.data()), end_(text.data() + text.size()) {}
+
+  bool Read(nlohmann::json& out) { return Value(out, 0) && p_ == end_; }
+
+ private:
+  static constexpr int kMaxDepth = 128;
+
+  bool Value(nlohmann::json& out, int depth) {
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case '{':
+        return Object(out, depth);
+      case '[':
+        return Array(out, depth);
+      case '"': {
+        std::string s;
+        if (!String(s)) return false;
+        out = std::move(s);
+        return true;
+      }
+      case 't':
+        return Literal("true", 4) && (out = true, true);
+      case 'f':
+        return Literal("false", 5) && (out = false, true);
+      case 'n':
+        return Literal("null", 4) && (out = nullptr, true);
+      default:
+        return Integer(out);
+    }
+  }
+
+  bool Literal(const char* word, size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+
+  bool Object(nlohmann::json& out, int depth) {
+    if (depth >= kMaxDepth) return false;
+    ++p_;
+    out = nlohmann::json(nlohmann::json::value_t::object);
+    auto& members = *out.get_ptr<nlohmann::json::object_t*>();
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    while (true) {
+      if (p_ == end_ || *p_ != '"') return false;
+      std::string key;
+      if (!String(key) || p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      // A repeated key keeps its last value, as nlohmann's parse does.
+      if (!Value(members[std::move(key)], depth + 1) || p_ == end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ != '}') return false;
+      ++p_;
+      return true;
+    }
+  }
+
+  bool Array(nlohmann::json& out, int depth) {
+    if (depth >= kMaxDepth) return false;
+    ++p_;
+    out = nlohmann::json(nlohmann::json::value_t::array);
+    auto& items = *out.get_ptr<nlohmann::json::array_t*>();
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    while (true) {
+      if (!Value(items.emplace_back(), depth + 1) || p_ == end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ != ']') return false;
+      ++p_;
+      return true;
+    }
+  }
+
+  static bool Continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+  // The length of the well-formed UTF-8 sequence at p (RFC 3629; Unicode table 3-7), 0 if none.
+  size_t Utf8Sequence(const char* p) const {
+    const auto at = [&](size_t i) {
+      return p + i < end_ ? static_cast<unsigned char>(p[i]) : static_cast<unsigned char>(0);
+    };
+    const unsigned char c = at(0);
+    if (c >= 0xC2 && c <= 0xDF) return Continuation(at(1)) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+      const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+      return at(1) >= lo && at(1) <= hi && Continuation(at(2)) ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+      const unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+      return at(1) >= lo && at(1) <= hi && Continuation(at(2)) && Continuation(at(3)) ? 4 : 0;
+    }
+    return 0;
+  }
+
+  bool String(std::string& s) {
+    ++p_;
+    while (true) {
+      const char* run = p_;
+      while (p_ != end_ && kPlainByte[static_cast<unsigned char>(*p_)]) ++p_;
+      s.append(run, static_cast<size_t>(p_ - run));
+      if (p_ == end_) return false;
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c >= 0x80) {
+        const size_t n = Utf8Sequence(p_);
+        if (n == 0) return false;
+        s.append(p_, n);
+        p_ += n;
+        continue;
+      }
+      if (c != '\\' || ++p_ == end_) return false;  // a control character is not JSON
+      switch (*p_) {
+        case '"':
+        case '\\':
+        case '/':
+          s += *p_;
+          break;
+        case 'b':
+          s += '\b';
+          break;
+        case 'f':
+          s += '\f';
+          break;
+        case 'n':
+          s += '\n';
+          break;
+        case 'r':
+          s += '\r';
+          break;
+        case 't':
+          s += '\t';
+          break;
+        default:
+          return false;  // \u escapes (and invalid ones) are nlohmann's
+      }
+      ++p_;
+    }
+  }
+
+  bool Integer(nlohmann::json& out) {
+    const char* q = p_;
+    const bool negative = *q == '-';
+    if (negative) ++q;
+    if (q == end_ || *q < '0' || *q > '9') return false;
+    if (*q == '0') {
+      ++q;
+      if (negative) return false;  // -0
+    } else {
+      while (q != end_ && *q >= '0' && *q <= '9') ++q;
+    }
+    // A fraction, an exponent or a leading zero's digits: nlohmann's to read or refuse.
+    if (q != end_ && (*q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9')))
+      return false;
+    if (negative) {
+      std::int64_t v = 0;
+      const auto r = std::from_chars(p_, q, v);
+      if (r.ec != std::errc() || r.ptr != q) return false;
+      out = v;
+    } else {
+      std::uint64_t v = 0;
+      const auto r = std::from_chars(p_, q, v);
+      if (r.ec != std::errc() || r.ptr != q) return false;
+      out = v;
+    }
+    p_ = q;
+    return true;
+  }
+
+  const char* p_;
+  const char* const end_;
+};
+
+}  // namespace
+
+std::optional<nlohmann::json> ParseCompactJson(std::string_view text) {
+  nlohmann::json out;
+  if (!CompactReader(text).Read(out)) return std::nullopt;
   return out;
 }
 

@@ -87,8 +87,10 @@ nlohmann::json ParseJsonColumn(const SQLite::Column& c, nlohmann::json fallback)
   // Parsed where SQLite holds the text (no copy into a string first), and the parse returned as
   // is: `discarded ? fallback : j` copied every document once more (the fold reads an entity per
   // event; issue 13, CPU per event).
-  const char* text = c.getText();
-  auto j = nlohmann::json::parse(text, text + c.getBytes(), nullptr, false);
+  const std::string_view text(c.getText(), static_cast<size_t>(c.getBytes()));
+  // What the store wrote (CompactJson) is read without nlohmann's lexer; anything else by it.
+  if (auto compact = ParseCompactJson(text)) return *std::move(compact);
+  auto j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded()) return fallback;
   return j;
 }
