@@ -7,6 +7,8 @@
 #include <set>
 #include <utility>
 
+#include "common/json_text.h"
+
 namespace tenantsync {
 namespace {
 
@@ -950,6 +952,10 @@ Result<nlohmann::json> ParseJson(std::string_view text) {
       --depth;
     }
   }
+  // A compact body (what most senders' serializers write) is read without nlohmann's lexer;
+  // whatever that reader accepts, nlohmann reads the same (common/json_text.h), and it leaves
+  // every other text, valid or not, to nlohmann and its messages.
+  if (auto compact = ParseCompactJson(text)) return *std::move(compact);
   json parsed = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     // Parse again with exceptions only on failure, to get the parser's position and reason.

@@ -1,9 +1,11 @@
 // Fuzzes ParseJson and ParseEvent: no crash, no exception, only kInvalid failures with one-line
-// messages, and accepted events that stay accepted after a serialise/parse round trip.
+// messages, and accepted events that stay accepted after a serialise/parse round trip; and
+// ParseCompactJson: what it accepts, nlohmann reads the same.
 #include <string>
 #include <string_view>
 
 #include "adapters/events/event.h"
+#include "common/json_text.h"
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace tenantsync::fuzz {
@@ -61,6 +63,13 @@ int FuzzEvent(const uint8_t* data, size_t size) {
     TS_FUZZ_CHECK(!text.empty() && text.size() <= 255 && !FindInvalidUtf8(text).has_value());
   } else {
     CheckFailure(id);
+  }
+  // The compact reader (ParseJson's first try, and the store's): whatever it accepts, nlohmann
+  // reads alike, values and types.
+  if (auto compact = ParseCompactJson(text)) {
+    const json reference = json::parse(text.begin(), text.end(), nullptr, false);
+    TS_FUZZ_CHECK(!reference.is_discarded());
+    TS_FUZZ_CHECK(*compact == reference && compact->dump() == reference.dump());
   }
   auto parsed = ParseJson(text);
   if (!parsed.ok()) {

@@ -586,6 +586,44 @@ TEST(ParseJsonTest, ValidAndInvalid) {
   EXPECT_FALSE(ParseJson("\"\xff\"").ok());  // invalid UTF-8
 }
 
+// A compact body is read by ParseCompactJson, the same body with whitespace by nlohmann: both
+// give the same values of the same types, and the depth limit holds for both.
+TEST(ParseJsonTest, ACompactBodyReadsAsTheSameBodySpacedOut) {
+  const std::string bodies[] = {
+      R"({"data":{"email":"a@x.co","external_id":"emp-1","n":-7,"u":18446744073709551615},"timestamp":"2026-11-25T10:00:00Z","type":"user.upserted"})",
+      "{\"name\":\"Jos\u00e9 \\\"Q\\\" \\n\",\"list\":[true,false,null,[],{}],\"z\":0}",
+  };
+  for (const auto& compact : bodies) {
+    SCOPED_TRACE(compact);
+    std::string spaced;
+    bool in_string = false;
+    for (size_t i = 0; i < compact.size(); ++i) {
+      const char c = compact[i];
+      spaced += c;
+      if (c == '\\' && in_string) {
+        spaced += compact[++i];
+        continue;
+      }
+      if (c == '"') in_string = !in_string;
+      if (!in_string && (c == ',' || c == ':' || c == '{' || c == '[')) spaced += "\n  ";
+    }
+    auto a = ParseJson(compact);
+    auto b = ParseJson(spaced);
+    ASSERT_TRUE(a.ok() && b.ok()) << spaced;
+    EXPECT_EQ(*a, *b);
+    EXPECT_EQ(a->dump(), b->dump());
+    if (a->contains("data")) {
+      EXPECT_EQ(a->at("data").at("u").type(), nlohmann::json::value_t::number_unsigned);
+      EXPECT_EQ(b->at("data").at("u").type(), nlohmann::json::value_t::number_unsigned);
+      EXPECT_EQ(a->at("data").at("n").type(), b->at("data").at("n").type());
+    }
+  }
+  const std::string deep = std::string(65, '[') + std::string(65, ']');
+  auto too_deep = ParseJson(deep);
+  ASSERT_FALSE(too_deep.ok());
+  EXPECT_NE(too_deep.status().message().find("nested deeper than 64 levels"), std::string::npos);
+}
+
 TEST(ParseJsonTest, InvalidUtf8IsRefusedNamingTheByteAndItsOffset) {
   // A Latin-1 sender: "José" with é as the single byte 0xE9.
   std::string latin1 = R"({"type":"user.upserted","data":{"name":"Jos_"}})";
