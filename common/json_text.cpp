@@ -155,48 +155,40 @@ class CompactReader {
 
   bool Object(nlohmann::json& out, int depth) {
     if (depth >= kMaxDepth) return false;
-    ++p_;
     out = nlohmann::json(nlohmann::json::value_t::object);
     auto& members = *out.get_ptr<nlohmann::json::object_t*>();
-    if (p_ != end_ && *p_ == '}') {
-      ++p_;
-      return true;
-    }
-    while (true) {
-      if (p_ == end_ || *p_ != '"') return false;
+    return Sequence('}', [&] {
       std::string key;
-      if (!String(key) || p_ == end_ || *p_ != ':') return false;
+      if (p_ == end_ || *p_ != '"' || !String(key) || p_ == end_ || *p_ != ':') return false;
       ++p_;
       // A repeated key keeps its last value, as nlohmann's parse does.
-      if (!Value(members[std::move(key)], depth + 1) || p_ == end_) return false;
-      if (*p_ == ',') {
-        ++p_;
-        continue;
-      }
-      if (*p_ != '}') return false;
-      ++p_;
-      return true;
-    }
+      return Value(members[std::move(key)], depth + 1);
+    });
   }
 
   bool Array(nlohmann::json& out, int depth) {
     if (depth >= kMaxDepth) return false;
-    ++p_;
     out = nlohmann::json(nlohmann::json::value_t::array);
     auto& items = *out.get_ptr<nlohmann::json::array_t*>();
-    if (p_ != end_ && *p_ == ']') {
+    return Sequence(']', [&] { return Value(items.emplace_back(), depth + 1); });
+  }
+
+  // The items of an object or array after its opening byte: none, or `item` then `,` or `close`.
+  template <typename Item>
+  bool Sequence(char close, Item&& item) {
+    ++p_;
+    if (p_ != end_ && *p_ == close) {
       ++p_;
       return true;
     }
     while (true) {
-      if (!Value(items.emplace_back(), depth + 1) || p_ == end_) return false;
-      if (*p_ == ',') {
+      if (!item() || p_ == end_) return false;
+      if (*p_ == close) {
         ++p_;
-        continue;
+        return true;
       }
-      if (*p_ != ']') return false;
+      if (*p_ != ',') return false;
       ++p_;
-      return true;
     }
   }
 

@@ -25,7 +25,7 @@ void AppendCompactJson(const nlohmann::json& value, std::string& out);
 void AppendJsonString(const std::string& s, std::string& out);
 
 // Reads back what CompactJson writes, without nlohmann's lexer: it reads a stored document
-// byte by byte, recording each for its error messages, ~140 instructions per byte — the largest
+// byte by byte, recording each for its error messages, ~110 instructions per byte — the largest
 // cost of folding an event into an entity already stored (issue 13, CPU per event).
 //
 // Accepts a strict subset of JSON: no whitespace, strings of printable ASCII and well-formed
